@@ -1,0 +1,139 @@
+"""The API resources kubetui serves: group, version, kind, scope and verbs.
+
+Upstream this knowledge is spread over each type's ``register.go`` and the
+API server's REST storage. Here it is one table, used by discovery, the REST
+handlers, the store's key layout and every client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One REST resource, e.g. ``pods`` in the core group ``v1``."""
+
+    plural: str
+    kind: str
+    group: str = ""
+    version: str = "v1"
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    # subresource name -> (responseKind "group/version/Kind" parts, verbs)
+    subresources: dict[str, tuple[tuple[str, str, str], tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def api_version(self) -> str:
+        """``v1`` for the core group, ``apps/v1`` otherwise."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def group_resource(self) -> str:
+        """``pods`` or ``deployments.apps``: how error messages name a resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def key(self, name: str = "", namespace: str | None = None) -> str:
+        """The store key, laid out as kube-apiserver lays out etcd.
+
+        ``/registry/pods/default/web-1``, ``/registry/minions/node-1`` (nodes
+        really are stored as "minions"), and a prefix when ``name`` is empty.
+        """
+        prefix = f"/registry/{STORAGE_PREFIX.get(self.group_resource, self.plural)}/"
+        if self.namespaced:
+            if namespace is None:
+                return prefix
+            prefix += f"{namespace}/"
+        return prefix + name
+
+
+# Where upstream's etcd layout differs from the plural (kube-apiserver keeps
+# these historical names, and a learner reading the store sees the real ones).
+STORAGE_PREFIX = {
+    "nodes": "minions",
+    "services": "services/specs",
+    "endpoints": "services/endpoints",
+    "deployments.apps": "deployments",
+    "replicasets.apps": "replicasets",
+    "leases.coordination.k8s.io": "leases",
+    "endpointslices.discovery.k8s.io": "endpointslices",
+    "persistentvolumes": "persistentvolumes",
+    "persistentvolumeclaims": "persistentvolumeclaims",
+    "storageclasses.storage.k8s.io": "storageclasses",
+}
+
+_STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("namespaces", "Namespace", namespaced=False, short_names=("ns",),
+             verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+             subresources={**_STATUS}),
+    Resource("nodes", "Node", namespaced=False, short_names=("no",), subresources={**_STATUS}),
+    Resource("pods", "Pod", short_names=("po",), categories=("all",), subresources={
+        **_STATUS,
+        "binding": (("", "v1", "Binding"), ("create",)),
+        "log": (("", "v1", "Pod"), ("get",)),
+        "exec": (("", "v1", "PodExecOptions"), ("create", "get")),
+        "portforward": (("", "v1", "PodPortForwardOptions"), ("create", "get")),
+        "eviction": (("policy", "v1", "Eviction"), ("create",)),
+    }),
+    Resource("services", "Service", short_names=("svc",), categories=("all",), subresources={**_STATUS}),
+    Resource("endpoints", "Endpoints", short_names=("ep",)),
+    Resource("configmaps", "ConfigMap", short_names=("cm",)),
+    Resource("secrets", "Secret"),
+    Resource("events", "Event", short_names=("ev",)),
+    Resource("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    Resource("persistentvolumes", "PersistentVolume", namespaced=False, short_names=("pv",),
+             subresources={**_STATUS}),
+    Resource("persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",),
+             subresources={**_STATUS}),
+    Resource("deployments", "Deployment", group="apps", short_names=("deploy",), categories=("all",),
+             subresources={**_STATUS, "scale": (("autoscaling", "v1", "Scale"), ("get", "patch", "update"))}),
+    Resource("replicasets", "ReplicaSet", group="apps", short_names=("rs",), categories=("all",),
+             subresources={**_STATUS, "scale": (("autoscaling", "v1", "Scale"), ("get", "patch", "update"))}),
+    Resource("leases", "Lease", group="coordination.k8s.io"),
+    Resource("endpointslices", "EndpointSlice", group="discovery.k8s.io"),
+    Resource("storageclasses", "StorageClass", group="storage.k8s.io", namespaced=False, short_names=("sc",)),
+)
+
+_BY_NAME: dict[str, Resource] = {}
+for _r in RESOURCES:
+    for _n in (_r.plural, _r.group_resource, _r.singular, _r.kind, *_r.short_names):
+        _BY_NAME.setdefault(_n, _r)
+        _BY_NAME.setdefault(_n.lower(), _r)
+_BY_GVK: dict[tuple[str, str], Resource] = {(_r.api_version, _r.kind): _r for _r in RESOURCES}
+
+
+def resource_for(name: str) -> Resource:
+    """Look a resource up by plural, ``plural.group``, singular, kind or short name.
+
+    >>> resource_for("deploy").kind
+    'Deployment'
+    """
+    try:
+        return _BY_NAME[name] if name in _BY_NAME else _BY_NAME[name.lower()]
+    except KeyError:
+        raise KeyError(f'the server doesn\'t have a resource type "{name}"') from None
+
+
+def resource_for_kind(api_version: str, kind: str) -> Resource | None:
+    """The resource that stores objects of ``apiVersion``/``kind``, if served."""
+    return _BY_GVK.get((api_version, kind))
+
+
+def groups() -> dict[str, list[str]]:
+    """Served API groups -> versions (the core group is ``""``)."""
+    out: dict[str, list[str]] = {}
+    for r in RESOURCES:
+        versions = out.setdefault(r.group, [])
+        if r.version not in versions:
+            versions.append(r.version)
+    return out
