@@ -1,0 +1,201 @@
+"""Docker node provider: each worker node is a container (kubetui's kind).
+
+Upstream: kind's ``pkg/cluster/internal/providers/docker``. This package is
+the only place in kubetui that imports ``docker``. A cluster is one
+user-defined bridge network plus one container per node (hostname = node
+name). Docker labels are the source of truth for what belongs to which
+cluster, so ``kubetui down`` finds everything even after kubetui crashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import tarfile
+import time
+from typing import Any
+
+import docker
+import docker.errors
+
+from kubetui.api.quantity import quantity_bytes
+from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provider
+from kubetui.providers.docker.image import ImageError, build_node_image
+
+log = logging.getLogger(__name__)
+
+LABEL_CLUSTER = "io.kubetui.cluster"
+LABEL_ROLE = "io.kubetui.role"
+
+# `--privileged` is refused on hosts whose capability bounding set lacks
+# CAP_SYS_RESOURCE (as on kubetui's CI machines): this explicit set gives a
+# node what it needs (network namespaces, iptables, cgroups) instead.
+EXPLICIT_PRIVILEGES: dict[str, Any] = {
+    "cap_add": ["ALL"],
+    "cap_drop": ["SYS_RESOURCE"],
+    "security_opt": ["seccomp=unconfined", "systempaths=unconfined", "apparmor=unconfined"],
+}
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the local engine, or ``ImageError`` with what to do."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except Exception as e:  # noqa: BLE001 - any failure here means "no usable engine"
+        raise ImageError(f"no Docker engine answers ({e.__class__.__name__}): start Docker, "
+                         "or use `--provider local` (nodes as local processes)") from e
+
+
+def docker_available() -> bool:
+    try:
+        docker_client().close()
+        return True
+    except ImageError:
+        return False
+
+
+class DockerProvider(Provider):
+    name = "docker"
+    description = "nodes are Docker containers (like kind): pods get their own namespaces and cgroups"
+
+    def __init__(self, cluster: ClusterConfig, progress=None) -> None:
+        super().__init__(cluster)
+        self.client = docker_client()
+        self.progress = progress or (lambda phase, detail: None)
+        self.network_name = f"kubetui-{cluster.name}"
+        self.gateway: str | None = None
+        self.image: str | None = None
+
+    # -- network ---------------------------------------------------------
+
+    def _ensure_network(self) -> str:
+        nets = self.client.networks.list(names=[self.network_name])
+        net = next((n for n in nets if n.name == self.network_name), None)
+        if net is None:
+            self.progress("network", f"creating the cluster network {self.network_name} (a Docker bridge)")
+            net = self.client.networks.create(
+                self.network_name, driver="bridge",
+                labels={LABEL_CLUSTER: self.cluster.name, LABEL_ROLE: "network"})
+            net.reload()
+        configs = net.attrs.get("IPAM", {}).get("Config") or []
+        gateway = next((c.get("Gateway") for c in configs if c.get("Gateway")), None)
+        if not gateway:
+            raise ImageError(f"Docker network {self.network_name} has no IPv4 gateway")
+        return gateway
+
+    async def prepare(self) -> list[str]:
+        self.gateway = await asyncio.to_thread(self._ensure_network)
+        self.image = await asyncio.to_thread(build_node_image, self.client, self.progress)
+        return [self.gateway]
+
+    def api_host_for_nodes(self) -> str:
+        if not self.gateway:
+            raise RuntimeError("prepare() first")
+        return self.gateway
+
+    # -- nodes -------------------------------------------------------------
+
+    def _container(self, name: str):
+        try:
+            return self.client.containers.get(self._container_name(name))
+        except docker.errors.NotFound:
+            return None
+
+    def _container_name(self, node: str) -> str:
+        return f"kubetui-{self.cluster.name}-{node}"
+
+    def _create(self, node: NodeConfig):
+        env = {
+            "KUBETUI_API_SERVER": node.api_url,
+            "KUBETUI_NODE_NAME": node.name,
+        }
+        kwargs: dict[str, Any] = dict(
+            image=self.image,
+            name=self._container_name(node.name),
+            hostname=node.name,
+            detach=True,
+            init=True,  # tini as PID 1 reaps the pods' orphaned processes
+            environment=env,
+            labels={LABEL_CLUSTER: self.cluster.name, LABEL_ROLE: "node", "io.kubetui.node": node.name},
+            network=self.network_name,
+            nano_cpus=int(node.cpus * 1e9),
+            mem_limit=quantity_bytes(node.memory),
+            tmpfs={"/tmp": ""},
+            restart_policy={"Name": "no"},
+            **EXPLICIT_PRIVILEGES,
+        )
+        container = self.client.containers.create(**kwargs)
+        # The node's identity goes in as files, not environment variables
+        # (which `docker inspect` would show to anyone).
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for fname, data, mode in (("token", node.token, 0o600), ("ca.crt", node.ca_pem, 0o644)):
+                raw = data.encode()
+                info = tarfile.TarInfo(f"etc/kubetui/{fname}")
+                info.size, info.mode, info.mtime = len(raw), mode, int(time.time())
+                tar.addfile(info, io.BytesIO(raw))
+        container.put_archive("/", buf.getvalue())
+        return container
+
+    def _start_node(self, node: NodeConfig) -> NodeHandle:
+        c = self._container(node.name)
+        if c is not None and c.image.tags and self.image not in c.image.tags:
+            # A node from an older agent version: replace it (its pods are
+            # re-created by their controllers, as after a node replacement).
+            self.progress("node", f"replacing {node.name}: it runs an older node image")
+            c.remove(force=True)
+            c = None
+        if c is None:
+            self.progress("node", f"starting {node.name}: a Docker container that will run a kubelet")
+            c = self._create(node)
+        c.reload()
+        if c.status == "paused":
+            c.unpause()
+        elif c.status != "running":
+            c.start()
+        c.reload()
+        return self._handle(c)
+
+    def _handle(self, c) -> NodeHandle:
+        nets = c.attrs.get("NetworkSettings", {}).get("Networks", {})
+        ip = (nets.get(self.network_name) or {}).get("IPAddress") or None
+        return NodeHandle(name=c.labels.get("io.kubetui.node", c.name), provider=self.name,
+                          address=ip, status=c.status, details={"container": c.name, "id": c.short_id})
+
+    async def start_node(self, node: NodeConfig) -> NodeHandle:
+        if self.image is None:
+            await self.prepare()
+        return await asyncio.to_thread(self._start_node, node)
+
+    async def stop_node(self, name: str) -> None:
+        c = await asyncio.to_thread(self._container, name)
+        if c is not None:
+            await asyncio.to_thread(c.stop, timeout=5)
+
+    def _list(self) -> list[NodeHandle]:
+        cs = self.client.containers.list(
+            all=True, filters={"label": [f"{LABEL_CLUSTER}={self.cluster.name}", f"{LABEL_ROLE}=node"]})
+        return sorted((self._handle(c) for c in cs), key=lambda h: h.name)
+
+    async def list_nodes(self) -> list[NodeHandle]:
+        return await asyncio.to_thread(self._list)
+
+    def _delete(self) -> None:
+        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL_CLUSTER}={self.cluster.name}"}):
+            c.remove(force=True)
+        for n in self.client.networks.list(filters={"label": f"{LABEL_CLUSTER}={self.cluster.name}"}):
+            n.remove()
+
+    async def delete(self, purge: bool = False) -> None:
+        await asyncio.to_thread(self._delete)
+
+    async def close(self) -> None:
+        self.client.close()
+
+    # -- used by fault injection and tests ---------------------------------
+
+    def node_container(self, name: str):
+        return self._container(name)

@@ -1,0 +1,36 @@
+#!/bin/bash
+# A kubetui node container's entrypoint (kind's /usr/local/bin/entrypoint).
+# It does what `--privileged` would have done where that is refused, cleans up
+# what a killed node left behind, and starts the kubelet.
+set -u
+
+# /sys and the cgroup controllers are mounted read-only in a non-privileged
+# container; the kubelet needs to create per-pod cgroups and network devices.
+mount -o remount,rw /sys 2>/dev/null || true
+for ctrl in /sys/fs/cgroup/*; do
+  [ -d "$ctrl" ] && mount -o remount,bind,rw "$ctrl" 2>/dev/null || true
+done
+mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true
+
+# A `docker kill` leaves stale network-namespace files in the container layer.
+rm -f /run/netns/* 2>/dev/null || true
+mkdir -p /run/netns /var/lib/kubetui /var/log/pods
+
+# Use the same iptables backend as the host's Docker (as kind does): count the
+# rules each backend sees; Docker's embedded DNS rules are already there.
+if command -v iptables-legacy-save >/dev/null 2>&1; then
+  legacy=$( (iptables-legacy-save 2>/dev/null || true) | grep -c '^-' )
+  nft=$( (iptables-nft-save 2>/dev/null || true) | grep -c '^-' )
+  if [ "${legacy:-0}" -gt "${nft:-0}" ]; then mode=legacy; else mode=nft; fi
+  update-alternatives --set iptables "/usr/sbin/iptables-$mode" >/dev/null 2>&1 || true
+  update-alternatives --set ip6tables "/usr/sbin/ip6tables-$mode" >/dev/null 2>&1 || true
+fi
+sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true
+sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+
+exec python3 -m kubetui.kubelet \
+  --api-server "${KUBETUI_API_SERVER}" \
+  --node-name "${KUBETUI_NODE_NAME:-$(hostname)}" \
+  --token-file /etc/kubetui/token \
+  --ca-file /etc/kubetui/ca.crt \
+  ${KUBETUI_KUBELET_ARGS:-}
