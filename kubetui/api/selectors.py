@@ -268,23 +268,24 @@ def parse_label_selector(s: str | None) -> LabelSelector:
                 raise fail(peek()[1], "'('")
             pos += 1
             values: list[str] = []
-            while True:
-                vkind, value = peek()
-                if vkind == "id":
-                    values.append(value)
-                    pos += 1
+            if peek()[0] == ")":
+                pos += 1  # "in ()": new_requirement refuses it, in upstream's words
+            else:
+                while True:
                     vkind, value = peek()
-                elif vkind in (",", ")"):
-                    values.append("")  # "in (a,)" carries an empty value, as upstream
-                else:
-                    raise fail(value, "',', ')' or identifier")
-                if vkind == ",":
+                    if vkind == "id":
+                        values.append(value)
+                        pos += 1
+                        vkind, value = peek()
+                    elif vkind in (",", ")"):
+                        values.append("")  # "in (a,)" carries an empty value, as upstream
+                    else:
+                        raise fail(value, "',', ')' or identifier")
                     pos += 1
-                    continue
-                if vkind == ")":
-                    pos += 1
-                    break
-                raise fail(value, "',' or ')'")
+                    if vkind == ")":
+                        break
+                    if vkind != ",":
+                        raise fail(value, "',' or ')'")
             reqs.append(new_requirement(key, text, values))
         else:
             raise fail(text, "'=', '!=', '==', 'in', notin'")
