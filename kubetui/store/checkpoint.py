@@ -112,4 +112,6 @@ class Checkpoint:
         log.debug("checkpoint at revision %d written to %s", revision, self.path)
 
     def close(self) -> None:
-        self._db.close()
+        # Not ``TinyDB.close()``: CachingMiddleware would flush on close, and a
+        # checkpoint must only ever be written by ``save``.
+        self._db.storage.cache = None  # type: ignore[attr-defined]

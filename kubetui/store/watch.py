@@ -122,6 +122,8 @@ class StoreWatch:
             self._queue.put_nowait(_CLOSED)
 
     def _deliver(self, event: StoreEvent) -> None:
+        if event.revision <= self.after_revision:
+            return  # watching from a revision still in the future
         if self._queue.qsize() >= self._max_queue:
             log.warning("watch on %s fell %d events behind at revision %d; closing it",
                         self.prefix, self._queue.qsize(), event.revision)
