@@ -1,0 +1,485 @@
+"""A container runtime whose containers are plain processes (the local provider's runtime).
+
+In Kubernetes this slot is containerd or CRI-O. Here each container is one
+subprocess in its own process group (so stopping it reaches its children),
+its output captured into CRI log files, its state kept on disk so a restarted
+node can clean up after a killed one.
+
+What is missing compared with a real runtime (and with ``isolated``), said
+once in the node's log: no network namespace (each pod gets its own
+127.x.y.z loopback address to bind, but can reach everything on the host), no
+mount namespace (volumes are not mounted at their paths; workloads find them
+through ``KUBETUI_MOUNTS``), no UTS namespace (``hostname`` answers through a
+small shim printing ``$HOSTNAME``), no PID namespace, and no cgroups: memory
+limits are not enforced, so a container is never OOMKilled, and CPU limits
+are not enforced either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import AsyncIterator
+
+from kubetui.runtime import images, shims
+from kubetui.runtime.clock import RealClock
+from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
+                                 ExecProcess, ExecResult, NotFound, PodSandbox, PodSandboxConfig,
+                                 RuntimeError_, RuntimeService, Usage)
+from kubetui.runtime.logs import LogWriter
+
+log = logging.getLogger(__name__)
+
+# kubetui's package root, so `python -m kubetui.workloads.X` works in a container
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _now() -> float:
+    import time
+    return time.time()
+
+
+class _Container:
+    def __init__(self, cid: str, sandbox: PodSandbox, config: ContainerConfig, log_path: str,
+                 argv: list[str], env: dict[str, str], cwd: str) -> None:
+        self.id = cid
+        self.sandbox = sandbox
+        self.config = config
+        self.log_path = log_path
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.proc: asyncio.subprocess.Process | None = None
+        self.state = CREATED
+        self.created_at = _now()
+        self.started_at = 0.0
+        self.finished_at = 0.0
+        self.exit_code = 0
+        self.reason = ""
+        self.message = ""
+        self.exited = asyncio.Event()
+        self.waiter: asyncio.Task | None = None
+
+    def status(self) -> ContainerStatus:
+        return ContainerStatus(
+            id=self.id, name=self.config.name, sandbox_id=self.sandbox.id, image=self.config.image,
+            state=self.state, attempt=self.config.attempt, created_at=self.created_at,
+            started_at=self.started_at, finished_at=self.finished_at, exit_code=self.exit_code,
+            reason=self.reason, message=self.message, log_path=self.log_path,
+            pid=self.proc.pid if self.proc else 0)
+
+
+def exit_code_of(returncode: int) -> int:
+    """A signal death (``-9``) is reported as 128+signal (``137``), as shells and runtimes do."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class ProcessRuntime(RuntimeService):
+    name = "kubetui-process"
+    version = "0.1.0"
+    limitations = (
+        "pods are plain processes: no network, mount, UTS or PID namespaces",
+        "no cgroups: memory and CPU limits are not enforced (no OOMKilled)",
+        "volumes are not mounted at their paths (workloads read KUBETUI_MOUNTS)",
+    )
+
+    def __init__(self, root_dir: str | os.PathLike[str], *, node_name: str,
+                 pod_cidr: str = "127.244.0.0/24", node_ip: str = "127.0.0.1",
+                 clock=None) -> None:
+        self.root = Path(root_dir)
+        self.node_name = node_name
+        self.node_ip = node_ip
+        self.network = ipaddress.ip_network(pod_cidr, strict=False)
+        self.clock = clock or RealClock()
+        self._sandboxes: dict[str, PodSandbox] = {}
+        self._containers: dict[str, _Container] = {}
+        self._bin_dir = self.root / "bin"
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        (self.root / "pods").mkdir(parents=True, exist_ok=True)
+        shims.install(self._bin_dir, with_hostname=True)
+        self.cleanup_leftovers()
+
+    def cleanup_leftovers(self) -> int:
+        """Kill processes and remove sandboxes a previous (killed) kubelet left behind."""
+        n = 0
+        for pod_dir in sorted((self.root / "pods").glob("*")):
+            state = pod_dir / "processes.json"
+            if state.exists():
+                try:
+                    procs = json.loads(state.read_text() or "{}")
+                except ValueError:
+                    procs = {}
+                for pid, start_ticks in procs.values():
+                    if _same_process(pid, start_ticks):
+                        try:
+                            os.killpg(pid, signal.SIGKILL)
+                            n += 1
+                        except OSError:
+                            pass
+            shutil.rmtree(pod_dir, ignore_errors=True)
+        if n:
+            log.info("killed %d process group(s) left behind by a previous kubelet", n)
+        return n
+
+    async def close(self) -> None:
+        for c in list(self._containers.values()):
+            if c.state == RUNNING:
+                _killpg(c, signal.SIGKILL)
+        for c in list(self._containers.values()):
+            if c.waiter:
+                try:
+                    await asyncio.wait_for(c.exited.wait(), 5)
+                except asyncio.TimeoutError:
+                    pass
+
+    # -- images --------------------------------------------------------------
+    def pull_image(self, image: str) -> str:
+        return images.resolve(image).image_id
+
+    # -- sandboxes -----------------------------------------------------------
+    def _allocate_ip(self, config: PodSandboxConfig) -> str:
+        if config.host_network:
+            return self.node_ip
+        used = {s.ip for s in self._sandboxes.values()}
+        hosts = self.network.hosts()
+        next(hosts, None)          # .1 is the "gateway" (the node), as on a CNI bridge
+        for addr in hosts:
+            if str(addr) not in used:
+                return str(addr)
+        raise RuntimeError_("FailedCreatePodSandBox", f"no free address left in {self.network}")
+
+    def _pod_dir(self, sid: str) -> Path:
+        return self.root / "pods" / sid
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> PodSandbox:
+        sid = secrets.token_hex(32)
+        sb = PodSandbox(sid, config, self._allocate_ip(config), created_at=self.clock.time())
+        d = self._pod_dir(sid)
+        (d / "logs").mkdir(parents=True, exist_ok=True)
+        (d / "sandbox.json").write_text(json.dumps(
+            {"id": sid, "name": config.name, "namespace": config.namespace, "uid": config.uid,
+             "ip": sb.ip}))
+        (d / "processes.json").write_text("{}")
+        self._sandboxes[sid] = sb
+        log.info("sandbox %s for pod %s/%s: ip %s", sid[:12], config.namespace, config.name, sb.ip)
+        return sb
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        for c in self._containers.values():
+            if c.sandbox.id == sandbox_id and c.state == RUNNING:
+                _killpg(c, signal.SIGKILL)
+        for c in list(self._containers.values()):
+            if c.sandbox.id == sandbox_id and c.waiter:
+                await c.exited.wait()
+        sb = self._sandboxes.get(sandbox_id)
+        if sb:
+            sb.state = "SANDBOX_NOTREADY"
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        await self.stop_pod_sandbox(sandbox_id)
+        for cid in [c.id for c in self._containers.values() if c.sandbox.id == sandbox_id]:
+            del self._containers[cid]
+        self._sandboxes.pop(sandbox_id, None)
+        shutil.rmtree(self._pod_dir(sandbox_id), ignore_errors=True)
+
+    def list_pod_sandboxes(self) -> list[PodSandbox]:
+        return list(self._sandboxes.values())
+
+    # -- containers ----------------------------------------------------------
+    def _env(self, sb: PodSandbox, config: ContainerConfig) -> dict[str, str]:
+        path = os.pathsep.join([str(self._bin_dir), os.environ.get("PATH", "/usr/bin:/bin")])
+        env = {
+            "PATH": path,
+            "HOME": "/root" if os.geteuid() == 0 else os.environ.get("HOME", "/tmp"),
+            "HOSTNAME": sb.config.hostname or sb.config.name,
+            "PYTHONPATH": _PACKAGE_PARENT,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "LANG": "C.UTF-8",
+            "KUBETUI_POD_IP": sb.ip,
+            "KUBETUI_POD_NAME": sb.config.name,
+            "KUBETUI_POD_NAMESPACE": sb.config.namespace,
+            "KUBETUI_NODE_NAME": self.node_name,
+            "KUBETUI_MOUNTS": json.dumps({m.container_path: m.host_path for m in config.mounts}),
+        }
+        env.update(config.env)
+        return env
+
+    async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            raise NotFound(f"sandbox {sandbox_id} not found")
+        img = images.resolve(config.image)
+        env = dict(img.env)
+        env.update(self._env(sb, config))
+        argv = images.container_argv(img, config.command, config.args, sys.executable)
+        if not argv:
+            raise RuntimeError_("CreateContainerError", "no command specified")
+        cid = secrets.token_hex(32)
+        log_path = str(self._pod_dir(sandbox_id) / "logs" / config.name / f"{config.attempt}.log")
+        cwd = config.working_dir if config.working_dir and os.path.isdir(config.working_dir) \
+            else str(self._pod_dir(sandbox_id))
+        self._containers[cid] = _Container(cid, sb, config, log_path, argv, env, cwd)
+        return cid
+
+    async def start_container(self, container_id: str) -> None:
+        c = self._get(container_id)
+        if c.state != CREATED:
+            raise RuntimeError_("RunContainerError", f"container {container_id[:12]} already started")
+        writer = LogWriter(c.log_path, self.clock.time)
+        try:
+            c.proc = await asyncio.create_subprocess_exec(
+                *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=c.env, cwd=c.cwd, start_new_session=True)
+        except OSError as e:
+            writer.close()
+            # what runc reports when the command cannot be executed
+            c.state, c.exit_code, c.reason = EXITED, 128, "StartError"
+            c.message = (f'failed to create containerd task: exec: "{c.argv[0]}": '
+                         f"{e.strerror or e}")
+            c.started_at = c.finished_at = self.clock.time()
+            c.exited.set()
+            raise RuntimeError_("RunContainerError", c.message) from e
+        c.state, c.started_at = RUNNING, self.clock.time()
+        self._record_pid(c)
+        c.waiter = asyncio.create_task(self._wait(c, writer))
+
+    def _record_pid(self, c: _Container) -> None:
+        f = self._pod_dir(c.sandbox.id) / "processes.json"
+        try:
+            procs = json.loads(f.read_text() or "{}")
+        except (OSError, ValueError):
+            procs = {}
+        procs[c.id] = [c.proc.pid, _start_ticks(c.proc.pid)]
+        f.write_text(json.dumps(procs))
+
+    async def _wait(self, c: _Container, writer: LogWriter) -> None:
+        assert c.proc is not None
+        pumps = [asyncio.create_task(writer.pump(c.proc.stdout, "stdout")),
+                 asyncio.create_task(writer.pump(c.proc.stderr, "stderr"))]
+        rc = await c.proc.wait()
+        # The container is its process group: what it left running dies with it,
+        # as everything in a PID namespace dies with its init.
+        _killpg(c, signal.SIGKILL)
+        try:
+            await asyncio.wait_for(asyncio.gather(*pumps), 2)
+        except asyncio.TimeoutError:
+            for p in pumps:
+                p.cancel()
+        writer.close()
+        c.exit_code = exit_code_of(rc)
+        c.reason = "Completed" if c.exit_code == 0 else "Error"
+        c.finished_at = self.clock.time()
+        c.state = EXITED
+        c.exited.set()
+
+    async def wait_container(self, container_id: str) -> None:
+        await self._get(container_id).exited.wait()
+
+    async def stop_container(self, container_id: str, timeout: float) -> None:
+        c = self._get(container_id)
+        if c.state != RUNNING:
+            return
+        _killpg(c, signal.SIGTERM)
+        waiter = asyncio.create_task(c.exited.wait())
+        grace = asyncio.create_task(self.clock.sleep(max(0.0, timeout)))
+        await asyncio.wait({waiter, grace}, return_when=asyncio.FIRST_COMPLETED)
+        grace.cancel()
+        if not c.exited.is_set():
+            log.info("container %s did not stop within %.0fs: SIGKILL", c.config.name, timeout)
+            _killpg(c, signal.SIGKILL)
+        await waiter
+
+    async def remove_container(self, container_id: str) -> None:
+        c = self._containers.get(container_id)
+        if c is None:
+            return
+        if c.state == RUNNING:
+            await self.stop_container(container_id, 0)
+        del self._containers[container_id]
+
+    def container_status(self, container_id: str) -> ContainerStatus:
+        return self._get(container_id).status()
+
+    def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
+        return [c.status() for c in self._containers.values()
+                if sandbox_id is None or c.sandbox.id == sandbox_id]
+
+    def _get(self, container_id: str) -> _Container:
+        c = self._containers.get(container_id)
+        if c is None:
+            raise NotFound(f"container {container_id} not found")
+        return c
+
+    # -- exec, stats -----------------------------------------------------------
+    async def exec(self, container_id: str, cmd: list[str], stdin: bool) -> ExecProcess:
+        c = self._get(container_id)
+        if c.state != RUNNING:
+            raise RuntimeError_("ContainerNotRunning",
+                                f"container {c.config.name} is not running")
+        env = dict(c.env)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=env, cwd=c.cwd, start_new_session=True)
+        except OSError as e:
+            return FailedExec(f'exec: "{cmd[0]}": {e.strerror or e}\n'.encode())
+        return SubprocessExec(proc)
+
+    async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> ExecResult:
+        p = await self.exec(container_id, cmd, stdin=False)
+        out: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+
+        async def collect() -> int:
+            async for ch, data in p.output():
+                out[ch] += data
+            return await p.wait()
+        try:
+            rc = await asyncio.wait_for(collect(), timeout)
+        except asyncio.TimeoutError:
+            await p.kill()
+            raise
+        return ExecResult(rc, bytes(out[1]), bytes(out[2]))
+
+    def container_stats(self, container_id: str) -> Usage:
+        c = self._get(container_id)
+        u = Usage(timestamp=self.clock.time())
+        if c.state != RUNNING or not c.proc:
+            return u
+        ticks, rss = _group_usage(c.proc.pid)
+        u.cpu_usage_core_nanoseconds = ticks * 1_000_000_000 // _CLK_TCK
+        u.memory_working_set_bytes = rss
+        return u
+
+
+class SubprocessExec(ExecProcess):
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def write_stdin(self, data: bytes) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.write(data)
+            try:
+                await self.proc.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    async def close_stdin(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+
+    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+
+        async def read(ch: int, r: asyncio.StreamReader) -> None:
+            while True:
+                data = await r.read(65536)
+                if not data:
+                    break
+                await queue.put((ch, data))
+            await queue.put(None)
+        tasks = [asyncio.create_task(read(1, self.proc.stdout)),
+                 asyncio.create_task(read(2, self.proc.stderr))]
+        done = 0
+        try:
+            while done < 2:
+                item = await queue.get()
+                if item is None:
+                    done += 1
+                else:
+                    yield item
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def wait(self) -> int:
+        return exit_code_of(await self.proc.wait())
+
+    async def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        await self.proc.wait()
+
+
+class FailedExec(ExecProcess):
+    """An exec whose command could not start: its error on stderr, exit code 126/127 like a shell."""
+
+    def __init__(self, message: bytes, code: int = 127) -> None:
+        self.message, self.code = message, code
+
+    async def write_stdin(self, data: bytes) -> None:
+        pass
+
+    async def close_stdin(self) -> None:
+        pass
+
+    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        yield 2, self.message
+
+    async def wait(self) -> int:
+        return self.code
+
+    async def kill(self) -> None:
+        pass
+
+
+def _killpg(c: _Container, sig: int) -> None:
+    if c.proc is None:
+        return
+    try:
+        os.killpg(c.proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    # the command name may contain spaces: split after its closing parenthesis
+    return raw[raw.rfind(")") + 2:].split()
+
+
+def _start_ticks(pid: int) -> int:
+    f = _stat_fields(pid)
+    return int(f[19]) if f else 0
+
+
+def _same_process(pid: int, start_ticks: int) -> bool:
+    """True if ``pid`` is still the process we started (not a recycled PID)."""
+    return bool(pid) and _start_ticks(pid) == start_ticks and start_ticks != 0
+
+
+def _group_usage(pgid: int) -> tuple[int, int]:
+    """(CPU ticks, RSS bytes) of every process in the process group, from /proc."""
+    ticks = rss = 0
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return 0, 0
+    for pid in pids:
+        f = _stat_fields(pid)
+        if not f or int(f[2]) != pgid:
+            continue
+        # fields after the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21)
+        ticks += int(f[11]) + int(f[12])
+        rss += int(f[21]) * _PAGE
+    return ticks, rss

@@ -1,0 +1,40 @@
+"""What a workload knows about the pod it runs in (from the runtime's environment)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def pod_name() -> str:
+    return os.environ.get("KUBETUI_POD_NAME") or os.environ.get("HOSTNAME", "unknown")
+
+
+def node_name() -> str:
+    return os.environ.get("KUBETUI_NODE_NAME", "unknown")
+
+
+def bind_address() -> str:
+    """The pod's own IP: the process runtime gives each pod a distinct 127.x.y.z."""
+    return os.environ.get("KUBETUI_POD_IP") or "0.0.0.0"
+
+
+def port(default: int = 8080) -> int:
+    return int(os.environ.get("PORT", default))
+
+
+def host_path(container_path: str) -> str:
+    """Where a volume mounted at ``container_path`` really is.
+
+    In an isolated pod the volume *is* mounted there. Plain-process pods have
+    no mount namespace, so the runtime lists its mounts in ``KUBETUI_MOUNTS``.
+    """
+    mounts = json.loads(os.environ.get("KUBETUI_MOUNTS") or "{}")
+    best = ""
+    for cpath in mounts:
+        if (container_path == cpath or container_path.startswith(cpath.rstrip("/") + "/")) \
+                and len(cpath) > len(best):
+            best = cpath
+    if not best:
+        return container_path
+    return mounts[best] + container_path[len(best.rstrip("/")):]
