@@ -1,0 +1,91 @@
+"""Validation: what kube-apiserver checks before it stores an object.
+
+Upstream: pkg/apis/*/validation and k8s.io/apimachinery's validation helpers.
+``validate`` returns the list of causes for a 422 ``Invalid`` (empty when the
+object is fine); ``kubetui.api.errors.invalid`` turns them into the error.
+On update (``old`` given) it also enforces immutable fields.
+
+    >>> from kubetui.api.resources import resource_for
+    >>> validate(resource_for("pods"), {"metadata": {"name": "Web", "namespace": "default"},
+    ...          "spec": {"containers": [{"name": "c", "image": "nginx"}]}})[0]["field"]
+    'metadata.name'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kubetui.api.resources import Resource
+from kubetui.api.validation.apps import validate_deployment, validate_replica_set
+from kubetui.api.validation.core import (
+    validate_config_map, validate_endpoints, validate_event, validate_namespace, validate_node,
+    validate_persistent_volume, validate_persistent_volume_claim, validate_secret, validate_service,
+    validate_service_account,
+)
+from kubetui.api.validation.field import Cause
+from kubetui.api.validation.meta import name_check_for, validate_object_meta, validate_object_meta_update
+from kubetui.api.validation.other import validate_endpoint_slice, validate_lease, validate_storage_class
+from kubetui.api.validation.pod import validate_pod
+
+KindValidator = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], list[Cause]]
+
+VALIDATORS: dict[str, KindValidator] = {
+    "Pod": validate_pod,
+    "Service": validate_service,
+    "ConfigMap": validate_config_map,
+    "Secret": validate_secret,
+    "Namespace": validate_namespace,
+    "Node": validate_node,
+    "ServiceAccount": validate_service_account,
+    "PersistentVolume": validate_persistent_volume,
+    "PersistentVolumeClaim": validate_persistent_volume_claim,
+    "Endpoints": validate_endpoints,
+    "Event": validate_event,
+    "Deployment": validate_deployment,
+    "ReplicaSet": validate_replica_set,
+    "Lease": validate_lease,
+    "EndpointSlice": validate_endpoint_slice,
+    "StorageClass": validate_storage_class,
+}
+
+# Subresources whose body is not the parent object (Binding, Eviction, Scale…):
+# the registry validates what it builds from them, not the request itself.
+_FOREIGN_BODIES = {"binding", "eviction", "log", "exec", "portforward", "proxy"}
+
+
+def validate(resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None = None, *,
+             subresource: str | None = None) -> list[Cause]:
+    """The causes kube-apiserver would give for ``obj`` (empty list: valid).
+
+    ``old`` is the stored object on update; ``subresource`` is ``"status"``,
+    ``"scale"``, ``"binding"``… when the write goes through one.
+    """
+    if subresource in _FOREIGN_BODIES:
+        return []
+    if not isinstance(obj, dict):
+        return [{"reason": "FieldValueInvalid", "message": "Invalid value: the object must be a JSON object",
+                 "field": ""}]
+    causes: list[Cause] = []
+    causes += validate_object_meta(obj.get("metadata"), namespaced=resource.namespaced,
+                                   name_check=name_check_for(resource.kind))
+    if old is not None:
+        causes += validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
+    kind_validator = VALIDATORS.get(resource.kind)
+    if kind_validator is not None:
+        causes += kind_validator(obj, old, subresource)
+    return _dedupe(causes)
+
+
+def _dedupe(causes: list[Cause]) -> list[Cause]:
+    """Upstream's ErrorList.ToAggregate drops repeated messages."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for c in causes:
+        k = (c.get("field", ""), c.get("message", ""), c.get("reason", ""))
+        if k not in seen:
+            seen.add(k)
+            out.append(c)
+    return out
+
+
+__all__ = ["validate", "VALIDATORS"]
