@@ -1,0 +1,512 @@
+"""The REST handlers: one HTTP request -> one registry call -> one response.
+
+Upstream: ``staging/src/k8s.io/apiserver/pkg/endpoints/handlers`` (``get.go``,
+``create.go``, ``update.go``, ``patch.go``, ``delete.go``, ``watch.go``) and
+``request/requestinfo.go``, which turns ``/apis/apps/v1/namespaces/default/
+deployments/web/scale`` into (group apps, version v1, namespace default,
+resource deployments, name web, subresource scale) and a verb. The handlers
+decode the body (JSON, YAML or protobuf), read the query parameters kubectl
+and client-go send, call the ``Registry`` (which validates, defaults and
+stores), and encode the answer: the object, a list, a Table for ``kubectl
+get``, or a watch stream. Errors are raised, never answered here: the server
+turns every ``StatusError`` into a ``Status`` response in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import yaml
+from aiohttp import web
+
+from kubetui.api.errors import (
+    BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
+)
+from kubetui.api.resources import Resource
+from kubetui.apiserver import discovery, exec as execmod, protobuf, tables
+from kubetui.apiserver.watchstream import WatchStreams
+from kubetui.clock import Clock, rfc3339
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body (etcd's value limit)
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+@dataclass
+class RequestInfo:
+    """What a resource URL names (upstream ``request.RequestInfo``)."""
+
+    resource: Resource
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+    @property
+    def what(self) -> str:
+        return self.resource.group_resource
+
+
+def parse_resource_path(group: str, version: str, rest: list[str]) -> RequestInfo:
+    """``[namespaces, ns,] resource [, name [, subresource]]`` -> RequestInfo (404 if unknown)."""
+    namespace = None
+    if (len(rest) >= 3 and rest[0] == "namespaces"
+            and (r := discovery.find_resource(group, version, rest[2])) is not None and r.namespaced):
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        raise NotFound("the server could not find the requested resource")
+    res = discovery.find_resource(group, version, rest[0])
+    if res is None:
+        raise NotFound("the server could not find the requested resource")
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    if sub is not None and sub not in res.subresources:
+        raise NotFound("the server could not find the requested resource")
+    if not res.namespaced and namespace is not None:
+        raise NotFound("the server could not find the requested resource")
+    return RequestInfo(res, namespace, name, sub)
+
+
+# -- bodies ----------------------------------------------------------------------
+
+def media_type(request: web.Request) -> str:
+    ct = request.headers.get("Content-Type", "")
+    return ct.split(";")[0].strip().lower()
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, refusing anything over 3 MiB with 413 (as kube-apiserver does)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY_BYTES}")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY_BYTES}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_object(body: bytes, ctype: str) -> dict[str, Any]:
+    """JSON (also when no Content-Type: the Python client sends none), YAML or protobuf."""
+    if ctype == protobuf.PROTOBUF:
+        return protobuf.decode(body)
+    if not body.strip():
+        raise BadRequest("the body of the request is empty: expected a JSON or YAML object")
+    if ctype in ("", "application/json", "*/*", "text/plain"):
+        try:
+            obj = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the body of the request was not valid JSON: {exc}") from None
+    elif ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
+        try:
+            docs = [d for d in yaml.safe_load_all(body) if d is not None]
+        except yaml.YAMLError as exc:
+            raise BadRequest(f"the body of the request was not valid YAML: {_one_line(str(exc))}") from None
+        if len(docs) != 1:
+            raise BadRequest(f"the body of the request must be exactly one YAML document, got {len(docs)}")
+        obj = docs[0]
+    else:
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format ({ctype}) - accepted media types include: "
+            f"application/json, application/yaml, application/vnd.kubernetes.protobuf")
+    if not isinstance(obj, dict):
+        raise BadRequest(f"the body of the request must be an object, got {type(obj).__name__}")
+    return obj
+
+
+def _one_line(s: str) -> str:
+    return " ".join(s.split())
+
+
+def check_type_meta(obj: dict, res: Resource, *, allow_kinds: tuple[str, ...] = ()) -> None:
+    """Fill ``apiVersion``/``kind`` from the URL if absent; reject a mismatch (400, as upstream)."""
+    av, kind = obj.get("apiVersion"), obj.get("kind")
+    if av is not None and av != res.api_version:
+        raise BadRequest(f"the API version in the data ({av}) does not match the expected API version "
+                         f"({res.api_version})")
+    if kind is not None and kind != res.kind and kind not in allow_kinds:
+        raise BadRequest(f"the kind in the data ({kind}) does not match the expected kind ({res.kind})")
+    obj.setdefault("apiVersion", res.api_version)
+    obj.setdefault("kind", res.kind)
+
+
+# -- query parameters ------------------------------------------------------------
+
+def q_bool(q, key: str) -> bool:
+    return q.get(key, "").lower() in ("true", "1")
+
+
+def q_int(q, key: str) -> int | None:
+    if key not in q or q[key] == "":
+        return None
+    try:
+        return int(q[key])
+    except ValueError:
+        raise BadRequest(f"invalid value for query parameter {key}: {q[key]!r} is not an integer") from None
+
+
+def q_dry_run(q, body_dry_run: list[str] | None = None) -> bool:
+    values = q.getall("dryRun", []) + list(body_dry_run or [])
+    for v in values:
+        if v != "All":
+            raise BadRequest(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+def q_field_validation(q) -> str:
+    v = q.get("fieldValidation") or "Warn"  # upstream's server default is Warn; kubectl sends Strict
+    if v not in ("Strict", "Warn", "Ignore"):
+        raise BadRequest(f'fieldValidation: Unsupported value: "{v}": supported values: '
+                         f'"Ignore", "Strict", "Warn"')
+    return v
+
+
+# -- calling the registry --------------------------------------------------------
+
+_SIG_CACHE: dict[Any, tuple[set[str], bool]] = {}
+
+
+def _params(fn: Callable) -> tuple[set[str], bool]:
+    key = getattr(fn, "__func__", fn)
+    if key not in _SIG_CACHE:
+        sig = inspect.signature(fn)
+        names = {p.name for p in sig.parameters.values()}
+        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        _SIG_CACHE[key] = (names, var_kw)
+    return _SIG_CACHE[key]
+
+
+def call(fn: Callable, *args: Any, _required: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """Call a registry verb with the keyword arguments it supports.
+
+    Options the registry does not take are dropped when unset, but a *set*
+    option listed in ``_required`` (``dry_run``, ``send_initial_events``) is
+    refused with a 400 rather than silently ignored: a dry run that writes, or
+    a WatchList that never sends its end bookmark, would be worse than an error.
+    """
+    names, var_kw = _params(fn)
+    out = {}
+    for k, v in kwargs.items():
+        if var_kw or k in names:
+            out[k] = v
+        elif k in _required and v:
+            raise BadRequest(f"{k} is not supported by this server")
+    return fn(*args, **out)
+
+
+class RestHandlers:
+    """Every resource verb, over one ``Registry``."""
+
+    def __init__(self, registry: Any, *, clock: Clock, watches: WatchStreams,
+                 node_connector: Any = None, metrics_source: Callable[[], Any] | None = None,
+                 unknown_fields: Callable[[Resource, dict], list[str]] | None = None) -> None:
+        self.registry = registry
+        self.clock = clock
+        self.watches = watches
+        self.node_connector = node_connector
+        self.metrics_source = metrics_source
+        self.unknown_fields = unknown_fields
+
+    # -- responses ----------------------------------------------------------
+    @staticmethod
+    def respond(obj: Any, status: int = 200, *, pretty: bool = False,
+                warnings: list[str] | None = None) -> web.Response:
+        text = json.dumps(obj, indent=2) if pretty else json.dumps(obj, separators=(",", ":"))
+        resp = web.Response(status=status, text=text, content_type="application/json")
+        for w in warnings or []:
+            resp.headers.add("Warning", f'299 - {json.dumps(w)}')
+        return resp
+
+    def _table(self, info: RequestInfo, objs: list[dict], q, list_meta: dict | None = None) -> dict:
+        meta = list_meta or {}
+        table = tables.to_table(info.what, objs, self.clock.time(),
+                                resource_version=meta.get("resourceVersion", ""),
+                                continue_=meta.get("continue", ""))
+        include = q.get("includeObject", "Metadata")
+        for row, obj in zip(table["rows"], objs):
+            if include == "Object":
+                row["object"] = obj
+            elif include == "None":
+                row.pop("object", None)
+        return table
+
+    def _strict(self, info: RequestInfo, obj: dict, mode: str) -> list[str]:
+        """Unknown fields: 400 under Strict, warnings under Warn, nothing under Ignore."""
+        if mode == "Ignore" or self.unknown_fields is None:
+            return []
+        unknown = self.unknown_fields(info.resource, obj)
+        if not unknown:
+            return []
+        msgs = [f'unknown field "{f}"' for f in unknown]
+        if mode == "Strict":
+            raise BadRequest("strict decoding error: " + ", ".join(msgs))
+        return msgs
+
+    # -- dispatch -----------------------------------------------------------
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        m = request.method
+        r = info.resource
+        if r.group == "metrics.k8s.io":
+            if m != "GET":
+                raise MethodNotAllowed(f"the server does not allow this method on the requested resource")
+            return await self.metrics(request, info)
+        if r.group == "authorization.k8s.io":
+            if m != "POST" or info.name:
+                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            return await self.access_review(request, info)
+        if info.subresource in ("log", "exec", "portforward") and r.plural == "pods":
+            return await self.pod_proxy(request, info)
+        if m == "GET":
+            if info.name is None:
+                if q_bool(request.query, "watch"):
+                    return await self.watch(request, info)
+                return await self.list(request, info)
+            return await self.get(request, info)
+        if m == "POST":
+            if info.name is not None and info.subresource is None:
+                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            return await self.create(request, info)
+        if m == "PUT" and info.name is not None:
+            return await self.update(request, info)
+        if m == "PATCH" and info.name is not None:
+            return await self.patch(request, info)
+        if m == "DELETE":
+            if info.name is None:
+                return await self.delete_collection(request, info)
+            return await self.delete(request, info)
+        raise MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    # -- reads --------------------------------------------------------------
+    async def get(self, request: web.Request, info: RequestInfo) -> web.Response:
+        q = request.query
+        obj = await call(self.registry.get, info.resource, info.name, info.namespace,
+                         subresource=info.subresource)
+        pretty = q_bool(q, "pretty")
+        if tables.wants_table(request.headers.get("Accept")) and info.subresource is None:
+            return self.respond(self._table(info, [obj], q), pretty=pretty)
+        return self.respond(obj, pretty=pretty)
+
+    async def list(self, request: web.Request, info: RequestInfo) -> web.Response:
+        q = request.query
+        lst = await call(self.registry.list, info.resource, info.namespace,
+                         label_selector=q.get("labelSelector") or None,
+                         field_selector=q.get("fieldSelector") or None,
+                         limit=q_int(q, "limit") or None, continue_=q.get("continue") or None,
+                         resource_version=q.get("resourceVersion") or None,
+                         resource_version_match=q.get("resourceVersionMatch") or None)
+        pretty = q_bool(q, "pretty")
+        if tables.wants_table(request.headers.get("Accept")):
+            return self.respond(self._table(info, lst.get("items") or [], q, lst.get("metadata")), pretty=pretty)
+        return self.respond(lst, pretty=pretty)
+
+    async def watch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        q = request.query
+        send_initial = q.get("sendInitialEvents")
+        timeout = q_int(q, "timeoutSeconds")
+        kwargs: dict[str, Any] = dict(
+            resource_version=q.get("resourceVersion") or None,
+            label_selector=q.get("labelSelector") or None,
+            field_selector=q.get("fieldSelector") or None,
+            allow_bookmarks=q_bool(q, "allowWatchBookmarks"),
+        )
+        if send_initial is not None:
+            kwargs["send_initial_events"] = send_initial.lower() == "true"
+        events = call(self.registry.watch, info.resource, info.namespace,
+                      _required=("send_initial_events",), **kwargs)
+        transform = None
+        if tables.wants_table(request.headers.get("Accept")):
+            first = [True]
+
+            def transform(type_: str, obj: dict) -> dict:
+                table = self._table(info, [obj], q)
+                if not first[0]:
+                    table.pop("columnDefinitions", None)
+                first[0] = False
+                return table
+        return await self.watches.serve(request, events, timeout_seconds=timeout, transform=transform,
+                                        pretty=q_bool(q, "pretty"))
+
+    # -- writes -------------------------------------------------------------
+    async def create(self, request: web.Request, info: RequestInfo) -> web.Response:
+        q = request.query
+        obj = decode_object(await read_body(request), media_type(request))
+        res = info.resource
+        if info.subresource is None:
+            check_type_meta(obj, res)
+            warnings = self._strict(info, obj, q_field_validation(q))
+            meta = obj.setdefault("metadata", {})
+            if not isinstance(meta, dict):
+                raise BadRequest("metadata: must be an object")
+            if res.namespaced:
+                ns = meta.get("namespace")
+                if ns and ns != info.namespace:
+                    raise BadRequest("the namespace of the provided object does not match the namespace "
+                                     "sent on the request")
+                if info.namespace:
+                    meta["namespace"] = info.namespace
+        else:
+            warnings = []
+        created = await call(self.registry.create, info.resource, obj, info.namespace,
+                             subresource=info.subresource, name=info.name,
+                             dry_run=q_dry_run(q), field_manager=q.get("fieldManager") or None,
+                             _required=("dry_run",))
+        return self.respond(created, 201, pretty=q_bool(q, "pretty"), warnings=warnings)
+
+    async def update(self, request: web.Request, info: RequestInfo) -> web.Response:
+        q = request.query
+        obj = decode_object(await read_body(request), media_type(request))
+        if info.subresource == "scale":
+            obj.setdefault("apiVersion", "autoscaling/v1")
+            obj.setdefault("kind", "Scale")
+            warnings = []
+        else:
+            check_type_meta(obj, info.resource)
+            warnings = self._strict(info, obj, q_field_validation(q))
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise BadRequest("metadata: must be an object")
+        if meta.get("name") and meta["name"] != info.name:
+            raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                             f"({info.name})")
+        meta["name"] = info.name
+        if info.resource.namespaced:
+            if meta.get("namespace") and meta["namespace"] != info.namespace:
+                raise BadRequest("the namespace of the provided object does not match the namespace sent "
+                                 "on the request")
+            meta["namespace"] = info.namespace
+        updated = await call(self.registry.update, info.resource, obj, info.namespace,
+                             subresource=info.subresource, dry_run=q_dry_run(q),
+                             field_manager=q.get("fieldManager") or None, _required=("dry_run",))
+        return self.respond(updated, 200, pretty=q_bool(q, "pretty"), warnings=warnings)
+
+    async def patch(self, request: web.Request, info: RequestInfo) -> web.Response:
+        q = request.query
+        ptype = media_type(request)
+        if ptype not in PATCH_TYPES:
+            raise UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(PATCH_TYPES)}")
+        body = await read_body(request)
+        from kubetui.api.patch import decode_patch  # the patch helper owns patch decoding
+        patch = decode_patch(body, ptype)
+        if ptype == "application/apply-patch+yaml" and not q.get("fieldManager"):
+            raise BadRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                             "is required for apply patch")
+        warnings: list[str] = []
+        if isinstance(patch, dict) and info.subresource is None:
+            warnings = self._strict(info, patch, q_field_validation(q))
+        patched = await call(self.registry.patch, info.resource, info.name, patch, info.namespace,
+                             patch_type=ptype, subresource=info.subresource,
+                             field_manager=q.get("fieldManager") or None, force=q_bool(q, "force"),
+                             dry_run=q_dry_run(q), _required=("dry_run",))
+        # server-side apply that created the object answers 201, like upstream
+        status = 200
+        return self.respond(patched, status, pretty=q_bool(q, "pretty"), warnings=warnings)
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        q = request.query
+        opts: dict[str, Any] = {}
+        body = await read_body(request)
+        if body.strip():
+            decoded = decode_object(body, media_type(request))
+            if decoded.get("kind") not in (None, "DeleteOptions"):
+                raise BadRequest(f"the body of a DELETE must be DeleteOptions, got {decoded.get('kind')}")
+            opts = decoded
+        pre = opts.get("preconditions") or {}
+        grace = opts.get("gracePeriodSeconds")
+        if q_int(q, "gracePeriodSeconds") is not None:
+            grace = q_int(q, "gracePeriodSeconds")
+        if grace is not None and not isinstance(grace, int):
+            raise BadRequest("gracePeriodSeconds: must be an integer")
+        policy = q.get("propagationPolicy") or opts.get("propagationPolicy")
+        if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
+            raise BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                             f'"Background", "Foreground", "Orphan"')
+        if opts.get("orphanDependents") is True and policy is None:
+            policy = "Orphan"
+        return {"propagation_policy": policy, "grace_period_seconds": grace,
+                "resource_version": pre.get("resourceVersion"), "uid": pre.get("uid"),
+                "dry_run": q_dry_run(q, opts.get("dryRun"))}
+
+    async def delete(self, request: web.Request, info: RequestInfo) -> web.Response:
+        opts = await self._delete_options(request)
+        out = await call(self.registry.delete, info.resource, info.name, info.namespace,
+                         _required=("dry_run",), **opts)
+        return self.respond(out, 200, pretty=q_bool(request.query, "pretty"))
+
+    async def delete_collection(self, request: web.Request, info: RequestInfo) -> web.Response:
+        q = request.query
+        opts = await self._delete_options(request)
+        out = await call(self.registry.delete_collection, info.resource, info.namespace,
+                         label_selector=q.get("labelSelector") or None,
+                         field_selector=q.get("fieldSelector") or None,
+                         _required=("dry_run",), **opts)
+        return self.respond(out, 200, pretty=q_bool(q, "pretty"))
+
+    # -- pods/log, pods/exec -------------------------------------------------
+    async def pod_proxy(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        pod = await call(self.registry.get, info.resource, info.name, info.namespace)
+        if info.subresource == "log":
+            if request.method != "GET":
+                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            return await execmod.serve_logs(request, pod, self.node_connector)
+        if info.subresource == "exec":
+            return await execmod.serve_exec(request, pod, self.node_connector)
+        raise BadRequest("port-forward is not supported by kubetui yet; reach the pod through a Service "
+                         "or `kubectl exec` instead")
+
+    # -- authorization.k8s.io ---------------------------------------------------
+    async def access_review(self, request: web.Request, info: RequestInfo) -> web.Response:
+        obj = decode_object(await read_body(request), media_type(request))
+        check_type_meta(obj, info.resource)
+        obj.setdefault("metadata", {})
+        obj["metadata"].setdefault("creationTimestamp", None)
+        # Authorization allows every authenticated user (see auth.py), and says so.
+        if info.resource.kind == "SelfSubjectAccessReview":
+            obj["status"] = {"allowed": True,
+                             "reason": "kubetui authorizes every authenticated user (no RBAC)"}
+        else:
+            obj["status"] = {
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                "incomplete": False,
+            }
+        return self.respond(obj, 201)
+
+    # -- metrics.k8s.io -------------------------------------------------------
+    async def metrics(self, request: web.Request, info: RequestInfo) -> web.Response:
+        data: Any = {}
+        if self.metrics_source is not None:
+            data = self.metrics_source()
+            if inspect.isawaitable(data):
+                data = await data
+        items = list((data or {}).get(info.resource.plural) or [])
+        if info.namespace:
+            items = [i for i in items if (i.get("metadata") or {}).get("namespace") == info.namespace]
+        label_sel = request.query.get("labelSelector")
+        if label_sel:
+            from kubetui.api.selectors import parse_label_selector
+            sel = parse_label_selector(label_sel)
+            items = [i for i in items if sel.matches((i.get("metadata") or {}).get("labels") or {})]
+        for i in items:
+            i.setdefault("kind", info.resource.kind)
+            i.setdefault("apiVersion", "metrics.k8s.io/v1beta1")
+        if info.name is not None:
+            for i in items:
+                if i["metadata"].get("name") == info.name:
+                    return self.respond(i)
+            raise NotFound(f'{info.resource.plural}.metrics.k8s.io "{info.name}" not found',
+                           name=info.name, group="metrics.k8s.io", kind=info.resource.plural)
+        return self.respond({"kind": f"{info.resource.kind}List", "apiVersion": "metrics.k8s.io/v1beta1",
+                             "metadata": {}, "items": items})
+
+
+def now_rfc3339(clock: Clock) -> str:
+    return rfc3339(clock.time())

@@ -1,0 +1,299 @@
+"""kube-apiserver's HTTP face: TLS, authentication, discovery, OpenAPI and REST.
+
+Upstream: ``cmd/kube-apiserver`` and ``staging/src/k8s.io/apiserver``. One
+aiohttp application serves what real kubectl and client libraries ask for:
+
+- ``/version``, ``/healthz``, ``/livez``, ``/readyz`` (public, like upstream's
+  ``system:public-info-viewer``);
+- discovery: ``/api``, ``/apis`` (aggregated ``apidiscovery.k8s.io/v2`` when
+  asked, else legacy), ``/api/v1``, ``/apis/<group>[/<version>]``;
+- ``/openapi/v3`` and ``/openapi/v3/<group-version>?hash=...`` (``kubectl
+  explain`` and kubectl's field validation use them);
+- every resource in ``kubetui.api.resources.RESOURCES`` under
+  ``/api/v1/...`` and ``/apis/<g>/<v>/...`` (``handlers.py``), plus the
+  access reviews ``kubectl auth can-i`` posts and ``metrics.k8s.io`` for
+  ``kubectl top``.
+
+Requests are authenticated by bearer token (``auth.py``); every error becomes
+a ``Status`` object in exactly one place, ``_status_middleware``.
+
+Node connector
+--------------
+``pods/log`` and ``pods/exec`` are proxied to the pod's kubelet through
+``node_connector`` (protocols ``NodeConnector``/``ExecSession`` in
+``exec.py``)::
+
+    class NodeConnector:
+        def logs(self, pod: dict, container: str, *, follow=False, tail_lines=None,
+                 previous=False, timestamps=False, since_seconds=None,
+                 limit_bytes=None) -> AsyncIterator[bytes]: ...
+        async def exec(self, pod: dict, container: str, command: list[str], *,
+                       stdin: bool, tty: bool) -> ExecSession: ...
+
+    class ExecSession:
+        async def read(self) -> tuple[int, bytes] | None   # (1 stdout|2 stderr, data); None = done
+        async def write(self, data: bytes) -> None          # stdin
+        async def close_stdin(self) -> None
+        async def exit_code(self) -> int                    # waits for the command
+        async def resize(self, width: int, height: int) -> None
+        async def close(self) -> None
+
+Metrics source
+--------------
+``metrics_source()`` (plain or async) returns ``{"nodes": [NodeMetrics...],
+"pods": [PodMetrics...]}`` in metrics.k8s.io/v1beta1 shape; without one, the
+lists are empty (``kubectl top`` then says metrics are not available yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import platform
+import ssl
+from typing import Any, Callable
+
+from aiohttp import web
+
+from kubetui import KUBERNETES_VERSION, __version__
+from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
+from kubetui.apiserver import discovery
+from kubetui.apiserver.auth import AllowAll, TokenAuthenticator
+from kubetui.apiserver.fieldvalidation import UnknownFieldFinder
+from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
+from kubetui.apiserver.watchstream import WatchStreams
+from kubetui.clock import Clock
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+
+
+def status_response(err: StatusError) -> web.Response:
+    """The one place an error becomes an HTTP response: a ``Status`` body."""
+    body = err.status()
+    resp = web.Response(status=err.code, text=json.dumps(body), content_type="application/json")
+    if err.retry_after is not None:
+        resp.headers["Retry-After"] = str(err.retry_after)
+    return resp
+
+
+def _default_openapi() -> dict[str, dict]:
+    from kubetui.api.openapi import openapi_v3_documents
+    return openapi_v3_documents()
+
+
+class APIServer:
+    """The HTTPS API server over a ``Registry``.
+
+    ``port=0`` picks a free port (see ``.port``/``.url`` after ``start()``).
+    ``extra_hosts`` are more addresses to listen on with the same port (the
+    gateway address node containers reach the control plane through).
+    Without ``ssl_context`` the server speaks plain http, which is only
+    allowed with ``insecure_http=True`` and then authenticates nobody (kubectl
+    sends no token over http anyway).
+    """
+
+    def __init__(self, registry: Any, *, host: str = "127.0.0.1", extra_hosts: tuple[str, ...] = (),
+                 port: int = 6443, ssl_context: ssl.SSLContext | None = None,
+                 authenticator: TokenAuthenticator | AllowAll | None = None,
+                 node_connector: Any = None, metrics_source: Callable[[], Any] | None = None,
+                 clock: Clock | None = None, insecure_http: bool = False,
+                 openapi_documents: Callable[[], dict[str, dict]] | None = None) -> None:
+        if ssl_context is None and not insecure_http:
+            raise ValueError("APIServer needs an ssl_context (see certs.ensure_pki), or insecure_http=True")
+        if ssl_context is not None and authenticator is None:
+            raise ValueError("an HTTPS APIServer needs an authenticator (auth.TokenAuthenticator)")
+        self.registry = registry
+        self.host = host
+        self.extra_hosts = tuple(h for h in extra_hosts if h and h != host)
+        self._requested_port = port
+        self.ssl_context = ssl_context
+        self.authenticator = authenticator if ssl_context is not None else AllowAll()
+        self.clock = clock or Clock()
+        self.watches = WatchStreams()
+        self._openapi_source = openapi_documents or _default_openapi
+        self._openapi: dict[str, tuple[bytes, str]] | None = None
+        self.rest = RestHandlers(registry, clock=self.clock, watches=self.watches,
+                                 node_connector=node_connector, metrics_source=metrics_source,
+                                 unknown_fields=UnknownFieldFinder(self._openapi_source))
+        self.port: int = 0
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    @property
+    def node_connector(self) -> Any:
+        return self.rest.node_connector
+
+    @node_connector.setter
+    def node_connector(self, value: Any) -> None:
+        self.rest.node_connector = value
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def build_app(self) -> web.Application:
+        # client_max_size: bodies are read by handlers.read_body with the 3 MiB limit
+        app = web.Application(middlewares=[self._status_middleware, self._auth_middleware],
+                              client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def start(self) -> None:
+        self.watches.closing = False
+        self._runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._requested_port, ssl_context=self.ssl_context,
+                           reuse_address=True)
+        await site.start()
+        server = site._server  # aiohttp keeps the asyncio.Server here; the bound port is on its socket
+        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else self._requested_port
+        for extra in self.extra_hosts:
+            try:
+                await web.TCPSite(self._runner, extra, self.port, ssl_context=self.ssl_context,
+                                  reuse_address=True).start()
+            except OSError as exc:
+                log.warning("API server cannot listen on %s:%d: %s", extra, self.port, exc)
+        log.info("API server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """End every watch stream cleanly, then close the listeners and connections."""
+        self.watches.stop_all()
+        await asyncio.sleep(0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- middleware ------------------------------------------------------------
+    @web.middleware
+    async def _status_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except StatusError as err:
+            if err.code >= 500:
+                log.warning("%s %s: %s", request.method, request.path, err.message)
+            return status_response(err)
+        except web.HTTPException as exc:
+            if exc.status == 413:
+                from kubetui.api.errors import RequestEntityTooLarge
+                return status_response(RequestEntityTooLarge(exc.text or "Request entity too large"))
+            return status_response(StatusError(exc.reason, code=exc.status, reason=exc.reason.replace(" ", "")))
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the server's loop boundary: log, answer 500
+            log.exception("%s %s failed", request.method, request.path_qs)
+            return status_response(InternalError(f"an error on the server ({type(exc).__name__}: {exc}) "
+                                                 f"has prevented the request from succeeding"))
+
+    @web.middleware
+    async def _auth_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if not any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
+            # Authorization: every authenticated user may do everything (auth.authorize).
+            request["user"] = self.authenticator.authenticate(request.headers.get("Authorization"))
+        return await handler(request)
+
+    # -- routing -------------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        accept = request.headers.get("Accept", "")
+        if not parts:
+            return self._json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+                                         "/readyz", "/version"]})
+        head = parts[0]
+        if head in ("healthz", "livez", "readyz"):
+            return web.Response(text="ok", content_type="text/plain")
+        if head == "version" and len(parts) == 1:
+            return self._json(self.version_info())
+        if head == "openapi":
+            return self._openapi_response(request, parts[1:])
+        if head == "api":
+            if len(parts) == 1:
+                return self._discovery(accept, core=True)
+            if parts[1] != "v1":
+                raise NotFound("the server could not find the requested resource")
+            if len(parts) == 2:
+                return self._get_only(request, discovery.api_resource_list("", "v1"))
+            info = parse_resource_path("", "v1", parts[2:])
+            return await self.rest.handle(request, info)
+        if head == "apis":
+            gvs = discovery.group_versions()
+            if len(parts) == 1:
+                return self._discovery(accept, core=False)
+            group = parts[1]
+            if not group or group not in gvs:
+                raise NotFound("the server could not find the requested resource")
+            if len(parts) == 2:
+                return self._get_only(request, discovery.api_group_doc(group))
+            version = parts[2]
+            if version not in gvs[group]:
+                raise NotFound("the server could not find the requested resource")
+            if len(parts) == 3:
+                return self._get_only(request, discovery.api_resource_list(group, version))
+            info = parse_resource_path(group, version, parts[3:])
+            return await self.rest.handle(request, info)
+        raise NotFound("the server could not find the requested resource")
+
+    @staticmethod
+    def _json(obj: Any, content_type: str = "application/json") -> web.Response:
+        resp = web.Response(text=json.dumps(obj, separators=(",", ":")))
+        resp.headers["Content-Type"] = content_type
+        return resp
+
+    def _get_only(self, request: web.Request, obj: Any) -> web.Response:
+        if request.method != "GET":
+            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+        return self._json(obj)
+
+    def version_info(self) -> dict[str, Any]:
+        major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+        return {
+            "major": major, "minor": minor, "gitVersion": KUBERNETES_VERSION,
+            "gitCommit": "kubetui", "gitTreeState": "clean", "buildDate": "",
+            "goVersion": f"python{platform.python_version()}", "compiler": "cpython",
+            "platform": f"{platform.system().lower()}/{platform.machine()}",
+            "kubetui": __version__,
+        }
+
+    def _discovery(self, accept: str, *, core: bool) -> web.Response:
+        if discovery.wants_aggregated(accept):
+            return self._json(discovery.aggregated(core), discovery.AGGREGATED_CONTENT_TYPE)
+        if core:
+            return self._json(discovery.api_versions(f"{self.host}:{self.port}"))
+        return self._json(discovery.api_group_list())
+
+    # -- OpenAPI v3 --------------------------------------------------------------
+    def _openapi_docs(self) -> dict[str, tuple[bytes, str]]:
+        if self._openapi is None:
+            try:
+                docs = self._openapi_source()
+            except ImportError as exc:
+                raise NotFound(f"OpenAPI documents are not available on this server ({exc})") from None
+            out = {}
+            for gv, doc in docs.items():
+                body = json.dumps(doc, separators=(",", ":")).encode()
+                out[gv] = (body, hashlib.sha512(body).hexdigest().upper())
+            self._openapi = out
+        return self._openapi
+
+    def _openapi_response(self, request: web.Request, rest: list[str]) -> web.Response:
+        if not rest or rest[0] != "v3":
+            # Only v3 is served; kubectl uses v3 when present.
+            raise NotFound("the server could not find the requested resource")
+        docs = self._openapi_docs()
+        if len(rest) == 1:
+            return self._json({"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={h}"}
+                                         for gv, (_, h) in docs.items()}})
+        gv = "/".join(rest[1:])
+        if gv not in docs:
+            raise NotFound("the server could not find the requested resource")
+        body, h = docs[gv]
+        resp = web.Response(body=body, content_type="application/json")
+        resp.headers["Etag"] = f'"{h}"'
+        if request.query.get("hash") == h:
+            resp.headers["Cache-Control"] = "public, immutable"
+        return resp
