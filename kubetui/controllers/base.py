@@ -1,0 +1,161 @@
+"""The shape every controller shares: informer -> work queue -> reconcile(key).
+
+Upstream: the pattern of ``pkg/controller/replicaset/replica_set.go`` (``Run``,
+``worker``, ``processNextWorkItem``). Event handlers only compute a key and
+enqueue it; ``workers`` coroutines pop keys and call ``reconcile(key)``, which
+reads the informer caches, compares desired with observed state, and writes
+the difference. Reconcile is level-triggered and idempotent: it never trusts
+the event that woke it, only the current state, so a missed or repeated event
+is harmless. An exception is logged with the key and the key is requeued with
+exponential backoff; success ``forget``s the backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Hashable
+
+from kubetui import timings as _timings
+from kubetui.client.base import Client
+from kubetui.client.informer import InformerFactory, meta_namespace_key
+from kubetui.client.workqueue import ShutDown, WorkQueue, describe
+from kubetui.clock import Clock
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class ControllerStats:
+    """What the TUI's live activity indicator shows for one controller."""
+
+    reconciles: int = 0
+    errors: int = 0
+    last_reconcile: float | None = None   # clock.time() of the last finished reconcile
+    last_key: str | None = None
+    last_error: str | None = None
+    recent: list[str] = field(default_factory=list)  # last few keys reconciled
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reconciles": self.reconciles, "errors": self.errors,
+                "last_reconcile": self.last_reconcile, "last_key": self.last_key,
+                "last_error": self.last_error, "recent": list(self.recent)}
+
+
+class Controller:
+    """Base class: subclasses set ``name``, register handlers in ``__init__`` and implement ``reconcile``."""
+
+    #: the controller's name, as ``kube-controller-manager --controllers`` knows it
+    name = "controller"
+    #: ``source.component`` of the Events it records
+    component = "controller"
+    workers = 1
+
+    def __init__(self, client: Client, factory: InformerFactory, *, clock: Clock,
+                 timings: _timings.Timings = _timings.LAB, recorder: Any = None) -> None:
+        self.client = client
+        self.factory = factory
+        self.clock = clock
+        self.timings = timings
+        self.recorder = recorder
+        self.queue = WorkQueue(name=self.name, clock=clock)
+        self.stats = ControllerStats()
+        self.log = logging.getLogger(f"kubetui.controllers.{self.name}")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- for subclasses ---
+
+    @classmethod
+    def extra_args(cls, manager: Any) -> dict[str, Any]:
+        """Keyword arguments the manager passes besides the common ones (e.g. the API server address)."""
+        return {}
+
+    async def reconcile(self, key: Hashable) -> float | None:
+        """Make the world match the object at ``key``; return seconds to look again, if needed."""
+        raise NotImplementedError
+
+    def loops(self) -> list[Callable[[], Awaitable[None]]]:
+        """Extra periodic coroutines (e.g. the node monitor)."""
+        return []
+
+    def enqueue(self, obj: Obj) -> None:
+        self.queue.add(meta_namespace_key(obj))
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        """Record a core/v1 Event about ``obj`` (fire and forget, like client-go's recorder)."""
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.event(obj, type_, reason, message)
+        except Exception:
+            self.log.exception("recording event %s for %s", reason, meta_namespace_key(obj))
+
+    # --- running ---
+
+    async def run(self) -> None:
+        """Start the workers and loops (informers are started by the manager)."""
+        for i in range(self.workers):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}"))
+        for loop in self.loops():
+            self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.name}-loop"))
+
+    async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("%s: periodic loop failed; restarting it", self.name)
+                await self.clock.sleep(1.0)
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            await self.process(key)
+
+    async def process(self, key: Hashable) -> None:
+        """One ``processNextWorkItem``: reconcile, then forget or requeue with backoff."""
+        try:
+            again = await self.reconcile(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.stats.errors += 1
+            self.stats.last_error = f"{describe(key)}: {e}"
+            self.log.warning("%s: error syncing %s: %s (requeued with backoff)", self.name,
+                             describe(key), e, exc_info=self.log.isEnabledFor(logging.DEBUG))
+            self.queue.add_rate_limited(key)
+        else:
+            self.queue.forget(key)
+            if again is not None:
+                self.queue.add_after(key, max(again, 0.0))
+        finally:
+            self.stats.reconciles += 1
+            self.stats.last_reconcile = self.clock.time()
+            self.stats.last_key = describe(key)
+            self.stats.recent = (self.stats.recent + [describe(key)])[-5:]
+            self.queue.done(key)
+
+    async def stop(self) -> None:
+        await self.queue.shut_down()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+
+    async def drain(self) -> None:
+        """Process every queued key now (tests): until the queue and workers are idle."""
+        for _ in range(1000):
+            if not len(self.queue) and not self.queue.processing:
+                return
+            await asyncio.sleep(0)
