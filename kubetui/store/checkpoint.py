@@ -26,7 +26,7 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from kubetui.store.errors import Corrupt, ReadOnly
-from kubetui.store.kv import KeyValue
+from kubetui.store.kv import KeyValue, encode_value
 from kubetui.store.wal import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,30 @@ STATE_TABLE = "state"
 META_TABLE = "meta"
 
 
+class RawJSON(bytes):
+    """A value already encoded as JSON: written into the file as is."""
+
+    __slots__ = ()
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _encode_doc(doc: dict[str, Any]) -> bytes:
+    if not any(isinstance(v, RawJSON) for v in doc.values()):
+        return _dumps(doc)
+    return b"{" + b",".join(
+        _dumps(k) + b":" + (v if isinstance(v, RawJSON) else _dumps(v)) for k, v in doc.items()
+    ) + b"}"
+
+
 class AtomicJSONStorage(Storage):
-    """A TinyDB storage that never leaves a half-written file behind."""
+    """A TinyDB storage that never leaves a half-written file behind.
+
+    It encodes one document at a time, so a checkpoint written from a thread
+    never holds the GIL for long and the event loop keeps serving.
+    """
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -59,9 +81,14 @@ class AtomicJSONStorage(Storage):
         if self.read_only:
             raise ReadOnly(f"{self.path} is opened read-only")
         tmp = self.path.with_name(self.path.name + ".tmp")
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
         with open(tmp, "wb") as f:
-            f.write(body)
+            f.write(b"{")
+            for ti, (name, table) in enumerate(data.items()):
+                f.write((b"," if ti else b"") + _dumps(name) + b":{")
+                for di, (doc_id, doc) in enumerate(table.items()):
+                    f.write((b"," if di else b"") + _dumps(str(doc_id)) + b":" + _encode_doc(doc))
+                f.write(b"}")
+            f.write(b"}")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
@@ -87,9 +114,11 @@ class Checkpoint:
         if m.get("format") != FORMAT:
             raise Corrupt(f"{self.path}: unknown checkpoint format {m.get('format')!r}")
         kvs = [
-            KeyValue(d["key"], d["value"], d["create_revision"], d["mod_revision"], d["version"])
+            KeyValue(d["key"], None, d["create_revision"], d["mod_revision"], d["version"],
+                     raw=encode_value(d["value"]))
             for d in self._db.table(STATE_TABLE).all()
         ]
+        self._drop_cache()
         return int(m["revision"]), kvs
 
     def save(self, revision: int, kvs: Iterable[KeyValue]) -> None:
@@ -102,16 +131,23 @@ class Checkpoint:
         meta = self._db.table(META_TABLE, cache_size=0)
         state.truncate()
         state.insert_multiple(
-            {"key": kv.key, "value": kv.value, "create_revision": kv.create_revision,
+            {"key": kv.key, "value": RawJSON(kv.raw), "create_revision": kv.create_revision,
              "mod_revision": kv.mod_revision, "version": kv.version}
             for kv in kvs
         )
         meta.truncate()
         meta.insert({"format": FORMAT, "revision": revision})
         self._db.storage.flush()  # type: ignore[attr-defined]
+        self._drop_cache()
         log.debug("checkpoint at revision %d written to %s", revision, self.path)
+
+    def _drop_cache(self) -> None:
+        # The store keeps the state itself; TinyDB's cache would only be a
+        # second copy. An empty cache (not None) also spares the next ``save``
+        # from reading the old file back.
+        self._db.storage.cache = {}  # type: ignore[attr-defined]
 
     def close(self) -> None:
         # Not ``TinyDB.close()``: CachingMiddleware would flush on close, and a
         # checkpoint must only ever be written by ``save``.
-        self._db.storage.cache = None  # type: ignore[attr-defined]
+        self._drop_cache()

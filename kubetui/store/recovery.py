@@ -66,7 +66,7 @@ def recover(directory: Path, *, read_only: bool) -> Recovered:
                 prev = state.get(rec.key)
             else:
                 prev = shadow.get(rec.key)
-            kv = KeyValue(rec.key, rec.value, rec.create, rec.rev, rec.ver)
+            kv = KeyValue(rec.key, None, rec.create, rec.rev, rec.ver, raw=rec.value)
             out.events.append((rec.ts, StoreEvent(rec.op, kv, prev, rec.rev)))
             if rec.op == PUT:
                 shadow[rec.key] = kv

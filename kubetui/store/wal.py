@@ -6,7 +6,7 @@ each record is one line::
 
     <crc32 of the JSON, 8 hex digits> <JSON>\\n
 
-with JSON ``{"rev", "ts", "op", "key", "value", "create", "ver"}``. The log is
+with JSON ``{"rev", "ts", "op", "key", "create", "ver", "value"}`` (the value last). The log is
 split into *segments* named by the first revision they hold
 (``wal-0000000000000001.log``): a checkpoint starts a new segment, and old
 segments are deleted once the checkpoint covers them and the watch history no
@@ -41,18 +41,24 @@ class Record:
     ts: float  # wall-clock time of the write (seconds since the epoch)
     op: str  # "PUT" or "DELETE"
     key: str
-    value: dict[str, Any]  # the stored value; for DELETE, the deleted value
+    value: bytes  # the stored value's JSON; for DELETE, the deleted value's
     create: int  # create_revision
     ver: int  # version after the write (0 for DELETE)
 
 
+_VALUE = b',"value":'
+
+
 def encode(rec: Record) -> bytes:
-    """One log line for ``rec``."""
-    body = json.dumps(
-        {"rev": rec.rev, "ts": rec.ts, "op": rec.op, "key": rec.key, "value": rec.value,
-         "create": rec.create, "ver": rec.ver},
-        separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-    ).encode()
+    """One log line for ``rec``.
+
+    The value's JSON is spliced in last, as is, so it is never encoded twice
+    (and ``decode`` can cut it out without parsing it).
+    """
+    head = json.dumps({"rev": rec.rev, "ts": rec.ts, "op": rec.op, "key": rec.key,
+                       "create": rec.create, "ver": rec.ver},
+                      separators=(",", ":"), ensure_ascii=False).encode()
+    body = head[:-1] + _VALUE + rec.value + b"}"
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
@@ -64,8 +70,14 @@ def decode(line: bytes) -> Record | None:
     try:
         if int(line[:8], 16) != zlib.crc32(body):
             return None
-        d = json.loads(body)
-        return Record(int(d["rev"]), float(d["ts"]), d["op"], d["key"], d["value"],
+        # No JSON string can hold an unescaped quote, so the first `,"value":`
+        # is the field itself, not part of the key.
+        cut = body.index(_VALUE)
+        d = json.loads(body[:cut] + b"}")
+        value = body[cut + len(_VALUE):-1]
+        if not value.startswith(b"{") or not body.endswith(b"}"):
+            return None
+        return Record(int(d["rev"]), float(d["ts"]), d["op"], d["key"], value,
                       int(d["create"]), int(d["ver"]))
     except (ValueError, KeyError, TypeError):
         return None

@@ -61,7 +61,7 @@ async def test_torn_final_record_is_dropped_and_cut_off(tmp_path: Path) -> None:
         s._checkpoint_revision = s.revision  # keep close() from checkpointing: the log must be replayed
         s._failed = RuntimeError("pretend we crashed")
     last = segments(tmp_path)[-1]
-    good = wal.encode(wal.Record(7, 0.0, "PUT", key(6), pod("p6"), 7, 1))
+    good = wal.encode(wal.Record(7, 0.0, "PUT", key(6), json.dumps(pod("p6")).encode(), 7, 1))
     with open(last, "ab") as f:
         f.write(good[: len(good) // 2])
     s = Store(tmp_path)
