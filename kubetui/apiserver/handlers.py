@@ -29,6 +29,7 @@ from kubetui.api.errors import (
 )
 from kubetui.api.resources import Resource
 from kubetui.apiserver import discovery, exec as execmod, protobuf, tables
+from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock, rfc3339
 
@@ -205,14 +206,12 @@ class RestHandlers:
     """Every resource verb, over one ``Registry``."""
 
     def __init__(self, registry: Any, *, clock: Clock, watches: WatchStreams,
-                 node_connector: Any = None, metrics_source: Callable[[], Any] | None = None,
-                 unknown_fields: Callable[[Resource, dict], list[str]] | None = None) -> None:
+                 node_connector: Any = None, metrics_source: Callable[[], Any] | None = None) -> None:
         self.registry = registry
         self.clock = clock
         self.watches = watches
         self.node_connector = node_connector
         self.metrics_source = metrics_source
-        self.unknown_fields = unknown_fields
 
     # -- responses ----------------------------------------------------------
     @staticmethod
@@ -236,18 +235,6 @@ class RestHandlers:
             elif include == "None":
                 row.pop("object", None)
         return table
-
-    def _strict(self, info: RequestInfo, obj: dict, mode: str) -> list[str]:
-        """Unknown fields: 400 under Strict, warnings under Warn, nothing under Ignore."""
-        if mode == "Ignore" or self.unknown_fields is None:
-            return []
-        unknown = self.unknown_fields(info.resource, obj)
-        if not unknown:
-            return []
-        msgs = [f'unknown field "{f}"' for f in unknown]
-        if mode == "Strict":
-            raise BadRequest("strict decoding error: " + ", ".join(msgs))
-        return msgs
 
     # -- dispatch -----------------------------------------------------------
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -286,7 +273,7 @@ class RestHandlers:
     # -- reads --------------------------------------------------------------
     async def get(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
-        obj = await call(self.registry.get, info.resource, info.name, info.namespace,
+        obj = await call(self.registry.get, info.resource, info.namespace, info.name,
                          subresource=info.subresource)
         pretty = q_bool(q, "pretty")
         if tables.wants_table(request.headers.get("Accept")) and info.subresource is None:
@@ -334,56 +321,31 @@ class RestHandlers:
                                         pretty=q_bool(q, "pretty"))
 
     # -- writes -------------------------------------------------------------
+    # The registry decodes-checks (wrong types, unknown fields per fieldValidation),
+    # defaults, validates and stores; warnings it raises become Warning headers.
+
     async def create(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
         obj = decode_object(await read_body(request), media_type(request))
-        res = info.resource
-        if info.subresource is None:
-            check_type_meta(obj, res)
-            warnings = self._strict(info, obj, q_field_validation(q))
-            meta = obj.setdefault("metadata", {})
-            if not isinstance(meta, dict):
-                raise BadRequest("metadata: must be an object")
-            if res.namespaced:
-                ns = meta.get("namespace")
-                if ns and ns != info.namespace:
-                    raise BadRequest("the namespace of the provided object does not match the namespace "
-                                     "sent on the request")
-                if info.namespace:
-                    meta["namespace"] = info.namespace
-        else:
-            warnings = []
-        created = await call(self.registry.create, info.resource, obj, info.namespace,
-                             subresource=info.subresource, name=info.name,
-                             dry_run=q_dry_run(q), field_manager=q.get("fieldManager") or None,
-                             _required=("dry_run",))
+        with collect_warnings() as warnings:
+            created = await call(self.registry.create, info.resource, info.namespace, obj,
+                                 subresource=info.subresource, name=info.name,
+                                 dry_run=q_dry_run(q), field_validation=q_field_validation(q),
+                                 field_manager=q.get("fieldManager") or None, _required=("dry_run",))
         return self.respond(created, 201, pretty=q_bool(q, "pretty"), warnings=warnings)
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
         obj = decode_object(await read_body(request), media_type(request))
-        if info.subresource == "scale":
-            obj.setdefault("apiVersion", "autoscaling/v1")
-            obj.setdefault("kind", "Scale")
-            warnings = []
-        else:
-            check_type_meta(obj, info.resource)
-            warnings = self._strict(info, obj, q_field_validation(q))
-        meta = obj.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise BadRequest("metadata: must be an object")
-        if meta.get("name") and meta["name"] != info.name:
+        meta = obj.get("metadata")
+        if isinstance(meta, dict) and meta.get("name") and meta["name"] != info.name:
             raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL "
                              f"({info.name})")
-        meta["name"] = info.name
-        if info.resource.namespaced:
-            if meta.get("namespace") and meta["namespace"] != info.namespace:
-                raise BadRequest("the namespace of the provided object does not match the namespace sent "
-                                 "on the request")
-            meta["namespace"] = info.namespace
-        updated = await call(self.registry.update, info.resource, obj, info.namespace,
-                             subresource=info.subresource, dry_run=q_dry_run(q),
-                             field_manager=q.get("fieldManager") or None, _required=("dry_run",))
+        with collect_warnings() as warnings:
+            updated = await call(self.registry.update, info.resource, info.namespace, info.name, obj,
+                                 subresource=info.subresource, dry_run=q_dry_run(q),
+                                 field_validation=q_field_validation(q),
+                                 field_manager=q.get("fieldManager") or None, _required=("dry_run",))
         return self.respond(updated, 200, pretty=q_bool(q, "pretty"), warnings=warnings)
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.Response:
@@ -394,21 +356,15 @@ class RestHandlers:
                 f"the body of the request was in an unknown format - accepted media types include: "
                 f"{', '.join(PATCH_TYPES)}")
         body = await read_body(request)
-        from kubetui.api.patch import decode_patch  # the patch helper owns patch decoding
-        patch = decode_patch(body, ptype)
         if ptype == "application/apply-patch+yaml" and not q.get("fieldManager"):
-            raise BadRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
-                             "is required for apply patch")
-        warnings: list[str] = []
-        if isinstance(patch, dict) and info.subresource is None:
-            warnings = self._strict(info, patch, q_field_validation(q))
-        patched = await call(self.registry.patch, info.resource, info.name, patch, info.namespace,
-                             patch_type=ptype, subresource=info.subresource,
-                             field_manager=q.get("fieldManager") or None, force=q_bool(q, "force"),
-                             dry_run=q_dry_run(q), _required=("dry_run",))
-        # server-side apply that created the object answers 201, like upstream
-        status = 200
-        return self.respond(patched, status, pretty=q_bool(q, "pretty"), warnings=warnings)
+            raise BadRequest('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                             'is required for apply patch')
+        with collect_warnings() as warnings:
+            patched = await call(self.registry.patch, info.resource, info.namespace, info.name, body, ptype,
+                                 subresource=info.subresource, field_manager=q.get("fieldManager") or None,
+                                 force=q_bool(q, "force"), dry_run=q_dry_run(q),
+                                 field_validation=q_field_validation(q), _required=("dry_run",))
+        return self.respond(patched, 200, pretty=q_bool(q, "pretty"), warnings=warnings)
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         q = request.query
@@ -419,11 +375,10 @@ class RestHandlers:
             if decoded.get("kind") not in (None, "DeleteOptions"):
                 raise BadRequest(f"the body of a DELETE must be DeleteOptions, got {decoded.get('kind')}")
             opts = decoded
-        pre = opts.get("preconditions") or {}
         grace = opts.get("gracePeriodSeconds")
         if q_int(q, "gracePeriodSeconds") is not None:
             grace = q_int(q, "gracePeriodSeconds")
-        if grace is not None and not isinstance(grace, int):
+        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
             raise BadRequest("gracePeriodSeconds: must be an integer")
         policy = q.get("propagationPolicy") or opts.get("propagationPolicy")
         if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
@@ -431,19 +386,22 @@ class RestHandlers:
                              f'"Background", "Foreground", "Orphan"')
         if opts.get("orphanDependents") is True and policy is None:
             policy = "Orphan"
+        pre = {k: v for k, v in (opts.get("preconditions") or {}).items() if v}
         return {"propagation_policy": policy, "grace_period_seconds": grace,
-                "resource_version": pre.get("resourceVersion"), "uid": pre.get("uid"),
-                "dry_run": q_dry_run(q, opts.get("dryRun"))}
+                "preconditions": pre or None, "dry_run": q_dry_run(q, opts.get("dryRun"))}
 
     async def delete(self, request: web.Request, info: RequestInfo) -> web.Response:
         opts = await self._delete_options(request)
-        out = await call(self.registry.delete, info.resource, info.name, info.namespace,
-                         _required=("dry_run",), **opts)
-        return self.respond(out, 200, pretty=q_bool(request.query, "pretty"))
+        with collect_warnings() as warnings:
+            out = await call(self.registry.delete, info.resource, info.namespace, info.name,
+                             _required=("dry_run", "preconditions"), **opts)
+        return self.respond(out, 200, pretty=q_bool(request.query, "pretty"), warnings=warnings)
 
     async def delete_collection(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
         opts = await self._delete_options(request)
+        if opts.pop("preconditions"):
+            raise BadRequest("preconditions are not supported when deleting a collection")
         out = await call(self.registry.delete_collection, info.resource, info.namespace,
                          label_selector=q.get("labelSelector") or None,
                          field_selector=q.get("fieldSelector") or None,
@@ -452,7 +410,7 @@ class RestHandlers:
 
     # -- pods/log, pods/exec -------------------------------------------------
     async def pod_proxy(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        pod = await call(self.registry.get, info.resource, info.name, info.namespace)
+        pod = await call(self.registry.get, info.resource, info.namespace, info.name)
         if info.subresource == "log":
             if request.method != "GET":
                 raise MethodNotAllowed("the server does not allow this method on the requested resource")

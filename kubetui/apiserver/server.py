@@ -61,7 +61,6 @@ from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
 from kubetui.apiserver import discovery
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator
-from kubetui.apiserver.fieldvalidation import UnknownFieldFinder
 from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock
@@ -117,8 +116,7 @@ class APIServer:
         self._openapi_source = openapi_documents or _default_openapi
         self._openapi: dict[str, tuple[bytes, str]] | None = None
         self.rest = RestHandlers(registry, clock=self.clock, watches=self.watches,
-                                 node_connector=node_connector, metrics_source=metrics_source,
-                                 unknown_fields=UnknownFieldFinder(self._openapi_source))
+                                 node_connector=node_connector, metrics_source=metrics_source)
         self.port: int = 0
         self._runner: web.AppRunner | None = None
 
