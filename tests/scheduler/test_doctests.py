@@ -1,0 +1,23 @@
+"""The worked examples in the scheduler's docstrings are tests too."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "kubetui.scheduler.diagnosis",
+    "kubetui.scheduler.plugins.taint_toleration",
+    "kubetui.scheduler.plugins.node_affinity",
+    "kubetui.scheduler.plugins.node_ports",
+    "kubetui.scheduler.plugins.volume_binding",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0
+    assert result.failed == 0
