@@ -1,0 +1,213 @@
+"""The kubetui Textual app: a k9s-like client of a kubetui cluster that also shows *why*.
+
+``KubetuiApp(backend)`` sees the cluster only through a ``ClusterBackend``
+(``kubetui.tui.backend``): its ``client`` for every read and write, and a few
+optional teaching views. ``run_tui(backend)`` runs it in the terminal;
+``kubetui web`` serves the same app to a browser (``kubetui.tui.web``).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual import work
+from textual.app import App
+from textual.system_commands import SystemCommandsProvider
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.reactive import reactive
+
+from kubetui.api import errors
+from kubetui.api.resources import resource_for
+from kubetui.clock import Clock
+from kubetui.tui.backend import ClusterBackend
+from kubetui.tui.bridge import WatchBridge
+from kubetui.tui.kubectl import kubectl_argv
+from kubetui.tui.screens.base import error_text
+from kubetui.tui.screens.browser import BROWSABLE, BrowserScreen
+from kubetui.tui.screens.cluster_map import ClusterMapScreen
+from kubetui.tui.screens.events import EventsScreen
+from kubetui.tui.screens.store import StoreScreen
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+class ClusterCommands(Provider):
+    """Command palette entries: the views, each resource, and "run kubectl …"."""
+
+    async def search(self, query: str) -> Hits:
+        app: KubetuiApp = self.app  # type: ignore[assignment]
+        matcher = self.matcher(query)
+        entries: list[tuple[str, Callable[[], Any], str]] = [
+            ("Cluster map", lambda: app.switch_mode("map"), "control plane, nodes and their pods"),
+            ("Events stream", lambda: app.switch_mode("events"), "what the cluster is telling you"),
+            ("Store", lambda: app.switch_mode("store"), "etcd keys, revisions and the watch stream"),
+        ]
+        for res in BROWSABLE:
+            entries.append((f"Browse {res}", lambda r=res: app.show_resource(r), f"kubectl get {res}"))
+        for name, callback, help_text in entries:
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+        if query.strip():
+            text = query.strip()
+            yield Hit(0.1, f"kubectl {text.removeprefix('kubectl ')}", lambda: app.action_command(text),
+                      help="run in the command bar")
+
+
+class KubetuiApp(App[None]):
+    """The TUI.
+
+    | Key | Action |
+    | :- | :- |
+    | 1 / 2 / 3 / 4 | cluster map / resources / events / store |
+    | : | command bar (real kubectl) |
+    | ctrl+p | command palette |
+    | ? | help |
+    | ctrl+t | dark / light theme |
+    | q | quit |
+    """
+
+    BINDINGS = [
+        Binding("1", "switch_mode('map')", "Map"),
+        Binding("2", "switch_mode('browse')", "Resources"),
+        Binding("3", "switch_mode('events')", "Events"),
+        Binding("4", "switch_mode('store')", "Store"),
+        Binding("colon", "command", "kubectl", key_display=":"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
+        Binding("q", "quit", "Quit", show=False),
+    ]
+    CSS_PATH = "app.tcss"
+    MODES = {"map": ClusterMapScreen, "browse": BrowserScreen, "events": EventsScreen, "store": StoreScreen}
+    COMMANDS = {SystemCommandsProvider, ClusterCommands}
+    TITLE = "kubetui"
+
+    namespace: reactive[str | None] = reactive(None)
+    """The namespace views show (``None``: all namespaces, like ``-A``)."""
+
+    def __init__(self, backend: ClusterBackend, *, clock: Clock | None = None, start: str = "map",
+                 light: bool = False) -> None:
+        super().__init__()
+        self.backend = backend
+        self.clock = clock or Clock()
+        self.start = start
+        self.bridge = WatchBridge(self, backend.client)
+        self.command_history: list[str] = []
+        self.command_output: list[str] = []
+        #: called with (resource, keys, seconds from event to shown) after a frame shows changes (bench hook)
+        self.on_shown: Callable[[str, set[str], list[float]], None] | None = None
+        self.theme = "textual-light" if light else "textual-dark"
+
+    def on_mount(self) -> None:
+        progress = self.backend.startup_progress()
+        if progress is not None:
+            from kubetui.tui.screens.startup import StartupScreen
+            self.push_screen(StartupScreen(progress, then=self.start))
+        else:
+            self.switch_mode(self.start)
+
+    # -- what screens call ----------------------------------------------------------------
+
+    def show_resource(self, resource: str) -> None:
+        """Open the browser on ``resource`` (plural, short name or kind)."""
+        plural = resource_for(resource).plural
+        self.switch_mode("browse")
+        screen = self.screen
+        if isinstance(screen, BrowserScreen):
+            if screen.is_mounted:
+                screen.show_resource(plural)
+            else:  # just created: it shows this resource when it mounts
+                screen.resource = plural
+
+    def open_detail(self, resource: str, obj: Obj, *, tab: str = "describe") -> None:
+        from kubetui.tui.screens.detail import DetailScreen
+        self.push_screen(DetailScreen(resource, obj, tab=tab))
+
+    def cycle_namespace(self) -> None:
+        names = sorted(o["metadata"]["name"] for o in self.bridge.objects("namespaces").values())
+        order: list[str | None] = [None, *names]
+        i = order.index(self.namespace) if self.namespace in order else 0
+        self.namespace = order[(i + 1) % len(order)]
+
+    def watch_namespace(self) -> None:
+        self.bridge.ensure("namespaces")
+        for screen in self.screen_stack:
+            if hasattr(screen, "namespace_changed"):
+                screen.namespace_changed()
+            elif isinstance(screen, ClusterMapScreen):
+                screen.refresh_all()
+        self.notify(f"namespace: {self.namespace or 'all'}", timeout=2)
+
+    @work(group="actions")
+    async def delete_object(self, resource: str, obj: Obj) -> None:
+        md = obj["metadata"]
+        try:
+            await self.backend.client.delete(resource, md["name"], md.get("namespace"))
+            self.notify(f'{resource_for(resource).singular} "{md["name"]}" deleted')
+        except errors.StatusError as exc:
+            self.notify(error_text(exc), severity="error")
+
+    @work(group="actions")
+    async def scale_object(self, resource: str, obj: Obj, delta: int) -> None:
+        """``kubectl scale --replicas=N``: a merge patch of ``spec.replicas`` (never below 0)."""
+        md = obj["metadata"]
+        replicas = max(0, int(obj.get("spec", {}).get("replicas", 1)) + delta)
+        try:
+            await self.backend.client.patch(resource, md["name"], {"spec": {"replicas": replicas}}, md.get("namespace"))
+            self.notify(f'{resource_for(resource).singular}/{md["name"]} scaled to {replicas}')
+        except errors.StatusError as exc:
+            self.notify(error_text(exc), severity="error")
+
+    def run_interactive_kubectl(self, args: list[str]) -> None:
+        """Hand the terminal to kubectl (exec -it, edit with $EDITOR), then come back."""
+        if self.backend.kubeconfig_path is None:
+            self.notify("This needs kubectl and a kubeconfig; this backend has none", severity="warning")
+            return
+        argv = kubectl_argv(args, self.backend.kubeconfig_path, getattr(self.backend, "kubectl", None))
+        try:
+            with self.suspend():
+                subprocess.run(argv, check=False)
+        except Exception as exc:  # e.g. SuspendNotSupported in the browser
+            self.notify(f"cannot hand over the terminal here: {exc}; run: {' '.join(argv)}", severity="warning")
+
+    def after_shown(self, resource: str, keys: Iterable[str]) -> None:
+        """Record, after the next refresh, how long changes took from watch event to screen."""
+        if self.on_shown is None:
+            return
+        keys = set(keys)
+        if not keys:
+            return
+        received = [self.bridge.received_at.get((resource, k)) for k in keys]
+
+        def shown() -> None:
+            now = time.perf_counter()
+            if self.on_shown is not None:
+                self.on_shown(resource, keys, [now - t for t in received if t is not None])
+        self.call_after_refresh(shown)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_command(self, initial: str = "") -> None:
+        from kubetui.tui.screens.command import CommandScreen
+        self.push_screen(CommandScreen(initial))
+
+    def action_help(self) -> None:
+        from kubetui.tui.screens.help import HelpScreen, binding_rows
+        self.push_screen(HelpScreen(binding_rows(self.screen, list(self.BINDINGS))))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+
+def run_tui(backend: ClusterBackend, **kwargs: Any) -> None:
+    """Run the TUI in this terminal until the user quits."""
+    KubetuiApp(backend, **kwargs).run()
+
+
+__all__ = ["KubetuiApp", "run_tui", "Path"]

@@ -1,0 +1,1 @@
+"""Screens: the main views (modes) and the pushed ones (detail, logs, scheduler decision, ...)."""

@@ -1,0 +1,168 @@
+"""What the main screens share: layout (content + lesson panel), and actions on the selected object.
+
+The keys are the ones a k9s user would guess; every one is a named action,
+so it shows in the footer and the help screen and can be remapped.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from kubetui.api import errors
+from kubetui.api.resources import resource_for
+from kubetui.tui.widgets.lesson_panel import LessonPanel
+
+if TYPE_CHECKING:
+    from kubetui.tui.app import KubetuiApp
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+SCALABLE = ("deployments", "replicasets")
+
+
+class MainScreen(Screen[None]):
+    """A main view: header, the view's own content, room for a lesson at the side, footer."""
+
+    app: "KubetuiApp"
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main-row"):
+            yield from self.compose_content()
+            yield LessonPanel(id="lesson")
+        yield Footer()
+
+    def compose_content(self) -> ComposeResult:
+        yield from ()
+
+
+class ObjectActions:
+    """Actions on the selected object; a screen mixing this in implements ``selected()``.
+
+    | Key | Action |
+    | :- | :- |
+    | d | describe (as kubectl describe) |
+    | y | YAML |
+    | l | follow the pod's logs |
+    | s | shell into the pod (kubectl exec) |
+    | e | edit in $EDITOR (kubectl edit) |
+    | ctrl+d | delete (asks first) |
+    | + / - | scale a Deployment or ReplicaSet |
+    | w | why here? the scheduler's decision for a pod |
+    | t | traffic across a Service's endpoints |
+    """
+
+    OBJECT_BINDINGS = [
+        Binding("d", "describe", "Describe"),
+        Binding("y", "yaml", "YAML"),
+        Binding("l", "logs", "Logs"),
+        Binding("s", "shell", "Shell"),
+        Binding("e", "edit", "Edit"),
+        Binding("ctrl+d", "delete", "Delete"),
+        Binding("plus,+", "scale(1)", "Scale +", key_display="+"),
+        Binding("minus,-", "scale(-1)", "Scale -", key_display="-"),
+        Binding("w", "explain", "Scheduler"),
+        Binding("t", "traffic", "Traffic"),
+    ]
+
+    app: "KubetuiApp"
+
+    def selected(self) -> tuple[str, Obj] | None:
+        """(plural resource, object) under the cursor, if any."""
+        raise NotImplementedError
+
+    def _need(self, *resources: str) -> tuple[str, Obj] | None:
+        sel = self.selected()
+        if sel is None:
+            self.app.notify("Nothing selected", severity="warning")
+            return None
+        if resources and sel[0] not in resources:
+            self.app.notify(f"This works on {', '.join(resources)}, not {sel[0]}", severity="warning")
+            return None
+        return sel
+
+    def action_describe(self) -> None:
+        if sel := self._need():
+            self.app.open_detail(*sel, tab="describe")
+
+    def action_yaml(self) -> None:
+        if sel := self._need():
+            self.app.open_detail(*sel, tab="yaml")
+
+    def action_logs(self) -> None:
+        if sel := self._need("pods"):
+            from kubetui.tui.screens.logs import LogsScreen
+            self.app.push_screen(LogsScreen(sel[1]))
+
+    def action_explain(self) -> None:
+        if sel := self._need("pods"):
+            from kubetui.tui.screens.scheduler import SchedulerDecisionScreen
+            self.app.push_screen(SchedulerDecisionScreen(sel[1]))
+
+    def action_traffic(self) -> None:
+        if sel := self._need("services"):
+            from kubetui.tui.screens.traffic import TrafficScreen
+            self.app.push_screen(TrafficScreen(sel[1]))
+
+    def action_shell(self) -> None:
+        if sel := self._need("pods"):
+            md = sel[1]["metadata"]
+            self.app.run_interactive_kubectl(["exec", "-it", md["name"], "-n", md["namespace"], "--", "sh"])
+
+    def action_edit(self) -> None:
+        if sel := self._need():
+            res, obj = sel
+            args = ["edit", res, obj["metadata"]["name"]]
+            if obj["metadata"].get("namespace"):
+                args += ["-n", obj["metadata"]["namespace"]]
+            self.app.run_interactive_kubectl(args)
+
+    def action_delete(self) -> None:
+        if sel := self._need():
+            from kubetui.tui.screens.confirm import ConfirmScreen
+            res, obj = sel
+            md = obj["metadata"]
+            what = f"{resource_for(res).singular} {md['name']}" + (f" in {md['namespace']}" if md.get("namespace") else "")
+
+            def done(yes: bool | None) -> None:
+                if yes:
+                    self.app.delete_object(res, obj)
+            self.app.push_screen(ConfirmScreen(f"Delete {what}?"), done)
+
+    def action_scale(self, delta: int) -> None:
+        if sel := self._need(*SCALABLE):
+            self.app.scale_object(sel[0], sel[1], delta)
+
+
+def mask_secret(obj: Obj, reveal: bool) -> Obj:
+    """A Secret with ``data`` masked (or base64-decoded into ``stringData``-like view when revealed)."""
+    if obj.get("kind") != "Secret":
+        return obj
+    out = dict(obj)
+    data = obj.get("data") or {}
+    if reveal:
+        decoded = {}
+        for k, v in data.items():
+            try:
+                decoded[k] = base64.b64decode(v).decode("utf-8", "replace")
+            except (ValueError, TypeError):
+                decoded[k] = v
+        out["data"] = decoded
+    else:
+        out["data"] = {k: "••••••" for k in data}
+    return out
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, errors.StatusError):
+        return f"Error from server ({exc.reason}): {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,161 @@
+"""The resource browser: ``kubectl get <resource>`` for every kind, live.
+
+Pods, Deployments, ReplicaSets, Services, Endpoints, Nodes, ConfigMaps,
+Secrets, Events, PersistentVolumes and Claims, with kubectl's columns; type to
+filter, pick a namespace, sort by a column (k9s keys: N, A, S).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, Static, Tab, Tabs
+
+from kubetui.api.resources import resource_for
+from kubetui.tui.bridge import ObjectsChanged
+from kubetui.tui.screens.base import MainScreen, ObjectActions
+from kubetui.tui.widgets.resource_table import ResourceTable
+
+Obj = dict[str, Any]
+
+BROWSABLE = ("pods", "deployments", "replicasets", "services", "endpoints", "nodes", "configmaps",
+             "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims")
+
+
+class BrowserScreen(ObjectActions, MainScreen):
+    """Tabs of resources over a live table.
+
+    | Key | Action |
+    | :- | :- |
+    | / | filter as you type (esc clears) |
+    | [ / ] | previous / next resource |
+    | n | next namespace (all → each namespace) |
+    | N / A / S | sort by name / age / status (again: reverse) |
+    """
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("right_square_bracket", "next_resource(1)", "Next kind", key_display="]"),
+        Binding("left_square_bracket", "next_resource(-1)", "Prev kind", key_display="["),
+        Binding("n", "next_namespace", "Namespace"),
+        Binding("N", "sort('NAME')", "Sort name", show=False),
+        Binding("A", "sort('AGE')", "Sort age", show=False),
+        Binding("S", "sort('STATUS')", "Sort status", show=False),
+        *ObjectActions.OBJECT_BINDINGS,
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="browser-screen")
+        self.resource = "pods"
+
+    def compose_content(self) -> ComposeResult:
+        with Vertical(id="browser"):
+            yield Tabs(*[Tab(r, id=f"tab-{r}") for r in BROWSABLE], id="kinds")
+            yield Input(placeholder="filter (type to narrow, esc to clear)", id="filter")
+            yield ResourceTable(id="table")
+            yield Static("", id="browser-status")
+
+    def on_mount(self) -> None:
+        self.title = f"kubetui · {self.app.backend.cluster_name}"
+        self.show_resource(self.resource)
+
+    def on_unmount(self) -> None:
+        self.app.bridge.unsubscribe(self)
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one("#table", ResourceTable)
+
+    def show_resource(self, resource: str) -> None:
+        resource = resource_for(resource).plural
+        self.resource = resource
+        self.sub_title = resource
+        namespaced = resource_for(resource).namespaced
+        self.table.configure(resource, with_namespace=namespaced and self.app.namespace is None)
+        self.app.bridge.subscribe(self, resource)
+        tabs = self.query_one("#kinds", Tabs)
+        if tabs.active != f"tab-{resource}" and resource in BROWSABLE:
+            tabs.active = f"tab-{resource}"
+        self.refresh_rows()
+        self.table.focus()
+
+    def _objects(self) -> dict[str, Obj]:
+        objs = self.app.bridge.objects(self.resource)
+        ns = self.app.namespace
+        if ns is None or not resource_for(self.resource).namespaced:
+            return objs
+        return {k: o for k, o in objs.items() if o["metadata"].get("namespace") == ns}
+
+    def refresh_rows(self) -> None:
+        self.table.rebuild(self._objects(), self.app.clock.time())
+        self._status()
+
+    def _status(self) -> None:
+        err = self.app.bridge.errors.get(self.resource)
+        self.query_one("#browser-status", Static).update(
+            f"{len(self.table.shown_keys)}/{len(self._objects())} {self.resource}"
+            f" · namespace: {self.app.namespace or 'all'} · sort: {self.table.sort_column}"
+            f"{' (desc)' if self.table.sort_reverse else ''}" + (f" · error: {err}" if err else ""))
+
+    @on(ObjectsChanged)
+    def _changed(self, message: ObjectsChanged) -> None:
+        changes = message.bridge.take_changes(self).get(self.resource, {})
+        if not changes:
+            return
+        modified = {k for k, t in changes.items() if t == "MODIFIED"}
+        if len(modified) < len(changes) or not self.table.update_in_place(self._objects(), modified, self.app.clock.time()):
+            self.refresh_rows()
+        self.app.after_shown(self.resource, set(changes))
+
+    @on(Tabs.TabActivated, "#kinds")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        resource = str(event.tab.id).removeprefix("tab-")
+        if resource != self.resource:
+            self.show_resource(resource)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.filter_text = event.value
+        self.refresh_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        self.action_sort(str(event.label))
+
+    def selected(self) -> tuple[str, Obj] | None:
+        key = self.table.selected_key
+        obj = self.app.bridge.get(self.resource, key) if key else None
+        return (self.resource, obj) if obj else None
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.table.focus()
+
+    def action_next_resource(self, step: int) -> None:
+        i = BROWSABLE.index(self.resource) if self.resource in BROWSABLE else 0
+        self.show_resource(BROWSABLE[(i + step) % len(BROWSABLE)])
+
+    def action_next_namespace(self) -> None:
+        self.app.cycle_namespace()
+
+    def action_sort(self, column: str) -> None:
+        if self.table.sort_column == column:
+            self.table.sort_reverse = not self.table.sort_reverse
+        else:
+            self.table.sort_column, self.table.sort_reverse = column, False
+        self.refresh_rows()
+
+    def namespace_changed(self) -> None:
+        self.show_resource(self.resource)

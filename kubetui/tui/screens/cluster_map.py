@@ -1,0 +1,172 @@
+"""The home screen: the control plane and every node with its pods, live.
+
+Like ``kubectl get nodes`` and ``kubectl get pods -o wide`` drawn as a map:
+each node panel holds the pods bound to it (``spec.nodeName``), pods not yet
+scheduled wait in their own panel, and what changes flashes briefly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.widgets import Static
+
+from kubetui.tui.bridge import ObjectsChanged
+from kubetui.tui.screens.base import MainScreen, ObjectActions
+from kubetui.tui.widgets.control_plane import ControlPlanePanel
+from kubetui.tui.widgets.node_panel import NodePanel, chip_legend
+
+Obj = dict[str, Any]
+UNSCHEDULED = "(unscheduled)"
+PANEL_WIDTH = 38
+
+
+class ClusterMapScreen(ObjectActions, MainScreen):
+    """Control plane on top, nodes below; arrow keys or the mouse select a pod.
+
+    | Key | Action |
+    | :- | :- |
+    | right / left | next / previous pod |
+    | down / up | first pod of the next / previous node |
+    """
+
+    BINDINGS = [
+        Binding("right", "select_step(1)", "Next pod", show=False),
+        Binding("left", "select_step(-1)", "Prev pod", show=False),
+        Binding("down", "select_node(1)", "Next node", show=False),
+        Binding("up", "select_node(-1)", "Prev node", show=False),
+        *ObjectActions.OBJECT_BINDINGS,
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="map-screen")
+        self.panels: dict[str, NodePanel] = {}
+        self.selected_key: str | None = None
+        self._settled = False
+
+    def compose_content(self) -> ComposeResult:
+        with Vertical(id="map"):
+            yield ControlPlanePanel(id="control-plane")
+            yield Static(chip_legend(), id="legend")
+            with VerticalScroll(id="nodes-scroll"):
+                yield Grid(id="nodes")
+            yield Static("", id="map-status")
+
+    def on_mount(self) -> None:
+        self.title = f"kubetui · {self.app.backend.cluster_name}"
+        self.sub_title = "cluster map"
+        self.app.bridge.subscribe(self, "nodes", "pods")
+        self._rebuild(set(), set())
+
+    def on_unmount(self) -> None:
+        self.app.bridge.unsubscribe(self)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one("#nodes", Grid).styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
+
+    @on(ObjectsChanged)
+    def _changed(self, message: ObjectsChanged) -> None:
+        changes = message.bridge.take_changes(self)
+        if not self._settled:
+            # The first batch is the initial list: nothing "changed" yet, so nothing flashes.
+            self._settled = all(self.app.bridge.is_synced(r) for r in ("nodes", "pods"))
+        self._rebuild(set(changes.get("nodes", {})), set(changes.get("pods", {})), flash=self._settled)
+
+    def refresh_all(self) -> None:
+        """Redraw every panel (the namespace changed), without flashing."""
+        self._rebuild(set(self.panels), set(self.app.bridge.objects("pods")), flash=False)
+
+    def _visible_pods(self) -> dict[str, Obj]:
+        ns = self.app.namespace
+        pods = self.app.bridge.objects("pods")
+        if ns is None:
+            return pods
+        return {k: p for k, p in pods.items() if p["metadata"].get("namespace") == ns}
+
+    def _rebuild(self, changed_nodes: set[str], changed_pods: set[str], *, flash: bool = True) -> None:
+        """Bring panels in line with the cache; only panels whose node or pods changed redraw."""
+        nodes = self.app.bridge.objects("nodes")
+        by_node: dict[str, dict[str, Obj]] = {name: {} for name in nodes}
+        for key, pod in self._visible_pods().items():
+            by_node.setdefault(pod.get("spec", {}).get("nodeName") or UNSCHEDULED, {})[key] = pod
+        if not by_node.get(UNSCHEDULED):
+            by_node.pop(UNSCHEDULED, None)
+        grid = self.query_one("#nodes", Grid)
+        for name in [n for n in self.panels if n not in by_node]:
+            self.panels.pop(name).remove()
+        new = []
+        for name in sorted(by_node, key=lambda n: (n == UNSCHEDULED, n)):
+            pods = by_node[name]
+            panel = self.panels.get(name)
+            if panel is None:
+                panel = NodePanel(nodes.get(name), node_name=name, name=name)
+                panel.pods = pods
+                panel.set_class(name == UNSCHEDULED, "-unscheduled")
+                self.panels[name] = panel
+                new.append(panel)
+                continue
+            if name in changed_nodes:
+                panel.set_node(nodes.get(name), flash=flash)
+            mine = changed_pods & (set(pods) | set(panel.pods))
+            if mine or name in changed_nodes:
+                panel.set_pods(pods, mine if flash else set())
+        if new:
+            grid.mount_all(new)
+            for panel in new:
+                panel.set_node(panel.node)
+        self._sync_selection()
+        ready = sum(1 for p in self.panels.values() if p.node is not None and p.ready_state.startswith("Ready"))
+        self.query_one("#map-status", Static).update(
+            f"{len(nodes)} nodes ({ready} Ready) · {len(self._visible_pods())} pods"
+            f" · namespace: {self.app.namespace or 'all'}")
+        self.app.after_shown("pods", changed_pods)
+
+    # -- selection ---------------------------------------------------------------
+
+    def _ordered_keys(self) -> list[str]:
+        keys = []
+        for name in sorted(self.panels, key=lambda n: (n == UNSCHEDULED, n)):
+            pods = self.panels[name].pods
+            keys += sorted(pods, key=lambda k: pods[k]["metadata"]["name"])
+        return keys
+
+    def _sync_selection(self) -> None:
+        for panel in self.panels.values():
+            panel.selected_pod = self.selected_key if self.selected_key in panel.pods else None
+
+    def select(self, key: str | None) -> None:
+        self.selected_key = key
+        self._sync_selection()
+        pod = self.app.bridge.get("pods", key) if key else None
+        if pod is not None:
+            self.query_one("#map-status", Static).update(
+                f"selected pod {key} on {pod.get('spec', {}).get('nodeName') or 'no node yet'}")
+
+    def selected(self) -> tuple[str, Obj] | None:
+        if self.selected_key and (pod := self.app.bridge.get("pods", self.selected_key)):
+            return "pods", pod
+        return None
+
+    @on(NodePanel.PodClicked)
+    def _pod_clicked(self, message: NodePanel.PodClicked) -> None:
+        self.select(message.key)
+
+    def action_select_step(self, step: int) -> None:
+        keys = self._ordered_keys()
+        if not keys:
+            return
+        i = keys.index(self.selected_key) + step if self.selected_key in keys else (0 if step > 0 else -1)
+        self.select(keys[i % len(keys)])
+
+    def action_select_node(self, step: int) -> None:
+        names = [n for n in sorted(self.panels, key=lambda n: (n == UNSCHEDULED, n)) if self.panels[n].pods]
+        if not names:
+            return
+        current = next((n for n in names if self.selected_key in self.panels[n].pods), None)
+        i = (names.index(current) + step) if current else 0
+        pods = self.panels[names[i % len(names)]].pods
+        self.select(sorted(pods, key=lambda k: pods[k]["metadata"]["name"])[0])

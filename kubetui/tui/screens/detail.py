@@ -1,0 +1,156 @@
+"""One object in detail: describe, YAML, its events and its owner chain.
+
+Describe follows ``kubectl describe``; YAML is the object exactly as the API
+returns it (``kubectl get -o yaml``; Secret values masked until you ask);
+the owner chain walks ``metadata.ownerReferences`` up (Pod → ReplicaSet →
+Deployment), which is how garbage collection and rollouts are wired.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from rich.syntax import Syntax
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from kubetui.api.resources import resource_for, resource_for_kind
+from kubetui.tui.bridge import ObjectsChanged, object_key
+from kubetui.tui.describe import describe, events_for, events_table, owner_chain
+from kubetui.tui.printers import pod_status_reason
+from kubetui.tui.screens.base import ObjectActions, mask_secret
+
+Obj = dict[str, Any]
+TABS = ("describe", "yaml", "events", "owners")
+
+
+class DetailScreen(ObjectActions, Screen[None]):
+    """Tabs for one object; it follows the object live until it is deleted.
+
+    | Key | Action |
+    | :- | :- |
+    | escape / q | back |
+    | x | reveal / mask Secret values |
+    | 1-4 | describe / YAML / events / owners |
+    """
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("x", "toggle_reveal", "Reveal secret"),
+        Binding("1", "tab('describe')", "Describe", show=False),
+        Binding("2", "tab('yaml')", "YAML", show=False),
+        Binding("3", "tab('events')", "Events", show=False),
+        Binding("4", "tab('owners')", "Owners", show=False),
+        *[b for b in ObjectActions.OBJECT_BINDINGS if b.action not in ("describe", "yaml")],
+    ]
+
+    def __init__(self, resource: str, obj: Obj, *, tab: str = "describe") -> None:
+        super().__init__()
+        self.resource = resource_for(resource).plural
+        self.key = object_key(obj)
+        self.obj: Obj = obj
+        self.deleted = False
+        self.reveal = False
+        self.initial_tab = tab
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
+            for tab, title in zip(TABS, ("Describe", "YAML", "Events", "Owners")):
+                with TabPane(title, id=tab):
+                    with VerticalScroll():
+                        yield Static("", id=f"{tab}-body", classes="detail-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        md = self.obj.get("metadata", {})
+        self.title = f"{resource_for(self.resource).kind} {md.get('name')}"
+        self.sub_title = md.get("namespace") or "cluster-scoped"
+        self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments")
+        self.render_all()
+
+    def on_unmount(self) -> None:
+        self.app.bridge.unsubscribe(self)
+
+    @on(ObjectsChanged)
+    def _changed(self, message: ObjectsChanged) -> None:
+        changes = message.bridge.take_changes(self)
+        if self.key in changes.get(self.resource, {}):
+            latest = self.app.bridge.get(self.resource, self.key)
+            self.deleted = latest is None
+            if latest is not None:
+                self.obj = latest
+        self.render_all()
+
+    def _events(self) -> list[Obj]:
+        return events_for(self.obj, list(self.app.bridge.objects("events").values()))
+
+    def _lookup(self, kind: str, name: str, namespace: str | None) -> Obj | None:
+        for res in ("replicasets", "deployments"):
+            if resource_for(res).kind == kind:
+                return self.app.bridge.get(res, f"{namespace}/{name}" if namespace else name)
+        return None
+
+    def render_all(self) -> None:
+        now = self.app.clock.time()
+        shown = mask_secret(self.obj, self.reveal)
+        gone = "[b red]This object has been deleted.[/]\n\n" if self.deleted else ""
+        self.query_one("#describe-body", Static).update(gone + describe(shown, self._events(), now).replace("[", r"\["))
+        text = yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        self.query_one("#yaml-body", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
+        self.query_one("#events-body", Static).update(events_table(self._events(), now).replace("[", r"\["))
+        self.query_one("#owners-body", Static).update(self._owners_text())
+
+    def _owners_text(self) -> str:
+        chain = owner_chain(self.obj, self._lookup)
+        lines = []
+        for depth, o in enumerate(chain):
+            md = o.get("metadata", {})
+            extra = ""
+            if o.get("_missing"):
+                extra = "  (not in cache)"
+            elif o.get("kind") == "Pod":
+                extra = f"  {pod_status_reason(o)}"
+            elif "replicas" in o.get("spec", {}):
+                extra = f"  {o.get('status', {}).get('readyReplicas', 0)}/{o['spec']['replicas']} ready"
+            arrow = "└─ " if depth else ""
+            lines.append(f"{'   ' * max(0, depth - 1)}{arrow}[b]{o.get('kind')}[/] {md.get('name')}{extra}")
+        # What this object owns, one level down, so a Deployment shows its ReplicaSets and a ReplicaSet its pods.
+        uid = self.obj.get("metadata", {}).get("uid")
+        owned = []
+        for res in ("replicasets", "pods"):
+            for o in self.app.bridge.objects(res).values():
+                if any(r.get("uid") == uid for r in o.get("metadata", {}).get("ownerReferences") or []):
+                    owned.append(f"   owns [b]{o.get('kind', resource_for(res).kind)}[/] {o['metadata']['name']}")
+        if owned:
+            lines += ["", *sorted(owned)]
+        if len(chain) == 1 and not owned:
+            lines.append("no owners: nothing will recreate this object if it is deleted")
+        return "\n".join(lines)
+
+    def selected(self) -> tuple[str, Obj] | None:
+        return None if self.deleted else (self.resource, self.obj)
+
+    def action_toggle_reveal(self) -> None:
+        if self.obj.get("kind") != "Secret":
+            self.app.notify("Only Secrets have values to reveal")
+            return
+        self.reveal = not self.reveal
+        self.render_all()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#detail-tabs", TabbedContent).active = tab
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#detail-tabs", TabbedContent).active
+
+
+def kind_to_resource(api_version: str, kind: str) -> str | None:
+    res = resource_for_kind(api_version, kind)
+    return res.plural if res else None

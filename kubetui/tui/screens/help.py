@@ -1,0 +1,42 @@
+"""The help screen: every key binding of the screen below and of the app, by its action name."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Static
+
+
+def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str, str, str]]:
+    """(key, action, description) for the screen's and the app's bindings, screen first."""
+    rows, seen = [], set()
+    for b in [*getattr(screen, "BINDINGS", []), *app_bindings]:
+        if not isinstance(b, Binding) or b.action in seen:
+            continue
+        seen.add(b.action)
+        rows.append((b.key_display or b.key, b.action, b.description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """A table of keys and actions.
+
+    | Key | Action |
+    | :- | :- |
+    | escape / q / ? | close |
+    """
+
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]Keys[/b]  (mouse works too: click rows, tabs and pod chips)", id="help-title")
+        table: DataTable[str] = DataTable(id="help-table", cursor_type="row")
+        table.add_columns("key", "action", "what it does")
+        for row in self.rows:
+            table.add_row(*row)
+        yield table

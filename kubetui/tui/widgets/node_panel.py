@@ -1,0 +1,176 @@
+"""A node on the cluster map: its Ready state, capacity bars and its pods as chips.
+
+Each pod is one coloured chip in a single rendered text (not one widget per
+pod), so 50 nodes with 1,000 pods stay cheap to draw. Chips are clickable
+(``@click`` meta) and a chip or node that just changed flashes briefly so a
+learner sees the change happen.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from kubetui.tui.capacity import NodeAllocation, format_bytes, format_cpu, node_allocation
+from kubetui.tui.printers import node_ready, pod_chip_state
+from kubetui.tui.widgets.bars import bar, pressure_style
+
+Obj = dict[str, Any]
+
+#: chip colours per state (foreground, background); both themes read them on a coloured background.
+CHIP_COLOURS = {
+    "Pending": ("#000000", "#a8a8a8"),
+    "ContainerCreating": ("#000000", "#00d7d7"),
+    "Running": ("#000000", "#87af87"),
+    "Ready": ("#000000", "#00d700"),
+    "CrashLoopBackOff": ("#ffffff", "#d70000"),
+    "OOMKilled": ("#ffffff", "#af00d7"),
+    "Terminating": ("#000000", "#d78700"),
+    "Failed": ("#ffffff", "#870000"),
+    "Succeeded": ("#000000", "#808080"),
+}
+
+FLASH_SECONDS = 1.2
+BAR_WIDTH = 12
+
+
+def chip_label(pod: Obj, width: int = 14) -> str:
+    """A short pod name: the last part of a generated name is what tells replicas apart."""
+    name = pod.get("metadata", {}).get("name", "")
+    if len(name) <= width:
+        return name
+    return "…" + name[-(width - 1):]
+
+
+def chip_legend() -> Text:
+    text = Text()
+    for state, (fg, bg) in CHIP_COLOURS.items():
+        if state in ("Failed", "Succeeded"):
+            continue
+        text.append(f" {state} ", style=f"{fg} on {bg}")
+        text.append(" ")
+    return text
+
+
+class NodePanel(Static):
+    """One node: title, CPU/memory/pods bars (requested vs allocatable, live usage) and pod chips.
+
+    | Mouse | Action |
+    | :- | :- |
+    | click a chip | select that pod |
+    """
+
+    DEFAULT_CSS = """
+    NodePanel { height: auto; min-height: 7; border: round $success; padding: 0 1; }
+    NodePanel.-notready { border: round $error; }
+    NodePanel.-flash { border: double $warning; }
+    """
+
+    selected_pod: reactive[str | None] = reactive(None)
+    """Key (``ns/name``) of the pod highlighted on the map, if it is on this node."""
+
+    class PodClicked(Message):
+        """A pod chip was clicked."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, node: Obj | None, *, node_name: str, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.node = node
+        self.node_name = node_name
+        self.pods: dict[str, Obj] = {}
+        self.usage: dict[str, float] = {}
+        self._flash_until: dict[str, float] = {}
+
+    @property
+    def allocation(self) -> NodeAllocation:
+        return node_allocation(self.node or {}, self.pods.values())
+
+    @property
+    def ready_state(self) -> str:
+        return node_ready(self.node) if self.node else "Unscheduled"
+
+    def set_node(self, node: Obj | None, *, flash: bool = False) -> None:
+        before = self.ready_state
+        self.node = node
+        self.set_class(self.ready_state.split(",")[0] not in ("Ready", "Unscheduled"), "-notready")
+        if flash and self.ready_state != before:
+            self.flash_panel()
+        self.refresh(layout=True)
+
+    def set_pods(self, pods: dict[str, Obj], changed: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.pods = pods
+        if self.app.animation_level == "none":
+            changed = set()
+        now = time.monotonic()  # animation is screen time, not cluster time
+        for key in changed:
+            if key in pods:
+                self._flash_until[key] = now + FLASH_SECONDS
+        if changed:
+            self.set_timer(FLASH_SECONDS, self._end_flash)
+        self.refresh(layout=True)
+
+    def flash_panel(self) -> None:
+        if self.app.animation_level == "none":
+            return
+        self.add_class("-flash")
+        self.set_timer(FLASH_SECONDS, lambda: self.remove_class("-flash"))
+
+    def _end_flash(self) -> None:
+        now = time.monotonic()
+        self._flash_until = {k: t for k, t in self._flash_until.items() if t > now}
+        self.refresh()
+
+    def _bar_line(self, label: str, used: int, total: int, shown: str) -> Text:
+        frac = NodeAllocation.fraction(used, total)
+        line = Text(f"{label:<4} ")
+        line.append_text(bar(frac, BAR_WIDTH, pressure_style(frac)))
+        line.append(f" {shown}")
+        return line
+
+    def render(self) -> Text:
+        self.border_title = self.node_name
+        self.border_subtitle = self.ready_state
+        out = Text()
+        if self.node is not None:
+            a = self.allocation
+            out.append_text(self._bar_line("cpu", a.cpu_requested, a.cpu_allocatable,
+                                           f"{format_cpu(a.cpu_requested)}/{format_cpu(a.cpu_allocatable)}"))
+            out.append("\n")
+            out.append_text(self._bar_line("mem", a.memory_requested, a.memory_allocatable,
+                                           f"{format_bytes(a.memory_requested)}/{format_bytes(a.memory_allocatable)}"))
+            out.append("\n")
+            out.append_text(self._bar_line("pods", a.pods, a.pods_allocatable, f"{a.pods}/{a.pods_allocatable}"))
+            if self.usage:
+                cpu = self.usage.get("cpu", 0.0)
+                out.append(f"\nuse  cpu {cpu:.0%} mem {self.usage.get('memory', 0.0):.0%}", style="italic")
+            out.append("\n")
+        now = time.monotonic()
+        for key in sorted(self.pods, key=lambda k: self.pods[k]["metadata"]["name"]):
+            state = pod_chip_state(self.pods[key])
+            fg, bg = CHIP_COLOURS.get(state, ("black", "white"))
+            style = Style.parse(f"{fg} on {bg}")
+            if self._flash_until.get(key, 0) > now:
+                style += Style(bold=True, underline=True)
+            if key == self.selected_pod:
+                style += Style(reverse=True, bold=True)
+            style += Style(meta={"@click": f"click_pod({key!r})"})
+            out.append(f" {chip_label(self.pods[key])} ", style=style)
+            out.append(" ")
+        if not self.pods:
+            out.append("no pods", style="dim")
+        return out
+
+    def watch_selected_pod(self) -> None:
+        self.refresh()
+
+    def action_click_pod(self, key: str) -> None:
+        self.post_message(self.PodClicked(key))
