@@ -21,6 +21,7 @@ log = logging.getLogger("kubetui")
 # Packages that add their own subcommands expose ``register(subparsers)``.
 COMMAND_MODULES: list[str] = [
     "kubetui.providers.docker.commands",
+    "kubetui.store.commands",
 ]
 
 # Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.
