@@ -168,11 +168,11 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
     command = q.getall("command", [])
     if not command:
         raise BadRequest("you must specify at least 1 command")
+    conn = require_node(pod, connector, "exec into")
+    container = pick_container(pod, q.get("container"))
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise BadRequest("exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); "
                          "SPDY is not supported by kubetui")
-    conn = require_node(pod, connector, "exec into")
-    container = pick_container(pod, q.get("container"))
     want_stdin, tty = _bool(q, "stdin"), _bool(q, "tty")
     session = await conn.exec(pod, container, list(command), stdin=want_stdin, tty=tty)
 

@@ -60,7 +60,7 @@ from aiohttp import web
 from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
 from kubetui.apiserver import discovery
-from kubetui.apiserver.auth import AllowAll, TokenAuthenticator
+from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
 from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock
@@ -68,6 +68,7 @@ from kubetui.clock import Clock
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+USER = web.RequestKey("user", UserInfo)  # the authenticated user, for handlers that want it
 
 
 def status_response(err: StatusError) -> web.Response:
@@ -192,7 +193,7 @@ class APIServer:
         path = request.path.rstrip("/") or "/"
         if not any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
             # Authorization: every authenticated user may do everything (auth.authorize).
-            request["user"] = self.authenticator.authenticate(request.headers.get("Authorization"))
+            request[USER] = self.authenticator.authenticate(request.headers.get("Authorization"))
         return await handler(request)
 
     # -- routing -------------------------------------------------------------------
