@@ -26,7 +26,6 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kubetui.store.errors import Corrupt
 
