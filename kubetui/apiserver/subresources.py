@@ -1,0 +1,195 @@
+"""Subresources with their own shapes: ``scale``, ``binding`` and ``eviction``.
+
+Upstream: pkg/registry/apps/deployment/storage/storage.go (``ScaleREST``),
+pkg/registry/core/pod/storage/storage.go (``BindingREST``, the scheduler's
+only write) and pkg/registry/core/pod/storage/eviction.go (``EvictionREST``,
+what ``kubectl drain`` posts). ``status`` and ``finalize`` are plain updates
+and live in the registry itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubetui.api import errors
+from kubetui.api.errors import BadRequest, NotFound, field_error
+from kubetui.api.patch import apply_patch, copy_json
+from kubetui.api.resources import Resource
+from kubetui.api.selectors import selector_to_string
+from kubetui.clock import rfc3339
+
+if TYPE_CHECKING:
+    from kubetui.apiserver.registry import Registry
+
+Obj = dict[str, Any]
+
+
+def _no_such(resource: Resource, subresource: str) -> NotFound:
+    return NotFound(f"the server could not find the requested resource ({resource.plural}/{subresource})")
+
+
+def _check(resource: Resource, subresource: str, verb: str) -> None:
+    sub = resource.subresources.get(subresource)
+    if sub is None:
+        raise _no_such(resource, subresource)
+    if verb not in sub[1]:
+        raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource "
+                                      f"({resource.plural}/{subresource})")
+
+
+def _status_success(code: int = 201) -> Obj:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
+
+
+# ----------------------------------------------------------------------- scale
+
+def to_scale(obj: Obj) -> Obj:
+    """An autoscaling/v1 ``Scale`` view of a Deployment or ReplicaSet."""
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                   "selector": selector_to_string(spec.get("selector"))},
+    }
+
+
+async def _write_scale(registry: "Registry", resource: Resource, namespace: str | None, name: str,
+                       scale: Obj, dry_run: bool) -> Obj:
+    replicas = (scale.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid("Scale", name, [field_error(
+            "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")], "autoscaling")
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+
+    def update(old: Obj) -> Obj:
+        before = copy_json(old)
+        old.setdefault("spec", {})["replicas"] = replicas
+        if rv:
+            old["metadata"]["resourceVersion"] = rv
+        return registry._prepare_put(resource, old, before, None)
+
+    out = await registry._guaranteed_update(resource, namespace, name, update, subresource=None, dry_run=dry_run)
+    return to_scale(out)
+
+
+# --------------------------------------------------------------------- binding
+
+async def _bind(registry: "Registry", resource: Resource, namespace: str | None, name: str | None,
+                binding: Obj, dry_run: bool) -> Obj:
+    """The scheduler's decision: set ``spec.nodeName`` and ``PodScheduled=True``."""
+    meta = binding.get("metadata") or {}
+    name = name or meta.get("name")
+    if not name:
+        raise BadRequest("name is required for a binding")
+    if meta.get("name") not in (None, "", name):
+        raise BadRequest(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+    target = binding.get("target") or {}
+    if target.get("kind") not in (None, "", "Node"):
+        raise errors.invalid("Binding", name, [field_error(
+            "target.kind", f'Invalid value: "{target.get("kind")}": must be empty or \'Node\'')])
+    node = target.get("name")
+    if not node:
+        raise errors.invalid("Binding", name, [field_error("target.name", "Required value", "FieldValueRequired")])
+    want_uid = meta.get("uid")
+    now = rfc3339(registry.clock.time())
+
+    def update(pod: Obj) -> Obj:
+        before = copy_json(pod)
+        pmeta = pod["metadata"]
+        if want_uid and want_uid != pmeta.get("uid"):
+            raise _binding_conflict(name, f"Precondition failed: UID in precondition: {want_uid}, "
+                                          f"UID in object meta: {pmeta.get('uid')}")
+        if pmeta.get("deletionTimestamp"):
+            raise _binding_conflict(name, f"pod {name} is being deleted, cannot be assigned to a host")
+        spec = pod.setdefault("spec", {})
+        if spec.get("nodeName"):
+            raise _binding_conflict(name, f'pod {name} is already assigned to node "{spec["nodeName"]}"')
+        spec["nodeName"] = node
+        for k, v in (meta.get("annotations") or {}).items():
+            pmeta.setdefault("annotations", {})[k] = v
+        conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+        for c in conditions:
+            if c.get("type") == "PodScheduled":
+                if c.get("status") != "True":
+                    c["lastTransitionTime"] = now
+                c["status"] = "True"
+                c.pop("reason", None)
+                c.pop("message", None)
+                break
+        else:
+            conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                               "lastTransitionTime": now})
+        new = registry._prepare_put(resource, pod, before, None)
+        new["status"] = pod["status"]  # prepare_for_update kept the old status; binding sets it
+        return new
+
+    await registry._guaranteed_update(resource, namespace, name, update, subresource=None, dry_run=dry_run)
+    return _status_success()
+
+
+def _binding_conflict(name: str, detail: str) -> errors.Conflict:
+    return errors.Conflict(f'Operation cannot be fulfilled on pods/binding "{name}": {detail}',
+                           name=name, kind="pods/binding")
+
+
+# -------------------------------------------------------------------- eviction
+
+async def _evict(registry: "Registry", resource: Resource, namespace: str | None, name: str | None,
+                 eviction: Obj, dry_run: bool) -> Obj:
+    """``kubectl drain``'s request: delete the pod (kubetui has no PodDisruptionBudgets to honour)."""
+    name = name or (eviction.get("metadata") or {}).get("name")
+    if not name:
+        raise BadRequest("name is required for an eviction")
+    opts = eviction.get("deleteOptions") or {}
+    pre = opts.get("preconditions") or {}
+    await registry.delete(resource, namespace, name, grace_period_seconds=opts.get("gracePeriodSeconds"),
+                          propagation_policy=opts.get("propagationPolicy"), preconditions=pre,
+                          dry_run=dry_run or bool(opts.get("dryRun")))
+    return _status_success()
+
+
+# ------------------------------------------------------------------ dispatch
+
+async def get(registry: "Registry", resource: Resource, namespace: str | None, name: str, subresource: str) -> Obj:
+    _check(resource, subresource, "get")
+    if subresource != "scale":
+        raise _no_such(resource, subresource)  # log/exec/portforward are the server's, not storage
+    return to_scale(await registry.get(resource, namespace, name))
+
+
+async def create(registry: "Registry", resource: Resource, namespace: str | None, name: str | None, obj: Obj,
+                 subresource: str, *, dry_run: bool = False) -> Obj:
+    _check(resource, subresource, "create")
+    if subresource == "binding":
+        return await _bind(registry, resource, namespace, name, obj, dry_run)
+    if subresource == "eviction":
+        return await _evict(registry, resource, namespace, name, obj, dry_run)
+    raise _no_such(resource, subresource)
+
+
+async def update(registry: "Registry", resource: Resource, namespace: str | None, name: str | None, obj: Obj,
+                 subresource: str, *, dry_run: bool = False) -> Obj:
+    _check(resource, subresource, "update")
+    if subresource != "scale":
+        raise _no_such(resource, subresource)
+    name = name or (obj.get("metadata") or {}).get("name")
+    return await _write_scale(registry, resource, namespace, name, obj, dry_run)
+
+
+async def patch(registry: "Registry", resource: Resource, namespace: str | None, name: str, patch_doc: Any,
+                patch_type: str, subresource: str, *, dry_run: bool = False) -> Obj:
+    _check(resource, subresource, "patch")
+    if subresource != "scale":
+        raise _no_such(resource, subresource)
+    scale = to_scale(await registry.get(resource, namespace, name))
+    before_rv = scale["metadata"].get("resourceVersion")
+    scale = apply_patch(copy_json(scale), patch_doc, patch_type)
+    if not isinstance(scale, dict):
+        raise BadRequest("the patch turned the Scale into something else")
+    if (scale.get("metadata") or {}).get("resourceVersion") == before_rv:
+        scale["metadata"].pop("resourceVersion", None)  # only a resourceVersion the patch carried is a precondition
+    return await _write_scale(registry, resource, namespace, name, scale, dry_run)
