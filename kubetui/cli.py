@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
 
 # Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.
 BENCH_MODULES: list[str] = [
+    "kubetui.bench.store",
 ]
 
 
