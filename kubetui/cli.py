@@ -47,31 +47,38 @@ def resolve_state_dir(args: argparse.Namespace) -> Path:
     return default_state_dir(getattr(args, "name", None) or "default")
 
 
-def add_cluster_selector(p: argparse.ArgumentParser) -> None:
-    """``--name``/``--state-dir``: which cluster a command acts on."""
-    p.add_argument("--name", default="default", help="cluster name (default: %(default)s)")
-    p.add_argument("--state-dir", metavar="DIR",
+def add_cluster_selector(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--name``/``--state-dir``: which cluster a command acts on.
+
+    Given before or after the subcommand: a subcommand leaves unset options
+    alone (SUPPRESS) so ``kubetui --name lab up`` still means cluster "lab".
+    """
+    p.add_argument("--name", default="default" if top else argparse.SUPPRESS,
+                   help="cluster name (default: default)")
+    p.add_argument("--state-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
                    help="where the cluster keeps its store, certificates and kubeconfig "
                         "(default: $XDG_DATA_HOME/kubetui/NAME, i.e. ~/.local/share/kubetui/NAME)")
 
 
-def add_up_options(p: argparse.ArgumentParser) -> None:
-    add_cluster_selector(p)
-    p.add_argument("--nodes", type=int, default=None, metavar="K",
+def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:
+    add_cluster_selector(p, top)
+    # Unset options keep what the cluster was created with (cluster.json).
+    unset = None if top else argparse.SUPPRESS
+    p.add_argument("--nodes", type=int, default=unset, metavar="K",
                    help="number of worker nodes (default: 3, or what the cluster already has)")
-    p.add_argument("--provider", choices=("docker", "local", "simulated"), default=None,
+    p.add_argument("--provider", choices=("docker", "local", "simulated"), default=unset,
                    help="where nodes run: Docker containers (like kind), local processes "
                         "(no Docker needed), or simulated (no containers, for scale lessons). "
                         "Default: docker when a Docker engine answers, else local")
-    p.add_argument("--api-port", type=int, default=None, metavar="P",
+    p.add_argument("--api-port", type=int, default=unset, metavar="P",
                    help="API server port on 127.0.0.1 (default: 6443, or a free port if taken)")
-    p.add_argument("--scheduler-profile", choices=("default", "bin-packing"), default="default",
+    p.add_argument("--scheduler-profile", choices=("default", "bin-packing"), default=unset,
                    help="kube-scheduler profile: Kubernetes' default (spread) or bin-packing")
-    p.add_argument("--timings", choices=("lab", "kubernetes"), default="lab",
+    p.add_argument("--timings", choices=("lab", "kubernetes"), default=unset,
                    help="lifecycle timings: fast lab timings (default) or Kubernetes' real defaults")
-    p.add_argument("--node-cpus", type=float, default=2.0, help="CPU limit per node (default: %(default)s)")
-    p.add_argument("--node-memory", default="2Gi", help="memory limit per node (default: %(default)s)")
-    p.add_argument("--insecure-http", action="store_true",
+    p.add_argument("--node-cpus", type=float, default=unset, help="CPU limit per node (default: 2)")
+    p.add_argument("--node-memory", default=unset, help="memory limit per node (default: 2Gi)")
+    p.add_argument("--insecure-http", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="also serve plain http without authentication (debugging only: "
                         "kubectl sends no token over http)")
 
@@ -86,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("--kubeconfig", metavar="FILE",
                         help="attach the TUI to a kubetui cluster already running (e.g. `up --headless`)")
-    add_up_options(parser)
+    add_up_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     up = sub.add_parser("up", help="bring a cluster up",
