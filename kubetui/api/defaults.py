@@ -12,6 +12,7 @@ set. Every function works in place on plain JSON-shaped dicts.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Callable
 
 from kubetui.api.quantity import parse_quantity
@@ -237,6 +238,16 @@ def default_endpoints(ep: Obj) -> None:
 
 def default_secret(secret: Obj) -> None:
     secret.setdefault("type", "Opaque")
+    # stringData is write-only: upstream's conversion folds it into data
+    # (base64-encoded, overriding data's keys) before anything is stored.
+    string_data = secret.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = secret.get("data")
+        if not isinstance(data, dict):
+            data = secret["data"] = {}
+        for k, v in string_data.items():
+            if isinstance(v, str):
+                data[k] = base64.b64encode(v.encode()).decode()
 
 
 def default_namespace(ns: Obj) -> None:

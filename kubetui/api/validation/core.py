@@ -423,7 +423,7 @@ def validate_endpoints(obj: dict[str, Any], old: dict[str, Any] | None, subresou
                 errs.append(required(child(p, "port"), ""))
             else:
                 errs += [invalid(child(p, "port"), n, m) for m in names.is_valid_port_num(n)]
-            errs += validate_values(child(p, "protocol"), port.get("protocol"), PROTOCOLS, required_=True)
+            errs += validate_values(child(p, "protocol"), port.get("protocol"), PROTOCOLS)
             if port.get("name"):
                 errs += [invalid(child(p, "name"), port["name"], m) for m in names.is_dns1123_label(str(port["name"]))]
     return errs
