@@ -78,10 +78,11 @@ class LogWriter:
         self._f.close()
 
 
-def read_lines(path: str) -> list[LogLine]:
+def read_lines(path: str, upto: int | None = None) -> list[LogLine]:
+    """Every line of a CRI log file (only its first ``upto`` bytes if given)."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read() if upto is None else f.read(upto)
     except FileNotFoundError:
         return []
     out = []

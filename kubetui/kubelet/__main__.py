@@ -1,0 +1,90 @@
+"""``python3 -m kubetui.kubelet``: start a kubelet (what a node's init system runs).
+
+Flags follow upstream's where one exists (``--node-ip``, ``--root-dir``,
+``--max-pods``, ``--node-labels``, ``--address``, ``--port``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from kubetui.kubelet.apiclient import APIClient
+from kubetui.kubelet.kubelet import Kubelet, KubeletConfig, default_node_ip
+from kubetui.kubelet.podspec import parse_quantity
+
+log = logging.getLogger("kubetui.kubelet")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kubelet", description="kubetui's node agent")
+    p.add_argument("--api-server", required=True, help="https://HOST:PORT of the API server")
+    p.add_argument("--token-file", required=True, help="file holding this node's bearer token")
+    p.add_argument("--ca-file", help="cluster CA (PEM) to trust")
+    p.add_argument("--node-name", required=True)
+    p.add_argument("--node-ip", default=None, help="InternalIP to report (default: this host's address)")
+    p.add_argument("--root-dir", default="/var/lib/kubelet")
+    p.add_argument("--runtime", choices=("process", "isolated"), default="process")
+    p.add_argument("--pod-cidr", default=None, help="addresses for pods (process runtime: a 127.x.y.0/24)")
+    p.add_argument("--address", default="0.0.0.0", help="where the kubelet API listens")
+    p.add_argument("--port", type=int, default=10250, help="kubelet API port (0: any free port)")
+    p.add_argument("--cpus", type=float, default=None, help="advertised CPUs (default: cgroup limit)")
+    p.add_argument("--memory", default=None, help="advertised memory, e.g. 2Gi (default: cgroup limit)")
+    p.add_argument("--max-pods", type=int, default=110)
+    p.add_argument("--node-labels", default="", help="k=v,k=v")
+    p.add_argument("--timings", default=None, help="JSON of kubetui.timings.Timings.as_dict()")
+    p.add_argument("--log-level", default=os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
+    return p.parse_args(argv)
+
+
+def make_runtime(args: argparse.Namespace, node_ip: str):
+    root = Path(args.root_dir) / "runtime"
+    if args.runtime == "isolated":
+        from kubetui.runtime.isolated import IsolatedRuntime
+        return IsolatedRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "10.244.0.0/24",
+                               node_ip=node_ip)
+    from kubetui.runtime.process import ProcessRuntime
+    return ProcessRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "127.244.0.0/24",
+                          node_ip=node_ip)
+
+
+async def amain(args: argparse.Namespace) -> int:
+    token = Path(args.token_file).read_text().strip()
+    node_ip = args.node_ip or default_node_ip()
+    labels = dict(kv.split("=", 1) for kv in args.node_labels.split(",") if "=" in kv)
+    config = KubeletConfig(node_name=args.node_name, root_dir=Path(args.root_dir), node_ip=node_ip,
+                           cpus=args.cpus, max_pods=args.max_pods, labels=labels,
+                           memory_bytes=int(parse_quantity(args.memory)) if args.memory else None,
+                           address=args.address, port=args.port)
+    if args.timings:
+        config.apply_timings(json.loads(args.timings))
+    api = APIClient(args.api_server, token=token, ca_file=args.ca_file)
+    kubelet = Kubelet(config, api, make_runtime(args, node_ip), server_token=token)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await kubelet.start()
+    log.info("kubelet for node %s started (runtime %s, API %s, kubelet port %d)",
+             args.node_name, kubelet.runtime.name, args.api_server, kubelet.port)
+    await stop.wait()
+    log.info("kubelet stopping: killing its pods")
+    await kubelet.stop(kill_pods=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Events the kubelet records about pods (upstream: ``k8s.io/client-go/tools/record``).
+
+``kubectl describe pod`` ends with these: Pulled, Created, Started,
+Killing, BackOff, Unhealthy... A repeat of the same event bumps its
+``count`` instead of creating a new object, as the upstream recorder's
+correlator does. Posting is fire-and-forget: a pod never waits for its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from kubetui.kubelet.apiclient import APIClient, APIError
+from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
+
+log = logging.getLogger(__name__)
+
+NORMAL, WARNING = "Normal", "Warning"
+
+
+class EventRecorder:
+    def __init__(self, api: APIClient, node_name: str, clock) -> None:
+        self.api = api
+        self.node_name = node_name
+        self.clock = clock
+        # (uid, fieldPath, reason, message) -> (event name, count)
+        self._seen: dict[tuple, tuple[str, int]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self.recorded: list[dict] = []   # the last few, for tests and the node's log
+
+    def pod_event(self, pod: dict, etype: str, reason: str, message: str,
+                  container: str | None = None, init: bool = False) -> None:
+        meta = pod["metadata"]
+        field_path = ""
+        if container:
+            field_path = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
+        key = (meta.get("uid"), field_path, reason, message)
+        now = self.clock.time()
+        involved = {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                    "namespace": meta.get("namespace", "default"), "uid": meta.get("uid", "")}
+        if field_path:
+            involved["fieldPath"] = field_path
+        if key in self._seen:
+            name, count = self._seen[key]
+            count += 1
+            self._seen[key] = (name, count)
+            body = {"count": count, "lastTimestamp": rfc3339(now)}
+            self._spawn(self._patch(involved["namespace"], name, body))
+        else:
+            name = f"{meta['name']}.{secrets.token_hex(8)}"
+            self._seen[key] = (name, 1)
+            event = {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": involved["namespace"]},
+                "involvedObject": involved, "reason": reason, "message": message, "type": etype,
+                "source": {"component": "kubelet", "host": self.node_name},
+                "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
+                "eventTime": None, "reportingComponent": "kubelet", "reportingInstance": self.node_name,
+            }
+            self._spawn(self._create(involved["namespace"], event))
+        log.info("event %s %s/%s %s: %s", etype, involved["namespace"], meta["name"], reason, message)
+        self.recorded.append({"type": etype, "reason": reason, "message": message,
+                              "pod": meta["name"], "fieldPath": field_path})
+        del self.recorded[:-200]
+
+    def forget(self, uid: str) -> None:
+        for k in [k for k in self._seen if k[0] == uid]:
+            del self._seen[k]
+
+    def _spawn(self, coro) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _create(self, ns: str, event: dict) -> None:
+        try:
+            await self.api.create(f"/api/v1/namespaces/{ns}/events", event)
+        except (APIError, OSError) as e:
+            log.debug("could not record event %s: %s", event["reason"], e)
+
+    async def _patch(self, ns: str, name: str, body: dict) -> None:
+        try:
+            await self.api.patch(f"/api/v1/namespaces/{ns}/events/{name}", body)
+        except (APIError, OSError) as e:
+            log.debug("could not update event %s: %s", name, e)
+
+    async def flush(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,278 @@
+"""The kubelet: the node agent that makes the pods bound to its node real (upstream: ``pkg/kubelet/kubelet.go``).
+
+It registers its Node, keeps it alive with a Lease in ``kube-node-lease``
+(the node lifecycle controller marks a node whose lease goes stale
+NotReady), posts Node status, and watches the pods with
+``spec.nodeName=<this node>``, giving each its own ``PodWorker``. It also
+serves logs, exec and resource usage to the API server (``server.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubetui.kubelet import node as nodestatus
+from kubetui.kubelet.apiclient import APIClient, APIError, MERGE_PATCH, query
+from kubetui.kubelet.backoff import Backoff
+from kubetui.kubelet.events import EventRecorder
+from kubetui.kubelet.podworker import PodWorker
+from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
+from kubetui.runtime.clock import RealClock
+from kubetui.runtime.cri import RuntimeService
+
+log = logging.getLogger(__name__)
+
+LEASE_NS = "kube-node-lease"
+
+
+@dataclass
+class KubeletConfig:
+    node_name: str
+    root_dir: Path
+    node_ip: str = "127.0.0.1"
+    cpus: float | None = None
+    memory_bytes: int | None = None
+    max_pods: int = 110
+    labels: dict[str, str] = field(default_factory=dict)
+    # the kubelet's own server (logs, exec, stats); port 0 picks a free one
+    address: str = "0.0.0.0"
+    port: int | None = 10250
+    # lab timings (kubetui.timings.LAB), overridable by --timings
+    lease_renew: float = 1.0
+    lease_duration: int = 4
+    status_update: float = 2.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 10.0
+    termination_grace: float = 5.0
+    sync_period: float = 1.0
+
+    def apply_timings(self, t: dict) -> None:
+        """Take the node-side values from a ``kubetui.timings.Timings.as_dict()``."""
+        mapping = {"node_lease_renew_seconds": "lease_renew",
+                   "node_lease_duration_seconds": "lease_duration",
+                   "node_status_update_seconds": "status_update",
+                   "crashloop_backoff_initial_seconds": "backoff_initial",
+                   "crashloop_backoff_max_seconds": "backoff_max",
+                   "termination_grace_seconds": "termination_grace"}
+        for src, dst in mapping.items():
+            if src in t:
+                setattr(self, dst, type(getattr(self, dst))(t[src]))
+
+
+class Kubelet:
+    def __init__(self, config: KubeletConfig, api: APIClient, runtime: RuntimeService,
+                 clock=None, server_token: str | None = None) -> None:
+        self.config = config
+        self.api = api
+        self.runtime = runtime
+        self.clock = clock or RealClock()
+        self.server_token = server_token
+        self.pods_dir = Path(config.root_dir) / "pods"
+        self.backoff = Backoff(config.backoff_initial, config.backoff_max, self.clock)
+        self.events = EventRecorder(api, config.node_name, self.clock)
+        self.workers: dict[str, PodWorker] = {}
+        self.node_uid = ""
+        self.port = config.port or 0
+        self._conditions: list[dict] | None = None
+        self._lease: dict | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.server = None
+        self.registered = asyncio.Event()
+        self.machine_id = hashlib.sha256(f"kubetui-{config.node_name}".encode()).hexdigest()[:32]
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        self.pods_dir.mkdir(parents=True, exist_ok=True)
+        await self.runtime.start()
+        for note in self.runtime.limitations:
+            log.warning("runtime %s: %s", self.runtime.name, note)
+        if self.config.port is not None:
+            from kubetui.kubelet.server import KubeletServer
+            self.server = KubeletServer(self, self.config.address, self.config.port, self.server_token)
+            self.port = await self.server.start()
+        self._tasks = [asyncio.create_task(self._register_then_run(), name="kubelet")]
+
+    async def stop(self, kill_pods: bool = True) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for w in list(self.workers.values()):
+            if w.task:
+                w.task.cancel()
+        await asyncio.gather(*[w.task for w in self.workers.values() if w.task], return_exceptions=True)
+        if kill_pods:
+            for w in list(self.workers.values()):
+                await w.cleanup()
+        if self.server:
+            await self.server.close()
+        await self.events.flush()
+        await self.runtime.close()
+
+    async def _register_then_run(self) -> None:
+        await self.register()
+        self.registered.set()
+        loops = [self._lease_loop(), self._status_loop(), self._pods_loop()]
+        await asyncio.gather(*loops)
+
+    # -- the Node ------------------------------------------------------------
+    def node_object(self) -> dict:
+        c = self.config
+        annotations = {"node.alpha.kubernetes.io/ttl": "0",
+                       "kubetui.io/runtime": self.runtime.name}
+        if self.runtime.limitations:
+            annotations["kubetui.io/isolation"] = "; ".join(self.runtime.limitations)
+        return {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": c.node_name, "labels": nodestatus.node_labels(c.node_name, c.labels),
+                             "annotations": annotations},
+                "spec": {}}
+
+    def node_status(self) -> dict:
+        c = self.config
+        cap = nodestatus.capacity(c.cpus, c.memory_bytes, c.max_pods)
+        self._conditions = nodestatus.conditions(self.clock.time(), self._conditions)
+        return {
+            "capacity": cap, "allocatable": dict(cap), "conditions": self._conditions,
+            "addresses": [{"type": "InternalIP", "address": c.node_ip},
+                          {"type": "Hostname", "address": c.node_name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.port}},
+            "nodeInfo": nodestatus.node_info(self.runtime.name, self.runtime.version, self.machine_id),
+            "images": nodestatus.node_images(),
+        }
+
+    async def register(self) -> None:
+        """Create the Node (or adopt the existing one), then post its status. Retries until it works."""
+        name = self.config.node_name
+        while True:
+            try:
+                try:
+                    node = await self.api.create("/api/v1/nodes", self.node_object())
+                    log.info("registered node %s", name)
+                except APIError as e:
+                    if not e.already_exists:
+                        raise
+                    obj = self.node_object()
+                    node = await self.api.patch(f"/api/v1/nodes/{name}",
+                                                {"metadata": {"labels": obj["metadata"]["labels"],
+                                                              "annotations": obj["metadata"]["annotations"]}})
+                    log.info("node %s already registered: adopted it", name)
+                self.node_uid = node["metadata"].get("uid", "")
+                self._conditions = (node.get("status") or {}).get("conditions")
+                await self.post_status()
+                return
+            except (APIError, OSError) as e:
+                log.warning("registering node %s failed (%s); retrying", name, e)
+                await self.clock.sleep(1.0)
+
+    async def post_status(self) -> None:
+        await self.api.patch(f"/api/v1/nodes/{self.config.node_name}/status",
+                             {"status": self.node_status()}, MERGE_PATCH)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.status_update)
+            try:
+                await self.post_status()
+            except (APIError, OSError) as e:
+                log.warning("node status update failed: %s", e)
+
+    # -- the Lease (heartbeat) -----------------------------------------------
+    def _lease_body(self) -> dict:
+        c = self.config
+        body = self._lease or {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": c.node_name, "namespace": LEASE_NS,
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": c.node_name,
+                                              "uid": self.node_uid}] if self.node_uid else []},
+            "spec": {}}
+        body = dict(body)
+        body["spec"] = dict(body.get("spec") or {}, holderIdentity=c.node_name,
+                            leaseDurationSeconds=c.lease_duration,
+                            renewTime=rfc3339_micro(self.clock.time()))
+        return body
+
+    async def renew_lease(self) -> None:
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NS}/leases"
+        name = self.config.node_name
+        if self._lease is None:
+            try:
+                self._lease = await self.api.get(f"{path}/{name}")
+            except APIError as e:
+                if not e.not_found:
+                    raise
+                self._lease = await self.api.create(path, self._lease_body())
+                return
+        try:
+            self._lease = await self.api.update(f"{path}/{name}", self._lease_body())
+        except APIError:
+            self._lease = None      # conflict or gone: read it again next time
+            raise
+
+    async def _lease_loop(self) -> None:
+        while True:
+            try:
+                await self.renew_lease()
+            except (APIError, OSError) as e:
+                log.warning("lease renewal failed: %s", e)
+            await self.clock.sleep(self.config.lease_renew)
+
+    # -- pods ------------------------------------------------------------------
+    def pod_seen(self, pod: dict) -> None:
+        uid = pod["metadata"].get("uid", "")
+        w = self.workers.get(uid)
+        if w is not None:
+            w.update(pod)
+            return
+        w = PodWorker(self, pod)
+        self.workers[uid] = w
+        w.start()
+        w.task.add_done_callback(lambda _t, uid=uid: self.workers.pop(uid, None))
+
+    def pod_gone(self, pod: dict) -> None:
+        w = self.workers.get(pod["metadata"].get("uid", ""))
+        if w is not None:
+            w.removed()
+
+    async def _pods_loop(self) -> None:
+        sel = f"spec.nodeName={self.config.node_name}"
+        while True:
+            try:
+                lst = await self.api.get(query("/api/v1/pods", fieldSelector=sel))
+                uids = set()
+                for pod in lst.get("items") or []:
+                    uids.add(pod["metadata"].get("uid"))
+                    self.pod_seen(pod)
+                for uid, w in list(self.workers.items()):
+                    if uid not in uids:
+                        w.removed()
+                rv = (lst.get("metadata") or {}).get("resourceVersion", "")
+                async for typ, obj in self.api.watch("/api/v1/pods", {
+                        "fieldSelector": sel, "resourceVersion": rv, "allowWatchBookmarks": "true"}):
+                    if typ in ("ADDED", "MODIFIED"):
+                        self.pod_seen(obj)
+                    elif typ == "DELETED":
+                        self.pod_gone(obj)
+            except asyncio.CancelledError:
+                raise
+            except (APIError, OSError, ValueError) as e:
+                if not (isinstance(e, APIError) and e.gone):
+                    log.warning("pod watch failed: %s; relisting", e)
+                    await self.clock.sleep(1.0)
+
+    def find_pod(self, namespace: str, name: str) -> PodWorker | None:
+        for w in self.workers.values():
+            m = w.pod["metadata"]
+            if m["name"] == name and m.get("namespace", "default") == namespace:
+                return w
+        return None
+
+
+def default_node_ip() -> str:
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"

@@ -1,0 +1,492 @@
+"""One worker per pod, driving it towards its spec (upstream: ``pkg/kubelet/pod_workers.go`` and
+``kuberuntime_manager.go`` ``SyncPod``).
+
+Level-triggered: every sync looks at what the runtime says now (which
+containers run, which exited and how) and decides the next step: create the
+sandbox, run the next init container, start or restart a container (after
+its backoff), kill one whose liveness probe failed. Then it computes the
+pod's status from scratch and writes it to the API server if it changed. A
+sync runs when something happened (spec update, a container exited, a probe
+flipped, a backoff expired) or on a periodic resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubetui.kubelet import podspec, status as podstatus
+from kubetui.kubelet.apiclient import APIError, MERGE_PATCH
+from kubetui.kubelet.events import NORMAL, WARNING
+from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings,
+                                    ProbeWorker, http_get, resolve_port, tcp_socket)
+from kubetui.kubelet.timefmt import duration, rfc3339
+from kubetui.runtime.cri import EXITED, RUNNING, ContainerStatus, ImagePullError, RuntimeError_
+
+if TYPE_CHECKING:
+    from kubetui.kubelet.kubelet import Kubelet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ContainerRecord:
+    """What the worker remembers about one container of the pod across its restarts."""
+
+    name: str
+    init: bool
+    cid: str | None = None
+    attempt: int = 0                        # = restartCount
+    previous: dict | None = None            # terminated state of the previous attempt
+    previous_log: str | None = None
+    waiting: tuple[str, str] | None = None  # (reason, message) overriding the state
+    image_id: str = ""
+    pulled: bool = False
+    pull_failed_at: float = 0.0
+    backoff_reported: str = ""              # the exited container a BackOff event was sent for
+    probes: dict[str, ProbeWorker] = field(default_factory=dict)
+
+    def stop_probes(self) -> None:
+        for p in self.probes.values():
+            p.stop()
+        self.probes.clear()
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+def terminated_state(st: ContainerStatus, runtime_name: str) -> dict:
+    t = {"exitCode": st.exit_code, "reason": st.reason or ("Completed" if st.exit_code == 0 else "Error"),
+         "startedAt": rfc3339(st.started_at) if st.started_at else None,
+         "finishedAt": rfc3339(st.finished_at) if st.finished_at else None,
+         "containerID": f"{runtime_name}://{st.id}"}
+    if st.message:
+        t["message"] = st.message
+    return t
+
+
+class PodWorker:
+    def __init__(self, kubelet: "Kubelet", pod: dict) -> None:
+        self.k = kubelet
+        self.pod = pod
+        meta = pod["metadata"]
+        self.uid = meta.get("uid", "")
+        self.key = f"{meta.get('namespace', 'default')}/{meta['name']}"
+        self.gone = False
+        self.terminal = (pod.get("status") or {}).get("phase") in (podstatus.SUCCEEDED, podstatus.FAILED)
+        self.sandbox = None
+        self.volumes: dict[str, str] | None = None
+        self.records: dict[str, ContainerRecord] = {}
+        prior = {s["name"]: s for s in ((pod.get("status") or {}).get("containerStatuses") or [])
+                 + ((pod.get("status") or {}).get("initContainerStatuses") or [])}
+        for c in pod["spec"].get("initContainers") or []:
+            self.records[c["name"]] = self._record(c["name"], True, prior)
+        for c in pod["spec"].get("containers") or []:
+            self.records[c["name"]] = self._record(c["name"], False, prior)
+        self.start_time = (pod.get("status") or {}).get("startTime") or rfc3339(kubelet.clock.time())
+        self.last_status: dict | None = None
+        self._wake = asyncio.Event()
+        self._next_wake: float | None = None
+        self.task: asyncio.Task | None = None
+        self.done = asyncio.Event()
+
+    @staticmethod
+    def _record(name: str, init: bool, prior: dict) -> ContainerRecord:
+        rec = ContainerRecord(name, init)
+        # A restarted node continues the restart count the API server shows.
+        p = prior.get(name)
+        if p and p.get("containerID"):
+            rec.attempt = int(p.get("restartCount", 0)) + 1
+        return rec
+
+    # -- driving -------------------------------------------------------------
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"podworker {self.key}")
+
+    def update(self, pod: dict) -> None:
+        self.pod = pod
+        self.wake()
+
+    def removed(self) -> None:
+        """The pod is gone from the API server (force-deleted): stop it now."""
+        self.gone = True
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_at(self, when: float) -> None:
+        if self._next_wake is None or when < self._next_wake:
+            self._next_wake = when
+
+    @property
+    def spec(self) -> dict:
+        return self.pod["spec"]
+
+    @property
+    def terminating(self) -> bool:
+        return self.gone or bool(self.pod["metadata"].get("deletionTimestamp"))
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    if await self.sync():
+                        return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a loop boundary: log with the pod's key, retry on the next sync
+                    log.exception("sync of pod %s failed", self.key)
+                await self._sleep()
+        finally:
+            self.done.set()
+
+    async def _sleep(self) -> None:
+        clock = self.k.clock
+        delay = self.k.config.sync_period
+        if self._next_wake is not None:
+            delay = max(0.0, min(delay, self._next_wake - clock.time()))
+            self._next_wake = None
+        if self._wake.is_set():
+            return
+        waker = asyncio.create_task(self._wake.wait())
+        sleeper = asyncio.create_task(clock.sleep(delay))
+        try:
+            await asyncio.wait({waker, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+            sleeper.cancel()
+
+    # -- one sync ------------------------------------------------------------
+    async def sync(self) -> bool:
+        """One pass; True when the worker is finished (pod deleted and cleaned up)."""
+        if self.terminating:
+            await self._terminate()
+            return True
+        if self.terminal:
+            return False
+        if self.sandbox is None and not await self._create_sandbox():
+            await self._push_status()
+            return False
+        if await self._sync_init():
+            await self._sync_main()
+        status = await self._push_status()
+        if status["phase"] in (podstatus.SUCCEEDED, podstatus.FAILED):
+            self.terminal = True
+            for rec in self.records.values():
+                rec.stop_probes()
+            await self.k.runtime.stop_pod_sandbox(self.sandbox.id)
+            await self._push_status()
+        return False
+
+    async def _create_sandbox(self) -> bool:
+        try:
+            self.volumes = await podspec.prepare_volumes(self.k.api, self.pod, self._pod_dir())
+            self.sandbox = await self.k.runtime.run_pod_sandbox(podspec.sandbox_config(self.pod))
+        except (podspec.SpecError, RuntimeError_, APIError, OSError) as e:
+            reason = "FailedMount" if isinstance(e, (podspec.SpecError, APIError)) else "FailedCreatePodSandBox"
+            self.k.events.pod_event(self.pod, WARNING, reason, str(e))
+            self.wake_at(self.k.clock.time() + self.k.config.backoff_initial)
+            return False
+        return True
+
+    def _pod_dir(self) -> Path:
+        return self.k.pods_dir / self.uid
+
+    def _status_of(self, rec: ContainerRecord) -> ContainerStatus | None:
+        if rec.cid is None:
+            return None
+        try:
+            return self.k.runtime.container_status(rec.cid)
+        except RuntimeError_:
+            return None
+
+    async def _sync_init(self) -> bool:
+        """Run init containers one at a time, in order; True once all have succeeded."""
+        for c in self.spec.get("initContainers") or []:
+            rec = self.records[c["name"]]
+            st = self._status_of(rec)
+            if st and st.state == RUNNING:
+                return False
+            if st and st.state == EXITED and st.exit_code == 0:
+                continue
+            if st and st.state == EXITED:
+                if self.spec.get("restartPolicy", "Always") != "Never":
+                    await self._restart_after_backoff(rec, c)
+                return False
+            await self._start(rec, c)
+            return False
+        return True
+
+    async def _sync_main(self) -> None:
+        policy = self.spec.get("restartPolicy", "Always")
+        for c in self.spec.get("containers") or []:
+            rec = self.records[c["name"]]
+            st = self._status_of(rec)
+            if st and st.state == RUNNING:
+                live = rec.probes.get(LIVENESS)
+                if live is None or live.result:
+                    continue
+                self.k.events.pod_event(self.pod, NORMAL, "Killing",
+                                        f"Container {rec.name} failed liveness probe, will be restarted",
+                                        rec.name)
+                rec.stop_probes()
+                await self.k.runtime.stop_container(rec.cid, self._grace())
+                st = self._status_of(rec)
+            if st is None:
+                await self._start(rec, c)
+            elif st.state == EXITED:
+                rec.stop_probes()
+                if should_restart(policy, st.exit_code):
+                    await self._restart_after_backoff(rec, c)
+                else:
+                    rec.waiting = None
+
+    async def _restart_after_backoff(self, rec: ContainerRecord, c: dict) -> None:
+        st = self._status_of(rec)
+        key = f"{self.uid}/{rec.name}"
+        left = self.k.backoff.remaining(key, st.finished_at)
+        if left > 0:
+            meta = self.pod["metadata"]
+            rec.waiting = ("CrashLoopBackOff",
+                           f"back-off {duration(self.k.backoff.current(key))} restarting failed "
+                           f"container={rec.name} pod={meta['name']}_{meta.get('namespace')}({self.uid})")
+            if rec.backoff_reported != st.id:
+                rec.backoff_reported = st.id
+                self.k.events.pod_event(
+                    self.pod, WARNING, "BackOff",
+                    f"Back-off restarting failed container {rec.name} in pod "
+                    f"{meta['name']}_{meta.get('namespace')}({self.uid})", rec.name, rec.init)
+            self.wake_at(self.k.clock.time() + left)
+            return
+        self.k.backoff.next(key, st.finished_at)
+        await self._start(rec, c)
+
+    async def _start(self, rec: ContainerRecord, c: dict) -> None:
+        ev = self.k.events
+        image = c.get("image", "")
+        now = self.k.clock.time()
+        # -- the image ("pull": resolve in the built-in catalogue) --
+        try:
+            rec.image_id = self.k.runtime.pull_image(image)
+        except ImagePullError as e:
+            key = f"pull/{self.uid}/{rec.name}"
+            if rec.waiting and rec.waiting[0] in ("ErrImagePull", "ImagePullBackOff") \
+                    and self.k.backoff.remaining(key, rec.pull_failed_at) > 0:
+                if rec.waiting[0] != "ImagePullBackOff":
+                    ev.pod_event(self.pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"',
+                                 rec.name, rec.init)
+                rec.waiting = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+                self.wake_at(now + self.k.backoff.remaining(key, rec.pull_failed_at))
+                return
+            ev.pod_event(self.pod, NORMAL, "Pulling", f'Pulling image "{image}"', rec.name, rec.init)
+            ev.pod_event(self.pod, WARNING, "Failed", e.message, rec.name, rec.init)
+            ev.pod_event(self.pod, WARNING, "Failed", "Error: ErrImagePull", rec.name, rec.init)
+            rec.waiting = ("ErrImagePull", e.message)
+            rec.pull_failed_at = now
+            self.k.backoff.next(key, now)
+            self.wake_at(now + self.k.backoff.current(key))
+            return
+        if not rec.pulled:
+            rec.pulled = True
+            ev.pod_event(self.pod, NORMAL, "Pulled",
+                         f'Container image "{image}" already present on machine', rec.name, rec.init)
+        # -- a new attempt replaces the previous container (kept for --previous logs) --
+        attempt = rec.attempt
+        if rec.cid is not None:
+            old = self._status_of(rec)
+            if old is not None:
+                rec.previous = terminated_state(old, self.k.runtime.name)
+                rec.previous_log = old.log_path
+            await self.k.runtime.remove_container(rec.cid)
+            rec.cid = None
+            attempt += 1
+        try:
+            env = await podspec.container_env(self.k.api, self.pod, c, self.sandbox.ip, self.k.config.node_ip)
+            config = podspec.container_config(c, env, self.volumes or {}, attempt)
+            cid = await self.k.runtime.create_container(self.sandbox.id, config)
+        except (podspec.SpecError, APIError, RuntimeError_, ValueError) as e:
+            reason = getattr(e, "reason", "") if isinstance(e, RuntimeError_) else "CreateContainerConfigError"
+            ev.pod_event(self.pod, WARNING, "Failed", f"Error: {e}", rec.name, rec.init)
+            rec.waiting = (reason or "CreateContainerError", str(e))
+            rec.attempt = attempt
+            self.wake_at(now + self.k.config.backoff_initial)
+            return
+        rec.cid, rec.attempt, rec.waiting = cid, attempt, None
+        ev.pod_event(self.pod, NORMAL, "Created", f"Created container: {rec.name}", rec.name, rec.init)
+        try:
+            await self.k.runtime.start_container(cid)
+        except RuntimeError_ as e:
+            ev.pod_event(self.pod, WARNING, "Failed", f"Error: {e.message}", rec.name, rec.init)
+            self.wake()
+            return
+        ev.pod_event(self.pod, NORMAL, "Started", f"Started container {rec.name}", rec.name, rec.init)
+        if not rec.init:
+            self._start_probes(rec, c)
+        asyncio.create_task(self._watch_exit(cid))
+
+    async def _watch_exit(self, cid: str) -> None:
+        try:
+            await self.k.runtime.wait_container(cid)
+        except RuntimeError_:
+            return
+        self.wake()
+
+    # -- probes --------------------------------------------------------------
+    def _start_probes(self, rec: ContainerRecord, c: dict) -> None:
+        for kind, fieldname in PROBE_FIELDS.items():
+            spec = c.get(fieldname)
+            if not spec:
+                continue
+            startup = rec.probes.get(STARTUP)
+            gate = (lambda s=startup: s.result) if (startup and kind != STARTUP) else (lambda: True)
+
+            def failed(msg: str, kind=kind) -> None:
+                self.k.events.pod_event(self.pod, WARNING, "Unhealthy", f"{kind} probe failed: {msg}",
+                                        rec.name)
+            w = ProbeWorker(kind, ProbeSettings.from_spec(spec), self._probe_fn(rec, c, spec),
+                            self.k.clock, gate=gate, on_change=self.wake, on_failure=failed)
+            rec.probes[kind] = w
+            w.start()
+
+    def _probe_fn(self, rec: ContainerRecord, c: dict, spec: dict):
+        async def run(timeout: float) -> tuple[bool, str]:
+            host = self.sandbox.ip
+            if "httpGet" in spec:
+                h = spec["httpGet"]
+                return await http_get(h.get("host") or host, resolve_port(h["port"], c), h.get("path", "/"),
+                                      timeout, h.get("scheme", "HTTP"), h.get("httpHeaders"))
+            if "tcpSocket" in spec:
+                t = spec["tcpSocket"]
+                return await tcp_socket(t.get("host") or host, resolve_port(t["port"], c), timeout)
+            if "exec" in spec:
+                r = await self.k.runtime.exec_sync(rec.cid, spec["exec"]["command"], timeout)
+                out = (r.stdout + r.stderr).decode(errors="replace").strip()
+                if r.exit_code == 0:
+                    return True, ""
+                return False, out or f"command exited with {r.exit_code}"
+            return False, "probe has no handler (httpGet, tcpSocket or exec)"
+        return run
+
+    # -- termination ---------------------------------------------------------
+    def _grace(self) -> float:
+        meta = self.pod["metadata"]
+        if meta.get("deletionGracePeriodSeconds") is not None:
+            return float(meta["deletionGracePeriodSeconds"])
+        g = self.spec.get("terminationGracePeriodSeconds")
+        return float(g if g is not None else self.k.config.termination_grace)
+
+    async def _terminate(self) -> None:
+        grace = 1.0 if self.gone else self._grace()
+        stops = []
+        for rec in self.records.values():
+            rec.stop_probes()
+            st = self._status_of(rec)
+            if st and st.state == RUNNING:
+                self.k.events.pod_event(self.pod, NORMAL, "Killing", f"Stopping container {rec.name}",
+                                        rec.name, rec.init)
+                stops.append(self.k.runtime.stop_container(rec.cid, grace))
+        await asyncio.gather(*stops, return_exceptions=True)
+        if not self.gone:
+            await self._push_status(final=True)
+            meta = self.pod["metadata"]
+            try:
+                await self.k.api.delete(
+                    f"/api/v1/namespaces/{meta.get('namespace', 'default')}/pods/{meta['name']}",
+                    {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                     "preconditions": {"uid": self.uid}})
+            except APIError as e:
+                if not (e.not_found or e.conflict):
+                    raise
+        await self.cleanup()
+
+    async def cleanup(self) -> None:
+        for rec in self.records.values():
+            rec.stop_probes()
+        if self.sandbox is not None:
+            await self.k.runtime.remove_pod_sandbox(self.sandbox.id)
+            self.sandbox = None
+        shutil.rmtree(self._pod_dir(), ignore_errors=True)
+        self.k.backoff.forget(self.uid)
+        self.k.backoff.forget(f"pull/{self.uid}")
+        self.k.events.forget(self.uid)
+
+    # -- status --------------------------------------------------------------
+    def container_status(self, rec: ContainerRecord, c: dict, init_pending: bool) -> dict:
+        st = self._status_of(rec)
+        rt = self.k.runtime.name
+        out = {"name": rec.name, "image": c.get("image", ""), "imageID": rec.image_id,
+               "restartCount": rec.attempt, "ready": False, "started": False}
+        last = {"terminated": rec.previous} if rec.previous else {}
+        if rec.waiting:
+            state = {"waiting": {"reason": rec.waiting[0], "message": rec.waiting[1]}}
+            if st and st.state == EXITED:
+                last = {"terminated": terminated_state(st, rt)}
+        elif st is None:
+            state = {"waiting": {"reason": "PodInitializing" if init_pending else "ContainerCreating"}}
+        elif st.state == RUNNING:
+            state = {"running": {"startedAt": rfc3339(st.started_at)}}
+            startup, ready = rec.probes.get(STARTUP), rec.probes.get(READINESS)
+            out["started"] = startup.result if startup else True
+            out["ready"] = out["started"] and (ready.result if ready else True)
+        elif st.state == EXITED:
+            state = {"terminated": terminated_state(st, rt)}
+        else:
+            state = {"waiting": {"reason": "ContainerCreating"}}
+        if rec.cid:
+            out["containerID"] = f"{rt}://{rec.cid}"
+        if rec.init and st and st.state == EXITED and st.exit_code == 0:
+            out["ready"] = True
+        out["state"], out["lastState"] = state, last
+        return out
+
+    def compute_status(self, final: bool = False) -> dict:
+        spec = self.spec
+        inits = spec.get("initContainers") or []
+        init_statuses = [self.container_status(self.records[c["name"]], c, False) for c in inits]
+        init_pending = any(not s["state"].get("terminated") or s["state"]["terminated"]["exitCode"] != 0
+                           for s in init_statuses)
+        statuses = [self.container_status(self.records[c["name"]], c, init_pending)
+                    for c in spec.get("containers") or []]
+        phase_spec = dict(spec, restartPolicy="Never") if final else spec
+        phase = podstatus.pod_phase(phase_spec, init_statuses, statuses)
+        sandbox_ready = self.sandbox is not None and not self.terminal and not final
+        conds = podstatus.pod_conditions(spec, phase, init_statuses, statuses, sandbox_ready)
+        old = (self.pod.get("status") or {}).get("conditions") or []
+        if self.last_status:
+            old = self.last_status.get("conditions") or old
+        status = {
+            "phase": phase,
+            "conditions": podstatus.merge_conditions(old, conds, rfc3339(self.k.clock.time())),
+            "hostIP": self.k.config.node_ip, "hostIPs": [{"ip": self.k.config.node_ip}],
+            "startTime": self.start_time,
+            "qosClass": podstatus.qos_class(spec),
+            "containerStatuses": sorted(statuses, key=lambda s: s["name"]),
+        }
+        if init_statuses:
+            status["initContainerStatuses"] = init_statuses
+        ip = self.sandbox.ip if self.sandbox else (self.pod.get("status") or {}).get("podIP")
+        if ip:
+            status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
+        return status
+
+    async def _push_status(self, final: bool = False) -> dict:
+        status = self.compute_status(final)
+        if status != self.last_status:
+            meta = self.pod["metadata"]
+            try:
+                await self.k.api.patch(
+                    f"/api/v1/namespaces/{meta.get('namespace', 'default')}/pods/{meta['name']}/status",
+                    {"status": status}, MERGE_PATCH)
+                self.last_status = status
+            except APIError as e:
+                if not e.not_found:
+                    log.warning("status update of pod %s failed: %s", self.key, e)
+                self.wake_at(self.k.clock.time() + self.k.config.sync_period)
+        return status

@@ -1,0 +1,259 @@
+"""The kubelet's own API, which the API server calls (upstream: ``pkg/kubelet/server/server.go``).
+
+``kubectl logs`` and ``kubectl exec`` never reach a node directly: the API
+server proxies them to the kubelet of the pod's node, on port 10250. The
+endpoints keep upstream's paths:
+
+- ``GET /containerLogs/{ns}/{pod}/{container}?follow=&tailLines=&previous=&timestamps=&sinceSeconds=&limitBytes=``
+  streams the log as text (chunked);
+- ``POST /exec/{ns}/{pod}/{container}?command=...&command=...&stdin=&tty=`` with
+  ``Connection: Upgrade``/``Upgrade: kubetui-exec/1``: after ``101 Switching
+  Protocols`` both sides send frames ``[channel: 1 byte][length: 4 bytes,
+  big-endian][payload]``. Channels as in Kubernetes' remotecommand: 0 stdin,
+  1 stdout, 2 stderr, 3 the end (JSON ``{"exitCode": N}`` or ``{"error": msg}``),
+  4 resize (ignored), 255 close stdin. (Upstream speaks SPDY/WebSocket here;
+  a plain framing keeps this stdlib-only.)
+- ``GET /stats/summary``: the Summary API that metrics-server reads
+  (``kubectl top``);
+- ``GET /pods``: the pods this kubelet runs; ``GET /healthz``.
+
+Every request but ``/healthz`` needs ``Authorization: Bearer <node token>``:
+the node's own API token, which the API server knows. (Upstream uses TLS
+client certificates; the node network is local to the machine here, and the
+stdlib cannot mint certificates.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import struct
+import urllib.parse
+from typing import TYPE_CHECKING
+
+from kubetui.kubelet import stats
+from kubetui.kubelet.timefmt import parse
+from kubetui.runtime import logs as crilogs
+from kubetui.runtime.cri import RUNNING, RuntimeError_
+
+if TYPE_CHECKING:
+    from kubetui.kubelet.kubelet import Kubelet
+
+log = logging.getLogger(__name__)
+
+EXEC_PROTOCOL = "kubetui-exec/1"
+STDIN, STDOUT, STDERR, END, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def frame(channel: int, payload: bytes) -> bytes:
+    return struct.pack(">BI", channel, len(payload)) + payload
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes] | None:
+    try:
+        head = await reader.readexactly(5)
+        channel, n = struct.unpack(">BI", head)
+        return channel, await reader.readexactly(n)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+
+
+class HTTPError(Exception):
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+
+_PHRASES = {200: "OK", 101: "Switching Protocols", 400: "Bad Request", 401: "Unauthorized",
+            404: "Not Found", 500: "Internal Server Error"}
+
+
+class KubeletServer:
+    def __init__(self, kubelet: "Kubelet", host: str, port: int, token: str | None) -> None:
+        self.k = kubelet
+        self.host, self.port = host, port
+        self.token = token
+        self._server: asyncio.base_events.Server | None = None
+        self.stats = stats.StatsProvider(kubelet)
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("kubelet server listening on %s:%d", self.host, self.port)
+        return self.port
+
+    async def close(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # -- HTTP plumbing -------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            if not line:
+                return
+            method, target, _ = line.decode("latin-1").split(" ", 2)
+            headers: dict[str, str] = {}
+            while True:
+                h = await reader.readline()
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, _, v = h.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            url = urllib.parse.urlsplit(target)
+            q = urllib.parse.parse_qs(url.query)
+            parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+            try:
+                if parts != ["healthz"]:
+                    self._authenticate(headers.get("authorization", ""))
+                await self._route(method, parts, q, headers, reader, writer)
+            except HTTPError as e:
+                await self._send_json(writer, e.code, {"kind": "Status", "apiVersion": "v1",
+                                                       "status": "Failure", "code": e.code,
+                                                       "reason": e.reason, "message": e.message})
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        except Exception:  # a loop boundary: one bad request must not kill the server
+            log.exception("kubelet server request failed")
+        finally:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _authenticate(self, header: str) -> None:
+        if self.token is None:
+            return
+        presented = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+        if not hmac.compare_digest(presented.encode(), self.token.encode()):
+            raise HTTPError(401, "Unauthorized", "Unauthorized")
+
+    async def _send_json(self, writer: asyncio.StreamWriter, code: int, obj) -> None:
+        body = json.dumps(obj).encode()
+        writer.write(f"HTTP/1.1 {code} {_PHRASES.get(code, 'Error')}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+
+    async def _route(self, method, parts, q, headers, reader, writer) -> None:
+        if parts == ["healthz"]:
+            return await self._send_json(writer, 200, "ok")
+        if parts == ["stats", "summary"]:
+            return await self._send_json(writer, 200, self.stats.summary())
+        if parts == ["pods"]:
+            return await self._send_json(writer, 200, {
+                "kind": "PodList", "apiVersion": "v1", "metadata": {},
+                "items": [w.pod for w in self.k.workers.values()]})
+        if len(parts) == 4 and parts[0] == "containerLogs" and method == "GET":
+            return await self._logs(parts[1], parts[2], parts[3], q, writer)
+        if len(parts) == 4 and parts[0] == "exec" and method in ("POST", "GET"):
+            return await self._exec(parts[1], parts[2], parts[3], q, headers, reader, writer)
+        raise HTTPError(404, "NotFound", f"the kubelet has no endpoint {method} /{'/'.join(parts)}")
+
+    def _record(self, ns: str, pod: str, container: str):
+        w = self.k.find_pod(ns, pod)
+        if w is None:
+            raise HTTPError(404, "NotFound", f'pod "{pod}" not found on node {self.k.config.node_name}')
+        rec = w.records.get(container)
+        if rec is None:
+            raise HTTPError(400, "BadRequest", f"container {container} is not valid for pod {pod}")
+        return w, rec
+
+    # -- logs ----------------------------------------------------------------
+    async def _logs(self, ns: str, pod: str, container: str, q: dict, writer) -> None:
+        w, rec = self._record(ns, pod, container)
+        flag = lambda k: (q.get(k, ["false"])[0].lower() in ("true", "1"))  # noqa: E731
+        num = lambda k: int(q[k][0]) if k in q else None  # noqa: E731
+        running = lambda: False  # noqa: E731
+        if flag("previous"):
+            path = rec.previous_log
+            if not path:
+                raise HTTPError(400, "BadRequest",
+                                f'previous terminated container "{container}" in pod "{pod}" not found')
+        else:
+            st = w._status_of(rec)
+            if st is None:
+                why = rec.waiting[0] if rec.waiting else "ContainerCreating"
+                raise HTTPError(400, "BadRequest",
+                                f'container "{container}" in pod "{pod}" is waiting to start: {why}')
+            path = st.log_path
+            cid = rec.cid
+
+            def running() -> bool:
+                try:
+                    return self.k.runtime.container_status(cid).state == RUNNING
+                except RuntimeError_:
+                    return False
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        lines = crilogs.read_lines(path, size)
+        since = num("sinceSeconds")
+        if since is not None:
+            cutoff = self.k.clock.time() - since
+            lines = [ln for ln in lines if parse(ln.timestamp[:26] + "Z") >= cutoff]
+        lines = crilogs.tail(lines, num("tailLines"))
+        limit = num("limitBytes")
+        ts = flag("timestamps")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                     b"Connection: close\r\n\r\n")
+        sent = 0
+
+        async def send(data: bytes) -> bool:
+            nonlocal sent
+            if limit is not None:
+                data = data[:max(0, limit - sent)]
+            if data:
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+                await writer.drain()
+                sent += len(data)
+            return limit is None or sent < limit
+
+        ok = await send(b"".join(ln.render(ts) for ln in lines))
+        if ok and flag("follow"):
+            async for ln in crilogs.follow(path, size, running):
+                if not await send(ln.render(ts)):
+                    break
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    # -- exec ----------------------------------------------------------------
+    async def _exec(self, ns, pod, container, q, headers, reader, writer) -> None:
+        w, rec = self._record(ns, pod, container)
+        command = q.get("command") or []
+        if not command:
+            raise HTTPError(400, "BadRequest", "you must specify at least 1 command")
+        st = w._status_of(rec)
+        if st is None or st.state != RUNNING:
+            raise HTTPError(400, "BadRequest",
+                            f"unable to upgrade connection: container not found (\"{container}\")")
+        want_stdin = q.get("stdin", ["false"])[0].lower() in ("true", "1")
+        proc = await self.k.runtime.exec(rec.cid, command, want_stdin)
+        writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {EXEC_PROTOCOL}\r\n"
+                     f"Connection: Upgrade\r\n\r\n".encode())
+        await writer.drain()
+
+        async def pump_stdin() -> None:
+            while True:
+                f = await read_frame(reader)
+                if f is None:
+                    await proc.close_stdin()
+                    return
+                ch, data = f
+                if ch == STDIN and data:
+                    await proc.write_stdin(data)
+                elif ch == CLOSE:
+                    await proc.close_stdin()
+        stdin_task = asyncio.create_task(pump_stdin())
+        try:
+            async for ch, data in proc.output():
+                writer.write(frame(ch, data))
+                await writer.drain()
+            code = await proc.wait()
+            writer.write(frame(END, json.dumps({"exitCode": code}).encode()))
+            await writer.drain()
+        except ConnectionError:
+            await proc.kill()
+        finally:
+            stdin_task.cancel()
