@@ -11,9 +11,10 @@ Terminating forever. Upstream rules kubetui follows:
   carries ``node.kubernetes.io/out-of-service`` is force-deleted (grace 0).
 
 kubetui extends ``gcTerminating`` in one documented way, so evicted pods on a
-dead lab node do not linger: a terminating pod whose grace period has passed
-on a node that has been ``unreachable`` (Ready=Unknown, lease stopped) for at
-least ``node_monitor_grace_seconds`` is force-deleted too. Upstream leaves
+dead lab node do not linger: a terminating pod on a node that has carried the
+``unreachable`` NoExecute taint (Ready=Unknown, lease stopped) for at least
+``node_monitor_grace_seconds`` is force-deleted too, without waiting out its
+termination grace period (no kubelet is there to use it). Upstream leaves
 such pods Terminating until an admin adds the out-of-service taint (or the
 node returns); their replacements are created either way, because a
 terminating pod is no longer "active" for the ReplicaSet controller.
@@ -43,8 +44,6 @@ def should_force_delete(pod: Obj, node: Obj | None, now: float, grace: float) ->
     taints = (node.get("spec") or {}).get("taints") or []
     if ready_status(node) != "True" and any(t.get("key") == OUT_OF_SERVICE for t in taints):
         return True
-    if parse_rfc3339(m["deletionTimestamp"]) > now:
-        return False  # still within its grace period
     for t in taints:
         if t.get("key") == UNREACHABLE and t.get("effect") == "NoExecute" and t.get("timeAdded"):
             if parse_rfc3339(t["timeAdded"]) + grace <= now:
