@@ -1,0 +1,279 @@
+"""``kubetui bench api``: API server latency, throughput and watch fan-out over HTTPS.
+
+Like upstream's API server SLOs (``sig-scalability``: mutating calls p99 <
+1 s, reads p99 < 1 s at 5,000 nodes), scaled to a laptop cluster. The server
+(a durable Store in a temporary directory, the Registry and the HTTPS
+``APIServer``) runs in a subprocess by default, so the load generator does not
+steal its event loop. 50 concurrent clients, each with its own TLS
+connection, create Pods and then get them; then 100 watchers each hold a
+watch and the time from a write to the *last* watcher receiving it is taken.
+
+Targets (reported, never asserted): get p99 < 25 ms, create p99 < 50 ms,
+watch fan-out p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGETS_MS = {"create_p99_ms": 50.0, "get_p99_ms": 25.0, "fanout_p99_ms": 50.0}
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of ``values``."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def small_pod(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
+
+
+# -- the server side ----------------------------------------------------------------
+
+async def start_server(state_dir: Path):
+    """Store + Registry + HTTPS APIServer on an ephemeral 127.0.0.1 port; returns (server, store, kubeconfig)."""
+    from kubetui.apiserver.auth import TokenAuthenticator
+    from kubetui.apiserver.certs import ensure_pki
+    from kubetui.apiserver.registry import Registry
+    from kubetui.apiserver.server import APIServer
+    from kubetui.client.kubeconfig import write_kubeconfig
+    from kubetui.store import Store
+
+    store = Store(state_dir / "store")
+    await store.open()
+    registry = Registry(store)
+    await registry.bootstrap()
+    pki = ensure_pki(state_dir, "bench")
+    auth = TokenAuthenticator.for_state_dir(state_dir)
+    server = APIServer(registry, port=0, ssl_context=pki.server_ssl_context(), authenticator=auth)
+    await server.start()
+    kubeconfig = write_kubeconfig(state_dir / "kubeconfig", "bench", server.url, pki.ca_pem(), auth.admin_token())
+    return server, store, kubeconfig
+
+
+async def serve_forever(state_dir: Path) -> None:
+    """``--serve``: run the server until stdin closes or SIGTERM (used by the subprocess mode)."""
+    server, store, kubeconfig = await start_server(state_dir)
+    print(f"ready {kubeconfig}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    async def wait_stdin() -> None:
+        await reader.read()
+        stop.set()
+
+    waiter = asyncio.create_task(wait_stdin())
+    await stop.wait()
+    waiter.cancel()
+    await server.stop()
+    await store.close()
+
+
+# -- the load side ----------------------------------------------------------------------
+
+async def run_load(kubeconfig: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from kubetui.client.http import HTTPClient
+
+    clients = [HTTPClient.from_kubeconfig(kubeconfig, pool_size=1) for _ in range(args.clients)]
+    result: dict[str, Any] = {"clients": args.clients, "watchers": args.watchers}
+    try:
+        # warm up: one TLS handshake per client
+        await asyncio.gather(*(c.get("namespaces", "default") for c in clients))
+
+        names: list[str] = []
+        create_lat: list[float] = []
+        per_client = max(1, args.creates // args.clients)
+
+        async def creator(ci: int, c: HTTPClient) -> None:
+            for j in range(per_client):
+                name = f"bench-{ci}-{j}"
+                t0 = time.perf_counter()
+                await c.create("pods", small_pod(name), "default")
+                create_lat.append(time.perf_counter() - t0)
+                names.append(name)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(creator(i, c) for i, c in enumerate(clients)))
+        create_wall = time.perf_counter() - t0
+
+        get_lat: list[float] = []
+        per_client_gets = max(1, args.gets // args.clients)
+        rng = random.Random(1)
+
+        async def getter(c: HTTPClient) -> None:
+            for _ in range(per_client_gets):
+                name = rng.choice(names)
+                t0 = time.perf_counter()
+                await c.get("pods", name, "default")
+                get_lat.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(getter(c) for c in clients))
+        get_wall = time.perf_counter() - t0
+
+        result.update(
+            creates=len(create_lat), create_p50_ms=pct(create_lat, 50) * 1e3, create_p99_ms=pct(create_lat, 99) * 1e3,
+            create_per_s=len(create_lat) / create_wall,
+            gets=len(get_lat), get_p50_ms=pct(get_lat, 50) * 1e3, get_p99_ms=pct(get_lat, 99) * 1e3,
+            get_per_s=len(get_lat) / get_wall,
+        )
+        result.update(await fanout(kubeconfig, clients[0], args))
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    return result
+
+
+async def fanout(kubeconfig: Path, writer: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Time from a write to the last of ``--watchers`` watchers receiving it."""
+    from kubetui.client.http import HTTPClient
+
+    lst = await writer.list("configmaps", "default")
+    rv = lst["metadata"]["resourceVersion"]
+    watch_client = HTTPClient.from_kubeconfig(kubeconfig, pool_size=args.watchers + 1)
+    received: dict[str, list[float]] = {}
+    arrived: dict[str, asyncio.Event] = {}
+    ready = 0
+
+    async def watcher() -> None:
+        nonlocal ready
+        ready += 1
+        async for ev in watch_client.watch("configmaps", "default", resource_version=rv):
+            name = ev.object["metadata"]["name"]
+            times = received.setdefault(name, [])
+            times.append(time.perf_counter())
+            if len(times) == args.watchers and name in arrived:
+                arrived[name].set()
+
+    tasks = [asyncio.create_task(watcher()) for _ in range(args.watchers)]
+    try:
+        # a first write confirms every watcher is connected before timing starts
+        arrived["warmup"] = asyncio.Event()
+        await writer.create("configmaps", {"metadata": {"name": "warmup"}, "data": {"k": "v"}}, "default")
+        await asyncio.wait_for(arrived["warmup"].wait(), 60)
+        lat: list[float] = []
+        for i in range(args.events):
+            name = f"fan-{i}"
+            arrived[name] = asyncio.Event()
+            t0 = time.perf_counter()
+            await writer.create("configmaps", {"metadata": {"name": name}, "data": {"i": str(i)}}, "default")
+            await asyncio.wait_for(arrived[name].wait(), 30)
+            lat.append(max(received[name]) - t0)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await watch_client.close()
+    return {"fanout_events": len(lat), "fanout_p50_ms": pct(lat, 50) * 1e3, "fanout_p99_ms": pct(lat, 99) * 1e3}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="kubetui-bench-api-") as tmp:
+        state = Path(tmp)
+        if args.in_process:
+            server, store, kubeconfig = await start_server(state)
+            try:
+                result = await run_load(kubeconfig, args)
+            finally:
+                await server.stop()
+                await store.close()
+            result["server"] = "in-process"
+            return result
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kubetui.bench.api", "--serve", str(state),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            if not line.startswith(b"ready "):
+                raise RuntimeError(f"bench server failed to start: {line!r}")
+            result = await run_load(Path(line.split(b" ", 1)[1].strip().decode()), args)
+            result["server"] = "subprocess"
+            return result
+        finally:
+            if proc.returncode is None:
+                proc.stdin.close()
+                try:
+                    await asyncio.wait_for(proc.wait(), 20)
+                except asyncio.TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+def print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"kubetui bench api ({result['clients']} clients, {result['watchers']} watchers, "
+                    f"server {result['server']})")
+    t.add_column("measure")
+    t.add_column("p50 (ms)", justify="right")
+    t.add_column("p99 (ms)", justify="right")
+    t.add_column("throughput", justify="right")
+    t.add_column("target p99", justify="right")
+    t.add_column("met", justify="center")
+    for label, key, rate in (("create pod", "create", "create_per_s"), ("get pod", "get", "get_per_s"),
+                             ("watch fan-out", "fanout", None)):
+        p99 = result[f"{key}_p99_ms"]
+        target = TARGETS_MS[f"{key}_p99_ms"]
+        t.add_row(label, f"{result[f'{key}_p50_ms']:.1f}", f"{p99:.1f}",
+                  f"{result[rate]:.0f}/s" if rate else f"{result['fanout_events']} writes",
+                  f"< {target:.0f} ms", "yes" if p99 < target else "no")
+    Console().print(t)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clients", type=int, default=50, help="concurrent clients (default: %(default)s)")
+    p.add_argument("--creates", type=int, default=1000, help="pods created in total (default: %(default)s)")
+    p.add_argument("--gets", type=int, default=2000, help="gets in total (default: %(default)s)")
+    p.add_argument("--watchers", type=int, default=100, help="concurrent watchers (default: %(default)s)")
+    p.add_argument("--events", type=int, default=50, help="writes timed for fan-out (default: %(default)s)")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the server in the benchmark's own event loop (figures then include the load)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    result = asyncio.run(run(args))
+    result["targets"] = TARGETS_MS
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``kubetui bench api``."""
+    p = subparsers.add_parser("api", help="API server latency, throughput and watch fan-out over HTTPS",
+                              description=__doc__.split("\n\n")[1])
+    add_arguments(p)
+    p.set_defaults(func=_cmd)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        asyncio.run(serve_forever(Path(sys.argv[2])))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(prog="python -m kubetui.bench.api")
+    add_arguments(parser)
+    sys.exit(_cmd(parser.parse_args()))
