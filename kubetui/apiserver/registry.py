@@ -241,18 +241,19 @@ class Registry:
             if errs:
                 raise errors.invalid(resource.kind, str(meta["name"]), [field_error(
                     "metadata.name", f'Invalid value: {json.dumps(meta["name"])}: {errs[0]}')], resource.group)
-            self._validate(resource, obj, None)
-            if field_manager:
-                record_update(obj, None, field_manager, "Update", self._now())
-            if dry_run:
-                if self.store.get(self.key(resource, namespace, meta["name"]), copy=False) is not None:
-                    raise already_exists(resource, meta["name"])
-                return obj
             taken: list[tuple[str, Any]] = []
             if resource.kind == "Service":
                 self._ensure_services_loaded()
                 taken = self.services.allocate(obj)
             try:
+                self._validate(resource, obj, None)
+                if field_manager:
+                    record_update(obj, None, field_manager, "Update", self._now())
+                if dry_run:
+                    self.services.undo(taken)
+                    if self.store.get(self.key(resource, namespace, meta["name"]), copy=False) is not None:
+                        raise already_exists(resource, meta["name"])
+                    return obj
                 kv = await self.store.create(self.key(resource, namespace, meta["name"]), obj)
             except KeyExists:
                 self.services.undo(taken)
@@ -395,13 +396,13 @@ class Registry:
         return new
 
     async def _guaranteed_update(self, resource: Resource, namespace: str | None, name: str,
-                                 try_update: Callable[[Obj], Obj], *, subresource: str | None,
+                                 try_update: Callable[[Obj, Obj], Obj], *, subresource: str | None,
                                  dry_run: bool, field_manager: str | None = None,
-                                 operation: str = "Update",
+                                 operation: str = "Update", validate: bool = True,
                                  on_missing: Callable[[], Awaitable[Obj]] | None = None) -> Obj:
         """Read, change, compare-and-swap, retry on conflict (upstream ``GuaranteedUpdate``).
 
-        ``try_update(old)`` returns the new object; if it carries a resourceVersion
+        ``try_update(working_copy, old)`` returns the new object; if it carries a resourceVersion
         other than the live one, the client's view is stale: 409, no retry.
         """
         key = self.key(resource, namespace, name)
@@ -412,7 +413,7 @@ class Registry:
                     return await on_missing()
                 raise not_found(resource, name)
             old = cur.value
-            new = try_update(copy_json(old))
+            new = try_update(copy_json(old), old)
             meta = new["metadata"]
             rv = meta.get("resourceVersion")
             if rv not in (None, "") and str(rv) != old["metadata"]["resourceVersion"]:
@@ -423,25 +424,24 @@ class Registry:
                                  f"the URL ({name})")
             if new == old:
                 return cur.value  # a no-op update writes nothing (and bumps no revision)
-            self._validate(resource, new, old, subresource)
-            if field_manager and operation == "Update":
-                record_update(new, old, field_manager, "Update", self._now(), subresource=subresource)
-            if dry_run:
-                return new
-            if strategy.should_delete_during_update(resource, new):
-                try:
-                    kv = await self.store.delete(key, expected_mod_revision=cur.mod_revision)
-                except RevisionMismatch:
-                    continue
-                except KeyNotFound:
-                    raise not_found(resource, name) from None
-                self._after_delete(resource, kv.value)
-                return kv.value
+            # Service IPs and node ports first: a PUT that omits them keeps the
+            # allocated ones, and validation must see the result.
             taken: list[tuple[str, Any]] = []
             if resource.kind == "Service" and subresource is None:
                 self._ensure_services_loaded()
                 taken = self.services.allocate(new, old)
             try:
+                if validate:
+                    self._validate(resource, new, old, subresource)
+                if field_manager and operation == "Update":
+                    record_update(new, old, field_manager, "Update", self._now(), subresource=subresource)
+                if dry_run:
+                    self.services.undo(taken)
+                    return new
+                if strategy.should_delete_during_update(resource, new):
+                    kv = await self.store.delete(key, expected_mod_revision=cur.mod_revision)
+                    self._after_delete(resource, kv.value)
+                    return kv.value
                 kv = await self.store.update(key, new, expected_mod_revision=cur.mod_revision)
             except RevisionMismatch:
                 self.services.undo(taken)
@@ -471,12 +471,14 @@ class Registry:
             raise BadRequest("name is required for an update")
         if meta.get("name") in (None, ""):
             meta["name"] = name
+        elif meta["name"] != name:
+            raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
         self._check_object_namespace(resource, namespace, meta)
         self._decode_checks(resource, obj, field_validation)
         if self.hooks.apply_defaults is not None:
             self.hooks.apply_defaults(resource, obj)
 
-        def try_update(old: Obj) -> Obj:
+        def try_update(_: Obj, old: Obj) -> Obj:
             return self._prepare_put(resource, copy_json(obj), old, subresource)
 
         async def create_instead() -> Obj:
@@ -515,12 +517,12 @@ class Registry:
             self._check_object_namespace(resource, namespace, patch["metadata"])
             self._decode_checks(resource, copy_json(patch), field_validation)
 
-        def try_update(old: Obj) -> Obj:
+        def try_update(work: Obj, old: Obj) -> Obj:
             if patch_type == APPLY_PATCH:
-                patched = apply_config(old, copy_json(patch), field_manager or "", force=force,
+                patched = apply_config(work, copy_json(patch), field_manager or "", force=force,
                                        now=self._now(), subresource=subresource)
             else:
-                patched = apply_patch(old, copy_json(patch), patch_type)
+                patched = apply_patch(work, copy_json(patch), patch_type)
                 if not isinstance(patched, dict):
                     raise BadRequest(f"the patch turned the object into a {type(patched).__name__}")
             if patch_type != APPLY_PATCH:

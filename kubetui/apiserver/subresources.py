@@ -65,12 +65,11 @@ async def _write_scale(registry: "Registry", resource: Resource, namespace: str 
             "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")], "autoscaling")
     rv = (scale.get("metadata") or {}).get("resourceVersion")
 
-    def update(old: Obj) -> Obj:
-        before = copy_json(old)
-        old.setdefault("spec", {})["replicas"] = replicas
+    def update(work: Obj, old: Obj) -> Obj:
+        work.setdefault("spec", {})["replicas"] = replicas
         if rv:
-            old["metadata"]["resourceVersion"] = rv
-        return registry._prepare_put(resource, old, before, None)
+            work["metadata"]["resourceVersion"] = rv
+        return registry._prepare_put(resource, work, old, None)
 
     out = await registry._guaranteed_update(resource, namespace, name, update, subresource=None, dry_run=dry_run)
     return to_scale(out)
@@ -97,8 +96,7 @@ async def _bind(registry: "Registry", resource: Resource, namespace: str | None,
     want_uid = meta.get("uid")
     now = rfc3339(registry.clock.time())
 
-    def update(pod: Obj) -> Obj:
-        before = copy_json(pod)
+    def update(pod: Obj, before: Obj) -> Obj:
         pmeta = pod["metadata"]
         if want_uid and want_uid != pmeta.get("uid"):
             raise _binding_conflict(name, f"Precondition failed: UID in precondition: {want_uid}, "
@@ -123,11 +121,17 @@ async def _bind(registry: "Registry", resource: Resource, namespace: str | None,
         else:
             conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                "lastTransitionTime": now})
+        status = pod["status"]
         new = registry._prepare_put(resource, pod, before, None)
-        new["status"] = pod["status"]  # prepare_for_update kept the old status; binding sets it
+        new["status"] = status  # a main-resource update keeps the old status; binding sets it
+        if "generation" in before["metadata"]:
+            new["metadata"]["generation"] = before["metadata"]["generation"]  # not a spec edit by a user
         return new
 
-    await registry._guaranteed_update(resource, namespace, name, update, subresource=None, dry_run=dry_run)
+    # Upstream's BindingREST writes with GuaranteedUpdate directly: pod update
+    # validation (which forbids changing spec.nodeName) does not apply.
+    await registry._guaranteed_update(resource, namespace, name, update, subresource=None, dry_run=dry_run,
+                                      validate=False)
     return _status_success()
 
 
