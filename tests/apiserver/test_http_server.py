@@ -263,3 +263,34 @@ async def test_server_stop_ends_watch_cleanly(tmp_path):
             assert all(json.loads(line)["type"] in ("ADDED", "BOOKMARK") for line in rest.splitlines())
             await asyncio.wait_for(stopping, 5)
     assert len(c.server.watches) == 0
+
+
+async def test_extra_hosts_and_insecure_http(tmp_path):
+    from kubetui.apiserver.auth import TokenAuthenticator
+    from kubetui.apiserver.certs import ensure_pki
+    from kubetui.apiserver.server import APIServer
+    c = await start_cluster(tmp_path / "a")
+    pki = ensure_pki(tmp_path / "b", extra_sans=["127.0.0.2"])
+    auth = TokenAuthenticator(None)
+    token = auth.admin_token()
+    multi = APIServer(c.registry, port=0, extra_hosts=("127.0.0.2",), ssl_context=pki.server_ssl_context(),
+                      authenticator=auth)
+    plain = APIServer(c.registry, port=0, insecure_http=True)
+    await multi.start()
+    await plain.start()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=pki.client_ssl_context())) as s:
+            for host in ("127.0.0.1", "127.0.0.2"):  # the same port on both addresses, one certificate
+                async with s.get(f"https://{host}:{multi.port}/api/v1/namespaces",
+                                 headers={"Authorization": f"Bearer {token}"}) as r:
+                    assert r.status == 200 and (await r.json())["kind"] == "NamespaceList"
+        assert plain.url.startswith("http://")
+        async with aiohttp.ClientSession() as s:  # no token needed over plain http
+            async with s.get(plain.url + "/api/v1/namespaces/default") as r:
+                assert r.status == 200
+    finally:
+        await multi.stop()
+        await plain.stop()
+        await c.stop()
+    with pytest.raises(ValueError, match="ssl_context"):
+        APIServer(c.registry)
