@@ -8,83 +8,12 @@ the API server's node connector.
 from __future__ import annotations
 
 import asyncio
-import json
 import urllib.request
 
 import pytest
 
 from kubetui.api.resources import resource_for
-from kubetui.apiserver.auth import TokenAuthenticator
-from kubetui.apiserver.certs import ensure_pki
-from kubetui.apiserver.registry import Registry
-from kubetui.apiserver.server import APIServer
-from kubetui.client.kubeconfig import write_kubeconfig
-from kubetui.kubelet.apiclient import APIClient
-from kubetui.kubelet.connector import KubeletConnector, KubeletMetrics
-from kubetui.kubelet.kubelet import Kubelet, KubeletConfig
-from kubetui.runtime.process import ProcessRuntime
-from kubetui.store import Store
-
-NODE = "node-e2e"
-
-
-class Cluster:
-    async def start(self, tmp, kubectl_bin):
-        self.kubectl_bin = kubectl_bin
-        self.store = Store(None)
-        await self.store.open()
-        self.registry = Registry(self.store)
-        await self.registry.bootstrap()
-        pki = ensure_pki(tmp, "e2e")
-        auth = TokenAuthenticator.for_state_dir(tmp)
-        self.connector = KubeletConnector.for_registry(self.registry, auth)
-
-        async def list_nodes():
-            return (await self.registry.list(resource_for("nodes"), None))["items"]
-        self.server = APIServer(self.registry, port=0, ssl_context=pki.server_ssl_context(),
-                                authenticator=auth, node_connector=self.connector,
-                                metrics_source=KubeletMetrics(self.connector, list_nodes))
-        await self.server.start()
-        self.kubeconfig = write_kubeconfig(tmp / "kubeconfig", "e2e", self.server.url, pki.ca_pem(),
-                                           auth.admin_token())
-        api = APIClient(self.server.url, token=auth.node_token(NODE), ca_data=pki.ca_pem().decode())
-        config = KubeletConfig(node_name=NODE, root_dir=tmp / "node", node_ip="127.0.0.1",
-                               address="127.0.0.1", port=0, cpus=2, memory_bytes=2 * 2 ** 30,
-                               lease_renew=0.2, status_update=0.5, sync_period=0.2)
-        runtime = ProcessRuntime(tmp / "node" / "runtime", node_name=NODE, pod_cidr="127.244.99.0/24")
-        self.kubelet = Kubelet(config, api, runtime, server_token=auth.node_token(NODE))
-        await self.kubelet.start()
-        return self
-
-    async def stop(self):
-        await self.kubelet.stop()
-        await self.server.stop()
-        await self.store.close()
-
-    async def kubectl(self, *args, stdin=None, timeout=20):
-        p = await asyncio.create_subprocess_exec(
-            self.kubectl_bin, "--kubeconfig", str(self.kubeconfig), *args,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(p.communicate(stdin), timeout)
-        return p.returncode, out.decode(), err.decode()
-
-    async def pod(self, name, ns="default"):
-        return await self.registry.get(resource_for("pods"), ns, name)
-
-    async def wait_pod(self, name, pred, timeout=15.0):
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            try:
-                pod = await self.pod(name)
-                if pred(pod):
-                    return pod
-            except Exception:  # noqa: BLE001 (not created yet)
-                pod = None
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"pod {name} never reached the state; last: "
-                                     f"{json.dumps((pod or {}).get('status'), indent=1)}")
-            await asyncio.sleep(0.1)
-
+from tests.kubelet.cluster import NODE, Cluster
 
 @pytest.fixture
 async def cluster(tmp_path, kubectl_bin):

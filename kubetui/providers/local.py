@@ -1,0 +1,208 @@
+"""The local provider: each node is a kubelet process on this machine (no Docker).
+
+The same kubelet a Docker node runs (``python3 -m kubetui.kubelet``), started
+as a local process per node with the plain-process runtime, so kubetui works
+on a machine without Docker. What that costs is said once, when the first
+node starts: pods are ordinary processes, with no network/mount/UTS/PID
+namespaces and no cgroups (memory limits are not enforced, nothing is ever
+OOMKilled). Each pod still gets its own address: node N's pods bind
+``127.244.N.x`` (Linux routes all of 127.0.0.0/8 to the loopback interface),
+and each node's kubelet listens on ``127.10.0.N``.
+
+State lives in ``<state_dir>/nodes/<name>/``: ``kubelet.pid``, ``kubelet.log``,
+the token and CA files, and the kubelet's root dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from kubetui.providers.base import NodeConfig, NodeHandle, Provider
+
+log = logging.getLogger(__name__)
+
+_WARNED = False
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+
+def _is_our_kubelet(pid: int, node_name: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return _pid_alive(pid)        # no /proc (macOS): trust the pid file
+    return b"kubetui.kubelet" in argv and node_name.encode() in argv and _pid_alive(pid)
+
+
+def loopback_pod_cidr(pod_cidr: str | None, index: int) -> str:
+    """``10.244.3.0/24`` -> ``127.244.3.0/24``: the node's pod range, moved onto the loopback."""
+    if pod_cidr:
+        net = ipaddress.ip_network(pod_cidr, strict=False)
+        third = int(net.network_address) >> 8 & 0xFF
+        return f"127.244.{third}.0/24"
+    return f"127.244.{index % 256}.0/24"
+
+
+class LocalProvider(Provider):
+    name = "local"
+    description = "nodes are local processes (no Docker): pods are plain processes without container isolation"
+
+    def __init__(self, cluster) -> None:
+        super().__init__(cluster)
+        self._procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def nodes_dir(self) -> Path:
+        return Path(self.cluster.state_dir) / "nodes"
+
+    def _dir(self, name: str) -> Path:
+        return self.nodes_dir / name
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            return int((self._dir(name) / "kubelet.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _running(self, name: str) -> int | None:
+        proc = self._procs.get(name)
+        if proc is not None and proc.poll() is not None:
+            self._procs.pop(name, None)
+        pid = self._pid(name)
+        return pid if pid and _is_our_kubelet(pid, name) else None
+
+    def _index(self, name: str) -> int:
+        f = self._dir(name) / "index"
+        if f.exists():
+            return int(f.read_text())
+        used = set()
+        for d in self.nodes_dir.glob("*/index"):
+            try:
+                used.add(int(d.read_text()))
+            except ValueError:
+                pass
+        i = next(i for i in range(1, 10_000) if i not in used)
+        f.write_text(str(i))
+        return i
+
+    def node_ip(self, index: int) -> str:
+        # distinct loopback addresses need Linux; elsewhere every node is 127.0.0.1
+        return f"127.10.{index // 256}.{index % 256}" if sys.platform.startswith("linux") else "127.0.0.1"
+
+    async def start_node(self, node: NodeConfig) -> NodeHandle:
+        global _WARNED
+        if not _WARNED:
+            _WARNED = True
+            log.warning("kubetui is using the local provider: %s. Namespaces, cgroups (memory limits, "
+                        "OOMKilled) and per-pod filesystems need the Docker provider.", self.description)
+        d = self._dir(node.name)
+        d.mkdir(parents=True, exist_ok=True)
+        index = self._index(node.name)
+        ip = self.node_ip(index)
+        pid = self._running(node.name)
+        if pid:
+            return NodeHandle(node.name, self.name, ip, "running", self._details(node.name, pid))
+        token_file, ca_file = d / "token", d / "ca.crt"
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(node.token)
+        ca_file.write_text(node.ca_pem)
+        labels = ",".join(f"{k}={v}" for k, v in node.labels.items())
+        argv = [sys.executable, "-m", "kubetui.kubelet", "--api-server", node.api_url,
+                "--token-file", str(token_file), "--ca-file", str(ca_file), "--node-name", node.name,
+                "--node-ip", ip, "--address", ip, "--port", "0", "--root-dir", str(d / "kubelet"),
+                "--runtime", "process", "--pod-cidr", loopback_pod_cidr(node.pod_cidr, index),
+                "--cpus", str(node.cpus), "--memory", node.memory, "--max-pods", str(node.max_pods),
+                "--timings", json.dumps(node.timings.as_dict())]
+        if labels:
+            argv += ["--node-labels", labels]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        with open(d / "kubelet.log", "ab") as logf:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                    env=env, start_new_session=True, cwd=str(d))
+        self._procs[node.name] = proc
+        (d / "kubelet.pid").write_text(str(proc.pid))
+        (d / "node.json").write_text(json.dumps({"name": node.name, "ip": ip, "argv": argv}))
+        log.info("started node %s: kubelet pid %d, log %s", node.name, proc.pid, d / "kubelet.log")
+        return NodeHandle(node.name, self.name, ip, "running", self._details(node.name, proc.pid))
+
+    def _details(self, name: str, pid: int | None) -> dict:
+        return {"pid": pid, "log": str(self._dir(name) / "kubelet.log"),
+                "runtime": "process (no isolation)"}
+
+    async def stop_node(self, name: str) -> None:
+        pid = self._running(name)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)     # the kubelet stops its pods, then exits
+            except ProcessLookupError:
+                pass
+            for _ in range(100):
+                if not _pid_alive(pid):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                log.warning("kubelet of node %s did not stop in 10s: SIGKILL", name)
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        proc = self._procs.pop(name, None)
+        if proc is not None:
+            await asyncio.to_thread(proc.wait)
+        # whatever a killed kubelet left running dies with the node
+        root = self._dir(name) / "kubelet" / "runtime"
+        if (root / "pods").exists():
+            from kubetui.runtime.process import ProcessRuntime
+            ProcessRuntime(root, node_name=name).cleanup_leftovers()
+        (self._dir(name) / "kubelet.pid").unlink(missing_ok=True)
+
+    async def list_nodes(self) -> list[NodeHandle]:
+        out = []
+        if not self.nodes_dir.exists():
+            return out
+        for d in sorted(p for p in self.nodes_dir.iterdir() if p.is_dir()):
+            pid = self._running(d.name)
+            ip = None
+            try:
+                ip = json.loads((d / "node.json").read_text()).get("ip")
+            except (OSError, ValueError):
+                pass
+            out.append(NodeHandle(d.name, self.name, ip, "running" if pid else "stopped",
+                                  self._details(d.name, pid)))
+        return out
+
+    async def delete(self, purge: bool = False) -> None:
+        for h in await self.list_nodes():
+            await self.stop_node(h.name)
+        if purge:
+            shutil.rmtree(self.nodes_dir, ignore_errors=True)
+
+    async def close(self) -> None:
+        # The nodes keep running (like Docker containers outlive the CLI); only reap exited children.
+        for name, proc in list(self._procs.items()):
+            if proc.poll() is not None:
+                self._procs.pop(name, None)

@@ -1,0 +1,81 @@
+"""The local provider: a real kubelet subprocess per node, pods as plain processes on 127.244.N.x."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import urllib.request
+
+import pytest
+
+from kubetui.api.resources import resource_for
+from kubetui.providers.base import ClusterConfig, NodeConfig
+from kubetui.providers.local import LocalProvider, loopback_pod_cidr
+from kubetui.timings import LAB
+from tests.kubelet.cluster import Cluster
+
+
+@pytest.mark.parametrize("cidr,index,expected", [
+    ("10.244.3.0/24", 9, "127.244.3.0/24"),
+    (None, 2, "127.244.2.0/24"),
+])
+def test_loopback_pod_cidr(cidr, index, expected):
+    assert loopback_pod_cidr(cidr, index) == expected
+
+
+async def test_local_node_runs_a_pod_and_stops_cleanly(tmp_path, kubectl_bin):
+    cluster = await Cluster().start(tmp_path / "cp", kubectl_bin, kubelet=False)
+    provider = LocalProvider(ClusterConfig(name="t", state_dir=tmp_path / "state"))
+    fast = dataclasses.replace(LAB, node_lease_renew_seconds=0.3, node_status_update_seconds=0.5)
+    try:
+        handle = await provider.start_node(NodeConfig(
+            name="n1", api_url=cluster.server.url, token=cluster.auth.node_token("n1"),
+            ca_pem=cluster.pki.ca_pem().decode(), timings=fast, pod_cidr="10.244.1.0/24",
+            labels={"node-role.kubernetes.io/worker": ""}))
+        assert handle.status == "running" and handle.address == "127.10.0.1"
+        again = await provider.start_node(NodeConfig(name="n1", api_url=cluster.server.url,
+                                                     token="x", ca_pem=""))
+        assert again.details["pid"] == handle.details["pid"]          # idempotent
+
+        nodes = resource_for("nodes")
+        for _ in range(100):
+            try:
+                node = await cluster.registry.get(nodes, None, "n1")
+                if node.get("status", {}).get("daemonEndpoints"):
+                    break
+            except Exception:  # noqa: BLE001 (not registered yet)
+                pass
+            await asyncio.sleep(0.1)
+        assert node["metadata"]["labels"]["node-role.kubernetes.io/worker"] == ""
+        assert "no network, mount, UTS or PID namespaces" in node["metadata"]["annotations"]["kubetui.io/isolation"]
+
+        await cluster.registry.create(resource_for("pods"), "default", {
+            "metadata": {"name": "web"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "kubetui/hello:2"}]}})
+        p = await cluster.wait_pod("web", lambda p: p.get("status", {}).get("phase") == "Running")
+        ip = p["status"]["podIP"]
+        assert ip.startswith("127.244.1.") and p["status"]["hostIP"] == "127.10.0.1"
+        for _ in range(50):
+            try:
+                body = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://{ip}:8080/", timeout=1).read())
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        assert body == b"pod=web node=n1 version=2\n"
+        rc, out, err = await cluster.kubectl("exec", "web", "--", "hostname")
+        assert (rc, out) == (0, "web\n"), err
+
+        pid = int(handle.details["pid"])
+        await provider.stop_node("n1")
+        assert [(h.name, h.status) for h in await provider.list_nodes()] == [("n1", "stopped")]
+        with pytest.raises(OSError):
+            await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://{ip}:8080/", timeout=1))
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        log = (tmp_path / "state" / "nodes" / "n1" / "kubelet.log").read_text()
+        assert "registered node n1" in log
+    finally:
+        await provider.delete(purge=True)
+        await cluster.stop()
+    assert not (tmp_path / "state" / "nodes").exists()
