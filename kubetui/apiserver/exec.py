@@ -145,6 +145,11 @@ async def serve_logs(request: web.Request, pod: dict, connector: NodeConnector |
         await resp.write_eof()
     except ConnectionResetError:
         pass
+    except StatusError as exc:
+        # the 200 is already sent: end the stream with the reason, as the kubelet would
+        log.warning("log stream of pod %s ended: %s", pod["metadata"]["name"], exc.message)
+        await resp.write(f"\nerror: {exc.message}\n".encode())
+        await resp.write_eof()
     finally:
         aclose = getattr(it, "aclose", None)
         if aclose is not None:
