@@ -154,3 +154,12 @@ def test_storage_class_parameters_are_immutable():
 def test_pv_source_is_immutable():
     causes = _update("persistentvolumes", lambda o: o["spec"]["hostPath"].__setitem__("path", "/elsewhere"))
     assert ("spec.persistentvolumesource", "FieldValueForbidden") in _fields(causes)
+
+
+def test_binding_may_set_node_name_once():
+    assert _update("pods", lambda o: o["spec"].__setitem__("nodeName", "node-1")) == []
+    old = _stored("pods")
+    old["spec"]["nodeName"] = "node-1"
+    new = copy.deepcopy(old)
+    new["spec"]["nodeName"] = "node-2"
+    assert _fields(validate(resource_for("pods"), new, old)) == [("spec", "FieldValueForbidden")]

@@ -423,6 +423,11 @@ def validate_pod_update(new_spec: Any, old_spec: Any, path: str = "spec", *, res
                 if resize:
                     c.pop("resources", None)
                     c.pop("resizePolicy", None)
+    # Binding sets nodeName once. Upstream that write bypasses update
+    # validation; kubetui's registry routes it through here, so the ""-to-node
+    # transition is let through (a node change after that is still refused).
+    if not b.get("nodeName") and a.get("nodeName"):
+        a.pop("nodeName")
     # terminationGracePeriodSeconds may go from negative to 1.
     if is_int(b.get("terminationGracePeriodSeconds")) and b["terminationGracePeriodSeconds"] < 0 \
             and a.get("terminationGracePeriodSeconds") == 1:
