@@ -246,3 +246,18 @@ async def test_top_uses_metrics_api(cluster):
     assert "node-1" in out and "250m" in out
     out = await ok(cluster, "top", "pods")
     assert "runner" in out and "5m" in out
+
+
+async def test_rollout_status_uses_watchlist(cluster):
+    deployments = resource_for("deployments")
+    dep = await cluster.registry.create(deployments, "default", yaml.safe_load(DEPLOY.format(image="nginx:1").replace(
+        "name: app", "name: rolled")))
+    dep = dict(dep)
+    dep["status"] = {"observedGeneration": dep["metadata"]["generation"], "replicas": 2, "updatedReplicas": 2,
+                     "readyReplicas": 2, "availableReplicas": 2,
+                     "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}
+    await cluster.registry.update(deployments, "default", "rolled", dep, subresource="status")
+    # kubectl's informer asks for sendInitialEvents=true and waits for the initial-events-end bookmark
+    out = await ok(cluster, "rollout", "status", "deployment/rolled", "--timeout=20s")
+    assert 'deployment "rolled" successfully rolled out' in out
