@@ -14,6 +14,7 @@ import binascii
 import json
 from typing import Any
 
+from kubetui.api.quantity import parse_quantity
 from kubetui.api.validation import names
 from kubetui.api.validation.field import (
     Cause, as_dict, child, dict_items, duplicate, forbidden, immutable, index, invalid, is_int, key,
@@ -388,7 +389,6 @@ def validate_persistent_volume_claim(obj: dict[str, Any], old: dict[str, Any] | 
         old_req = as_dict(as_dict(old_spec.get("resources")).get("requests")).get("storage")
         new_req = requests.get("storage")
         if old_req is not None and new_req is not None:
-            from kubetui.api.quantity import parse_quantity
             try:
                 if parse_quantity(new_req) < parse_quantity(old_req):
                     errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"
