@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
 # Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.
 BENCH_MODULES: list[str] = [
     "kubetui.bench.store",
+    "kubetui.bench.api",
 ]
 
 
