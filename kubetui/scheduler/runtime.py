@@ -210,19 +210,14 @@ class Framework:
         return result
 
     def _select_host(self, totals: list[int]) -> int:
-        """Index of the highest total; ties broken uniformly at random (upstream's reservoir sampling)."""
-        best = 0
-        count = 1
-        rng = self.rng
-        for i in range(1, len(totals)):
-            t = totals[i]
-            if t > totals[best]:
-                best, count = i, 1
-            elif t == totals[best]:
-                count += 1
-                if rng.randrange(count) == 0:
-                    best = i
-        return best
+        """Index of the highest total; ties broken uniformly at random.
+
+        Upstream uses reservoir sampling over the node list; picking uniformly
+        among the tied indices gives the same distribution in one draw.
+        """
+        top = max(totals)
+        tied = [i for i, t in enumerate(totals) if t == top]
+        return tied[self.rng.randrange(len(tied))] if len(tied) > 1 else tied[0]
 
 
 def describe_result(result: ScheduleResult) -> dict[str, Any]:

@@ -84,8 +84,12 @@ class Scheduler:
         self.explanations_store = ExplanationStore()
         self.record_explanations = record_explanations
         if recorder is None:
-            from kubetui.controllers.recorder import recorder_for
-            recorder = recorder_for(client, scheduler_name, self.clock)
+            try:
+                from kubetui.apiserver.events import EventRecorder
+                recorder = EventRecorder(client, scheduler_name, clock=self.clock)
+            except ImportError:
+                from kubetui.controllers.recorder import recorder_for
+                recorder = recorder_for(client, scheduler_name, self.clock)
         self.recorder = recorder
         self._factory = informers
         self.pods: SharedInformer | None = None
@@ -284,17 +288,25 @@ class Scheduler:
             message = f"Binding rejected: {e}"
             rec.binding_failed(message)
             log.info("binding %s to %s failed: %s", pi.key, host, e)
-            self.recorder.event(pi.pod, "Warning", "FailedScheduling", message)
+            await self._event(pi.pod, "Warning", "FailedScheduling", message)
             live = self.pods.get(pi.key) if self.pods is not None else None
             if live is not None and not (live.get("spec") or {}).get("nodeName"):
                 self.queue.add_unschedulable(q, (), self.queue.scheduling_cycle, error=True)
             return
         self.bound += 1
-        self.recorder.event(pi.pod, "Normal", "Scheduled", rec.message)
+        await self._event(pi.pod, "Normal", "Scheduled", rec.message)
+
+    async def _event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """Record an Event (``EventRecorder.record`` aggregates repeats into ``count``, as client-go does)."""
+        record = getattr(self.recorder, "record", None)
+        if record is not None:
+            await record(obj, type_, reason, message)
+        else:
+            self.recorder.event(obj, type_, reason, message)
 
     async def _report_failure(self, pod: dict[str, Any], message: str) -> None:
         """FailedScheduling event, and PodScheduled=False on the pod (if it changed)."""
-        self.recorder.event(pod, "Warning", "FailedScheduling", message)
+        await self._event(pod, "Warning", "FailedScheduling", message)
         current = next((c for c in (pod.get("status") or {}).get("conditions") or ()
                         if c.get("type") == "PodScheduled"), None)
         if current and current.get("status") == "False" and current.get("message") == message:

@@ -268,3 +268,28 @@ def test_volume_binding_pv_node_affinity():
     st = plugin.pre_filter(CycleState(), missing)
     assert st.code == Code.UnschedulableAndUnresolvable and st.reasons == ['persistentvolumeclaim "nope" not found']
     assert plugin.pre_filter(CycleState(), PodInfo(make_pod("r"))).code == Code.Skip
+
+
+def test_batch_scorers_equal_the_pure_functions():
+    """The inlined hot paths (``score_nodes``) must give exactly what the documented maths gives."""
+    import random
+
+    from kubetui.scheduler.plugins.balanced_allocation import BalancedAllocation
+
+    rng = random.Random(7)
+    nodes = []
+    for i in range(60):
+        ni = NodeInfo(make_node(f"n{i}", cpu=rng.choice(["0", "1", "2", "3500m", "64"]),
+                                memory=rng.choice(["0", "1Gi", "3Gi", "128Gi"]),
+                                taints=rng.choice([None, [{"key": "a", "effect": "PreferNoSchedule"}]])))
+        for j in range(rng.randrange(4)):
+            ni.add_pod(PodInfo(make_pod(f"x{i}-{j}", rng.choice([None, "100m", "900m", "2"]),
+                                        rng.choice([None, "64Mi", "1Gi"]))))
+        nodes.append(ni)
+    for pod in (make_pod("p", "250m", "300Mi"), make_pod("q"), make_pod("r", "3")):
+        pi = PodInfo(pod)
+        for plugin in (NodeResourcesFit("LeastAllocated"), NodeResourcesFit("MostAllocated"),
+                       NodeResourcesFit("LeastAllocated", {"cpu": 3, "memory": 1}), BalancedAllocation(),
+                       TaintToleration()):
+            assert plugin.score_nodes(CycleState(), pi, nodes) == [plugin.score(CycleState(), pi, n)
+                                                                   for n in nodes], plugin.name

@@ -81,3 +81,28 @@ class NodeResourcesFit:
         a = node.allocatable
         return self._score_fn([node.non_zero_cpu + pod.non_zero_cpu, node.non_zero_mem + pod.non_zero_mem],
                               [a.milli_cpu, a.memory], self._weights)
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """``score`` for many nodes at once, with the two-resource maths inlined (the hot path).
+
+        Gives exactly ``least_allocated_score`` / ``most_allocated_score`` (tests compare them).
+        """
+        pc, pm = pod.non_zero_cpu, pod.non_zero_mem
+        wc, wm = self._weights
+        ws = wc + wm
+        if not ws:
+            return [0] * len(nodes)
+        least = self.strategy == LEAST_ALLOCATED
+        out = []
+        for ni in nodes:
+            a = ni.allocatable
+            cc, cm = a.milli_cpu, a.memory
+            rc, rm = ni.non_zero_cpu + pc, ni.non_zero_mem + pm
+            if least:
+                sc = (cc - rc) * 100 // cc if cc and rc <= cc else 0
+                sm = (cm - rm) * 100 // cm if cm and rm <= cm else 0
+            else:
+                sc = min(rc, cc) * 100 // cc if cc else 0
+                sm = min(rm, cm) * 100 // cm if cm else 0
+            out.append((sc * wc + sm * wm) // ws)
+        return out

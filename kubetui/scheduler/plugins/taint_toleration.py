@@ -107,5 +107,9 @@ class TaintToleration:
             return 0
         return count_intolerable_prefer_no_schedule(node.taints, pod.tolerations)
 
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        tolerations = pod.tolerations
+        return [count_intolerable_prefer_no_schedule(ni.taints, tolerations) if ni.taints else 0 for ni in nodes]
+
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> list[int]:
         return default_normalize_score(scores, reverse=True)
