@@ -87,7 +87,7 @@ class Controller:
         if self.recorder is None:
             return
         try:
-            self.recorder.event(obj, type_, reason, message)
+            self.recorder.emit(obj, type_, reason, message)
         except Exception:
             self.log.exception("recording event %s for %s", reason, meta_namespace_key(obj))
 

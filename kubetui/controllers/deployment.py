@@ -16,9 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubetui.api import errors
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
-from kubetui.clock import parse_rfc3339, rfc3339
 from kubetui.controllers import deployment_util as du
 from kubetui.controllers.base import Controller
 from kubetui.controllers.deployment_sync import DeploymentSync
@@ -122,5 +120,3 @@ class DeploymentController(Controller):
             out[uid] = list(self.pod_informer.by_index(CONTROLLER_INDEX, uid))
         return out
 
-
-__all__ = ["DeploymentController", "parse_rfc3339", "rfc3339", "errors"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from kubetui.api import errors
 from kubetui.api.resources import resource_for, resource_for_kind
-from kubetui.client.informer import OWNER_INDEX, SharedInformer, split_key
+from kubetui.client.informer import OWNER_INDEX, SharedInformer
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import is_deleting, meta
 
@@ -214,5 +214,3 @@ class GarbageCollector(Controller):
             except errors.Conflict:
                 obj = await self.client.get(resource, meta(obj)["name"], ns)
 
-
-__all__ = ["GarbageCollector", "split_key"]

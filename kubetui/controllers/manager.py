@@ -91,6 +91,10 @@ class ControllerManager:
         """Let queued work finish (tests): yield until every queue is idle for a few rounds."""
         idle = 0
         for _ in range(rounds * 20):
+            for c in self.controllers.values():
+                flush = getattr(c.recorder, "flush", None)
+                if flush is not None and getattr(c.recorder, "_tasks", None):
+                    await flush()
             busy = any(len(c.queue) or c.queue.processing for c in self.controllers.values())
             idle = 0 if busy else idle + 1
             if idle >= 10:

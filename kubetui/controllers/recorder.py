@@ -28,7 +28,8 @@ class SimpleEventRecorder:
         self.clock = clock or Clock()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+    def emit(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        """Fire and forget, like ``kubetui.apiserver.events.EventRecorder.emit``."""
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace") or "default"
         now = rfc3339(self.clock.time())
@@ -50,6 +51,10 @@ class SimpleEventRecorder:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def flush(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def _send(self, ev: Obj, ns: str) -> None:
         try:
             await self.client.create("events", ev, ns)
@@ -63,7 +68,4 @@ def recorder_for(client: Client, component: str, clock: Clock) -> Any:
         from kubetui.apiserver.events import EventRecorder  # type: ignore
     except ImportError:
         return SimpleEventRecorder(client, component, clock)
-    try:
-        return EventRecorder(client, component, clock=clock)
-    except TypeError:
-        return EventRecorder(client, component)
+    return EventRecorder(client, component, clock=clock)

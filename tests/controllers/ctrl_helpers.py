@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
 from typing import Any
 
 from kubetui.clock import Clock, rfc3339
@@ -13,16 +12,7 @@ Obj = dict[str, Any]
 
 
 async def make_api(clock: Clock) -> Any:
-    """The API the controllers talk to: the real registry over an in-memory store, via InProcessClient.
-
-    ``KUBETUI_CONTROLLER_TESTS_FAKE_API=1`` uses the small fake in ``fake_api.py`` instead.
-    """
-    if os.environ.get("KUBETUI_CONTROLLER_TESTS_FAKE_API"):
-        from fake_api import FakeAPI
-        api = FakeAPI(clock)
-        for ns in ("default", "kube-system", "kube-node-lease"):
-            await api.create("namespaces", {"metadata": {"name": ns}})
-        return api
+    """The API the controllers talk to: the real registry over an in-memory store, via InProcessClient."""
     from kubetui.apiserver.registry import Registry
     from kubetui.client.inprocess import InProcessClient
     from kubetui.store import Store
