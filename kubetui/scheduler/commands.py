@@ -92,9 +92,13 @@ def render_attempt(attempt: dict[str, Any], node: str | None = None) -> list[Any
             if "total" in entry:
                 detail.add_row("total", "", "", "", str(entry["total"]))
             f = entry["filter"]
-            out.append(Text(f"Filter: {f['verdict']}" + (f" by {f['plugin']}: {', '.join(f['reasons'])}"
-                                                         if f["verdict"] == "Rejected" else "")))
-            out.append(detail)
+            out.append(Text(f"Node {node} — Filter: {f['verdict']}"
+                            + (f" by {f['plugin']}: {', '.join(f['reasons'])}" if f["verdict"] == "Rejected"
+                               else "")))
+            if entry.get("scores"):
+                out.append(detail)
+            elif f["verdict"] == "Passed":
+                out.append(Text(f"no scores: {attempt.get('scoringSkipped') or 'not scored'}", style="dim"))
     return out
 
 

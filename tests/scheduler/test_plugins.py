@@ -83,7 +83,7 @@ def test_taint_filter_and_prefer_no_schedule_score():
     st = plugin.filter(CycleState(), PodInfo(make_pod("p")), tainted)
     assert st.code == Code.UnschedulableAndUnresolvable
     assert st.reasons == ["node(s) had untolerated taint(s)"]
-    assert "{dedicated: gpu}" in st.detail
+    assert st.detail == "untolerated taint dedicated=gpu:NoSchedule"
     tolerant = PodInfo(make_pod("p", tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu",
                                                    "effect": "NoSchedule"}]))
     assert plugin.filter(CycleState(), tolerant, tainted) is None

@@ -10,6 +10,7 @@ ephemeral-storage and the pod count. Score uses a *strategy*:
 
 from __future__ import annotations
 
+from kubetui.api.quantity import BINARY_SI, format_quantity
 from kubetui.scheduler.framework import (NODE_ADD, NODE_UPDATE, POD_DELETE, POD_UPDATE, Code,
                                          CycleState, NodeInfo, PodInfo, Status)
 from kubetui.scheduler.plugins.least_allocated import least_allocated_score
@@ -44,6 +45,15 @@ def insufficient_resources(pod: PodInfo, node: NodeInfo) -> list[tuple[str, int,
     return out
 
 
+def _fmt(resource: str, amount: int) -> str:
+    """``1500m`` for CPU, ``512Mi`` for bytes, a plain count for pods."""
+    if resource == "cpu":
+        return f"{amount}m"
+    if resource == "pods":
+        return str(amount)
+    return format_quantity(amount, BINARY_SI)
+
+
 def reason_for(resource: str) -> str:
     """Upstream's wording: ``Too many pods`` or ``Insufficient <resource>``."""
     return "Too many pods" if resource == "pods" else f"Insufficient {resource}"
@@ -73,7 +83,8 @@ class NodeResourcesFit:
                 and (not r.ephemeral_storage or r.ephemeral_storage <= a.ephemeral_storage - u.ephemeral_storage)):
             return None
         missing = insufficient_resources(pod, node)
-        detail = "; ".join(f"{name}: requests {req}, {used} of {cap} in use" for name, req, used, cap in missing)
+        detail = "; ".join(f"{name}: pod requests {_fmt(name, req)}, {_fmt(name, used)} of "
+                           f"{_fmt(name, cap)} already requested" for name, req, used, cap in missing)
         return Status(Code.Unschedulable, *(reason_for(m[0]) for m in missing), plugin=NAME, detail=detail)
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:

@@ -97,10 +97,8 @@ class TaintToleration:
         taint = find_untolerated_taint(node.taints, pod.tolerations)
         if taint is None:
             return None
-        # The 1.34-and-earlier wording, kept for the explanation only.
-        return unresolvable(NAME, ERR_REASON_NOT_MATCH,
-                            detail=f"untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}} "
-                                   f"({taint_string(taint)})")
+        # The explanation names the taint (as upstream's log line does).
+        return unresolvable(NAME, ERR_REASON_NOT_MATCH, detail=f"untolerated taint {taint_string(taint)}")
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if not node.taints:
