@@ -143,3 +143,38 @@ async def test_explanations_of_a_real_attempt(cluster):
     text = console.export_text()
     assert "Insufficient cpu" in text and "★ selected" in text and "NodeResourcesFit" in text
     assert handle_decisions(c.scheduler, "default", "nope")[0] == 404
+
+
+async def test_deleting_a_pod_frees_room_for_a_pending_one(cluster):
+    c = await cluster()
+    await c.add_node("node-1", cpus=1)
+    await c.client.create("pods", spec_pod("first", cpu="800m"), "default")
+    await bound_nodes(c, 1)
+    await c.client.create("pods", spec_pod("second", cpu="800m"), "default")
+    await settle(lambda: c.scheduler.queue.where("default/second") == "unschedulablePods", "second unschedulable")
+    await c.client.delete("pods", "first", "default", grace_period_seconds=0)
+    await c.clock.advance(0.5, step=0.1)
+    placement = await bound_nodes(c, 2)
+    assert placement == {"second": "node-1"}
+
+
+async def test_pod_waits_for_its_claim(cluster):
+    c = await cluster()
+    await c.add_node("node-1")
+    pod = spec_pod("db", pvcs=["data"])
+    await c.client.create("pods", pod, "default")
+    await settle(lambda: c.scheduler.failed >= 1, "a failed attempt")
+    await c.scheduler.wait_for_bindings()
+    msgs = [e["message"] for e in await c.events() if e["reason"] == "FailedScheduling"]
+    assert msgs == ['0/1 nodes are available: persistentvolumeclaim "data" not found. '
+                    "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."]
+    await c.client.create("storageclasses", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local"},
+        "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer"})
+    await c.client.create("persistentvolumeclaims", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"storageClassName": "local", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}}, "default")
+    await c.clock.advance(0.5, step=0.1)
+    placement = await bound_nodes(c, 1)
+    assert placement["db"] == "node-1"
