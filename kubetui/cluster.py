@@ -198,7 +198,7 @@ class ControlPlane:
         extras: dict[str, Any] = {}
         try:
             from kubetui.kubelet.connector import KubeletConnector
-            extras["node_connector"] = KubeletConnector(self.authenticator)
+            extras["node_connector"] = KubeletConnector.for_registry(self.registry, self.authenticator)
         except ImportError:
             pass
         return extras
