@@ -282,9 +282,13 @@ class ProcessRuntime(RuntimeService):
         writer.close()
         c.exit_code = exit_code_of(rc)
         c.reason = "Completed" if c.exit_code == 0 else "Error"
+        self._on_exit(c)
         c.finished_at = self.clock.time()
         c.state = EXITED
         c.exited.set()
+
+    def _on_exit(self, c: _Container) -> None:
+        """Refine how a container ended (a cgroup runtime knows about OOM kills)."""
 
     async def wait_container(self, container_id: str) -> None:
         await self._get(container_id).exited.wait()
@@ -293,7 +297,7 @@ class ProcessRuntime(RuntimeService):
         c = self._get(container_id)
         if c.state != RUNNING:
             return
-        _killpg(c, signal.SIGTERM)
+        self._send_term(c)
         waiter = asyncio.create_task(c.exited.wait())
         grace = asyncio.create_task(self.clock.sleep(max(0.0, timeout)))
         await asyncio.wait({waiter, grace}, return_when=asyncio.FIRST_COMPLETED)
@@ -302,6 +306,10 @@ class ProcessRuntime(RuntimeService):
             log.info("container %s did not stop within %.0fs: SIGKILL", c.config.name, timeout)
             _killpg(c, signal.SIGKILL)
         await waiter
+
+    def _send_term(self, c: _Container) -> None:
+        """SIGTERM, the polite half of a stop (the whole process group here)."""
+        _killpg(c, signal.SIGTERM)
 
     async def remove_container(self, container_id: str) -> None:
         c = self._containers.get(container_id)

@@ -38,3 +38,24 @@ def host_path(container_path: str) -> str:
     if not best:
         return container_path
     return mounts[best] + container_path[len(best.rstrip("/")):]
+
+
+def http_server(handler):
+    """A threading HTTP server on the pod's address and port.
+
+    ``http.server`` looks up its own host name on bind (``socket.getfqdn``),
+    a reverse DNS query that hangs for seconds in a pod whose network has no
+    DNS server yet; a server that only needs its address skips it.
+    """
+    import socketserver
+    from http.server import ThreadingHTTPServer
+
+    class PodHTTPServer(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def server_bind(self) -> None:
+            socketserver.TCPServer.server_bind(self)
+            host, port = self.server_address[:2]
+            self.server_name, self.server_port = host, port
+
+    return PodHTTPServer((bind_address(), port()), handler)

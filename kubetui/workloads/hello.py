@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from kubetui.workloads import _pod
 
@@ -63,8 +63,7 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     addr, port = _pod.bind_address(), _pod.port()
-    httpd = ThreadingHTTPServer((addr, port), Handler)
-    httpd.daemon_threads = True
+    httpd = _pod.http_server(Handler)
 
     def stop(signum, frame):  # graceful termination: finish and exit 0 on SIGTERM
         print("received SIGTERM, shutting down", flush=True)

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from kubetui.workloads import _pod
 
@@ -97,8 +97,7 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     addr, port = _pod.bind_address(), _pod.port()
     print(f"kubetui/kv on {addr}:{port}, data in {data_file()} ({len(load())} keys)", flush=True)
-    httpd = ThreadingHTTPServer((addr, port), Handler)
-    httpd.daemon_threads = True
+    httpd = _pod.http_server(Handler)
     httpd.serve_forever()
 
 

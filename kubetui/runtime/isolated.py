@@ -1,0 +1,324 @@
+"""A runtime that isolates each pod like runc does (upstream: containerd + runc + the bridge CNI plugin).
+
+Inside a node container (root, see ``docs`` node-internals), every pod gets:
+
+- its own **network namespace** ``kt-<sandbox>``, joined to the node's
+  bridge (``cni0``, gateway = first address of the pod CIDR) by a veth pair,
+  with its own IP: what the ``bridge`` CNI plugin sets up;
+- its own **cgroup** ``kubepods/<sandbox>`` (cgroup v1: memory, cpu,
+  cpuacct, pids; v2: one unified directory), each container in a child
+  cgroup with its limits: ``memory.limit_in_bytes`` (a real OOM kill,
+  reported as ``OOMKilled``) and ``cpu.cfs_quota_us = millicores * 100``;
+- for each container, new **mount, UTS and PID namespaces** (``unshare``):
+  its hostname is the pod name, its ``/tmp`` is private, volumes are bind
+  mounts at their paths, ``/proc`` shows only its own processes.
+
+The root filesystem is still the node's (no image layers: the built-in
+images are programs on the node); ``Mount`` and the init script are where a
+per-container root (``pivot_root``) would plug in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from kubetui.runtime import shims
+from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
+                                 PodSandboxConfig, RuntimeError_, Usage)
+from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container
+
+log = logging.getLogger(__name__)
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError_("FailedCreatePodSandBox", f"{' '.join(argv)}: {r.stderr.strip()}")
+    return r
+
+
+def cgroup_v2() -> bool:
+    return (CGROUP_ROOT / "cgroup.controllers").exists()
+
+
+class Cgroup:
+    """One cgroup, in every v1 controller or in the v2 unified tree."""
+
+    def __init__(self, rel: str) -> None:
+        self.rel = rel
+        self.v2 = cgroup_v2()
+
+    def dirs(self) -> list[Path]:
+        if self.v2:
+            return [CGROUP_ROOT / self.rel]
+        return [CGROUP_ROOT / c / self.rel for c in V1_CONTROLLERS if (CGROUP_ROOT / c).exists()]
+
+    def create(self, memory: int = 0, millicores: int = 0) -> None:
+        for d in self.dirs():
+            d.mkdir(parents=True, exist_ok=True)
+        if self.v2:
+            d = CGROUP_ROOT / self.rel
+            if memory:
+                (d / "memory.max").write_text(str(memory))
+            if millicores:
+                (d / "cpu.max").write_text(f"{millicores * 100} 100000")
+            return
+        if memory:
+            (CGROUP_ROOT / "memory" / self.rel / "memory.limit_in_bytes").write_text(str(memory))
+        if millicores:
+            d = CGROUP_ROOT / "cpu" / self.rel
+            (d / "cpu.cfs_period_us").write_text("100000")
+            (d / "cpu.cfs_quota_us").write_text(str(millicores * 100))
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs()]
+
+    def oom_kills(self) -> int:
+        f = (CGROUP_ROOT / self.rel / "memory.events") if self.v2 else \
+            (CGROUP_ROOT / "memory" / self.rel / "memory.oom_control")
+        try:
+            for line in f.read_text().splitlines():
+                k, _, v = line.partition(" ")
+                if k == "oom_kill":
+                    return int(v)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def usage(self) -> Usage:
+        u = Usage()
+        try:
+            if self.v2:
+                d = CGROUP_ROOT / self.rel
+                stat = dict(line.split() for line in (d / "cpu.stat").read_text().splitlines())
+                u.cpu_usage_core_nanoseconds = int(stat.get("usage_usec", 0)) * 1000
+                mem = int((d / "memory.current").read_text())
+                inactive = dict(line.split() for line in (d / "memory.stat").read_text().splitlines())
+                u.memory_working_set_bytes = max(0, mem - int(inactive.get("inactive_file", 0)))
+            else:
+                u.cpu_usage_core_nanoseconds = int((CGROUP_ROOT / "cpuacct" / self.rel / "cpuacct.usage").read_text())
+                md = CGROUP_ROOT / "memory" / self.rel
+                mem = int((md / "memory.usage_in_bytes").read_text())
+                stat = dict(line.split() for line in (md / "memory.stat").read_text().splitlines())
+                u.memory_working_set_bytes = max(0, mem - int(stat.get("total_inactive_file", 0)))
+        except (OSError, ValueError):
+            pass
+        return u
+
+    def remove(self) -> None:
+        # children first (container cgroups), then this one
+        for d in self.dirs():
+            for sub in sorted((p for p in d.glob("**/") if p != d), key=lambda p: -len(p.parts)):
+                try:
+                    sub.rmdir()
+                except OSError:
+                    pass
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
+class IsolatedRuntime(ProcessRuntime):
+    name = "kubetui-isolated"
+    version = "0.1.0"
+    limitations = ("containers share the node's root filesystem (built-in images are node programs)",)
+
+    def __init__(self, root_dir, *, node_name: str, pod_cidr: str = "10.244.0.0/24",
+                 node_ip: str = "127.0.0.1", bridge: str = "cni0", netns_prefix: str = "kt-",
+                 cgroup_parent: str = "kubepods", clock=None) -> None:
+        super().__init__(root_dir, node_name=node_name, pod_cidr=pod_cidr, node_ip=node_ip, clock=clock)
+        self.bridge = bridge
+        self.netns_prefix = netns_prefix
+        self.cgroup_parent = cgroup_parent
+        self.gateway = str(next(self.network.hosts()))
+        self._oom_before: dict[str, int] = {}
+
+    # -- node setup and cleanup ------------------------------------------------
+    async def start(self) -> None:
+        (self.root / "pods").mkdir(parents=True, exist_ok=True)
+        shims.install(self._bin_dir, with_hostname=False)
+        self.cleanup_leftovers()
+        if _run("ip", "link", "show", self.bridge, check=False).returncode != 0:
+            _run("ip", "link", "add", self.bridge, "type", "bridge")
+        _run("ip", "addr", "replace", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)
+        _run("ip", "link", "set", self.bridge, "up")
+        Path("/proc/sys/net/ipv4/ip_forward").write_text("1")
+
+    def cleanup_leftovers(self) -> int:
+        n = super().cleanup_leftovers()
+        for ns in _run("ip", "netns", "list", check=False).stdout.split("\n"):
+            name = ns.split(" ")[0]
+            if name.startswith(self.netns_prefix):
+                _run("ip", "netns", "del", name, check=False)
+                n += 1
+        Cgroup(self.cgroup_parent).remove()
+        return n
+
+    def teardown_node_network(self) -> None:
+        _run("ip", "link", "del", self.bridge, check=False)
+
+    # -- sandboxes -------------------------------------------------------------
+    def _netns(self, sid: str) -> str:
+        return f"{self.netns_prefix}{sid[:12]}"
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> PodSandbox:
+        sb = await super().run_pod_sandbox(config)
+        if not config.host_network:
+            ns, veth = self._netns(sb.id), f"veth{sb.id[:8]}"
+            steps = [("ip", "netns", "add", ns),
+                     ("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns),
+                     ("ip", "link", "set", veth, "master", self.bridge, "up"),
+                     ("ip", "-n", ns, "link", "set", "lo", "up"),
+                     ("ip", "-n", ns, "addr", "add", f"{sb.ip}/{self.network.prefixlen}", "dev", "eth0"),
+                     ("ip", "-n", ns, "link", "set", "eth0", "up"),
+                     ("ip", "-n", ns, "route", "add", "default", "via", self.gateway)]
+            await asyncio.to_thread(lambda: [_run(*s) for s in steps])
+        Cgroup(f"{self.cgroup_parent}/{sb.id[:12]}").create(config.memory_limit_bytes, config.cpu_millicores)
+        d = self._pod_dir(sb.id)
+        if config.dns_servers:
+            (d / "resolv.conf").write_text("".join(f"nameserver {s}\n" for s in config.dns_servers)
+                                           + (f"search {' '.join(config.dns_searches)}\n" if config.dns_searches else "")
+                                           + "options ndots:5\n")
+        return sb
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        await super().stop_pod_sandbox(sandbox_id)
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        sb = self._sandboxes.get(sandbox_id)
+        await super().remove_pod_sandbox(sandbox_id)
+        if sb and not sb.config.host_network:
+            _run("ip", "netns", "del", self._netns(sandbox_id), check=False)
+        Cgroup(f"{self.cgroup_parent}/{sandbox_id[:12]}").remove()
+
+    # -- containers ------------------------------------------------------------
+    def _cgroup(self, c: _Container) -> Cgroup:
+        return Cgroup(f"{self.cgroup_parent}/{c.sandbox.id[:12]}/{c.config.name}-{c.config.attempt}")
+
+    async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
+        cid = await super().create_container(sandbox_id, config)
+        c = self._containers[cid]
+        cg = self._cgroup(c)
+        cg.create(config.memory_limit_bytes, config.cpu_millicores)
+        c.argv = self._wrap(c, cg)
+        c.env.pop("KUBETUI_MOUNTS", None)      # volumes really are at their paths here
+        c.env["KUBETUI_MOUNTS"] = "{}"
+        return cid
+
+    def _wrap(self, c: _Container, cg: Cgroup) -> list[str]:
+        """The shell steps runc would do: join the cgroup and namespaces, set up mounts, exec."""
+        sb = c.sandbox
+        inner = [f"hostname {shlex.quote(sb.config.hostname or sb.config.name)}", "mount --make-rprivate /"]
+        # A private /tmp, unless a volume comes from under /tmp (the tmpfs would hide it).
+        if not any(_under(m.host_path, "/tmp") for m in c.config.mounts):
+            inner.append("mount -t tmpfs tmpfs /tmp")
+        for m in c.config.mounts:
+            inner.append(f"mkdir -p {shlex.quote(m.container_path)}")
+            inner.append(f"mount --bind {shlex.quote(m.host_path)} {shlex.quote(m.container_path)}")
+            if m.readonly:
+                inner.append(f"mount -o remount,bind,ro {shlex.quote(m.container_path)}")
+        resolv = self._pod_dir(sb.id) / "resolv.conf"
+        if resolv.exists():
+            inner.append(f"mount --bind {shlex.quote(str(resolv))} /etc/resolv.conf")
+        if c.cwd and c.config.working_dir:
+            inner.append(f"cd {shlex.quote(c.config.working_dir)}")
+        inner.append('exec "$@"')
+        join = "; ".join(f"echo $$ > {shlex.quote(p)}" for p in cg.procs_files())
+        netns = [] if sb.config.host_network else ["ip", "netns", "exec", self._netns(sb.id)]
+        outer = [*netns, "unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
+                 "sh", "-c", "; ".join(inner), "sh", *c.argv]
+        return ["sh", "-c", f'{join}; exec "$@"', "sh", *outer]
+
+    async def start_container(self, container_id: str) -> None:
+        c = self._get(container_id)
+        self._oom_before[container_id] = self._cgroup(c).oom_kills()
+        await super().start_container(container_id)
+
+    def _on_exit(self, c: _Container) -> None:
+        # The kernel's OOM killer acted in this container's cgroup: that is what
+        # ended it (unshare may not relay the SIGKILL faithfully), as containerd reports.
+        if self._cgroup(c).oom_kills() > self._oom_before.get(c.id, 0):
+            c.exit_code, c.reason = 137, "OOMKilled"
+
+    def _send_term(self, c: _Container) -> None:
+        # SIGTERM goes to the container's PID 1 (as runc does), not to unshare,
+        # which would die at once and take the container with it.
+        pid = self._init_pid(c)
+        if pid is None:
+            return super()._send_term(c)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+    def _init_pid(self, c: _Container) -> int | None:
+        """The container's PID 1 (unshare's child), for nsenter."""
+        if not c.proc:
+            return None
+        try:
+            for task in os.listdir(f"/proc/{c.proc.pid}/task"):
+                kids = Path(f"/proc/{c.proc.pid}/task/{task}/children").read_text().split()
+                if kids:
+                    return int(kids[0])
+        except OSError:
+            return None
+        return None
+
+    async def exec(self, container_id: str, cmd: list[str], stdin: bool) -> ExecProcess:
+        c = self._get(container_id)
+        pid = self._init_pid(c)
+        if c.state != RUNNING or pid is None:
+            raise RuntimeError_("ContainerNotRunning", f"container {c.config.name} is not running")
+        join = "; ".join(f"echo $$ > {shlex.quote(p)}" for p in self._cgroup(c).procs_files())
+        argv = ["sh", "-c", f'{join}; exec "$@"', "sh",
+                "nsenter", "-t", str(pid), "-n", "-m", "-u", "-p", "--", *cmd]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=dict(c.env), cwd=c.cwd, start_new_session=True)
+        except OSError as e:
+            return FailedExec(f"nsenter failed: {e}\n".encode())
+        return SubprocessExec(proc)
+
+    def container_stats(self, container_id: str) -> Usage:
+        c = self._get(container_id)
+        u = self._cgroup(c).usage() if c.state == RUNNING else Usage()
+        u.timestamp = self.clock.time()
+        return u
+
+    def pod_stats(self, sandbox_id: str) -> Usage:
+        u = Cgroup(f"{self.cgroup_parent}/{sandbox_id[:12]}").usage()
+        u.timestamp = self.clock.time()
+        return u
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def available() -> tuple[bool, str]:
+    """Can this machine run the isolated runtime? (root, ip, unshare, nsenter, cgroups)"""
+    if os.geteuid() != 0:
+        return False, "needs root"
+    for tool in ("ip", "unshare", "nsenter"):
+        if shutil.which(tool) is None:
+            return False, f"needs {tool}"
+    if not (cgroup_v2() or (CGROUP_ROOT / "memory").exists()):
+        return False, "no cgroup memory controller"
+    return True, ""
+
+
+__all__ = ["IsolatedRuntime", "available", "EXITED"]

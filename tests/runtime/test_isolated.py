@@ -1,0 +1,87 @@
+"""The isolated runtime: pods in their own netns (veth on a bridge), mount/UTS/PID namespaces and cgroups.
+
+Needs root, iproute2, unshare and nsenter (skipped elsewhere; fails in CI).
+Uses its own bridge, 10.251.7.0/24, netns prefix and cgroup parent, and
+removes all of them afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kubetui.runtime import cri, isolated
+from tests.conftest import require_or_skip
+
+
+@pytest.fixture
+async def rt(tmp_path):
+    require_or_skip(*isolated.available())
+    tag = secrets.token_hex(3)
+    r = isolated.IsolatedRuntime(tmp_path / "rt", node_name="iso-node", pod_cidr="10.251.7.0/24",
+                                 bridge=f"ktbr{tag}", netns_prefix=f"ktt{tag}-",
+                                 cgroup_parent=f"kubetui-test-{tag}")
+    await r.start()
+    yield r
+    for sb in list(r.list_pod_sandboxes()):
+        await r.remove_pod_sandbox(sb.id)
+    await r.close()
+    r.cleanup_leftovers()
+    r.teardown_node_network()
+    assert f"ktt{tag}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(d.exists() for d in isolated.Cgroup(f"kubetui-test-{tag}").dirs())
+
+
+async def start(rt, sb, image, name="c", **kw):
+    cid = await rt.create_container(sb.id, cri.ContainerConfig(name=name, image=image, **kw))
+    await rt.start_container(cid)
+    return cid
+
+
+async def test_pod_in_its_own_namespaces_reachable_over_the_bridge(rt, tmp_path):
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="web-iso", namespace="default", uid="u1"))
+    assert sb.ip == "10.251.7.2"
+    # outside /tmp, so the pod also gets its private /tmp
+    base = Path("/var/tmp") / f"kubetui-test-{secrets.token_hex(3)}"
+    vol = base / "vol"
+    vol.mkdir(parents=True)
+    (vol / "hello.txt").write_text("from a volume\n")
+    mount_at = str(base / "mnt-in-pod")
+    (tmp_path / "on-the-node").write_text("x")
+    cid = await start(rt, sb, "kubetui/hello:1", mounts=[cri.Mount(mount_at, str(vol))])
+    body = None
+    for _ in range(100):
+        try:
+            body = await asyncio.to_thread(lambda: urllib.request.urlopen("http://10.251.7.2:8080/", timeout=1).read())
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    assert body == b"pod=web-iso node=iso-node version=1\n"
+    r = await rt.exec_sync(cid, ["sh", "-c", f"hostname; cat {mount_at}/hello.txt; ls /proc | grep -c '^[0-9]'; "
+                                 "ip -o -4 addr show eth0 | awk '{print $4}'; ls -A /tmp | wc -l"], 5)
+    shutil.rmtree(base)
+    lines = r.stdout.decode().split()
+    assert lines[:4] == ["web-iso", "from", "a", "volume"], r.stderr
+    assert int(lines[4]) <= 4          # PID namespace: only the pod's processes (+ the exec)
+    assert lines[5] == "10.251.7.2/24"
+    assert lines[6] == "0"             # a private /tmp
+    assert rt.container_stats(cid).memory_working_set_bytes > 0
+    # SIGTERM reaches the container's PID 1 (hello handles it and exits 0)
+    await asyncio.wait_for(rt.stop_container(cid, 5), 10)
+    assert rt.container_status(cid).exit_code == 0
+
+
+async def test_memory_limit_is_a_real_oom_kill(rt):
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="hog", namespace="default", uid="u2"))
+    cid = await start(rt, sb, "kubetui/memhog", args=["8", "0.01"], memory_limit_bytes=48 * 2 ** 20)
+    await asyncio.wait_for(rt.wait_container(cid), 20)
+    await asyncio.sleep(0.05)
+    st = rt.container_status(cid)
+    from kubetui.runtime import logs
+    assert (st.exit_code, st.reason) == (137, "OOMKilled"), logs.read_lines(st.log_path)[-3:]
