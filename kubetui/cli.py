@@ -22,12 +22,14 @@ log = logging.getLogger("kubetui")
 COMMAND_MODULES: list[str] = [
     "kubetui.providers.docker.commands",
     "kubetui.store.commands",
+    "kubetui.scheduler.commands",
 ]
 
 # Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.
 BENCH_MODULES: list[str] = [
     "kubetui.bench.store",
     "kubetui.bench.api",
+    "kubetui.bench.scheduler",
 ]
 
 

@@ -31,6 +31,7 @@ Progress = Callable[[str, str], None]
 SETTINGS_FILE = "cluster.json"
 PID_FILE = "controlplane.pid"
 DEFAULT_API_PORT = 6443
+DECISIONS_GROUP = "scheduling.kubetui.dev"
 
 
 @dataclass
@@ -189,10 +190,29 @@ class ControlPlane:
         self.scheduler = self._make_scheduler()
         if self.scheduler is not None:
             await self.scheduler.start()
+            self.apiserver.extensions[DECISIONS_GROUP] = self._serve_decisions
         progress("controllers", "starting the controller manager: it turns Deployments into pods")
         self.controllers = self._make_controllers()
         if self.controllers is not None:
             await self.controllers.start()
+
+    async def _serve_decisions(self, request, parts: list[str]):
+        """GET /apis/scheduling.kubetui.dev/v1alpha1/namespaces/{ns}/decisions/{pod}.
+
+        kube-scheduler keeps no record of why it chose a node; kubetui does, and
+        serves it like an aggregated API so `kubetui explain` and the TUI can read it.
+        """
+        from aiohttp import web
+
+        from kubetui.api.errors import MethodNotAllowed, NotFound
+        from kubetui.scheduler.explain import handle_decisions
+
+        if request.method != "GET":
+            raise MethodNotAllowed(f"{request.method} is not supported on scheduling decisions")
+        if len(parts) != 5 or parts[0] != "v1alpha1" or parts[1] != "namespaces" or parts[3] != "decisions":
+            raise NotFound("the server could not find the requested resource")
+        code, body = handle_decisions(self.scheduler, parts[2], parts[4])
+        return web.json_response(body, status=code)
 
     def _server_extras(self) -> dict[str, Any]:
         extras: dict[str, Any] = {}

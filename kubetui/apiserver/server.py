@@ -120,6 +120,9 @@ class APIServer:
                                  node_connector=node_connector, metrics_source=metrics_source)
         self.port: int = 0
         self._runner: web.AppRunner | None = None
+        # kubetui's own read-only views (e.g. the scheduler's decisions), served
+        # under /apis/<group>/... like an aggregated API: group -> handler(request, parts).
+        self.extensions: dict[str, Callable[[web.Request, list[str]], Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------
     @property
@@ -219,6 +222,8 @@ class APIServer:
                 return self._get_only(request, discovery.api_resource_list("", "v1"))
             info = parse_resource_path("", "v1", parts[2:])
             return await self.rest.handle(request, info)
+        if head == "apis" and len(parts) > 1 and parts[1] in self.extensions:
+            return await self.extensions[parts[1]](request, parts[2:])
         if head == "apis":
             gvs = discovery.group_versions()
             if len(parts) == 1:
