@@ -88,7 +88,9 @@ class LocalProvider(Provider):
 
     def _running(self, name: str) -> int | None:
         proc = self._procs.get(name)
-        if proc is not None and proc.poll() is not None:
+        if proc is not None:
+            if proc.poll() is None:
+                return proc.pid      # our own child (its cmdline may not show the exec yet)
             self._procs.pop(name, None)
         pid = self._pid(name)
         return pid if pid and _is_our_kubelet(pid, name) else None
