@@ -32,6 +32,7 @@ CONTROLLERS: dict[str, str] = {
     "endpointslice": "kubetui.controllers.endpointslice:EndpointSliceController",
     "garbage-collector": "kubetui.controllers.garbagecollector:GarbageCollector",
     "namespace": "kubetui.controllers.namespace:NamespaceController",
+    "nodeipam": "kubetui.controllers.nodeipam:NodeIpamController",
 }
 
 
