@@ -216,11 +216,20 @@ class ControlPlane:
 
     def _server_extras(self) -> dict[str, Any]:
         extras: dict[str, Any] = {}
-        try:
-            from kubetui.kubelet.connector import KubeletConnector
-            extras["node_connector"] = KubeletConnector.for_registry(self.registry, self.authenticator)
-        except ImportError:
-            pass
+        from kubetui.api.resources import resource_for
+        from kubetui.kubelet.connector import KubeletConnector, KubeletMetrics
+
+        nodes = resource_for("nodes")
+
+        async def list_nodes() -> list[dict]:
+            # Simulated nodes have no kubelet to ask for stats.
+            items = (await self.registry.list(nodes, None))["items"]
+            return [n for n in items if n["metadata"].get("labels", {}).get("kubetui.dev/simulated") != "true"]
+
+        connector = KubeletConnector.for_registry(self.registry, self.authenticator)
+        extras["node_connector"] = connector
+        extras["metrics_source"] = KubeletMetrics(connector, list_nodes)
+        extras["clock"] = self.clock
         return extras
 
     def _make_scheduler(self):
