@@ -321,3 +321,194 @@ async def test_label_and_annotate_a_pod_out_of_its_replicaset(cluster):
     assert [r[0] for r in rows(out)] == [pod]
     out = await cluster.ok("describe", "pod", pod)
     assert "note: debugging" in out and "Controlled By" not in out
+
+
+# --- a real `kubetui up --headless` process, stopped, killed and restarted ------------------------
+
+
+def py_client(kubeconfig, *, retry_connect: bool):
+    """The official Python client from the cluster's kubeconfig.
+
+    ``retry_connect``: retry refused connections for a few seconds, so a watch
+    reconnecting during a restart waits for the API server to come back.
+    """
+    import urllib3
+    from kubernetes import client as k8s
+    from kubernetes import config
+
+    cfg = k8s.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+    if retry_connect:
+        cfg.retries = urllib3.Retry(total=100, connect=100, read=0, backoff_factor=0.05, backoff_max=0.25)
+    else:
+        cfg.retries = urllib3.Retry(total=0, connect=0, read=0)
+    return k8s.CoreV1Api(k8s.ApiClient(cfg))
+
+
+def configmap(name: str) -> dict:
+    return {"metadata": {"name": name}, "data": {"value": name}}
+
+
+def watch_across_restart(state_dir, how: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Watch configmaps; restart the control plane (SIGTERM or SIGKILL) while the watcher is held.
+
+    While the watcher waits (after it saw ``b``), the API server goes down, comes
+    back on the same state dir and port, and four changes are made. Only then
+    does the watcher ask for its next event: whatever it gets must come from the
+    store's history after its last resourceVersion, not from "now".
+    """
+    import threading
+
+    from kubernetes import watch
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import ProtocolError
+
+    from tests.acceptance.conftest import Headless
+
+    node = Headless(state_dir)
+    kubeconfig = node.start()
+    core = py_client(kubeconfig, retry_connect=True)
+    seen: list[tuple[str, str, str]] = []
+    reconnects: list[str] = []
+    saw_b, go = threading.Event(), threading.Event()
+
+    def watcher() -> None:
+        w = watch.Watch()
+        rv = core.list_namespaced_config_map("default").metadata.resource_version
+        for _ in range(3):     # bounded: the stream itself resumes, or we resume it once by hand
+            try:
+                for ev in w.stream(core.list_namespaced_config_map, "default", resource_version=rv):
+                    o = ev["object"].metadata
+                    seen.append((ev["type"], o.name, o.resource_version))
+                    if o.name == "b" and ev["type"] == "ADDED":
+                        saw_b.set()
+                        go.wait(30)
+                    if o.name == "d":
+                        w.stop()
+                return
+            except (ProtocolError, ApiException) as e:
+                # A SIGKILLed server cuts the response mid-chunk; urllib3 raises and Watch.stream does
+                # not retry that itself. Clients resume from the last resourceVersion they saw.
+                reconnects.append(type(e).__name__)
+                rv = w.resource_version
+
+    t = threading.Thread(target=watcher, daemon=True)
+    t.start()
+    try:
+        core.create_namespaced_config_map("default", configmap("a"))
+        core.create_namespaced_config_map("default", configmap("b"))
+        assert saw_b.wait(15), f"the watch never saw b: {seen}"
+        if how == "SIGKILL":
+            node.kill9()
+        else:
+            assert node.stop() == 0
+        node.start()
+        core.create_namespaced_config_map("default", configmap("c"))
+        core.patch_namespaced_config_map("a", "default", {"data": {"value": "a2"}})
+        core.delete_namespaced_config_map("b", "default")
+        core.create_namespaced_config_map("default", configmap("d"))
+        go.set()
+        t.join(30)
+        assert not t.is_alive(), f"the watch did not finish; saw {seen}"
+    finally:
+        go.set()
+        node.stop()
+    return seen, reconnects
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+async def test_python_client_watch_resumes_from_its_resource_version_after_a_restart(tmp_path, how):
+    seen, reconnects = await asyncio.to_thread(watch_across_restart, tmp_path / "state", how)
+    assert [(t, n) for t, n, _ in seen] == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c"),
+                                           ("MODIFIED", "a"), ("DELETED", "b"), ("ADDED", "d")]
+    rvs = [int(rv) for _, _, rv in seen]
+    assert rvs == sorted(rvs) and len(set(rvs)) == len(rvs)
+    # After SIGTERM the server ends the stream cleanly and Watch.stream resumes by itself;
+    # after SIGKILL the cut connection raises once and the caller resumes from w.resource_version.
+    assert reconnects == ([] if how == "SIGTERM" else ["ProtocolError"])
+
+
+def create_storm_then_kill(state_dir, kubectl_bin: str) -> dict:
+    """Four HTTP writers and one kubectl writer create ConfigMaps until SIGKILL stops the control plane."""
+    import subprocess
+    import threading
+    import time
+
+    from tests.acceptance.conftest import Headless
+
+    node = Headless(state_dir)
+    kubeconfig = node.start()
+    acked: dict[str, str] = {}       # name -> resourceVersion the server acknowledged
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def http_writer(w: int) -> None:
+        core = py_client(kubeconfig, retry_connect=False)
+        for i in range(300):
+            if stop.is_set():
+                return
+            try:
+                made = core.create_namespaced_config_map("default", configmap(f"http-{w}-{i}"))
+            except Exception:  # noqa: BLE001 - the server was killed under us
+                return
+            with lock:
+                acked[made.metadata.name] = made.metadata.resource_version
+
+    def kubectl_writer() -> None:
+        for i in range(40):
+            if stop.is_set():
+                return
+            r = subprocess.run([kubectl_bin, f"--kubeconfig={kubeconfig}", "create", "configmap", f"cli-{i}",
+                                f"--from-literal=value=cli-{i}", "-o", "jsonpath={.metadata.resourceVersion}"],
+                               capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                return
+            with lock:
+                acked[f"cli-{i}"] = r.stdout.strip()
+
+    writers = [threading.Thread(target=http_writer, args=(w,)) for w in range(4)]
+    writers.append(threading.Thread(target=kubectl_writer))
+    for t in writers:
+        t.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with lock:
+            if len(acked) >= 150 and any(n.startswith("cli-") for n in acked):
+                break
+        time.sleep(0.01)
+    node.kill9()                    # mid-storm: writers are blocked in requests right now
+    stop.set()
+    for t in writers:
+        t.join(30)
+    with lock:
+        acked_at_kill = dict(acked)
+
+    node.start()
+    try:
+        core = py_client(kubeconfig, retry_connect=False)
+        listed = core.list_namespaced_config_map("default")
+        after = core.create_namespaced_config_map("default", configmap("after-restart"))
+        return {"acked": acked_at_kill, "listed": listed, "after": after}
+    finally:
+        assert node.stop() == 0
+
+
+@pytest.mark.slow
+async def test_sigkill_during_a_create_storm_loses_no_acknowledged_object(tmp_path, kubectl_bin):
+    r = await asyncio.to_thread(create_storm_then_kill, tmp_path / "state", kubectl_bin)
+    acked, listed = r["acked"], r["listed"]
+    assert len(acked) >= 150 and any(n.startswith("cli-") for n in acked)
+    stored = {cm.metadata.name: cm for cm in listed.items if cm.metadata.name != "kube-root-ca.crt"}
+    missing = sorted(set(acked) - set(stored))
+    assert not missing, f"{len(missing)} acknowledged creates lost: {missing[:10]}"
+    for name, rv in acked.items():
+        assert stored[name].metadata.resource_version == rv, name
+        assert stored[name].data == {"value": name}
+    # At most one in-flight create per writer may have landed without its acknowledgement.
+    assert len(set(stored) - set(acked)) <= 5
+    # Revisions: distinct, none beyond the list's, and the first write after the restart goes on from there.
+    rvs = [int(cm.metadata.resource_version) for cm in stored.values()]
+    list_rv = int(listed.metadata.resource_version)
+    assert len(set(rvs)) == len(rvs) and max(rvs) <= list_rv
+    assert int(r["after"].metadata.resource_version) > list_rv
