@@ -1,0 +1,1 @@
+"""kube-proxy: makes Service addresses work on every node (standard library only; runs inside nodes)."""
