@@ -31,7 +31,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--node-ip", default=None, help="InternalIP to report (default: this host's address)")
     p.add_argument("--root-dir", default="/var/lib/kubelet")
     p.add_argument("--runtime", choices=("process", "isolated"), default="process")
-    p.add_argument("--pod-cidr", default=None, help="addresses for pods (process runtime: a 127.x.y.0/24)")
+    p.add_argument("--pod-cidr", default=None,
+                   help="addresses for pods (process runtime: a 127.x.y.0/24, default 127.244.0.0/24; "
+                        "isolated: default is the Node's spec.podCIDR, given by the node IPAM controller)")
     p.add_argument("--address", default="0.0.0.0", help="where the kubelet API listens")
     p.add_argument("--port", type=int, default=10250, help="kubelet API port (0: any free port)")
     p.add_argument("--cpus", type=float, default=None, help="advertised CPUs (default: cgroup limit)")
@@ -47,8 +49,8 @@ def make_runtime(args: argparse.Namespace, node_ip: str):
     root = Path(args.root_dir) / "runtime"
     if args.runtime == "isolated":
         from kubetui.runtime.isolated import IsolatedRuntime
-        return IsolatedRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "10.244.0.0/24",
-                               node_ip=node_ip)
+        # Without --pod-cidr the kubelet waits for Node.spec.podCIDR (node IPAM), as upstream.
+        return IsolatedRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr, node_ip=node_ip)
     from kubetui.runtime.process import ProcessRuntime
     return ProcessRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "127.244.0.0/24",
                           node_ip=node_ip)

@@ -20,6 +20,7 @@ from kubetui.kubelet import node as nodestatus
 from kubetui.kubelet.apiclient import APIClient, APIError, MERGE_PATCH, query
 from kubetui.kubelet.backoff import Backoff
 from kubetui.kubelet.events import EventRecorder
+from kubetui.kubelet.network import NodeNetwork, set_sysctls
 from kubetui.kubelet.podworker import PodWorker
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
 from kubetui.runtime.clock import RealClock
@@ -84,11 +85,17 @@ class Kubelet:
         self.server = None
         self.registered = asyncio.Event()
         self.machine_id = hashlib.sha256(f"kubetui-{config.node_name}".encode()).hexdigest()[:32]
+        # podCIDR from Node.spec.podCIDR (when not given) and routes to the other nodes' pods
+        self.network = NodeNetwork(api, config.node_name, manage_routes=runtime.routes_pods, clock=self.clock)
+        self.network.on_pod_cidr = self._pod_cidr_assigned
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
         self.pods_dir.mkdir(parents=True, exist_ok=True)
         await self.runtime.start()
+        if self.runtime.routes_pods:
+            for missing in await asyncio.to_thread(set_sysctls):
+                log.warning("could not set sysctl %s: Services may not reach endpoints on this node", missing)
         for note in self.runtime.limitations:
             log.warning("runtime %s: %s", self.runtime.name, note)
         if self.config.port is not None:
@@ -117,7 +124,22 @@ class Kubelet:
         await self.register()
         self.registered.set()
         loops = [self._lease_loop(), self._status_loop(), self._pods_loop()]
+        if self.runtime.routes_pods or self.runtime.pod_cidr is None:
+            loops.append(self.network.run())
+        if self.runtime.routes_pods:
+            loops.append(self.network.resync_loop())
         await asyncio.gather(*loops)
+
+    async def _pod_cidr_assigned(self, cidr: str) -> None:
+        """The node IPAM controller gave this node its podCIDR: pods can get addresses now."""
+        if self.runtime.pod_cidr is not None:
+            return      # --pod-cidr was given: it wins, as upstream
+        log.info("node %s: pods get addresses from %s", self.config.node_name, cidr)
+        await self.runtime.set_pod_cidr(cidr)
+        try:
+            await self.post_status()
+        except (APIError, OSError) as e:
+            log.warning("node status update failed: %s", e)
 
     # -- the Node ------------------------------------------------------------
     def node_object(self) -> dict:
@@ -134,7 +156,8 @@ class Kubelet:
     def node_status(self) -> dict:
         c = self.config
         cap = nodestatus.capacity(c.cpus, c.memory_bytes, c.max_pods)
-        self._conditions = nodestatus.conditions(self.clock.time(), self._conditions)
+        not_ready = None if self.runtime.pod_cidr else "no podCIDR assigned to this node yet (Node.spec.podCIDR)"
+        self._conditions = nodestatus.conditions(self.clock.time(), self._conditions, not_ready)
         return {
             "capacity": cap, "allocatable": dict(cap), "conditions": self._conditions,
             "addresses": [{"type": "InternalIP", "address": c.node_ip},
@@ -238,6 +261,9 @@ class Kubelet:
             w.removed()
 
     async def _pods_loop(self) -> None:
+        if self.runtime.pod_cidr is None:
+            # No pod can get an address before the node has its podCIDR.
+            await self.network.pod_cidr_known.wait()
         sel = f"spec.nodeName={self.config.node_name}"
         while True:
             try:

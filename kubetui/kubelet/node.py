@@ -80,10 +80,16 @@ _CONDITIONS = [
 ]
 
 
-def conditions(now: float, previous: list[dict] | None) -> list[dict]:
+def conditions(now: float, previous: list[dict] | None, network_not_ready: str | None = None) -> list[dict]:
+    """The node's conditions; Ready is False while the pod network is not set up (why in the message)."""
     prev = {c["type"]: c for c in previous or []}
     out = []
     for ctype, st, reason, msg in _CONDITIONS:
+        if ctype == "Ready" and network_not_ready:
+            # what the real kubelet says until its CNI plugin has a config (here: a podCIDR)
+            st, reason = "False", "KubeletNotReady"
+            msg = ("container runtime network not ready: NetworkReady=false "
+                   f"reason:NetworkPluginNotReady message:{network_not_ready}")
         p = prev.get(ctype)
         lt = p["lastTransitionTime"] if p and p.get("status") == st and p.get("lastTransitionTime") \
             else rfc3339(now)

@@ -239,3 +239,12 @@ class RuntimeService(abc.ABC):
 
     #: what the runtime cannot do, said once in the node's logs and in Node annotations
     limitations: tuple[str, ...] = ()
+
+    #: True when pods get real addresses on a bridge, so the node must route to other nodes' pods
+    routes_pods: bool = False
+
+    #: the addresses pods get (a /24 of the cluster CIDR), or None until the kubelet sets it
+    pod_cidr: str | None = None
+
+    async def set_pod_cidr(self, cidr: str) -> None:
+        """Give pods addresses from ``cidr`` from now on (CRI ``UpdateRuntimeConfig``)."""

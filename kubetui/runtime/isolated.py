@@ -135,21 +135,37 @@ class IsolatedRuntime(ProcessRuntime):
     version = "0.1.0"
     limitations = ("containers share the node's root filesystem (built-in images are node programs)",)
 
-    def __init__(self, root_dir, *, node_name: str, pod_cidr: str = "10.244.0.0/24",
+    #: pods on other nodes are reached through routes the kubelet keeps (kubelet/network.py)
+    routes_pods = True
+
+    def __init__(self, root_dir, *, node_name: str, pod_cidr: str | None = "10.244.0.0/24",
                  node_ip: str = "127.0.0.1", bridge: str = "cni0", netns_prefix: str = "kt-",
                  cgroup_parent: str = "kubepods", clock=None) -> None:
         super().__init__(root_dir, node_name=node_name, pod_cidr=pod_cidr, node_ip=node_ip, clock=clock)
         self.bridge = bridge
         self.netns_prefix = netns_prefix
         self.cgroup_parent = cgroup_parent
-        self.gateway = str(next(self.network.hosts()))
+        self.gateway = str(next(self.network.hosts())) if self.network is not None else ""
         self._oom_before: dict[str, int] = {}
+        self._started = False
 
     # -- node setup and cleanup ------------------------------------------------
     async def start(self) -> None:
         (self.root / "pods").mkdir(parents=True, exist_ok=True)
         shims.install(self._bin_dir, with_hostname=False)
         self.cleanup_leftovers()
+        self._started = True
+        if self.network is not None:
+            self._setup_bridge()
+
+    async def set_pod_cidr(self, cidr: str) -> None:
+        await super().set_pod_cidr(cidr)
+        self.gateway = str(next(self.network.hosts()))
+        if self._started:
+            await asyncio.to_thread(self._setup_bridge)
+
+    def _setup_bridge(self) -> None:
+        """The node's pod bridge, gateway = first address of the podCIDR (what the bridge CNI plugin does)."""
         if _run("ip", "link", "show", self.bridge, check=False).returncode != 0:
             _run("ip", "link", "add", self.bridge, "type", "bridge")
         _run("ip", "addr", "replace", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)

@@ -94,12 +94,13 @@ class ProcessRuntime(RuntimeService):
     )
 
     def __init__(self, root_dir: str | os.PathLike[str], *, node_name: str,
-                 pod_cidr: str = "127.244.0.0/24", node_ip: str = "127.0.0.1",
+                 pod_cidr: str | None = "127.244.0.0/24", node_ip: str = "127.0.0.1",
                  clock=None) -> None:
         self.root = Path(root_dir)
         self.node_name = node_name
         self.node_ip = node_ip
-        self.network = ipaddress.ip_network(pod_cidr, strict=False)
+        # None until the kubelet learns the node's podCIDR (Node.spec.podCIDR)
+        self.network = ipaddress.ip_network(pod_cidr, strict=False) if pod_cidr else None
         self.clock = clock or RealClock()
         self._sandboxes: dict[str, PodSandbox] = {}
         self._containers: dict[str, _Container] = {}
@@ -133,6 +134,14 @@ class ProcessRuntime(RuntimeService):
             log.info("killed %d process group(s) left behind by a previous kubelet", n)
         return n
 
+    @property
+    def pod_cidr(self) -> str | None:
+        return str(self.network) if self.network is not None else None
+
+    async def set_pod_cidr(self, cidr: str) -> None:
+        """The addresses pods get from now on (the CRI's ``UpdateRuntimeConfig``)."""
+        self.network = ipaddress.ip_network(cidr, strict=False)
+
     async def close(self) -> None:
         for c in list(self._containers.values()):
             if c.state == RUNNING:
@@ -152,6 +161,9 @@ class ProcessRuntime(RuntimeService):
     def _allocate_ip(self, config: PodSandboxConfig) -> str:
         if config.host_network:
             return self.node_ip
+        if self.network is None:
+            raise RuntimeError_("FailedCreatePodSandBox", "container runtime network not ready: "
+                                "this node has no podCIDR yet (Node.spec.podCIDR)")
         used = {s.ip for s in self._sandboxes.values()}
         hosts = self.network.hosts()
         next(hosts, None)          # .1 is the "gateway" (the node), as on a CNI bridge

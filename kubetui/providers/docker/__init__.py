@@ -14,29 +14,16 @@ import io
 import logging
 import tarfile
 import time
-from typing import Any
 
 import docker
 import docker.errors
 
-from kubetui.api.quantity import quantity_bytes
 from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provider
+from kubetui.providers.docker import nodespec
 from kubetui.providers.docker.image import ImageError, build_node_image
+from kubetui.providers.docker.nodespec import LABEL_CLUSTER, LABEL_CONFIG, LABEL_NODE, LABEL_ROLE
 
 log = logging.getLogger(__name__)
-
-LABEL_CLUSTER = "io.kubetui.cluster"
-LABEL_ROLE = "io.kubetui.role"
-
-# `--privileged` is refused on hosts whose capability bounding set lacks
-# CAP_SYS_RESOURCE (as on kubetui's CI machines): this explicit set gives a
-# node what it needs (network namespaces, iptables, cgroups) instead.
-EXPLICIT_PRIVILEGES: dict[str, Any] = {
-    "cap_add": ["ALL"],
-    "cap_drop": ["SYS_RESOURCE"],
-    "security_opt": ["seccomp=unconfined", "systempaths=unconfined", "apparmor=unconfined"],
-}
-
 
 def docker_client() -> docker.DockerClient:
     """A client for the local engine, or ``ImageError`` with what to do."""
@@ -65,7 +52,7 @@ class DockerProvider(Provider):
         super().__init__(cluster)
         self.client = docker_client()
         self.progress = progress or (lambda phase, detail: None)
-        self.network_name = f"kubetui-{cluster.name}"
+        self.network_name = nodespec.network_name(cluster.name)
         self.gateway: str | None = None
         self.image: str | None = None
 
@@ -105,29 +92,26 @@ class DockerProvider(Provider):
             return None
 
     def _container_name(self, node: str) -> str:
-        return f"kubetui-{self.cluster.name}-{node}"
+        return nodespec.container_name(self.cluster.name, node)
+
+    def _ensure_volume(self, name: str, role: str) -> None:
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name, labels={LABEL_CLUSTER: self.cluster.name, LABEL_ROLE: role})
 
     def _create(self, node: NodeConfig):
-        env = {
-            "KUBETUI_API_SERVER": node.api_url,
-            "KUBETUI_NODE_NAME": node.name,
-        }
-        kwargs: dict[str, Any] = dict(
-            image=self.image,
-            name=self._container_name(node.name),
-            hostname=node.name,
-            detach=True,
-            init=True,  # tini as PID 1 reaps the pods' orphaned processes
-            environment=env,
-            labels={LABEL_CLUSTER: self.cluster.name, LABEL_ROLE: "node", "io.kubetui.node": node.name},
-            network=self.network_name,
-            nano_cpus=int(node.cpus * 1e9),
-            mem_limit=quantity_bytes(node.memory),
-            tmpfs={"/tmp": ""},
-            restart_policy={"Name": "no"},
-            **EXPLICIT_PRIVILEGES,
-        )
-        container = self.client.containers.create(**kwargs)
+        cluster = self.cluster.name
+        self._ensure_volume(nodespec.shared_volume(cluster), "shared-volume")
+        self._ensure_volume(nodespec.node_volume(cluster, node.name), "node-volume")
+        api = self.client.api
+        # The low-level API: docker-py's HostConfig cannot say MaskedPaths/ReadonlyPaths.
+        created = api.create_container(
+            image=self.image, command=nodespec.kubelet_args(node), name=self._container_name(node.name),
+            hostname=node.name, detach=True, labels=nodespec.labels(cluster, node, self.image),
+            host_config=nodespec.host_config(cluster, node, self.network_name),
+            networking_config=api.create_networking_config({self.network_name: api.create_endpoint_config()}))
+        container = self.client.containers.get(created["Id"])
         # The node's identity goes in as files, not environment variables
         # (which `docker inspect` would show to anyone).
         buf = io.BytesIO()
@@ -142,19 +126,22 @@ class DockerProvider(Provider):
 
     def _start_node(self, node: NodeConfig) -> NodeHandle:
         c = self._container(node.name)
-        if c is not None and c.image.tags and self.image not in c.image.tags:
-            # A node from an older agent version: replace it (its pods are
-            # re-created by their controllers, as after a node replacement).
-            self.progress("node", f"replacing {node.name}: it runs an older node image")
+        if c is not None and c.labels.get(LABEL_CONFIG) != nodespec.config_hash(node, self.image):
+            # An older node image, another API address or other limits: replace the
+            # node (its pods are re-created by their controllers, as after a node replacement).
+            self.progress("node", f"replacing {node.name}: its image or configuration changed")
             c.remove(force=True)
             c = None
         if c is None:
-            self.progress("node", f"starting {node.name}: a Docker container that will run a kubelet")
+            self.progress("node", f"creating {node.name}: a Docker container that will run a kubelet")
             c = self._create(node)
         c.reload()
         if c.status == "paused":
+            self.progress("node", f"unpausing {node.name}")
             c.unpause()
         elif c.status != "running":
+            if c.status != "created":
+                self.progress("node", f"restarting {node.name} (it was {c.status})")
             c.start()
         c.reload()
         return self._handle(c)
@@ -162,7 +149,7 @@ class DockerProvider(Provider):
     def _handle(self, c) -> NodeHandle:
         nets = c.attrs.get("NetworkSettings", {}).get("Networks", {})
         ip = (nets.get(self.network_name) or {}).get("IPAddress") or None
-        return NodeHandle(name=c.labels.get("io.kubetui.node", c.name), provider=self.name,
+        return NodeHandle(name=c.labels.get(LABEL_NODE, c.name), provider=self.name,
                           address=ip, status=c.status, details={"container": c.name, "id": c.short_id})
 
     async def start_node(self, node: NodeConfig) -> NodeHandle:
@@ -183,14 +170,19 @@ class DockerProvider(Provider):
     async def list_nodes(self) -> list[NodeHandle]:
         return await asyncio.to_thread(self._list)
 
-    def _delete(self) -> None:
-        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL_CLUSTER}={self.cluster.name}"}):
+    def _delete(self, purge: bool) -> None:
+        label = f"{LABEL_CLUSTER}={self.cluster.name}"
+        for c in self.client.containers.list(all=True, filters={"label": label}):
             c.remove(force=True)
-        for n in self.client.networks.list(filters={"label": f"{LABEL_CLUSTER}={self.cluster.name}"}):
+        for n in self.client.networks.list(filters={"label": label}):
             n.remove()
+        if purge:
+            # Volumes hold data (like PersistentVolumes): only `down --purge` removes them.
+            for v in self.client.volumes.list(filters={"label": label}):
+                v.remove(force=True)
 
     async def delete(self, purge: bool = False) -> None:
-        await asyncio.to_thread(self._delete)
+        await asyncio.to_thread(self._delete, purge)
 
     async def close(self) -> None:
         self.client.close()

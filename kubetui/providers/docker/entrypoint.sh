@@ -1,20 +1,22 @@
 #!/bin/bash
 # A kubetui node container's entrypoint (kind's /usr/local/bin/entrypoint).
 # It does what `--privileged` would have done where that is refused, cleans up
-# what a killed node left behind, and starts the kubelet.
+# what a killed node left behind, and starts the kubelet with the arguments
+# the container was created with ("$@", see kubetui/providers/docker/nodespec.py).
 set -u
 
 # /sys and the cgroup controllers are mounted read-only in a non-privileged
 # container; the kubelet needs to create per-pod cgroups and network devices.
 mount -o remount,rw /sys 2>/dev/null || true
 for ctrl in /sys/fs/cgroup/*; do
-  [ -d "$ctrl" ] && mount -o remount,bind,rw "$ctrl" 2>/dev/null || true
+  [ -d "$ctrl" ] && [ ! -L "$ctrl" ] && { mount -o remount,bind,rw "$ctrl" 2>/dev/null || true; }
 done
 mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true
 
-# A `docker kill` leaves stale network-namespace files in the container layer.
+# /run is a fresh tmpfs on every start; a node run without it may still hold
+# stale network-namespace files from before a `docker kill`.
 rm -f /run/netns/* 2>/dev/null || true
-mkdir -p /run/netns /var/lib/kubetui /var/log/pods
+mkdir -p /run/netns /var/lib/kubelet /var/lib/kubetui/volumes /var/log/pods
 
 # Use the same iptables backend as the host's Docker (as kind does): count the
 # rules each backend sees; Docker's embedded DNS rules are already there.
@@ -25,12 +27,5 @@ if command -v iptables-legacy-save >/dev/null 2>&1; then
   update-alternatives --set iptables "/usr/sbin/iptables-$mode" >/dev/null 2>&1 || true
   update-alternatives --set ip6tables "/usr/sbin/ip6tables-$mode" >/dev/null 2>&1 || true
 fi
-sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true
-sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
 
-exec python3 -m kubetui.kubelet \
-  --api-server "${KUBETUI_API_SERVER}" \
-  --node-name "${KUBETUI_NODE_NAME:-$(hostname)}" \
-  --token-file /etc/kubetui/token \
-  --ca-file /etc/kubetui/ca.crt \
-  ${KUBETUI_KUBELET_ARGS:-}
+exec python3 -m kubetui.kubelet "$@"
