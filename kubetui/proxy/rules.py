@@ -165,12 +165,17 @@ def _q(text: str) -> str:
 
 
 def build_rules(services: Iterable[Obj], slices: Iterable[Obj], config: ProxyConfig,
-                existing_nat_chains: Iterable[str] = ()) -> RuleSet:
+                existing_nat_chains: Iterable[str] = (),
+                counters: dict[str, tuple[int, int]] | None = None) -> RuleSet:
     """The whole iptables-restore input for one sync (filter then nat table), like ``syncProxyRules``.
 
     ``existing_nat_chains`` are the nat chains the node has now (from
     iptables-save): service chains no longer wanted are flushed and deleted.
+    ``counters`` (KUBE-SEP chain -> packets, bytes, from ``iptables-save -c``)
+    are written back onto the DNAT rules (``[p:b] -A ...``, restored with
+    ``--counters``), so rewriting a chain does not reset its connection count.
     """
+    counters = counters or {}
     by_svc = slices_by_service(slices)
     ports: list[tuple[ServicePort, list[Endpoint]]] = []
     for svc in services:
@@ -343,7 +348,9 @@ def build_rules(services: Iterable[Obj], slices: Iterable[Obj], config: ProxyCon
             nat_rules.write(*head, "-s", ep.ip, "-j", KUBE_MARK_MASQ)
             if sp.session_affinity:
                 head += ["-m", "recent", "--name", chain, "--set"]
-            nat_rules.write(*head, *match, "-j", "DNAT", "--to-destination", str(ep))
+            carried = counters.get(chain)
+            prefix = [f"[{carried[0]}:{carried[1]}]"] if carried else []
+            nat_rules.write(*prefix, *head, *match, "-j", "DNAT", "--to-destination", str(ep))
 
     for chain in sorted(set(existing_nat_chains) - active):
         if is_service_chain(chain):
