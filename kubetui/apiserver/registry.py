@@ -232,6 +232,9 @@ class Registry:
         meta["creationTimestamp"] = self._now()
         if self.hooks.apply_defaults is not None:
             self.hooks.apply_defaults(resource, obj)
+        if resource.kind == "PersistentVolumeClaim":
+            classes = self.store.range(resource_for("storageclasses").key(), copy=False)
+            strategy.admit_default_storage_class(obj, (kv.value for kv in classes))
         strategy.prepare_for_create(resource, obj, self.hooks.qos_class)
         generated = not meta.get("name")
         for attempt in range(8):

@@ -164,3 +164,22 @@ def should_delete_during_update(resource: Resource, obj: Obj) -> bool:
     if resource.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
         return False
     return meta.get("deletionGracePeriodSeconds") == 0
+
+
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")
+
+
+def admit_default_storage_class(claim: Obj, classes: Any) -> None:
+    """DefaultStorageClass admission (plugin/pkg/admission/storage/storageclass/setdefault):
+    a PersistentVolumeClaim that names no class gets the default one (the newest, if several
+    are marked). ``storageClassName: ""`` is a choice ("no class") and is left alone."""
+    spec = claim.get("spec")
+    if not isinstance(spec, dict) or spec.get("storageClassName") is not None:
+        return
+    defaults = [sc for sc in classes
+                if any(((sc.get("metadata") or {}).get("annotations") or {}).get(a) == "true"
+                       for a in DEFAULT_CLASS_ANNOTATIONS)]
+    if defaults:
+        newest = max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp") or "", sc["metadata"]["name"]))
+        spec["storageClassName"] = newest["metadata"]["name"]

@@ -32,6 +32,7 @@ CONTROLLERS: dict[str, str] = {
     "endpointslice": "kubetui.controllers.endpointslice:EndpointSliceController",
     "garbage-collector": "kubetui.controllers.garbagecollector:GarbageCollector",
     "namespace": "kubetui.controllers.namespace:NamespaceController",
+    "persistentvolume-binder": "kubetui.controllers.persistentvolume:PersistentVolumeController",
     "nodeipam": "kubetui.controllers.nodeipam:NodeIpamController",
 }
 
