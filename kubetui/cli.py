@@ -23,6 +23,8 @@ COMMAND_MODULES: list[str] = [
     "kubetui.providers.docker.commands",
     "kubetui.store.commands",
     "kubetui.scheduler.commands",
+    "kubetui.lessons.commands",
+    "kubetui.faults.commands",
 ]
 
 # Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.

@@ -1,0 +1,214 @@
+"""Node faults: a node goes silent, dies, loses its network, or its kubelet stops.
+
+In Kubernetes a node that stops renewing its Lease is marked ``Unknown`` by
+the node lifecycle controller after ``--node-monitor-grace-period`` (40 s;
+kubetui's lab timings: 4 s), tainted ``node.kubernetes.io/unreachable``, and its
+pods are evicted when their toleration (300 s; lab: 5 s) runs out. These
+faults cause exactly that, each the way it happens on real machines:
+
+==============  ==============================  ===============================  ========================
+fault           Docker node                     local node (kubelet process)     simulated node
+==============  ==============================  ===============================  ========================
+node-pause      ``docker pause`` (frozen)       SIGSTOP the kubelet              heartbeats paused
+node-kill       ``docker kill`` / ``start``     SIGKILL kubelet + pods / restart agent stopped / restarted
+node-partition  disconnect from the network     (no network to cut: refused)     heartbeats paused
+kubelet-stop    SIGSTOP the kubelet in it       SIGSTOP the kubelet              heartbeats paused
+==============  ==============================  ===============================  ========================
+
+Docker nodes are found by label (``io.kubetui.cluster``, ``io.kubetui.node``),
+local kubelets by ``<state>/nodes/<name>/kubelet.pid`` (and restarted from the
+``argv`` saved in ``node.json``), so these work from any process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+async def node_names(ctx: FaultContext) -> list[str]:
+    lst = await ctx.client.list("nodes")
+    return sorted(n["metadata"]["name"] for n in lst.get("items") or [])
+
+
+# --- per-provider mechanics -------------------------------------------------------------------------
+
+
+def _simulated(ctx: FaultContext, fault: str) -> Any:
+    p = ctx.provider
+    if p is None or not hasattr(p, "pause_node"):
+        raise FaultError(
+            f"{fault}: simulated nodes live inside the control plane's process; inject node faults on them "
+            "from the TUI or a lesson run by `kubetui lessons` (in-process), or use --provider local/docker")
+    return p
+
+
+def _docker_container(ctx: FaultContext, node: str):
+    try:
+        import docker  # noqa: F401 - only to give a clear error below
+        from kubetui.providers.docker import LABEL_CLUSTER, docker_client
+    except ImportError as e:
+        raise FaultError(f"Docker support is not installed: {e}") from None
+    client = docker_client()
+    found = client.containers.list(all=True, filters={"label": [f"{LABEL_CLUSTER}={ctx.cluster_name}",
+                                                                f"io.kubetui.node={node}"]})
+    if not found:
+        raise FaultError(f"no Docker container for node {node} of cluster {ctx.cluster_name}")
+    return found[0]
+
+
+def _local_dir(ctx: FaultContext, node: str) -> Path:
+    return Path(ctx.state_dir) / "nodes" / node
+
+
+def _local_pid(ctx: FaultContext, node: str) -> int:
+    try:
+        pid = int((_local_dir(ctx, node) / "kubelet.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        raise FaultError(f"node {node}: no running kubelet process (looked in "
+                         f"{_local_dir(ctx, node) / 'kubelet.pid'})") from None
+
+
+def _local_restart(ctx: FaultContext, node: str) -> int:
+    """Start the node's kubelet again with the argv the local provider saved."""
+    d = _local_dir(ctx, node)
+    argv = json.loads((d / "node.json").read_text())["argv"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    with open(d / "kubelet.log", "ab") as logf:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, cwd=str(d))
+    (d / "kubelet.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+class NodeFault(Fault):
+    target_kind = "node"
+
+    async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
+        names = await node_names(ctx)
+        if target:
+            if target not in names:
+                raise FaultError(f"{self.name}: no node {target!r} (nodes: {', '.join(names) or 'none'})")
+            return [target]
+        return names
+
+
+class NodePause(NodeFault):
+    name = "node-pause"
+    summary = "freeze a node (every process on it stops): its heartbeats stop, it goes NotReady"
+    reverts = "unfreeze it: heartbeats resume and it turns Ready again"
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        if ctx.provider_name == "simulated":
+            _simulated(ctx, self.name).pause_node(target)
+        elif ctx.provider_name == "docker":
+            await asyncio.to_thread(_docker_container(ctx, target).pause)
+        elif ctx.provider_name == "local":
+            os.kill(_local_pid(ctx, target), signal.SIGSTOP)
+        else:
+            raise FaultError(f"{self.name}: unknown provider {ctx.provider_name!r}")
+        return {}
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if ctx.provider_name == "simulated":
+            _simulated(ctx, self.name).unpause_node(record.target)
+        elif ctx.provider_name == "docker":
+            await asyncio.to_thread(_docker_container(ctx, record.target).unpause)
+        else:
+            os.kill(_local_pid(ctx, record.target), signal.SIGCONT)
+
+
+class KubeletStop(NodePause):
+    name = "kubelet-stop"
+    summary = "stop the node's kubelet (its pods keep running): heartbeats stop, the node goes NotReady"
+    reverts = "resume the kubelet"
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        if ctx.provider_name == "docker":
+            c = _docker_container(ctx, target)
+            r = await asyncio.to_thread(c.exec_run, ["pkill", "-STOP", "-f", "kubetui.kubelet"])
+            if r.exit_code != 0:
+                raise FaultError(f"{self.name}: pkill in node {target} exited {r.exit_code}")
+            return {}
+        return await super().inject(ctx, target)
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if ctx.provider_name == "docker":
+            c = _docker_container(ctx, record.target)
+            await asyncio.to_thread(c.exec_run, ["pkill", "-CONT", "-f", "kubetui.kubelet"])
+            return
+        await super().revert(ctx, record)
+
+
+class NodeKill(NodeFault):
+    name = "node-kill"
+    summary = "kill a node outright (the machine dies): its pods die with it"
+    reverts = "start the node again: its kubelet re-registers and the node turns Ready"
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        if ctx.provider_name == "simulated":
+            await _simulated(ctx, self.name).stop_node(target)
+        elif ctx.provider_name == "docker":
+            await asyncio.to_thread(_docker_container(ctx, target).kill)
+        elif ctx.provider_name == "local":
+            pid = _local_pid(ctx, target)
+            try:
+                os.killpg(pid, signal.SIGKILL)     # the kubelet's session: it and its pods
+            except OSError:
+                os.kill(pid, signal.SIGKILL)
+            # pods run in sessions of their own: they die with the machine too
+            root = _local_dir(ctx, target) / "kubelet" / "runtime"
+            if (root / "pods").exists():
+                from kubetui.runtime.process import ProcessRuntime
+                ProcessRuntime(root, node_name=target).cleanup_leftovers()
+            (_local_dir(ctx, target) / "kubelet.pid").unlink(missing_ok=True)
+        return {}
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if ctx.provider_name == "simulated":
+            p = _simulated(ctx, self.name)
+            await p.start_node(p.nodes[record.target].cfg)
+        elif ctx.provider_name == "docker":
+            await asyncio.to_thread(_docker_container(ctx, record.target).start)
+        else:
+            _local_restart(ctx, record.target)
+
+
+class NodePartition(NodeFault):
+    name = "node-partition"
+    summary = "disconnect a node from the cluster network: it runs on but nobody hears it"
+    reverts = "reconnect it"
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        if ctx.provider_name == "simulated":
+            _simulated(ctx, self.name).pause_node(target)
+            return {}
+        if ctx.provider_name == "docker":
+            c = _docker_container(ctx, target)
+            net = f"kubetui-{ctx.cluster_name}"
+            from kubetui.providers.docker import docker_client
+            network = docker_client().networks.get(net)
+            await asyncio.to_thread(network.disconnect, c)
+            return {"network": net}
+        raise FaultError(f"{self.name}: local nodes share this machine's loopback, there is no cable to cut; "
+                         "use node-pause, or --provider docker")
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if ctx.provider_name == "simulated":
+            _simulated(ctx, self.name).unpause_node(record.target)
+            return
+        from kubetui.providers.docker import docker_client
+        network = docker_client().networks.get(record.data["network"])
+        await asyncio.to_thread(network.connect, _docker_container(ctx, record.target))
