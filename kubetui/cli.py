@@ -22,6 +22,7 @@ log = logging.getLogger("kubetui")
 COMMAND_MODULES: list[str] = [
     "kubetui.providers.docker.commands",
     "kubetui.store.commands",
+    "kubetui.apiserver.encryption_commands",
     "kubetui.scheduler.commands",
     "kubetui.lessons.commands",
     "kubetui.faults.commands",
@@ -86,6 +87,9 @@ def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("--insecure-http", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="also serve plain http without authentication (debugging only: "
                         "kubectl sends no token over http)")
+    p.add_argument("--encrypt-secrets", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="encrypt Secrets at rest with AES-GCM (DIR/encryption-config.yaml); without it they are "
+                        "stored base64-encoded only, as Kubernetes does by default. Stays on once set")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,7 @@ class ClusterSettings:
     node_cpus: float = 2.0
     node_memory: str = "2Gi"
     insecure_http: bool = False
+    encrypt_secrets: bool = False
 
     @classmethod
     def load(cls, state_dir: Path) -> "ClusterSettings | None":
@@ -84,6 +85,8 @@ def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
         if v is not None:
             setattr(s, attr, v)
     s.insecure_http = bool(getattr(args, "insecure_http", False))
+    if getattr(args, "encrypt_secrets", False):
+        s.encrypt_secrets = True  # once on, it stays on (cluster.json)
     return s
 
 
@@ -149,6 +152,8 @@ class ControlPlane:
     controllers: Any = None
     authenticator: Any = None
     pki: Any = None
+    encryption: Any = None
+    _encryption_task: Any = None
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -167,7 +172,7 @@ class ControlPlane:
         progress("store", "opening the store (kubetui's etcd): every object lives here")
         self.store = Store(self.state_dir / "store", clock=self.clock)
         await self.store.open()
-        self.registry = Registry(self.store, clock=self.clock)
+        self.registry = Registry(await self._registry_store(), clock=self.clock)
         await self.registry.bootstrap()
 
         progress("apiserver", "starting the API server: the only component that talks to the store")
@@ -185,6 +190,8 @@ class ControlPlane:
         write_kubeconfig(self.kubeconfig_path, self.settings.name, self.apiserver.url,
                          self.pki.ca_pem(), self.authenticator.admin_token())
         self.client = InProcessClient(self.registry)
+        from kubetui.storage.classes import ensure_storage_classes
+        await ensure_storage_classes(self.client)
 
         progress("scheduler", "starting the scheduler: it picks a node for every new pod")
         self.scheduler = self._make_scheduler()
@@ -195,6 +202,18 @@ class ControlPlane:
         self.controllers = self._make_controllers()
         if self.controllers is not None:
             await self.controllers.start()
+
+    async def _registry_store(self):
+        """With ``--encrypt-secrets`` (or an encryption config already in the state dir, without which
+        stored Secrets could not be read) the registry reaches the store through the encryption transformer."""
+        from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
+        if not self.settings.encrypt_secrets and not (self.state_dir / CONFIG_FILE).exists():
+            return self.store
+        ensure_config(self.state_dir / CONFIG_FILE)
+        self.encryption = EncryptingStore(self.store, self.state_dir / CONFIG_FILE)
+        await self.encryption.rewrite_stale()  # Secrets stored before encryption was turned on
+        self._encryption_task = asyncio.create_task(self.encryption.watch_config(self.clock))
+        return self.encryption
 
     async def _serve_decisions(self, request, parts: list[str]):
         """GET /apis/scheduling.kubetui.dev/v1alpha1/namespaces/{ns}/decisions/{pod}.
@@ -247,8 +266,14 @@ class ControlPlane:
         except ImportError:
             log.warning("kube-controller-manager is not available in this build")
             return None
-        return ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
-                                 api_server_endpoint=("127.0.0.1", self.apiserver.port))
+        cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
+                               api_server_endpoint=("127.0.0.1", self.apiserver.port))
+        pv_controller = cm.controllers.get("persistentvolume-binder")
+        if pv_controller is not None:
+            from kubetui.storage.provisioners import Provisioners
+            from kubetui.storage.volumes import volume_host_for
+            pv_controller.provisioners = Provisioners(volume_host_for(self.settings.provider, self.state_dir))
+        return cm
 
     def node_config(self, name: str, api_host: str) -> NodeConfig:
         return NodeConfig(
@@ -270,6 +295,8 @@ class ControlPlane:
                     log.exception("stopping %s", part)
         if self.apiserver is not None:
             await self.apiserver.stop()
+        if self._encryption_task is not None:
+            self._encryption_task.cancel()
         if self.store is not None:
             await self.store.close()
 
