@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -394,7 +395,6 @@ def _service_to_endpoints(out: _Lines, name: str, proto: str, sp: ServicePort, c
 
 
 def _contains(cidr: str, ip: str) -> bool:
-    import ipaddress
     try:
         return bool(ip) and ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:

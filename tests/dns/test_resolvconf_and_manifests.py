@@ -1,0 +1,52 @@
+"""Pods' resolv.conf (the kubelet's dnsPolicy rules) and the kube-dns objects created at bootstrap."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubetui.dns.manifests import dns_deployment, dns_service
+from kubetui.dns.resolvconf import pod_resolv_conf
+
+NODE = "nameserver 127.0.0.11\nsearch lab.example\noptions edns0 trust-ad\n"
+
+
+def pod(ns="shop", **spec):
+    return {"metadata": {"name": "p", "namespace": ns}, "spec": spec}
+
+
+@pytest.mark.parametrize("spec, want", [
+    ({}, "search shop.svc.cluster.local svc.cluster.local cluster.local lab.example\n"
+         "nameserver 10.96.0.10\noptions ndots:5\n"),
+    ({"dnsPolicy": "Default"}, "search lab.example\nnameserver 127.0.0.11\noptions edns0 trust-ad\n"),
+    ({"hostNetwork": True}, "search lab.example\nnameserver 127.0.0.11\noptions edns0 trust-ad\n"),
+    ({"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet"},
+     "search shop.svc.cluster.local svc.cluster.local cluster.local lab.example\n"
+     "nameserver 10.96.0.10\noptions ndots:5\n"),
+    ({"dnsPolicy": "None", "dnsConfig": {"nameservers": ["1.2.3.4"], "searches": ["a.b"],
+                                         "options": [{"name": "ndots", "value": "2"}]}},
+     "search a.b\nnameserver 1.2.3.4\noptions ndots:2\n"),
+    ({"dnsConfig": {"options": [{"name": "ndots", "value": "1"}, {"name": "edns0"}]}},
+     "search shop.svc.cluster.local svc.cluster.local cluster.local lab.example\n"
+     "nameserver 10.96.0.10\noptions ndots:1 edns0\n"),
+])
+def test_pod_resolv_conf(spec, want):
+    assert pod_resolv_conf(pod(**spec), node_resolv_conf=NODE) == want
+
+
+async def test_kube_dns_objects_are_accepted_by_the_api_server(tmp_path):
+    from kubetui.apiserver.registry import Registry
+    from kubetui.client.inprocess import InProcessClient
+    from kubetui.clock import FakeClock
+    from kubetui.store import Store
+    store = Store(None, clock=FakeClock())
+    await store.open()
+    registry = Registry(store, clock=FakeClock())
+    await registry.bootstrap()
+    client = InProcessClient(registry)
+    try:
+        svc = await client.create("services", dns_service(), "kube-system")
+        assert svc["spec"]["clusterIP"] == "10.96.0.10"
+        dep = await client.create("deployments", dns_deployment("kubetui/node:test"), "kube-system")
+        assert dep["spec"]["template"]["metadata"]["labels"] == svc["spec"]["selector"]
+    finally:
+        await store.close()
