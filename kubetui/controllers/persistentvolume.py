@@ -32,7 +32,6 @@ from typing import Any, Hashable
 
 from kubetui.api import errors
 from kubetui.api.patch import copy_json
-from kubetui.client.informer import split_key
 from kubetui.controllers import pv_binder as binder
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import is_deleting, meta

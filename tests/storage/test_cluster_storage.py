@@ -113,3 +113,26 @@ async def test_rotate_key_while_the_cluster_runs(tmp_path, capsys):
 def test_rotate_key_without_encryption_is_one_clear_line(tmp_path, capsys):
     assert main(["store", "rotate-key", "--state-dir", str(tmp_path)]) == 1
     assert "not encrypted at rest" in capsys.readouterr().err
+
+
+async def test_real_kubectl_on_an_encrypting_cluster(tmp_path, kubectl_bin):
+    cluster = await _up(tmp_path, encrypt_secrets=True)
+    try:
+        kubeconfig = cluster.control_plane.kubeconfig_path
+
+        async def kubectl(*args: str) -> str:
+            proc = await asyncio.create_subprocess_exec(
+                kubectl_bin, f"--kubeconfig={kubeconfig}", *args,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, err.decode()
+            return out.decode()
+
+        assert "standard (default)" in await kubectl("get", "storageclass")
+        await kubectl("create", "secret", "generic", "api", "--from-literal=token=opensesame")
+        token = await kubectl("get", "secret", "api", "-o", "jsonpath={.data.token}")
+        assert base64.b64decode(token) == b"opensesame"
+        raw = cluster.control_plane.store.get("/registry/secrets/default/api").value
+        assert "data" not in raw and token not in str(raw)
+    finally:
+        await cluster.stop()
