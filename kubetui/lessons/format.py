@@ -319,8 +319,9 @@ class _Parser:
                 if kind == "fault":
                     if isinstance(value, str):
                         value = {"name": value}
-                    if not isinstance(value, dict) or not value.get("name"):
-                        raise self.error(line, f"{where}: fault needs a name, e.g. fault: {{name: node-pause}}")
+                    if not isinstance(value, dict) or not (value.get("name") or value.get("revert")):
+                        raise self.error(line, f"{where}: fault needs a name, e.g. fault: {{name: node-pause}}, "
+                                               "or what to revert: fault: {{revert: node-pause}} (or all)")
                 if kind == "wait":
                     value = self.check(value, line, f"{where}: wait")
                 return Action(kind, value, line)

@@ -114,9 +114,14 @@ async def run_action(action: Action, env: LabEnv, lesson_dir: Path, *, timeout: 
             raise ActionError(f"shell action (line {action.line}) failed (exit {code}): {out.strip()[-400:]}")
         return out
     if action.kind == "fault":
-        from kubetui.faults import FaultError, inject
+        from kubetui.faults import FaultError, FaultLog, inject, revert
         v = action.value
         try:
+            if v.get("revert"):
+                which = str(v["revert"])
+                done = [await revert(env.fault_context(), r.id) for r in reversed(FaultLog(env.state_dir).active())
+                        if which in ("all", r.name, r.id)]
+                return "reverted " + (", ".join(f"{r.name} on {r.target}" for r in done) or "nothing")
             rec = await inject(env.fault_context(), str(v["name"]), v.get("target"), v.get("seed"))
         except FaultError as e:
             raise ActionError(str(e)) from None
