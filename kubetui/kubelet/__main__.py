@@ -40,7 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--memory", default=None, help="advertised memory, e.g. 2Gi (default: cgroup limit)")
     p.add_argument("--max-pods", type=int, default=110)
     p.add_argument("--node-labels", default="", help="k=v,k=v")
-    p.add_argument("--timings", default=None, help="JSON of kubetui.timings.Timings.as_dict()")
+    p.add_argument("--timings", default=None, help="JSON of kubetui.timings.Timings.as_dict(), or @FILE holding it")
     p.add_argument("--log-level", default=os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -65,7 +65,9 @@ async def amain(args: argparse.Namespace) -> int:
                            memory_bytes=int(parse_quantity(args.memory)) if args.memory else None,
                            address=args.address, port=args.port)
     if args.timings:
-        config.apply_timings(json.loads(args.timings))
+        # `@FILE` reads the JSON from a file (as Docker nodes do: it keeps `ps` readable)
+        text = Path(args.timings[1:]).read_text() if args.timings.startswith("@") else args.timings
+        config.apply_timings(json.loads(text))
     api = APIClient(args.api_server, token=token, ca_file=args.ca_file)
     kubelet = Kubelet(config, api, make_runtime(args, node_ip), server_token=token)
     stop = asyncio.Event()

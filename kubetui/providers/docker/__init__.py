@@ -116,9 +116,9 @@ class DockerProvider(Provider):
         # (which `docker inspect` would show to anyone).
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            for fname, data, mode in (("token", node.token, 0o600), ("ca.crt", node.ca_pem, 0o644)):
+            for path, data, mode in nodespec.node_files(node):
                 raw = data.encode()
-                info = tarfile.TarInfo(f"etc/kubetui/{fname}")
+                info = tarfile.TarInfo(path.lstrip("/"))
                 info.size, info.mode, info.mtime = len(raw), mode, int(time.time())
                 tar.addfile(info, io.BytesIO(raw))
         container.put_archive("/", buf.getvalue())

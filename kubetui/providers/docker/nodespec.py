@@ -27,6 +27,7 @@ SHARED_MOUNT = "/mnt/kubetui-shared"       # one Docker volume shared by every n
 LOCAL_VOLUMES = "/var/lib/kubetui/volumes"  # one Docker volume per node (hostPath, node-local PVs)
 KUBELET_ROOT = "/var/lib/kubelet"
 KUBELET_PORT = 10250
+TIMINGS_FILE = "/etc/kubetui/timings.json"
 
 # `--privileged`, spelled out: every capability this host allows, no seccomp or
 # AppArmor filter, and /proc and /sys not masked (Docker CLI's
@@ -59,7 +60,7 @@ def kubelet_args(node: NodeConfig) -> list[str]:
             "--runtime", "isolated", "--root-dir", KUBELET_ROOT,
             "--address", "0.0.0.0", "--port", str(KUBELET_PORT),
             "--max-pods", str(node.max_pods),
-            "--timings", json.dumps(node.timings.as_dict(), sort_keys=True, separators=(",", ":"))]
+            "--timings", f"@{TIMINGS_FILE}"]
     if node.pod_cidr:
         args += ["--pod-cidr", node.pod_cidr]
     if node.labels:
@@ -67,10 +68,21 @@ def kubelet_args(node: NodeConfig) -> list[str]:
     return args
 
 
+def timings_json(node: NodeConfig) -> str:
+    return json.dumps(node.timings.as_dict(), sort_keys=True, indent=1) + "\n"
+
+
+def node_files(node: NodeConfig) -> list[tuple[str, str, int]]:
+    """(path, content, mode) copied into the node before it starts: its identity and settings."""
+    return [("/etc/kubetui/token", node.token, 0o600), ("/etc/kubetui/ca.crt", node.ca_pem, 0o644),
+            (TIMINGS_FILE, timings_json(node), 0o644)]
+
+
 def config_hash(node: NodeConfig, image: str) -> str:
     """Changes when the node must be re-created (new image, API address, identity or limits)."""
     h = hashlib.sha256()
-    for part in (image, node.token, node.ca_pem, f"{node.cpus}", node.memory, *kubelet_args(node)):
+    for part in (image, f"{node.cpus}", node.memory, *kubelet_args(node),
+                 *(content for _, content, _ in node_files(node))):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:16]

@@ -1,0 +1,152 @@
+"""A real Docker cluster shared by a test module: `kubetui up --headless --provider docker` in a subprocess.
+
+Every container, network and volume it creates carries the label
+``io.kubetui.cluster=<name>``; teardown runs ``kubetui down --purge`` and then
+removes anything still labelled, so a failing test leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.conftest import docker_available, require_or_skip
+from tests.test_cluster import stop
+
+
+def start_headless(state: Path, *args: str, timeout: float = 180) -> tuple[subprocess.Popen, Path]:
+    """`kubetui up --headless` until it prints `ready <kubeconfig>` (the first run builds the node image)."""
+    proc = subprocess.Popen([sys.executable, "-m", "kubetui", "up", "--headless", "--state-dir", str(state), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("ready "):
+            return proc, Path(line.split(" ", 1)[1].strip())
+    proc.kill()
+    _, err = proc.communicate(timeout=10)
+    pytest.fail(f"kubetui up --headless never printed `ready`: rc={proc.returncode}\n{err[-3000:]}")
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+def labelled(name: str, kind: str) -> list[str]:
+    """IDs of containers / networks / volumes labelled as belonging to cluster ``name``."""
+    f = ["--filter", f"label=io.kubetui.cluster={name}"]
+    if kind == "container":
+        return docker("ps", "-aq", *f).stdout.split()
+    return docker(kind, "ls", "-q", *f).stdout.split()
+
+
+def force_cleanup(name: str) -> None:
+    for cid in labelled(name, "container"):
+        docker("rm", "-f", cid, check=False)
+    for nid in labelled(name, "network"):
+        docker("network", "rm", nid, check=False)
+    for vid in labelled(name, "volume"):
+        docker("volume", "rm", "-f", vid, check=False)
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.3) -> Any:
+    """Call ``probe`` until it returns something truthy (bounded in time); fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = probe()
+        except AssertionError as e:
+            last = e
+        if last and not isinstance(last, AssertionError):
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}"[:3000])
+        time.sleep(interval)
+
+
+@dataclass
+class DockerCluster:
+    name: str
+    state: Path
+    kubeconfig: Path
+    kubectl_bin: str
+    proc: subprocess.Popen | None
+    up_args: tuple[str, ...]
+
+    def container(self, node: str) -> str:
+        return f"kubetui-{self.name}-{node}"
+
+    def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 60,
+                check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([self.kubectl_bin, f"--kubeconfig={self.kubeconfig}", *args], input=stdin,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
+        return r
+
+    def get(self, *args: str) -> dict:
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def apply(self, manifest: dict) -> None:
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def pods(self, selector: str) -> list[dict]:
+        return self.get("pods", "-l", selector)["items"]
+
+    def node_exec(self, node: str, *argv: str) -> str:
+        return docker("exec", self.container(node), *argv).stdout
+
+    def stop_control_plane(self) -> None:
+        if self.proc is not None:
+            assert stop(self.proc) == 0
+            self.proc = None
+
+    def start_control_plane(self, *extra: str) -> None:
+        self.proc, self.kubeconfig = start_headless(self.state, *self.up_args, *extra)
+
+    def down(self) -> subprocess.CompletedProcess:
+        self.stop_control_plane()
+        return subprocess.run([sys.executable, "-m", "kubetui", "down", "--state-dir", str(self.state), "--purge"],
+                              capture_output=True, text=True, timeout=120)
+
+
+def node_ready(node: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+
+
+def pod_ready(pod: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+@pytest.fixture(scope="module")
+def docker_cluster(tmp_path_factory, kubectl_bin):
+    require_or_skip(*docker_available())
+    name = f"t{uuid.uuid4().hex[:8]}"
+    state = tmp_path_factory.mktemp("dockercluster") / name
+    args = ("--provider", "docker", "--nodes", "3", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
+    cluster = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
+    try:
+        cluster.start_control_plane("--api-port", "0")
+        yield cluster
+    finally:
+        try:
+            cluster.down()
+        finally:
+            force_cleanup(name)
+
+

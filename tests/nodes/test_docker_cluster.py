@@ -1,0 +1,254 @@
+"""Worker nodes for real: a 3-node Docker cluster, pods isolated by the kubelet's runtime, and its failures.
+
+One cluster for the whole module (see ``conftest.docker_cluster``); the tests
+run in file order and each leaves the cluster as the next one expects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.nodes.conftest import docker, labelled, node_ready, pod_ready, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+NODES = ["node-1", "node-2", "node-3"]
+HELLO = "app=hello-nodes"
+
+
+def deployment(name: str, replicas: int, image: str = "kubetui/hello:1") -> dict:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"terminationGracePeriodSeconds": 1,
+                                           "containers": [{"name": "hello", "image": image,
+                                                           "ports": [{"containerPort": 8080}]}]}}}}
+
+
+def pod(name: str, image: str, **container: object) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": image, **container}]}}
+
+
+def running_hello(cluster, want: int):
+    pods = [p for p in cluster.pods(HELLO)
+            if p["status"].get("phase") == "Running" and pod_ready(p) and not p["metadata"].get("deletionTimestamp")]
+    return pods if len(pods) == want else None
+
+
+def netns(cluster, node: str) -> list[str]:
+    return [line.split()[0] for line in cluster.node_exec(node, "ip", "netns", "list").splitlines() if line.strip()]
+
+
+def container_status(p: dict) -> dict:
+    return (p["status"].get("containerStatuses") or [{}])[0]
+
+
+def test_up_gives_three_ready_nodes_with_real_capacity(docker_cluster):
+    c = docker_cluster
+    nodes = {n["metadata"]["name"]: n for n in c.get("nodes")["items"]}
+    assert sorted(nodes) == NODES
+    ips = set()
+    for n in nodes.values():
+        assert node_ready(n), n["status"]["conditions"]
+        addrs = {a["type"]: a["address"] for a in n["status"]["addresses"]}
+        ips.add(addrs["InternalIP"])
+        # Capacity is the container's limit (--node-cpus 1 --node-memory 1Gi), not the host's.
+        assert n["status"]["capacity"]["cpu"] == "1"
+        assert n["status"]["capacity"]["memory"] == "1048576Ki"
+        assert n["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("kubetui-isolated://")
+        assert n["spec"]["podCIDR"].startswith("10.244.")
+    assert len(ips) == 3
+    # Each InternalIP is the node container's address on the cluster's Docker network.
+    for name, n in nodes.items():
+        inspect = json.loads(docker("inspect", c.container(name)).stdout)[0]
+        net = inspect["NetworkSettings"]["Networks"][f"kubetui-{c.name}"]
+        assert net["IPAddress"] in ips
+    wide = c.kubectl("get", "nodes", "-o", "wide").stdout
+    for word in ("INTERNAL-IP", "CONTAINER-RUNTIME", "kubetui-isolated://", *ips):
+        assert word in wide, wide
+    assert len(labelled(c.name, "container")) == 3
+
+
+def test_shared_and_node_local_volumes_are_mounted(docker_cluster):
+    c = docker_cluster
+    c.node_exec("node-1", "sh", "-c", "echo from-node-1 > /mnt/kubetui-shared/hello.txt")
+    assert c.node_exec("node-3", "cat", "/mnt/kubetui-shared/hello.txt").strip() == "from-node-1"
+    c.node_exec("node-1", "sh", "-c", "echo mine > /var/lib/kubetui/volumes/only-here.txt")
+    r = docker("exec", c.container("node-2"), "test", "-e", "/var/lib/kubetui/volumes/only-here.txt", check=False)
+    assert r.returncode != 0, "node-local volumes must not be shared"
+
+
+def test_deployment_runs_on_all_nodes_with_ps_logs_and_exec(docker_cluster):
+    c = docker_cluster
+    c.apply(deployment("hello-nodes", 6))
+    pods = wait_for("6 ready hello pods", lambda: running_hello(c, 6), 60)
+    assert {p["spec"]["nodeName"] for p in pods} == set(NODES)
+    for p in pods:
+        node = p["spec"]["nodeName"]
+        # The pod's address comes from its node's podCIDR.
+        cidr = c.get("node", node)["spec"]["podCIDR"]
+        assert ipaddress.ip_address(p["status"]["podIP"]) in ipaddress.ip_network(cidr)
+    by_node: dict[str, list[str]] = {}
+    for p in pods:
+        by_node.setdefault(p["spec"]["nodeName"], []).append(p["metadata"]["name"])
+    for node, names in by_node.items():
+        ps = c.node_exec(node, "ps", "-eo", "pid,args")
+        assert ps.count("kubetui.workloads.hello") >= len(names), ps
+        for name in names:
+            assert f"hostname {name}" in ps, ps        # each pod's processes, named after it
+        # one network namespace per pod on this node, none for others
+        assert len(netns(c, node)) == len(names)
+    name, ip = pods[0]["metadata"]["name"], pods[0]["status"]["podIP"]
+    assert "listening on" in c.kubectl("logs", name).stdout
+    assert c.kubectl("exec", name, "--", "hostname").stdout.strip() == name
+    # logs -f follows: a request made now shows up in the stream (bounded by the timeout).
+    follow = subprocess.Popen([c.kubectl_bin, f"--kubeconfig={c.kubeconfig}", "logs", "-f", "--tail=1", name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        first = follow.stdout.readline()
+        assert first, "logs -f printed nothing"
+        c.kubectl("exec", name, "--", "wget", "-q", "-O", "-", "-T", "3", f"http://{ip}:8080/followed")
+        deadline = time.monotonic() + 15
+        seen = False
+        while time.monotonic() < deadline and not seen:
+            seen = "/followed" in follow.stdout.readline()
+        assert seen, "a new log line never reached logs -f"
+    finally:
+        follow.kill()
+        follow.communicate(timeout=10)
+
+
+def test_pod_reaches_pod_on_another_node_without_nat(docker_cluster):
+    c = docker_cluster
+    pods = running_hello(c, 6)
+    assert pods
+    on = {p["spec"]["nodeName"]: p for p in pods}
+    client, server = on["node-1"], on["node-3"]
+    url = f"http://{server['status']['podIP']}:8080/json"
+    out = c.kubectl("exec", client["metadata"]["name"], "--", "wget", "-q", "-O", "-", "-T", "5", url).stdout
+    answer = json.loads(out)
+    assert answer["pod"] == server["metadata"]["name"] and answer["node"] == "node-3"
+    # The server saw the client pod's own address: no NAT between nodes.
+    assert answer["client"] == client["status"]["podIP"]
+    # The route node-1 uses is the one its kubelet added from node-3's Node object.
+    routes = c.node_exec("node-1", "ip", "route", "show", "proto", "77")
+    node3 = c.get("node", "node-3")
+    ip3 = {a["type"]: a["address"] for a in node3["status"]["addresses"]}["InternalIP"]
+    assert f"{node3['spec']['podCIDR']} via {ip3}" in routes, routes
+
+
+def test_memory_hog_is_oomkilled_and_crashloops(docker_cluster):
+    c = docker_cluster
+    c.apply(pod("memhog", "kubetui/memhog", args=["8", "0.05"],
+                resources={"limits": {"memory": "48Mi"}, "requests": {"memory": "48Mi"}}))
+
+    def oom_looping():
+        st = container_status(c.get("pod", "memhog"))
+        term = (st.get("lastState") or {}).get("terminated") or {}
+        waiting = (st.get("state") or {}).get("waiting") or {}
+        if term.get("reason") == "OOMKilled" and term.get("exitCode") == 137 and st.get("restartCount", 0) >= 2 \
+                and waiting.get("reason") == "CrashLoopBackOff":
+            return st
+        return None
+    st = wait_for("memhog OOMKilled, restarted twice, in CrashLoopBackOff", oom_looping, 60, 0.2)
+    assert st["restartCount"] >= 2
+    c.kubectl("delete", "pod", "memhog", "--wait=false")
+
+
+def test_failing_liveness_probe_restarts_the_container(docker_cluster):
+    c = docker_cluster
+    c.apply(pod("liveness", "kubetui/hello:1",
+                livenessProbe={"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 1}))
+    wait_for("the liveness pod restarted", lambda: container_status(c.get("pod", "liveness")).get(
+        "restartCount", 0) >= 1, 40)
+    events = c.kubectl("get", "events", "--field-selector", "involvedObject.name=liveness").stdout
+    assert "Unhealthy" in events and "Liveness probe failed" in events, events
+    c.kubectl("delete", "pod", "liveness", "--wait=false")
+
+
+def test_failing_readiness_probe_keeps_the_pod_out_of_ready(docker_cluster):
+    c = docker_cluster
+    c.apply(pod("notready", "kubetui/hello:broken",
+                readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}))
+    wait_for("the readiness probe to have failed", lambda: "Readiness probe failed" in c.kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=notready").stdout, 30)
+    p = c.get("pod", "notready")
+    assert p["status"]["phase"] == "Running"
+    assert not pod_ready(p) and container_status(p)["ready"] is False
+    assert container_status(p).get("restartCount", 0) == 0      # not ready is not restarted
+    c.kubectl("delete", "pod", "notready", "--wait=false")
+
+
+def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_cluster):
+    c = docker_cluster
+    docker("kill", c.container("node-3"))
+    wait_for("node-3 NotReady", lambda: not node_ready(c.get("node", "node-3")), 30)
+    # Lab timings: NotReady after ~4 s, evicted ~5 s later, replaced on the other nodes.
+    pods = wait_for("6 ready hello pods on node-1/node-2",
+                    lambda: (ps := running_hello(c, 6)) and all(p["spec"]["nodeName"] != "node-3" for p in ps)
+                    and ps, 60)
+    assert {p["spec"]["nodeName"] for p in pods} <= {"node-1", "node-2"}
+
+    docker("start", c.container("node-3"))
+    wait_for("node-3 Ready again", lambda: node_ready(c.get("node", "node-3")), 30)
+    # Clean: no stale network namespace or pod directory from before the kill.
+    assert netns(c, "node-3") == []
+    assert c.node_exec("node-3", "ls", "/var/lib/kubelet/runtime/pods").strip() == ""
+    # And it runs pods again, reachable across nodes.
+    c.kubectl("scale", "deployment", "hello-nodes", "--replicas=9")
+    pods = wait_for("9 ready hello pods", lambda: running_hello(c, 9), 60)
+    on3 = [p for p in pods if p["spec"]["nodeName"] == "node-3"]
+    assert on3, "the scheduler spreads new pods to the recovered node"
+    assert len(netns(c, "node-3")) == len(on3)
+    client = next(p for p in pods if p["spec"]["nodeName"] == "node-1")
+    out = c.kubectl("exec", client["metadata"]["name"], "--", "wget", "-q", "-O", "-", "-T", "5",
+                    f"http://{on3[0]['status']['podIP']}:8080/json").stdout
+    assert json.loads(out)["client"] == client["status"]["podIP"]
+
+
+def test_up_again_reuses_running_nodes_and_restarts_stopped_ones(docker_cluster):
+    c = docker_cluster
+
+    def inspect(node: str) -> dict:
+        return json.loads(docker("inspect", c.container(node)).stdout)[0]
+    before = {n: inspect(n) for n in NODES}
+    pod_on_1 = next(p for p in running_hello(c, 9) if p["spec"]["nodeName"] == "node-1")
+    c.stop_control_plane()
+    # The control plane is gone; the nodes (and their pods) keep running.
+    assert all(inspect(n)["State"]["Running"] for n in NODES)
+    docker("stop", "-t", "2", c.container("node-2"))
+    c.start_control_plane()     # same state dir: same port, tokens and CA
+    after = {n: inspect(n) for n in NODES}
+    assert all(after[n]["Id"] == before[n]["Id"] for n in NODES), "nodes were re-created, not reused"
+    assert after["node-1"]["State"]["StartedAt"] == before["node-1"]["State"]["StartedAt"]
+    assert after["node-2"]["State"]["StartedAt"] != before["node-2"]["State"]["StartedAt"]
+    wait_for("all nodes Ready", lambda: all(node_ready(n) for n in c.get("nodes")["items"]), 30)
+    # node-1's kubelet re-watched after the API server came back: its pod was never restarted ...
+    again = c.get("pod", pod_on_1["metadata"]["name"])
+    assert container_status(again)["restartCount"] == container_status(pod_on_1)["restartCount"]
+    assert container_status(again)["containerID"] == container_status(pod_on_1)["containerID"]
+    # ... and it acts on new pods.
+    c.kubectl("scale", "deployment", "hello-nodes", "--replicas=12")
+    wait_for("12 ready hello pods after the restart", lambda: running_hello(c, 12), 60)
+
+
+def test_down_leaves_nothing_behind(docker_cluster):
+    c = docker_cluster
+    host_netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    r = c.down()
+    assert r.returncode == 0, r.stderr
+    assert labelled(c.name, "container") == []
+    assert labelled(c.name, "network") == []
+    assert labelled(c.name, "volume") == []
+    # Pods' namespaces lived inside the node containers: the host has none of them.
+    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout == host_netns
+    assert not c.state.exists()
