@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Hashable
 
 from kubetui import timings as _timings
+from kubetui.api import errors
 from kubetui.client.base import Client
 from kubetui.client.informer import InformerFactory, meta_namespace_key
 from kubetui.client.workqueue import ShutDown, WorkQueue, describe
@@ -128,8 +129,11 @@ class Controller:
         except Exception as e:
             self.stats.errors += 1
             self.stats.last_error = f"{describe(key)}: {e}"
-            self.log.warning("%s: error syncing %s: %s (requeued with backoff)", self.name,
-                             describe(key), e, exc_info=self.log.isEnabledFor(logging.DEBUG))
+            # A Conflict is optimistic concurrency doing its job (another writer got there
+            # first); the retry heals it, so it is not worth a warning (upstream logs it at V(2)).
+            level = logging.INFO if isinstance(e, errors.Conflict) else logging.WARNING
+            self.log.log(level, "%s: error syncing %s: %s (requeued with backoff)", self.name,
+                         describe(key), e, exc_info=self.log.isEnabledFor(logging.DEBUG))
             self.queue.add_rate_limited(key)
         else:
             self.queue.forget(key)

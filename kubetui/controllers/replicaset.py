@@ -220,16 +220,34 @@ class ReplicaSetController(Controller):
         now = self.clock.time()
         status = replica_set_status(rs, pods, now)
         if status != (rs.get("status") or {}):
-            body = copy.deepcopy(rs)
-            body["status"] = status
             try:
-                await self.client.update("replicasets", body, ns, subresource="status")
+                await self._update_status(rs, status)
             except errors.NotFound:
                 return None
         mrs = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
         if mrs and status["readyReplicas"] != status["availableReplicas"]:
             return float(mrs)
         return None
+
+    async def _update_status(self, rs: Obj, status: Obj) -> None:
+        """``updateReplicaSetStatus``: on a conflict, fetch the latest object and try once more.
+
+        The Deployment controller writes the same ReplicaSet (its ``spec.replicas``)
+        while this one writes its status, so a stale resourceVersion is routine;
+        upstream retries once (``statusUpdateRetries``) before requeueing. The
+        status keeps the observedGeneration of the ReplicaSet we acted on.
+        """
+        ns, name = meta(rs).get("namespace"), meta(rs).get("name")
+        body = copy.deepcopy(rs)
+        for attempt in range(2):
+            body["status"] = status
+            try:
+                await self.client.update("replicasets", body, ns, subresource="status")
+                return
+            except errors.Conflict:
+                if attempt:
+                    raise
+                body = await self.client.get("replicasets", name, ns)
 
     async def _manage_replicas(self, key: str, rs: Obj, pods: list[Obj]) -> None:
         want = int((rs.get("spec") or {}).get("replicas", 1) or 0)
