@@ -133,6 +133,12 @@ async def test_create_deployment_gives_a_replicaset_and_pending_pods_the_schedul
     assert f"Controlled By:  ReplicaSet/{rs_name}" in out
     assert re.search(r"Node:\s+<none>", out) and re.search(r"Status:\s+Pending", out)
     assert re.search(rf"Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+{NO_NODES}", out), out
+    doc = yaml.safe_load(await cluster.ok("get", "pod", pods[0]["metadata"]["name"], "-o", "yaml"))
+    assert (doc["apiVersion"], doc["kind"], doc["status"]["phase"]) == ("v1", "Pod", "Pending")
+    ref = doc["metadata"]["ownerReferences"][0]
+    assert (ref["kind"], ref["name"], ref["controller"], ref["blockOwnerDeletion"]) == (
+        "ReplicaSet", rs_name, True, True)
+    assert doc["spec"]["schedulerName"] == "default-scheduler" and "nodeName" not in doc["spec"]
     out = await cluster.ok("describe", "deployment", "web")
     assert re.search(rf"NewReplicaSet:\s+{rs_name} \(3/3 replicas created\)", out), out
     assert re.search(rf"Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+Scaled up replica set "

@@ -8,6 +8,7 @@ FakeClock in process in well under a second.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -70,6 +71,40 @@ async def running(cluster, selector: str, n: int, image: str | None = None):
 async def replicasets(cluster, selector: str) -> dict[str, dict]:
     items = (await cluster.client.list("replicasets", "default", label_selector=selector))["items"]
     return {r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: r for r in items}
+
+
+async def test_get_nodes_shows_three_ready_simulated_nodes(cluster):
+    out = await cluster.ok("get", "nodes", "-o", "wide")
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"] and "INTERNAL-IP" in header
+    table = rows(out)
+    assert [r[:3] for r in table] == [[f"node-{i}", "Ready", "<none>"] for i in (1, 2, 3)]
+    assert all("simulated://0.1" in r for r in table)
+    ips = [r[header.index("INTERNAL-IP")] for r in table]
+    assert len(set(ips)) == 3
+    out = await cluster.ok("describe", "node", "node-2")
+    assert "Ready            True" in out and "KubeletReady" in out and "PodCIDR:" in out
+
+
+async def test_expose_lists_the_running_pods_in_endpoints(cluster):
+    await cluster.ok("create", "deployment", "ep", "--image=nginx", "--replicas=3", "--port=8080")
+    pods = await eventually(lambda: running(cluster, "app=ep", 3), "3 running pods of ep")
+    assert "service/ep exposed" in await cluster.ok("expose", "deployment", "ep", "--port=80", "--target-port=8080")
+    want = sorted(f"{p['status']['podIP']}:8080" for p in pods)
+
+    async def endpoints(n: int):
+        row = rows(await cluster.ok("get", "endpoints", "ep"))[0]
+        shown = row[1]
+        if n > 3 and shown.endswith("more..."):
+            return row
+        listed = sorted(shown.split(",")) if shown != "<none>" else []
+        return listed if len(listed) == n else None
+    assert await eventually(lambda: endpoints(3), "3 endpoint addresses") == want
+    await cluster.ok("scale", "deployment", "ep", "--replicas=1")
+    left = await eventually(lambda: endpoints(1), "1 endpoint address")
+    assert left[0] in want
+    out = await cluster.ok("describe", "service", "ep")
+    assert re.search(r"Endpoints:\s+" + re.escape(left[0]), out), out
 
 
 async def test_rollout_status_follows_a_rolling_update_then_history_and_undo(cluster):
