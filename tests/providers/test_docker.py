@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def docker_ids(*filters: str, kind: str = "ps") -> list[str]:
-    args = ["docker", kind, "-q"] + (["-a"] if kind == "ps" else [])
+    args = ["docker", *kind.split(), "-q"] + (["-a"] if kind == "ps" else [])
     for f in filters:
         args += ["--filter", f]
     return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
@@ -46,3 +46,4 @@ def test_docker_cluster_up_and_down(tmp_path, kubectl_bin):
     assert r.returncode == 0, r.stderr
     assert docker_ids(f"label=io.kubetui.cluster={name}") == []
     assert docker_ids(f"label=io.kubetui.cluster={name}", kind="network ls") == []
+    assert docker_ids(f"label=io.kubetui.cluster={name}", kind="volume ls") == []
