@@ -93,6 +93,9 @@ class LessonRun:
             log.info("resuming %s at step %d", self.lesson.id, self.index + 1)
             await self._enter(self.index)
             return True
+        problem = self.env.unmet_needs(self.lesson)
+        if problem:
+            raise ActionError(problem)
         await run_actions(self.lesson.setup, self.env, self.lesson.dir)
         self._log("lesson_start", None, title=self.lesson.title)
         self.index = 0

@@ -68,8 +68,10 @@ def _tokens(path: str) -> list[tuple[str, str]]:
                 out.append(("index", inner))
             elif inner[:1] in "'\"" and inner[-1:] == inner[:1]:
                 out.append(("key", inner[1:-1]))
-            elif inner.startswith("?("):
+            elif inner.startswith("?(") and _FILTER.match(inner):
                 out.append(("filter", inner))
+            elif inner.startswith("?("):
+                raise JSONPathError(f"unsupported filter [{inner}] in {path!r} (use ?(@.field==\"value\") or !=)")
             else:
                 raise JSONPathError(f"unsupported [{inner}] in {path!r}")
         else:

@@ -56,6 +56,9 @@ class LabEnv:
     provider: Any = None
     namespace: str = "default"
     kubectl: str = ""
+    # what the cluster was started with (None: unknown, not checked)
+    scheduler_profile: str | None = None
+    nodes: int | None = None
 
     def __post_init__(self) -> None:
         self.kubectl = self.kubectl or kubectl_path()
@@ -70,7 +73,27 @@ class LabEnv:
         if client is None:
             from kubetui.client.http import HTTPClient
             client = HTTPClient.from_kubeconfig(kubeconfig)
-        return cls(client, state_dir, kubeconfig, settings.provider, settings.name, provider)
+        return cls(client, state_dir, kubeconfig, settings.provider, settings.name, provider,
+                   scheduler_profile=settings.scheduler_profile, nodes=settings.nodes)
+
+    def unmet_needs(self, lesson) -> str | None:
+        """Why this cluster cannot run ``lesson`` (with the command that makes one that can), or None."""
+        need = lesson.cluster
+        fix = []
+        if need.provider != "any" and need.provider != self.provider_name:
+            fix.append(f"--provider {need.provider}")
+        elif "docker" in lesson.requires and self.provider_name != "docker":
+            fix.append("--provider docker")
+        elif "pods" in lesson.requires and self.provider_name == "simulated":
+            fix.append("--provider local (or docker): simulated nodes run no containers")
+        if need.scheduler_profile and self.scheduler_profile and need.scheduler_profile != self.scheduler_profile:
+            fix.append(f"--scheduler-profile {need.scheduler_profile}")
+        if self.nodes is not None and self.nodes < need.nodes:
+            fix.append(f"--nodes {need.nodes}")
+        if not fix:
+            return None
+        return (f"lesson {lesson.id} needs a cluster started with {', '.join(fix)}: "
+                f"stop this one and run `kubetui --name {self.cluster_name} up {' '.join(f.split(' (')[0] for f in fix)}`")
 
     def shell_vars(self) -> dict[str, str]:
         """What a lesson's shell sees: KUBECONFIG, and kubectl/kubetui on PATH, aimed at this cluster."""

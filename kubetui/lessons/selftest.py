@@ -84,6 +84,10 @@ async def selftest_lesson(lesson: Lesson, env: LabEnv, *, step_timeout: float = 
 
     out = LessonTest(lesson.id, lesson.title, provider=env.provider_name)
     t0 = time.monotonic()
+    problem = env.unmet_needs(lesson)
+    if problem:
+        out.error = problem
+        return out
     try:
         await run_actions(lesson.setup, env, lesson.dir)
     except ActionError as e:
@@ -159,7 +163,8 @@ async def fresh_cluster(lesson: Lesson, root: Path | None = None) -> AsyncIterat
         try:
             kubeconfig = await cluster.up()
             cp = cluster.control_plane
-            yield LabEnv(cp.client, Path(tmp), kubeconfig, provider, name, provider=cluster.provider)
+            yield LabEnv(cp.client, Path(tmp), kubeconfig, provider, name, provider=cluster.provider,
+                         scheduler_profile=settings.scheduler_profile, nodes=settings.nodes)
         finally:
             await cluster.stop()
             if provider == "docker" and cluster.provider is not None:
