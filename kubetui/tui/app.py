@@ -99,6 +99,8 @@ class KubetuiApp(App[None]):
         self.start = start
         self.bridge = WatchBridge(self, backend.client)
         self.command_history: list[str] = []
+        #: a resource the browser should show next (set by the command bar and palette)
+        self.pending_resource: str | None = None
         self.command_output: list[str] = []
         #: called with (resource, keys, seconds from event to shown) after a frame shows changes (bench hook)
         self.on_shown: Callable[[str, set[str], list[float]], None] | None = None
@@ -116,14 +118,11 @@ class KubetuiApp(App[None]):
 
     def show_resource(self, resource: str) -> None:
         """Open the browser on ``resource`` (plural, short name or kind)."""
-        plural = resource_for(resource).plural
-        self.switch_mode("browse")
-        screen = self.screen
-        if isinstance(screen, BrowserScreen):
-            if screen.is_mounted:
-                screen.show_resource(plural)
-            else:  # just created: it shows this resource when it mounts
-                screen.resource = plural
+        self.pending_resource = resource_for(resource).plural
+        if self.current_mode == "browse" and isinstance(self.screen, BrowserScreen) and self.screen.is_mounted:
+            self.screen.take_pending_resource()
+        else:
+            self.switch_mode("browse")  # the browser takes it when it mounts or resumes
 
     def open_detail(self, resource: str, obj: Obj, *, tab: str = "describe") -> None:
         from kubetui.tui.screens.detail import DetailScreen

@@ -221,13 +221,21 @@ class ThreadHopClient:
         here = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
+        def send(kind: str, item: Any) -> None:
+            try:
+                here.call_soon_threadsafe(queue.put_nowait, (kind, item))
+            except RuntimeError:  # the reader's loop has closed: nobody is listening
+                pass
+
         async def pump() -> None:
             try:
                 async for ev in self._client.watch(*args, **kw):
-                    here.call_soon_threadsafe(queue.put_nowait, ("event", ev))
-                here.call_soon_threadsafe(queue.put_nowait, ("end", None))
-            except BaseException as exc:  # hand the failure (e.g. Gone) to the reader
-                here.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                    send("event", ev)
+                send("end", None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # hand the failure (e.g. Gone) to the reader
+                send("error", exc)
 
         fut = asyncio.run_coroutine_threadsafe(pump(), self._loop)
         try:
@@ -236,8 +244,6 @@ class ThreadHopClient:
                 if kind == "event":
                     yield item
                 elif kind == "error":
-                    if isinstance(item, asyncio.CancelledError):
-                        return
                     raise item
                 else:
                     return

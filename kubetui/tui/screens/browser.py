@@ -62,7 +62,18 @@ class BrowserScreen(ObjectActions, MainScreen):
 
     def on_mount(self) -> None:
         self.title = f"kubetui · {self.app.backend.cluster_name}"
+        self.resource = self.app.pending_resource or self.resource
+        self.app.pending_resource = None
         self.show_resource(self.resource)
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.take_pending_resource()
+
+    def take_pending_resource(self) -> None:
+        if self.app.pending_resource:
+            resource, self.app.pending_resource = self.app.pending_resource, None
+            self.show_resource(resource)
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)
@@ -73,6 +84,9 @@ class BrowserScreen(ObjectActions, MainScreen):
 
     def show_resource(self, resource: str) -> None:
         resource = resource_for(resource).plural
+        if resource != self.resource and self.table.filter_text:
+            self.query_one("#filter", Input).value = ""  # a new kind starts unfiltered, as in k9s
+            self.table.filter_text = ""
         self.resource = resource
         self.sub_title = resource
         namespaced = resource_for(resource).namespaced

@@ -63,6 +63,7 @@ class EventsScreen(MainScreen):
         self.sub_title = "events"
         self.app.bridge.subscribe(self, "events")
         self.refresh_rows()
+        self.query_one("#events-table", DataTable).focus()
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)

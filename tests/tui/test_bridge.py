@@ -1,0 +1,134 @@
+"""The bridge: list+watch into a cache, coalesced pings to subscribers, relist on Gone."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from kubetui.api import errors
+from kubetui.client.base import WatchEvent
+from kubetui.tui.bridge import ObjectsChanged, WatchBridge, object_key
+from tests.tui.fakes import FakeClient, pod, populated_client
+
+
+class Probe(Static):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pings = 0
+        self.changes: list[dict] = []
+
+    def on_objects_changed(self, message: ObjectsChanged) -> None:
+        self.pings += 1
+        self.changes.append(message.bridge.take_changes(self))
+
+
+class BridgeApp(App[None]):
+    def __init__(self, client) -> None:
+        super().__init__()
+        self.bridge = WatchBridge(self, client)
+
+    def compose(self) -> ComposeResult:
+        yield Probe()
+
+
+async def test_list_then_watch_keeps_cache_current():
+    client = populated_client()
+    app = BridgeApp(client)
+    async with app.run_test() as pilot:
+        probe = app.query_one(Probe)
+        app.bridge.subscribe(probe, "pods")
+        await app.bridge.wait_synced("pods")
+        assert "default/crasher" in app.bridge.objects("pods")
+        client.put("pods", pod("new-one", state="ContainerCreating"))
+        await app.bridge.wait_until(lambda: "default/new-one" in app.bridge.objects("pods"))
+        await client.delete("pods", "crasher", "default")
+        await app.bridge.wait_until(lambda: "default/crasher" not in app.bridge.objects("pods"))
+        await pilot.pause()
+        merged = {}
+        for c in probe.changes:
+            merged.update(c.get("pods", {}))
+        assert merged["default/new-one"] == "ADDED"
+        assert merged["default/crasher"] == "DELETED"
+
+
+async def test_burst_of_changes_is_coalesced():
+    client = FakeClient()
+    app = BridgeApp(client)
+    async with app.run_test() as pilot:
+        probe = app.query_one(Probe)
+        app.bridge.subscribe(probe, "pods")
+        await app.bridge.wait_synced("pods")
+        for i in range(500):
+            client.put("pods", pod(f"p-{i}"))
+        await app.bridge.wait_until(lambda: len(app.bridge.objects("pods")) == 500)
+        await pilot.pause()
+        keys = set()
+        for c in probe.changes:
+            keys |= set(c.get("pods", {}))
+        assert len(keys) == 500
+        # 500 events arrived in one burst: a handful of pings, not 500.
+        assert probe.pings < 10
+
+
+class GoneOnceClient(FakeClient):
+    """Fails the first watch with an ERROR 410 event, as an API server does after compaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+        self.gone_sent = False
+
+    async def list(self, resource, namespace=None, **kw):
+        self.lists += 1
+        return await super().list(resource, namespace, **kw)
+
+    async def watch(self, resource, namespace=None, **kw):
+        if not self.gone_sent:
+            self.gone_sent = True
+            yield WatchEvent("ERROR", errors.Gone("too old resource version: 1 (100)").status())
+            return
+        async for ev in super().watch(resource, namespace, **kw):
+            yield ev
+
+
+async def test_gone_relists_like_a_reflector():
+    client = GoneOnceClient()
+    client.put("pods", pod("a"))
+    app = BridgeApp(client)
+    async with app.run_test():
+        await app.bridge.wait_synced("pods")
+        await app.bridge.wait_until(lambda: client.lists >= 2)
+        client.put("pods", pod("b"))
+        await app.bridge.wait_until(lambda: "default/b" in app.bridge.objects("pods"))
+        assert set(app.bridge.objects("pods")) == {"default/a", "default/b"}
+
+
+def test_object_key():
+    assert object_key({"metadata": {"name": "n1"}}) == "n1"
+    assert object_key({"metadata": {"name": "p", "namespace": "default"}}) == "default/p"
+
+
+async def test_thread_hop_client_runs_calls_on_the_other_loop():
+    import threading
+
+    from kubetui.tui.backend import ThreadHopClient
+
+    other = asyncio.new_event_loop()
+    t = threading.Thread(target=other.run_forever, daemon=True)
+    t.start()
+    try:
+        client = populated_client()
+        hop = ThreadHopClient(client, other)
+        got = await hop.get("pods", "crasher", "default")
+        assert got["metadata"]["name"] == "crasher"
+        stream = hop.watch("pods")
+        ev = await asyncio.wait_for(stream.__anext__(), 5)
+        assert ev.type == "ADDED" and ev.object["metadata"]["namespace"] == "default"
+        await stream.aclose()
+        # let the other loop finish cancelling the pump before it stops
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asyncio.sleep(0), other))
+    finally:
+        other.call_soon_threadsafe(other.stop)
+        t.join(5)
