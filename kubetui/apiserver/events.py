@@ -108,10 +108,17 @@ class EventRecorder:
     def emit(self, obj: dict[str, Any], type: str, reason: str, message: str, *,
              field_path: str | None = None) -> None:
         """Fire and forget (from code that cannot await): the write runs as a task."""
-        task = asyncio.get_running_loop().create_task(
-            self.record(obj, type, reason, message, field_path=field_path))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            log.debug("no event loop: dropping event %s", reason)
+            return
+        task = loop.create_task(self.record(obj, type, reason, message, field_path=field_path))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # client-go's name for it (``recorder.Event(obj, type, reason, message)``).
+    event = emit
 
     async def flush(self) -> None:
         """Wait for events emitted with ``emit`` (tests, shutdown)."""
