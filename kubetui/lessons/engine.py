@@ -219,10 +219,25 @@ class LessonRun:
         await run_actions(self.lesson.setup, self.env, self.lesson.dir)
         for i in range(step):
             await run_actions(self.lesson.steps[i].solution, self.env, self.lesson.dir)
+            # let each step settle before the next (and before the new step's events baseline)
+            await self._settle(i)
         cleared = [s.id for s in self.lesson.steps[step:]]
         self._log("reset", None, index=step, from_step=step, cleared=cleared)
         self.index = step
         await self._enter(step)
+
+    async def _settle(self, index: int, timeout: float = 60.0) -> None:
+        s = self.lesson.steps[index]
+        ctx = self.env.check_context(cwd=self.lesson.dir)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            bad = first_failure(await evaluate(s.checks, ctx))
+            if bad is None:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                raise ActionError(f"reset: step {index + 1} ({s.id}) did not settle after its solution: "
+                                  f"{bad.message} [{bad.detail}]")
+            await asyncio.sleep(0.25)
 
     async def cleanup(self, *, quiet: bool = False) -> list[str]:
         """Run cleanup and revert faults this cluster still has; errors are logged when ``quiet``."""
