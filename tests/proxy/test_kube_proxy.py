@@ -81,7 +81,10 @@ async def test_userspace_kube_proxy_follows_the_api(cp):
     try:
         port = free_port("127.0.0.1")
         svc, sl = await manual_service(cp, "ext", port, ["127.88.1.1"], backend_port)
-        while not proxy.backend.address_of("default/ext:http"):
+        # The Service and its EndpointSlice may reach the proxy in separate syncs:
+        # wait for both (a listener with no endpoints yet closes connections).
+        while not (proxy.backend.address_of("default/ext:http")
+                   and proxy.backend.backends["default/ext:http"].endpoints):
             await next_sync(proxy)
         host = proxy.backend.address_of("default/ext:http")[0][0]
         assert host == "127." + svc["spec"]["clusterIP"].split(".", 1)[1]
