@@ -75,7 +75,7 @@ _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
 RESOURCES: tuple[Resource, ...] = (
     Resource("namespaces", "Namespace", namespaced=False, short_names=("ns",),
              verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-             subresources={**_STATUS}),
+             subresources={**_STATUS, "finalize": (("", "v1", "Namespace"), ("update",))}),
     Resource("nodes", "Node", namespaced=False, short_names=("no",), subresources={**_STATUS}),
     Resource("pods", "Pod", short_names=("po",), categories=("all",), subresources={
         **_STATUS,
