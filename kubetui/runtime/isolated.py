@@ -48,6 +48,14 @@ def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return r
 
 
+def _batch(commands: list[str], netns: str | None = None) -> None:
+    """Run ``ip`` commands in one process (``ip [-n NETNS] -batch -``); the first failure raises."""
+    argv = ["ip", *(["-n", netns] if netns else []), "-batch", "-"]
+    r = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError_("FailedCreatePodSandBox", f"{' '.join(argv)}: {r.stderr.strip()}")
+
+
 def cgroup_v2() -> bool:
     return (CGROUP_ROOT / "cgroup.controllers").exists()
 
@@ -193,14 +201,25 @@ class IsolatedRuntime(ProcessRuntime):
         sb = await super().run_pod_sandbox(config)
         if not config.host_network:
             ns, veth = self._netns(sb.id), f"veth{sb.id[:8]}"
-            steps = [("ip", "netns", "add", ns),
-                     ("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns),
-                     ("ip", "link", "set", veth, "master", self.bridge, "up"),
-                     ("ip", "-n", ns, "link", "set", "lo", "up"),
-                     ("ip", "-n", ns, "addr", "add", f"{sb.ip}/{self.network.prefixlen}", "dev", "eth0"),
-                     ("ip", "-n", ns, "link", "set", "eth0", "up"),
-                     ("ip", "-n", ns, "route", "add", "default", "via", self.gateway)]
-            await asyncio.to_thread(lambda: [_run(*s) for s in steps])
+            # What the bridge CNI plugin does, as two `ip -batch` runs (one process each
+            # instead of seven: pod start-up is mostly process start-ups).
+            node_side = [f"netns add {ns}",
+                         f"link add {veth} type veth peer name eth0 netns {ns}",
+                         f"link set {veth} master {self.bridge} up"]
+            pod_side = ["link set lo up",
+                        f"addr add {sb.ip}/{self.network.prefixlen} dev eth0",
+                        "link set eth0 up",
+                        f"route add default via {self.gateway}"]
+
+            def plumb() -> None:
+                _batch(node_side)
+                _batch(pod_side, netns=ns)
+            try:
+                await asyncio.to_thread(plumb)
+            except RuntimeError_:
+                _run("ip", "netns", "del", ns, check=False)
+                await super().remove_pod_sandbox(sb.id)
+                raise
         Cgroup(f"{self.cgroup_parent}/{sb.id[:12]}").create(config.memory_limit_bytes, config.cpu_millicores)
         d = self._pod_dir(sb.id)
         if config.dns_servers:

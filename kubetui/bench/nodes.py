@@ -1,0 +1,403 @@
+"""``kubetui bench up`` and ``kubetui bench pods``: how fast Docker worker nodes come up and start pods.
+
+Upstream measures the same things with its SLIs: cluster bring-up is what
+kind reports as "Creating cluster", and **pod startup latency** ("time from
+pod creation to all its containers reported started, observed via watch",
+``test/e2e/node/density`` and ``perf-tests``' pod startup SLO) is measured
+from creation to Running and to Ready, as percentiles.
+
+- ``bench up``: a fresh cluster with the node image already built, N Docker
+  nodes, from ``up`` to every Node Ready ("cold": containers created), then
+  the same ``up`` again on the same state ("warm": running nodes reused, as
+  after a control-plane restart); then the idle memory of each node
+  container as ``docker stats`` shows it.
+- ``bench pods``: on a fresh cluster, P pods created at once; each pod's
+  latency from its creation (the API answered) to Running and to Ready, as
+  seen by a watch; p50/p99/max, and each node's memory with the pods running.
+
+Both run the control plane in this process (as ``kubetui up`` does) and
+remove every container, network and volume they created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TARGET_UP_SECONDS = 3.0
+TARGET_POD_P99_SECONDS = 1.0
+TARGET_IDLE_MIB = 40.0
+
+_UNITS = {"b": 1, "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "kb": 1e3, "mb": 1e6, "gb": 1e9}
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100) of ``values``; None when empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    rank = max(1, -(-len(s) * p // 100))       # ceil(n * p / 100), at least the first
+    return s[int(min(rank, len(s))) - 1]
+
+
+def parse_mem(text: str) -> float:
+    """``docker stats`` memory (``11.3MiB``) in bytes."""
+    m = re.fullmatch(r"\s*([\d.]+)\s*([kKmMgG]?i?B)\s*", text)
+    if not m:
+        raise ValueError(f"not a docker stats memory figure: {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def docker_stats_mib(containers: list[str]) -> dict[str, float]:
+    """{container: MiB} from one ``docker stats --no-stream`` (usage minus page cache, as the CLI shows)."""
+    r = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}", *containers],
+                       capture_output=True, text=True, timeout=60)
+    out: dict[str, float] = {}
+    for line in r.stdout.splitlines():
+        name, _, usage = line.partition("\t")
+        out[name] = round(parse_mem(usage.split("/")[0]) / 2 ** 20, 1)
+    return out
+
+
+# -- bringing a cluster up ----------------------------------------------------------
+
+
+class _Phases:
+    """Timestamps of ``Cluster.up``'s progress messages, folded into phases."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.marks: list[tuple[str, float]] = []
+
+    def __call__(self, phase: str, detail: str) -> None:
+        self.marks.append((phase, time.perf_counter() - self.t0))
+
+    def first(self, *phases: str) -> float | None:
+        return next((t for p, t in self.marks if p in phases), None)
+
+    def summary(self, total: float) -> dict[str, float]:
+        store = self.first("store") or 0.0
+        nodes = self.first("node-1") or store
+        ready = self.first("ready") or total
+        return {"prepareSeconds": round(store, 3), "controlPlaneSeconds": round(nodes - store, 3),
+                "startNodesSeconds": round(ready - nodes, 3), "waitReadySeconds": round(total - ready, 3),
+                "totalSeconds": round(total, 3)}
+
+
+async def _up(settings, state: Path, *, wait_heartbeats: bool = False):
+    from kubetui.cluster import Cluster
+
+    phases = _Phases()
+    wall0 = time.time()
+    cluster = Cluster(settings, state, progress=phases)
+    await cluster.up(ready_timeout=120)
+    summary = phases.summary(time.perf_counter() - phases.t0)
+    if wait_heartbeats:
+        # Reused nodes' Ready condition is the one recorded before the restart; the
+        # honest figure is when every kubelet has reached the new API server (Lease renewed).
+        await _wait_leases_after(cluster.control_plane.client, settings.nodes, wall0, 30.0)
+        summary["heartbeatsSeconds"] = round(time.perf_counter() - phases.t0, 3)
+    return cluster, summary
+
+
+def _rfc3339(text: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def _wait_leases_after(client, nodes: int, since: float, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        leases = (await client.list("leases", "kube-node-lease")).get("items") or []
+        fresh = [le for le in leases if (le.get("spec") or {}).get("renewTime")
+                 and _rfc3339(le["spec"]["renewTime"]) > since]
+        if len(fresh) >= nodes:
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"the kubelets did not renew their leases within {timeout:.0f}s of the restart")
+
+
+def _settings(args: argparse.Namespace, name: str):
+    from kubetui.cluster import ClusterSettings
+    return ClusterSettings(name=name, provider="docker", nodes=args.nodes, api_port=0,
+                           node_cpus=args.node_cpus, node_memory=args.node_memory)
+
+
+async def _delete(settings, state: Path) -> None:
+    from kubetui.cluster import make_provider
+    provider = make_provider(settings, state)
+    try:
+        await provider.delete(purge=True)
+    finally:
+        await provider.close()
+
+
+def _ensure_image() -> dict[str, Any]:
+    from kubetui.providers.docker import docker_client
+    from kubetui.providers.docker.image import build_node_image, image_exists, node_tag
+
+    client = docker_client()
+    try:
+        cached = image_exists(client, node_tag())
+        t = time.perf_counter()
+        tag = build_node_image(client)
+        return {"image": tag, "wasCached": cached, "buildSeconds": round(time.perf_counter() - t, 3)}
+    finally:
+        client.close()
+
+
+async def bench_up(args: argparse.Namespace) -> dict[str, Any]:
+    image = await asyncio.to_thread(_ensure_image)
+    runs = []
+    memory: dict[str, float] = {}
+    for i in range(args.runs):
+        name = f"bench{secrets.token_hex(3)}"
+        state = Path(tempfile.mkdtemp(prefix="kubetui-bench-up-"))
+        settings = _settings(args, name)
+        try:
+            cluster, cold = await _up(settings, state)
+            if i == 0:
+                await asyncio.sleep(args.settle)
+                memory = await asyncio.to_thread(
+                    docker_stats_mib, [f"kubetui-{name}-node-{n}" for n in range(1, args.nodes + 1)])
+            await cluster.stop()
+            from kubetui.cluster import ClusterSettings
+            cluster, warm = await _up(ClusterSettings.load(state), state, wait_heartbeats=True)
+            await cluster.stop()
+            runs.append({"cold": cold, "warm": warm})
+        finally:
+            await _delete(settings, state)
+            shutil.rmtree(state, ignore_errors=True)
+    cold_totals = [r["cold"]["totalSeconds"] for r in runs]
+    warm_totals = [r["warm"]["heartbeatsSeconds"] for r in runs]
+    return {"benchmark": "up", "nodes": args.nodes, **image, "runs": runs,
+            "coldMedianSeconds": round(statistics.median(cold_totals), 3),
+            "warmMedianSeconds": round(statistics.median(warm_totals), 3),
+            "idleMemoryMiB": memory,
+            "idleMemoryMaxMiB": max(memory.values()) if memory else None,
+            "target": {"upSeconds": TARGET_UP_SECONDS, "idleMemoryMiB": TARGET_IDLE_MIB}}
+
+
+# -- pod start latency ---------------------------------------------------------------
+
+
+def bench_pod(i: int, image: str, command: list[str]) -> dict[str, Any]:
+    c: dict[str, Any] = {"name": "main", "image": image}
+    if command:
+        c["command"] = command
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"start-{i:04d}", "namespace": "default", "labels": {"bench": "pods"}},
+            "spec": {"terminationGracePeriodSeconds": 0, "containers": [c]}}
+
+
+def _is_ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+async def _measure_pods(client, args: argparse.Namespace) -> dict[str, Any]:
+    created: dict[str, float] = {}
+    scheduled: dict[str, float] = {}
+    running: dict[str, float] = {}
+    ready: dict[str, float] = {}
+    nodes: dict[str, str] = {}
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        async for ev in client.watch("pods", "default", label_selector="bench=pods"):
+            pod, now = ev.object, time.perf_counter()
+            name = pod.get("metadata", {}).get("name")
+            if not name:
+                continue
+            if pod.get("spec", {}).get("nodeName"):
+                scheduled.setdefault(name, now)
+                nodes[name] = pod["spec"]["nodeName"]
+            if (pod.get("status") or {}).get("phase") == "Running":
+                running.setdefault(name, now)
+            if _is_ready(pod):
+                ready.setdefault(name, now)
+                if len(ready) == args.pods:
+                    done.set()
+                    return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.1)      # the watch is open before the first pod exists
+    command = args.command.split() if args.command else []
+
+    async def create(i: int) -> None:
+        await client.create("pods", bench_pod(i, args.image, command), "default")
+        created[f"start-{i:04d}"] = time.perf_counter()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(create(i) for i in range(args.pods)))
+    create_seconds = time.perf_counter() - t0
+    try:
+        await asyncio.wait_for(done.wait(), args.timeout)
+        timed_out = False
+    except asyncio.TimeoutError:
+        timed_out = True
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
+
+    def latencies(seen: dict[str, float]) -> dict[str, float | None]:
+        vals = [seen[n] - created[n] for n in seen if n in created]
+        return {"count": len(vals), "p50": _r(percentile(vals, 50)), "p99": _r(percentile(vals, 99)),
+                "max": _r(max(vals) if vals else None)}
+
+    per_node: dict[str, int] = {}
+    for n in nodes.values():
+        per_node[n] = per_node.get(n, 0) + 1
+    return {"pods": args.pods, "image": args.image, "command": command, "timedOut": timed_out,
+            "createSeconds": round(create_seconds, 3),
+            "allReadySeconds": round(max(ready.values()) - t0, 3) if ready and not timed_out else None,
+            "toScheduled": latencies(scheduled), "toRunning": latencies(running), "toReady": latencies(ready),
+            "podsPerNode": dict(sorted(per_node.items()))}
+
+
+def _r(v: float | None) -> float | None:
+    return round(v, 3) if v is not None else None
+
+
+async def bench_pods(args: argparse.Namespace) -> dict[str, Any]:
+    image = await asyncio.to_thread(_ensure_image)
+    name = f"bench{secrets.token_hex(3)}"
+    state = Path(tempfile.mkdtemp(prefix="kubetui-bench-pods-"))
+    settings = _settings(args, name)
+    try:
+        cluster, up = await _up(settings, state)
+        try:
+            result = await _measure_pods(cluster.control_plane.client, args)
+            result["memoryWithPodsMiB"] = await asyncio.to_thread(
+                docker_stats_mib, [f"kubetui-{name}-node-{n}" for n in range(1, args.nodes + 1)])
+        finally:
+            await cluster.stop()
+    finally:
+        await _delete(settings, state)
+        shutil.rmtree(state, ignore_errors=True)
+    return {"benchmark": "pods", "nodes": args.nodes, "image": image["image"], "clusterUpSeconds": up["totalSeconds"],
+            **result, "target": {"p99Seconds": TARGET_POD_P99_SECONDS}}
+
+
+# -- CLI ------------------------------------------------------------------------------
+
+
+def _mark(ok: bool) -> str:
+    return "✔" if ok else "✘"
+
+
+def print_up(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"kubetui up: {r['nodes']} Docker nodes, node image {'cached' if r['wasCached'] else 'BUILT'}")
+    t.add_column("run")
+    for col in ("prepare", "control plane", "start nodes", "wait Ready", "total (s)", "kubelets back (s)"):
+        t.add_column(col, justify="right")
+    for i, run in enumerate(r["runs"], 1):
+        for kind in ("cold", "warm"):
+            p = run[kind]
+            t.add_row(f"{i} {kind}", *(f"{p[k]:.2f}" for k in ("prepareSeconds", "controlPlaneSeconds",
+                                                                  "startNodesSeconds", "waitReadySeconds",
+                                                                  "totalSeconds")),
+                      f"{p['heartbeatsSeconds']:.2f}" if "heartbeatsSeconds" in p else "")
+    Console().print(t)
+    console = Console()
+    console.print(f"cold up → all Ready, median: {r['coldMedianSeconds']:.2f} s "
+                  f"(target ≤ {TARGET_UP_SECONDS:.0f} s) {_mark(r['coldMedianSeconds'] <= TARGET_UP_SECONDS)}")
+    console.print(f"warm up (nodes reused) → every kubelet heartbeating again, median: "
+                  f"{r['warmMedianSeconds']:.2f} s")
+    if r["idleMemoryMiB"]:
+        mem = ", ".join(f"{k.rsplit('-', 2)[-2]}-{k.rsplit('-', 1)[-1]} {v} MiB" for k, v in r["idleMemoryMiB"].items())
+        console.print(f"idle memory per node (docker stats): {mem} (target ≤ {TARGET_IDLE_MIB:.0f} MiB) "
+                      f"{_mark(r['idleMemoryMaxMiB'] <= TARGET_IDLE_MIB)}")
+
+
+def print_pods(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"pod start latency: {r['pods']} pods ({r['image']}"
+                    f"{' ' + ' '.join(r['command']) if r['command'] else ''}) created at once over {r['nodes']} nodes")
+    t.add_column("from creation to")
+    for col in ("pods", "p50 (s)", "p99 (s)", "max (s)"):
+        t.add_column(col, justify="right")
+    for label, key in (("scheduled", "toScheduled"), ("Running", "toRunning"), ("Ready", "toReady")):
+        lat = r[key]
+        t.add_row(label, str(lat["count"]), *(f"{lat[k]:.3f}" if lat[k] is not None else "-"
+                                              for k in ("p50", "p99", "max")))
+    Console().print(t)
+    console = Console()
+    p99 = r["toReady"]["p99"]
+    console.print(f"Ready p99: {p99 if p99 is not None else '-'} s (target ≤ {TARGET_POD_P99_SECONDS:.0f} s) "
+                  f"{_mark(p99 is not None and not r['timedOut'] and p99 <= TARGET_POD_P99_SECONDS)}")
+    console.print(f"creating the pods took {r['createSeconds']} s; all Ready after {r['allReadySeconds']} s; "
+                  f"pods per node {r['podsPerNode']}" + ("  TIMED OUT" if r["timedOut"] else ""))
+    console.print("memory with the pods running (docker stats): "
+                  + ", ".join(f"{k} {v} MiB" for k, v in r["memoryWithPodsMiB"].items()))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nodes", type=int, default=3, help="Docker nodes (default: %(default)s)")
+    p.add_argument("--node-cpus", type=float, default=2.0, help="CPUs per node (default: %(default)s)")
+    p.add_argument("--node-memory", default="2Gi", help="memory per node (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from kubetui.cli import CLIError
+    from kubetui.providers.docker.image import ImageError
+    try:
+        r = asyncio.run(bench_up(args))
+    except ImageError as e:
+        raise CLIError(str(e)) from None
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print_up(r)
+    return 0
+
+
+def run_pods(args: argparse.Namespace) -> int:
+    from kubetui.cli import CLIError
+    from kubetui.providers.docker.image import ImageError
+    try:
+        r = asyncio.run(bench_pods(args))
+    except ImageError as e:
+        raise CLIError(str(e)) from None
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print_pods(r)
+    return 1 if r["timedOut"] else 0
+
+
+def register(subparsers: Any) -> None:
+    up = subparsers.add_parser("up", help="Docker cluster up → all nodes Ready, and idle memory per node",
+                               description=__doc__.split("\n\n")[0])
+    _common(up)
+    up.add_argument("--runs", type=int, default=3, help="fresh clusters to bring up (default: %(default)s)")
+    up.add_argument("--settle", type=float, default=3.0,
+                    help="seconds to let nodes go idle before docker stats (default: %(default)s)")
+    up.set_defaults(func=run_up)
+    pods = subparsers.add_parser("pods", help="pod start latency: P pods at once over Docker nodes, p50/p99",
+                                 description=__doc__.split("\n\n")[0])
+    _common(pods)
+    pods.add_argument("--pods", type=int, default=100, help="pods created at once (default: %(default)s)")
+    pods.add_argument("--image", default="busybox:1.36", help="pod image (default: %(default)s)")
+    pods.add_argument("--command", default="sleep 3600",
+                      help="the container's command ('' for the image's own; default: %(default)s)")
+    pods.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    pods.set_defaults(func=run_pods)
