@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import tarfile
 import time
 
@@ -24,6 +25,9 @@ from kubetui.providers.docker.image import ImageError, build_node_image
 from kubetui.providers.docker.nodespec import LABEL_CLUSTER, LABEL_CONFIG, LABEL_NODE, LABEL_ROLE
 
 log = logging.getLogger(__name__)
+
+#: use this node image instead of building one (e.g. one built from assets/node/Dockerfile)
+NODE_IMAGE_ENV = "KUBETUI_NODE_IMAGE"
 
 def docker_client() -> docker.DockerClient:
     """A client for the local engine, or ``ImageError`` with what to do."""
@@ -75,8 +79,21 @@ class DockerProvider(Provider):
 
     async def prepare(self) -> list[str]:
         self.gateway = await asyncio.to_thread(self._ensure_network)
-        self.image = await asyncio.to_thread(build_node_image, self.client, self.progress)
+        self.image = await asyncio.to_thread(self._node_image)
         return [self.gateway]
+
+    def _node_image(self) -> str:
+        """``$KUBETUI_NODE_IMAGE`` (e.g. built from assets/node/Dockerfile), else the offline-built image."""
+        tag = os.environ.get(NODE_IMAGE_ENV)
+        if not tag:
+            return build_node_image(self.client, self.progress)
+        try:
+            self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            raise ImageError(f"{NODE_IMAGE_ENV}={tag}: no such image here (build it with "
+                             f"`docker build -f assets/node/Dockerfile -t {tag} .`, or unset it)") from None
+        self.progress("image", f"using the node image {tag} from ${NODE_IMAGE_ENV}")
+        return tag
 
     def api_host_for_nodes(self) -> str:
         if not self.gateway:
