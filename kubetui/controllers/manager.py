@@ -30,6 +30,7 @@ CONTROLLERS: dict[str, str] = {
     "pod-garbage-collector": "kubetui.controllers.podgc:PodGCController",
     "endpoints": "kubetui.controllers.endpoints:EndpointsController",
     "endpointslice": "kubetui.controllers.endpointslice:EndpointSliceController",
+    "endpointslicemirroring": "kubetui.controllers.endpointslicemirroring:EndpointSliceMirroringController",
     "garbage-collector": "kubetui.controllers.garbagecollector:GarbageCollector",
     "namespace": "kubetui.controllers.namespace:NamespaceController",
     "persistentvolume-binder": "kubetui.controllers.persistentvolume:PersistentVolumeController",
