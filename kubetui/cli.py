@@ -33,6 +33,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.store",
     "kubetui.bench.api",
     "kubetui.bench.scheduler",
+    "kubetui.bench.nodes",
 ]
 
 
