@@ -6,8 +6,11 @@
 - ``probe-break``: make a pod's probe fail from inside the container
   (``kubectl exec``). An ``exec`` probe that reads a file (``cat /tmp/healthy``,
   the Kubernetes docs' liveness example) loses that file; an ``httpGet`` probe on
-  ``kubetui/hello`` gets ``/tmp/kubetui-unhealthy`` created, which that workload
-  answers with 500 on ``/healthz`` (the workload contract). Revert undoes it.
+  ``kubetui/hello`` gets its marker file created - ``$KUBETUI_UNHEALTHY_FILE``,
+  by default ``/tmp/kubetui-unhealthy-<pod name>`` - which that workload answers
+  with 500 on ``/healthz`` (see ``kubetui.workloads.hello``). The command runs in
+  the container, so it sees the container's own ``KUBETUI_UNHEALTHY_FILE``.
+  Revert undoes it.
 - ``cpu-hog`` / ``mem-hog``: a ``kubetui/cpuhog`` / ``kubetui/memhog`` pod pinned
   to a node (``spec.nodeName``) with no limits: a noisy neighbour. Revert deletes it.
 """
@@ -23,8 +26,9 @@ from kubetui.api import errors
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
 from kubetui.faults.nodes import NodeFault
 
-#: the file ``kubetui/hello`` checks on every ``/healthz`` (500 while it exists)
-HELLO_UNHEALTHY_FILE = "/tmp/kubetui-unhealthy"
+#: the file ``kubetui/hello`` checks on every ``/healthz`` (500 while it exists), unless
+#: the container sets ``KUBETUI_UNHEALTHY_FILE``; per pod, as pods on a local node share /tmp
+HELLO_UNHEALTHY_FILE = "/tmp/kubetui-unhealthy-{pod}"
 FAULT_LABEL = "kubetui.dev/fault"
 
 
@@ -64,6 +68,17 @@ class PodKill(PodFault):
         return None
 
 
+def hello_marker(pod_name: str) -> str:
+    """The shell word naming kubetui/hello's marker file inside the container.
+
+    >>> hello_marker("web-1")
+    '"${KUBETUI_UNHEALTHY_FILE:-/tmp/kubetui-unhealthy-web-1}"'
+    """
+    if not re.fullmatch(r"[a-z0-9.-]*", pod_name):     # a pod name is a DNS subdomain: nothing to quote
+        raise FaultError(f"unexpected pod name {pod_name!r}")
+    return '"${KUBETUI_UNHEALTHY_FILE:-' + HELLO_UNHEALTHY_FILE.format(pod=pod_name) + '}"'
+
+
 def probe_plan(pod: dict[str, Any]) -> tuple[str, str, str] | None:
     """(container, break command, restore command) for the pod's first probe we know how to break.
 
@@ -83,7 +98,8 @@ def probe_plan(pod: dict[str, Any]) -> tuple[str, str, str] | None:
                 f = shlex.quote(m.group(1))
                 return c["name"], f"rm -f {f}", f"touch {f}"
             if probe.get("httpGet") and str(c.get("image", "")).startswith("kubetui/hello"):
-                return c["name"], f"touch {HELLO_UNHEALTHY_FILE}", f"rm -f {HELLO_UNHEALTHY_FILE}"
+                marker = hello_marker((pod.get("metadata") or {}).get("name") or "")
+                return c["name"], f"touch {marker}", f"rm -f {marker}"
     return None
 
 

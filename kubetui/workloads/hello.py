@@ -6,6 +6,14 @@ is what the traffic view and ``kubetui/loadgen`` count. ``GET /healthz`` is
 for probes: ``kubetui/hello:broken`` answers 500 there forever, so a
 readiness probe never passes and a rollout to it stalls, as on a real
 cluster.
+
+Any version answers 500 on ``/healthz`` while a marker file exists, so a
+lesson (or ``kubetui fault inject probe-break``) can make one pod unhealthy
+from inside with ``kubectl exec POD -- touch FILE`` and heal it with ``rm``.
+The file is ``$KUBETUI_UNHEALTHY_FILE``, by default
+``/tmp/kubetui-unhealthy-<pod name>``: pods on a local node share the
+machine's ``/tmp``, so the pod name keeps one pod's marker from breaking its
+neighbours.
 """
 
 from __future__ import annotations
@@ -25,14 +33,22 @@ _lock = threading.Lock()
 _served = 0
 
 
+def unhealthy_file() -> str:
+    """While this file exists, ``/healthz`` answers 500 (see the module docstring)."""
+    return os.environ.get("KUBETUI_UNHEALTHY_FILE") or f"/tmp/kubetui-unhealthy-{_pod.pod_name()}"
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = f"kubetui-hello/{VERSION}"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         global _served
         if self.path.startswith("/healthz"):
+            marker = unhealthy_file()
             if VERSION == "broken":
                 self._send(500, "not ready: this is kubetui/hello:broken\n")
+            elif os.path.exists(marker):
+                self._send(500, f"unhealthy: {marker} exists\n")
             else:
                 self._send(200, "ok\n")
             return

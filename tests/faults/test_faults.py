@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 
 import pytest
 
 from kubetui.cluster import Cluster, ClusterSettings
 from kubetui.faults import FAULTS, FaultContext, FaultError, FaultLog, inject, revert, revert_all
 from kubetui.faults.base import FaultRecord, choose
-from kubetui.faults.pods import HELLO_UNHEALTHY_FILE, probe_plan
+from kubetui.faults.pods import probe_plan
 
 
 def test_seeded_choice_is_the_same_for_everyone():
@@ -46,12 +47,28 @@ def test_fault_log_records_and_finds(tmp_path):
     ({"name": "c", "image": "busybox", "readinessProbe": {"exec": {"command": ["sh", "-c", "test -f /ready"]}}},
      ("c", "rm -f /ready", "touch /ready")),
     ({"name": "h", "image": "kubetui/hello:1", "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}},
-     ("h", f"touch {HELLO_UNHEALTHY_FILE}", f"rm -f {HELLO_UNHEALTHY_FILE}")),
+     ("h", 'touch "${KUBETUI_UNHEALTHY_FILE:-/tmp/kubetui-unhealthy-web-1}"',
+      'rm -f "${KUBETUI_UNHEALTHY_FILE:-/tmp/kubetui-unhealthy-web-1}"')),
     ({"name": "n", "image": "nginx", "livenessProbe": {"httpGet": {"path": "/", "port": 80}}}, None),
     ({"name": "n", "image": "busybox"}, None),
 ])
 def test_probe_plan(container, plan):
-    assert probe_plan({"spec": {"containers": [container]}}) == plan
+    assert probe_plan({"metadata": {"name": "web-1"}, "spec": {"containers": [container]}}) == plan
+
+
+@pytest.mark.parametrize("env", [{"KUBETUI_POD_NAME": "web-1"},
+                                 {"KUBETUI_POD_NAME": "web-1", "KUBETUI_UNHEALTHY_FILE": "/tmp/elsewhere"}])
+def test_hello_marker_is_the_path_the_workload_checks(env, monkeypatch):
+    """The break command, run by a real shell with the container's env, names the file hello checks."""
+    from kubetui.workloads import hello
+    _, brk, _ = probe_plan({"metadata": {"name": "web-1"}, "spec": {"containers": [
+        {"name": "h", "image": "kubetui/hello:1", "readinessProbe": {"httpGet": {"path": "/healthz"}}}]}})
+    named = subprocess.run(["sh", "-c", brk.replace("touch", "echo", 1)], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    monkeypatch.delenv("KUBETUI_UNHEALTHY_FILE", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert named == hello.unhealthy_file()
 
 
 def test_every_named_fault_is_listed():
