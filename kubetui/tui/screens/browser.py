@@ -54,16 +54,17 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.resource = "pods"
 
     def compose_content(self) -> ComposeResult:
+        self.resource = self.app.pending_resource or self.resource
+        self.app.pending_resource = None
         with Vertical(id="browser"):
-            yield Tabs(*[Tab(r, id=f"tab-{r}") for r in BROWSABLE], id="kinds")
+            yield Tabs(*[Tab(r, id=f"tab-{r}") for r in BROWSABLE], id="kinds",
+                       active=f"tab-{self.resource}" if self.resource in BROWSABLE else None)
             yield Input(placeholder="filter (type to narrow, esc to clear)", id="filter")
             yield ResourceTable(id="table")
             yield Static("", id="browser-status")
 
     def on_mount(self) -> None:
         self.title = f"kubetui · {self.app.backend.cluster_name}"
-        self.resource = self.app.pending_resource or self.resource
-        self.app.pending_resource = None
         self.show_resource(self.resource)
 
     def on_screen_resume(self) -> None:
