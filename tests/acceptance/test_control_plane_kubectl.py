@@ -445,6 +445,16 @@ def create_storm_then_kill(state_dir, kubectl_bin: str) -> dict:
 
     node = Headless(state_dir)
     kubeconfig = node.start()
+    # A Deployment whose 3 Pending pods exist before the crash: after it, the controllers must
+    # find them again rather than create more.
+    subprocess.run([kubectl_bin, f"--kubeconfig={kubeconfig}", "create", "deployment", "web", "--image=nginx",
+                    "--replicas=3"], check=True, capture_output=True, timeout=30)
+    core = py_client(kubeconfig, retry_connect=False)
+    deadline = time.monotonic() + 15
+    while len(core.list_namespaced_pod("default", label_selector="app=web").items) < 3:
+        assert time.monotonic() < deadline, "the deployment's 3 pods never appeared"
+        time.sleep(0.05)
+    pods_before = sorted(p.metadata.name for p in core.list_namespaced_pod("default", label_selector="app=web").items)
     acked: dict[str, str] = {}       # name -> resourceVersion the server acknowledged
     lock = threading.Lock()
     stop = threading.Event()
@@ -495,7 +505,16 @@ def create_storm_then_kill(state_dir, kubectl_bin: str) -> dict:
         core = py_client(kubeconfig, retry_connect=False)
         listed = core.list_namespaced_config_map("default")
         after = core.create_namespaced_config_map("default", configmap("after-restart"))
-        return {"acked": acked_at_kill, "listed": listed, "after": after}
+        # Give the restarted controllers time to act (several resyncs of their queues), then look.
+        deadline = time.monotonic() + 2
+        pods_after: list[str] = []
+        while time.monotonic() < deadline:
+            pods_after = sorted(p.metadata.name for p in
+                                core.list_namespaced_pod("default", label_selector="app=web").items)
+            if pods_after != pods_before:
+                break
+            time.sleep(0.1)
+        return {"acked": acked_at_kill, "listed": listed, "after": after, "pods": (pods_before, pods_after)}
     finally:
         assert node.stop() == 0
 
@@ -518,3 +537,6 @@ async def test_sigkill_during_a_create_storm_loses_no_acknowledged_object(tmp_pa
     list_rv = int(listed.metadata.resource_version)
     assert len(set(rvs)) == len(rvs) and max(rvs) <= list_rv
     assert int(r["after"].metadata.resource_version) > list_rv
+    # The controllers found the Deployment's pods again: none lost, none duplicated.
+    before, after = r["pods"]
+    assert len(before) == 3 and after == before
