@@ -97,7 +97,8 @@ class KubetuiApp(App[None]):
         self.backend = backend
         self.clock = clock or Clock()
         self.start = start
-        self.bridge = WatchBridge(self, backend.client)
+        # The client is read on each use: an in-process backend gets its client once the cluster is up.
+        self.bridge = WatchBridge(self, lambda: backend.client)
         self.command_history: list[str] = []
         #: a resource the browser should show next (set by the command bar and palette)
         self.pending_resource: str | None = None
@@ -209,4 +210,10 @@ def run_tui(backend: ClusterBackend, **kwargs: Any) -> None:
     KubetuiApp(backend, **kwargs).run()
 
 
-__all__ = ["KubetuiApp", "run_tui", "Path"]
+def run_app(**kwargs: Any) -> int:
+    """The CLI's entry (``kubetui.cluster.run_tui``): see ``kubetui.tui.backends.run_app``."""
+    from kubetui.tui.backends import run_app as _run_app
+    return _run_app(**kwargs)
+
+
+__all__ = ["KubetuiApp", "run_tui", "run_app", "Path"]

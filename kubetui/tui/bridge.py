@@ -70,9 +70,9 @@ class _Subscriber:
 class WatchBridge:
     """Informer-like caches for the resources on screen, feeding subscribed widgets."""
 
-    def __init__(self, app: "App[Any]", client: Client) -> None:
+    def __init__(self, app: "App[Any]", client: Client | Callable[[], Client]) -> None:
         self.app = app
-        self.client = client
+        self._client = client
         self._cache: dict[str, dict[str, Obj]] = {}
         self._synced: dict[str, asyncio.Event] = {}
         self._subscribers: dict[int, _Subscriber] = {}
@@ -83,6 +83,10 @@ class WatchBridge:
         #: perf_counter() when the newest event for (resource, key) arrived (for latency figures)
         self.received_at: dict[tuple[str, str], float] = {}
         self.events_seen = 0
+
+    @property
+    def client(self) -> Client:
+        return self._client() if callable(self._client) else self._client
 
     # -- informers --------------------------------------------------------------
 
