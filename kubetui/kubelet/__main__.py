@@ -40,6 +40,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--memory", default=None, help="advertised memory, e.g. 2Gi (default: cgroup limit)")
     p.add_argument("--max-pods", type=int, default=110)
     p.add_argument("--node-labels", default="", help="k=v,k=v")
+    p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for ClusterFirst pods")
+    p.add_argument("--cluster-domain", default="cluster.local")
+    p.add_argument("--cluster-cidr", default="10.244.0.0/16",
+                   help="isolated runtime: pod traffic to outside this range is masqueraded")
     p.add_argument("--timings", default=None, help="JSON of kubetui.timings.Timings.as_dict(), or @FILE holding it")
     p.add_argument("--log-level", default=os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
@@ -50,7 +54,8 @@ def make_runtime(args: argparse.Namespace, node_ip: str):
     if args.runtime == "isolated":
         from kubetui.runtime.isolated import IsolatedRuntime
         # Without --pod-cidr the kubelet waits for Node.spec.podCIDR (node IPAM), as upstream.
-        return IsolatedRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr, node_ip=node_ip)
+        return IsolatedRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr, node_ip=node_ip,
+                               cluster_cidr=args.cluster_cidr)
     from kubetui.runtime.process import ProcessRuntime
     return ProcessRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "127.244.0.0/24",
                           node_ip=node_ip)
@@ -63,7 +68,9 @@ async def amain(args: argparse.Namespace) -> int:
     config = KubeletConfig(node_name=args.node_name, root_dir=Path(args.root_dir), node_ip=node_ip,
                            cpus=args.cpus, max_pods=args.max_pods, labels=labels,
                            memory_bytes=int(parse_quantity(args.memory)) if args.memory else None,
-                           address=args.address, port=args.port)
+                           address=args.address, port=args.port, api_server=args.api_server,
+                           cluster_dns=[a for a in args.cluster_dns.split(",") if a],
+                           cluster_domain=args.cluster_domain)
     if args.timings:
         # `@FILE` reads the JSON from a file (as Docker nodes do: it keeps `ps` readable)
         text = Path(args.timings[1:]).read_text() if args.timings.startswith("@") else args.timings

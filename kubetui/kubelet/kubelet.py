@@ -51,6 +51,13 @@ class KubeletConfig:
     backoff_max: float = 10.0
     termination_grace: float = 5.0
     sync_period: float = 1.0
+    # --cluster-dns / --cluster-domain: what ClusterFirst pods get in /etc/resolv.conf
+    cluster_dns: list[str] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
+    # the API server this kubelet talks to (pods without a routed network reach it there)
+    api_server: str = ""
+    # the node's own resolv.conf (dnsPolicy Default; its search domains follow the cluster's)
+    resolv_conf_path: str = "/etc/resolv.conf"
 
     def apply_timings(self, t: dict) -> None:
         """Take the node-side values from a ``kubetui.timings.Timings.as_dict()``."""
@@ -88,6 +95,7 @@ class Kubelet:
         # podCIDR from Node.spec.podCIDR (when not given) and routes to the other nodes' pods
         self.network = NodeNetwork(api, config.node_name, manage_routes=runtime.routes_pods, clock=self.clock)
         self.network.on_pod_cidr = self._pod_cidr_assigned
+        self._service_env: dict[str, str] | None = None
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -140,6 +148,56 @@ class Kubelet:
             await self.post_status()
         except (APIError, OSError) as e:
             log.warning("node status update failed: %s", e)
+
+    # -- what every pod gets from the node ---------------------------------------
+    def sandbox_config(self, pod: dict):
+        """The CRI sandbox config, with the resolv.conf upstream's ``GetPodDNS`` would write."""
+        from kubetui.dns.resolvconf import pod_resolv_conf
+        from kubetui.kubelet.podspec import sandbox_config
+        cfg = sandbox_config(pod)
+        if self.config.cluster_dns:
+            try:
+                node_text = Path(self.config.resolv_conf_path).read_text()
+            except OSError:
+                node_text = ""
+            cfg.resolv_conf = pod_resolv_conf(pod, self.config.cluster_dns, self.config.cluster_domain, node_text)
+        return cfg
+
+    async def service_env(self) -> dict[str, str]:
+        """``KUBERNETES_SERVICE_HOST``/``PORT`` and the docker-links style ``KUBERNETES_PORT*`` variables.
+
+        Upstream (``kubelet_pods.go`` ``getServiceEnvVarMap``) points them at the
+        ``default/kubernetes`` Service's ClusterIP, which kube-proxy forwards to the
+        API server; in-cluster clients (the cluster DNS) find the API that way. A
+        runtime whose pods have no routed network (the process runtime) gets the
+        address the kubelet itself uses instead.
+        """
+        if self._service_env is not None:
+            return self._service_env
+        host, port = "", ""
+        if self.runtime.routes_pods:
+            try:
+                svc = await self.api.get("/api/v1/namespaces/default/services/kubernetes")
+                spec = svc.get("spec") or {}
+                ports = spec.get("ports") or []
+                if spec.get("clusterIP") and ports:
+                    host, port = spec["clusterIP"], str(ports[0]["port"])
+            except (APIError, OSError) as e:
+                log.warning("cannot read the kubernetes Service (%s): pods get no KUBERNETES_SERVICE_HOST yet", e)
+                return {}
+        if not host and self.config.api_server:
+            from urllib.parse import urlsplit
+            u = urlsplit(self.config.api_server)
+            host, port = u.hostname or "", str(u.port or 443)
+        if not host:
+            return {}
+        addr = f"tcp://{host}:{port}"
+        self._service_env = {
+            "KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port,
+            "KUBERNETES_SERVICE_PORT_HTTPS": port, "KUBERNETES_PORT": addr,
+            f"KUBERNETES_PORT_{port}_TCP": addr, f"KUBERNETES_PORT_{port}_TCP_PROTO": "tcp",
+            f"KUBERNETES_PORT_{port}_TCP_PORT": port, f"KUBERNETES_PORT_{port}_TCP_ADDR": host}
+        return self._service_env
 
     # -- the Node ------------------------------------------------------------
     def node_object(self) -> dict:

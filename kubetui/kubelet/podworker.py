@@ -188,7 +188,7 @@ class PodWorker:
     async def _create_sandbox(self) -> bool:
         try:
             self.volumes = await podspec.prepare_volumes(self.k.api, self.pod, self._pod_dir())
-            self.sandbox = await self.k.runtime.run_pod_sandbox(podspec.sandbox_config(self.pod))
+            self.sandbox = await self.k.runtime.run_pod_sandbox(self.k.sandbox_config(self.pod))
         except (podspec.SpecError, RuntimeError_, APIError, OSError) as e:
             reason = "FailedMount" if isinstance(e, (podspec.SpecError, APIError)) else "FailedCreatePodSandBox"
             self.k.events.pod_event(self.pod, WARNING, reason, str(e))
@@ -309,6 +309,8 @@ class PodWorker:
             attempt += 1
         try:
             env = await podspec.container_env(self.k.api, self.pod, c, self.sandbox.ip, self.k.config.node_ip)
+            # the service environment comes first; the container's own env wins (upstream makeEnvironmentVariables)
+            env = {**await self.k.service_env(), **env}
             config = podspec.container_config(c, env, self.volumes or {}, attempt)
             cid = await self.k.runtime.create_container(self.sandbox.id, config)
         except (podspec.SpecError, APIError, RuntimeError_, ValueError) as e:
@@ -384,6 +386,7 @@ class PodWorker:
 
     async def _terminate(self) -> None:
         grace = 1.0 if self.gone else self._grace()
+        specs = {c["name"]: c for c in self.spec.get("containers") or []}
         stops = []
         for rec in self.records.values():
             rec.stop_probes()
@@ -391,7 +394,7 @@ class PodWorker:
             if st and st.state == RUNNING:
                 self.k.events.pod_event(self.pod, NORMAL, "Killing", f"Stopping container {rec.name}",
                                         rec.name, rec.init)
-                stops.append(self.k.runtime.stop_container(rec.cid, grace))
+                stops.append(self._stop_container(rec, specs.get(rec.name) or {}, grace))
         await asyncio.gather(*stops, return_exceptions=True)
         if not self.gone:
             await self._push_status(final=True)
@@ -405,6 +408,42 @@ class PodWorker:
                 if not (e.not_found or e.conflict):
                     raise
         await self.cleanup()
+
+    async def _stop_container(self, rec: ContainerRecord, c: dict, grace: float) -> None:
+        """The preStop hook first, then SIGTERM with what is left of the grace period, then SIGKILL.
+
+        Upstream ``killContainer``: the hook's time counts against
+        ``terminationGracePeriodSeconds``. A ``preStop: sleep`` (KEP-3960) is
+        the usual way to keep serving while the endpoint controller and every
+        kube-proxy take the terminating pod out of rotation.
+        """
+        start = self.k.clock.time()
+        hook = ((c.get("lifecycle") or {}).get("preStop")) or {}
+        if hook and grace > 0:
+            try:
+                await asyncio.wait_for(self._run_hook(rec, c, hook, grace), grace)
+            except asyncio.TimeoutError:
+                log.info("preStop hook of %s/%s did not finish within the grace period", self.uid[:8], rec.name)
+            except Exception as e:  # noqa: BLE001 - a failing hook never blocks the kill, as upstream
+                self.k.events.pod_event(self.pod, WARNING, "FailedPreStopHook",
+                                        f"PreStopHook failed: {e}", rec.name, rec.init)
+        left = max(0.0, grace - (self.k.clock.time() - start))
+        await self.k.runtime.stop_container(rec.cid, left)
+
+    async def _run_hook(self, rec: ContainerRecord, c: dict, hook: dict, grace: float) -> None:
+        if "sleep" in hook:
+            await self.k.clock.sleep(min(float(hook["sleep"].get("seconds", 0)), grace))
+        elif "exec" in hook:
+            r = await self.k.runtime.exec_sync(rec.cid, hook["exec"]["command"], grace)
+            if r.exit_code != 0:
+                out = (r.stdout + r.stderr).decode(errors="replace").strip()
+                raise RuntimeError(f"command {hook['exec']['command']!r} exited with {r.exit_code}: {out}")
+        elif "httpGet" in hook:
+            h = hook["httpGet"]
+            ok, msg = await http_get(h.get("host") or self.sandbox.ip, resolve_port(h["port"], c),
+                                     h.get("path", "/"), grace, h.get("scheme", "HTTP"), h.get("httpHeaders"))
+            if not ok:
+                raise RuntimeError(f"HTTP lifecycle hook ({h.get('path', '/')}) failed: {msg}")
 
     async def cleanup(self) -> None:
         for rec in self.records.values():

@@ -70,6 +70,9 @@ class PodSandboxConfig:
     cpu_millicores: int = 0
     dns_servers: list[str] = field(default_factory=list)
     dns_searches: list[str] = field(default_factory=list)
+    # the whole /etc/resolv.conf the kubelet computed for the pod (dnsPolicy, dnsConfig);
+    # when set it wins over dns_servers/dns_searches (CRI ``DNSConfig``, rendered)
+    resolv_conf: str = ""
 
 
 @dataclass

@@ -148,11 +148,12 @@ class IsolatedRuntime(ProcessRuntime):
 
     def __init__(self, root_dir, *, node_name: str, pod_cidr: str | None = "10.244.0.0/24",
                  node_ip: str = "127.0.0.1", bridge: str = "cni0", netns_prefix: str = "kt-",
-                 cgroup_parent: str = "kubepods", clock=None) -> None:
+                 cgroup_parent: str = "kubepods", cluster_cidr: str = "10.244.0.0/16", clock=None) -> None:
         super().__init__(root_dir, node_name=node_name, pod_cidr=pod_cidr, node_ip=node_ip, clock=clock)
         self.bridge = bridge
         self.netns_prefix = netns_prefix
         self.cgroup_parent = cgroup_parent
+        self.cluster_cidr = cluster_cidr
         self.gateway = str(next(self.network.hosts())) if self.network is not None else ""
         self._oom_before: dict[str, int] = {}
         self._started = False
@@ -179,6 +180,26 @@ class IsolatedRuntime(ProcessRuntime):
         _run("ip", "addr", "replace", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)
         _run("ip", "link", "set", self.bridge, "up")
         Path("/proc/sys/net/ipv4/ip_forward").write_text("1")
+        self._ensure_masquerade()
+
+    def _ensure_masquerade(self) -> None:
+        """Pod traffic leaving the cluster network goes out as the node (the bridge plugin's ``ipMasq``).
+
+        A pod talking to another pod keeps its own address (no NAT inside the
+        cluster CIDR); a pod talking to anything else (the API server on the
+        Docker network's gateway) is masqueraded, since nothing outside the
+        nodes has a route back to 10.244.0.0/16. kind's kindnet/ip-masq-agent
+        does the same.
+        """
+        rule = ["POSTROUTING", "-s", str(self.network), "!", "-d", self.cluster_cidr, "-m", "comment",
+                "--comment", "kubetui: pod traffic leaving the cluster network", "-j", "MASQUERADE"]
+        if shutil.which("iptables") is None:
+            log.warning("no iptables on this node: pods cannot reach addresses outside %s", self.cluster_cidr)
+            return
+        if _run("iptables", "-t", "nat", "-C", *rule, check=False).returncode != 0:
+            r = _run("iptables", "-t", "nat", "-A", *rule, check=False)
+            if r.returncode != 0:
+                log.warning("cannot add the pod masquerade rule: %s", r.stderr.strip())
 
     def cleanup_leftovers(self) -> int:
         n = super().cleanup_leftovers()
@@ -222,7 +243,9 @@ class IsolatedRuntime(ProcessRuntime):
                 raise
         Cgroup(f"{self.cgroup_parent}/{sb.id[:12]}").create(config.memory_limit_bytes, config.cpu_millicores)
         d = self._pod_dir(sb.id)
-        if config.dns_servers:
+        if config.resolv_conf:
+            (d / "resolv.conf").write_text(config.resolv_conf)
+        elif config.dns_servers:
             (d / "resolv.conf").write_text("".join(f"nameserver {s}\n" for s in config.dns_servers)
                                            + (f"search {' '.join(config.dns_searches)}\n" if config.dns_searches else "")
                                            + "options ndots:5\n")

@@ -28,4 +28,21 @@ if command -v iptables-legacy-save >/dev/null 2>&1; then
   update-alternatives --set ip6tables "/usr/sbin/ip6tables-$mode" >/dev/null 2>&1 || true
 fi
 
+# kube-proxy runs next to the kubelet, as on a kubeadm node (there as a DaemonSet
+# pod with hostNetwork; here a plain process the entrypoint keeps alive). It
+# programs the node's iptables for every Service; `iptables -t nat -S` shows it.
+arg() { local want=$1; shift; while [ $# -gt 1 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }
+API_SERVER=$(arg --api-server "$@")
+NODE_NAME=$(arg --node-name "$@")
+(
+  for _ in $(seq 1 100000); do
+    python3 -m kubetui.proxy --api-server "$API_SERVER" --node-name "$NODE_NAME" \
+      --token-file /etc/kubetui/token --ca-file /etc/kubetui/ca.crt \
+      --cluster-cidr "${KUBETUI_CLUSTER_CIDR:-10.244.0.0/16}" --set-iptables-alternatives \
+      >>/var/log/kube-proxy.log 2>&1 </dev/null
+    echo "$(date -Is) kube-proxy exited with $?; restarting in 1s" >>/var/log/kube-proxy.log
+    sleep 1
+  done
+) &
+
 exec python3 -m kubetui.kubelet "$@"

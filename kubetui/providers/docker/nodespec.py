@@ -28,6 +28,8 @@ LOCAL_VOLUMES = "/var/lib/kubetui/volumes"  # one Docker volume per node (hostPa
 KUBELET_ROOT = "/var/lib/kubelet"
 KUBELET_PORT = 10250
 TIMINGS_FILE = "/etc/kubetui/timings.json"
+CLUSTER_DNS = "10.96.0.10"      # the kube-dns Service's ClusterIP (kubetui.dns.manifests)
+CLUSTER_DOMAIN = "cluster.local"
 
 # `--privileged`, spelled out: every capability this host allows, no seccomp or
 # AppArmor filter, and /proc and /sys not masked (Docker CLI's
@@ -60,6 +62,7 @@ def kubelet_args(node: NodeConfig) -> list[str]:
             "--runtime", "isolated", "--root-dir", KUBELET_ROOT,
             "--address", "0.0.0.0", "--port", str(KUBELET_PORT),
             "--max-pods", str(node.max_pods),
+            "--cluster-dns", CLUSTER_DNS, "--cluster-domain", CLUSTER_DOMAIN,
             "--timings", f"@{TIMINGS_FILE}"]
     if node.pod_cidr:
         args += ["--pod-cidr", node.pod_cidr]
