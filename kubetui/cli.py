@@ -96,6 +96,8 @@ def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubetui",
+        # No prefix matching: `explain pod X --node N` must not be taken for `--nodes`.
+        allow_abbrev=False,
         description="A Kubernetes cluster in a box, for learning, in the terminal. "
                     "Without a subcommand: open the TUI on the default cluster, creating it if needed.",
     )
