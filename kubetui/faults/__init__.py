@@ -3,7 +3,7 @@
 Public API (used by the lessons engine, the CLI and the TUI)::
 
     from kubetui.faults import FAULTS, FaultContext, inject, revert, revert_all, FaultLog, FaultError
-    ctx = FaultContext(client, state_dir, provider_name="simulated", provider=sim_provider)
+    ctx = FaultContext(client, state_dir, provider_name="simulated")
     record = await inject(ctx, "node-pause", target="node-2", seed=7)   # FaultRecord (id, target, seed)
     await revert(ctx, record.id)
     FaultLog(state_dir).active()                                        # what is injected now

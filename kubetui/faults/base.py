@@ -4,9 +4,9 @@ Upstream has no single counterpart: it is what chaos tools (Chaos Mesh,
 LitmusChaos, kube-monkey) and a teacher pulling a cable do. Every fault is
 reversible and acts from *outside* the control plane, as a teacher would:
 through the API (``Client``), the real kubectl, Docker labels, or the local
-kubelets' pid files in the cluster's state directory. Only simulated nodes,
-which live inside the control plane's process, need that process's provider
-object (``FaultContext.provider``).
+kubelets' pid files in the cluster's state directory. Simulated nodes, which
+live inside the control plane's process, are reached through their Node
+objects too: the ``kubetui.dev/fault`` annotation, which that process watches.
 
 Seeded: ``--seed 7`` picks the same target from the same candidates for a
 whole class (``random.Random("node-pause:7").choice(sorted(candidates))``).
@@ -46,7 +46,8 @@ class FaultContext:
     cluster_name: str = "default"
     kubeconfig: Path | None = None
     kubectl: str = "kubectl"
-    # The in-process provider when the cluster runs in this process (TUI, `lessons test`).
+    # The in-process provider when the cluster runs in this process (TUI, `lessons test`);
+    # no fault needs it any more (simulated nodes are reached by annotation), kept for callers.
     provider: Any = None
     namespace: str = "default"
 

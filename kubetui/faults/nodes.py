@@ -6,18 +6,25 @@ kubetui's lab timings: 4 s), tainted ``node.kubernetes.io/unreachable``, and its
 pods are evicted when their toleration (300 s; lab: 5 s) runs out. These
 faults cause exactly that, each the way it happens on real machines:
 
-==============  ==============================  ===============================  ========================
-fault           Docker node                     local node (kubelet process)     simulated node
-==============  ==============================  ===============================  ========================
-node-pause      ``docker pause`` (frozen)       SIGSTOP the kubelet              heartbeats paused
-node-kill       ``docker kill`` / ``start``     SIGKILL kubelet + pods / restart agent stopped / restarted
-node-partition  disconnect from the network     (no network to cut: refused)     heartbeats paused
-kubelet-stop    SIGSTOP the kubelet in it       SIGSTOP the kubelet              heartbeats paused
-==============  ==============================  ===============================  ========================
+==============  ==============================  ===============================  ===========================
+fault           Docker node                     local node (kubelet process)     simulated node (annotation)
+==============  ==============================  ===============================  ===========================
+node-pause      ``docker pause`` (frozen)       SIGSTOP the kubelet              ``kubetui.dev/fault=paused``
+node-kill       ``docker kill`` / ``start``     SIGKILL kubelet + pods / restart ``kubetui.dev/fault=killed``
+node-partition  disconnect from the network     (no network to cut: refused)     ``kubetui.dev/fault=paused``
+kubelet-stop    SIGSTOP the kubelet in it       SIGSTOP the kubelet              ``kubetui.dev/fault=paused``
+==============  ==============================  ===============================  ===========================
 
 Docker nodes are found by label (``io.kubetui.cluster``, ``io.kubetui.node``),
 local kubelets by ``<state>/nodes/<name>/kubelet.pid`` (and restarted from the
-``argv`` saved in ``node.json``), so these work from any process.
+``argv`` saved in ``node.json``), so these work from any process. Simulated
+nodes live inside the control plane's process, which watches their Node
+objects: the fault annotates the Node through the API and the simulated
+kubelet goes silent (``paused``) or dies (``killed``: when it comes back its
+pods' containers have restarted); revert removes the annotation and it posts
+Ready again at once (see ``kubetui.providers.simulated``). A frozen machine, a
+stopped kubelet and a cut cable look the same from the control plane, so
+those three share ``paused``. One fault per simulated node at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from kubetui.api import errors
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -43,13 +51,32 @@ async def node_names(ctx: FaultContext) -> list[str]:
 # --- per-provider mechanics -------------------------------------------------------------------------
 
 
-def _simulated(ctx: FaultContext, fault: str) -> Any:
-    p = ctx.provider
-    if p is None or not hasattr(p, "pause_node"):
-        raise FaultError(
-            f"{fault}: simulated nodes live inside the control plane's process; inject node faults on them "
-            "from the TUI or a lesson run by `kubetui lessons` (in-process), or use --provider local/docker")
-    return p
+async def _simulated_inject(ctx: FaultContext, fault: str, node: str, state: str) -> dict[str, Any]:
+    """Annotate a simulated Node ``kubetui.dev/fault=<state>``; the provider watching it plays the fault."""
+    from kubetui.providers.simulated import FAULT_ANNOTATION, SIMULATED_LABEL
+
+    obj = await ctx.client.get("nodes", node)
+    m = obj["metadata"]
+    if (m.get("labels") or {}).get(SIMULATED_LABEL) != "true":
+        raise FaultError(f"{fault}: node {node} is not a simulated node (no label {SIMULATED_LABEL}=true)")
+    current = (m.get("annotations") or {}).get(FAULT_ANNOTATION)
+    if current:
+        raise FaultError(f"{fault}: node {node} is already {current} by another fault "
+                         "(see `kubetui fault list`; revert that one first)")
+    await ctx.client.patch("nodes", node, {"metadata": {"annotations": {FAULT_ANNOTATION: state}}})
+    return {"annotation": state}
+
+
+async def _simulated_revert(ctx: FaultContext, node: str, state: str) -> None:
+    """Remove the annotation if it is still ours (another value means someone else set it: leave it)."""
+    from kubetui.providers.simulated import FAULT_ANNOTATION
+
+    try:
+        obj = await ctx.client.get("nodes", node)
+    except errors.NotFound:
+        return              # the node is gone: nothing left to revert
+    if (obj["metadata"].get("annotations") or {}).get(FAULT_ANNOTATION) == state:
+        await ctx.client.patch("nodes", node, {"metadata": {"annotations": {FAULT_ANNOTATION: None}}})
 
 
 def _docker_container(ctx: FaultContext, node: str):
@@ -95,6 +122,8 @@ def _local_restart(ctx: FaultContext, node: str) -> int:
 
 class NodeFault(Fault):
     target_kind = "node"
+    #: the ``kubetui.dev/fault`` value this fault puts on a simulated node
+    simulated_state = "paused"
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         names = await node_names(ctx)
@@ -112,7 +141,7 @@ class NodePause(NodeFault):
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
         if ctx.provider_name == "simulated":
-            _simulated(ctx, self.name).pause_node(target)
+            return await _simulated_inject(ctx, self.name, target, self.simulated_state)
         elif ctx.provider_name == "docker":
             await asyncio.to_thread(_docker_container(ctx, target).pause)
         elif ctx.provider_name == "local":
@@ -123,7 +152,7 @@ class NodePause(NodeFault):
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         if ctx.provider_name == "simulated":
-            _simulated(ctx, self.name).unpause_node(record.target)
+            await _simulated_revert(ctx, record.target, record.data.get("annotation", self.simulated_state))
         elif ctx.provider_name == "docker":
             await asyncio.to_thread(_docker_container(ctx, record.target).unpause)
         else:
@@ -156,10 +185,11 @@ class NodeKill(NodeFault):
     name = "node-kill"
     summary = "kill a node outright (the machine dies): its pods die with it"
     reverts = "start the node again: its kubelet re-registers and the node turns Ready"
+    simulated_state = "killed"
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
         if ctx.provider_name == "simulated":
-            await _simulated(ctx, self.name).stop_node(target)
+            return await _simulated_inject(ctx, self.name, target, self.simulated_state)
         elif ctx.provider_name == "docker":
             await asyncio.to_thread(_docker_container(ctx, target).kill)
         elif ctx.provider_name == "local":
@@ -178,8 +208,7 @@ class NodeKill(NodeFault):
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         if ctx.provider_name == "simulated":
-            p = _simulated(ctx, self.name)
-            await p.start_node(p.nodes[record.target].cfg)
+            await _simulated_revert(ctx, record.target, record.data.get("annotation", self.simulated_state))
         elif ctx.provider_name == "docker":
             await asyncio.to_thread(_docker_container(ctx, record.target).start)
         else:
@@ -193,8 +222,7 @@ class NodePartition(NodeFault):
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
         if ctx.provider_name == "simulated":
-            _simulated(ctx, self.name).pause_node(target)
-            return {}
+            return await _simulated_inject(ctx, self.name, target, self.simulated_state)
         if ctx.provider_name == "docker":
             c = _docker_container(ctx, target)
             net = f"kubetui-{ctx.cluster_name}"
@@ -207,7 +235,7 @@ class NodePartition(NodeFault):
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         if ctx.provider_name == "simulated":
-            _simulated(ctx, self.name).unpause_node(record.target)
+            await _simulated_revert(ctx, record.target, record.data.get("annotation", self.simulated_state))
             return
         from kubetui.providers.docker import docker_client
         network = docker_client().networks.get(record.data["network"])

@@ -13,9 +13,35 @@ light in-process agent talking to the API through a ``Client``:
   as a kubelet does once their containers have stopped.
 
 One pod watch serves every simulated node (as KWOK's single controller does),
-so 500 nodes do not mean 500 watches. ``pause_node`` stops a node's heartbeats
-without deleting it — what a node-lifecycle lesson needs to see a node go
-``NotReady`` and its pods evicted.
+so 500 nodes do not mean 500 watches.
+
+Faults from anywhere: a simulated node has no process or container that
+``kubetui fault`` in another process could freeze or kill, so the provider
+watches its Node objects for the annotation ``kubetui.dev/fault`` (one more
+watch, for all nodes) and plays the node's part:
+
+=========  ==================================================================
+value      what the simulated node does
+=========  ==================================================================
+``paused`` silent: no Lease renewals, no Ready heartbeats, pods bound to it
+           are neither started nor finished (a frozen machine, a stopped
+           kubelet, a cut cable all look like this from the control plane)
+``killed`` the same, and the machine is dead: ``list_nodes`` says
+           ``stopped``, and when it comes back its pods' containers have
+           restarted (``restartCount`` + 1, ``lastState`` terminated with
+           reason ``Unknown``, as after a real reboot)
+(absent)   back: re-post Ready at once (re-register after ``killed``) as a
+           restarted kubelet does, renew the Lease, catch up on the pods
+           bound, created or deleted meanwhile
+=========  ==================================================================
+
+So ``kubectl annotate node node-2 kubetui.dev/fault=paused`` makes node-2 go
+``NotReady`` after the node monitor grace period and its pods be evicted, and
+``kubectl annotate node node-2 kubetui.dev/fault-`` brings it back.
+``pause_node`` / ``unpause_node`` do the same from inside this process.
+The annotation acts when it changes, so those calls and the annotation do not
+undo each other; a node that already carries it when the provider starts
+comes up in that state.
 """
 
 from __future__ import annotations
@@ -38,6 +64,9 @@ KUBELET_VERSION = "v1.34.0-kubetui"
 RUNTIME_VERSION = "simulated://0.1"
 LEASE_NAMESPACE = "kube-node-lease"
 SIMULATED_LABEL = "kubetui.dev/simulated"
+#: ``paused`` / ``killed`` / absent: how ``kubetui fault`` reaches simulated nodes from any process
+FAULT_ANNOTATION = "kubetui.dev/fault"
+NODE_FAULTS = ("paused", "killed")
 # Fake addresses: no packet is ever sent to them.
 NODE_IP_BASE = ipaddress.ip_address("10.250.0.10")
 
@@ -161,10 +190,20 @@ class SimulatedNode:
         self.ip = ip
         self.pod_cidr = pod_cidr
         self.ips = _PodIPs(pod_cidr)
-        self.paused = False
+        self.fault: str | None = None          # None, "paused" or "killed" (see the module docstring)
+        self.seen_annotation: str | None = None  # the last kubetui.dev/fault value acted on
         self.running = False
         self.uid: str | None = None
         self.heartbeat: asyncio.Task[None] | None = None
+
+    @property
+    def silent(self) -> bool:
+        """No heartbeats and no pod handling (paused or killed)."""
+        return self.fault is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.fault == "paused"
 
 
 class SimulatedProvider(Provider):
@@ -184,6 +223,7 @@ class SimulatedProvider(Provider):
         self.run_pods = run_pods
         self.nodes: dict[str, SimulatedNode] = {}
         self._pod_task: asyncio.Task[None] | None = None
+        self._node_task: asyncio.Task[None] | None = None
         self._pod_tasks: set[asyncio.Task[Any]] = set()
         self._started_pods: set[str] = set()
         self.pods_started = 0
@@ -200,14 +240,20 @@ class SimulatedProvider(Provider):
             self.nodes[node.name] = sim
         if not sim.running:
             sim.cfg.pod_cidr = sim.pod_cidr
+            sim.fault = sim.seen_annotation = None
             await self._register(sim)
             sim.running = True
-            sim.paused = False
             if self.heartbeats:
-                await self._renew_lease(sim)
+                if not sim.silent:
+                    await self._renew_lease(sim)
                 sim.heartbeat = asyncio.create_task(self._heartbeat_loop(sim), name=f"sim-heartbeat-{node.name}")
             if self.run_pods and self._pod_task is None:
-                self._pod_task = asyncio.create_task(self._pod_loop(), name="sim-pods")
+                self._pod_task = asyncio.create_task(
+                    self._watch_loop("pods", self._on_pod), name="sim-pods")
+            if self._node_task is None:
+                self._node_task = asyncio.create_task(
+                    self._watch_loop("nodes", self._on_node, label_selector=f"{SIMULATED_LABEL}=true"),
+                    name="sim-node-faults")
         return self._handle(sim)
 
     async def stop_node(self, name: str) -> None:
@@ -220,7 +266,8 @@ class SimulatedProvider(Provider):
         sim.heartbeat = None
         if not any(s.running for s in self.nodes.values()):
             await self._cancel(self._pod_task)
-            self._pod_task = None
+            await self._cancel(self._node_task)
+            self._pod_task = self._node_task = None
 
     async def list_nodes(self) -> list[NodeHandle]:
         return [self._handle(s) for s in self.nodes.values()]
@@ -239,11 +286,14 @@ class SimulatedProvider(Provider):
     async def close(self) -> None:
         for name in list(self.nodes):
             await self.stop_node(name)
+        await self._cancel(self._node_task)
+        self._node_task = None
         for t in list(self._pod_tasks):
             await self._cancel(t)
 
     def _handle(self, sim: SimulatedNode) -> NodeHandle:
-        status = "paused" if sim.paused else ("running" if sim.running else "stopped")
+        status = "stopped" if not sim.running or sim.fault == "killed" else (
+            "paused" if sim.paused else "running")
         return NodeHandle(name=sim.cfg.name, provider=self.name, address=sim.ip, status=status,
                           details={"podCIDR": sim.pod_cidr, "pods": len(sim.ips.by_pod)})
 
@@ -251,11 +301,50 @@ class SimulatedProvider(Provider):
 
     def pause_node(self, name: str) -> None:
         """Stop heartbeats (Lease and Ready) and pod handling: the node goes silent, as if unplugged."""
-        self.nodes[name].paused = True
+        self._set_fault(self.nodes[name], "paused")
 
     def unpause_node(self, name: str) -> None:
-        """Resume heartbeats; the next one marks the node Ready again."""
-        self.nodes[name].paused = False
+        """Resume: Ready is posted again at once and pods missed meanwhile are caught up."""
+        self._set_fault(self.nodes[name], None)
+
+    def _on_node(self, type_: str, node: dict[str, Any]) -> None:
+        """The node watch: act when a simulated node's ``kubetui.dev/fault`` annotation changes."""
+        sim = self.nodes.get(node["metadata"].get("name"))
+        if type_ == "DELETED" or sim is None or not sim.running:
+            return
+        value = (node["metadata"].get("annotations") or {}).get(FAULT_ANNOTATION) or None
+        if value == sim.seen_annotation:
+            return
+        sim.seen_annotation = value
+        if value is not None and value not in NODE_FAULTS:
+            log.warning("simulated node %s: ignoring %s=%r (known: %s)", sim.cfg.name, FAULT_ANNOTATION,
+                        value, ", ".join(NODE_FAULTS))
+            return
+        self._set_fault(sim, value)
+
+    def _set_fault(self, sim: SimulatedNode, fault: str | None) -> None:
+        before, sim.fault = sim.fault, fault
+        if before == fault:
+            return
+        log.info("simulated node %s: %s", sim.cfg.name, fault or f"back after being {before}")
+        if fault is None and sim.running:
+            self._spawn(self._resume(sim, rebooted=before == "killed"))
+
+    async def _resume(self, sim: SimulatedNode, rebooted: bool) -> None:
+        """What a kubelet does when it runs again: post Ready now, renew the Lease, sync its pods."""
+        try:
+            if rebooted:
+                await self._register(sim)
+            elif self.heartbeats:
+                await self._post_ready(sim)
+            if self.heartbeats and not sim.silent:
+                await self._renew_lease(sim)
+            if self.run_pods and not sim.silent:
+                await self._resync_pods(sim, restart=rebooted)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:         # the next heartbeat tries again
+            log.warning("simulated node %s: resuming failed: %s", sim.cfg.name, e)
 
     # --- registration and heartbeats -------------------------------------------------------------
 
@@ -267,7 +356,14 @@ class SimulatedProvider(Provider):
             sim.uid = created["metadata"].get("uid")
         except errors.AlreadyExists:
             # Re-registration after a restart: refresh capacity and conditions (the kubelet's
-            # "tryUpdateNodeStatus"); labels set by users stay.
+            # "tryUpdateNodeStatus"); labels set by users stay. A node a fault keeps down
+            # (kubetui.dev/fault) comes up down: it posts nothing.
+            existing = await self.client.get("nodes", sim.cfg.name)
+            fault = (existing["metadata"].get("annotations") or {}).get(FAULT_ANNOTATION)
+            if not sim.running and fault in NODE_FAULTS:
+                sim.uid = existing["metadata"].get("uid")
+                sim.fault = sim.seen_annotation = fault
+                return
             current = await self.client.patch("nodes", sim.cfg.name, {"status": obj["status"]},
                                               subresource="status", patch_type=MERGE_PATCH)
             sim.uid = current["metadata"].get("uid")
@@ -302,7 +398,7 @@ class SimulatedProvider(Provider):
         since_status = 0.0
         while True:
             await self.clock.sleep(t.node_lease_renew_seconds)
-            if sim.paused:
+            if sim.silent:
                 continue
             since_status += t.node_lease_renew_seconds
             try:
@@ -317,30 +413,33 @@ class SimulatedProvider(Provider):
 
     # --- pods ------------------------------------------------------------------------------------
 
-    async def _pod_loop(self) -> None:
-        """Watch every pod; act on those bound to a running simulated node."""
+    async def _watch_loop(self, resource: str, on_event: Any, label_selector: str | None = None) -> None:
+        """List then watch ``resource`` (relisting when the watch breaks); ``on_event(type, obj)``.
+
+        Pods: act on those bound to a running simulated node. Nodes: faults.
+        """
         rv: str | None = None
         while True:
             try:
                 if rv is None:
-                    listed = await self.client.list("pods")
+                    listed = await self.client.list(resource, label_selector=label_selector)
                     rv = listed["metadata"].get("resourceVersion")
-                    for pod in listed.get("items") or ():
-                        self._on_pod("ADDED", pod)
-                async for ev in self.client.watch("pods", resource_version=rv):
+                    for obj in listed.get("items") or ():
+                        on_event("ADDED", obj)
+                async for ev in self.client.watch(resource, resource_version=rv, label_selector=label_selector):
                     if ev.type == "BOOKMARK":
                         rv = ev.object["metadata"].get("resourceVersion") or rv
                         continue
                     if ev.type == "ERROR":
                         raise errors.StatusError.from_status(ev.object)
                     rv = ev.object["metadata"].get("resourceVersion") or rv
-                    self._on_pod(ev.type, ev.object)
+                    on_event(ev.type, ev.object)
             except asyncio.CancelledError:
                 raise
             except errors.Gone:
                 rv = None
             except Exception as e:
-                log.warning("simulated nodes: pod watch failed (%s); relisting", e)
+                log.warning("simulated nodes: %s watch failed (%s); relisting", resource, e)
                 rv = None
                 await self.clock.sleep(1.0)
 
@@ -355,7 +454,7 @@ class SimulatedProvider(Provider):
             sim.ips.give_back(key)
             self._started_pods.discard(f"{key}/{meta.get('uid')}")
             return
-        if not sim.running or sim.paused:
+        if not sim.running or sim.silent:
             return
         if meta.get("deletionTimestamp"):
             self._spawn(self._finish_deletion(sim, pod))
@@ -385,6 +484,61 @@ class SimulatedProvider(Provider):
         except Exception as e:
             self._started_pods.discard(ident)
             log.warning("simulated node %s: starting %s failed: %s", sim.cfg.name, key, e)
+
+    async def _resync_pods(self, sim: SimulatedNode, restart: bool) -> None:
+        """After an outage: start pods bound meanwhile, finish deleted ones, restart the rest after a reboot."""
+        listed = await self.client.list("pods", field_selector=f"spec.nodeName={sim.cfg.name}")
+        for pod in listed.get("items") or ():
+            status = pod.get("status") or {}
+            live = status.get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+            if live and restart:
+                await self._restart_pod(sim, pod)
+            elif live and any(c.get("type") == "Ready" and c.get("status") != "True"
+                              for c in status.get("conditions") or ()):
+                await self._repost_ready(pod)
+            else:
+                self._on_pod("MODIFIED", pod)
+
+    async def _repost_ready(self, pod: dict[str, Any]) -> None:
+        """Someone (the node lifecycle controller) marked a pod not Ready while we were silent:
+        the kubelet's status manager writes back what it sees - its containers are ready."""
+        now = rfc3339(self.clock.time())
+        conds = []
+        for c in (pod.get("status") or {}).get("conditions") or ():
+            c = dict(c)
+            if c.get("type") in ("Ready", "ContainersReady") and c.get("status") != "True":
+                c.update({"status": "True", "lastTransitionTime": now})
+                c.pop("reason", None)
+                c.pop("message", None)
+            conds.append(c)
+        meta = pod["metadata"]
+        try:
+            await self.client.patch("pods", meta["name"], {"status": {"conditions": conds}}, meta.get("namespace"),
+                                    subresource="status", patch_type=MERGE_PATCH)
+        except errors.NotFound:
+            pass
+
+    async def _restart_pod(self, sim: SimulatedNode, pod: dict[str, Any]) -> None:
+        """The machine rebooted: each container ran again (kubelet ``SyncPod`` after a new boot)."""
+        meta = pod["metadata"]
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        now = rfc3339(self.clock.time())
+        status = running_status(pod, sim.ip, sim.ips.take(key), now)
+        old = {c.get("name"): c for c in (pod.get("status") or {}).get("containerStatuses") or ()}
+        for cs in status["containerStatuses"]:
+            prev = old.get(cs["name"]) or {}
+            started = ((prev.get("state") or {}).get("running") or {}).get("startedAt")
+            cs["restartCount"] = int(prev.get("restartCount") or 0) + 1
+            cs["containerID"] = "simulated://" + hashlib.sha256(
+                f"{meta.get('uid')}/{cs['name']}/{cs['restartCount']}".encode()).hexdigest()[:32]
+            cs["lastState"] = {"terminated": {"exitCode": 255, "reason": "Unknown", "startedAt": started,
+                                              "finishedAt": now, "containerID": prev.get("containerID")}}
+        status["startTime"] = (pod.get("status") or {}).get("startTime") or now
+        try:
+            await self.client.patch("pods", meta["name"], {"status": status}, meta.get("namespace"),
+                                    subresource="status", patch_type=MERGE_PATCH)
+        except errors.NotFound:
+            sim.ips.give_back(key)
 
     async def _finish_deletion(self, sim: SimulatedNode, pod: dict[str, Any]) -> None:
         """The containers "stopped" at once: delete with grace 0, as the kubelet finally does."""

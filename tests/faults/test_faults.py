@@ -119,6 +119,31 @@ async def test_node_pause_on_simulated_nodes_and_revert(sim):
     assert FaultLog(sim.state_dir).active() == []
 
 
+@pytest.mark.parametrize("fault,state", [("node-pause", "paused"), ("kubelet-stop", "paused"),
+                                         ("node-partition", "paused"), ("node-kill", "killed")])
+async def test_simulated_node_faults_annotate_the_node_from_outside(sim, fault, state):
+    """No provider object (like `kubetui fault` beside a headless cluster): the Node annotation does it."""
+    from kubetui.client.http import HTTPClient
+    client = HTTPClient.from_kubeconfig(sim.kubeconfig)
+    outside = dataclasses.replace(sim, client=client, provider=None)
+    sim_node = sim.provider.nodes["node-3"]
+    try:
+        rec = await inject(outside, fault, target="node-3", seed=1)
+        node = await client.get("nodes", "node-3")
+        assert node["metadata"]["annotations"]["kubetui.dev/fault"] == state
+        await wait_for(lambda: _true(sim_node.fault == state))
+        await revert(outside, rec.id)
+        node = await client.get("nodes", "node-3")
+        assert "kubetui.dev/fault" not in (node["metadata"].get("annotations") or {})
+        await wait_for(lambda: _true(sim_node.fault is None))
+    finally:
+        await client.close()
+
+
+async def _true(value):
+    return value
+
+
 async def test_pod_kill_is_seeded_and_the_replicaset_replaces_the_pod(sim):
     c = sim.client
     await c.create("deployments", {
@@ -161,9 +186,10 @@ async def test_cpu_hog_pins_a_pod_to_the_node_and_revert_deletes_it(sim):
 
 
 async def test_clear_errors_for_faults_that_cannot_act_here(sim):
-    outside = dataclasses.replace(sim, provider=None)      # like a CLI process beside a headless cluster
-    with pytest.raises(FaultError, match="inside the control plane's process"):
-        await inject(outside, "node-pause", target="node-1", seed=1)
+    rec = await inject(sim, "node-kill", target="node-1", seed=1)
+    with pytest.raises(FaultError, match="already killed by another fault"):
+        await inject(sim, "node-pause", target="node-1", seed=1)
+    await revert(sim, rec.id)
     with pytest.raises(FaultError, match="no node 'node-9'"):
         await inject(sim, "node-kill", target="node-9", seed=1)
     with pytest.raises(FaultError, match="not available yet"):

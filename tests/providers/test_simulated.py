@@ -169,3 +169,132 @@ async def test_delete_removes_nodes_and_leases(api):
     assert (await client.list("nodes"))["items"] == []
     assert (await client.list("leases", "kube-node-lease"))["items"] == []
     assert await provider.list_nodes() == []
+
+
+# --- faults through the kubetui.dev/fault annotation (what `kubetui fault` writes from another process) ---
+
+async def annotate(client, node, value):
+    await client.patch("nodes", node, {"metadata": {"annotations": {"kubetui.dev/fault": value}}})
+
+
+async def ready_condition(client, node):
+    n = await client.get("nodes", node)
+    return next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
+
+
+async def mark_unknown(client, node):
+    """Play the node lifecycle controller: Ready=Unknown after the grace period."""
+    n = await client.get("nodes", node)
+    conds = [dict(c, status="Unknown", reason="NodeStatusUnknown") if c["type"] == "Ready" else c
+             for c in n["status"]["conditions"]]
+    await client.patch("nodes", node, {"status": {"conditions": conds}}, subresource="status")
+
+
+async def test_paused_annotation_silences_the_node_and_removing_it_resumes_at_once(api):
+    clock, client, provider = api
+    await provider.start_node(cfg("node-1"))
+    await provider.start_node(cfg("node-2"))
+    sim = provider.nodes["node-1"]
+
+    async def renew_time(node="node-1"):
+        return (await client.get("leases", node, "kube-node-lease"))["spec"]["renewTime"]
+
+    await annotate(client, "node-1", "paused")
+    await settle(lambda: sim.fault == "paused", "the annotation acted on")
+    assert {h.name: h.status for h in await provider.list_nodes()} == {"node-1": "paused", "node-2": "running"}
+    before = await renew_time()
+    await clock.advance(LAB.node_lease_renew_seconds * 5, step=LAB.node_lease_renew_seconds)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert await renew_time() == before, "a paused node renews nothing"
+    # a pod bound while paused is not started; the rest of the cluster goes on
+    await client.create("pods", bound_pod("late", "node-1"), "default")
+    await client.create("pods", bound_pod("elsewhere", "node-2"), "default")
+
+    async def phase(name):
+        return ((await client.get("pods", name, "default")).get("status") or {}).get("phase")
+
+    await until(lambda: _eq(phase("elsewhere"), "Running"), "node-2's pod Running")
+    assert await phase("late") in (None, "Pending")
+    await mark_unknown(client, "node-1")
+    # another change to the Node (a label) does not resume it: only the annotation does
+    await client.patch("nodes", "node-1", {"metadata": {"labels": {"x": "y"}}})
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sim.fault == "paused"
+
+    await client.patch("nodes", "node-1", {"metadata": {"annotations": {"kubetui.dev/fault": None}}})
+    # no clock advance needed: a kubelet coming back posts Ready and renews its Lease at once
+    await until(lambda: _eq(_status(ready_condition(client, "node-1")), "True"), "Ready again")
+    assert (await ready_condition(client, "node-1"))["reason"] == "KubeletReady"
+    assert await renew_time() != before
+    await until(lambda: _eq(phase("late"), "Running"), "the pod bound meanwhile started")
+    assert (await provider.list_nodes())[0].status == "running"
+
+
+async def test_killed_annotation_then_back_restarts_the_pods_like_a_reboot(api):
+    clock, client, provider = api
+    await provider.start_node(cfg("node-1"))
+    await client.create("pods", bound_pod("web", "node-1"), "default")
+
+    async def pod():
+        return await client.get("pods", "web", "default")
+
+    await until(lambda: _eq(_phase(pod()), "Running"), "the pod Running")
+    first = (await pod())["status"]["containerStatuses"][0]
+    await annotate(client, "node-1", "killed")
+    await settle(lambda: provider.nodes["node-1"].fault == "killed", "the annotation acted on")
+    assert (await provider.list_nodes())[0].status == "stopped"
+    await mark_unknown(client, "node-1")
+    await client.patch("nodes", "node-1", {"metadata": {"annotations": {"kubetui.dev/fault": None}}})
+    await until(lambda: _eq(_status(ready_condition(client, "node-1")), "True"), "Ready again")
+
+    async def restarted():
+        cs = (await pod())["status"]["containerStatuses"][0]
+        return cs if cs["restartCount"] == 1 else None
+
+    cs = await until(restarted, "the container restarted")
+    assert cs["lastState"]["terminated"]["reason"] == "Unknown"
+    assert cs["lastState"]["terminated"]["startedAt"] == first["state"]["running"]["startedAt"]
+    assert cs["ready"] and "running" in cs["state"]
+    assert cs["containerID"] != first["containerID"] == cs["lastState"]["terminated"]["containerID"]
+
+
+async def test_a_node_that_carries_the_fault_when_the_provider_starts_stays_down(api):
+    clock, client, provider = api
+    await provider.start_node(cfg("node-1"))
+    await annotate(client, "node-1", "killed")
+    await settle(lambda: provider.nodes["node-1"].fault == "killed", "the annotation acted on")
+    await provider.stop_node("node-1")
+    await mark_unknown(client, "node-1")
+    await provider.start_node(cfg("node-1"))           # e.g. `kubetui up` again after a restart
+    assert provider.nodes["node-1"].fault == "killed"
+    assert (await ready_condition(client, "node-1"))["status"] == "Unknown"
+    await annotate(client, "node-1", None)
+    await until(lambda: _eq(_status(ready_condition(client, "node-1")), "True"), "Ready once the fault goes")
+
+
+async def test_pause_node_in_process_is_not_undone_by_node_updates(api):
+    clock, client, provider = api
+    await provider.start_node(cfg("node-1"))
+    provider.pause_node("node-1")
+    await client.patch("nodes", "node-1", {"metadata": {"labels": {"x": "y"}}})
+    await mark_unknown(client, "node-1")
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert provider.nodes["node-1"].fault == "paused"
+    assert (await ready_condition(client, "node-1"))["status"] == "Unknown"
+    provider.unpause_node("node-1")
+    await until(lambda: _eq(_status(ready_condition(client, "node-1")), "True"), "Ready after unpausing")
+
+
+async def _eq(aw, value):
+    return (await aw) == value
+
+
+async def _status(aw):
+    return (await aw)["status"]
+
+
+async def _phase(aw):
+    return ((await aw).get("status") or {}).get("phase")

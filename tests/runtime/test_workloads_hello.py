@@ -33,7 +33,7 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def hello():
-    """Start ``python -m kubetui.workloads.hello`` as a pod would (env from the runtime); returns start(**env) -> base URL."""
+    """``start(**env)`` runs ``python -m kubetui.workloads.hello`` as a pod would; returns its base URL."""
     procs: list[subprocess.Popen] = []
 
     def start(**env: str) -> str:
