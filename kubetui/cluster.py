@@ -32,6 +32,8 @@ SETTINGS_FILE = "cluster.json"
 PID_FILE = "controlplane.pid"
 DEFAULT_API_PORT = 6443
 DECISIONS_GROUP = "scheduling.kubetui.dev"
+NETWORKING_GROUP = "networking.kubetui.dev"
+KUBE_PROXY_METRICS_PORT = 10249
 
 
 @dataclass
@@ -154,6 +156,14 @@ class ControlPlane:
     pki: Any = None
     encryption: Any = None
     _encryption_task: Any = None
+    load_balancer: Any = None
+    #: where kube-proxies serve /traffic (host:port); None: every real node's InternalIP:10249
+    proxy_metrics: list[str] | None = None
+
+    @property
+    def api_advertise_address(self) -> str:
+        """The API server address nodes (and the ``kubernetes`` Service's endpoints) use."""
+        return self.extra_hosts[0] if self.extra_hosts else "127.0.0.1"
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -176,7 +186,10 @@ class ControlPlane:
         await self.registry.bootstrap()
 
         progress("apiserver", "starting the API server: the only component that talks to the store")
-        self.pki = ensure_pki(self.state_dir, self.settings.name, list(self.extra_hosts))
+        # Like kubeadm, the serving certificate also names the `kubernetes` Service's
+        # ClusterIP: pods reach the API there (KUBERNETES_SERVICE_HOST), through kube-proxy.
+        sans = [*self.extra_hosts, self.registry.services.ips.first_ip]
+        self.pki = ensure_pki(self.state_dir, self.settings.name, sans)
         self.authenticator = TokenAuthenticator.for_state_dir(self.state_dir)
         port = self.settings.api_port
         if not port_free(port):
@@ -202,6 +215,15 @@ class ControlPlane:
         self.controllers = self._make_controllers()
         if self.controllers is not None:
             await self.controllers.start()
+        self.apiserver.extensions[NETWORKING_GROUP] = self._serve_traffic
+        if self.settings.provider == "docker":
+            from kubetui.providers.docker.addons import SERVICE_ACCOUNT, install_dns, service_account_user
+            from kubetui.dns.manifests import NAMESPACE
+            progress("dns", "creating the cluster DNS (kube-system/kube-dns): pods find Services by name")
+            # A token for the kube-dns ServiceAccount (what the token controller would mint).
+            token = self.authenticator._token_for(service_account_user(NAMESPACE, SERVICE_ACCOUNT),
+                                                  ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}"))
+            await install_dns(self.client, token, self.pki.ca_pem().decode())
 
     async def _registry_store(self):
         """With ``--encrypt-secrets`` (or an encryption config already in the state dir, without which
@@ -232,6 +254,56 @@ class ControlPlane:
             raise NotFound("the server could not find the requested resource")
         code, body = handle_decisions(self.scheduler, parts[2], parts[4])
         return web.json_response(body, status=code)
+
+    async def _serve_traffic(self, request, parts: list[str]):
+        """GET /apis/networking.kubetui.dev/v1alpha1/traffic and .../namespaces/{ns}/services/{name}/traffic.
+
+        Which endpoint answered how many connections: every kube-proxy's
+        ``/traffic`` (iptables rule counters, or the userspace proxy's own
+        counts) added up, plus what the LoadBalancer listeners sent where.
+        Upstream has no such API; it is served like an aggregated API for the TUI.
+        """
+        from aiohttp import web
+
+        from kubetui.api.errors import MethodNotAllowed, NotFound
+
+        if request.method != "GET":
+            raise MethodNotAllowed(f"{request.method} is not supported on traffic")
+        service = None
+        if len(parts) == 6 and parts[:2] == ["v1alpha1", "namespaces"] and parts[3] == "services" \
+                and parts[5] == "traffic":
+            ns, name = parts[2], parts[4]
+            await self.client.get("services", name, ns)       # NotFound for a Service that does not exist
+            service = f"{ns}/{name}"
+        elif parts != ["v1alpha1", "traffic"]:
+            raise NotFound("the server could not find the requested resource")
+        return web.json_response(await self.traffic(service))
+
+    async def traffic(self, service: str | None = None) -> dict[str, Any]:
+        from kubetui.proxy.counters import merge
+
+        addresses = self.proxy_metrics
+        if addresses is None:
+            addresses = []
+            for n in (await self.client.list("nodes")).get("items", []):
+                if (n["metadata"].get("labels") or {}).get("kubetui.dev/simulated") == "true":
+                    continue
+                ips = [a["address"] for a in (n.get("status") or {}).get("addresses") or []
+                       if a.get("type") == "InternalIP"]
+                if ips:
+                    addresses.append(f"{ips[0]}:{KUBE_PROXY_METRICS_PORT}")
+        docs = await asyncio.gather(*(_fetch_traffic(a) for a in addresses))
+        proxies = {a: ({"node": d.get("node"), "mode": d.get("mode")} if "error" not in d else d)
+                   for a, d in zip(addresses, docs)}
+        services = merge([d for d in docs if "error" not in d])
+        lbs = self.load_balancer.traffic() if self.load_balancer is not None else {}
+
+        def mine(key: str) -> bool:
+            return service is None or key == service or key.startswith(service + ":")
+        return {"kind": "ServiceTraffic", "apiVersion": f"{NETWORKING_GROUP}/v1alpha1",
+                "proxies": proxies,
+                "services": {k: v for k, v in services.items() if mine(k)},
+                "loadBalancers": {k: v for k, v in lbs.items() if mine(k)}}
 
     def _server_extras(self) -> dict[str, Any]:
         extras: dict[str, Any] = {}
@@ -267,7 +339,16 @@ class ControlPlane:
             log.warning("kube-controller-manager is not available in this build")
             return None
         cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
-                               api_server_endpoint=("127.0.0.1", self.apiserver.port))
+                               api_server_endpoint=(self.api_advertise_address, self.apiserver.port))
+        if self.settings.provider in ("docker", "local"):
+            # the cloud-controller-manager's service controller, played on this machine's loopback
+            from kubetui.controllers.recorder import recorder_for
+            from kubetui.providers.lb import LoadBalancerController
+            self.load_balancer = LoadBalancerController(
+                self.client, cm.factory, clock=self.clock, timings=self.settings.timing_preset,
+                recorder=recorder_for(self.client, LoadBalancerController.component, self.clock),
+                backends="nodeports" if self.settings.provider == "docker" else "endpoints")
+            cm.controllers[LoadBalancerController.name] = self.load_balancer
         pv_controller = cm.controllers.get("persistentvolume-binder")
         if pv_controller is not None:
             from kubetui.storage.provisioners import Provisioners
@@ -299,6 +380,24 @@ class ControlPlane:
             self._encryption_task.cancel()
         if self.store is not None:
             await self.store.close()
+
+
+async def _fetch_traffic(address: str, timeout: float = 2.0) -> dict[str, Any]:
+    """One kube-proxy's ``GET /traffic`` (plain HTTP on its metrics port), or ``{"error": ...}``."""
+    host, _, port = address.rpartition(":")
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        try:
+            writer.write(f"GET /traffic HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n".encode())
+            raw = await asyncio.wait_for(reader.read(), timeout)
+        finally:
+            writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            return {"error": head.split(b"\r\n", 1)[0].decode(errors="replace")}
+        return json.loads(body)
+    except (OSError, asyncio.TimeoutError, ValueError) as e:
+        return {"error": f"{e.__class__.__name__}: {e}"}
 
 
 async def wait_nodes_ready(client, names: list[str], timeout: float) -> None:
@@ -356,6 +455,13 @@ class Cluster:
         for name in names:
             self.progress(name, f"starting {name}: {self._node_meaning()}")
             await self.provider.start_node(cp.node_config(name, api_host))
+        if s.provider == "local":
+            self.progress("kube-proxy", "starting kube-proxy (userspace): ClusterIP 10.96.A.B answers "
+                                        "at 127.96.A.B, NodePorts at 127.0.0.1")
+            # kube-proxy's own identity (upstream: the system:kube-proxy user, group system:node-proxier)
+            token = cp.authenticator._token_for("system:kube-proxy", ("system:node-proxier",))
+            cp.proxy_metrics = [await self.provider.start_proxy(
+                f"https://{api_host}:{cp.apiserver.port}", token, cp.pki.ca_pem().decode(), names[0])]
         self.progress("ready", f"waiting for {len(names)} node(s) to report Ready")
         await wait_nodes_ready(cp.client, names, ready_timeout)
         return cp.kubeconfig_path
@@ -373,6 +479,8 @@ class Cluster:
             if self.settings.provider in ("local", "simulated"):
                 for h in await self.provider.list_nodes():
                     await self.provider.stop_node(h.name)
+                if hasattr(self.provider, "stop_proxy"):
+                    await self.provider.stop_proxy()
             await self.provider.close()
         if self.control_plane is not None:
             await self.control_plane.stop()

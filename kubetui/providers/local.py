@@ -11,6 +11,16 @@ and each node's kubelet listens on ``127.10.0.N``.
 
 State lives in ``<state_dir>/nodes/<name>/``: ``kubelet.pid``, ``kubelet.log``,
 the token and CA files, and the kubelet's root dir.
+
+Services: ONE kube-proxy in userspace mode serves the whole cluster
+(``<state_dir>/kube-proxy/``), since every node shares this machine's
+loopback: a ClusterIP ``10.96.A.B`` answers at ``127.96.A.B`` on the Service's
+port and a NodePort at ``127.0.0.1:<nodePort>``. It is started with the first
+node's name, so a Service with ``internalTrafficPolicy: Local`` only uses
+that node's endpoints. There is no cluster DNS for local pods: they share this
+machine's ``/etc/resolv.conf`` (and its port 53), so names of Services do not
+resolve inside them; they use the 127.96.A.B address (or the ``*_SERVICE_HOST``
+environment) instead.
 """
 
 from __future__ import annotations
@@ -56,6 +66,16 @@ def _is_our_kubelet(pid: int, node_name: str) -> bool:
     return b"kubetui.kubelet" in argv and node_name.encode() in argv and _pid_alive(pid)
 
 
+def _is_ours(pid: int, module: bytes, cwd: Path) -> bool:
+    """``pid`` runs ``python -m <module>`` from ``cwd`` (not a recycled pid)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        return module in argv and os.path.realpath(f"/proc/{pid}/cwd") == str(cwd.resolve()) and _pid_alive(pid)
+    except OSError:
+        return _pid_alive(pid)        # no /proc (macOS): trust the pid file
+
+
 def loopback_pod_cidr(pod_cidr: str | None, index: int) -> str:
     """``10.244.3.0/24`` -> ``127.244.3.0/24``: the node's pod range, moved onto the loopback."""
     if pod_cidr:
@@ -72,6 +92,7 @@ class LocalProvider(Provider):
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
         self._procs: dict[str, subprocess.Popen] = {}
+        self._proxy: subprocess.Popen | None = None
 
     @property
     def nodes_dir(self) -> Path:
@@ -182,6 +203,67 @@ class LocalProvider(Provider):
             ProcessRuntime(root, node_name=name).cleanup_leftovers()
         (self._dir(name) / "kubelet.pid").unlink(missing_ok=True)
 
+    # -- the cluster's one userspace kube-proxy ---------------------------------
+    @property
+    def proxy_dir(self) -> Path:
+        return Path(self.cluster.state_dir) / "kube-proxy"
+
+    def _proxy_running(self) -> int | None:
+        if self._proxy is not None and self._proxy.poll() is None:
+            return self._proxy.pid
+        try:
+            pid = int((self.proxy_dir / "kube-proxy.pid").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_ours(pid, b"kubetui.proxy", self.proxy_dir) else None
+
+    async def start_proxy(self, api_url: str, token: str, ca_pem: str, node_name: str) -> str:
+        """Start (or find) the cluster's kube-proxy; returns where it serves /traffic (``host:port``)."""
+        d = self.proxy_dir
+        d.mkdir(parents=True, exist_ok=True)
+        info = d / "proxy.json"
+        if self._proxy_running() and info.exists():
+            return json.loads(info.read_text())["metrics"]
+        fd = os.open(d / "token", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        (d / "ca.crt").write_text(ca_pem)
+        from kubetui.cluster import free_port
+        metrics = f"127.0.0.1:{free_port()}"
+        argv = [sys.executable, "-m", "kubetui.proxy", "--mode", "userspace", "--api-server", api_url,
+                "--token-file", str(d / "token"), "--ca-file", str(d / "ca.crt"), "--node-name", node_name,
+                "--metrics-bind-address", metrics, "--nodeport-address", "127.0.0.1"]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        with open(d / "kube-proxy.log", "ab") as logf:
+            self._proxy = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                           env=env, start_new_session=True, cwd=str(d))
+        (d / "kube-proxy.pid").write_text(str(self._proxy.pid))
+        info.write_text(json.dumps({"metrics": metrics, "argv": argv}))
+        log.info("started kube-proxy (userspace) pid %d, log %s", self._proxy.pid, d / "kube-proxy.log")
+        return metrics
+
+    async def stop_proxy(self) -> None:
+        pid = self._proxy_running()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            for _ in range(50):
+                if not _pid_alive(pid):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if self._proxy is not None:
+            await asyncio.to_thread(self._proxy.wait)
+            self._proxy = None
+        (self.proxy_dir / "kube-proxy.pid").unlink(missing_ok=True)
+
     async def list_nodes(self) -> list[NodeHandle]:
         out = []
         if not self.nodes_dir.exists():
@@ -200,6 +282,7 @@ class LocalProvider(Provider):
     async def delete(self, purge: bool = False) -> None:
         for h in await self.list_nodes():
             await self.stop_node(h.name)
+        await self.stop_proxy()
         if purge:
             shutil.rmtree(self.nodes_dir, ignore_errors=True)
 
