@@ -88,7 +88,7 @@ class KubetuiApp(App[None]):
     COMMANDS = {SystemCommandsProvider, ClusterCommands}
     TITLE = "kubetui"
 
-    namespace: reactive[str | None] = reactive(None)
+    namespace: reactive[str | None] = reactive(None, init=False)
     """The namespace views show (``None``: all namespaces, like ``-A``)."""
 
     def __init__(self, backend: ClusterBackend, *, clock: Clock | None = None, start: str = "map",
