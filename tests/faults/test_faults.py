@@ -224,3 +224,36 @@ async def test_local_node_pause_and_kill_act_from_outside_through_pid_files(tmp_
         await revert_all(ctx)
         await client.close()
         await cluster.stop()
+
+
+@pytest.mark.slow
+async def test_probe_break_makes_a_hello_pod_unready_through_kubectl_exec_and_revert_heals_it(tmp_path, kubectl_bin):
+    settings = ClusterSettings(name="fp", provider="local", nodes=1, api_port=0)
+    cluster = Cluster(settings, tmp_path / "state")
+    kubeconfig = await cluster.up()
+    from kubetui.client.http import HTTPClient
+    client = HTTPClient.from_kubeconfig(kubeconfig)
+    ctx = FaultContext(client, tmp_path / "state", "local", "fp", kubeconfig, kubectl=kubectl_bin)
+    probe = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}
+    for name in ("web-1", "web-2"):      # two pods on one machine: only the chosen one breaks
+        await client.create("pods", {"apiVersion": "v1", "kind": "Pod",
+                                     "metadata": {"name": name, "labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "h", "image": "kubetui/hello:1",
+                                                              "readinessProbe": probe}]}}, "default")
+
+    async def ready(name):
+        p = await client.get("pods", name, "default")
+        return next((c["status"] for c in (p.get("status") or {}).get("conditions") or ()
+                     if c["type"] == "Ready"), None)
+
+    async def both(a, b):
+        return (await ready("web-1"), await ready("web-2")) == (a, b)
+    try:
+        await wait_for(lambda: both("True", "True"), 60)
+        rec = await inject(ctx, "probe-break", target="web-1", seed=1)
+        await wait_for(lambda: both("False", "True"), 30)
+        await revert(ctx, rec.id)
+        await wait_for(lambda: both("True", "True"), 30)
+    finally:
+        await client.close()
+        await cluster.stop()
