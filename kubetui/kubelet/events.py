@@ -4,11 +4,16 @@
 Killing, BackOff, Unhealthy... A repeat of the same event bumps its
 ``count`` instead of creating a new object, as the upstream recorder's
 correlator does. Posting is fire-and-forget: a pod never waits for its events.
+As upstream's broadcaster does, the events go into a queue that one sender
+drains in order (a count bump never overtakes the event it bumps), on one
+API connection, so a burst of pod starts keeps the other connections free
+for the status updates that pods do wait for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 
@@ -18,6 +23,7 @@ from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
 log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
+MAX_QUEUED = 1000       # upstream's broadcaster drops events beyond its queue of 1000 too
 
 
 class EventRecorder:
@@ -27,7 +33,8 @@ class EventRecorder:
         self.clock = clock
         # (uid, fieldPath, reason, message) -> (event name, count)
         self._seen: dict[tuple, tuple[str, int]] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._queue: collections.deque = collections.deque()   # (send, args), oldest first
+        self._sender: asyncio.Task | None = None
         self.recorded: list[dict] = []   # the last few, for tests and the node's log
 
     def pod_event(self, pod: dict, etype: str, reason: str, message: str,
@@ -47,7 +54,7 @@ class EventRecorder:
             count += 1
             self._seen[key] = (name, count)
             body = {"count": count, "lastTimestamp": rfc3339(now)}
-            self._spawn(self._patch(involved["namespace"], name, body))
+            self._spawn(self._patch, involved["namespace"], name, body)
         else:
             name = f"{meta['name']}.{secrets.token_hex(8)}"
             self._seen[key] = (name, 1)
@@ -59,7 +66,7 @@ class EventRecorder:
                 "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
                 "eventTime": None, "reportingComponent": "kubelet", "reportingInstance": self.node_name,
             }
-            self._spawn(self._create(involved["namespace"], event))
+            self._spawn(self._create, involved["namespace"], event)
         log.info("event %s %s/%s %s: %s", etype, involved["namespace"], meta["name"], reason, message)
         self.recorded.append({"type": etype, "reason": reason, "message": message,
                               "pod": meta["name"], "fieldPath": field_path})
@@ -69,10 +76,21 @@ class EventRecorder:
         for k in [k for k in self._seen if k[0] == uid]:
             del self._seen[k]
 
-    def _spawn(self, coro) -> None:
-        t = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+    def _spawn(self, send, *args) -> None:
+        if len(self._queue) >= MAX_QUEUED:
+            log.debug("event queue full (%d): dropping %s", MAX_QUEUED, args[-1].get("reason", ""))
+            return
+        self._queue.append((send, args))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_all(), name="event sender")
+
+    async def _send_all(self) -> None:
+        while self._queue:
+            send, args = self._queue.popleft()
+            try:
+                await send(*args)
+            except Exception:  # a loop boundary: one bad event must not stop the others
+                log.exception("could not send event")
 
     async def _create(self, ns: str, event: dict) -> None:
         try:
@@ -87,5 +105,6 @@ class EventRecorder:
             log.debug("could not update event %s: %s", name, e)
 
     async def flush(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every queued event was sent (or given up on)."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.gather(self._sender, return_exceptions=True)
