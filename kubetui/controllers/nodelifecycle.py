@@ -151,7 +151,31 @@ class NodeLifecycleController(Controller):
                 await self.client.update("nodes", node)
             except errors.NotFound:
                 return None
+        if ready_status(node) != "True":
+            await self._mark_pods_not_ready(key, now)
         return None
+
+    async def _mark_pods_not_ready(self, node_name: str, now: str) -> None:
+        """``MarkPodsNotReady``: a pod on a node that is not Ready is not Ready either.
+
+        Its kubelet cannot say so, so the controller does: the pods' Ready
+        condition turns False and the endpoints controllers take them out of
+        every Service at once, long before eviction replaces them.
+        """
+        pods = await self.client.list("pods", field_selector=f"spec.nodeName={node_name}")
+        for pod in pods.get("items") or []:
+            conds = (pod.get("status") or {}).get("conditions") or []
+            if meta(pod).get("deletionTimestamp") or not any(
+                    c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+                continue
+            for c in conds:
+                if c.get("type") == "Ready":
+                    c.update({"status": "False", "lastTransitionTime": now})
+            try:
+                await self.client.update("pods", pod, meta(pod).get("namespace"), subresource="status")
+            except (errors.NotFound, errors.Conflict):
+                continue  # gone, or changed under us: the next monitor pass looks again
+            self.event(pod, "Warning", "NodeNotReady", "Node is not ready")
 
     async def _mark_unknown(self, node: Obj, now: str) -> Obj:
         """``tryUpdateNodeHealth``: every condition the kubelet owns becomes Unknown."""

@@ -515,9 +515,22 @@ class PodWorker:
             status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
         return status
 
+    def _api_disagrees(self) -> bool:
+        """Someone else changed our pod's Ready condition on the API server.
+
+        The node lifecycle controller marks pods NotReady while their node is
+        silent. Like the real kubelet's status manager, which compares its
+        status with the API server's copy, we post ours again once we are back.
+        """
+        def ready(st: dict | None) -> str | None:
+            return next((c.get("status") for c in (st or {}).get("conditions") or []
+                         if c.get("type") == "Ready"), None)
+        api = ready(self.pod.get("status"))
+        return self.last_status is not None and api is not None and api != ready(self.last_status)
+
     async def _push_status(self, final: bool = False) -> dict:
         status = self.compute_status(final)
-        if status != self.last_status:
+        if status != self.last_status or self._api_disagrees():
             meta = self.pod["metadata"]
             try:
                 await self.k.api.patch(
