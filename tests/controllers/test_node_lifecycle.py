@@ -140,6 +140,12 @@ async def test_a_silent_node_is_marked_unknown_tainted_its_pods_evicted_and_repl
                                                                         (UNREACHABLE, "NoExecute")}
     assert cond(await api.get("nodes", "node-2"))["status"] == "True"
     assert not (await api.get("nodes", "node-2")).get("spec", {}).get("taints")
+    # MarkPodsNotReady: long before eviction, node-1's pods stop being Ready, so
+    # the endpoints controllers take them out of every Service.
+    for name in originals:
+        pod = await api.get("pods", name, "default")
+        assert cond(pod)["status"] == "False"
+    assert len(await events(api, "NodeNotReady")) >= len(originals)
 
     # After default_toleration_seconds the pods are evicted; pod GC finishes them; the RS replaces them.
     await run_for(api, clock, cm, LAB.default_toleration_seconds + LAB.node_monitor_grace_seconds + 2, ["node-2"])
