@@ -9,6 +9,7 @@ scheduler's NodeResourcesFit view of a node. The scheduler places pods by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 from kubetui.api.quantity import quantity_bytes, quantity_millis
@@ -32,10 +33,21 @@ class NodeAllocation:
         return 0.0 if total <= 0 else min(1.0, used / total)
 
 
-def _q(fn: Any, value: Any, default: int = 0) -> int:
+@lru_cache(maxsize=4096)
+def _q_cached(fn: Any, value: Any, default: int) -> int:
     try:
-        return int(fn(value)) if value is not None else default
+        return int(fn(value))
     except (ValueError, TypeError):
+        return default
+
+
+def _q(fn: Any, value: Any, default: int = 0) -> int:
+    """A quantity as an int; the same few strings ("100m", "64Mi") recur, so parses are cached."""
+    if value is None:
+        return default
+    try:
+        return _q_cached(fn, value, default)
+    except TypeError:  # unhashable: not a quantity
         return default
 
 

@@ -47,6 +47,9 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self.panels: dict[str, NodePanel] = {}
         self.selected_key: str | None = None
         self._settled = False
+        #: where each visible pod is drawn (node name or UNSCHEDULED)
+        self.pod_node: dict[str, str] = {}
+        self._status_text = ""
 
     def compose_content(self) -> ComposeResult:
         with Vertical(id="map"):
@@ -60,7 +63,7 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self.title = f"kubetui · {self.app.backend.cluster_name}"
         self.sub_title = "cluster map"
         self.app.bridge.subscribe(self, "nodes", "pods")
-        self._rebuild(set(), set())
+        self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)
@@ -77,52 +80,87 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self._rebuild(set(changes.get("nodes", {})), set(changes.get("pods", {})), flash=self._settled)
 
     def refresh_all(self) -> None:
-        """Redraw every panel (the namespace changed), without flashing."""
-        self._rebuild(set(self.panels), set(self.app.bridge.objects("pods")), flash=False)
+        """Rebuild every panel from the cache (the namespace changed), without flashing."""
+        for panel in self.panels.values():
+            panel.remove()
+        self.panels.clear()
+        self.pod_node.clear()
+        self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
 
-    def _visible_pods(self) -> dict[str, Obj]:
+    def _visible(self, pod: Obj | None) -> bool:
         ns = self.app.namespace
-        pods = self.app.bridge.objects("pods")
-        if ns is None:
-            return pods
-        return {k: p for k, p in pods.items() if p["metadata"].get("namespace") == ns}
+        return pod is not None and (ns is None or pod["metadata"].get("namespace") == ns)
 
     def _rebuild(self, changed_nodes: set[str], changed_pods: set[str], *, flash: bool = True) -> None:
-        """Bring panels in line with the cache; only panels whose node or pods changed redraw."""
+        """Apply changes incrementally: move changed pods between panels, redraw only touched panels.
+
+        Work is proportional to what changed, not to the cluster's size, so
+        1,000 pods with a few changing cost a few chips' worth of drawing.
+        """
         nodes = self.app.bridge.objects("nodes")
-        by_node: dict[str, dict[str, Obj]] = {name: {} for name in nodes}
-        for key, pod in self._visible_pods().items():
-            by_node.setdefault(pod.get("spec", {}).get("nodeName") or UNSCHEDULED, {})[key] = pod
-        if not by_node.get(UNSCHEDULED):
-            by_node.pop(UNSCHEDULED, None)
-        grid = self.query_one("#nodes", Grid)
-        for name in [n for n in self.panels if n not in by_node]:
-            self.panels.pop(name).remove()
-        new = []
-        for name in sorted(by_node, key=lambda n: (n == UNSCHEDULED, n)):
-            pods = by_node[name]
+        touched: dict[str, set[str]] = {}
+        new: list[NodePanel] = []
+
+        def panel_for(name: str) -> NodePanel:
             panel = self.panels.get(name)
             if panel is None:
                 panel = NodePanel(nodes.get(name), node_name=name, name=name)
-                panel.pods = pods
                 panel.set_class(name == UNSCHEDULED, "-unscheduled")
                 self.panels[name] = panel
                 new.append(panel)
+            return panel
+
+        for name in changed_nodes:
+            if name in nodes:
+                panel = panel_for(name)
+                if panel not in new:
+                    panel.set_node(nodes[name], flash=flash)
+        pods = self.app.bridge.objects("pods")
+        for key in changed_pods:
+            pod = pods.get(key)
+            target = (pod.get("spec", {}).get("nodeName") or UNSCHEDULED) if self._visible(pod) else None
+            before = self.pod_node.get(key)
+            if before is not None and before != target and before in self.panels:
+                self.panels[before].pods.pop(key, None)
+                touched.setdefault(before, set())
+            if target is None:
+                self.pod_node.pop(key, None)
                 continue
-            if name in changed_nodes:
-                panel.set_node(nodes.get(name), flash=flash)
-            mine = changed_pods & (set(pods) | set(panel.pods))
-            if mine or name in changed_nodes:
-                panel.set_pods(pods, mine if flash else set())
+            self.pod_node[key] = target
+            panel_for(target).pods[key] = pod  # type: ignore[assignment]
+            touched.setdefault(target, set()).add(key)
+        # Panels whose node is gone and that hold no pods go away; so does an empty "unscheduled".
+        for name in [n for n, p in self.panels.items() if n not in nodes and not p.pods]:
+            panel = self.panels.pop(name)
+            touched.pop(name, None)
+            if panel in new:
+                new.remove(panel)
+            else:
+                panel.remove()
+        for name, keys in touched.items():
+            panel = self.panels[name]
+            if panel not in new:
+                panel.set_pods(panel.pods, keys if flash else set())
         if new:
-            grid.mount_all(new)
-            for panel in new:
+            grid = self.query_one("#nodes", Grid)
+            ordered = sorted(self.panels, key=lambda n: (n == UNSCHEDULED, n))
+            for panel in sorted(new, key=lambda p: ordered.index(p.node_name)):
+                i = ordered.index(panel.node_name)
+                after = next((self.panels[n] for n in reversed(ordered[:i]) if self.panels[n] not in new
+                              or self.panels[n].is_mounted), None)
+                if after is not None and after.is_mounted:
+                    grid.mount(panel, after=after)
+                else:
+                    grid.mount(panel)
                 panel.set_node(panel.node)
-        self._sync_selection()
+        if touched or changed_nodes:
+            self._sync_selection()
         ready = sum(1 for p in self.panels.values() if p.node is not None and p.ready_state.startswith("Ready"))
-        self.query_one("#map-status", Static).update(
-            f"{len(nodes)} nodes ({ready} Ready) · {len(self._visible_pods())} pods"
-            f" · namespace: {self.app.namespace or 'all'}")
+        status = (f"{len(nodes)} nodes ({ready} Ready) · {len(self.pod_node)} pods"
+                  f" · namespace: {self.app.namespace or 'all'}")
+        if status != self._status_text and not self.selected_key:
+            self._status_text = status
+            self.query_one("#map-status", Static).update(status)
         self.app.after_shown("pods", changed_pods)
 
     # -- selection ---------------------------------------------------------------
@@ -143,6 +181,7 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self._sync_selection()
         pod = self.app.bridge.get("pods", key) if key else None
         if pod is not None:
+            self._status_text = ""
             self.query_one("#map-status", Static).update(
                 f"selected pod {key} on {pod.get('spec', {}).get('nodeName') or 'no node yet'}")
 

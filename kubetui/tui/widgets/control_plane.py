@@ -40,9 +40,10 @@ class ComponentIndicator(Static):
         super().__init__(id=id)
         self.component = component
 
+    def on_mount(self) -> None:
+        self.border_title = LABELS.get(self.component, (self.component, ""))[0]
+
     def render(self) -> Text:
-        label, _ = LABELS.get(self.component, (self.component, ""))
-        self.border_title = label
         text = Text("● " if self.delta else "○ ", style="bold green" if self.delta else "dim")
         text.append(f"{self.delta}/s" if self.delta else "idle", style="bold" if self.delta else "dim")
         text.append(f"  total {self.total}", style="dim")

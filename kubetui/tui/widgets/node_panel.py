@@ -89,25 +89,49 @@ class NodePanel(Static):
         self.pods: dict[str, Obj] = {}
         self.usage: dict[str, float] = {}
         self._flash_until: dict[str, float] = {}
+        self._drawn_count = -1
+        self._allocation: NodeAllocation | None = None
 
     @property
     def allocation(self) -> NodeAllocation:
-        return node_allocation(self.node or {}, self.pods.values())
+        """Requests vs allocatable, recomputed only after the node or its pods changed."""
+        if self._allocation is None:
+            self._allocation = node_allocation(self.node or {}, self.pods.values())
+        return self._allocation
 
     @property
     def ready_state(self) -> str:
         return node_ready(self.node) if self.node else "Unscheduled"
 
+    @staticmethod
+    def _node_signature(node: Obj | None) -> tuple[Any, ...]:
+        """What the panel draws of a node: heartbeats alone change nothing on screen."""
+        if node is None:
+            return ()
+        st = node.get("status", {})
+        return (node_ready(node), repr(st.get("allocatable") or st.get("capacity")))
+
     def set_node(self, node: Obj | None, *, flash: bool = False) -> None:
         before = self.ready_state
+        unchanged = self.is_mounted and self._node_signature(node) == self._node_signature(self.node)
         self.node = node
+        self._allocation = None
+        if unchanged:
+            return
+        if self.is_mounted:
+            self._update_titles()
         self.set_class(self.ready_state.split(",")[0] not in ("Ready", "Unscheduled"), "-notready")
         if flash and self.ready_state != before:
             self.flash_panel()
         self.refresh(layout=True)
 
     def set_pods(self, pods: dict[str, Obj], changed: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        # Only a different number of chips can change the panel's height (a full layout pass);
+        # a pod changing state only repaints this panel.
+        relayout = len(pods) != self._drawn_count
+        self._drawn_count = len(pods)
         self.pods = pods
+        self._allocation = None
         if self.app.animation_level == "none":
             changed = set()
         now = time.monotonic()  # animation is screen time, not cluster time
@@ -116,7 +140,7 @@ class NodePanel(Static):
                 self._flash_until[key] = now + FLASH_SECONDS
         if changed:
             self.set_timer(FLASH_SECONDS, self._end_flash)
-        self.refresh(layout=True)
+        self.refresh(layout=relayout)
 
     def flash_panel(self) -> None:
         if self.app.animation_level == "none":
@@ -136,9 +160,17 @@ class NodePanel(Static):
         line.append(f" {shown}")
         return line
 
+    def _update_titles(self) -> None:
+        # Border titles are reactive: set them only when they change (never from render()).
+        if self.border_title != self.node_name:
+            self.border_title = self.node_name
+        if self.border_subtitle != self.ready_state:
+            self.border_subtitle = self.ready_state
+
+    def on_mount(self) -> None:
+        self._update_titles()
+
     def render(self) -> Text:
-        self.border_title = self.node_name
-        self.border_subtitle = self.ready_state
         out = Text()
         if self.node is not None:
             a = self.allocation
