@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "kubetui.scheduler.commands",
     "kubetui.lessons.commands",
     "kubetui.faults.commands",
+    "kubetui.tui.web",
 ]
 
 # Benchmarks: each exposes ``register(bench_subparsers)`` adding ``kubetui bench <name>``.
@@ -34,6 +35,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.api",
     "kubetui.bench.scheduler",
     "kubetui.bench.nodes",
+    "kubetui.tui.bench",
 ]
 
 

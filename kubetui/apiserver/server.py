@@ -119,6 +119,7 @@ class APIServer:
         self.rest = RestHandlers(registry, clock=self.clock, watches=self.watches,
                                  node_connector=node_connector, metrics_source=metrics_source)
         self.port: int = 0
+        self.requests_served = 0
         self._runner: web.AppRunner | None = None
         # kubetui's own read-only views (e.g. the scheduler's decisions), served
         # under /apis/<group>/... like an aggregated API: group -> handler(request, parts).
@@ -173,6 +174,7 @@ class APIServer:
     # -- middleware ------------------------------------------------------------
     @web.middleware
     async def _status_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        self.requests_served += 1  # the TUI's activity indicator for the API server
         try:
             return await handler(request)
         except StatusError as err:
