@@ -52,6 +52,7 @@ import ipaddress
 import logging
 from typing import Any
 
+from kubetui import KUBERNETES_VERSION
 from kubetui.api import errors
 from kubetui.api.quantity import format_quantity, parse_quantity
 from kubetui.client.base import MERGE_PATCH, Client
@@ -60,7 +61,7 @@ from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provid
 
 log = logging.getLogger(__name__)
 
-KUBELET_VERSION = "v1.34.0-kubetui"
+KUBELET_VERSION = KUBERNETES_VERSION  # the same version the API server reports
 RUNTIME_VERSION = "simulated://0.1"
 LEASE_NAMESPACE = "kube-node-lease"
 SIMULATED_LABEL = "kubetui.dev/simulated"
