@@ -598,8 +598,10 @@ class ControlPlaneThread:
         self._stopped: asyncio.Event | None = None
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._main())
+        # asyncio.Runner cancels whatever is still pending when _main returns
+        # (watch timers, informer loops), as asyncio.run does.
+        with asyncio.Runner(loop_factory=lambda: self.loop) as runner:
+            runner.run(self._main())
 
     async def _main(self) -> None:
         self._stopped = asyncio.Event()

@@ -177,6 +177,9 @@ class RegistryWatch:
     async def _read_or_tick(self) -> StoreEvent | None:
         if self._next is None:
             self._next = asyncio.ensure_future(self._store_watch.__anext__())
+            # If nobody awaits it again (the store closed at shutdown), its
+            # StopAsyncIteration is consumed here rather than logged by asyncio.
+            self._next.add_done_callback(lambda t: t.cancelled() or t.exception())
         now = self.clock.monotonic()
         wake = min(t for t in (self._deadline, self._next_bookmark) if t is not None)
         if self._timer is None:
@@ -204,8 +207,12 @@ class RegistryWatch:
             return
         self._closed = True
         for task in (self._next, self._timer):
-            if task is not None and not task.done():
+            if task is None:
+                continue
+            if not task.done():
                 task.cancel()
+            elif not task.cancelled():
+                task.exception()  # e.g. the store closed first: consumed, so asyncio does not log it
         self._next = self._timer = None
         if self._store_watch is not None:
             self._store_watch.close()

@@ -70,17 +70,21 @@ class InProcessClient:
     """``kubetui.client.base.Client`` over a ``Registry`` in the same process."""
 
     def __init__(self, registry: Registry, *, field_manager: str | None = None) -> None:
+        #: calls served, like the API server's request count (the TUI's activity indicator)
+        self.requests = 0
         self.registry = registry
         self.field_manager = field_manager
 
     async def get(self, resource: str, name: str, namespace: str | None = None, *,
                   subresource: str | None = None) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         return copy_obj(await self.registry.get(r, _namespace(r, namespace), name, subresource=subresource))
 
     async def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
                    field_selector: str | None = None, limit: int | None = None,
                    continue_: str | None = None) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         out = await self.registry.list(r, namespace if r.namespaced else None, label_selector=label_selector,
                                        field_selector=field_selector, limit=limit, continue_=continue_)
@@ -89,6 +93,7 @@ class InProcessClient:
     async def create(self, resource: str, obj: dict[str, Any], namespace: str | None = None, *,
                      subresource: str | None = None, name: str | None = None,
                      dry_run: bool = False) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         return copy_obj(await self.registry.create(r, _namespace(r, namespace, obj), copy_obj(obj),
                                                    subresource=subresource, name=name, dry_run=dry_run,
@@ -96,6 +101,7 @@ class InProcessClient:
 
     async def update(self, resource: str, obj: dict[str, Any], namespace: str | None = None, *,
                      subresource: str | None = None) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         name = (obj.get("metadata") or {}).get("name")
         return copy_obj(await self.registry.update(r, _namespace(r, namespace, obj), name, copy_obj(obj),
@@ -104,6 +110,7 @@ class InProcessClient:
     async def patch(self, resource: str, name: str, patch: Any, namespace: str | None = None, *,
                     patch_type: str = MERGE_PATCH, subresource: str | None = None,
                     field_manager: str | None = None, force: bool = False) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         return copy_obj(await self.registry.patch(r, _namespace(r, namespace), name, copy_obj(patch), patch_type,
                                                   subresource=subresource,
@@ -112,6 +119,7 @@ class InProcessClient:
     async def delete(self, resource: str, name: str, namespace: str | None = None, *,
                      propagation_policy: str | None = None, grace_period_seconds: int | None = None,
                      resource_version: str | None = None, uid: str | None = None) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         pre = {k: v for k, v in (("resourceVersion", resource_version), ("uid", uid)) if v}
         return copy_obj(await self.registry.delete(r, _namespace(r, namespace), name,
@@ -122,6 +130,7 @@ class InProcessClient:
     async def delete_collection(self, resource: str, namespace: str | None = None, *,
                                 label_selector: str | None = None, field_selector: str | None = None,
                                 propagation_policy: str | None = None) -> dict[str, Any]:
+        self.requests += 1
         r = _resource(resource)
         return copy_obj(await self.registry.delete_collection(
             r, namespace if r.namespaced else None, label_selector=label_selector,
@@ -131,6 +140,7 @@ class InProcessClient:
               label_selector: str | None = None, field_selector: str | None = None,
               timeout_seconds: int | None = None, allow_bookmarks: bool = False,
               send_initial_events: bool = False) -> AsyncIterator[WatchEvent]:
+        self.requests += 1
         r = _resource(resource)
         return InProcessWatch(self.registry.watch(
             r, namespace if r.namespaced else None, resource_version=resource_version,

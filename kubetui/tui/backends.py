@@ -117,9 +117,10 @@ class InProcessBackend(ClientBackend):
                 out["scheduler"] = int(cp.scheduler.stats().get("attempts", 0))
             if cp.controllers is not None:
                 out["controllers"] = sum(int(d.get("reconciles", 0)) for d in cp.controllers.activity().values())
+            # Requests over HTTPS (kubectl, kubelets) plus in-process calls (controllers, scheduler, TUI).
             served = getattr(cp.apiserver, "requests_served", None)
             if served is not None:
-                out["apiserver"] = int(served)
+                out["apiserver"] = int(served) + int(getattr(cp.client, "requests", 0))
         except Exception as exc:  # a component mid-restart: show idle rather than fail the map
             log.debug("control plane activity: %s", exc)
         return out
