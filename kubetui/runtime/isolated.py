@@ -21,6 +21,7 @@ per-container root (``pivot_root``) would plug in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import os
@@ -57,8 +58,15 @@ def _batch(commands: list[str], netns: str | None = None) -> None:
         raise RuntimeError_("FailedCreatePodSandBox", f"{' '.join(argv)}: {r.stderr.strip()}")
 
 
+@functools.cache
 def cgroup_v2() -> bool:
     return (CGROUP_ROOT / "cgroup.controllers").exists()
+
+
+@functools.cache
+def _v1_controllers() -> tuple[str, ...]:
+    """The v1 controllers this node mounts (asked once: every pod start needs them)."""
+    return tuple(c for c in V1_CONTROLLERS if (CGROUP_ROOT / c).exists())
 
 
 class Cgroup:
@@ -71,7 +79,7 @@ class Cgroup:
     def dirs(self) -> list[Path]:
         if self.v2:
             return [CGROUP_ROOT / self.rel]
-        return [CGROUP_ROOT / c / self.rel for c in V1_CONTROLLERS if (CGROUP_ROOT / c).exists()]
+        return [CGROUP_ROOT / c / self.rel for c in _v1_controllers()]
 
     def create(self, memory: int = 0, millicores: int = 0) -> None:
         for d in self.dirs():
