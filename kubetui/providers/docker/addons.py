@@ -75,6 +75,12 @@ async def install_dns(client: Any, token: str, ca_pem: str) -> list[str]:
     created = []
     for resource, obj in dns_objects(token, ca_pem):
         try:
+            # Look first: creating a Service that exists fails on its ClusterIP, not as AlreadyExists.
+            await client.get(resource, obj["metadata"]["name"], NAMESPACE)
+            continue
+        except errors.NotFound:
+            pass
+        try:
             await client.create(resource, obj, NAMESPACE)
             created.append(f"{obj['kind']}/{obj['metadata']['name']}")
         except errors.AlreadyExists:
