@@ -87,6 +87,7 @@ class APIClient:
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self.connections_opened = 0     # how many TLS handshakes so far (the node's log, tests)
+        self.foreground = 0             # requests under way that someone waits for (not background ones)
 
     # -- connections -----------------------------------------------------------
     def _bind_loop(self) -> asyncio.Semaphore:
@@ -215,7 +216,18 @@ class APIClient:
         return code, data, self._reusable(code, headers)
 
     async def request(self, method: str, path: str, body: Any = None,
-                      content_type: str | None = None) -> dict:
+                      content_type: str | None = None, background: bool = False) -> dict:
+        """One request on a pooled connection. ``background`` ones (events) are not counted
+        in ``foreground``, which is what a background sender waits on to stay out of the way."""
+        if background:
+            return await self._request(method, path, body, content_type)
+        self.foreground += 1
+        try:
+            return await self._request(method, path, body, content_type)
+        finally:
+            self.foreground -= 1
+
+    async def _request(self, method: str, path: str, body: Any, content_type: str | None) -> dict:
         raw = json.dumps(body).encode() if body is not None else None
         async with self._bind_loop():
             conn = self._take_idle()
@@ -248,14 +260,15 @@ class APIClient:
     async def get(self, path: str) -> dict:
         return await self.request("GET", path)
 
-    async def create(self, path: str, obj: dict) -> dict:
-        return await self.request("POST", path, obj)
+    async def create(self, path: str, obj: dict, background: bool = False) -> dict:
+        return await self.request("POST", path, obj, background=background)
 
     async def update(self, path: str, obj: dict) -> dict:
         return await self.request("PUT", path, obj)
 
-    async def patch(self, path: str, patch: dict, patch_type: str = MERGE_PATCH) -> dict:
-        return await self.request("PATCH", path, patch, patch_type)
+    async def patch(self, path: str, patch: dict, patch_type: str = MERGE_PATCH,
+                    background: bool = False) -> dict:
+        return await self.request("PATCH", path, patch, patch_type, background=background)
 
     async def delete(self, path: str, options: dict | None = None) -> dict:
         return await self.request("DELETE", path, options)

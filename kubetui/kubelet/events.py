@@ -5,9 +5,11 @@ Killing, BackOff, Unhealthy... A repeat of the same event bumps its
 ``count`` instead of creating a new object, as the upstream recorder's
 correlator does. Posting is fire-and-forget: a pod never waits for its events.
 As upstream's broadcaster does, the events go into a queue that one sender
-drains in order (a count bump never overtakes the event it bumps), on one
-API connection, so a burst of pod starts keeps the other connections free
-for the status updates that pods do wait for.
+drains in order (a count bump never overtakes the event it bumps). Events
+are best effort, pod status is not: while the kubelet has requests under way
+that something waits for (a burst of pod starts patching their status), the
+sender holds back, up to ``MAX_DEFER_SECONDS``, so the node and the API
+server spend their CPU on the status first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import collections
 import logging
 import secrets
+import time
 
 from kubetui.kubelet.apiclient import APIClient, APIError
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
 MAX_QUEUED = 1000       # upstream's broadcaster drops events beyond its queue of 1000 too
+MAX_DEFER_SECONDS = 2.0
+DEFER_POLL_SECONDS = 0.02
 
 
 class EventRecorder:
@@ -33,7 +38,7 @@ class EventRecorder:
         self.clock = clock
         # (uid, fieldPath, reason, message) -> (event name, count)
         self._seen: dict[tuple, tuple[str, int]] = {}
-        self._queue: collections.deque = collections.deque()   # (send, args), oldest first
+        self._queue: collections.deque = collections.deque()   # (queued at, send, args), oldest first
         self._sender: asyncio.Task | None = None
         self.recorded: list[dict] = []   # the last few, for tests and the node's log
 
@@ -67,7 +72,8 @@ class EventRecorder:
                 "eventTime": None, "reportingComponent": "kubelet", "reportingInstance": self.node_name,
             }
             self._spawn(self._create, involved["namespace"], event)
-        log.info("event %s %s/%s %s: %s", etype, involved["namespace"], meta["name"], reason, message)
+        # upstream's kubelet logs its events at verbosity 3: kubectl get events is where they show
+        log.debug("event %s %s/%s %s: %s", etype, involved["namespace"], meta["name"], reason, message)
         self.recorded.append({"type": etype, "reason": reason, "message": message,
                               "pod": meta["name"], "fieldPath": field_path})
         del self.recorded[:-200]
@@ -80,27 +86,33 @@ class EventRecorder:
         if len(self._queue) >= MAX_QUEUED:
             log.debug("event queue full (%d): dropping %s", MAX_QUEUED, args[-1].get("reason", ""))
             return
-        self._queue.append((send, args))
+        self._queue.append((time.monotonic(), send, args))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send_all(), name="event sender")
 
     async def _send_all(self) -> None:
         while self._queue:
-            send, args = self._queue.popleft()
+            await self._yield_to_foreground(self._queue[0][0])
+            _, send, args = self._queue.popleft()
             try:
                 await send(*args)
             except Exception:  # a loop boundary: one bad event must not stop the others
                 log.exception("could not send event")
 
+    async def _yield_to_foreground(self, queued_at: float) -> None:
+        # Real time, not self.clock: this paces against real requests on the wire.
+        while getattr(self.api, "foreground", 0) > 0 and time.monotonic() - queued_at < MAX_DEFER_SECONDS:
+            await asyncio.sleep(DEFER_POLL_SECONDS)
+
     async def _create(self, ns: str, event: dict) -> None:
         try:
-            await self.api.create(f"/api/v1/namespaces/{ns}/events", event)
+            await self.api.create(f"/api/v1/namespaces/{ns}/events", event, background=True)
         except (APIError, OSError) as e:
             log.debug("could not record event %s: %s", event["reason"], e)
 
     async def _patch(self, ns: str, name: str, body: dict) -> None:
         try:
-            await self.api.patch(f"/api/v1/namespaces/{ns}/events/{name}", body)
+            await self.api.patch(f"/api/v1/namespaces/{ns}/events/{name}", body, background=True)
         except (APIError, OSError) as e:
             log.debug("could not update event %s: %s", name, e)
 

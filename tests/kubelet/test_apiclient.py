@@ -122,3 +122,20 @@ async def test_a_fresh_connection_closed_without_an_answer_is_an_error_not_a_ret
     finally:
         srv.close()
         await srv.wait_closed()
+
+
+async def test_foreground_counts_the_requests_someone_waits_for(cp):
+    api = _client(cp)
+    seen = []
+    orig = api._exchange
+
+    async def spy(*a):
+        seen.append(api.foreground)
+        return await orig(*a)
+    api._exchange = spy
+    await api.get("/api/v1/namespaces/default")
+    await api.create("/api/v1/namespaces/default/configmaps",
+                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bg"}}, background=True)
+    assert seen == [1, 0]
+    assert api.foreground == 0
+    await api.close()

@@ -6,6 +6,7 @@ import asyncio
 
 from kubetui.clock import FakeClock
 from kubetui.kubelet.apiclient import APIError
+from kubetui.kubelet import events
 from kubetui.kubelet.events import NORMAL, WARNING, EventRecorder
 
 POD = {"metadata": {"name": "web", "namespace": "default", "uid": "u1"}}
@@ -32,10 +33,14 @@ class FakeAPI:
         finally:
             self.in_flight -= 1
 
-    async def create(self, path: str, obj: dict) -> dict:
+    foreground = 0      # APIClient's count of requests something waits for
+
+    async def create(self, path: str, obj: dict, background: bool = False) -> dict:
+        assert background
         return await self._call("POST", path, obj)
 
-    async def patch(self, path: str, patch: dict, *_a) -> dict:
+    async def patch(self, path: str, patch: dict, *_a, background: bool = False) -> dict:
+        assert background
         return await self._call("PATCH", path, patch)
 
 
@@ -68,3 +73,27 @@ async def test_a_failed_event_does_not_stop_the_ones_after_it():
     rec.pod_event(POD, NORMAL, "Killing", "Stopping container main", "main")   # a new sender starts
     await rec.flush()
     assert [c[2]["reason"] for c in api.calls] == ["Started", "Killing"]
+
+
+async def test_events_wait_while_the_kubelet_has_requests_under_way(monkeypatch):
+    monkeypatch.setattr(events, "DEFER_POLL_SECONDS", 0.001)
+    api = FakeAPI()
+    api.foreground = 2                      # e.g. two pods patching their status
+    rec = EventRecorder(api, "node-1", FakeClock())
+    rec.pod_event(POD, NORMAL, "Started", "Started container main", "main")
+    for _ in range(20):
+        await asyncio.sleep(0.001)
+    assert api.calls == []
+    api.foreground = 0
+    await rec.flush()
+    assert [c[2]["reason"] for c in api.calls] == ["Started"]
+
+
+async def test_events_wait_no_longer_than_max_defer(monkeypatch):
+    monkeypatch.setattr(events, "MAX_DEFER_SECONDS", 0.0)
+    api = FakeAPI()
+    api.foreground = 1                      # never drops: a kubelet that is always busy
+    rec = EventRecorder(api, "node-1", FakeClock())
+    rec.pod_event(POD, NORMAL, "Started", "Started container main", "main")
+    await asyncio.wait_for(rec.flush(), 5)
+    assert [c[2]["reason"] for c in api.calls] == ["Started"]

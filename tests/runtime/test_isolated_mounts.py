@@ -71,16 +71,16 @@ async def test_a_container_gets_its_mounts_hostname_sysfs_and_cgroup(rt, tmp_pat
         script = (f'hostname; cat "{base}/in ro/f"; touch "{base}/in ro/g" 2>/dev/null || echo ro; '
                   "touch /tmp/rw/written; cat /etc/resolv.conf; ls /sys/class/net | tr '\\n' ,; echo; "
                   "cat /proc/1/cgroup | grep -c kubetui-test- ; ls -A /tmp")
-        r = None
-        for _ in range(200):                # the container's mounts are made as it starts
+        for _ in range(200):                # its shell mounts as it starts; /tmp/rw comes last
             try:
-                r = await rt.exec_sync(cid, ["sh", "-c", script], 5)
-                if r.exit_code == 0 and "nameserver" in r.stdout.decode():
+                r = await rt.exec_sync(cid, ["grep", "-q", " /tmp/rw ", "/proc/1/mountinfo"], 5)
+                if r.exit_code == 0:
                     break
             except cri.RuntimeError_:        # no PID 1 yet
                 assert rt.container_status(cid).state == cri.RUNNING, logs.read_lines(
                     rt.container_status(cid).log_path)
             await asyncio.sleep(0.05)
+        r = await rt.exec_sync(cid, ["sh", "-c", script], 5)
         lines = r.stdout.decode().splitlines()
         assert lines[:5] == ["mounts", "read me", "ro", "nameserver 10.96.0.10", "eth0,lo,"], r.stderr
         assert int(lines[5]) >= 1            # PID 1 is in the container's cgroup
