@@ -96,6 +96,7 @@ class Kubelet:
         self.network = NodeNetwork(api, config.node_name, manage_routes=runtime.routes_pods, clock=self.clock)
         self.network.on_pod_cidr = self._pod_cidr_assigned
         self._service_env: dict[str, str] | None = None
+        self._service_env_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -174,6 +175,12 @@ class Kubelet:
         """
         if self._service_env is not None:
             return self._service_env
+        async with self._service_env_lock:      # a burst of pod starts asks once, not once per pod
+            if self._service_env is not None:
+                return self._service_env
+            return await self._read_service_env()
+
+    async def _read_service_env(self) -> dict[str, str]:
         host, port = "", ""
         if self.runtime.routes_pods:
             try:

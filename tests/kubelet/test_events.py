@@ -97,3 +97,4 @@ async def test_events_wait_no_longer_than_max_defer(monkeypatch):
     rec.pod_event(POD, NORMAL, "Started", "Started container main", "main")
     await asyncio.wait_for(rec.flush(), 5)
     assert [c[2]["reason"] for c in api.calls] == ["Started"]
+
