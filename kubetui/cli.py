@@ -36,6 +36,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.scheduler",
     "kubetui.bench.nodes",
     "kubetui.tui.bench",
+    "kubetui.bench.service",
 ]
 
 
