@@ -163,3 +163,18 @@ def test_binding_may_set_node_name_once():
     new = copy.deepcopy(old)
     new["spec"]["nodeName"] = "node-2"
     assert _fields(validate(resource_for("pods"), new, old)) == [("spec", "FieldValueForbidden")]
+
+
+def test_lifecycle_hooks_may_sleep_but_must_name_a_handler():
+    """preStop/postStart accept ``sleep`` (KEP-3960) besides exec/httpGet; an empty hook is refused."""
+    from kubetui.api.resources import resource_for
+    from kubetui.api.validation import validate
+
+    def pod(hook):
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "default"},
+                "spec": {"containers": [{"name": "c", "image": "busybox", "lifecycle": {"preStop": hook}}]}}
+
+    assert validate(resource_for("pods"), pod({"sleep": {"seconds": 2}})) == []
+    causes = validate(resource_for("pods"), pod({}))
+    assert [(c["field"], c["reason"]) for c in causes] == [
+        ("spec.containers[0].lifecycle.preStop", "FieldValueRequired")]

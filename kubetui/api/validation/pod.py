@@ -101,11 +101,15 @@ def _validate_port_ref(value: Any, path: str) -> list[Cause]:
     return [required(path, "")]
 
 
-def validate_handler(handler: dict[str, Any], path: str, *, what: str = "handler") -> list[Cause]:
-    """Exactly one of exec/httpGet/tcpSocket/grpc (upstream's validateHandler)."""
+def validate_handler(handler: dict[str, Any], path: str, *, what: str = "handler",
+                     lifecycle: bool = False) -> list[Cause]:
+    """Exactly one of exec/httpGet/tcpSocket/grpc (upstream's validateHandler).
+
+    A lifecycle hook (preStop/postStart) may also be a ``sleep`` (KEP-3960).
+    """
     errs: list[Cause] = []
     present = [h for h in HANDLERS if handler.get(h) is not None]
-    if what == "lifecycle":
+    if lifecycle or what == "lifecycle":
         present += ["sleep"] if handler.get("sleep") is not None else []
     if not present:
         return [required(path, f"must specify a {what} type")]
@@ -251,7 +255,7 @@ def validate_container(c: dict[str, Any], path: str, volumes: set[str], port_nam
     for hook in ("postStart", "preStop"):
         if lifecycle.get(hook) is not None:
             errs += validate_handler(as_dict(lifecycle[hook]), child(child(path, "lifecycle"), hook),
-                                     what="handler")
+                                     what="handler", lifecycle=True)
     if kind == "initContainers":
         errs += validate_values(child(path, "restartPolicy"), c.get("restartPolicy"), ("Always",))
     elif c.get("restartPolicy") is not None and kind == "containers":
