@@ -109,8 +109,9 @@ class LessonRun:
             # the store's revision now: event checks count only what happens from here on
             self._log("step_start", s.id, index=index, rv=await current_rv(self.env.client))
         else:
-            self.store.save_position(self.lesson.id, index, self.record.status,
-                                     [x.id for x in self.lesson.steps if self.record.step(x.id).passed])
+            # back to a step already begun (prev/next/goto): the log must say so, or the next
+            # replay (another `kubetui lessons` command, the TUI) would put the learner elsewhere
+            self._log("step_enter", s.id, index=index)
 
     async def goto(self, index: int) -> Step:
         if not 0 <= index < len(self.lesson.steps):

@@ -8,7 +8,8 @@ learner can close the laptop and resume the same step, and the gradebook is
 computed from the same lines. ``progress.json`` only remembers where each
 lesson stands, for a quick ``kubetui lessons`` listing.
 
-Events: ``lesson_start``, ``step_start``, ``predict``, ``check`` (an explicit
+Events: ``lesson_start``, ``step_start`` (first entry into a step), ``step_enter``
+(back to a step already begun), ``predict``, ``check`` (an explicit
 attempt: ``passed``, ``failing`` check index, ``message``), ``hint``,
 ``solution``, ``step_pass``, ``lesson_complete``, ``reset``.
 """
@@ -135,6 +136,8 @@ def replay(events: Any, lesson: str) -> LessonRecord:
                     s.passed_at = None
                     s.started_at = None
                     s.since_rv = None
+        elif kind == "step_enter" and sid:
+            rec.current = int(ev.get("index", rec.current))
         elif kind == "step_start" and sid:
             rec.current = int(ev.get("index", rec.current))
             s = rec.step(sid)

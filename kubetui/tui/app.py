@@ -8,7 +8,9 @@ optional teaching views. ``run_tui(backend)`` runs it in the terminal;
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from textual.system_commands import SystemCommandsProvider
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.reactive import reactive
+from textual.signal import Signal
 
 from kubetui.api import errors
 from kubetui.api.resources import resource_for
@@ -27,6 +30,7 @@ from kubetui.clock import Clock
 from kubetui.tui.backend import ClusterBackend
 from kubetui.tui.bridge import WatchBridge
 from kubetui.tui.kubectl import kubectl_argv
+from kubetui.tui.lesson_actions import LessonActions
 from kubetui.tui.screens.base import error_text
 from kubetui.tui.screens.browser import BROWSABLE, BrowserScreen
 from kubetui.tui.screens.cluster_map import ClusterMapScreen
@@ -50,6 +54,13 @@ class ClusterCommands(Provider):
         ]
         for res in BROWSABLE:
             entries.append((f"Browse {res}", lambda r=res: app.show_resource(r), f"kubectl get {res}"))
+        entries.append(("Lessons", app.open_lesson_picker, "pick a lesson to learn on this cluster"))
+        if app.lesson is not None:
+            entries.append(("Lesson: run this step's solution", app.solve_lesson_step,
+                            "skip the step: runs its solution (recorded as solution used)"))
+            entries.append(("Lesson: start this lesson over", lambda: app.start_lesson(app.lesson.lesson.id,
+                                                                                      fresh=True),
+                            "run its setup again from step 1"))
         for name, callback, help_text in entries:
             score = matcher.match(name)
             if score > 0:
@@ -60,7 +71,7 @@ class ClusterCommands(Provider):
                       help="run in the command bar")
 
 
-class KubetuiApp(App[None]):
+class KubetuiApp(LessonActions, App[None]):
     """The TUI.
 
     | Key | Action |
@@ -70,6 +81,7 @@ class KubetuiApp(App[None]):
     | ctrl+p | command palette |
     | ? | help |
     | ctrl+t | dark / light theme |
+    | ctrl+l, n / p, h, c | lessons (see ``MainScreen``) |
     | q | quit |
     """
 
@@ -92,7 +104,8 @@ class KubetuiApp(App[None]):
     """The namespace views show (``None``: all namespaces, like ``-A``)."""
 
     def __init__(self, backend: ClusterBackend, *, clock: Clock | None = None, start: str = "map",
-                 light: bool = False) -> None:
+                 light: bool = False, lesson: str | None = None, lessons_dir: Path | None = None,
+                 learner: str | None = None, fresh: bool = False) -> None:
         super().__init__()
         self.backend = backend
         self.clock = clock or Clock()
@@ -106,14 +119,35 @@ class KubetuiApp(App[None]):
         #: called with (resource, keys, seconds from event to shown) after a frame shows changes (bench hook)
         self.on_shown: Callable[[str, set[str], list[float]], None] | None = None
         self.theme = "textual-light" if light else "textual-dark"
+        #: set once the cluster answers (at once for an attached cluster, after start-up for an in-process one)
+        self.cluster_ready = asyncio.Event()
+        # -- lessons (see kubetui.tui.lesson_actions) --
+        #: the lesson being learnt, if any, and whether its panel is shown
+        self.lesson: Any = None
+        self.lesson_visible = False
+        #: published (with the session) whenever what the lesson panel shows changed
+        self.lesson_signal: Signal[Any] = Signal(self, "lesson")
+        self.lessons_dir = Path(lessons_dir) if lessons_dir else None
+        self.learner = learner or os.environ.get("KUBETUI_LEARNER") or os.environ.get("USER") or "learner"
+        self._lesson_ref = lesson
+        self._lesson_fresh = fresh
+        self._lesson_library: Any = None
+        self._lesson_dirty = asyncio.Event()
+        self._lesson_stop = asyncio.Event()
 
     def on_mount(self) -> None:
+        if self._lesson_ref:
+            self.start_lesson(self._lesson_ref, fresh=self._lesson_fresh)
         progress = self.backend.startup_progress()
         if progress is not None:
             from kubetui.tui.screens.startup import StartupScreen
             self.push_screen(StartupScreen(progress, then=self.start))
         else:
+            self.cluster_ready.set()
             self.switch_mode(self.start)
+
+    def on_unmount(self) -> None:
+        self._lesson_stop.set()
 
     # -- what screens call ----------------------------------------------------------------
 

@@ -119,6 +119,8 @@ class ClientBackend:
         self._activity = activity
         self._traffic = traffic
         self.kubectl = kubectl
+        #: where the cluster keeps its state (lesson progress lives there): beside its kubeconfig
+        self.state_dir: Path | None = kubeconfig_path.parent if kubeconfig_path else None
 
     def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
         return self._progress() if self._progress else None

@@ -30,7 +30,26 @@ SCALABLE = ("deployments", "replicasets")
 
 
 class MainScreen(Screen[None]):
-    """A main view: header, the view's own content, room for a lesson at the side, footer."""
+    """A main view: header, the view's own content, room for a lesson at the side, footer.
+
+    The lesson keys come first in the footer, so a learner finds them on every view
+    (n / p / h / c show only while a lesson's panel is open; a view's own key wins).
+
+    | Key | Action |
+    | :- | :- |
+    | ctrl+l | lesson panel (or pick a lesson) |
+    | n / p | next / previous lesson step |
+    | h | lesson hint |
+    | c | check the lesson step now |
+    """
+
+    BINDINGS = [
+        Binding("ctrl+l", "app.toggle_lesson", "Lesson"),
+        Binding("n", "app.lesson_step(1)", "Next step"),
+        Binding("p", "app.lesson_step(-1)", "Prev step"),
+        Binding("h", "app.lesson_hint", "Hint"),
+        Binding("c", "app.lesson_check", "Check"),
+    ]
 
     app: "KubetuiApp"
 

@@ -64,6 +64,9 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self.sub_title = "cluster map"
         self.app.bridge.subscribe(self, "nodes", "pods")
         self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
+        signal = getattr(self.app, "lesson_signal", None)
+        if signal is not None:
+            signal.subscribe(self, lambda _session: self.show_lesson_focus())
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)
@@ -155,6 +158,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
                 panel.set_node(panel.node)
         if touched or changed_nodes:
             self._sync_selection()
+            if new or touched:
+                self.show_lesson_focus()
         ready = sum(1 for p in self.panels.values() if p.node is not None and p.ready_state.startswith("Ready"))
         status = (f"{len(nodes)} nodes ({ready} Ready) · {len(self.pod_node)} pods"
                   f" · namespace: {self.app.namespace or 'all'}")
@@ -162,6 +167,21 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             self._status_text = status
             self.query_one("#map-status", Static).update(status)
         self.app.after_shown("pods", changed_pods)
+
+    # -- the lesson step's focus -----------------------------------------------------
+
+    def show_lesson_focus(self) -> None:
+        """Highlight the pods and nodes the current lesson step is about (``step_focus``), or none."""
+        session = getattr(self.app, "lesson", None)
+        if session is None or not getattr(self.app, "lesson_visible", False):
+            pods: set[str] = set()
+            nodes: set[str] = set()
+        else:
+            from kubetui.tui.lesson import focus_targets
+            targets = focus_targets(session.focus(), self.app.bridge.objects, session.run.env.namespace)
+            pods, nodes = targets.pods, targets.nodes
+        for name, panel in self.panels.items():
+            panel.set_lesson_focus(pods, name in nodes)
 
     # -- selection ---------------------------------------------------------------
 

@@ -10,11 +10,15 @@ from textual.widgets import DataTable, Static
 
 def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str, str, str]]:
     """(key, action, description) for the screen's and the app's bindings, screen first."""
-    rows, seen = [], set()
-    for b in [*getattr(screen, "BINDINGS", []), *app_bindings]:
-        if not isinstance(b, Binding) or b.action in seen:
+    rows, seen, keys = [], set(), set()
+    # The screen's own bindings, then those it inherits (every main view's lesson keys), then the app's;
+    # a key taken by the screen hides the inherited binding for it, as in the footer.
+    inherited = [b for cls in type(screen).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
+    for b in [*inherited, *app_bindings]:
+        if not isinstance(b, Binding) or b.action in seen or b.key in keys:
             continue
         seen.add(b.action)
+        keys.add(b.key)
         rows.append((b.key_display or b.key, b.action, b.description))
     return rows
 

@@ -63,4 +63,7 @@ class StartupScreen(Screen[None]):
             self.failed = str(exc)
             self.query_one("#startup-current", Static).update(f"[red]start-up failed: {exc}[/red]")
             return
+        ready = getattr(self.app, "cluster_ready", None)
+        if ready is not None:
+            ready.set()  # a lesson waiting for the cluster can start now
         self.app.switch_mode(self.then)

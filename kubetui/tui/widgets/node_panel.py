@@ -68,7 +68,9 @@ class NodePanel(Static):
 
     DEFAULT_CSS = """
     NodePanel { height: auto; min-height: 7; border: round $success; padding: 0 1; }
+    NodePanel.-lesson-focus { border: heavy $accent; }
     NodePanel.-notready { border: round $error; }
+    NodePanel.-lesson-focus.-notready { border: heavy $error; }
     NodePanel.-flash { border: double $warning; }
     """
 
@@ -91,6 +93,16 @@ class NodePanel(Static):
         self._flash_until: dict[str, float] = {}
         self._drawn_count = -1
         self._allocation: NodeAllocation | None = None
+        #: pods the current lesson step is about (drawn with a ▸ marker)
+        self.lesson_pods: set[str] = set()
+
+    def set_lesson_focus(self, pods: set[str], node: bool) -> None:
+        """Highlight what the lesson step is about: this node (``-lesson-focus``) and/or some of its pods."""
+        mine = {k for k in pods if k in self.pods}
+        self.set_class(node or bool(mine), "-lesson-focus")
+        if mine != self.lesson_pods:
+            self.lesson_pods = mine
+            self.refresh()
 
     @property
     def allocation(self) -> NodeAllocation:
@@ -195,7 +207,8 @@ class NodePanel(Static):
             if key == self.selected_pod:
                 style += Style(reverse=True, bold=True)
             style += Style(meta={"@click": f"click_pod({key!r})"})
-            out.append(f" {chip_label(self.pods[key])} ", style=style)
+            marker = "▸" if key in self.lesson_pods else " "
+            out.append(f"{marker}{chip_label(self.pods[key])} ", style=style)
             out.append(" ")
         if not self.pods:
             out.append("no pods", style="dim")
