@@ -301,8 +301,10 @@ class IsolatedRuntime(ProcessRuntime):
         hostname = sb.config.hostname or sb.config.name
         # The shell runs in the node's /sys until `mount -a` mounts the pod's own, so the cgroup
         # is joined first; writing 0 to cgroup.procs moves the writer (the PID is 1 in here).
+        # `hostname` as a shell function: no process, and `ps` on the node still names the pod.
         inner = [*(f"echo 0 > {shlex.quote(p)}" for p in cg.procs_files()),
-                 f"echo {shlex.quote(hostname)} > /proc/sys/kernel/hostname",   # this UTS namespace's
+                 'hostname() { echo "$1" > /proc/sys/kernel/hostname; }',   # this UTS namespace's
+                 f"hostname {shlex.quote(hostname)}",
                  f"mount -a -T {shlex.quote(str(fstab))}"]
         if c.cwd and c.config.working_dir:
             inner.append(f"cd {shlex.quote(c.config.working_dir)}")
