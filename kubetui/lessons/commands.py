@@ -2,6 +2,7 @@
 
     kubetui lessons                      list lessons with your progress
     kubetui lessons start ID [--fresh]   run setup and show step 1 (or resume where you left off)
+    kubetui lessons start ID --tui       the same in the TUI, with the lesson panel beside the cluster
     kubetui lessons show [ID]            the current step again
     kubetui lessons check [ID]           evaluate the current step (exit 0 = passed: for graders)
     kubetui lessons predict [ID] N       answer the step's prediction (choice number, from 1)
@@ -71,6 +72,9 @@ def register(sub: Any) -> None:
     common(q)
     q.add_argument("id")
     q.add_argument("--fresh", action="store_true", help="start over: run setup again from step 1")
+    q.add_argument("--tui", action="store_true",
+                   help="open the TUI with the lesson panel (attaches to the running cluster, "
+                        "or brings one up in this process, sized for the lesson)")
     q.set_defaults(func=cmd_start)
     for name, fn, helptext in (("show", cmd_show, "show the current step"),
                                ("check", cmd_check, "check the current step (exit code 0 when it passes)"),
@@ -217,6 +221,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     lesson = _lesson(args, args.id)
+    if getattr(args, "tui", False):
+        return _start_in_tui(args, lesson)
     run = _run(args, lesson)
 
     async def go():
@@ -231,6 +237,30 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(f"Resuming {lesson.id} at step {run.index + 1} (start over with --fresh)")
     _print_step(run)
     return 0
+
+
+def _start_in_tui(args: argparse.Namespace, lesson) -> int:
+    """``lessons start ID --tui``: the TUI on this cluster, which starts (or resumes) the lesson itself."""
+    from kubetui.cluster import Cluster, ClusterSettings, ControlPlaneThread, running_pid, settings_from_args
+    from kubetui.tui.backends import run_app
+
+    state = state_dir_of(args)
+    options = {"lesson": lesson.id, "lessons_dir": lessons_root(args), "learner": learner_of(args),
+               "fresh": args.fresh}
+    kubeconfig = getattr(args, "kubeconfig", None)
+    if kubeconfig is None and running_pid(state) is not None:
+        kubeconfig = state / "kubeconfig"
+    if kubeconfig:
+        return run_app(kubeconfig=Path(kubeconfig), **options)
+    settings = settings_from_args(args, state)
+    if ClusterSettings.load(state) is None:
+        # A new cluster: make it the one the lesson needs (an existing one keeps its shape; the
+        # panel then says what the lesson needs instead).
+        if getattr(args, "nodes", None) is None:
+            settings.nodes = max(settings.nodes, lesson.cluster.nodes)
+        if lesson.cluster.provider != "any" and not getattr(args, "provider", None):
+            settings.provider = lesson.cluster.provider
+    return run_app(cluster=Cluster(settings, state), thread_factory=ControlPlaneThread, **options)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

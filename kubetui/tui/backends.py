@@ -177,19 +177,23 @@ class KubeconfigBackend(ClientBackend):
 
 
 def run_app(*, kubeconfig: Path | None = None, cluster: Any = None,
-            thread_factory: Callable[[Any], Any] | None = None, light: bool = False) -> int:
-    """``kubetui``: the TUI on an attached cluster (``kubeconfig``) or one it brings up in-process."""
+            thread_factory: Callable[[Any], Any] | None = None, light: bool = False, **app_options: Any) -> int:
+    """``kubetui``: the TUI on an attached cluster (``kubeconfig``) or one it brings up in-process.
+
+    ``app_options`` go to ``KubetuiApp`` (e.g. ``lesson="03"``, ``lessons_dir``, ``learner``, ``fresh``
+    for ``kubetui lessons start 03 --tui``).
+    """
     from kubetui.tui.app import KubetuiApp
 
     if kubeconfig is not None:
         backend: ClientBackend = KubeconfigBackend(kubeconfig)
-        KubetuiApp(backend, light=light).run()
+        KubetuiApp(backend, light=light, **app_options).run()
         return 0
     if cluster is None or thread_factory is None:
         raise ValueError("run_app needs a kubeconfig, or a cluster and a thread factory")
     inproc = InProcessBackend(cluster, thread_factory)
     try:
-        KubetuiApp(inproc, light=light).run()
+        KubetuiApp(inproc, light=light, **app_options).run()
     finally:
         inproc.stop()
     return 0

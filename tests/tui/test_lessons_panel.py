@@ -255,3 +255,24 @@ def test_watched_resources_of_lesson_03():
     lesson = LessonLibrary.load(lessons_root(argparse.Namespace())).get("deployments")
     assert watched_resources(lesson.steps[0]) == {"deployments", "replicasets", "pods"}
     assert "events" in watched_resources(lesson.steps[2])
+
+
+def test_cli_lessons_start_tui_opens_the_app_with_the_lesson(lessons_dir, tmp_path, monkeypatch):
+    import kubetui.tui.backends as backends
+    from kubetui.cli import main
+
+    calls = []
+    monkeypatch.setattr(backends, "run_app", lambda **kw: calls.append(kw) or 0)
+    state = tmp_path / "new-cluster"
+    assert main(["--state-dir", str(state), "--provider", "simulated", "lessons", "start", "01", "--tui",
+                 "--learner", "ada"]) == 0
+    kw = calls.pop()
+    assert (kw["lesson"], kw["learner"], kw["fresh"], kw["lessons_dir"]) == ("scale-web", "ada", False, lessons_dir)
+    # No cluster runs there: one is brought up in this process, shaped for the lesson.
+    assert kw["cluster"].settings.provider == "simulated" and kw["cluster"].settings.nodes >= 1
+    assert "kubeconfig" not in kw
+
+    kubeconfig = tmp_path / "other" / "kubeconfig"
+    assert main(["--kubeconfig", str(kubeconfig), "lessons", "start", "scale-web", "--tui", "--fresh"]) == 0
+    kw = calls.pop()
+    assert kw["kubeconfig"] == kubeconfig and kw["fresh"] is True and "cluster" not in kw
