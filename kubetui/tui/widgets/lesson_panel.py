@@ -54,14 +54,14 @@ class LessonPanel(Vertical):
     """
 
     DEFAULT_CSS = """
-    LessonPanel { width: 46; display: none; border-left: vkey $primary; }
+    LessonPanel { width: 36%; min-width: 40; max-width: 64; display: none; border-left: vkey $primary; }
     LessonPanel.-shown { display: block; }
     LessonPanel #lesson-title { padding: 0 1; background: $boost; text-style: bold; }
     LessonPanel #lesson-reload-error { padding: 0 1; color: $error; background: $error 15%; display: none; }
     LessonPanel #lesson-reload-error.-shown { display: block; }
     LessonPanel #lesson-scroll { height: 1fr; padding: 0 1; }
-    LessonPanel #lesson-body { margin: 0; padding: 0; }
-    LessonPanel #lesson-question { margin-top: 1; color: $accent; }
+    LessonPanel #lesson-head, LessonPanel #lesson-body { margin: 0; padding: 0; }
+    LessonPanel #lesson-question { color: $accent; }
     LessonPanel #lesson-choices { height: auto; max-height: 8; border: none; padding: 0; }
     LessonPanel #lesson-choices.-answered { display: none; }
     LessonPanel .lesson-section { margin-top: 1; }
@@ -81,10 +81,13 @@ class LessonPanel(Vertical):
         yield Static("", id="lesson-title")
         yield Static("", id="lesson-reload-error")
         with VerticalScroll(id="lesson-scroll"):
-            yield Markdown("", id="lesson-body")
+            # The lesson's order: (intro,) the step's heading, the prediction, *then* what to do,
+            # so the learner predicts before reading the command that answers it.
+            yield Markdown("", id="lesson-head")
             yield Static("", id="lesson-question")
             yield OptionList(id="lesson-choices")
             yield Static("", id="lesson-verdict")
+            yield Markdown("", id="lesson-body")
             yield Static("", id="lesson-status", classes="lesson-section")
             yield Static("", id="lesson-checks")
             yield Static("", id="lesson-hints", classes="lesson-section")
@@ -134,21 +137,24 @@ class LessonPanel(Vertical):
         err.update(escape(session.reload_error))
         err.set_class(bool(session.reload_error), "-shown")
 
-        body_key = (id(session.lesson), step.id, self._body_markdown(session))
+        head, body = self._markdown(session)
+        body_key = (id(session.lesson), step.id, head + "\n" + body)
         if body_key != self._body_key:
             self._body_key = body_key
-            self.query_one("#lesson-body", Markdown).update(body_key[2])
+            self.query_one("#lesson-head", Markdown).update(head)
+            self.query_one("#lesson-body", Markdown).update(body)
             self.query_one("#lesson-scroll", VerticalScroll).scroll_home(animate=False)
         self._draw_prediction(session)
         self._draw_status(session)
 
     @staticmethod
-    def _body_markdown(session: "LessonSession") -> str:
+    def _markdown(session: "LessonSession") -> tuple[str, str]:
+        """(the lesson's intro on step 1 and the step's heading, the step's text)."""
         step = session.step
-        head = f"## {step.title}\n\n"
+        head = f"## {step.title}"
         if session.run.index == 0 and session.lesson.intro:
             head = session.lesson.intro.strip() + "\n\n" + head
-        return head + (step.body.strip() or "")
+        return head, step.body.strip()
 
     def _draw_prediction(self, session: "LessonSession") -> None:
         p = session.step.predict
