@@ -276,3 +276,18 @@ def test_cli_lessons_start_tui_opens_the_app_with_the_lesson(lessons_dir, tmp_pa
     assert main(["--kubeconfig", str(kubeconfig), "lessons", "start", "scale-web", "--tui", "--fresh"]) == 0
     kw = calls.pop()
     assert kw["kubeconfig"] == kubeconfig and kw["fresh"] is True and "cluster" not in kw
+
+
+def test_snapshot_map_with_the_lesson_panel(snap_compare, lessons_dir, lesson_backend):
+    """The map beside a lesson at 140x40: prediction first, live failing check, highlighted node."""
+    app = make(lesson_backend, lesson="01")
+
+    async def before(pilot) -> None:
+        await wait_screen(pilot, ClusterMapScreen)
+        await until(pilot, lambda: app.lesson is not None and app.lesson.outcome is not None, "checked")
+        await until(pilot, lambda: app.screen.panels.get("node-1") is not None
+                    and app.screen.panels["node-1"].has_class("-lesson-focus"), "highlight")
+        for _ in range(3):
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(140, 40), run_before=before)

@@ -66,13 +66,24 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
         signal = getattr(self.app, "lesson_signal", None)
         if signal is not None:
-            signal.subscribe(self, lambda _session: self.show_lesson_focus())
+            signal.subscribe(self, lambda _session: (self.show_lesson_focus(),
+                                                     self.call_after_refresh(self._fit_columns)))
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.query_one("#nodes", Grid).styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
+        self._fit_columns(event.size.width)
+        self.call_after_refresh(self._fit_columns)  # once the lesson panel (if shown) has its width
+
+    def _fit_columns(self, width: int | None = None) -> None:
+        """As many node columns as fit beside the lesson panel (a node panel needs ``PANEL_WIDTH``)."""
+        width = width or self.query_one("#map").size.width
+        if width:
+            columns = max(1, width // PANEL_WIDTH)
+            grid = self.query_one("#nodes", Grid)
+            if grid.styles.grid_size_columns != columns:
+                grid.styles.grid_size_columns = columns
 
     @on(ObjectsChanged)
     def _changed(self, message: ObjectsChanged) -> None:

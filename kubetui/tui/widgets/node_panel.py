@@ -8,6 +8,7 @@ learner sees the change happen.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -40,11 +41,27 @@ FLASH_SECONDS = 1.2
 BAR_WIDTH = 12
 
 
+#: a Deployment's pod: ``<deployment>-<pod-template-hash>-<random suffix>``
+_GENERATED = re.compile(r"^(?P<base>.+-)(?P<hash>[a-z0-9]{5,10})-(?P<suffix>[a-z0-9]{5})$")
+
+
 def chip_label(pod: Obj, width: int = 14) -> str:
-    """A short pod name: the last part of a generated name is what tells replicas apart."""
+    """A short pod name that still says whose pod it is and which replica.
+
+    A Deployment's pod keeps its Deployment's name and drops the template hash
+    (the same for every replica); other long names keep their end.
+
+    >>> [chip_label({"metadata": {"name": n}}) for n in ("hello", "web-5f77454d7-mck92",
+    ...  "hostnames-5f77454d7-mck92", "a-very-long-pod-name-1")]
+    ['hello', 'web-…mck92', 'hostname…mck92', '…ng-pod-name-1']
+    """
     name = pod.get("metadata", {}).get("name", "")
     if len(name) <= width:
         return name
+    m = _GENERATED.match(name)
+    if m:
+        tail = "…" + m["suffix"]
+        return m["base"][: width - len(tail)] + tail
     return "…" + name[-(width - 1):]
 
 
