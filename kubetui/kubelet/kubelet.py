@@ -132,6 +132,9 @@ class Kubelet:
     async def _register_then_run(self) -> None:
         await self.register()
         self.registered.set()
+        # Read the kubernetes Service now, as upstream's Service lister would have it, so the
+        # first burst of pod starts does not wait on that request.
+        self._tasks.append(asyncio.create_task(self.service_env(), name="service env"))
         loops = [self._lease_loop(), self._status_loop(), self._pods_loop()]
         if self.runtime.routes_pods or self.runtime.pod_cidr is None:
             loops.append(self.network.run())
