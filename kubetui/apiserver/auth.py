@@ -57,13 +57,14 @@ class TokenAuthenticator:
     # -- issuing -----------------------------------------------------------
     def admin_token(self) -> str:
         """The cluster admin's token (created on first use)."""
-        return self._token_for(ADMIN_USER, ("system:masters",))
+        return self.token_for(ADMIN_USER, ("system:masters",))
 
     def node_token(self, node_name: str) -> str:
         """The token a node's kubelet presents (created on first use)."""
-        return self._token_for(f"system:node:{node_name}", ("system:nodes",))
+        return self.token_for(f"system:node:{node_name}", ("system:nodes",))
 
-    def _token_for(self, user: str, groups: tuple[str, ...]) -> str:
+    def token_for(self, user: str, groups: tuple[str, ...]) -> str:
+        """The token of ``user`` (created on first use): kube-proxy, a ServiceAccount, ..."""
         for tok, info in self._tokens.items():
             if info["user"] == user:
                 return tok

@@ -1,0 +1,199 @@
+"""The control plane in this process: kube-apiserver, etcd, kube-scheduler, kube-controller-manager.
+
+kubeadm runs each of these as a static pod on a control-plane node; kubetui
+runs them as asyncio tasks beside the TUI, all talking through the API
+server's registry (in-process) while kubelets and kubectl use HTTPS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetui.clock import Clock
+from kubetui.cluster.settings import ClusterSettings, Progress, free_port, port_free
+from kubetui.cluster.views import DECISIONS_GROUP, NETWORKING_GROUP, serve_decisions, serve_traffic
+from kubetui.providers.base import NodeConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ControlPlane:
+    """kube-apiserver, etcd, kube-scheduler and kube-controller-manager, in this process."""
+
+    settings: ClusterSettings
+    state_dir: Path
+    clock: Clock = field(default_factory=Clock)
+    extra_hosts: tuple[str, ...] = ()
+    store: Any = None
+    registry: Any = None
+    apiserver: Any = None
+    client: Any = None
+    scheduler: Any = None
+    controllers: Any = None
+    authenticator: Any = None
+    pki: Any = None
+    encryption: Any = None
+    _encryption_task: Any = None
+    load_balancer: Any = None
+    #: where kube-proxies serve /traffic (host:port); None: every real node's InternalIP:10249
+    proxy_metrics: list[str] | None = None
+
+    @property
+    def api_advertise_address(self) -> str:
+        """The API server address nodes (and the ``kubernetes`` Service's endpoints) use."""
+        return self.extra_hosts[0] if self.extra_hosts else "127.0.0.1"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    async def start(self, progress: Progress = lambda p, d: None) -> None:
+        from kubetui.apiserver.auth import TokenAuthenticator
+        from kubetui.apiserver.certs import ensure_pki
+        from kubetui.apiserver.registry import Registry
+        from kubetui.apiserver.server import APIServer
+        from kubetui.client.inprocess import InProcessClient
+        from kubetui.client.kubeconfig import write_kubeconfig
+        from kubetui.store import Store
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        progress("store", "opening the store (kubetui's etcd): every object lives here")
+        self.store = Store(self.state_dir / "store", clock=self.clock)
+        await self.store.open()
+        self.registry = Registry(await self._registry_store(), clock=self.clock)
+        await self.registry.bootstrap()
+
+        progress("apiserver", "starting the API server: the only component that talks to the store")
+        # Like kubeadm, the serving certificate also names the `kubernetes` Service's
+        # ClusterIP: pods reach the API there (KUBERNETES_SERVICE_HOST), through kube-proxy.
+        sans = [*self.extra_hosts, self.registry.services.ips.first_ip]
+        self.pki = ensure_pki(self.state_dir, self.settings.name, sans)
+        self.authenticator = TokenAuthenticator.for_state_dir(self.state_dir)
+        port = self.settings.api_port
+        if not port_free(port):
+            port = free_port()
+            log.warning("port %s is taken; the API server listens on %s", self.settings.api_port, port)
+        self.apiserver = APIServer(
+            self.registry, host="127.0.0.1", extra_hosts=self.extra_hosts, port=port,
+            ssl_context=self.pki.server_ssl_context(), authenticator=self.authenticator,
+            **self._server_extras())
+        await self.apiserver.start()
+        write_kubeconfig(self.kubeconfig_path, self.settings.name, self.apiserver.url,
+                         self.pki.ca_pem(), self.authenticator.admin_token())
+        self.client = InProcessClient(self.registry)
+        from kubetui.storage.classes import ensure_storage_classes
+        await ensure_storage_classes(self.client)
+
+        progress("scheduler", "starting the scheduler: it picks a node for every new pod")
+        self.scheduler = self._make_scheduler()
+        if self.scheduler is not None:
+            await self.scheduler.start()
+            self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
+        progress("controllers", "starting the controller manager: it turns Deployments into pods")
+        self.controllers = self._make_controllers()
+        if self.controllers is not None:
+            await self.controllers.start()
+        self.apiserver.extensions[NETWORKING_GROUP] = functools.partial(serve_traffic, self)
+        if self.settings.provider == "docker":
+            from kubetui.providers.docker.addons import SERVICE_ACCOUNT, install_dns, service_account_user
+            from kubetui.dns.manifests import NAMESPACE
+            progress("dns", "creating the cluster DNS (kube-system/kube-dns): pods find Services by name")
+            # A token for the kube-dns ServiceAccount (what the token controller would mint).
+            token = self.authenticator.token_for(service_account_user(NAMESPACE, SERVICE_ACCOUNT),
+                                                  ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}"))
+            await install_dns(self.client, token, self.pki.ca_pem().decode())
+
+    async def _registry_store(self):
+        """With ``--encrypt-secrets`` (or an encryption config already in the state dir, without which
+        stored Secrets could not be read) the registry reaches the store through the encryption transformer."""
+        from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
+        if not self.settings.encrypt_secrets and not (self.state_dir / CONFIG_FILE).exists():
+            return self.store
+        ensure_config(self.state_dir / CONFIG_FILE)
+        self.encryption = EncryptingStore(self.store, self.state_dir / CONFIG_FILE)
+        await self.encryption.rewrite_stale()  # Secrets stored before encryption was turned on
+        self._encryption_task = asyncio.create_task(self.encryption.watch_config(self.clock))
+        return self.encryption
+
+
+    def _server_extras(self) -> dict[str, Any]:
+        extras: dict[str, Any] = {}
+        from kubetui.api.resources import resource_for
+        from kubetui.kubelet.connector import KubeletConnector, KubeletMetrics
+
+        nodes = resource_for("nodes")
+
+        async def list_nodes() -> list[dict]:
+            # Simulated nodes have no kubelet to ask for stats.
+            items = (await self.registry.list(nodes, None))["items"]
+            return [n for n in items if n["metadata"].get("labels", {}).get("kubetui.dev/simulated") != "true"]
+
+        connector = KubeletConnector.for_registry(self.registry, self.authenticator)
+        extras["node_connector"] = connector
+        extras["metrics_source"] = KubeletMetrics(connector, list_nodes)
+        extras["clock"] = self.clock
+        return extras
+
+    def _make_scheduler(self):
+        try:
+            from kubetui.scheduler.scheduler import Scheduler
+        except ImportError:
+            log.warning("kube-scheduler is not available in this build")
+            return None
+        return Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
+                         timings=self.settings.timing_preset)
+
+    def _make_controllers(self):
+        try:
+            from kubetui.controllers.manager import ControllerManager
+        except ImportError:
+            log.warning("kube-controller-manager is not available in this build")
+            return None
+        cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
+                               api_server_endpoint=(self.api_advertise_address, self.apiserver.port))
+        if self.settings.provider in ("docker", "local"):
+            # the cloud-controller-manager's service controller, played on this machine's loopback
+            from kubetui.controllers.recorder import recorder_for
+            from kubetui.providers.lb import LoadBalancerController
+            self.load_balancer = LoadBalancerController(
+                self.client, cm.factory, clock=self.clock, timings=self.settings.timing_preset,
+                recorder=recorder_for(self.client, LoadBalancerController.component, self.clock),
+                backends="nodeports" if self.settings.provider == "docker" else "endpoints")
+            cm.controllers[LoadBalancerController.name] = self.load_balancer
+        pv_controller = cm.controllers.get("persistentvolume-binder")
+        if pv_controller is not None:
+            from kubetui.storage.provisioners import Provisioners
+            from kubetui.storage.volumes import volume_host_for
+            pv_controller.provisioners = Provisioners(volume_host_for(self.settings.provider, self.state_dir))
+        return cm
+
+    def node_config(self, name: str, api_host: str) -> NodeConfig:
+        return NodeConfig(
+            name=name,
+            api_url=f"https://{api_host}:{self.apiserver.port}",
+            token=self.authenticator.node_token(name),
+            ca_pem=self.pki.ca_pem().decode(),
+            timings=self.settings.timing_preset,
+            cpus=self.settings.node_cpus,
+            memory=self.settings.node_memory,
+        )
+
+    async def stop(self) -> None:
+        for part in (self.controllers, self.scheduler):
+            if part is not None:
+                try:
+                    await part.stop()
+                except Exception:  # noqa: BLE001 - shutting down: log and go on
+                    log.exception("stopping %s", part)
+        if self.apiserver is not None:
+            await self.apiserver.stop()
+        if self._encryption_task is not None:
+            self._encryption_task.cancel()
+        if self.store is not None:
+            await self.store.close()

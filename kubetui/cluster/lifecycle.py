@@ -1,0 +1,147 @@
+"""A cluster's life: bring the control plane and its nodes up, wait for Ready, stop.
+
+Upstream this is kind's ``create cluster`` and kubeadm's ``init``/``join``;
+``ControlPlaneThread`` runs it beside the TUI on an event loop of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+from kubetui.clock import Clock
+from kubetui.cluster.controlplane import ControlPlane
+from kubetui.cluster.settings import ClusterSettings, Progress, make_provider, node_names
+from kubetui.providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+
+async def wait_nodes_ready(client, names: list[str], timeout: float) -> None:
+    """Until every named Node reports condition Ready=True (or TimeoutError)."""
+    async def ready_now() -> set[str]:
+        lst = await client.list("nodes")
+        ok = set()
+        for n in lst.get("items", []):
+            for c in n.get("status", {}).get("conditions", []):
+                if c.get("type") == "Ready" and c.get("status") == "True":
+                    ok.add(n["metadata"]["name"])
+        return ok
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if set(names) <= await ready_now():
+            return
+        if loop.time() > deadline:
+            missing = sorted(set(names) - await ready_now())
+            raise TimeoutError(f"nodes not Ready after {timeout:.0f}s: {', '.join(missing)}")
+        await asyncio.sleep(0.1)
+
+
+class Cluster:
+    """A control plane plus its nodes."""
+
+    def __init__(self, settings: ClusterSettings, state_dir: Path, *, clock: Clock | None = None,
+                 progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.clock = clock or Clock()
+        self.progress: Progress = progress or (lambda p, d: None)
+        self.control_plane: ControlPlane | None = None
+        self.provider: Provider | None = None
+
+    async def up(self, ready_timeout: float = 180.0) -> Path:
+        s = self.settings
+        s.save(self.state_dir)
+        extra: list[str] = []
+        if s.provider != "simulated":
+            self.provider = make_provider(s, self.state_dir, progress=self.progress)
+            self.progress("provider", self.provider.description)
+            extra = await self.provider.prepare()
+        self.control_plane = cp = ControlPlane(s, self.state_dir, clock=self.clock, extra_hosts=tuple(extra))
+        await cp.start(self.progress)
+        if s.api_port != cp.apiserver.port:
+            s.api_port = cp.apiserver.port
+            s.save(self.state_dir)
+        if s.provider == "simulated":
+            self.provider = make_provider(s, self.state_dir, client=cp.client, clock=self.clock)
+            self.progress("provider", self.provider.description)
+        names = node_names(s.nodes)
+        api_host = self.provider.api_host_for_nodes()
+        for name in names:
+            self.progress(name, f"starting {name}: {self._node_meaning()}")
+            await self.provider.start_node(cp.node_config(name, api_host))
+        if s.provider == "local":
+            self.progress("kube-proxy", "starting kube-proxy (userspace): ClusterIP 10.96.A.B answers "
+                                        "at 127.96.A.B, NodePorts at 127.0.0.1")
+            # kube-proxy's own identity (upstream: the system:kube-proxy user, group system:node-proxier)
+            token = cp.authenticator.token_for("system:kube-proxy", ("system:node-proxier",))
+            cp.proxy_metrics = [await self.provider.start_proxy(
+                f"https://{api_host}:{cp.apiserver.port}", token, cp.pki.ca_pem().decode(), names[0])]
+        self.progress("ready", f"waiting for {len(names)} node(s) to report Ready")
+        await wait_nodes_ready(cp.client, names, ready_timeout)
+        return cp.kubeconfig_path
+
+    def _node_meaning(self) -> str:
+        return {
+            "docker": "a Docker container that will run a kubelet",
+            "local": "a local process that runs a kubelet (no container isolation)",
+            "simulated": "a simulated node (no containers: pods are only marked Running)",
+        }[self.settings.provider]
+
+    async def stop(self) -> None:
+        """Stop the control plane; nodes that can outlive it (Docker) keep running."""
+        if self.provider is not None:
+            if self.settings.provider in ("local", "simulated"):
+                for h in await self.provider.list_nodes():
+                    await self.provider.stop_node(h.name)
+                if hasattr(self.provider, "stop_proxy"):
+                    await self.provider.stop_proxy()
+            await self.provider.close()
+        if self.control_plane is not None:
+            await self.control_plane.stop()
+
+
+class ControlPlaneThread:
+    """Runs a ``Cluster`` on its own event loop in a background thread.
+
+    The TUI keeps its own loop responsive while the control plane works; the
+    TUI reaches the cluster through a client that hops between the loops.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="control-plane", daemon=True)
+        self._stopped: asyncio.Event | None = None
+
+    def _run(self) -> None:
+        # asyncio.Runner cancels whatever is still pending when _main returns
+        # (watch timers, informer loops), as asyncio.run does.
+        with asyncio.Runner(loop_factory=lambda: self.loop) as runner:
+            runner.run(self._main())
+
+    async def _main(self) -> None:
+        self._stopped = asyncio.Event()
+        try:
+            await self.cluster.up()
+        except BaseException as e:  # noqa: BLE001 - reported to the TUI
+            self.error = e
+            log.exception("cluster failed to come up")
+        finally:
+            self.ready.set()
+        await self._stopped.wait()
+        await self.cluster.stop()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._stopped is not None:
+            self.loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(timeout)

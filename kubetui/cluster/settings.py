@@ -1,0 +1,126 @@
+"""A cluster's settings and how its nodes are provided (kind's cluster config).
+
+What ``kubetui up`` was asked for is kept in ``<state>/cluster.json``, so the
+next ``up`` brings back the same cluster (idempotent) unless flags change it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from kubetui.clock import Clock
+from kubetui.providers.base import ClusterConfig, Provider
+from kubetui.timings import PRESETS, Timings
+
+Progress = Callable[[str, str], None]
+
+SETTINGS_FILE = "cluster.json"
+PID_FILE = "controlplane.pid"
+DEFAULT_API_PORT = 6443
+
+
+@dataclass
+class ClusterSettings:
+    """What ``kubetui up`` was asked for, kept in ``<state>/cluster.json``."""
+
+    name: str = "default"
+    provider: str = "local"
+    nodes: int = 3
+    api_port: int = DEFAULT_API_PORT
+    scheduler_profile: str = "default"
+    timings: str = "lab"
+    node_cpus: float = 2.0
+    node_memory: str = "2Gi"
+    insecure_http: bool = False
+    encrypt_secrets: bool = False
+
+    @classmethod
+    def load(cls, state_dir: Path) -> "ClusterSettings | None":
+        p = state_dir / SETTINGS_FILE
+        if not p.exists():
+            return None
+        data = json.loads(p.read_text())
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / (SETTINGS_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, state_dir / SETTINGS_FILE)
+
+    @property
+    def timing_preset(self) -> Timings:
+        return PRESETS[self.timings]
+
+
+def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
+    """Flags given now win; otherwise what the cluster was created with; otherwise defaults."""
+    s = ClusterSettings.load(state_dir) or ClusterSettings(name=getattr(args, "name", None) or "default")
+    if getattr(args, "provider", None):
+        s.provider = args.provider
+    elif ClusterSettings.load(state_dir) is None:
+        s.provider = default_provider()
+    for attr in ("nodes", "api_port"):
+        v = getattr(args, attr, None)
+        if v is not None:
+            setattr(s, attr, v)
+    for attr in ("scheduler_profile", "timings", "node_cpus", "node_memory"):
+        v = getattr(args, attr, None)
+        if v is not None:
+            setattr(s, attr, v)
+    s.insecure_http = bool(getattr(args, "insecure_http", False))
+    if getattr(args, "encrypt_secrets", False):
+        s.encrypt_secrets = True  # once on, it stays on (cluster.json)
+    return s
+
+
+def default_provider() -> str:
+    """docker when an engine answers, else local (said once, by the caller)."""
+    try:
+        from kubetui.providers.docker import docker_available
+    except ImportError:
+        return "local"
+    return "docker" if docker_available() else "local"
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_provider(settings: ClusterSettings, state_dir: Path, *, client=None, clock: Clock | None = None,
+                  progress: Progress | None = None) -> Provider:
+    config = ClusterConfig(name=settings.name, state_dir=state_dir, nodes=settings.nodes,
+                           node_cpus=settings.node_cpus, node_memory=settings.node_memory,
+                           timings=settings.timing_preset)
+    if settings.provider == "docker":
+        from kubetui.providers.docker import DockerProvider
+        return DockerProvider(config, progress=progress)
+    if settings.provider == "local":
+        from kubetui.providers.local import LocalProvider
+        return LocalProvider(config)
+    if settings.provider == "simulated":
+        from kubetui.providers.simulated import SimulatedProvider
+        return SimulatedProvider(config, client, clock or Clock())
+    raise ValueError(f"unknown provider {settings.provider!r}")
+
+
+def node_names(n: int) -> list[str]:
+    return [f"node-{i}" for i in range(1, n + 1)]
