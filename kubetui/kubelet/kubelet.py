@@ -127,6 +127,7 @@ class Kubelet:
         if self.server:
             await self.server.close()
         await self.events.flush()
+        await self.api.close()          # its pooled keep-alive connections
         await self.runtime.close()
 
     async def _register_then_run(self) -> None:
