@@ -121,6 +121,8 @@ class APIClient:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+        if idle:        # let the transports really close (TLS close_notify), but not for long
+            await asyncio.wait([asyncio.ensure_future(c.writer.wait_closed()) for c in idle], timeout=1.0)
 
     def _head(self, method: str, path: str, body: bytes | None, ctype: str | None,
               keep_alive: bool) -> bytes:
