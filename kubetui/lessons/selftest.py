@@ -168,7 +168,8 @@ async def fresh_cluster(lesson: Lesson, root: Path | None = None) -> AsyncIterat
         finally:
             await cluster.stop()
             if provider == "docker" and cluster.provider is not None:
-                await cluster.provider.delete()
+                # a throwaway cluster: its containers, network and volumes all go
+                await cluster.provider.delete(purge=True)
 
 
 async def selftest_lessons(lessons: list[Lesson], *, attach: LabEnv | None = None, step_timeout: float = STEP_TIMEOUT,
