@@ -90,8 +90,9 @@ class KubetuiApp(LessonActions, App[None]):
         Binding("2", "switch_mode('browse')", "Resources"),
         Binding("3", "switch_mode('events')", "Events"),
         Binding("4", "switch_mode('store')", "Store"),
-        Binding("colon", "command", "kubectl", key_display=":"),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        # Shown in the footer by each main screen (first, so they never scroll off).
+        Binding("colon", "command", "kubectl", key_display=":", show=False),
+        Binding("question_mark", "help", "Help", key_display="?", show=False),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False),
         Binding("q", "quit", "Quit", show=False),
     ]

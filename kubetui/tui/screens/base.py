@@ -44,6 +44,10 @@ class MainScreen(Screen[None]):
     """
 
     BINDINGS = [
+        # First, so they stay visible in the footer even at 80 columns: how to
+        # learn every other key, and how to type a real kubectl command.
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("colon", "app.command", "kubectl", key_display=":"),
         Binding("ctrl+l", "app.toggle_lesson", "Lesson"),
         Binding("n", "app.lesson_step(1)", "Next step"),
         Binding("p", "app.lesson_step(-1)", "Prev step"),
