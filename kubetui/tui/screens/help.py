@@ -9,17 +9,23 @@ from textual.widgets import DataTable, Static
 
 
 def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str, str, str]]:
-    """(key, action, description) for the screen's and the app's bindings, screen first."""
+    """(key, action, description): the app's keys (views, kubectl, help) first, then the screen's.
+
+    The screen's own bindings and those it inherits (every main view's lesson
+    keys) follow; an action the screen delegates to the app (``app.help``) is
+    listed once, under its own name.
+    """
     rows, seen, keys = [], set(), set()
-    # The screen's own bindings, then those it inherits (every main view's lesson keys), then the app's;
-    # a key taken by the screen hides the inherited binding for it, as in the footer.
     inherited = [b for cls in type(screen).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
-    for b in [*inherited, *app_bindings]:
-        if not isinstance(b, Binding) or b.action in seen or b.key in keys:
+    for b in [*app_bindings, *inherited]:
+        if not isinstance(b, Binding):
             continue
-        seen.add(b.action)
+        action = b.action.removeprefix("app.")
+        if action in seen or b.key in keys:
+            continue
+        seen.add(action)
         keys.add(b.key)
-        rows.append((b.key_display or b.key, b.action, b.description))
+        rows.append((b.key_display or b.key, action, b.description))
     return rows
 
 
