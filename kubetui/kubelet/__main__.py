@@ -44,6 +44,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--cluster-domain", default="cluster.local")
     p.add_argument("--cluster-cidr", default="10.244.0.0/16",
                    help="isolated runtime: pod traffic to outside this range is masqueraded")
+    p.add_argument("--local-volumes-dir", default="",
+                   help="where node-local PersistentVolumes live; directories there whose PersistentVolume "
+                        "is gone (and no pod uses) are deleted")
+    p.add_argument("--volume-sync-period", type=float, default=2.0,
+                   help="seconds between rewrites of mounted ConfigMaps/Secrets/downwardAPI files")
     p.add_argument("--timings", default=None, help="JSON of kubetui.timings.Timings.as_dict(), or @FILE holding it")
     p.add_argument("--log-level", default=os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
@@ -70,7 +75,8 @@ async def amain(args: argparse.Namespace) -> int:
                            memory_bytes=int(parse_quantity(args.memory)) if args.memory else None,
                            address=args.address, port=args.port, api_server=args.api_server,
                            cluster_dns=[a for a in args.cluster_dns.split(",") if a],
-                           cluster_domain=args.cluster_domain)
+                           cluster_domain=args.cluster_domain, local_volumes_dir=args.local_volumes_dir,
+                           volume_sync_period=args.volume_sync_period)
     if args.timings:
         # `@FILE` reads the JSON from a file (as Docker nodes do: it keeps `ps` readable)
         text = Path(args.timings[1:]).read_text() if args.timings.startswith("@") else args.timings

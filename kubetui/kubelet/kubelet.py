@@ -23,6 +23,7 @@ from kubetui.kubelet.events import EventRecorder
 from kubetui.kubelet.network import NodeNetwork, set_sysctls
 from kubetui.kubelet.podworker import PodWorker
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
+from kubetui.kubelet.volumes import ObjectCache, mounts_under, orphaned_volume_dirs, remove_tree, unmount
 from kubetui.runtime.clock import RealClock
 from kubetui.runtime.cri import RuntimeService
 
@@ -58,6 +59,13 @@ class KubeletConfig:
     api_server: str = ""
     # the node's own resolv.conf (dnsPolicy Default; its search domains follow the cluster's)
     resolv_conf_path: str = "/etc/resolv.conf"
+    # how often mounted ConfigMaps/Secrets/downwardAPI files are rewritten if they changed; also the
+    # TTL of the kubelet's ConfigMap/Secret cache (upstream: syncFrequency 1 min + the cache TTL)
+    volume_sync_period: float = 2.0
+    # where node-local PersistentVolumes live (Docker nodes: /var/lib/kubetui/volumes): directories
+    # there with no PersistentVolume of that name, that no pod uses, are deleted every volume_gc_period
+    local_volumes_dir: str = ""
+    volume_gc_period: float = 5.0
 
     def apply_timings(self, t: dict) -> None:
         """Take the node-side values from a ``kubetui.timings.Timings.as_dict()``."""
@@ -97,10 +105,15 @@ class Kubelet:
         self.network.on_pod_cidr = self._pod_cidr_assigned
         self._service_env: dict[str, str] | None = None
         self._service_env_lock = asyncio.Lock()
+        # ConfigMaps and Secrets for env and volumes, re-read at most once per volume_sync_period
+        self.objects = ObjectCache(api, self.clock, config.volume_sync_period)
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
         self.pods_dir.mkdir(parents=True, exist_ok=True)
+        if self.runtime.supports_tmpfs:
+            for point in mounts_under(self.pods_dir):   # tmpfs volumes a killed kubelet left mounted
+                await asyncio.to_thread(unmount, point)
         await self.runtime.start()
         if self.runtime.routes_pods:
             for missing in await asyncio.to_thread(set_sysctls):
@@ -141,6 +154,8 @@ class Kubelet:
             loops.append(self.network.run())
         if self.runtime.routes_pods:
             loops.append(self.network.resync_loop())
+        if self.config.local_volumes_dir:
+            loops.append(self._volume_gc_loop())
         await asyncio.gather(*loops)
 
     async def _pod_cidr_assigned(self, cidr: str) -> None:
@@ -209,6 +224,44 @@ class Kubelet:
             f"KUBERNETES_PORT_{port}_TCP": addr, f"KUBERNETES_PORT_{port}_TCP_PROTO": "tcp",
             f"KUBERNETES_PORT_{port}_TCP_PORT": port, f"KUBERNETES_PORT_{port}_TCP_ADDR": host}
         return self._service_env
+
+    def allocatable(self) -> dict[str, float]:
+        """{"cpu": cores, "memory": bytes}: what an unset limit means to the downward API and tmpfs."""
+        cap = nodestatus.capacity(self.config.cpus, self.config.memory_bytes, self.config.max_pods)
+        from kubetui.kubelet.projection import parse_quantity
+        return {"cpu": parse_quantity(cap["cpu"]), "memory": parse_quantity(cap["memory"])}
+
+    # -- node-local PersistentVolume data ---------------------------------------
+    async def collect_orphaned_volumes(self) -> list[str]:
+        """Delete node-local volume directories whose PersistentVolume is gone and that no pod uses.
+
+        The control plane cannot reach a Docker node's disk, so this is where a
+        deleted ``standard`` volume's data goes away (upstream, local-path-provisioner
+        runs a helper pod on the node for that). Directories are listed *before*
+        the PersistentVolumes, so one created meanwhile is never taken for an orphan.
+        """
+        root = Path(self.config.local_volumes_dir)
+        candidates = orphaned_volume_dirs(root, set(), set())
+        if not candidates:
+            return []
+        pvs = await self.api.get("/api/v1/persistentvolumes")
+        names = {pv["metadata"]["name"] for pv in pvs.get("items") or []}
+        in_use = {p for w in self.workers.values() for p in (w.volumes or {}).values()}
+        removed = []
+        for d in orphaned_volume_dirs(root, names, in_use):
+            if d in candidates:
+                await asyncio.to_thread(remove_tree, d)
+                log.info("deleted %s: no PersistentVolume %s any more", d, d.name)
+                removed.append(d.name)
+        return removed
+
+    async def _volume_gc_loop(self) -> None:
+        while True:
+            try:
+                await self.collect_orphaned_volumes()
+            except (APIError, OSError) as e:
+                log.warning("node-local volume cleanup failed: %s", e)
+            await self.clock.sleep(self.config.volume_gc_period)
 
     # -- the Node ------------------------------------------------------------
     def node_object(self) -> dict:

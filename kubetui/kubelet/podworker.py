@@ -25,6 +25,7 @@ from kubetui.kubelet.events import NORMAL, WARNING
 from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings,
                                     ProbeWorker, http_get, resolve_port, tcp_socket)
 from kubetui.kubelet.timefmt import duration, rfc3339
+from kubetui.kubelet.volumes import PodVolumes, VolumeError
 from kubetui.runtime.cri import EXITED, RUNNING, ContainerStatus, ImagePullError, RuntimeError_
 
 if TYPE_CHECKING:
@@ -56,6 +57,15 @@ class ContainerRecord:
         self.probes.clear()
 
 
+def _quantity(n: int) -> str:
+    """Bytes as the shortest exact binary Quantity (``10485760`` -> ``10Mi``)."""
+    for suffix, size in (("Ei", 2 ** 60), ("Pi", 2 ** 50), ("Ti", 2 ** 40), ("Gi", 2 ** 30), ("Mi", 2 ** 20),
+                         ("Ki", 2 ** 10)):
+        if n and n % size == 0:
+            return f"{n // size}{suffix}"
+    return str(n)
+
+
 def should_restart(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
@@ -81,6 +91,9 @@ class PodWorker:
         self.terminal = (pod.get("status") or {}).get("phase") in (podstatus.SUCCEEDED, podstatus.FAILED)
         self.sandbox = None
         self.volumes: dict[str, str] | None = None
+        self.pod_volumes: PodVolumes | None = None
+        self._volumes_due = 0.0                 # when mounted ConfigMaps/Secrets are next re-read
+        self.evicted: str | None = None         # why the kubelet evicted the pod (emptyDir sizeLimit)
         self.records: dict[str, ContainerRecord] = {}
         prior = {s["name"]: s for s in ((pod.get("status") or {}).get("containerStatuses") or [])
                  + ((pod.get("status") or {}).get("initContainerStatuses") or [])}
@@ -109,6 +122,10 @@ class PodWorker:
         self.task = asyncio.create_task(self._run(), name=f"podworker {self.key}")
 
     def update(self, pod: dict) -> None:
+        old = self.pod["metadata"]
+        if (old.get("labels"), old.get("annotations")) != (pod["metadata"].get("labels"),
+                                                          pod["metadata"].get("annotations")):
+            self._volumes_due = 0.0             # downwardAPI files follow labels and annotations now
         self.pod = pod
         self.wake()
 
@@ -174,6 +191,8 @@ class PodWorker:
         if self.sandbox is None and not await self._create_sandbox():
             await self._push_status()
             return False
+        if await self._sync_volumes():
+            return False
         if await self._sync_init():
             await self._sync_main()
         status = await self._push_status()
@@ -186,15 +205,58 @@ class PodWorker:
         return False
 
     async def _create_sandbox(self) -> bool:
+        if self.pod_volumes is None:
+            self.pod_volumes = PodVolumes(self.pod, self._pod_dir(), self.k.objects,
+                                          tmpfs=self.k.runtime.supports_tmpfs, allocatable=self.k.allocatable())
         try:
-            self.volumes = await podspec.prepare_volumes(self.k.api, self.pod, self._pod_dir())
+            # volumes set up in an earlier attempt stay; a claim bound meanwhile is picked up now
+            self.volumes = await self.pod_volumes.setup(self.k.api)
             self.sandbox = await self.k.runtime.run_pod_sandbox(self.k.sandbox_config(self.pod))
-        except (podspec.SpecError, RuntimeError_, APIError, OSError) as e:
-            reason = "FailedMount" if isinstance(e, (podspec.SpecError, APIError)) else "FailedCreatePodSandBox"
+        except (VolumeError, RuntimeError_, APIError, OSError) as e:
+            reason = "FailedMount" if isinstance(e, (VolumeError, APIError)) else "FailedCreatePodSandBox"
             self.k.events.pod_event(self.pod, WARNING, reason, str(e))
             self.wake_at(self.k.clock.time() + self.k.config.backoff_initial)
             return False
+        self._volumes_due = self.k.clock.time() + self.k.config.volume_sync_period
         return True
+
+    async def _sync_volumes(self) -> bool:
+        """Re-project mounted ConfigMaps/Secrets/downwardAPI files when due; evict over an emptyDir's sizeLimit.
+
+        Returns True when the pod was evicted (upstream's eviction manager does
+        the sizeLimit check on its own period; here it shares the volume sync).
+        """
+        pv, now = self.pod_volumes, self.k.clock.time()
+        if pv is None or now < self._volumes_due:
+            if pv is not None:
+                self.wake_at(self._volumes_due)
+            return False
+        period = self.k.config.volume_sync_period
+        self._volumes_due = now + period
+        self.wake_at(self._volumes_due)
+        for msg in await pv.refresh(self.pod, self.sandbox.ip if self.sandbox else ""):
+            self.k.events.pod_event(self.pod, WARNING, "FailedMount", msg)
+        over = await asyncio.to_thread(pv.over_limit)
+        if over is None:
+            return False
+        name, limit = over
+        await self._evict(f'Usage of EmptyDir volume "{name}" exceeds the limit "{_quantity(limit)}". ')
+        return True
+
+    async def _evict(self, message: str) -> None:
+        """Kill the pod's containers and mark it Failed/Evicted (upstream ``evictPod``)."""
+        self.evicted = message
+        self.k.events.pod_event(self.pod, WARNING, "Evicted", message)
+        stops = []
+        for rec in self.records.values():
+            rec.stop_probes()
+            st = self._status_of(rec)
+            if st and st.state == RUNNING:
+                stops.append(self.k.runtime.stop_container(rec.cid, 0))
+        await asyncio.gather(*stops, return_exceptions=True)
+        self.terminal = True
+        await self.k.runtime.stop_pod_sandbox(self.sandbox.id)
+        await self._push_status()
 
     def _pod_dir(self) -> Path:
         return self.k.pods_dir / self.uid
@@ -308,10 +370,11 @@ class PodWorker:
             rec.cid = None
             attempt += 1
         try:
-            env = await podspec.container_env(self.k.api, self.pod, c, self.sandbox.ip, self.k.config.node_ip)
             # the service environment comes first; the container's own env wins (upstream makeEnvironmentVariables)
-            env = {**await self.k.service_env(), **env}
-            config = podspec.container_config(c, env, self.volumes or {}, attempt)
+            env = await podspec.container_env(self.k.objects, self.pod, c, self.sandbox.ip, self.k.config.node_ip,
+                                              self.k.allocatable(), await self.k.service_env())
+            config = podspec.container_config(c, env, self.volumes or {}, attempt,
+                                              self.pod_volumes.read_only if self.pod_volumes else frozenset())
             cid = await self.k.runtime.create_container(self.sandbox.id, config)
         except (podspec.SpecError, APIError, RuntimeError_, ValueError) as e:
             reason = getattr(e, "reason", "") if isinstance(e, RuntimeError_) else "CreateContainerConfigError"
@@ -451,6 +514,8 @@ class PodWorker:
         if self.sandbox is not None:
             await self.k.runtime.remove_pod_sandbox(self.sandbox.id)
             self.sandbox = None
+        if self.pod_volumes is not None:
+            await asyncio.to_thread(self.pod_volumes.teardown)     # unmount tmpfs volumes first
         shutil.rmtree(self._pod_dir(), ignore_errors=True)
         self.k.backoff.forget(self.uid)
         self.k.backoff.forget(f"pull/{self.uid}")
@@ -510,6 +575,8 @@ class PodWorker:
         }
         if init_statuses:
             status["initContainerStatuses"] = init_statuses
+        if self.evicted:
+            status.update(phase=podstatus.FAILED, reason="Evicted", message=self.evicted)
         ip = self.sandbox.ip if self.sandbox else (self.pod.get("status") or {}).get("podIP")
         if ip:
             status["podIP"], status["podIPs"] = ip, [{"ip": ip}]

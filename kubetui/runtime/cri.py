@@ -246,6 +246,10 @@ class RuntimeService(abc.ABC):
     #: True when pods get real addresses on a bridge, so the node must route to other nodes' pods
     routes_pods: bool = False
 
+    #: True when containers see the node's mounts through bind mounts, so the kubelet may back an
+    #: ``emptyDir: {medium: Memory}`` (and Secret volumes) with a tmpfs it mounts on the node
+    supports_tmpfs: bool = False
+
     #: the addresses pods get (a /24 of the cluster CIDR), or None until the kubelet sets it
     pod_cidr: str | None = None
 

@@ -147,6 +147,9 @@ class IsolatedRuntime(ProcessRuntime):
     #: pods on other nodes are reached through routes the kubelet keeps (kubelet/network.py)
     routes_pods = True
 
+    #: volumes are bind-mounted into each container's mount namespace, tmpfs ones included
+    supports_tmpfs = True
+
     def __init__(self, root_dir, *, node_name: str, pod_cidr: str | None = "10.244.0.0/24",
                  node_ip: str = "127.0.0.1", bridge: str = "cni0", netns_prefix: str = "kt-",
                  cgroup_parent: str = "kubepods", cluster_cidr: str = "10.244.0.0/16", clock=None) -> None:

@@ -9,7 +9,8 @@ What is missing compared with a real runtime (and with ``isolated``), said
 once in the node's log: no network namespace (each pod gets its own
 127.x.y.z loopback address to bind, but can reach everything on the host), no
 mount namespace (volumes are not mounted at their paths; workloads find them
-through ``KUBETUI_MOUNTS``), no UTS namespace (``hostname`` answers through a
+through ``KUBETUI_MOUNTS``; ``readOnly`` is not enforced; ``emptyDir`` with
+``medium: Memory`` is a directory on disk, not a tmpfs), no UTS namespace (``hostname`` answers through a
 small shim printing ``$HOSTNAME``), no PID namespace, and no cgroups: memory
 limits are not enforced, so a container is never OOMKilled, and CPU limits
 are not enforced either.
@@ -90,7 +91,8 @@ class ProcessRuntime(RuntimeService):
     limitations = (
         "pods are plain processes: no network, mount, UTS or PID namespaces",
         "no cgroups: memory and CPU limits are not enforced (no OOMKilled)",
-        "volumes are not mounted at their paths (workloads read KUBETUI_MOUNTS)",
+        "volumes are not mounted at their paths (workloads read KUBETUI_MOUNTS): readOnly is not "
+        "enforced and emptyDir medium Memory is a directory on disk",
     )
 
     def __init__(self, root_dir: str | os.PathLike[str], *, node_name: str,

@@ -63,6 +63,7 @@ def kubelet_args(node: NodeConfig) -> list[str]:
             "--address", "0.0.0.0", "--port", str(KUBELET_PORT),
             "--max-pods", str(node.max_pods),
             "--cluster-dns", CLUSTER_DNS, "--cluster-domain", CLUSTER_DOMAIN,
+            "--local-volumes-dir", LOCAL_VOLUMES,
             "--timings", f"@{TIMINGS_FILE}"]
     if node.pod_cidr:
         args += ["--pod-cidr", node.pod_cidr]
