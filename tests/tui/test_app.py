@@ -343,3 +343,17 @@ async def test_shell_and_edit_need_a_kubeconfig(make_app):
         await wait_screen(pilot, ClusterMapScreen)
         await pilot.press("right", "s")
         assert any("kubeconfig" in n.message for n in app._notifications)
+
+
+async def test_attached_cluster_says_the_control_plane_is_not_visible(make_app):
+    """Attached by kubeconfig, the TUI cannot see the components' counters: it says so instead of 'idle'."""
+    from kubetui.tui.backend import ClientBackend
+    from kubetui.tui.widgets.control_plane import ComponentIndicator
+    from tests.tui.fakes import populated_client
+
+    app = make_app(backend=ClientBackend(populated_client(), cluster_name="lab"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_screen(pilot, ClusterMapScreen)
+        ind = app.screen.query_one("#cp-scheduler", ComponentIndicator)
+        await wait_for(pilot, lambda: not ind.known)
+        assert "not visible when attached" in str(ind.render())

@@ -35,6 +35,8 @@ class ComponentIndicator(Static):
     """The component's counter (monotonic)."""
     delta: reactive[int] = reactive(0)
     """Work done since the previous poll."""
+    known: reactive[bool] = reactive(True)
+    """False when the backend cannot see this component (a cluster attached by kubeconfig)."""
 
     def __init__(self, component: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -44,6 +46,10 @@ class ComponentIndicator(Static):
         self.border_title = LABELS.get(self.component, (self.component, ""))[0]
 
     def render(self) -> Text:
+        if not self.known:
+            # Attached over HTTPS: the component runs in the `kubetui up` process,
+            # which does not publish its counters; say so rather than show "idle".
+            return Text("· not visible when attached", style="dim")
         text = Text("● " if self.delta else "○ ", style="bold green" if self.delta else "dim")
         text.append(f"{self.delta}/s" if self.delta else "idle", style="bold" if self.delta else "dim")
         text.append(f"  total {self.total}", style="dim")
@@ -74,6 +80,7 @@ class ControlPlanePanel(Horizontal):
         counters = self.app.backend.control_plane_activity() or {}  # type: ignore[attr-defined]
         for component in CONTROL_PLANE_COMPONENTS:
             ind = self.query_one(f"#cp-{component}", ComponentIndicator)
+            ind.known = component in counters
             new = int(counters.get(component, 0))
             ind.delta = max(0, new - ind.total) if ind.total else 0
             ind.total = new
