@@ -283,8 +283,12 @@ class IsolatedRuntime(ProcessRuntime):
         sb = c.sandbox
         resolv = self._pod_dir(sb.id) / "resolv.conf"
         fstab = self._pod_dir(sb.id) / f"{c.config.name}-{c.config.attempt}.fstab"
+        # A file (a subPath of one ConfigMap key) is bound onto a file: those come after the fstab,
+        # whose X-mount.mkdir would make the mount point a directory.
+        files = [m for m in c.config.mounts if os.path.isfile(m.host_path)]
+        dirs = [m for m in c.config.mounts if m not in files]
         fstab.write_text(container_fstab(
-            c.config.mounts, str(resolv) if resolv.exists() else None,
+            dirs, str(resolv) if resolv.exists() else None,
             # A private /tmp, unless a volume comes from under /tmp (the tmpfs would hide it).
             private_tmp=not any(_under(m.host_path, "/tmp") for m in c.config.mounts),
             own_sysfs=not sb.config.host_network))
@@ -295,7 +299,8 @@ class IsolatedRuntime(ProcessRuntime):
         inner = [*(f"echo 0 > {shlex.quote(p)}" for p in cg.procs_files()),
                  'hostname() { echo "$1" > /proc/sys/kernel/hostname; }',   # this UTS namespace's
                  f"hostname {shlex.quote(hostname)}",
-                 f"mount -a -T {shlex.quote(str(fstab))}"]
+                 f"mount -a -T {shlex.quote(str(fstab))}",
+                 *(file_mount_script(m) for m in files)]
         if c.cwd and c.config.working_dir:
             inner.append(f"cd {shlex.quote(c.config.working_dir)}")
         inner.append('exec "$@"')
@@ -401,6 +406,19 @@ def container_fstab(mounts: list, resolv_conf: str | None, private_tmp: bool, ow
         lines.append("kubetui-tmp /tmp tmpfs rw,nosuid,nodev 0 0")
     lines += [bind(m.host_path, m.container_path, m.readonly) for m in mounts if in_tmp(m)]
     return "".join(line + "\n" for line in lines)
+
+
+def file_mount_script(m) -> str:
+    """Shell that binds one file onto a file, creating the empty mount point first (as runc does).
+
+    >>> from kubetui.runtime.cri import Mount
+    >>> file_mount_script(Mount("/etc/app.conf", "/v/app.conf", True))
+    '[ -e /etc/app.conf ] || { mkdir -p /etc && : > /etc/app.conf; }; mount -o bind,ro /v/app.conf /etc/app.conf'
+    """
+    dst, src = shlex.quote(m.container_path), shlex.quote(m.host_path)
+    parent = shlex.quote(os.path.dirname(m.container_path) or "/")
+    return (f"[ -e {dst} ] || {{ mkdir -p {parent} && : > {dst}; }}; "
+            f"mount -o bind{',ro' if m.readonly else ''} {src} {dst}")
 
 
 def _under(path: str, top: str) -> bool:

@@ -41,7 +41,7 @@ def test_node_files_carry_identity_and_timings():
 
 
 def test_host_config_is_privileged_spelled_out_with_real_limits_and_volumes():
-    hc = nodespec.host_config("demo", cfg(), "kubetui-demo")
+    hc = nodespec.host_config("demo", cfg(), "kubetui-demo", "/state/demo/shared")
     assert hc["NetworkMode"] == "kubetui-demo"
     assert hc["CapAdd"] == ["ALL"] and hc["CapDrop"] == ["SYS_RESOURCE"]
     assert "seccomp=unconfined" in hc["SecurityOpt"]
@@ -49,8 +49,9 @@ def test_host_config_is_privileged_spelled_out_with_real_limits_and_volumes():
     assert hc["NanoCpus"] == 1_500_000_000
     assert hc["Memory"] == hc["MemorySwap"] == 768 * 2 ** 20
     assert hc["Init"] is True and "/run" in hc["Tmpfs"]
-    assert hc["Binds"] == ["kubetui-demo-shared:/mnt/kubetui-shared:rw",
-                           "kubetui-demo-node-2-volumes:/var/lib/kubetui/volumes:rw"]
+    assert hc["Binds"] == ["/state/demo/shared:/mnt/kubetui-shared:rw",
+                           "kubetui-demo-node-2-volumes:/var/lib/kubetui/volumes:rw",
+                           "kubetui-demo-node-2-kubelet:/var/lib/kubelet:rw"]
 
 
 @pytest.mark.parametrize("change, recreate", [

@@ -119,14 +119,17 @@ class DockerProvider(Provider):
 
     def _create(self, node: NodeConfig):
         cluster = self.cluster.name
-        self._ensure_volume(nodespec.shared_volume(cluster), "shared-volume")
+        # The shared StorageClass's area: a host folder the control plane reaches too.
+        shared = nodespec.shared_dir(self.cluster.state_dir)
+        os.makedirs(shared, exist_ok=True)
         self._ensure_volume(nodespec.node_volume(cluster, node.name), "node-volume")
+        self._ensure_volume(nodespec.kubelet_volume(cluster, node.name), "kubelet-volume")
         api = self.client.api
         # The low-level API: docker-py's HostConfig cannot say MaskedPaths/ReadonlyPaths.
         created = api.create_container(
             image=self.image, command=nodespec.kubelet_args(node), name=self._container_name(node.name),
             hostname=node.name, detach=True, labels=nodespec.labels(cluster, node, self.image),
-            host_config=nodespec.host_config(cluster, node, self.network_name),
+            host_config=nodespec.host_config(cluster, node, self.network_name, shared),
             networking_config=api.create_networking_config({self.network_name: api.create_endpoint_config()}))
         container = self.client.containers.get(created["Id"])
         # The node's identity goes in as files, not environment variables
@@ -148,6 +151,7 @@ class DockerProvider(Provider):
             # node (its pods are re-created by their controllers, as after a node replacement).
             self.progress("node", f"replacing {node.name}: its image or configuration changed")
             c.remove(force=True)
+            self._remove_volume(nodespec.kubelet_volume(self.cluster.name, node.name))
             c = None
         if c is None:
             self.progress("node", f"creating {node.name}: a Docker container that will run a kubelet")
@@ -187,15 +191,30 @@ class DockerProvider(Provider):
     async def list_nodes(self) -> list[NodeHandle]:
         return await asyncio.to_thread(self._list)
 
+    def _remove_volume(self, name: str) -> None:
+        try:
+            self.client.volumes.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
     def _delete(self, purge: bool) -> None:
         label = f"{LABEL_CLUSTER}={self.cluster.name}"
-        for c in self.client.containers.list(all=True, filters={"label": label}):
+        containers = self.client.containers.list(all=True, filters={"label": label})
+        if purge:
+            # Pods wrote the shared folder as root; empty it from inside a node, so the
+            # state directory can be removed by a user who is not root on this host.
+            running = next((c for c in containers if c.status == "running"), None)
+            if running is not None:
+                running.exec_run(["find", nodespec.SHARED_MOUNT, "-mindepth", "1", "-delete"])
+        for c in containers:
             c.remove(force=True)
         for n in self.client.networks.list(filters={"label": label}):
             n.remove()
-        if purge:
-            # Volumes hold data (like PersistentVolumes): only `down --purge` removes them.
-            for v in self.client.volumes.list(filters={"label": label}):
+        # The kubelet's volumes hold nothing a node restart needs; node-local PersistentVolumes
+        # hold data: only `down --purge` removes those (the shared folder is in the state dir).
+        roles = {"kubelet-volume"} | ({"node-volume", "shared-volume"} if purge else set())
+        for v in self.client.volumes.list(filters={"label": label}):
+            if purge or (v.attrs.get("Labels") or {}).get(LABEL_ROLE) in roles:
                 v.remove(force=True)
 
     async def delete(self, purge: bool = False) -> None:

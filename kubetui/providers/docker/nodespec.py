@@ -23,9 +23,9 @@ LABEL_NODE = "io.kubetui.node"
 LABEL_CONFIG = "io.kubetui.config"
 
 # Where the node's volumes live inside the container (the storage helpers use these paths).
-SHARED_MOUNT = "/mnt/kubetui-shared"       # one Docker volume shared by every node (RWX-like)
+SHARED_MOUNT = "/mnt/kubetui-shared"       # the host folder <state>/shared, in every node (RWX)
 LOCAL_VOLUMES = "/var/lib/kubetui/volumes"  # one Docker volume per node (hostPath, node-local PVs)
-KUBELET_ROOT = "/var/lib/kubelet"
+KUBELET_ROOT = "/var/lib/kubelet"          # one Docker volume per node, removed with the node
 KUBELET_PORT = 10250
 TIMINGS_FILE = "/etc/kubetui/timings.json"
 CLUSTER_DNS = "10.96.0.10"      # the kube-dns Service's ClusterIP (kubetui.dns.manifests)
@@ -47,12 +47,23 @@ def network_name(cluster: str) -> str:
     return f"kubetui-{cluster}"
 
 
-def shared_volume(cluster: str) -> str:
-    return f"kubetui-{cluster}-shared"
-
-
 def node_volume(cluster: str, node: str) -> str:
+    """Node-local PersistentVolumes: kept by ``down``, removed by ``down --purge``."""
     return f"kubetui-{cluster}-{node}-volumes"
+
+
+def kubelet_volume(cluster: str, node: str) -> str:
+    """The kubelet's root dir (pod volumes, logs): off the container's overlay filesystem, whose
+    file creation costs a pod start ~0.3-0.8 ms per file; kind mounts a volume at /var for the same
+    reason. Nothing in it outlives the node, so it goes with the node container."""
+    return f"kubetui-{cluster}-{node}-kubelet"
+
+
+def shared_dir(state_dir) -> str:
+    """The host folder every node mounts at ``SHARED_MOUNT`` (``kubetui.storage.volumes.DockerVolumeHost``
+    reaches the same folder from the control plane, to create and delete a shared volume's data)."""
+    from pathlib import Path
+    return str(Path(state_dir).resolve() / "shared")
 
 
 def kubelet_args(node: NodeConfig) -> list[str]:
@@ -97,8 +108,8 @@ def labels(cluster: str, node: NodeConfig, image: str) -> dict[str, str]:
             LABEL_CONFIG: config_hash(node, image)}
 
 
-def host_config(cluster: str, node: NodeConfig, network: str) -> dict[str, Any]:
-    """``HostConfig`` for ``POST /containers/create`` (Docker Engine API)."""
+def host_config(cluster: str, node: NodeConfig, network: str, shared: str) -> dict[str, Any]:
+    """``HostConfig`` for ``POST /containers/create`` (Docker Engine API); ``shared`` is ``shared_dir(state)``."""
     mem = quantity_bytes(node.memory)
     return {
         "NetworkMode": network,
@@ -111,7 +122,8 @@ def host_config(cluster: str, node: NodeConfig, network: str) -> dict[str, Any]:
         "Memory": mem, "MemorySwap": mem,
         # /run is fresh on every start: a killed node leaves no stale /run/netns entries.
         "Tmpfs": {"/run": "rw,nosuid,nodev,mode=755", "/tmp": "rw,nosuid,nodev,mode=1777"},
-        "Binds": [f"{shared_volume(cluster)}:{SHARED_MOUNT}:rw",
-                  f"{node_volume(cluster, node.name)}:{LOCAL_VOLUMES}:rw"],
+        "Binds": [f"{shared}:{SHARED_MOUNT}:rw",
+                  f"{node_volume(cluster, node.name)}:{LOCAL_VOLUMES}:rw",
+                  f"{kubelet_volume(cluster, node.name)}:{KUBELET_ROOT}:rw"],
         "RestartPolicy": {"Name": "no"},
     }
