@@ -25,6 +25,7 @@ from kubetui.kubelet.events import NORMAL, WARNING
 from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings,
                                     ProbeWorker, http_get, resolve_port, tcp_socket)
 from kubetui.kubelet.timefmt import duration, rfc3339
+from kubetui.kubelet.projection import binary_quantity
 from kubetui.kubelet.volumes import PodVolumes, VolumeError
 from kubetui.runtime.cri import EXITED, RUNNING, ContainerStatus, ImagePullError, RuntimeError_
 
@@ -55,15 +56,6 @@ class ContainerRecord:
         for p in self.probes.values():
             p.stop()
         self.probes.clear()
-
-
-def _quantity(n: int) -> str:
-    """Bytes as the shortest exact binary Quantity (``10485760`` -> ``10Mi``)."""
-    for suffix, size in (("Ei", 2 ** 60), ("Pi", 2 ** 50), ("Ti", 2 ** 40), ("Gi", 2 ** 30), ("Mi", 2 ** 20),
-                         ("Ki", 2 ** 10)):
-        if n and n % size == 0:
-            return f"{n // size}{suffix}"
-    return str(n)
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -240,7 +232,7 @@ class PodWorker:
         if over is None:
             return False
         name, limit = over
-        await self._evict(f'Usage of EmptyDir volume "{name}" exceeds the limit "{_quantity(limit)}". ')
+        await self._evict(f'Usage of EmptyDir volume "{name}" exceeds the limit "{binary_quantity(limit)}". ')
         return True
 
     async def _evict(self, message: str) -> None:

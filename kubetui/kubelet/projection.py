@@ -138,6 +138,19 @@ def parse_quantity(q: Any) -> float:
     return float(m.group(1)) * _SUFFIX[m.group(2)]
 
 
+def binary_quantity(n: int) -> str:
+    """Bytes as the shortest exact binary Quantity.
+
+    >>> binary_quantity(10 * 2 ** 20), binary_quantity(1500)
+    ('10Mi', '1500')
+    """
+    for suffix, size in (("Ei", 2 ** 60), ("Pi", 2 ** 50), ("Ti", 2 ** 40), ("Gi", 2 ** 30), ("Mi", 2 ** 20),
+                         ("Ki", 2 ** 10)):
+        if n and n % size == 0:
+            return f"{n // size}{suffix}"
+    return str(n)
+
+
 def resource_value(container: Obj, resource: str, divisor: Any, allocatable: dict[str, float]) -> str:
     """A ``resourceFieldRef``: a container's limit or request, divided and rounded up.
 

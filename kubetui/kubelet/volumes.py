@@ -22,6 +22,10 @@ runtime bind-mounts into containers:
 
 ConfigMaps and Secrets come through ``ObjectCache``, upstream's TTL-based
 object manager: pods reading the same object share one request per period.
+So an update reaches mounted files within two ``volume_sync_period`` (2 s on
+Docker nodes: at most 4 s, 1.7 s measured), where upstream documents "the
+kubelet sync period (1 minute) + the cache TTL". Env variables are read once,
+when a container is created, and never change: the same as upstream.
 """
 
 from __future__ import annotations

@@ -127,7 +127,13 @@ def test_missing_configmap_key_is_create_container_config_error_until_it_appears
              30)
     c.kubectl("patch", "configmap", "flags", "--type=merge", "-p", '{"data":{"FLAG":"on"}}')
     wait_for("pod needs-key Ready", lambda: running(c, "app=needs-key"), 30)
-    c.kubectl("delete", "pod", "cfg", "needs-key", "--wait=false")
+    # A deleted pod's tmpfs volumes (emptyDir Memory, projected) are unmounted from its node.
+    cfg = c.get("pod", "cfg")
+    uid, node = cfg["metadata"]["uid"], cfg["spec"]["nodeName"]
+    assert uid in c.node_exec(node, "cat", "/proc/mounts")
+    c.kubectl("delete", "pod", "cfg", "needs-key", timeout=60)
+    wait_for("cfg's tmpfs unmounted", lambda: uid not in c.node_exec(node, "cat", "/proc/mounts"), 15)
+    assert c.node_exec(node, "sh", "-c", f"ls /var/lib/kubelet/pods | grep -c {uid} || true").strip() == "0"
 
 
 def test_kv_data_on_a_shared_claim_follows_its_pod_drained_to_another_node(docker_cluster):

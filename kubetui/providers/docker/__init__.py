@@ -212,9 +212,8 @@ class DockerProvider(Provider):
             n.remove()
         # The kubelet's volumes hold nothing a node restart needs; node-local PersistentVolumes
         # hold data: only `down --purge` removes those (the shared folder is in the state dir).
-        roles = {"kubelet-volume"} | ({"node-volume", "shared-volume"} if purge else set())
         for v in self.client.volumes.list(filters={"label": label}):
-            if purge or (v.attrs.get("Labels") or {}).get(LABEL_ROLE) in roles:
+            if purge or (v.attrs.get("Labels") or {}).get(LABEL_ROLE) == "kubelet-volume":
                 v.remove(force=True)
 
     async def delete(self, purge: bool = False) -> None:
