@@ -187,9 +187,13 @@ def test_nodeport_answers_on_every_node_and_loadbalancer_on_localhost(web):
                  if a["type"] == "InternalIP"]
     assert len(addresses) == 3
 
-    def get(url: str) -> str:
-        with urllib.request.urlopen(url, timeout=3) as r:
-            return r.read().decode()
+    def get(url: str) -> str | None:
+        # Refused until every kube-proxy has programmed the new NodePort: keep polling.
+        try:
+            with urllib.request.urlopen(url, timeout=3) as r:
+                return r.read().decode()
+        except OSError:
+            return None
     for ip in addresses:
         body = wait_for(f"NodePort {ip}:{node_port}", lambda ip=ip: get(f"http://{ip}:{node_port}/"), 30)
         assert body.startswith("pod=web-")
