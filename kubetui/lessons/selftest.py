@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import tempfile
 import time
 from contextlib import asynccontextmanager
@@ -55,6 +56,7 @@ class LessonTest:
     error: str = ""              # setup/cleanup/cluster failure
     seconds: float = 0.0
     provider: str = ""
+    cluster: str = ""            # the cluster it ran on (a fresh one is named lt-<lesson>-<random>)
 
     @property
     def passed(self) -> bool:
@@ -82,7 +84,7 @@ async def selftest_lesson(lesson: Lesson, env: LabEnv, *, step_timeout: float = 
     """Run one lesson's self-test on ``env`` (which it leaves as it found it)."""
     from kubetui.faults import FaultError, revert_all
 
-    out = LessonTest(lesson.id, lesson.title, provider=env.provider_name)
+    out = LessonTest(lesson.id, lesson.title, provider=env.provider_name, cluster=env.cluster_name)
     t0 = time.monotonic()
     problem = env.unmet_needs(lesson)
     if problem:
@@ -156,7 +158,9 @@ async def fresh_cluster(lesson: Lesson, root: Path | None = None) -> AsyncIterat
 
     provider = provider_for(lesson)
     with tempfile.TemporaryDirectory(prefix=f"kubetui-lesson-{lesson.id}-", dir=root) as tmp:
-        name = f"lt-{lesson.id}"[:30]
+        # Unique: two self-tests of one lesson at once (two CI jobs, or a teacher and CI on one
+        # Docker host) must not replace each other's node containers.
+        name = f"lt-{lesson.id[:20]}-{secrets.token_hex(3)}"
         settings = ClusterSettings(name=name, provider=provider, nodes=lesson.cluster.nodes, api_port=0,
                                    scheduler_profile=lesson.cluster.scheduler_profile or "default")
         cluster = Cluster(settings, Path(tmp))
