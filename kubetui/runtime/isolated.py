@@ -289,8 +289,10 @@ class IsolatedRuntime(ProcessRuntime):
         dirs = [m for m in c.config.mounts if m not in files]
         fstab.write_text(container_fstab(
             dirs, str(resolv) if resolv.exists() else None,
-            # A private /tmp, unless a volume comes from under /tmp (the tmpfs would hide it).
-            private_tmp=not any(_under(m.host_path, "/tmp") for m in c.config.mounts),
+            # A private /tmp, unless something the container needs lives under /tmp, which
+            # the tmpfs would hide: a volume, or its program itself (kubetui run from a
+            # checkout under /tmp, as in a CI clone; never the case in a node image).
+            private_tmp=not any(_under(p, "/tmp") for p in _host_paths_needed(c)),
             own_sysfs=not sb.config.host_network))
         hostname = sb.config.hostname or sb.config.name
         # The shell runs in the node's /sys until `mount -a` mounts the pod's own, so the cgroup
@@ -419,6 +421,14 @@ def file_mount_script(m) -> str:
     parent = shlex.quote(os.path.dirname(m.container_path) or "/")
     return (f"[ -e {dst} ] || {{ mkdir -p {parent} && : > {dst}; }}; "
             f"mount -o bind{',ro' if m.readonly else ''} {src} {dst}")
+
+
+def _host_paths_needed(c: "_Container") -> list[str]:
+    """Host paths a container reads: its volumes, its program and its PYTHONPATH."""
+    paths = [m.host_path for m in c.config.mounts]
+    paths += [a for a in c.argv if a.startswith("/")]
+    paths += [p for p in c.env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return paths
 
 
 def _under(path: str, top: str) -> bool:
