@@ -82,6 +82,9 @@ class EndpointSliceController(ServiceWatcher):
         self._deleted: set[str] = set()
 
     def _slice_deleted(self, s: Obj) -> None:
+        # Gone for good: forget it, or a Service recreated under the same name
+        # would keep "updating" a slice that no longer exists.
+        self._written.pop(f"{meta(s).get('namespace')}/{meta(s)['name']}", None)
         svc = labels_of(s).get(SERVICE_NAME)
         if svc and labels_of(s).get(MANAGED_BY) == CONTROLLER_NAME:
             self.queue.add(f"{meta(s).get('namespace')}/{svc}")
@@ -119,7 +122,11 @@ class EndpointSliceController(ServiceWatcher):
             want = desired_slices(svc, selected_pods(self.pod_informer, svc))
         if not want:
             want = [((), [])]  # placeholder
-        current = self._current(ns, name)
+        # Only this Service's own slices: those of an earlier Service of the same
+        # name belong to the garbage collector now.
+        uid = meta(svc).get("uid")
+        current = [c for c in self._current(ns, name)
+                   if all(r.get("uid") == uid for r in meta(c).get("ownerReferences") or [] if r.get("controller"))]
         labels = {**labels_of(svc), SERVICE_NAME: name, MANAGED_BY: CONTROLLER_NAME}
         unused = list(current)
         for ports, eps in want:
@@ -140,6 +147,7 @@ class EndpointSliceController(ServiceWatcher):
                 try:
                     self._remember(await self.client.update("endpointslices", body, ns))
                 except errors.NotFound:
+                    self._written.pop(f"{ns}/{meta(match)['name']}", None)
                     return 0.0
                 continue
             body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",

@@ -82,3 +82,34 @@ async def test_endpoints_and_slices_follow_pods_and_leave_manual_services_alone(
         await api.get("endpoints", "manual", "default")
     k = await api.get("endpoints", "kubernetes", "default")
     assert k["subsets"] == [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": 16443, "protocol": "TCP"}]}]
+
+
+async def test_a_service_recreated_under_the_same_name_gets_its_slice_again(api, clock, manager_for):
+    """Lessons create a Service `web` more than once: the new one must not inherit the old slice's fate."""
+    cm = await manager_for("endpointslice", "garbage-collector")
+    p = await api.create("pods", {"metadata": {"name": "web-1", "labels": {"app": "web"}}, "spec": {"containers": [
+        {"name": "c", "image": "nginx", "ports": [{"name": "http", "containerPort": 8080}]}]}}, "default")
+    await run_pod(api, p, clock, ip="10.244.1.5", ready=True)
+    svc = {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+
+    async def slices() -> list[dict]:
+        return (await api.list("endpointslices", "default", label_selector="kubernetes.io/service-name=web"))["items"]
+
+    first = await api.create("services", svc, "default")
+    await settle(cm)
+    assert [s["endpoints"][0]["addresses"] for s in await slices()] == [["10.244.1.5"]]
+    await api.delete("services", "web", "default")
+    for _ in range(20):          # the garbage collector removes the old Service's slice
+        await settle(cm)
+        if not await slices():
+            break
+    second = await api.create("services", svc, "default")
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    for _ in range(20):
+        await settle(cm)
+        got = await slices()
+        if got and all(r["uid"] == second["metadata"]["uid"] for s in got for r in s["metadata"]["ownerReferences"]):
+            break
+    (sl,) = await slices()
+    assert sl["metadata"]["ownerReferences"][0]["uid"] == second["metadata"]["uid"]
+    assert sl["endpoints"][0]["addresses"] == ["10.244.1.5"]
