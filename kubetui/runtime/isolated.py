@@ -212,6 +212,8 @@ class IsolatedRuntime(ProcessRuntime):
             if name.startswith(self.netns_prefix):
                 _run("ip", "netns", "del", name, check=False)
                 n += 1
+        # The pods of a killed kubelet left their MACs in the bridge's neighbour table.
+        _run("ip", "neigh", "flush", "dev", self.bridge, check=False)
         Cgroup(self.cgroup_parent).remove()
         return n
 
@@ -258,6 +260,10 @@ class IsolatedRuntime(ProcessRuntime):
         await super().remove_pod_sandbox(sandbox_id)
         if sb and not sb.config.host_network:
             _run("ip", "netns", "del", self._netns(sandbox_id), check=False)
+            # Forget the pod's MAC: the next pod given this IP has another one, and a
+            # stale neighbour entry would blackhole its traffic (probes time out) for minutes.
+            if sb.ip:
+                _run("ip", "neigh", "del", sb.ip, "dev", self.bridge, check=False)
         Cgroup(f"{self.cgroup_parent}/{sandbox_id[:12]}").remove()
 
     # -- containers ------------------------------------------------------------

@@ -90,3 +90,27 @@ async def test_memory_limit_is_a_real_oom_kill(rt):
     st = rt.container_status(cid)
     from kubetui.runtime import logs
     assert (st.exit_code, st.reason) == (137, "OOMKilled"), logs.read_lines(st.log_path)[-3:]
+
+
+async def test_a_new_pod_reusing_an_ip_is_reachable_at_once(rt):
+    """A deleted pod's MAC must not outlive it in the bridge's neighbour table: the next pod
+    given the same IP would be unreachable (probes timing out) until the entry expired."""
+    async def serve(name: str, uid: str) -> tuple[str, str]:
+        sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name=name, namespace="default", uid=uid))
+        await start(rt, sb, "kubetui/hello:1")
+        for _ in range(100):
+            try:
+                body = await asyncio.to_thread(
+                    lambda: urllib.request.urlopen(f"http://{sb.ip}:8080/", timeout=1).read())
+                return sb.id, body.decode()
+            except OSError:
+                await asyncio.sleep(0.05)
+        return sb.id, ""
+
+    first, body = await serve("first", "u-first")
+    assert body.startswith("pod=first")
+    ip = rt._sandboxes[first].ip
+    await rt.remove_pod_sandbox(first)
+    second, body = await serve("second", "u-second")
+    assert rt._sandboxes[second].ip == ip, "the runtime reuses the freed address"
+    assert body.startswith("pod=second"), body
