@@ -22,17 +22,14 @@ from typing import Any
 
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultLog, FaultRecord, choose, new_id
 from kubetui.faults.nodes import KubeletStop, NodeKill, NodePartition, NodePause
-from kubetui.faults.pods import CPUHog, MemHog, NotYet, PodKill, ProbeBreak
+from kubetui.faults.pods import CPUHog, MemHog, PodKill, ProbeBreak
+from kubetui.faults.services import ControlPlaneRestart, DNSBreak, KubeProxyStop
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     NodeKill(), NodePause(), NodePartition(), KubeletStop(),
-    NotYet("kube-proxy-stop", "stop a node's kube-proxy: Services stop working from that node only",
-           "kubetui's kube-proxy has not landed"),
-    NotYet("dns-break", "break cluster DNS: names stop resolving, IPs still work",
-           "kubetui has no cluster DNS server yet"),
+    KubeProxyStop(), DNSBreak(),
     PodKill(), ProbeBreak(), CPUHog(), MemHog(),
-    NotYet("control-plane-restart", "restart the API server, scheduler and controllers; nodes and pods carry on",
-           "the control plane has no restart hook for an outside process yet (stop and rerun `kubetui up`)"),
+    ControlPlaneRestart(),
 )}
 
 __all__ = ["FAULTS", "Fault", "FaultContext", "FaultError", "FaultLog", "FaultRecord", "inject", "revert",

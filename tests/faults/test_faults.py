@@ -192,8 +192,12 @@ async def test_clear_errors_for_faults_that_cannot_act_here(sim):
     await revert(sim, rec.id)
     with pytest.raises(FaultError, match="no node 'node-9'"):
         await inject(sim, "node-kill", target="node-9", seed=1)
-    with pytest.raises(FaultError, match="not available yet"):
+    with pytest.raises(FaultError, match="no cluster DNS"):
         await inject(sim, "dns-break", seed=1)
+    with pytest.raises(FaultError, match="run no kube-proxy"):
+        await inject(sim, "kube-proxy-stop", seed=1)
+    with pytest.raises(FaultError, match="no control plane process serves"):
+        await inject(sim, "control-plane-restart", seed=1)      # this one runs in the test's process
     with pytest.raises(FaultError, match="unknown fault"):
         await inject(sim, "meteor", seed=1)
     assert FaultLog(sim.state_dir).active() == []
