@@ -378,9 +378,13 @@ def watch_across_restart(state_dir, how: str) -> tuple[list[tuple[str, str, str]
     reconnects: list[str] = []
     saw_b, go = threading.Event(), threading.Event()
 
+    # Listed before any write, so `a` is after the watch's starting point (listing inside
+    # the thread raced with the first create).
+    start_rv = core.list_namespaced_config_map("default").metadata.resource_version
+
     def watcher() -> None:
         w = watch.Watch()
-        rv = core.list_namespaced_config_map("default").metadata.resource_version
+        rv = start_rv
         for _ in range(3):     # bounded: the stream itself resumes, or we resume it once by hand
             try:
                 for ev in w.stream(core.list_namespaced_config_map, "default", resource_version=rv):
