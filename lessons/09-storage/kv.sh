@@ -20,12 +20,18 @@ case $op in
   *) echo "kv.sh: unknown operation $op (get, put, delete, keys)" >&2; exit 2 ;;
 esac
 exec kubectl exec "$pod" -- python3 -c '
-import sys, urllib.request, urllib.error
+import sys, time, urllib.request, urllib.error
 method, url = sys.argv[1], sys.argv[2]
 value = sys.argv[3] if len(sys.argv) > 3 else ""
 req = urllib.request.Request(url, data=value.encode() if method == "PUT" else None, method=method)
-try:
-    print(urllib.request.urlopen(req, timeout=5).read().decode(), end="")
-except urllib.error.HTTPError as e:
-    print(e.read().decode(), end=""); sys.exit(1)
+for attempt in range(20):        # a pod that has just started may not listen yet: up to ~5 s
+    try:
+        print(urllib.request.urlopen(req, timeout=5).read().decode(), end="")
+        break
+    except urllib.error.HTTPError as e:
+        print(e.read().decode(), end=""); sys.exit(1)
+    except urllib.error.URLError as e:
+        if attempt == 19:
+            print(f"kv.sh: {url}: {e.reason}", file=sys.stderr); sys.exit(1)
+        time.sleep(0.25)
 ' "$method" "http://$ip:8080/$key" ${value:+"$value"}

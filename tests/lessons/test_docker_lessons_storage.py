@@ -40,7 +40,8 @@ def labelled(cluster: str) -> dict[str, list[str]]:
 
 def remove(left: dict[str, list[str]]) -> None:
     """Remove what a failed run left behind (only the objects ``labelled`` listed for its cluster)."""
-    for kind, rm in (("container", ["rm", "-f", "-v"]), ("network", ["network", "rm"]), ("volume", ["volume", "rm", "-f"])):
+    commands = (("container", ["rm", "-f", "-v"]), ("network", ["network", "rm"]), ("volume", ["volume", "rm", "-f"]))
+    for kind, rm in commands:
         if left.get(kind):
             subprocess.run(["docker", *rm, *left[kind]], capture_output=True, timeout=60)
 
