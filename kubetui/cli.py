@@ -51,7 +51,8 @@ def default_state_dir(name: str) -> Path:
 
 
 def resolve_state_dir(args: argparse.Namespace) -> Path:
-    state = getattr(args, "state_dir", None)
+    """``--state-dir``, else ``$KUBETUI_STATE_DIR`` (set for a lesson's shell checks), else by ``--name``."""
+    state = getattr(args, "state_dir", None) or os.environ.get("KUBETUI_STATE_DIR")
     if state:
         return Path(state).expanduser().resolve()
     return default_state_dir(getattr(args, "name", None) or "default")
@@ -67,7 +68,8 @@ def add_cluster_selector(p: argparse.ArgumentParser, top: bool = False) -> None:
                    help="cluster name (default: default)")
     p.add_argument("--state-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
                    help="where the cluster keeps its store, certificates and kubeconfig "
-                        "(default: $XDG_DATA_HOME/kubetui/NAME, i.e. ~/.local/share/kubetui/NAME)")
+                        "(default: $KUBETUI_STATE_DIR, else $XDG_DATA_HOME/kubetui/NAME, "
+                        "i.e. ~/.local/share/kubetui/NAME)")
 
 
 def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:

@@ -52,3 +52,12 @@ def test_bad_option_exits_nonzero():
     with pytest.raises(SystemExit) as e:
         build_parser().parse_args(["up", "--provider", "vmware"])
     assert e.value.code == 2
+
+
+def test_state_dir_from_the_environment(monkeypatch, tmp_path):
+    """Lesson shell checks run `kubetui …` with $KUBETUI_STATE_DIR set: it picks the cluster."""
+    from kubetui.cli import resolve_state_dir
+    monkeypatch.setenv("KUBETUI_STATE_DIR", str(tmp_path / "lab"))
+    assert resolve_state_dir(build_parser().parse_args(["store", "dump"])) == tmp_path / "lab"
+    assert resolve_state_dir(build_parser().parse_args(
+        ["--state-dir", str(tmp_path / "x"), "store", "dump"])) == tmp_path / "x"
