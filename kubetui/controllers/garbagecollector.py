@@ -180,37 +180,31 @@ class GarbageCollector(Controller):
         await self._remove_finalizer(resource, owner, ORPHAN)
 
     async def _remove_refs(self, resource: str, obj: Obj, uids: set[str]) -> None:
-        ns = meta(obj).get("namespace")
-        for _ in range(5):
-            body = copy.deepcopy(obj)
-            refs = [r for r in meta(body).get("ownerReferences") or [] if r.get("uid") not in uids]
-            if refs:
-                body["metadata"]["ownerReferences"] = refs
-            else:
-                body["metadata"].pop("ownerReferences", None)
-            try:
-                await self.client.update(resource, body, ns)
-                return
-            except errors.NotFound:
-                return
-            except errors.Conflict:
-                obj = await self.client.get(resource, meta(obj)["name"], ns)
-        raise errors.Conflict(f"could not remove ownerReferences from {resource} {meta(obj)['name']}")
+        if not await self._drop_from_metadata(resource, obj, "ownerReferences", lambda r: r.get("uid") in uids):
+            raise errors.Conflict(f"could not remove ownerReferences from {resource} {meta(obj)['name']}")
 
     async def _remove_finalizer(self, resource: str, obj: Obj, finalizer: str) -> None:
+        await self._drop_from_metadata(resource, obj, "finalizers", lambda f: f == finalizer)
+
+    async def _drop_from_metadata(self, resource: str, obj: Obj, field: str, drop: Any) -> bool:
+        """Remove the entries of ``metadata.<field>`` that ``drop`` picks, retrying on conflicts.
+
+        True when done (or the object is gone); False after five conflicts in a row.
+        """
         ns = meta(obj).get("namespace")
         for _ in range(5):
             body = copy.deepcopy(obj)
-            fins = [f for f in meta(body).get("finalizers") or [] if f != finalizer]
-            if fins:
-                body["metadata"]["finalizers"] = fins
+            kept = [x for x in meta(body).get(field) or [] if not drop(x)]
+            if kept:
+                body["metadata"][field] = kept
             else:
-                body["metadata"].pop("finalizers", None)
+                body["metadata"].pop(field, None)
             try:
                 await self.client.update(resource, body, ns)
-                return
+                return True
             except errors.NotFound:
-                return
+                return True
             except errors.Conflict:
                 obj = await self.client.get(resource, meta(obj)["name"], ns)
+        return False
 
