@@ -10,34 +10,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-import kubetui
-from kubetui.runtime import cri, isolated
-from tests.conftest import require_or_skip
+from kubetui.runtime import cri
+from tests.runtime.conftest import RUNS_FROM_TMP, isolated_runtime
 
 
 @pytest.fixture
 async def rt(tmp_path):
-    require_or_skip(*isolated.available())
-    tag = secrets.token_hex(3)
-    r = isolated.IsolatedRuntime(tmp_path / "rt", node_name="iso-node", pod_cidr="10.251.7.0/24",
-                                 bridge=f"ktbr{tag}", netns_prefix=f"ktt{tag}-",
-                                 cgroup_parent=f"kubetui-test-{tag}")
-    await r.start()
-    yield r
-    for sb in list(r.list_pod_sandboxes()):
-        await r.remove_pod_sandbox(sb.id)
-    await r.close()
-    r.cleanup_leftovers()
-    r.teardown_node_network()
-    assert f"ktt{tag}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not any(d.exists() for d in isolated.Cgroup(f"kubetui-test-{tag}").dirs())
+    async for r in isolated_runtime(tmp_path / "rt", "10.251.7.0/24", "t"):
+        yield r
 
 
 async def start(rt, sb, image, name="c", **kw):
@@ -74,8 +59,7 @@ async def test_pod_in_its_own_namespaces_reachable_over_the_bridge(rt, tmp_path)
     assert lines[5] == "10.251.7.2/24"
     # A private /tmp, unless kubetui itself runs from under /tmp (a CI clone there):
     # then the pod keeps the node's /tmp, which the tmpfs would otherwise hide.
-    runs_from_tmp = any(str(p).startswith("/tmp/") for p in (sys.executable, Path(kubetui.__file__)))
-    assert (lines[6] == "0") is not runs_from_tmp
+    assert (lines[6] == "0") is not RUNS_FROM_TMP
     assert rt.container_stats(cid).memory_working_set_bytes > 0
     # SIGTERM reaches the container's PID 1 (hello handles it and exits 0)
     await asyncio.wait_for(rt.stop_container(cid, 5), 10)

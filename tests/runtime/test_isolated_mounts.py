@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import kubetui
-from kubetui.runtime import cri, isolated, logs
+from kubetui.runtime import cri, logs
 from kubetui.runtime.cri import Mount
 from kubetui.runtime.isolated import container_fstab
-from tests.conftest import require_or_skip
+from tests.runtime.conftest import RUNS_FROM_TMP, isolated_runtime
 
 SYSFS = "kubetui-sysfs /sys sysfs rw,nosuid,nodev,noexec 0 0\n"
 TMPFS = "kubetui-tmp /tmp tmpfs rw,nosuid,nodev 0 0\n"
@@ -43,19 +41,8 @@ def test_container_fstab(mounts, resolv, private_tmp, own_sysfs, want):
 
 @pytest.fixture
 async def rt(tmp_path):
-    require_or_skip(*isolated.available())
-    tag = secrets.token_hex(3)
-    r = isolated.IsolatedRuntime(tmp_path / "rt", node_name="iso-node", pod_cidr="10.251.8.0/24",
-                                 bridge=f"ktbr{tag}", netns_prefix=f"ktm{tag}-",
-                                 cgroup_parent=f"kubetui-test-{tag}")
-    await r.start()
-    yield r
-    for sb in list(r.list_pod_sandboxes()):
-        await r.remove_pod_sandbox(sb.id)
-    await r.close()
-    r.cleanup_leftovers()
-    r.teardown_node_network()
-    assert f"ktm{tag}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    async for r in isolated_runtime(tmp_path / "rt", "10.251.8.0/24", "m"):
+        yield r
 
 
 async def test_a_container_gets_its_mounts_hostname_sysfs_and_cgroup(rt, tmp_path):
@@ -88,8 +75,7 @@ async def test_a_container_gets_its_mounts_hostname_sysfs_and_cgroup(rt, tmp_pat
         assert int(lines[5]) >= 1            # PID 1 is in the container's cgroup
         # A private /tmp, with the volume mounted into it; unless kubetui itself runs from
         # under /tmp (a CI clone there), when the pod keeps the node's /tmp (see isolated.py).
-        runs_from_tmp = any(str(p).startswith("/tmp/") for p in (sys.executable, Path(kubetui.__file__)))
-        if runs_from_tmp:
+        if RUNS_FROM_TMP:
             assert "rw" in lines[6:]
         else:
             assert lines[6:] == ["rw"]
