@@ -185,3 +185,8 @@ class Headless:
         self.proc.stdout.close()
         self.proc.stderr.close()
         return rc
+
+
+def rows(out: str) -> list[list[str]]:
+    """kubectl's table output, header dropped, one list of cells per line."""
+    return [line.split() for line in out.strip().splitlines()[1:]]

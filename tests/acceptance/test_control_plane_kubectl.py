@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from tests.acceptance.conftest import eventually, names, owner_uids, start_cluster
+from tests.acceptance.conftest import eventually, names, owner_uids, rows, start_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -58,11 +58,6 @@ async def cluster(tmp_path_factory):
     c = await start_cluster(tmp_path_factory.mktemp("nodes0"), nodes=0)
     yield c
     await c.stop()
-
-
-def rows(out: str) -> list[list[str]]:
-    """kubectl's table output, header dropped, one list of cells per line."""
-    return [line.split() for line in out.strip().splitlines()[1:]]
 
 
 async def test_an_empty_cluster_as_a_learner_first_sees_it(cluster):

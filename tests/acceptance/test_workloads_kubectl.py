@@ -13,7 +13,7 @@ import re
 import pytest
 import pytest_asyncio
 
-from tests.acceptance.conftest import eventually, is_ready, kubectl_path, names, owner_uids, start_cluster
+from tests.acceptance.conftest import eventually, is_ready, kubectl_path, names, owner_uids, rows, start_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -44,10 +44,6 @@ async def cluster(tmp_path_factory):
     c = await start_cluster(tmp_path_factory.mktemp("workloads"), nodes=3)
     yield c
     await c.stop()
-
-
-def rows(out: str) -> list[list[str]]:
-    return [line.split() for line in out.strip().splitlines()[1:]]
 
 
 def image_of(obj: dict) -> str:
