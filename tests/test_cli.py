@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from kubetui.cli import build_parser, default_state_dir, main
+from kubetui.cli import build_parser, main
+from kubetui.cmdutil import default_state_dir, resolve_state_dir
 
 COMMANDS = [[], ["up"], ["down"], ["bench"]]
 
@@ -56,7 +57,6 @@ def test_bad_option_exits_nonzero():
 
 def test_state_dir_from_the_environment(monkeypatch, tmp_path):
     """Lesson shell checks run `kubetui …` with $KUBETUI_STATE_DIR set: it picks the cluster."""
-    from kubetui.cli import resolve_state_dir
     monkeypatch.setenv("KUBETUI_STATE_DIR", str(tmp_path / "lab"))
     assert resolve_state_dir(build_parser().parse_args(["store", "dump"])) == tmp_path / "lab"
     assert resolve_state_dir(build_parser().parse_args(

@@ -27,6 +27,7 @@ from typing import Any
 
 from kubetui.apiserver import encryption
 from kubetui.apiserver.encryption import EncryptingStore
+from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
 from kubetui.store import Store, StoreError
 
 WAIT_ROUNDS = 120       # while a cluster runs: look this many times...
@@ -35,8 +36,6 @@ WAIT_INTERVAL = 0.5     # ...this far apart (the API server polls the file every
 
 def register(subparsers: Any) -> None:
     """Add ``rotate-key`` under ``kubetui store`` (registered by ``kubetui.store.commands``)."""
-    from kubetui.cli import add_cluster_selector
-
     store = subparsers.choices.get("store")
     if store is None:
         return
@@ -51,8 +50,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError, resolve_state_dir
-
     state = resolve_state_dir(args)
     path = state / encryption.CONFIG_FILE
     if not path.exists():
@@ -85,8 +82,6 @@ async def _rotate(state: Path, path: Path) -> int:
 
 
 async def _rotate_running(state: Path, path: Path) -> int:
-    from kubetui.cli import CLIError
-
     before = await _keys_in_use(state, path)
     config, name = encryption.rotated_config(encryption.load_config(path), before)
     encryption.write_config(path, config)

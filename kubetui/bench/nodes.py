@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kubetui.cmdutil import CLIError
+
 log = logging.getLogger(__name__)
 
 TARGET_UP_SECONDS = 3.0
@@ -357,7 +359,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.providers.docker.image import ImageError
     try:
         r = asyncio.run(bench_up(args))
@@ -371,7 +372,6 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_pods(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.providers.docker.image import ImageError
     try:
         r = asyncio.run(bench_pods(args))

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.bench.nodes import _delete, _ensure_image, _settings, _up, percentile
+from kubetui.cmdutil import CLIError
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,6 @@ def print_service(r: dict[str, Any]) -> None:
 
 
 def run_service(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.providers.docker.image import ImageError
     try:
         r = asyncio.run(bench_service(args))

@@ -11,6 +11,7 @@ from typing import Any
 
 from kubetui.cluster.lifecycle import Cluster, ControlPlaneThread
 from kubetui.cluster.settings import PID_FILE, ClusterSettings, make_provider, settings_from_args
+from kubetui.cmdutil import CLIError
 from kubetui.providers.base import ClusterConfig
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,6 @@ def running_pid(state_dir: Path) -> int | None:
 
 
 def run_up(args: Any, state_dir: Path) -> int:
-    from kubetui.cli import CLIError
-
     if not getattr(args, "headless", False):
         return run_tui(args, state_dir)
     pid = running_pid(state_dir)
@@ -47,8 +46,6 @@ def run_up(args: Any, state_dir: Path) -> int:
 
 async def _headless(settings: ClusterSettings, state_dir: Path) -> int:
     from rich.console import Console
-
-    from kubetui.cli import CLIError
 
     console = Console(stderr=True)
     if settings.provider == "local":
@@ -111,8 +108,6 @@ def run_down(args: Any, state_dir: Path) -> int:
 
 def run_tui(args: Any, state_dir: Path) -> int:
     """``kubetui``: attach to a running cluster, or bring one up in this process, and open the TUI."""
-    from kubetui.cli import CLIError
-
     try:
         from kubetui.tui.app import run_app
     except ImportError as e:

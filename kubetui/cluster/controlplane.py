@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.clock import Clock
-from kubetui.cluster.settings import ClusterSettings, Progress, free_port, port_free
+from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.cluster.views import DECISIONS_GROUP, NETWORKING_GROUP, serve_decisions, serve_traffic
+from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
 
 log = logging.getLogger(__name__)

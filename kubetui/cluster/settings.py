@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -87,22 +86,6 @@ def default_provider() -> str:
     except ImportError:
         return "local"
     return "docker" if docker_available() else "local"
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_provider(settings: ClusterSettings, state_dir: Path, *, client=None, clock: Clock | None = None,

@@ -12,10 +12,10 @@ import asyncio
 import sys
 from typing import Any
 
+from kubetui.cmdutil import CLIError, add_cluster_selector
+
 
 def register(sub: Any) -> None:
-    from kubetui.cli import add_cluster_selector
-
     p = sub.add_parser("fault", help="inject and revert faults (node-pause, pod-kill, ...): seeded, reversible",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_cluster_selector(p)
@@ -44,7 +44,6 @@ def _state(args: argparse.Namespace):
 
 
 def _ctx(args: argparse.Namespace):
-    from kubetui.cli import CLIError
     from kubetui.faults import FaultError, context_for_state_dir
     try:
         return context_for_state_dir(_state(args), namespace=getattr(args, "namespace", "default"))
@@ -53,7 +52,6 @@ def _ctx(args: argparse.Namespace):
 
 
 def _go(fn):
-    from kubetui.cli import CLIError
     from kubetui.faults import FaultError
 
     async def main():
@@ -98,7 +96,6 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     if not args.id and not args.all:
         raise CLIError("give a fault id (kubetui fault list) or --all")
     ctx = _ctx(args)

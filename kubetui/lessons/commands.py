@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
+
 DEFAULT_LEARNER = "learner"
 
 
@@ -38,7 +40,6 @@ def lessons_root(args: argparse.Namespace) -> Path:
 
 
 def state_dir_of(args: argparse.Namespace) -> Path:
-    from kubetui.cli import resolve_state_dir
     env = os.environ.get("KUBETUI_STATE_DIR")
     if env and not getattr(args, "state_dir", None) and getattr(args, "name", "default") in (None, "default"):
         return Path(env)
@@ -51,8 +52,6 @@ def learner_of(args: argparse.Namespace) -> str:
 
 
 def register(sub: Any) -> None:
-    from kubetui.cli import add_cluster_selector
-
     p = sub.add_parser("lessons", help="interactive lessons: list, start, check, hint, test, export",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(func=cmd_list)
@@ -123,7 +122,6 @@ def _library(args: argparse.Namespace):
 
 
 def _lesson(args: argparse.Namespace, ref: str | None):
-    from kubetui.cli import CLIError
     from kubetui.lessons.format import LessonError
     from kubetui.lessons.progress import ProgressStore
 
@@ -140,7 +138,6 @@ def _lesson(args: argparse.Namespace, ref: str | None):
 
 
 def _run(args: argparse.Namespace, lesson):
-    from kubetui.cli import CLIError
     from kubetui.lessons.engine import LessonRun
     from kubetui.lessons.runner import ActionError, LabEnv
 
@@ -152,7 +149,6 @@ def _run(args: argparse.Namespace, lesson):
 
 
 def _async(coro_fn):
-    from kubetui.cli import CLIError
     from kubetui.lessons.runner import ActionError
 
     async def main():
@@ -343,8 +339,6 @@ def cmd_prev(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
-
     ref, choice = (args.args[0], args.args[1]) if len(args.args) > 1 else (None, args.args[0])
     run = _run(args, _lesson(args, ref))
     _async(lambda: _close(run))
@@ -360,8 +354,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
-
     lesson = _lesson(args, args.id)
     run = _run(args, lesson)
     try:
@@ -382,7 +374,6 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.lessons.export import selftest_junit
     from kubetui.lessons.runner import ActionError, LabEnv
     from kubetui.lessons.selftest import selftest_lessons

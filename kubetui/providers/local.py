@@ -36,6 +36,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kubetui.netutil import free_port
 from kubetui.providers.base import NodeConfig, NodeHandle, Provider
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,6 @@ class LocalProvider(Provider):
         with os.fdopen(fd, "w") as f:
             f.write(token)
         (d / "ca.crt").write_text(ca_pem)
-        from kubetui.cluster import free_port
         metrics = f"127.0.0.1:{free_port()}"
         argv = [sys.executable, "-m", "kubetui.proxy", "--mode", "userspace", "--api-server", api_url,
                 "--token-file", str(d / "token"), "--ca-file", str(d / "ca.crt"), "--node-name", node_name,

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kubetui.cmdutil import CLIError, resolve_state_dir
 from kubetui.scheduler.explain import decisions_path
 
 
@@ -116,8 +117,6 @@ def cmd_explain_pod(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kubetui.api.errors import NotFound, StatusError
-    from kubetui.cli import CLIError, resolve_state_dir
-
     kubeconfig = Path(getattr(args, "kubeconfig", None) or resolve_state_dir(args) / "kubeconfig")
     if not kubeconfig.exists():
         raise CLIError(f"no cluster at {kubeconfig.parent}: start one with `kubetui up`")

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
 from kubetui.store.errors import Corrupt, StoreError
 from kubetui.store.store import Store
 
@@ -33,8 +34,6 @@ def store_dir(state_dir: Path) -> Path:
 
 def register(subparsers: Any) -> None:
     """Add ``kubetui store ...``."""
-    from kubetui.cli import add_cluster_selector
-
     p = subparsers.add_parser(
         "store", help="look inside the cluster's store (etcd): dump, get, history",
         description="Read the cluster's store, as etcdctl reads etcd. Works whether or not "
@@ -63,8 +62,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError, resolve_state_dir
-
     directory = store_dir(resolve_state_dir(args))
     try:
         return asyncio.run(_run(args, directory))
@@ -73,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, directory: Path) -> int:
-    from kubetui.cli import CLIError
-
     store = await _open(directory)
     try:
         if args.store_command == "dump":

@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kubetui.cmdutil import CLIError, resolve_state_dir
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8000
@@ -60,7 +62,6 @@ def serve(kubeconfig: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError, resolve_state_dir
     from kubetui.cluster import running_pid
 
     if getattr(args, "kubeconfig", None):

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from kubetui.cluster import free_port
+from kubetui.netutil import free_port
 from tests.nodes.conftest import pod_ready, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

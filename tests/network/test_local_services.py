@@ -9,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from kubetui.cluster import Cluster, ClusterSettings, free_port
+from kubetui.cluster import Cluster, ClusterSettings
+from kubetui.netutil import free_port
 from kubetui.proxy.userspace import loopback_address
 
 pytestmark = pytest.mark.slow

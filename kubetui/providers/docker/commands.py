@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kubetui.cmdutil import CLIError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("image", help="build, save or load the node image",
@@ -30,7 +32,6 @@ def _progress():
 
 
 def _build(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.providers.docker import docker_client
     from kubetui.providers.docker.image import ImageError, build_node_image
     try:
@@ -42,7 +43,6 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _save(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.providers.docker import docker_client
     from kubetui.providers.docker.image import ImageError, save_image
     try:
@@ -54,7 +54,6 @@ def _save(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from kubetui.cli import CLIError
     from kubetui.providers.docker import docker_client
     from kubetui.providers.docker.image import ImageError, load_image
     if not args.file.exists():
