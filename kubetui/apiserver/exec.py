@@ -12,6 +12,8 @@ channel byte, 0 stdin, 1 stdout, 2 stderr, 3 error/status (a ``Status``
 JSON: ``Success``, or ``Failure`` with reason ``NonZeroExitCode`` and the
 exit code as a cause), 4 resize, and in v5 255 "close", whose payload
 names the channel the client has finished writing (``\\xff\\x00`` = stdin EOF).
+Clients may send their frames as binary or as text (the channel is then the
+text's first character), as upstream accepts.
 """
 
 from __future__ import annotations
@@ -189,9 +191,18 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
 
     async def client_to_command() -> None:
         async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
+            # Binary frames (kubectl) or TEXT frames whose first character is the channel
+            # (the official Python client's write_stdin("...")): kube-apiserver's wsstream
+            # reads both into bytes, and so do we.
+            if msg.type == WSMsgType.TEXT:
+                raw = msg.data.encode("utf-8")
+            elif msg.type == WSMsgType.BINARY:
+                raw = msg.data
+            else:
                 continue
-            channel, data = msg.data[0], msg.data[1:]
+            if not raw:
+                continue
+            channel, data = raw[0], raw[1:]
             if channel == STDIN and data:
                 await session.write(data)
             elif channel == CLOSE and v5 and data[:1] == bytes([STDIN]):
