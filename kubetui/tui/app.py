@@ -86,15 +86,16 @@ class KubetuiApp(LessonActions, App[None]):
     """
 
     BINDINGS = [
-        Binding("1", "switch_mode('map')", "Map"),
-        Binding("2", "switch_mode('browse')", "Resources"),
-        Binding("3", "switch_mode('events')", "Events"),
-        Binding("4", "switch_mode('store')", "Store"),
+        Binding("1", "switch_mode('map')", "Map", tooltip="the cluster map: control plane, nodes and their pods"),
+        Binding("2", "switch_mode('browse')", "Resources", tooltip="browse resources as kubectl get shows them"),
+        Binding("3", "switch_mode('events')", "Events", tooltip="the cluster's events as they happen"),
+        Binding("4", "switch_mode('store')", "Store", tooltip="the store: keys, revisions and the watch stream"),
         # Shown in the footer by each main screen (first, so they never scroll off).
-        Binding("colon", "command", "kubectl", key_display=":", show=False),
-        Binding("question_mark", "help", "Help", key_display="?", show=False),
-        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
-        Binding("q", "quit", "Quit", show=False),
+        Binding("colon", "command", "kubectl", key_display=":", show=False,
+                tooltip="command bar: run kubectl (or kubetui) against this cluster"),
+        Binding("question_mark", "help", "Help", key_display="?", show=False, tooltip="this list of keys"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False, tooltip="switch between the dark and light theme"),
+        Binding("q", "quit", "Quit", show=False, tooltip="quit kubetui"),
     ]
     CSS_PATH = "app.tcss"
     MODES = {"map": ClusterMapScreen, "browse": BrowserScreen, "events": EventsScreen, "store": StoreScreen}

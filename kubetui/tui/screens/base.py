@@ -46,13 +46,15 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         # First, so they stay visible in the footer even at 80 columns: how to
         # learn every other key, and how to type a real kubectl command.
-        Binding("question_mark", "app.help", "Help", key_display="?"),
-        Binding("colon", "app.command", "kubectl", key_display=":"),
-        Binding("ctrl+l", "app.toggle_lesson", "Lesson"),
-        Binding("n", "app.lesson_step(1)", "Next step"),
-        Binding("p", "app.lesson_step(-1)", "Prev step"),
-        Binding("h", "app.lesson_hint", "Hint"),
-        Binding("c", "app.lesson_check", "Check"),
+        Binding("question_mark", "app.help", "Help", key_display="?", tooltip="this list of keys"),
+        Binding("colon", "app.command", "kubectl", key_display=":",
+                tooltip="command bar: run kubectl (or kubetui) against this cluster"),
+        Binding("ctrl+l", "app.toggle_lesson", "Lesson",
+                tooltip="show or hide the lesson panel (or pick a lesson)"),
+        Binding("n", "app.lesson_step(1)", "Next step", tooltip="the lesson's next step"),
+        Binding("p", "app.lesson_step(-1)", "Prev step", tooltip="the lesson's previous step"),
+        Binding("h", "app.lesson_hint", "Hint", tooltip="show the step's next hint"),
+        Binding("c", "app.lesson_check", "Check", tooltip="check the lesson step now"),
     ]
 
     app: "KubetuiApp"
@@ -85,16 +87,18 @@ class ObjectActions:
     """
 
     OBJECT_BINDINGS = [
-        Binding("d", "describe", "Describe"),
-        Binding("y", "yaml", "YAML"),
-        Binding("l", "logs", "Logs"),
-        Binding("s", "shell", "Shell"),
-        Binding("e", "edit", "Edit"),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("plus,+", "scale(1)", "Scale +", key_display="+"),
-        Binding("minus,-", "scale(-1)", "Scale -", key_display="-"),
-        Binding("w", "explain", "Scheduler"),
-        Binding("t", "traffic", "Traffic"),
+        Binding("d", "describe", "Describe", tooltip="describe the selected object (as kubectl describe)"),
+        Binding("y", "yaml", "YAML", tooltip="the selected object's YAML"),
+        Binding("l", "logs", "Logs", tooltip="follow the selected pod's logs"),
+        Binding("s", "shell", "Shell", tooltip="a shell in the selected pod (kubectl exec -it)"),
+        Binding("e", "edit", "Edit", tooltip="edit the selected object in $EDITOR (kubectl edit)"),
+        Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected object (asks first)"),
+        Binding("plus,+", "scale(1)", "Scale +", key_display="+",
+                tooltip="one more replica (Deployment or ReplicaSet)"),
+        Binding("minus,-", "scale(-1)", "Scale -", key_display="-",
+                tooltip="one replica fewer (Deployment or ReplicaSet)"),
+        Binding("w", "explain", "Scheduler", tooltip="why is this pod on its node? the scheduler's decision"),
+        Binding("t", "traffic", "Traffic", tooltip="how a Service's requests spread over its endpoints"),
     ]
 
     app: "KubetuiApp"

@@ -38,14 +38,16 @@ class BrowserScreen(ObjectActions, MainScreen):
     """
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("right_square_bracket", "next_resource(1)", "Next kind", key_display="]"),
-        Binding("left_square_bracket", "next_resource(-1)", "Prev kind", key_display="["),
-        Binding("n", "next_namespace", "Namespace"),
-        Binding("N", "sort('NAME')", "Sort name", show=False),
-        Binding("A", "sort('AGE')", "Sort age", show=False),
-        Binding("S", "sort('STATUS')", "Sort status", show=False),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="filter the rows as you type"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="clear the filter"),
+        Binding("right_square_bracket", "next_resource(1)", "Next kind", key_display="]",
+                tooltip="the next kind of resource"),
+        Binding("left_square_bracket", "next_resource(-1)", "Prev kind", key_display="[",
+                tooltip="the previous kind of resource"),
+        Binding("n", "next_namespace", "Namespace", tooltip="the next namespace (all, then each one)"),
+        Binding("N", "sort('NAME')", "Sort name", show=False, tooltip="sort by name (again: reverse)"),
+        Binding("A", "sort('AGE')", "Sort age", show=False, tooltip="sort by age (again: reverse)"),
+        Binding("S", "sort('STATUS')", "Sort status", show=False, tooltip="sort by status (again: reverse)"),
         *ObjectActions.OBJECT_BINDINGS,
     ]
 

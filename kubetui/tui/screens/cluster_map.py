@@ -35,10 +35,10 @@ class ClusterMapScreen(ObjectActions, MainScreen):
     """
 
     BINDINGS = [
-        Binding("right", "select_step(1)", "Next pod", show=False),
-        Binding("left", "select_step(-1)", "Prev pod", show=False),
-        Binding("down", "select_node(1)", "Next node", show=False),
-        Binding("up", "select_node(-1)", "Prev node", show=False),
+        Binding("right", "select_step(1)", "Next pod", show=False, tooltip="select the next pod"),
+        Binding("left", "select_step(-1)", "Prev pod", show=False, tooltip="select the previous pod"),
+        Binding("down", "select_node(1)", "Next node", show=False, tooltip="the first pod of the next node"),
+        Binding("up", "select_node(-1)", "Prev node", show=False, tooltip="the first pod of the previous node"),
         *ObjectActions.OBJECT_BINDINGS,
     ]
 

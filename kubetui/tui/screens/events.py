@@ -40,9 +40,9 @@ class EventsScreen(MainScreen):
     """
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("W", "warnings", "Warnings only"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="filter the events as you type"),
+        Binding("W", "warnings", "Warnings only", tooltip="only warnings (again: all events)"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="clear the filter"),
     ]
 
     def __init__(self) -> None:

@@ -1,4 +1,9 @@
-"""The help screen: every key binding of the screen below and of the app, by its action name."""
+"""The help screen: every key of the screen below and of the app, with what it does in plain words.
+
+Each binding's ``tooltip`` is its plain description (the footer's short
+label otherwise); the action behind it (``switch_mode('map')``) is an
+implementation detail and never shown.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 
 def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str, str, str]]:
-    """(key, action, description): the app's keys (views, kubectl, help) first, then the screen's.
+    """(key, action, what it does): the app's keys (views, kubectl, help) first, then the screen's.
 
     The screen's own bindings and those it inherits (every main view's lesson
     keys) follow; an action the screen delegates to the app (``app.help``) is
@@ -25,12 +30,21 @@ def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str,
             continue
         seen.add(action)
         keys.add(b.key)
-        rows.append((b.key_display or b.key, action, b.description))
+        rows.append((b.key_display or key_names(b.key), action, b.tooltip or b.description))
     return rows
 
 
+_KEY_NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "plus": "+", "minus": "-",
+              "left_square_bracket": "[", "right_square_bracket": "]"}
+
+
+def key_names(keys: str) -> str:
+    """``escape,q`` -> ``escape / q``; ``question_mark`` -> ``?``."""
+    return " / ".join(dict.fromkeys(_KEY_NAMES.get(k, k) for k in keys.split(",")))
+
+
 class HelpScreen(ModalScreen[None]):
-    """A table of keys and actions.
+    """A table of keys and what they do.
 
     | Key | Action |
     | :- | :- |
@@ -46,7 +60,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         yield Static("[b]Keys[/b]  (mouse works too: click rows, tabs and pod chips)", id="help-title")
         table: DataTable[str] = DataTable(id="help-table", cursor_type="row")
-        table.add_columns("key", "action", "what it does")
-        for row in self.rows:
-            table.add_row(*row)
+        table.add_columns("key", "what it does")
+        for key, _action, what in self.rows:
+            table.add_row(key, what)
         yield table

@@ -36,7 +36,7 @@ class StoreScreen(MainScreen):
     | r | reload the keys |
     """
 
-    BINDINGS = [Binding("r", "reload", "Reload keys")]
+    BINDINGS = [Binding("r", "reload", "Reload keys", tooltip="read the store's keys again")]
 
     def __init__(self, provider: Callable[[], Awaitable[StoreSnapshot]] | None = None) -> None:
         super().__init__(id="store-screen")
