@@ -320,11 +320,24 @@ class DeploymentSync:
         if budget <= 0:
             return False
         cleaned = await self._cleanup_unhealthy(old, budget)
+        if cleaned is None:
+            # Upstream gives up on scaling down for this sync (the error is logged, not
+            # returned); the ReplicaSet's status update that is on its way requeues us.
+            return False
         scaled = await self._scale_down_old_for_rolling([*old, new], old)
         return cleaned + scaled > 0
 
-    async def _cleanup_unhealthy(self, old: list[Obj], budget: int) -> int:
-        """Scale down old RSes' *unavailable* pods first: they serve nobody."""
+    async def _cleanup_unhealthy(self, old: list[Obj], budget: int) -> int | None:
+        """``cleanupUnhealthyReplicas``: scale down old RSes' *unavailable* pods first: they serve nobody.
+
+        An RS's status lags behind its spec: just after this controller scaled it
+        from 2 to 1, it still reports ``availableReplicas: 2`` until the
+        ReplicaSet controller has deleted a pod and written status. "Unhealthy"
+        is then ``1 - 2 = -1``, and scaling "down" by -1 would scale the old RS
+        back *up* to 2 (a fresh old pod created, then killed). Upstream refuses
+        such a request ("got invalid request to scale down"); so does this,
+        returning None: no scaling down in this sync.
+        """
         total = 0
         for rs in _by_creation(old):
             if total >= budget:
@@ -334,6 +347,10 @@ class DeploymentSync:
             if n == 0 or n == available:
                 continue
             down = min(budget - total, n - available)
+            if n - down > n:
+                self.c.log.info("when cleaning up unhealthy replicas, got invalid request to scale down "
+                                "%s/%s %d -> %d", self.ns, meta(rs).get("name"), n, n - down)
+                return None
             await self.scale_rs(rs, n - down)
             total += down
         return total

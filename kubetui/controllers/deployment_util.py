@@ -312,9 +312,13 @@ def _rs_fraction(rs: Obj, d: Obj, d_status_replicas: int) -> int:
     try:
         annotated = int((meta(rs).get("annotations") or {})[MAX_REPLICAS])
     except (KeyError, ValueError):
-        annotated = d_status_replicas
+        annotated = 0
     if annotated == 0:
-        return 0
+        # No (or a zero) max-replicas annotation, e.g. someone edited the RS by hand:
+        # fall back to the Deployment's current size, as upstream's getReplicaSetFraction.
+        annotated = d_status_replicas
+        if annotated == 0:
+            return 0
     new_size = replicas_of(rs) * deployment_replicas / annotated
     # Go's math.Round rounds half away from zero.
     return int(math.floor(new_size + 0.5)) - replicas_of(rs)

@@ -182,3 +182,42 @@ async def test_revision_history_limit_deletes_the_oldest_scaled_down_rs(api, clo
     await settle(cm)
     revs = sorted(r["metadata"]["annotations"][du.REVISION] for r in (await rss(api)).values())
     assert revs == ["2", "3"]
+
+
+async def test_a_stale_replicaset_status_never_scales_an_old_replicaset_up(api, clock, manager_for):
+    """Just after the controller scaled the old RS from 5 to 4 it still reports 5 available.
+
+    Issue 12 item 1: "unhealthy" = 4 - 5 = -1 scaled the old RS back up to 5
+    ("Scaled up replica set web-… from 4 to 5"), creating a fresh old pod only
+    to kill it. Upstream's cleanupUnhealthyReplicas refuses to "scale down" by
+    a negative count. Only the Deployment controller runs here; the test writes
+    ReplicaSet statuses itself, so the stale moment lasts as long as it likes.
+    """
+    cm = await manager_for("deployment")
+    spec = {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}}
+    await api.create("deployments", deployment("web", 5, **spec), "default")
+    await settle(cm)
+
+    async def set_status(name: str, replicas: int, available: int) -> None:
+        rs = await api.get("replicasets", name, "default")
+        rs["status"] = {"replicas": replicas, "readyReplicas": available, "availableReplicas": available,
+                        "observedGeneration": rs["metadata"]["generation"]}
+        await api.update("replicasets", rs, "default", subresource="status")
+        await settle(cm)
+
+    (old,) = await rss(api)
+    await set_status(old, 5, 5)
+    await api.patch("deployments", "web", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:1.28"}]}}}}, "default", patch_type=STRATEGIC_MERGE_PATCH)
+    await settle(cm)
+    sets = await rss(api)
+    new = next(n for n in sets if n != old)
+    # new 1 (surge) -> old 5 -> 4 (one may be unavailable) -> new 2; old's status still says 5.
+    assert (sets[old]["spec"]["replicas"], sets[new]["spec"]["replicas"]) == (4, 2)
+    await set_status(new, 2, 2)          # the new pods became available; old is still stale
+    sets = await rss(api)
+    assert sets[old]["spec"]["replicas"] <= 4
+    ups = [m for m in await events(api, "ScalingReplicaSet") if m.startswith(f"Scaled up replica set {old}")]
+    assert ups == [f"Scaled up replica set {old} from 0 to 5"]
+    await set_status(old, 4, 4)          # the ReplicaSet controller caught up: the rollout goes on
+    assert (await rss(api))[old]["spec"]["replicas"] < 4
