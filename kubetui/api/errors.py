@@ -42,7 +42,13 @@ class StatusError(Exception):
             self.reason = reason
 
     def status(self) -> dict[str, Any]:
-        """The ``Status`` object a real API server would send."""
+        """The ``Status`` object a real API server would send.
+
+        Keys come in the order of the Go structs' fields (``metav1.Status``:
+        kind, apiVersion, metadata, status, message, reason, details, code;
+        ``StatusDetails``: name, group, kind, causes, retryAfterSeconds), which
+        is the order kube-apiserver writes them in.
+        """
         details: dict[str, Any] = {}
         if self.name is not None:
             details["name"] = self.name
@@ -61,10 +67,10 @@ class StatusError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if details:
             body["details"] = details
+        body["code"] = self.code
         return body
 
     @classmethod

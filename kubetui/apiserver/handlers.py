@@ -28,7 +28,7 @@ from kubetui.api.errors import (
     BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
 )
 from kubetui.api.resources import Resource
-from kubetui.apiserver import discovery, exec as execmod, protobuf, tables
+from kubetui.apiserver import discovery, encoding, exec as execmod, protobuf, tables
 from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock, rfc3339
@@ -217,8 +217,7 @@ class RestHandlers:
     @staticmethod
     def respond(obj: Any, status: int = 200, *, pretty: bool = False,
                 warnings: list[str] | None = None) -> web.Response:
-        text = json.dumps(obj, indent=2) if pretty else json.dumps(obj, separators=(",", ":"))
-        resp = web.Response(status=status, text=text, content_type="application/json")
+        resp = encoding.response(obj, status, pretty=pretty)
         for w in warnings or []:
             resp.headers.add("Warning", f'299 - {json.dumps(w)}')
         return resp
@@ -275,7 +274,7 @@ class RestHandlers:
         q = request.query
         obj = await call(self.registry.get, info.resource, info.namespace, info.name,
                          subresource=info.subresource)
-        pretty = q_bool(q, "pretty")
+        pretty = encoding.wants_pretty(request)
         if tables.wants_table(request.headers.get("Accept")) and info.subresource is None:
             return self.respond(self._table(info, [obj], q), pretty=pretty)
         return self.respond(obj, pretty=pretty)
@@ -288,7 +287,7 @@ class RestHandlers:
                          limit=q_int(q, "limit") or None, continue_=q.get("continue") or None,
                          resource_version=q.get("resourceVersion") or None,
                          resource_version_match=q.get("resourceVersionMatch") or None)
-        pretty = q_bool(q, "pretty")
+        pretty = encoding.wants_pretty(request)
         if tables.wants_table(request.headers.get("Accept")):
             return self.respond(self._table(info, lst.get("items") or [], q, lst.get("metadata")), pretty=pretty)
         return self.respond(lst, pretty=pretty)
@@ -317,8 +316,7 @@ class RestHandlers:
                     table.pop("columnDefinitions", None)
                 first[0] = False
                 return table
-        return await self.watches.serve(request, events, timeout_seconds=timeout, transform=transform,
-                                        pretty=q_bool(q, "pretty"))
+        return await self.watches.serve(request, events, timeout_seconds=timeout, transform=transform)
 
     # -- writes -------------------------------------------------------------
     # The registry decodes-checks (wrong types, unknown fields per fieldValidation),
@@ -332,7 +330,7 @@ class RestHandlers:
                                  subresource=info.subresource, name=info.name,
                                  dry_run=q_dry_run(q), field_validation=q_field_validation(q),
                                  field_manager=q.get("fieldManager") or None, _required=("dry_run",))
-        return self.respond(created, 201, pretty=q_bool(q, "pretty"), warnings=warnings)
+        return self.respond(created, 201, pretty=encoding.wants_pretty(request), warnings=warnings)
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
@@ -346,7 +344,7 @@ class RestHandlers:
                                  subresource=info.subresource, dry_run=q_dry_run(q),
                                  field_validation=q_field_validation(q),
                                  field_manager=q.get("fieldManager") or None, _required=("dry_run",))
-        return self.respond(updated, 200, pretty=q_bool(q, "pretty"), warnings=warnings)
+        return self.respond(updated, 200, pretty=encoding.wants_pretty(request), warnings=warnings)
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
@@ -364,7 +362,7 @@ class RestHandlers:
                                  subresource=info.subresource, field_manager=q.get("fieldManager") or None,
                                  force=q_bool(q, "force"), dry_run=q_dry_run(q),
                                  field_validation=q_field_validation(q), _required=("dry_run",))
-        return self.respond(patched, 200, pretty=q_bool(q, "pretty"), warnings=warnings)
+        return self.respond(patched, 200, pretty=encoding.wants_pretty(request), warnings=warnings)
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         q = request.query
@@ -395,7 +393,7 @@ class RestHandlers:
         with collect_warnings() as warnings:
             out = await call(self.registry.delete, info.resource, info.namespace, info.name,
                              _required=("dry_run", "preconditions"), **opts)
-        return self.respond(out, 200, pretty=q_bool(request.query, "pretty"), warnings=warnings)
+        return self.respond(out, 200, pretty=encoding.wants_pretty(request), warnings=warnings)
 
     async def delete_collection(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
@@ -406,7 +404,7 @@ class RestHandlers:
                          label_selector=q.get("labelSelector") or None,
                          field_selector=q.get("fieldSelector") or None,
                          _required=("dry_run",), **opts)
-        return self.respond(out, 200, pretty=q_bool(q, "pretty"))
+        return self.respond(out, 200, pretty=encoding.wants_pretty(request))
 
     # -- pods/log, pods/exec -------------------------------------------------
     async def pod_proxy(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -436,7 +434,7 @@ class RestHandlers:
                 "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
                 "incomplete": False,
             }
-        return self.respond(obj, 201)
+        return self.respond(obj, 201, pretty=encoding.wants_pretty(request))
 
     # -- metrics.k8s.io -------------------------------------------------------
     async def metrics(self, request: web.Request, info: RequestInfo) -> web.Response:
@@ -459,11 +457,11 @@ class RestHandlers:
         if info.name is not None:
             for i in items:
                 if i["metadata"].get("name") == info.name:
-                    return self.respond(i)
+                    return self.respond(i, pretty=encoding.wants_pretty(request))
             raise NotFound(f'{info.resource.plural}.metrics.k8s.io "{info.name}" not found',
                            name=info.name, group="metrics.k8s.io", kind=info.resource.plural)
         return self.respond({"kind": f"{info.resource.kind}List", "apiVersion": "metrics.k8s.io/v1beta1",
-                             "metadata": {}, "items": items})
+                             "metadata": {}, "items": items}, pretty=encoding.wants_pretty(request))
 
 
 def now_rfc3339(clock: Clock) -> str:

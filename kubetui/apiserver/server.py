@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import platform
 import ssl
@@ -59,7 +58,7 @@ from aiohttp import web
 
 from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
-from kubetui.apiserver import discovery
+from kubetui.apiserver import discovery, encoding
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
 from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
 from kubetui.apiserver.watchstream import WatchStreams
@@ -71,10 +70,9 @@ PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 USER = web.RequestKey("user", UserInfo)  # the authenticated user, for handlers that want it
 
 
-def status_response(err: StatusError) -> web.Response:
+def status_response(err: StatusError, *, pretty: bool = False) -> web.Response:
     """The one place an error becomes an HTTP response: a ``Status`` body."""
-    body = err.status()
-    resp = web.Response(status=err.code, text=json.dumps(body), content_type="application/json")
+    resp = encoding.response(err.status(), err.code, pretty=pretty)
     if err.retry_after is not None:
         resp.headers["Retry-After"] = str(err.retry_after)
     return resp
@@ -175,23 +173,25 @@ class APIServer:
     @web.middleware
     async def _status_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         self.requests_served += 1  # the TUI's activity indicator for the API server
+        pretty = encoding.wants_pretty(request)
         try:
             return await handler(request)
         except StatusError as err:
             if err.code >= 500:
                 log.warning("%s %s: %s", request.method, request.path, err.message)
-            return status_response(err)
+            return status_response(err, pretty=pretty)
         except web.HTTPException as exc:
             if exc.status == 413:
                 from kubetui.api.errors import RequestEntityTooLarge
-                return status_response(RequestEntityTooLarge(exc.text or "Request entity too large"))
-            return status_response(StatusError(exc.reason, code=exc.status, reason=exc.reason.replace(" ", "")))
+                return status_response(RequestEntityTooLarge(exc.text or "Request entity too large"), pretty=pretty)
+            return status_response(StatusError(exc.reason, code=exc.status, reason=exc.reason.replace(" ", "")),
+                                   pretty=pretty)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:  # noqa: BLE001 - the server's loop boundary: log, answer 500
             log.exception("%s %s failed", request.method, request.path_qs)
             return status_response(InternalError(f"an error on the server ({type(exc).__name__}: {exc}) "
-                                                 f"has prevented the request from succeeding"))
+                                                 f"has prevented the request from succeeding"), pretty=pretty)
 
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler) -> web.StreamResponse:
@@ -204,20 +204,20 @@ class APIServer:
     # -- routing -------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
-        accept = request.headers.get("Accept", "")
         if not parts:
-            return self._json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
-                                         "/readyz", "/version"]})
+            # upstream's WriteRawJSON: non-API documents are always indented
+            return encoding.response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+                                                "/readyz", "/version"]}, raw=True)
         head = parts[0]
         if head in ("healthz", "livez", "readyz"):
             return web.Response(text="ok", content_type="text/plain")
         if head == "version" and len(parts) == 1:
-            return self._json(self.version_info())
+            return encoding.response(self.version_info(), raw=True)
         if head == "openapi":
             return self._openapi_response(request, parts[1:])
         if head == "api":
             if len(parts) == 1:
-                return self._discovery(accept, core=True)
+                return self._discovery(request, core=True)
             if parts[1] != "v1":
                 raise NotFound("the server could not find the requested resource")
             if len(parts) == 2:
@@ -229,7 +229,7 @@ class APIServer:
         if head == "apis":
             gvs = discovery.group_versions()
             if len(parts) == 1:
-                return self._discovery(accept, core=False)
+                return self._discovery(request, core=False)
             group = parts[1]
             if not group or group not in gvs:
                 raise NotFound("the server could not find the requested resource")
@@ -245,15 +245,13 @@ class APIServer:
         raise NotFound("the server could not find the requested resource")
 
     @staticmethod
-    def _json(obj: Any, content_type: str = "application/json") -> web.Response:
-        resp = web.Response(text=json.dumps(obj, separators=(",", ":")))
-        resp.headers["Content-Type"] = content_type
-        return resp
+    def _json(request: web.Request, obj: Any, content_type: str = encoding.JSON) -> web.Response:
+        return encoding.response(obj, pretty=encoding.wants_pretty(request), content_type=content_type)
 
     def _get_only(self, request: web.Request, obj: Any) -> web.Response:
         if request.method != "GET":
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
-        return self._json(obj)
+        return self._json(request, obj)
 
     def version_info(self) -> dict[str, Any]:
         major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
@@ -265,12 +263,12 @@ class APIServer:
             "kubetui": __version__,
         }
 
-    def _discovery(self, accept: str, *, core: bool) -> web.Response:
-        if discovery.wants_aggregated(accept):
-            return self._json(discovery.aggregated(core), discovery.AGGREGATED_CONTENT_TYPE)
+    def _discovery(self, request: web.Request, *, core: bool) -> web.Response:
+        if discovery.wants_aggregated(request.headers.get("Accept", "")):
+            return self._json(request, discovery.aggregated(core), discovery.AGGREGATED_CONTENT_TYPE)
         if core:
-            return self._json(discovery.api_versions(f"{self.host}:{self.port}"))
-        return self._json(discovery.api_group_list())
+            return self._json(request, discovery.api_versions(f"{self.host}:{self.port}"))
+        return self._json(request, discovery.api_group_list())
 
     # -- OpenAPI v3 --------------------------------------------------------------
     def _openapi_docs(self) -> dict[str, tuple[bytes, str]]:
@@ -281,7 +279,7 @@ class APIServer:
                 raise NotFound(f"OpenAPI documents are not available on this server ({exc})") from None
             out = {}
             for gv, doc in docs.items():
-                body = json.dumps(doc, separators=(",", ":")).encode()
+                body = encoding.encode_marshal(doc)
                 out[gv] = (body, hashlib.sha512(body).hexdigest().upper())
             self._openapi = out
         return self._openapi
@@ -292,8 +290,9 @@ class APIServer:
             raise NotFound("the server could not find the requested resource")
         docs = self._openapi_docs()
         if len(rest) == 1:
-            return self._json({"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={h}"}
-                                         for gv, (_, h) in docs.items()}})
+            index = {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={h}"}
+                               for gv, (_, h) in docs.items()}}
+            return web.Response(body=encoding.encode_marshal(index), content_type=encoding.JSON)
         gv = "/".join(rest[1:])
         if gv not in docs:
             raise NotFound("the server could not find the requested resource")

@@ -14,13 +14,13 @@ server stops; clients then reconnect from the last resourceVersion they saw.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
 from kubetui.api.errors import InternalError, StatusError
+from kubetui.apiserver import encoding
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ def _event_object(ev: Any) -> dict:
     return ev.object if hasattr(ev, "object") else ev["object"]
 
 
-def encode_event(type_: str, obj: dict, pretty: bool = False) -> bytes:
-    if pretty:
-        return (json.dumps({"type": type_, "object": obj}, indent=2) + "\n").encode()
-    return (json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n").encode()
+def encode_event(type_: str, obj: dict) -> bytes:
+    """One watch event: a compact JSON object and a newline (upstream's streaming
+    serializer ignores ``?pretty``, so a frame is always one line)."""
+    return encoding.encode({"type": type_, "object": obj})
 
 
 class WatchStreams:
@@ -73,8 +73,7 @@ class WatchStreams:
 
     async def serve(self, request: web.Request, events: AsyncIterator[Any], *,
                     timeout_seconds: float | None,
-                    transform: Callable[[str, dict], dict] | None = None,
-                    pretty: bool = False) -> web.StreamResponse:
+                    transform: Callable[[str, dict], dict] | None = None) -> web.StreamResponse:
         """Stream ``events`` (WatchEvent-like) until timeout, server stop, or client disconnect."""
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                        "Cache-Control": "no-cache, private"})
@@ -95,12 +94,12 @@ class WatchStreams:
                 if item is _END:
                     break
                 if isinstance(item, StatusError):
-                    await resp.write(encode_event("ERROR", item.status(), pretty))
+                    await resp.write(encode_event("ERROR", item.status()))
                     break
                 type_, obj = _event_type(item), _event_object(item)
                 if transform is not None and type_ not in ("ERROR", "BOOKMARK"):
                     obj = transform(type_, obj)
-                await resp.write(encode_event(type_, obj, pretty))
+                await resp.write(encode_event(type_, obj))
             await resp.write_eof()
         except ConnectionResetError:
             pass  # the client went away

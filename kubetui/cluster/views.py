@@ -29,9 +29,8 @@ async def serve_decisions(cp: "ControlPlane", request: Any, parts: list[str]) ->
     kube-scheduler keeps no record of why it chose a node; kubetui does, and
     serves it like an aggregated API so `kubetui explain` and the TUI can read it.
     """
-    from aiohttp import web
-
     from kubetui.api.errors import MethodNotAllowed, NotFound
+    from kubetui.apiserver import encoding
     from kubetui.scheduler.explain import handle_decisions
 
     if request.method != "GET":
@@ -39,7 +38,7 @@ async def serve_decisions(cp: "ControlPlane", request: Any, parts: list[str]) ->
     if len(parts) != 5 or parts[0] != "v1alpha1" or parts[1] != "namespaces" or parts[3] != "decisions":
         raise NotFound("the server could not find the requested resource")
     code, body = handle_decisions(cp.scheduler, parts[2], parts[4])
-    return web.json_response(body, status=code)
+    return encoding.response(body, code, pretty=encoding.wants_pretty(request))
 
 async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> Any:
     """GET /apis/networking.kubetui.dev/v1alpha1/traffic and .../namespaces/{ns}/services/{name}/traffic.
@@ -49,9 +48,8 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     counts) added up, plus what the LoadBalancer listeners sent where.
     Upstream has no such API; it is served like an aggregated API for the TUI.
     """
-    from aiohttp import web
-
     from kubetui.api.errors import MethodNotAllowed, NotFound
+    from kubetui.apiserver import encoding
 
     if request.method != "GET":
         raise MethodNotAllowed(f"{request.method} is not supported on traffic")
@@ -63,7 +61,7 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
         service = f"{ns}/{name}"
     elif parts != ["v1alpha1", "traffic"]:
         raise NotFound("the server could not find the requested resource")
-    return web.json_response(await traffic(cp, service))
+    return encoding.response(await traffic(cp, service), pretty=encoding.wants_pretty(request))
 
 async def traffic(cp: "ControlPlane", service: str | None = None) -> dict[str, Any]:
     from kubetui.proxy.counters import merge

@@ -1,0 +1,137 @@
+"""The one place a JSON response body is made, byte for byte as kube-apiserver makes it.
+
+Upstream: ``k8s.io/apimachinery/pkg/runtime/serializer/json`` (``doEncode``) and
+``k8s.io/apiserver/pkg/endpoints/handlers/responsewriters`` (``SerializeObject``,
+``WriteRawJSON``, ``isPrettyPrint``). Clients compare what the server sends
+exactly (the official Python client's ``create_from_yaml`` reports a conflict
+by the error body's text), so kubetui writes what Go writes:
+
+- an API object (an object, a list, a Table, a ``Status``, a watch event) is
+  Go's ``json.NewEncoder(w).Encode(obj)``: compact (``,`` and ``:`` with no
+  spaces), followed by one newline;
+- with ``?pretty=true``, or a human's client (a ``User-Agent`` starting with
+  ``curl``, ``Wget`` or ``Mozilla/5.0``), it is ``json.MarshalIndent(obj, "",
+  "  ")``: two-space indent and no trailing newline;
+- a non-API document (``/version``, the root path list) is always indented
+  (``WriteRawJSON``);
+- strings are escaped the Go way: UTF-8 kept as it is, but ``<``, ``>``,
+  ``&``, U+2028 and U+2029 written as ``\\u003c``, ``\\u003e``, ``\\u0026``,
+  ``\\u2028``, ``\\u2029`` (``encoding/json`` escapes HTML by default);
+- the OpenAPI v3 documents and their index are kube-openapi's
+  ``json.Marshal``: compact, with no trailing newline (``encode_marshal``);
+- a watch stream is one compact object per line, never indented (upstream's
+  watch encoder is the streaming serializer, which ignores ``pretty``).
+
+Field order is the order of the dict, except that an object's ``kind`` and
+``apiVersion`` come first and its ``metadata`` follows ``ObjectMeta``'s field
+order with label and annotation keys sorted (Go writes struct fields in
+declaration order and map keys sorted), in objects, list items and watch
+events alike. The objects kubetui builds itself (``Status`` in
+``kubetui.api.errors``) follow the order of the Go structs' fields.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+JSON = "application/json"
+
+# Characters Go's encoding/json escapes although JSON does not require it.
+# They can only occur inside JSON strings, so replacing them in the encoded
+# text never touches the structure.
+_GO_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+               ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+# Go's strconv.ParseBool, which upstream uses for ?pretty=
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_HUMAN_AGENTS = ("curl", "Wget", "Mozilla/5.0")
+
+
+# metav1.ObjectMeta's fields in declaration order
+_OBJECT_META = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+                "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+                "annotations", "ownerReferences", "finalizers", "managedFields")
+_META_RANK = {k: i for i, k in enumerate(_OBJECT_META)}
+
+
+def _ordered_meta(meta: dict) -> dict:
+    out = {k: meta[k] for k in sorted(meta, key=lambda k: _META_RANK.get(k, len(_META_RANK)))}
+    for m in ("labels", "annotations"):
+        if isinstance(out.get(m), dict):
+            out[m] = dict(sorted(out[m].items()))
+    return out
+
+
+def _ordered(obj: Any) -> Any:
+    """``kind``, ``apiVersion``, ``metadata`` (ObjectMeta order) first, as Go's TypeMeta/ObjectMeta."""
+    if not isinstance(obj, dict) or "kind" not in obj:
+        return obj
+    out: dict[str, Any] = {"kind": obj["kind"]}
+    if "apiVersion" in obj:
+        out["apiVersion"] = obj["apiVersion"]
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        out["metadata"] = _ordered_meta(meta) if "name" in meta or "labels" in meta else meta
+    for k, v in obj.items():
+        if k not in out:
+            out[k] = v
+    items = out.get("items")
+    if isinstance(items, list) and out["kind"].endswith("List"):
+        out["items"] = [_ordered(i) for i in items]
+    return out
+
+
+def _go_escape(text: str) -> str:
+    for ch, esc in _GO_ESCAPES:
+        if ch in text:
+            text = text.replace(ch, esc)
+    return text
+
+
+def encode(obj: Any, *, pretty: bool = False) -> bytes:
+    """An API object as kube-apiserver's JSON serializer writes it.
+
+    >>> encode({"kind": "Status", "message": "a <b> & c", "code": 409})
+    b'{"kind":"Status","message":"a \\\\u003cb\\\\u003e \\\\u0026 c","code":409}\\n'
+    >>> encode({"a": [1, {}]}, pretty=True)
+    b'{\\n  "a": [\\n    1,\\n    {}\\n  ]\\n}'
+    """
+    obj = _ordered(obj)
+    if isinstance(obj, dict) and isinstance(obj.get("object"), dict) and "type" in obj:
+        obj = {"type": obj["type"], "object": _ordered(obj["object"])}  # a watch event
+    if pretty:
+        text = json.dumps(obj, indent=2, ensure_ascii=False)
+    else:
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return _go_escape(text).encode()
+
+
+def encode_marshal(obj: Any) -> bytes:
+    """Go's plain ``json.Marshal`` (kube-openapi's documents): compact, no trailing newline."""
+    return _go_escape(json.dumps(obj, separators=(",", ":"), ensure_ascii=False)).encode()
+
+
+def encode_raw(obj: Any) -> bytes:
+    """A non-API document (``/version``, ``/``): upstream's ``WriteRawJSON``, always indented."""
+    return encode(obj, pretty=True)
+
+
+def wants_pretty(request: web.Request) -> bool:
+    """Upstream's ``isPrettyPrint``: ``?pretty=`` if given, else a browser or curl/wget."""
+    pp = request.query.get("pretty")
+    if pp:
+        return pp in _TRUE
+    agent = request.headers.get("User-Agent", "")
+    return agent.startswith(_HUMAN_AGENTS)
+
+
+def response(obj: Any, status: int = 200, *, pretty: bool = False, raw: bool = False,
+             content_type: str = JSON) -> web.Response:
+    """A JSON response; ``raw`` for non-API documents (always indented, as upstream)."""
+    body = encode_raw(obj) if raw else encode(obj, pretty=pretty)
+    resp = web.Response(status=status, body=body)
+    resp.headers["Content-Type"] = content_type
+    return resp
