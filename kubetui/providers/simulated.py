@@ -107,6 +107,41 @@ def node_object(cfg: NodeConfig, index: int, now: str, ephemeral_storage: str = 
     }
 
 
+_KUBELET_MANAGED = ("cpu", "memory", "pods", "ephemeral-storage")
+
+
+def allocatable_patch(status: dict[str, Any]) -> dict[str, Any] | None:
+    """What the kubelet changes in ``allocatable`` after someone advertised an extended resource.
+
+    Upstream's way to offer ``example.com/dongle`` on a node (as a device
+    plugin does, or by hand) is to patch ``status.capacity`` through the API::
+
+        kubectl patch node node-1 --subresource=status --type=json \
+          -p '[{"op": "add", "path": "/status/capacity/example.com~1dongle", "value": "4"}]'
+
+    and the kubelet's next status update copies it into ``allocatable`` (its
+    ``MachineInfo`` setter: allocatable = capacity minus reservations, and an
+    extended resource gone from capacity leaves allocatable too). The
+    returned merge patch does that for every resource the kubelet does not
+    compute itself; None when nothing changes.
+
+    >>> allocatable_patch({"capacity": {"cpu": "2", "example.com/dongle": "4"}, "allocatable": {"cpu": "2"}})
+    {'example.com/dongle': '4'}
+    >>> allocatable_patch({"capacity": {"cpu": "2"}, "allocatable": {"cpu": "2", "example.com/dongle": "4"}})
+    {'example.com/dongle': None}
+    """
+    capacity = status.get("capacity") or {}
+    allocatable = status.get("allocatable") or {}
+    patch: dict[str, Any] = {}
+    for name, value in capacity.items():
+        if name not in _KUBELET_MANAGED and allocatable.get(name) != value:
+            patch[name] = value
+    for name in allocatable:
+        if name not in capacity and "/" in name and "kubernetes.io/" not in name:
+            patch[name] = None
+    return patch or None
+
+
 def node_conditions(heartbeat: str, transition: str) -> list[dict[str, Any]]:
     """A healthy node's conditions, worded as the kubelet words them."""
     def cond(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
@@ -313,6 +348,9 @@ class SimulatedProvider(Provider):
         sim = self.nodes.get(node["metadata"].get("name"))
         if type_ == "DELETED" or sim is None or not sim.running:
             return
+        patch = None if sim.silent else allocatable_patch(node.get("status") or {})
+        if patch is not None:
+            self._spawn(self._patch_allocatable(sim, patch))
         value = (node["metadata"].get("annotations") or {}).get(FAULT_ANNOTATION) or None
         if value == sim.seen_annotation:
             return
@@ -368,6 +406,15 @@ class SimulatedProvider(Provider):
             current = await self.client.patch("nodes", sim.cfg.name, {"status": obj["status"]},
                                               subresource="status", patch_type=MERGE_PATCH)
             sim.uid = current["metadata"].get("uid")
+
+    async def _patch_allocatable(self, sim: SimulatedNode, patch: dict[str, Any]) -> None:
+        try:
+            await self.client.patch("nodes", sim.cfg.name, {"status": {"allocatable": patch}},
+                                    subresource="status", patch_type=MERGE_PATCH)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:      # the next node event tries again
+            log.warning("simulated node %s: updating allocatable failed: %s", sim.cfg.name, e)
 
     async def _renew_lease(self, sim: SimulatedNode) -> None:
         lease = lease_object(sim.cfg.name, sim.uid, self.timings.node_lease_duration_seconds,

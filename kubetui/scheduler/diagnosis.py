@@ -70,8 +70,11 @@ def _fits_without(pod: PodInfo, node: NodeInfo, victims: list[PodInfo]) -> bool:
     mem = u.memory - sum(v.requests.memory for v in victims)
     eph = u.ephemeral_storage - sum(v.requests.ephemeral_storage for v in victims)
     pods = len(node.pods) - len(victims)
+    scalar_ok = all(want <= a.scalar.get(name, 0) - u.scalar.get(name, 0)
+                    + sum(v.requests.scalar.get(name, 0) for v in victims)
+                    for name, want in r.scalar.items() if want)
     return (pods + 1 <= a.allowed_pods and r.milli_cpu <= a.milli_cpu - cpu and r.memory <= a.memory - mem
-            and r.ephemeral_storage <= a.ephemeral_storage - eph)
+            and r.ephemeral_storage <= a.ephemeral_storage - eph and scalar_ok)
 
 
 def preemption_message(pod: PodInfo, nodes: list[NodeInfo], statuses: dict[str, Status]) -> str:

@@ -21,6 +21,7 @@ import enum
 from typing import Any, Iterable, Protocol, runtime_checkable
 
 from kubetui.api.quantity import quantity_bytes, quantity_millis
+from kubetui.api.selectors import IN, NOT_IN, LabelSelector, Requirement, label_selector_from_dict
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -36,11 +37,13 @@ DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 # pod out of ``unschedulablePods`` only on such an event.
 NODE_ADD = "Node/Add"
 NODE_UPDATE = "Node/Update"
+POD_ADD = "Pod/Add"                # a pod was assigned a node (a peer for pod affinity appeared)
 POD_DELETE = "Pod/Delete"          # an assigned pod went away: room freed
 POD_UPDATE = "Pod/Update"          # an assigned pod changed (e.g. finished)
 PVC_CHANGE = "PersistentVolumeClaim/Change"
 PV_CHANGE = "PersistentVolume/Change"
 STORAGECLASS_CHANGE = "StorageClass/Change"
+NAMESPACE_CHANGE = "Namespace/Change"   # labels a namespaceSelector reads
 
 
 class Code(enum.IntEnum):
@@ -109,30 +112,63 @@ class CycleState(dict):
     """Per-attempt scratch space plugins share (upstream ``framework.CycleState``).
 
     Keys are plugin-chosen strings. ``skip_filter`` / ``skip_score`` hold the
-    names of plugins that returned Skip at PreFilter / PreScore.
+    names of plugins that returned Skip at PreFilter / PreScore. ``nodes`` is
+    the cycle's snapshot of every node (upstream plugins read it through
+    ``SnapshotSharedLister``): InterPodAffinity and PodTopologySpread count
+    pods across the whole cluster, not only on the node being filtered.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, nodes: list["NodeInfo"] | None = None) -> None:
         super().__init__()
         self.skip_filter: set[str] = set()
         self.skip_score: set[str] = set()
+        self.nodes: list[NodeInfo] = nodes or []
+
+
+_NATIVE = frozenset(("cpu", "memory", "ephemeral-storage", "pods", "storage"))
+
+
+def is_extended_resource_name(name: str) -> bool:
+    """A resource a device plugin or an operator advertises, such as ``example.com/dongle``.
+
+    Upstream ``v1helper.IsExtendedResourceName``: domain-qualified, not in the
+    ``kubernetes.io/`` namespace (kept for native resources) and not a quota's
+    ``requests.`` name.
+
+    >>> [is_extended_resource_name(n) for n in ("example.com/dongle", "cpu", "kubernetes.io/x", "requests.a/b")]
+    [True, False, False, False]
+    """
+    return "/" in name and "kubernetes.io/" not in name and not name.startswith("requests.")
+
+
+def is_scalar_resource_name(name: str) -> bool:
+    """Resources counted by name beyond cpu/memory/ephemeral-storage (upstream ``IsScalarResourceName``):
+    extended resources, ``hugepages-<size>``, ``attachable-volumes-*`` and ``kubernetes.io/``-prefixed ones."""
+    return (is_extended_resource_name(name) or name.startswith("hugepages-")
+            or name.startswith("attachable-volumes-") or "kubernetes.io/" in name)
 
 
 class Resource:
-    """Amounts of the resources the scheduler counts (upstream ``framework.Resource``)."""
+    """Amounts of the resources the scheduler counts (upstream ``framework.Resource``).
 
-    __slots__ = ("milli_cpu", "memory", "ephemeral_storage", "allowed_pods")
+    ``scalar`` holds every other countable resource by name (upstream
+    ``ScalarResources``): extended resources such as ``example.com/dongle: 3``
+    (integers, never overcommitted) and hugepages (bytes).
+    """
+
+    __slots__ = ("milli_cpu", "memory", "ephemeral_storage", "allowed_pods", "scalar")
 
     def __init__(self, milli_cpu: int = 0, memory: int = 0, ephemeral_storage: int = 0,
-                 allowed_pods: int = 0) -> None:
+                 allowed_pods: int = 0, scalar: dict[str, int] | None = None) -> None:
         self.milli_cpu = milli_cpu
         self.memory = memory
         self.ephemeral_storage = ephemeral_storage
         self.allowed_pods = allowed_pods
+        self.scalar: dict[str, int] = scalar if scalar is not None else {}
 
     @classmethod
     def from_list(cls, rl: dict[str, Any] | None) -> "Resource":
-        """From a ResourceList such as ``{"cpu": "2", "memory": "4Gi", "pods": "110"}``."""
+        """From a ResourceList such as ``{"cpu": "2", "memory": "4Gi", "pods": "110", "example.com/dongle": "3"}``."""
         rl = rl or {}
         r = cls()
         if "cpu" in rl:
@@ -143,26 +179,38 @@ class Resource:
             r.ephemeral_storage = quantity_bytes(rl["ephemeral-storage"])
         if "pods" in rl:
             r.allowed_pods = quantity_bytes(rl["pods"])
+        if len(rl) > ("cpu" in rl) + ("memory" in rl) + ("ephemeral-storage" in rl) + ("pods" in rl):
+            for name, q in rl.items():
+                if name not in _NATIVE and is_scalar_resource_name(name):
+                    r.scalar[name] = quantity_bytes(q)
         return r
 
     def add(self, other: "Resource") -> None:
         self.milli_cpu += other.milli_cpu
         self.memory += other.memory
         self.ephemeral_storage += other.ephemeral_storage
+        if other.scalar:
+            for k, v in other.scalar.items():
+                self.scalar[k] = self.scalar.get(k, 0) + v
 
     def sub(self, other: "Resource") -> None:
         self.milli_cpu -= other.milli_cpu
         self.memory -= other.memory
         self.ephemeral_storage -= other.ephemeral_storage
+        if other.scalar:
+            for k, v in other.scalar.items():
+                self.scalar[k] = self.scalar.get(k, 0) - v
 
     def set_max(self, other: "Resource") -> None:
         self.milli_cpu = max(self.milli_cpu, other.milli_cpu)
         self.memory = max(self.memory, other.memory)
         self.ephemeral_storage = max(self.ephemeral_storage, other.ephemeral_storage)
+        for k, v in other.scalar.items():
+            self.scalar[k] = max(self.scalar.get(k, 0), v)
 
     def as_dict(self) -> dict[str, int]:
         return {"cpu": self.milli_cpu, "memory": self.memory,
-                "ephemeral-storage": self.ephemeral_storage, "pods": self.allowed_pods}
+                "ephemeral-storage": self.ephemeral_storage, "pods": self.allowed_pods, **self.scalar}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Resource) and self.as_dict() == other.as_dict()
@@ -208,7 +256,7 @@ def pod_requests(pod: dict[str, Any]) -> Resource:
 
 
 def _plus(a: Resource, b: Resource) -> Resource:
-    r = Resource(a.milli_cpu, a.memory, a.ephemeral_storage)
+    r = Resource(a.milli_cpu, a.memory, a.ephemeral_storage, scalar=dict(a.scalar))
     r.add(b)
     return r
 
@@ -260,12 +308,64 @@ def pod_key(pod: dict[str, Any]) -> str:
     return f"{m.get('namespace') or 'default'}/{m.get('name')}"
 
 
+class AffinityTerm:
+    """A ``PodAffinityTerm`` made ready to match (upstream ``framework.AffinityTerm``).
+
+    A term selects *pods*: those in ``namespaces`` (or in a namespace whose
+    labels ``namespace_selector`` matches) whose labels ``selector`` matches.
+    With neither ``namespaces`` nor ``namespaceSelector`` it means the owning
+    pod's own namespace; ``namespaceSelector: {}`` means every namespace.
+    ``matchLabelKeys`` / ``mismatchLabelKeys`` add ``key in (my value)`` /
+    ``key notin (my value)`` for the owning pod's own labels.
+    """
+
+    __slots__ = ("namespaces", "selector", "namespace_selector", "topology_key", "weight")
+
+    def __init__(self, owner_namespace: str, owner_labels: dict[str, str], term: dict[str, Any],
+                 weight: int = 0) -> None:
+        selector = label_selector_from_dict(term.get("labelSelector"))
+        extra = [Requirement(k, IN, (owner_labels[k],)) for k in term.get("matchLabelKeys") or ()
+                 if k in owner_labels]
+        extra += [Requirement(k, NOT_IN, (owner_labels[k],)) for k in term.get("mismatchLabelKeys") or ()
+                  if k in owner_labels]
+        if extra and not selector.match_nothing:
+            selector = LabelSelector([*selector.requirements, *extra])
+        self.selector = selector
+        ns_sel = term.get("namespaceSelector")
+        names = term.get("namespaces") or []
+        self.namespaces = frozenset(names) if (names or ns_sel is not None) else frozenset((owner_namespace,))
+        self.namespace_selector = label_selector_from_dict(ns_sel)     # None -> matches nothing
+        self.topology_key: str = term.get("topologyKey") or ""
+        self.weight = weight
+
+    def matches(self, namespace: str, labels: dict[str, str], ns_labels: dict[str, str] | None) -> bool:
+        """Whether a pod (its namespace, labels, and its namespace's labels) is one this term selects."""
+        if namespace in self.namespaces or self.namespace_selector.matches(ns_labels):
+            return self.selector.matches(labels)
+        return False
+
+    def __repr__(self) -> str:
+        return f"AffinityTerm({self.selector!s}, ns={sorted(self.namespaces)}, topologyKey={self.topology_key})"
+
+
+def _terms(pi: "PodInfo", terms: Any, weighted: bool = False) -> list[AffinityTerm]:
+    out = []
+    for t in terms or ():
+        if weighted:
+            out.append(AffinityTerm(pi.namespace, pi.labels, t.get("podAffinityTerm") or {}, int(t.get("weight") or 0)))
+        else:
+            out.append(AffinityTerm(pi.namespace, pi.labels, t))
+    return out
+
+
 class PodInfo:
     """A pod with everything plugins need pre-computed (upstream ``framework.PodInfo``)."""
 
     __slots__ = ("pod", "key", "namespace", "name", "uid", "priority", "requests",
                  "non_zero_cpu", "non_zero_mem", "host_ports", "tolerations",
-                 "node_name", "node_selector", "affinity", "pvc_names")
+                 "node_name", "node_selector", "affinity", "pvc_names", "labels", "deleting",
+                 "required_affinity_terms", "required_anti_affinity_terms",
+                 "preferred_affinity_terms", "preferred_anti_affinity_terms", "spread_constraints")
 
     def __init__(self, pod: dict[str, Any]) -> None:
         self.update(pod)
@@ -278,6 +378,8 @@ class PodInfo:
         self.name = meta.get("name") or ""
         self.key = f"{self.namespace}/{self.name}"
         self.uid = meta.get("uid") or ""
+        self.labels: dict[str, str] = meta.get("labels") or {}
+        self.deleting = bool(meta.get("deletionTimestamp"))
         self.priority = int(spec.get("priority") or 0)
         self.requests = pod_requests(pod)
         self.non_zero_cpu, self.non_zero_mem = pod_non_zero_requests(pod)
@@ -285,9 +387,26 @@ class PodInfo:
         self.tolerations = spec.get("tolerations") or []
         self.node_name = spec.get("nodeName") or ""
         self.node_selector = spec.get("nodeSelector") or {}
-        self.affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+        affinity = spec.get("affinity") or {}
+        self.affinity = affinity.get("nodeAffinity") or {}
         self.pvc_names = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes") or ()
                           if (v.get("persistentVolumeClaim") or {}).get("claimName")]
+        # Inter-pod (anti-)affinity, parsed once (upstream NewPodInfo does the same).
+        pa = affinity.get("podAffinity") or {}
+        paa = affinity.get("podAntiAffinity") or {}
+        req = "requiredDuringSchedulingIgnoredDuringExecution"
+        pref = "preferredDuringSchedulingIgnoredDuringExecution"
+        self.required_affinity_terms = _terms(self, pa.get(req)) if pa else []
+        self.required_anti_affinity_terms = _terms(self, paa.get(req)) if paa else []
+        self.preferred_affinity_terms = _terms(self, pa.get(pref), weighted=True) if pa else []
+        self.preferred_anti_affinity_terms = _terms(self, paa.get(pref), weighted=True) if paa else []
+        self.spread_constraints: list[dict[str, Any]] = spec.get("topologySpreadConstraints") or []
+
+    @property
+    def has_affinity(self) -> bool:
+        """Any inter-pod (anti-)affinity term at all (upstream ``NodeInfo.PodsWithAffinity``)."""
+        return bool(self.required_affinity_terms or self.required_anti_affinity_terms
+                    or self.preferred_affinity_terms or self.preferred_anti_affinity_terms)
 
     def __repr__(self) -> str:
         return f"PodInfo({self.key})"
@@ -302,7 +421,8 @@ class NodeInfo:
     """
 
     __slots__ = ("node", "name", "labels", "taints", "unschedulable", "allocatable",
-                 "requested", "non_zero_cpu", "non_zero_mem", "pods", "used_ports", "generation")
+                 "requested", "non_zero_cpu", "non_zero_mem", "pods", "used_ports", "generation",
+                 "num_with_affinity", "num_with_required_anti_affinity")
 
     def __init__(self, node: dict[str, Any] | None = None) -> None:
         self.pods: dict[str, PodInfo] = {}
@@ -312,6 +432,10 @@ class NodeInfo:
         # (hostIP, protocol, port) -> how many pods use it
         self.used_ports: dict[tuple[str, str, int], int] = {}
         self.generation = 0
+        # How many of its pods carry inter-pod (anti-)affinity: most nodes have none, so
+        # InterPodAffinity skips them (upstream keeps the lists PodsWithAffinity / ...RequiredAntiAffinity).
+        self.num_with_affinity = 0
+        self.num_with_required_anti_affinity = 0
         self.node: dict[str, Any] = {}
         self.name = ""
         self.labels: dict[str, str] = {}
@@ -342,6 +466,10 @@ class NodeInfo:
         self.non_zero_mem += pi.non_zero_mem
         for port in pi.host_ports:
             self.used_ports[port] = self.used_ports.get(port, 0) + 1
+        if pi.has_affinity:
+            self.num_with_affinity += 1
+            if pi.required_anti_affinity_terms:
+                self.num_with_required_anti_affinity += 1
         self.generation += 1
 
     def remove_pod(self, key: str) -> PodInfo | None:
@@ -357,6 +485,10 @@ class NodeInfo:
                 self.used_ports[port] = n
             else:
                 self.used_ports.pop(port, None)
+        if pi.has_affinity:
+            self.num_with_affinity -= 1
+            if pi.required_anti_affinity_terms:
+                self.num_with_required_anti_affinity -= 1
         self.generation += 1
         return pi
 

@@ -127,7 +127,7 @@ class Framework:
             result.error = NO_NODES_AVAILABLE
             result.message = NO_NODES_AVAILABLE
             return result
-        state = CycleState()
+        state = CycleState(nodes)
         result.node_names = tuple([ni.name for ni in nodes])
 
         # PreFilter: once per pod. A rejection here rules out every node.

@@ -298,3 +298,28 @@ async def _status(aw):
 
 async def _phase(aw):
     return ((await aw).get("status") or {}).get("phase")
+
+
+async def test_extended_resource_patched_into_capacity_becomes_allocatable(api):
+    """Issue 12 item 9: a device plugin (or an operator) advertises ``example.com/dongle`` by patching
+    the node's ``status.capacity``; the kubelet copies it into ``allocatable``, and drops it when it goes."""
+    from kubetui.client.base import JSON_PATCH
+
+    clock, client, provider = api
+    await provider.start_node(cfg("node-1"))
+    await client.patch("nodes", "node-1",
+                       [{"op": "add", "path": "/status/capacity/example.com~1dongle", "value": "4"}],
+                       subresource="status", patch_type=JSON_PATCH)
+
+    async def allocatable():
+        return (await client.get("nodes", "node-1"))["status"]["allocatable"]
+
+    await until(lambda: _has(allocatable, "example.com/dongle", "4"), "dongles in allocatable")
+    assert (await allocatable())["cpu"] == "2"
+    await client.patch("nodes", "node-1", [{"op": "remove", "path": "/status/capacity/example.com~1dongle"}],
+                       subresource="status", patch_type=JSON_PATCH)
+    await until(lambda: _has(allocatable, "example.com/dongle", None), "dongles gone from allocatable")
+
+
+async def _has(get, key, value):
+    return (await get()).get(key) == value

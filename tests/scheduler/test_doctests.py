@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "kubetui.scheduler.diagnosis",
+    "kubetui.scheduler.framework",
     "kubetui.scheduler.plugins.taint_toleration",
     "kubetui.scheduler.plugins.node_affinity",
     "kubetui.scheduler.plugins.node_ports",

@@ -4,7 +4,11 @@ Upstream: ``pkg/scheduler/framework/plugins/noderesources/fit.go``. Filter
 compares the pod's requests (``framework.pod_requests``: app containers add
 up, init containers take the max) with ``status.allocatable`` minus what the
 pods already on the node (bound or assumed) request, for cpu, memory,
-ephemeral-storage and the pod count. Score uses a *strategy*:
+ephemeral-storage, the pod count and every *scalar* resource the pod asks
+for: extended resources (``example.com/dongle: 3``, offered by a node in
+``status.allocatable`` once a device plugin or an operator advertises them)
+and hugepages. A node that offers none of an extended resource has 0 of it:
+``Insufficient example.com/dongle``. Score uses a *strategy*:
 ``LeastAllocated`` (spread, the default) or ``MostAllocated`` (bin packing).
 """
 
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 from kubetui.api.quantity import BINARY_SI, format_quantity
 from kubetui.scheduler.framework import (NODE_ADD, NODE_UPDATE, POD_DELETE, POD_UPDATE, Code,
-                                         CycleState, NodeInfo, PodInfo, Status)
+                                         CycleState, NodeInfo, PodInfo, Status, is_extended_resource_name)
 from kubetui.scheduler.plugins.least_allocated import least_allocated_score
 from kubetui.scheduler.plugins.most_allocated import most_allocated_score
 
@@ -25,10 +29,14 @@ def insufficient_resources(pod: PodInfo, node: NodeInfo) -> list[tuple[str, int,
     """Every resource the node lacks: ``(name, requested, used, capacity)``.
 
     Upstream ``fitsRequest``. Pods count against ``allocatable.pods``; a
-    resource the pod does not request never fails.
+    resource the pod does not request (or requests 0 of) never fails. Scalar
+    resources come last, sorted by name.
 
     Example: node allocatable cpu 2000m with 1500m already requested; a pod
     asking 1000m → ``[("cpu", 1000, 1500, 2000)]`` → reason ``Insufficient cpu``.
+    A pod asking ``example.com/dongle: 3`` of a node that offers 4 with 2 in
+    use → ``[("example.com/dongle", 3, 2, 4)]``; of a node that offers none →
+    ``[("example.com/dongle", 3, 0, 0)]``.
     """
     out = []
     a = node.allocatable
@@ -42,6 +50,13 @@ def insufficient_resources(pod: PodInfo, node: NodeInfo) -> list[tuple[str, int,
         out.append(("memory", r.memory, u.memory, a.memory))
     if r.ephemeral_storage and r.ephemeral_storage > a.ephemeral_storage - u.ephemeral_storage:
         out.append(("ephemeral-storage", r.ephemeral_storage, u.ephemeral_storage, a.ephemeral_storage))
+    for name in sorted(r.scalar):
+        want = r.scalar[name]
+        if not want:
+            continue
+        have, used = a.scalar.get(name, 0), u.scalar.get(name, 0)
+        if want > have - used:
+            out.append((name, want, used, have))
     return out
 
 
@@ -49,7 +64,7 @@ def _fmt(resource: str, amount: int) -> str:
     """``1500m`` for CPU, ``512Mi`` for bytes, a plain count for pods."""
     if resource == "cpu":
         return f"{amount}m"
-    if resource == "pods":
+    if resource == "pods" or is_extended_resource_name(resource):
         return str(amount)
     return format_quantity(amount, BINARY_SI)
 
@@ -80,9 +95,12 @@ class NodeResourcesFit:
         if (len(node.pods) < a.allowed_pods
                 and (not r.milli_cpu or r.milli_cpu <= a.milli_cpu - u.milli_cpu)
                 and (not r.memory or r.memory <= a.memory - u.memory)
-                and (not r.ephemeral_storage or r.ephemeral_storage <= a.ephemeral_storage - u.ephemeral_storage)):
+                and (not r.ephemeral_storage or r.ephemeral_storage <= a.ephemeral_storage - u.ephemeral_storage)
+                and not r.scalar):
             return None
         missing = insufficient_resources(pod, node)
+        if not missing:
+            return None
         detail = "; ".join(f"{name}: pod requests {_fmt(name, req)}, {_fmt(name, used)} of "
                            f"{_fmt(name, cap)} already requested" for name, req, used, cap in missing)
         return Status(Code.Unschedulable, *(reason_for(m[0]) for m in missing), plugin=NAME, detail=detail)
