@@ -248,6 +248,24 @@ async def test_top_uses_metrics_api(cluster):
     assert "runner" in out and "5m" in out
 
 
+async def test_top_selects_by_the_objects_labels(cluster):
+    """metrics-server copies the pod's (node's) labels onto its metrics (issue 12, item 5)."""
+    out = await ok(cluster, "top", "pod", "-l", "app=runner")
+    assert "runner" in out and "5m" in out
+    rc, out, err = await cluster.kubectl("top", "pod", "-l", "app=nothing")
+    assert "runner" not in out and "No resources found" in out + err
+    out = await ok(cluster, "top", "node", "-l", "node-role.kubernetes.io/worker")
+    assert "node-1" in out and "250m" in out
+    rc, out, err = await cluster.kubectl("top", "node", "-l", "role=none")
+    assert "node-1" not in out
+    raw = json.loads(await ok(cluster, "get", "--raw",
+                              "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Drunner"))
+    (item,) = raw["items"]
+    assert item["metadata"]["labels"] == {"app": "runner"} and item["kind"] == "PodMetrics"
+    raw = json.loads(await ok(cluster, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/node-1"))
+    assert raw["metadata"]["labels"] == {"node-role.kubernetes.io/worker": ""}
+
+
 async def test_rollout_status_uses_watchlist(cluster):
     deployments = resource_for("deployments")
     dep = await cluster.registry.create(deployments, "default", yaml.safe_load(DEPLOY.format(image="nginx:1").replace(
