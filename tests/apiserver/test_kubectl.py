@@ -261,7 +261,8 @@ async def test_top_selects_by_the_objects_labels(cluster):
     raw = json.loads(await ok(cluster, "get", "--raw",
                               "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Drunner"))
     (item,) = raw["items"]
-    assert item["metadata"]["labels"] == {"app": "runner"} and item["kind"] == "PodMetrics"
+    pod = await cluster.registry.get(resource_for("pods"), "default", "runner")
+    assert item["metadata"]["labels"] == pod["metadata"]["labels"] and item["kind"] == "PodMetrics"
     raw = json.loads(await ok(cluster, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/node-1"))
     assert raw["metadata"]["labels"] == {"node-role.kubernetes.io/worker": ""}
 
