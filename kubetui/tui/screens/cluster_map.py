@@ -18,7 +18,8 @@ from textual.widgets import Static
 from kubetui.tui.bridge import ObjectsChanged
 from kubetui.tui.screens.base import MainScreen, ObjectActions
 from kubetui.tui.widgets.control_plane import ControlPlanePanel
-from kubetui.tui.widgets.node_panel import NodePanel, chip_legend
+from kubetui.tui.chips import chip_legend, chip_state
+from kubetui.tui.widgets.node_panel import NodePanel
 
 Obj = dict[str, Any]
 UNSCHEDULED = "(unscheduled)"
@@ -49,6 +50,9 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self._settled = False
         #: where each visible pod is drawn (node name or UNSCHEDULED)
         self.pod_node: dict[str, str] = {}
+        #: each visible pod's chip (the legend lists the states present)
+        self.pod_chip: dict[str, str] = {}
+        self._legend_states: frozenset[str] = frozenset()
         self._status_text = ""
 
     def compose_content(self) -> ComposeResult:
@@ -99,6 +103,7 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             panel.remove()
         self.panels.clear()
         self.pod_node.clear()
+        self.pod_chip.clear()
         self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
 
     def _visible(self, pod: Obj | None) -> bool:
@@ -139,8 +144,10 @@ class ClusterMapScreen(ObjectActions, MainScreen):
                 touched.setdefault(before, set())
             if target is None:
                 self.pod_node.pop(key, None)
+                self.pod_chip.pop(key, None)
                 continue
             self.pod_node[key] = target
+            self.pod_chip[key] = chip_state(pod)  # type: ignore[arg-type]
             panel_for(target).pods[key] = pod  # type: ignore[assignment]
             touched.setdefault(target, set()).add(key)
         # Panels whose node is gone and that hold no pods go away; so does an empty "unscheduled".
@@ -167,6 +174,10 @@ class ClusterMapScreen(ObjectActions, MainScreen):
                 else:
                     grid.mount(panel)
                 panel.set_node(panel.node)
+        states = frozenset(self.pod_chip.values())
+        if states != self._legend_states:
+            self._legend_states = states
+            self.query_one("#legend", Static).update(chip_legend(states))
         if touched or changed_nodes:
             self._sync_selection()
             if new or touched:

@@ -19,23 +19,11 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from kubetui.tui.capacity import NodeAllocation, format_bytes, format_cpu, node_allocation
-from kubetui.tui.printers import node_ready, pod_chip_state
+from kubetui.tui.chips import chip_state, chip_style
+from kubetui.tui.printers import node_ready
 from kubetui.tui.widgets.bars import bar, pressure_style
 
 Obj = dict[str, Any]
-
-#: chip colours per state (foreground, background); both themes read them on a coloured background.
-CHIP_COLOURS = {
-    "Pending": ("#000000", "#a8a8a8"),
-    "ContainerCreating": ("#000000", "#00d7d7"),
-    "Running": ("#000000", "#87af87"),
-    "Ready": ("#000000", "#00d700"),
-    "CrashLoopBackOff": ("#ffffff", "#d70000"),
-    "OOMKilled": ("#ffffff", "#af00d7"),
-    "Terminating": ("#000000", "#d78700"),
-    "Failed": ("#ffffff", "#870000"),
-    "Succeeded": ("#000000", "#808080"),
-}
 
 FLASH_SECONDS = 1.2
 BAR_WIDTH = 12
@@ -63,16 +51,6 @@ def chip_label(pod: Obj, width: int = 14) -> str:
         tail = "…" + m["suffix"]
         return m["base"][: width - len(tail)] + tail
     return "…" + name[-(width - 1):]
-
-
-def chip_legend() -> Text:
-    text = Text()
-    for state, (fg, bg) in CHIP_COLOURS.items():
-        if state in ("Failed", "Succeeded"):
-            continue
-        text.append(f" {state} ", style=f"{fg} on {bg}")
-        text.append(" ")
-    return text
 
 
 class NodePanel(Static):
@@ -103,6 +81,9 @@ class NodePanel(Static):
 
     def __init__(self, node: Obj | None, *, node_name: str, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
+        # Chips carry ``@click`` meta but keep their own colours: Textual's link style (the
+        # theme's link colour, underlined) drew light grey text on a bright green chip.
+        self.auto_links = False
         self.node = node
         self.node_name = node_name
         self.pods: dict[str, Obj] = {}
@@ -216,9 +197,7 @@ class NodePanel(Static):
             out.append("\n")
         now = time.monotonic()
         for key in sorted(self.pods, key=lambda k: self.pods[k]["metadata"]["name"]):
-            state = pod_chip_state(self.pods[key])
-            fg, bg = CHIP_COLOURS.get(state, ("black", "white"))
-            style = Style.parse(f"{fg} on {bg}")
+            style = Style.parse(chip_style(chip_state(self.pods[key])))
             if self._flash_until.get(key, 0) > now:
                 style += Style(bold=True, underline=True)
             if key == self.selected_pod:
