@@ -28,7 +28,7 @@ def _terminal(pod: dict[str, Any]) -> bool:
 
 
 class SchedulerCache:
-    """NodeInfos by name, the pods counted on them, and the volume objects VolumeBinding reads."""
+    """NodeInfos by name, the pods counted on them, and the volume and namespace objects plugins read."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, NodeInfo] = {}
@@ -39,6 +39,7 @@ class SchedulerCache:
         self.pvcs: dict[tuple[str, str], dict[str, Any]] = {}
         self.pvs: dict[str, dict[str, Any]] = {}
         self.storage_classes: dict[str, dict[str, Any]] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}
 
     # --- nodes -----------------------------------------------------------------------------
 
@@ -143,3 +144,9 @@ class SchedulerCache:
 
     def get_storage_class(self, name: str) -> dict[str, Any] | None:
         return self.storage_classes.get(name)
+
+    # --- namespaces (InterPodAffinity's namespaceSelector) -------------------------------------
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        ns = self.namespaces.get(name)
+        return ((ns.get("metadata") or {}).get("labels") or {}) if ns is not None else None

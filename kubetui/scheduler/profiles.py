@@ -2,11 +2,11 @@
 
 Upstream: a ``KubeSchedulerConfiguration`` (``pkg/scheduler/apis/config/v1/default_plugins.go``).
 The default profile is Kubernetes' own list, minus the plugins kubetui does
-not implement (PodTopologySpread, InterPodAffinity, ImageLocality,
-VolumeRestrictions, NodeVolumeLimits, VolumeZone, DefaultPreemption's
-eviction): Filters run in this order and a node stops at its first failure;
-Score weights are upstream's (TaintToleration 3, NodeAffinity 2,
-NodeResourcesFit 1, NodeResourcesBalancedAllocation 1).
+not implement (ImageLocality, VolumeRestrictions, NodeVolumeLimits,
+VolumeZone, DefaultPreemption's eviction): Filters run in this order and a
+node stops at its first failure; Score weights are upstream's
+(TaintToleration 3, NodeAffinity 2, NodeResourcesFit 1, PodTopologySpread 2,
+InterPodAffinity 2, NodeResourcesBalancedAllocation 1).
 
 ``bin-packing`` is the configuration the Kubernetes docs give for "Resource
 Bin Packing": the same profile with NodeResourcesFit's scoring strategy set to
@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubetui.scheduler.plugins.balanced_allocation import BalancedAllocation
+from kubetui.scheduler.plugins.inter_pod_affinity import InterPodAffinity
 from kubetui.scheduler.plugins.node_affinity import NodeAffinity
 from kubetui.scheduler.plugins.node_name import NodeName
 from kubetui.scheduler.plugins.node_ports import NodePorts
 from kubetui.scheduler.plugins.node_resources_fit import LEAST_ALLOCATED, MOST_ALLOCATED, NodeResourcesFit
 from kubetui.scheduler.plugins.node_unschedulable import NodeUnschedulable
+from kubetui.scheduler.plugins.pod_topology_spread import PodTopologySpread
 from kubetui.scheduler.plugins.taint_toleration import TaintToleration
-from kubetui.scheduler.plugins.volume_binding import VolumeBinding, VolumeLister
+from kubetui.scheduler.plugins.volume_binding import VolumeBinding
 
 DEFAULT = "default"
 BIN_PACKING = "bin-packing"
@@ -66,8 +68,13 @@ class Profile:
         return {"name": self.name, "plugins": out, "percentageOfNodesToScore": self.percentage_of_nodes_to_score}
 
 
-def build_profile(name: str = DEFAULT, lister: VolumeLister | None = None) -> Profile:
-    """The ``default`` or ``bin-packing`` profile; ``lister`` gives VolumeBinding its PVCs/PVs."""
+def build_profile(name: str = DEFAULT, lister: Any = None) -> Profile:
+    """The ``default`` or ``bin-packing`` profile.
+
+    ``lister`` (the scheduler's cache) gives VolumeBinding its PVCs/PVs
+    (``VolumeLister``) and InterPodAffinity the namespaces' labels
+    (``NamespaceLister``).
+    """
     if name not in PROFILES:
         raise ValueError(f"unknown scheduler profile {name!r} (choose from {', '.join(PROFILES)})")
     strategy = MOST_ALLOCATED if name == BIN_PACKING else LEAST_ALLOCATED
@@ -79,8 +86,10 @@ def build_profile(name: str = DEFAULT, lister: VolumeLister | None = None) -> Pr
         NodePorts(),
         NodeResourcesFit(strategy),
         VolumeBinding(lister),
+        PodTopologySpread(),
+        InterPodAffinity(lister if hasattr(lister, "namespace_labels") else None),
         BalancedAllocation(),
     ]
-    weights = {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1,
-               "NodeResourcesBalancedAllocation": 1}
+    weights = {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2,
+               "InterPodAffinity": 2, "NodeResourcesBalancedAllocation": 1}
     return Profile(name=name, plugins=plugins, weights=weights)

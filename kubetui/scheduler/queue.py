@@ -83,6 +83,9 @@ class SchedulingQueue:
         # cluster event -> names of the plugins it may change the mind of
         self.event_plugins = event_plugins or {}
         self._pods: dict[str, QueuedPodInfo] = {}     # every queued pod, whichever queue
+        # The unschedulablePods subset, so a cluster event (every pod bound is one) costs
+        # O(unschedulable pods), not O(queue).
+        self._unschedulable: dict[str, QueuedPodInfo] = {}
         self._active: list[tuple[int, float, int, str]] = []
         self._backoff: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
@@ -129,6 +132,7 @@ class SchedulingQueue:
 
     def _remove(self, key: str) -> None:
         q = self._pods.pop(key, None)
+        self._unschedulable.pop(key, None)
         if q is not None:
             q.queue = ""    # lazily dropped from the heaps
 
@@ -213,6 +217,7 @@ class SchedulingQueue:
         else:
             q.queue = UNSCHEDULABLE
             self._pods[q.key] = q
+            self._unschedulable[q.key] = q
 
     # --- cluster events and periodic flushes ------------------------------------------------
 
@@ -221,9 +226,7 @@ class SchedulingQueue:
         interested = self.event_plugins.get(event)
         now = self.clock.monotonic()
         moved = 0
-        for key, q in list(self._pods.items()):
-            if q.queue != UNSCHEDULABLE:
-                continue
+        for key, q in list(self._unschedulable.items()):
             if interested is not None and q.unschedulable_plugins and not (q.unschedulable_plugins & interested):
                 continue
             self._remove(key)
@@ -252,8 +255,8 @@ class SchedulingQueue:
         """Retry pods that have waited in unschedulablePods longer than the maximum (upstream: 5 min)."""
         now = self.clock.monotonic()
         moved = 0
-        for key, q in list(self._pods.items()):
-            if q.queue == UNSCHEDULABLE and now - q.timestamp > self.max_in_unschedulable:
+        for key, q in list(self._unschedulable.items()):
+            if now - q.timestamp > self.max_in_unschedulable:
                 self._remove(key)
                 self._requeue(q, now)
                 moved += 1

@@ -118,7 +118,7 @@ class Scheduler:
         nodes = self._informer("nodes")
         nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
         for resource, event in (("persistentvolumeclaims", fw.PVC_CHANGE), ("persistentvolumes", fw.PV_CHANGE),
-                                ("storageclasses", fw.STORAGECLASS_CHANGE)):
+                                ("storageclasses", fw.STORAGECLASS_CHANGE), ("namespaces", fw.NAMESPACE_CHANGE)):
             inf = self._informer(resource)
             inf.add_handler(*self._volume_handlers(resource, event))
         self.pods = self._informer("pods")
@@ -168,6 +168,8 @@ class Scheduler:
     def _on_pod_add(self, pod: dict[str, Any]) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.add_or_update_pod(pod)
+            # A pod on a node may be the peer a pending pod's affinity waits for (upstream AssignedPodAdd).
+            self.queue.move_all_to_active_or_backoff(fw.POD_ADD)
             return
         if not self._pending(pod):
             return
@@ -188,6 +190,12 @@ class Scheduler:
             if was_counted and key not in self.cache.pod_node:
                 # An assigned pod finished: its requests are free again.
                 self.queue.move_all_to_active_or_backoff(fw.POD_UPDATE)
+            elif not (old.get("spec") or {}).get("nodeName"):
+                # Just bound (by us or anyone): a new peer for pod affinity (upstream AssignedPodAdd).
+                self.queue.move_all_to_active_or_backoff(fw.POD_ADD)
+            elif (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+                # Relabelled: it may now match (or stop matching) someone's affinity terms.
+                self.queue.move_all_to_active_or_backoff(fw.POD_UPDATE)
             return
         if not self._pending(new):
             self.queue.delete(key)
@@ -207,7 +215,7 @@ class Scheduler:
 
     def _volume_handlers(self, resource: str, event: str) -> tuple[Any, Any, Any]:
         table = {"persistentvolumeclaims": self.cache.pvcs, "persistentvolumes": self.cache.pvs,
-                 "storageclasses": self.cache.storage_classes}[resource]
+                 "storageclasses": self.cache.storage_classes, "namespaces": self.cache.namespaces}[resource]
 
         def key(obj: dict[str, Any]) -> Any:
             m = obj.get("metadata") or {}

@@ -14,6 +14,8 @@ MODULES = [
     "kubetui.scheduler.plugins.node_affinity",
     "kubetui.scheduler.plugins.node_ports",
     "kubetui.scheduler.plugins.volume_binding",
+    "kubetui.scheduler.plugins.inter_pod_affinity",
+    "kubetui.scheduler.plugins.pod_topology_spread",
 ]
 
 
