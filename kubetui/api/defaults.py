@@ -118,6 +118,19 @@ def default_volume(volume: Obj) -> None:
     host_path = volume.get("hostPath")
     if isinstance(host_path, dict):
         host_path.setdefault("type", "")
+    # SetDefaults_ObjectFieldSelector reaches downward API files, plain or projected;
+    # SetDefaults_ServiceAccountTokenProjection gives a projected token an hour.
+    downward = [volume.get("downwardAPI")]
+    projected = volume.get("projected")
+    for source in _items(projected, "sources") if isinstance(projected, dict) else []:
+        downward.append(source.get("downwardAPI"))
+        token = source.get("serviceAccountToken")
+        if isinstance(token, dict):
+            token.setdefault("expirationSeconds", 3600)
+    for d in downward:
+        for item in _items(d, "items") if isinstance(d, dict) else []:
+            if isinstance(item.get("fieldRef"), dict):
+                item["fieldRef"].setdefault("apiVersion", "v1")
 
 
 def default_pod_spec(spec: Obj) -> None:

@@ -197,7 +197,7 @@ BAD = [
      'Unsupported value: "Sometimes": supported values: "Always", "Never", "OnFailure"'),
     ("pods", "spec.dnsPolicy", "Google", "spec.dnsPolicy", "FieldValueNotSupported", "ClusterFirst"),
     ("pods", "spec.volumes.0", {"name": "data", "emptyDir": {}, "hostPath": {"path": "/x"}},
-     "spec.volumes[0].emptyDir", "FieldValueForbidden", "may not specify more than 1 volume type"),
+     "spec.volumes[0].hostPath", "FieldValueForbidden", "may not specify more than 1 volume type"),
     ("pods", "spec.volumes.0", {"name": "data"}, "spec.volumes[0]", "FieldValueRequired",
      "must specify a volume type"),
     ("pods", "spec.volumes.1.name", "data", "spec.volumes[1].name", "FieldValueDuplicate", 'Duplicate value: "data"'),

@@ -267,6 +267,20 @@ async def test_top_selects_by_the_objects_labels(cluster):
     assert raw["metadata"]["labels"] == {"node-role.kubernetes.io/worker": ""}
 
 
+async def test_documentation_downward_api_volume_pods_apply(cluster):
+    """The docs' dapi-volume*.yaml apply unchanged (issue 12, item 6)."""
+    from pathlib import Path
+    manifests = Path(__file__).parents[1] / "api" / "manifests"
+    for name, pod in (("dapi-volume.yaml", "kubernetes-downwardapi-volume-example"),
+                      ("dapi-volume-resources.yaml", "kubernetes-downwardapi-volume-example-2")):
+        out = await ok(cluster, "apply", "-f", str(manifests / name))
+        assert out.strip() == f"pod/{pod} created"
+    got = json.loads(await ok(cluster, "get", "pod", "kubernetes-downwardapi-volume-example-2", "-o", "json"))
+    items = got["spec"]["volumes"][0]["downwardAPI"]["items"]
+    assert [i["resourceFieldRef"]["resource"] for i in items] == ["limits.cpu", "requests.cpu", "limits.memory",
+                                                                   "requests.memory"]
+
+
 async def test_rollout_status_uses_watchlist(cluster):
     deployments = resource_for("deployments")
     dep = await cluster.registry.create(deployments, "default", yaml.safe_load(DEPLOY.format(image="nginx:1").replace(

@@ -21,7 +21,8 @@ from kubetui.api.validation.field import (
     not_supported, required, too_long,
 )
 from kubetui.api.validation.meta import validate_labels, validate_values
-from kubetui.api.validation.pod import VOLUME_SOURCES, validate_quantity
+from kubetui.api.validation.pod import validate_quantity
+from kubetui.api.validation.volumes import VOLUME_SOURCES
 
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 SESSION_AFFINITIES = ("ClientIP", "None")

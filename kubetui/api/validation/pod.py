@@ -19,6 +19,7 @@ from kubetui.api.validation.field import (
     non_negative, not_found, required,
 )
 from kubetui.api.validation.meta import validate_labels, validate_values
+from kubetui.api.validation.volumes import validate_volumes
 
 RESTART_POLICIES = ("Always", "Never", "OnFailure")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
@@ -29,16 +30,7 @@ TOLERATION_OPERATORS = ("Equal", "Exists")
 TAINT_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
 STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
-# Every volume source a Volume may name (exactly one of them).
-VOLUME_SOURCES = (
-    "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi",
-    "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "downwardAPI", "fc",
-    "azureFile", "configMap", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected",
-    "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image",
-)
 HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
-HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
-                   "BlockDevice")
 
 
 def validate_resource_name(name: str, path: str) -> list[Cause]:
@@ -265,70 +257,13 @@ def validate_container(c: dict[str, Any], path: str, volumes: set[str], port_nam
     return errs
 
 
-def validate_volume(v: dict[str, Any], path: str) -> list[Cause]:
-    errs: list[Cause] = []
-    present = [s for s in VOLUME_SOURCES if v.get(s) is not None]
-    if not present:
-        errs.append(required(path, "must specify a volume type"))
-    for extra in present[1:]:
-        errs.append(forbidden(child(path, extra), "may not specify more than 1 volume type"))
-    if present:
-        s = present[0]
-        body = as_dict(v.get(s))
-        p = child(path, s)
-        if s == "hostPath":
-            if not body.get("path"):
-                errs.append(required(child(p, "path"), ""))
-            errs += validate_values(child(p, "type"), body.get("type"), HOST_PATH_TYPES[1:])
-        elif s == "persistentVolumeClaim" and not body.get("claimName"):
-            errs.append(required(child(p, "claimName"), ""))
-        elif s == "configMap" and not body.get("name"):
-            errs.append(required(child(p, "name"), ""))
-        elif s == "secret" and not body.get("secretName"):
-            errs.append(required(child(p, "secretName"), ""))
-        elif s == "emptyDir":
-            size = body.get("sizeLimit")
-            if size is not None:
-                errs += validate_quantity(size, child(p, "sizeLimit"))[0]
-            errs += validate_values(child(p, "medium"), body.get("medium"), ("Memory", "HugePages"))
-        elif s == "nfs":
-            for f in ("server", "path"):
-                if not body.get(f):
-                    errs.append(required(child(p, f), ""))
-        for i, item in dict_items(body.get("items")):
-            if not item.get("key"):
-                errs.append(required(child(index(child(p, "items"), i), "key"), ""))
-            ipath = item.get("path")
-            if not ipath:
-                errs.append(required(child(index(child(p, "items"), i), "path"), ""))
-            elif str(ipath).startswith("/") or ".." in str(ipath).split("/"):
-                errs.append(invalid(child(index(child(p, "items"), i), "path"), ipath,
-                                    "must be a relative path" if str(ipath).startswith("/")
-                                    else "must not contain '..'"))
-        mode = body.get("defaultMode")
-        if is_int(mode) and not 0 <= mode <= 0o777:
-            errs.append(invalid(child(p, "defaultMode"), mode,
-                                "must be a number between 0 and 0777 (octal), both inclusive"))
-    return errs
-
-
 def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[Cause]:
     """ValidatePodSpec."""
     errs: list[Cause] = []
     if not isinstance(spec, dict):
         return [required(path, "")]
-    volumes: set[str] = set()
-    for i, v in dict_items(spec.get("volumes")):
-        p = index(child(path, "volumes"), i)
-        name = v.get("name")
-        if not name:
-            errs.append(required(child(p, "name"), ""))
-        else:
-            errs += [invalid(child(p, "name"), name, m) for m in names.is_dns1123_label(str(name))]
-            if name in volumes:
-                errs.append(duplicate(child(p, "name"), name))
-            volumes.add(name)
-        errs += validate_volume(v, p)
+    volumes, volume_errs = validate_volumes(spec.get("volumes"), child(path, "volumes"))
+    errs += volume_errs
     containers = spec.get("containers")
     if not as_list(containers):
         errs.append(required(child(path, "containers"), ""))
