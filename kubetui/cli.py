@@ -20,12 +20,12 @@ log = logging.getLogger("kubetui")
 
 # Packages that add their own subcommands expose ``register(subparsers)``.
 COMMAND_MODULES: list[str] = [
-    "kubetui.providers.docker.commands",
-    "kubetui.store.commands",
-    "kubetui.apiserver.encryption_commands",
-    "kubetui.scheduler.commands",
-    "kubetui.lessons.commands",
-    "kubetui.faults.commands",
+    "kubetui.cmd.docker",
+    "kubetui.cmd.store",
+    "kubetui.cmd.encryption",
+    "kubetui.cmd.scheduler",
+    "kubetui.cmd.lessons",
+    "kubetui.cmd.faults",
     "kubetui.tui.web",
 ]
 
@@ -35,7 +35,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.api",
     "kubetui.bench.scheduler",
     "kubetui.bench.nodes",
-    "kubetui.tui.bench",
+    "kubetui.bench.tui",
     "kubetui.bench.service",
 ]
 
@@ -110,17 +110,17 @@ def cmd_kubectl(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from kubetui.cluster import run_up
+    from kubetui.cmd.cluster import run_up
     return run_up(args, resolve_state_dir(args))
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from kubetui.cluster import run_down
+    from kubetui.cmd.cluster import run_down
     return run_down(args, resolve_state_dir(args))
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from kubetui.cluster import run_tui
+    from kubetui.cmd.cluster import run_tui
     return run_tui(args, resolve_state_dir(args))
 
 

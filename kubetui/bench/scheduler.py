@@ -83,7 +83,7 @@ def decision_rate(args: argparse.Namespace) -> dict[str, Any]:
 async def end_to_end(args: argparse.Namespace) -> dict[str, Any]:
     """Pods created through the API, scheduled and bound through the store."""
     from kubetui.apiserver.registry import Registry
-    from kubetui.client.inprocess import InProcessClient
+    from kubetui.apiserver.inprocess import InProcessClient
     from kubetui.clock import Clock
     from kubetui.providers.simulated import SimulatedProvider
     from kubetui.scheduler.scheduler import Scheduler

@@ -8,18 +8,17 @@ Its settings, store, PKI and kubeconfig live in its state directory
 only starts what is missing. ``views`` serves kubetui's own read-only APIs.
 """
 
-from kubetui.cluster.commands import run_down, run_tui, run_up, running_pid
 from kubetui.cluster.controlplane import ControlPlane
 from kubetui.cluster.lifecycle import Cluster, ControlPlaneThread, wait_nodes_ready
 from kubetui.cluster.settings import (
-    DEFAULT_API_PORT, PID_FILE, SETTINGS_FILE, ClusterSettings, default_provider, make_provider, node_names,
+    DEFAULT_API_PORT, SETTINGS_FILE, ClusterSettings, default_provider, make_provider, node_names,
     settings_from_args,
 )
 from kubetui.cluster.views import DECISIONS_GROUP, NETWORKING_GROUP, _fetch_traffic, traffic
 
 __all__ = [
     "Cluster", "ClusterSettings", "ControlPlane", "ControlPlaneThread", "DECISIONS_GROUP", "DEFAULT_API_PORT",
-    "NETWORKING_GROUP", "PID_FILE", "SETTINGS_FILE", "_fetch_traffic", "default_provider",
-    "make_provider", "node_names", "running_pid", "run_down", "run_tui", "run_up",
+    "NETWORKING_GROUP", "SETTINGS_FILE", "_fetch_traffic", "default_provider",
+    "make_provider", "node_names",
     "settings_from_args", "traffic", "wait_nodes_ready",
 ]

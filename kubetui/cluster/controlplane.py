@@ -14,11 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetui.api.resources import resource_for
+from kubetui.apiserver.auth import TokenAuthenticator
+from kubetui.apiserver.certs import ensure_pki
+from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
+from kubetui.apiserver.inprocess import InProcessClient
+from kubetui.apiserver.kubeletclient import KubeletConnector, KubeletMetrics
+from kubetui.apiserver.registry import Registry
+from kubetui.apiserver.server import APIServer
+from kubetui.client.kubeconfig import write_kubeconfig
+from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.cluster.views import DECISIONS_GROUP, NETWORKING_GROUP, serve_decisions, serve_traffic
+from kubetui.controllers.manager import ControllerManager
+from kubetui.dns.manifests import NAMESPACE as DNS_NAMESPACE
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
+from kubetui.providers.lb import LoadBalancerController
+from kubetui.scheduler.scheduler import Scheduler
+from kubetui.storage.classes import ensure_storage_classes
+from kubetui.storage.provisioners import Provisioners
+from kubetui.storage.volumes import volume_host_for
+from kubetui.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +73,6 @@ class ControlPlane:
         return self.state_dir / "kubeconfig"
 
     async def start(self, progress: Progress = lambda p, d: None) -> None:
-        from kubetui.apiserver.auth import TokenAuthenticator
-        from kubetui.apiserver.certs import ensure_pki
-        from kubetui.apiserver.registry import Registry
-        from kubetui.apiserver.server import APIServer
-        from kubetui.client.inprocess import InProcessClient
-        from kubetui.client.kubeconfig import write_kubeconfig
-        from kubetui.store import Store
-
         self.state_dir.mkdir(parents=True, exist_ok=True)
         progress("store", "opening the store (kubetui's etcd): every object lives here")
         self.store = Store(self.state_dir / "store", clock=self.clock)
@@ -88,32 +98,29 @@ class ControlPlane:
         write_kubeconfig(self.kubeconfig_path, self.settings.name, self.apiserver.url,
                          self.pki.ca_pem(), self.authenticator.admin_token())
         self.client = InProcessClient(self.registry)
-        from kubetui.storage.classes import ensure_storage_classes
         await ensure_storage_classes(self.client)
 
         progress("scheduler", "starting the scheduler: it picks a node for every new pod")
-        self.scheduler = self._make_scheduler()
-        if self.scheduler is not None:
-            await self.scheduler.start()
-            self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
+        self.scheduler = Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
+                                   timings=self.settings.timing_preset)
+        await self.scheduler.start()
+        self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
         progress("controllers", "starting the controller manager: it turns Deployments into pods")
         self.controllers = self._make_controllers()
-        if self.controllers is not None:
-            await self.controllers.start()
+        await self.controllers.start()
         self.apiserver.extensions[NETWORKING_GROUP] = functools.partial(serve_traffic, self)
         if self.settings.provider == "docker":
+            # Docker's SDK is loaded only for Docker clusters (kubetui.providers.docker is the one module using it).
             from kubetui.providers.docker.addons import SERVICE_ACCOUNT, install_dns, service_account_user
-            from kubetui.dns.manifests import NAMESPACE
             progress("dns", "creating the cluster DNS (kube-system/kube-dns): pods find Services by name")
             # A token for the kube-dns ServiceAccount (what the token controller would mint).
-            token = self.authenticator.token_for(service_account_user(NAMESPACE, SERVICE_ACCOUNT),
-                                                  ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}"))
+            token = self.authenticator.token_for(service_account_user(DNS_NAMESPACE, SERVICE_ACCOUNT),
+                                                  ("system:serviceaccounts", f"system:serviceaccounts:{DNS_NAMESPACE}"))
             await install_dns(self.client, token, self.pki.ca_pem().decode())
 
     async def _registry_store(self):
         """With ``--encrypt-secrets`` (or an encryption config already in the state dir, without which
         stored Secrets could not be read) the registry reaches the store through the encryption transformer."""
-        from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
         if not self.settings.encrypt_secrets and not (self.state_dir / CONFIG_FILE).exists():
             return self.store
         ensure_config(self.state_dir / CONFIG_FILE)
@@ -122,12 +129,8 @@ class ControlPlane:
         self._encryption_task = asyncio.create_task(self.encryption.watch_config(self.clock))
         return self.encryption
 
-
     def _server_extras(self) -> dict[str, Any]:
         extras: dict[str, Any] = {}
-        from kubetui.api.resources import resource_for
-        from kubetui.kubelet.connector import KubeletConnector, KubeletMetrics
-
         nodes = resource_for("nodes")
 
         async def list_nodes() -> list[dict]:
@@ -141,36 +144,18 @@ class ControlPlane:
         extras["clock"] = self.clock
         return extras
 
-    def _make_scheduler(self):
-        try:
-            from kubetui.scheduler.scheduler import Scheduler
-        except ImportError:
-            log.warning("kube-scheduler is not available in this build")
-            return None
-        return Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
-                         timings=self.settings.timing_preset)
-
-    def _make_controllers(self):
-        try:
-            from kubetui.controllers.manager import ControllerManager
-        except ImportError:
-            log.warning("kube-controller-manager is not available in this build")
-            return None
+    def _make_controllers(self) -> ControllerManager:
         cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
                                api_server_endpoint=(self.api_advertise_address, self.apiserver.port))
         if self.settings.provider in ("docker", "local"):
             # the cloud-controller-manager's service controller, played on this machine's loopback
-            from kubetui.controllers.recorder import recorder_for
-            from kubetui.providers.lb import LoadBalancerController
             self.load_balancer = LoadBalancerController(
                 self.client, cm.factory, clock=self.clock, timings=self.settings.timing_preset,
-                recorder=recorder_for(self.client, LoadBalancerController.component, self.clock),
+                recorder=EventRecorder(self.client, LoadBalancerController.component, clock=self.clock),
                 backends="nodeports" if self.settings.provider == "docker" else "endpoints")
             cm.controllers[LoadBalancerController.name] = self.load_balancer
         pv_controller = cm.controllers.get("persistentvolume-binder")
         if pv_controller is not None:
-            from kubetui.storage.provisioners import Provisioners
-            from kubetui.storage.volumes import volume_host_for
             pv_controller.provisioners = Provisioners(volume_host_for(self.settings.provider, self.state_dir))
         return cm
 

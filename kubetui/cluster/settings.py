@@ -14,12 +14,11 @@ from typing import Any, Callable
 
 from kubetui.clock import Clock
 from kubetui.providers.base import ClusterConfig, Provider
+from kubetui.statedir import SETTINGS_FILE
 from kubetui.timings import PRESETS, Timings
 
 Progress = Callable[[str, str], None]
 
-SETTINGS_FILE = "cluster.json"
-PID_FILE = "controlplane.pid"
 DEFAULT_API_PORT = 6443
 
 
@@ -81,10 +80,7 @@ def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
 
 def default_provider() -> str:
     """docker when an engine answers, else local (said once, by the caller)."""
-    try:
-        from kubetui.providers.docker import docker_available
-    except ImportError:
-        return "local"
+    from kubetui.providers.docker import docker_available  # loads Docker's SDK: only when asked
     return "docker" if docker_available() else "local"
 
 

@@ -1,13 +1,7 @@
 """kubetui's own read-only APIs, served beside Kubernetes' (like aggregated APIs).
 
-Upstream keeps no record of *why* the scheduler chose a node, nor of which
-replica answered which request; kubetui does, because that is what a learner
-wants to see. Both are served under ``/apis/<group>/v1alpha1`` so ``kubetui
-explain``, the TUI and ``kubectl get --raw`` read them like any API:
-
-- ``scheduling.kubetui.dev``: the scheduler's decisions for a pod;
-- ``networking.kubetui.dev``: connections per endpoint, from every kube-proxy
-  and the LoadBalancer listeners.
+The server side of the groups ``kubetui/client/views.py`` describes: each
+handler reads the running components and answers under ``/apis/<group>/v1alpha1``.
 """
 
 from __future__ import annotations
@@ -16,12 +10,17 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from kubetui.api.errors import MethodNotAllowed, NotFound
+from kubetui.apiserver import encoding
+from kubetui.client.views import DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION
+from kubetui.proxy.counters import merge
+from kubetui.scheduler.explain import handle_decisions
+
 if TYPE_CHECKING:
     from kubetui.cluster.controlplane import ControlPlane
 
-DECISIONS_GROUP = "scheduling.kubetui.dev"
-NETWORKING_GROUP = "networking.kubetui.dev"
 KUBE_PROXY_METRICS_PORT = 10249
+
 
 async def serve_decisions(cp: "ControlPlane", request: Any, parts: list[str]) -> Any:
     """GET /apis/scheduling.kubetui.dev/v1alpha1/namespaces/{ns}/decisions/{pod}.
@@ -29,10 +28,6 @@ async def serve_decisions(cp: "ControlPlane", request: Any, parts: list[str]) ->
     kube-scheduler keeps no record of why it chose a node; kubetui does, and
     serves it like an aggregated API so `kubetui explain` and the TUI can read it.
     """
-    from kubetui.api.errors import MethodNotAllowed, NotFound
-    from kubetui.apiserver import encoding
-    from kubetui.scheduler.explain import handle_decisions
-
     if request.method != "GET":
         raise MethodNotAllowed(f"{request.method} is not supported on scheduling decisions")
     if len(parts) != 5 or parts[0] != "v1alpha1" or parts[1] != "namespaces" or parts[3] != "decisions":
@@ -48,9 +43,6 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     counts) added up, plus what the LoadBalancer listeners sent where.
     Upstream has no such API; it is served like an aggregated API for the TUI.
     """
-    from kubetui.api.errors import MethodNotAllowed, NotFound
-    from kubetui.apiserver import encoding
-
     if request.method != "GET":
         raise MethodNotAllowed(f"{request.method} is not supported on traffic")
     service = None
@@ -64,8 +56,6 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     return encoding.response(await traffic(cp, service), pretty=encoding.wants_pretty(request))
 
 async def traffic(cp: "ControlPlane", service: str | None = None) -> dict[str, Any]:
-    from kubetui.proxy.counters import merge
-
     addresses = cp.proxy_metrics
     if addresses is None:
         addresses = []
@@ -84,7 +74,7 @@ async def traffic(cp: "ControlPlane", service: str | None = None) -> dict[str, A
 
     def mine(key: str) -> bool:
         return service is None or key == service or key.startswith(service + ":")
-    return {"kind": "ServiceTraffic", "apiVersion": f"{NETWORKING_GROUP}/v1alpha1",
+    return {"kind": "ServiceTraffic", "apiVersion": NETWORKING_VERSION,
             "proxies": proxies,
             "services": {k: v for k, v in services.items() if mine(k)},
             "loadBalancers": {k: v for k, v in lbs.items() if mine(k)}}

@@ -15,9 +15,9 @@ from typing import Any
 from kubetui import timings as _timings
 from kubetui.client.base import Client
 from kubetui.client.informer import InformerFactory
+from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.controllers.base import Controller
-from kubetui.controllers.recorder import recorder_for
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class ControllerManager:
         for name in names:
             klass = _load(CONTROLLERS[name])
             self.controllers[name] = klass(client, self.factory, clock=self.clock, timings=timings,
-                                           recorder=recorder_for(client, klass.component, self.clock),
+                                           recorder=EventRecorder(client, klass.component, clock=self.clock),
                                            **klass.extra_args(self))
         self._started = False
 

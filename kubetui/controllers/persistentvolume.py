@@ -31,11 +31,11 @@ import asyncio
 from typing import Any, Hashable
 
 from kubetui.api import errors
+from kubetui.api.nodeaffinity import pv_reaches_node
 from kubetui.api.patch import copy_json
 from kubetui.controllers import pv_binder as binder
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import is_deleting, meta
-from kubetui.scheduler.plugins.volume_binding import pv_reaches_node
 from kubetui.storage.classes import default_class_name
 from kubetui.storage.provisioners import PROVISIONED_BY, Provisioners, ProvisioningError, claim_ref
 

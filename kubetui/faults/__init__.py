@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kubetui.cmdutil import kubectl_path
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultLog, FaultRecord, choose, new_id
 from kubetui.faults.nodes import KubeletStop, NodeKill, NodePartition, NodePause
 from kubetui.faults.pods import CPUHog, MemHog, PodKill, ProbeBreak
@@ -75,7 +76,6 @@ def context_for_state_dir(state_dir: Path, client: Any = None, *, provider: Any 
                           namespace: str = "default") -> FaultContext:
     """A context for the cluster at ``state_dir`` (its kubeconfig, provider and name from cluster.json)."""
     from kubetui.cluster import ClusterSettings
-    from kubetui.lessons.runner import kubectl_path
 
     settings = ClusterSettings.load(state_dir)
     if settings is None:

@@ -80,11 +80,7 @@ async def _simulated_revert(ctx: FaultContext, node: str, state: str) -> None:
 
 
 def _docker_container(ctx: FaultContext, node: str):
-    try:
-        import docker  # noqa: F401 - only to give a clear error below
-        from kubetui.providers.docker import LABEL_CLUSTER, docker_client
-    except ImportError as e:
-        raise FaultError(f"Docker support is not installed: {e}") from None
+    from kubetui.providers.docker import LABEL_CLUSTER, docker_client  # loads Docker's SDK: only when asked
     client = docker_client()
     found = client.containers.list(all=True, filters={"label": [f"{LABEL_CLUSTER}={ctx.cluster_name}",
                                                                 f"io.kubetui.node={node}"]})

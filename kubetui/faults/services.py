@@ -47,6 +47,7 @@ from typing import Any
 from kubetui.api import errors
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
 from kubetui.faults.nodes import NodeFault, _docker_container, _PACKAGE_PARENT
+from kubetui.statedir import running_pid
 
 #: what ``pkill -f`` matches in a Docker node: the entrypoint runs ``python3 -m kubetui.proxy …``
 PROXY_PATTERN = "^python3 -m kubetui.proxy"
@@ -186,7 +187,6 @@ def restart_argv(state_dir: Path) -> list[str]:
 
 
 def _restart(state_dir: Path, provider_name: str) -> dict[str, Any]:
-    from kubetui.cluster.commands import running_pid
 
     old = running_pid(state_dir)
     if old is None:

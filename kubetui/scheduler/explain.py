@@ -44,12 +44,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from kubetui.client.views import DECISIONS_GROUP as API_GROUP
+from kubetui.client.views import DECISIONS_KIND as KIND
+from kubetui.client.views import DECISIONS_VERSION as API_VERSION
+from kubetui.client.views import decisions_object, decisions_path  # noqa: F401  (decisions_path: re-exported)
 from kubetui.clock import rfc3339_micro
 from kubetui.scheduler.runtime import ScheduleResult
 
-API_GROUP = "scheduling.kubetui.dev"
-API_VERSION = f"{API_GROUP}/v1alpha1"
-KIND = "PodSchedulingDecisions"
 KEEP_ATTEMPTS = 5
 MAX_PODS = 2000
 
@@ -57,11 +58,6 @@ SCHEDULED = "Scheduled"
 UNSCHEDULABLE = "Unschedulable"
 ERROR = "Error"
 BINDING_FAILED = "BindingFailed"
-
-
-def decisions_path(namespace: str, name: str) -> str:
-    """The URL path the API server serves a pod's decisions at."""
-    return f"/apis/{API_VERSION}/namespaces/{namespace}/decisions/{name}"
 
 
 class AttemptRecord:
@@ -164,12 +160,6 @@ class ExplanationStore:
 
     def __len__(self) -> int:
         return len(self._by_pod)
-
-
-def decisions_object(namespace: str, name: str, attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The API object the decisions path returns."""
-    return {"apiVersion": API_VERSION, "kind": KIND,
-            "metadata": {"name": name, "namespace": namespace}, "attempts": attempts}
 
 
 def not_found_status(namespace: str, name: str) -> dict[str, Any]:

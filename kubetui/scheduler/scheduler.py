@@ -20,6 +20,7 @@ from typing import Any
 
 from kubetui.client.base import STRATEGIC_MERGE_PATCH, Client
 from kubetui.client.informer import SharedInformer
+from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock, rfc3339
 from kubetui.scheduler import framework as fw
 from kubetui.scheduler.cache import SchedulerCache
@@ -84,12 +85,7 @@ class Scheduler:
         self.explanations_store = ExplanationStore()
         self.record_explanations = record_explanations
         if recorder is None:
-            try:
-                from kubetui.apiserver.events import EventRecorder
-                recorder = EventRecorder(client, scheduler_name, clock=self.clock)
-            except ImportError:
-                from kubetui.controllers.recorder import recorder_for
-                recorder = recorder_for(client, scheduler_name, self.clock)
+            recorder = EventRecorder(client, scheduler_name, clock=self.clock)
         self.recorder = recorder
         self._factory = informers
         self.pods: SharedInformer | None = None

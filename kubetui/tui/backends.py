@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator, Callable
 
 from kubetui.api import errors
 from kubetui.client.base import Client
+from kubetui.client.views import decisions_object, decisions_path
 from kubetui.tui.backend import ClientBackend, StartupPhase, StoreKey, StoreSnapshot, ThreadHopClient
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,6 @@ class InProcessBackend(ClientBackend):
         attempts = await self._on_cp(lambda: cp.scheduler.explanations(namespace, name))
         if not attempts:
             return None
-        from kubetui.scheduler.explain import decisions_object
         return decisions_object(namespace, name, attempts)
 
 
@@ -169,7 +169,6 @@ class KubeconfigBackend(ClientBackend):
                          kubeconfig_path=Path(kubeconfig))
 
     async def explain(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubetui.scheduler.explain import decisions_path
         try:
             return await self.client.request("GET", decisions_path(namespace, name))  # type: ignore[attr-defined]
         except errors.NotFound:

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from kubetui.cmdutil import CLIError, resolve_state_dir
+from kubetui.statedir import running_pid
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ def serve(kubeconfig: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from kubetui.cluster import running_pid
 
     if getattr(args, "kubeconfig", None):
         kubeconfig = Path(args.kubeconfig)

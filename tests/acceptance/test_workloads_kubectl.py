@@ -259,7 +259,7 @@ async def running_elsewhere(cluster, selector: str, n: int, exclude: str):
 async def test_a_silent_node_on_a_fake_clock_in_process(tmp_path):
     """The same story with no HTTP and a FakeClock: store, registry, scheduler, controllers, simulated nodes."""
     from kubetui.apiserver.registry import Registry
-    from kubetui.client.inprocess import InProcessClient
+    from kubetui.apiserver.inprocess import InProcessClient
     from kubetui.clock import FakeClock
     from kubetui.controllers.manager import ControllerManager
     from kubetui.providers.base import ClusterConfig, NodeConfig

@@ -12,7 +12,7 @@ from kubetui.api.resources import resource_for
 from kubetui.apiserver import encryption
 from kubetui.apiserver.encryption import EncryptingStore
 from kubetui.apiserver.registry import Registry
-from kubetui.client.inprocess import InProcessClient
+from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.clock import FakeClock
 from kubetui.store import Store
 

@@ -14,7 +14,7 @@ Obj = dict[str, Any]
 async def make_api(clock: Clock) -> Any:
     """The API the controllers talk to: the real registry over an in-memory store, via InProcessClient."""
     from kubetui.apiserver.registry import Registry
-    from kubetui.client.inprocess import InProcessClient
+    from kubetui.apiserver.inprocess import InProcessClient
     from kubetui.store import Store
     store = Store(None, clock=clock)
     await store.open()

@@ -35,7 +35,7 @@ def test_pod_resolv_conf(spec, want):
 
 async def test_kube_dns_objects_are_accepted_by_the_api_server(tmp_path):
     from kubetui.apiserver.registry import Registry
-    from kubetui.client.inprocess import InProcessClient
+    from kubetui.apiserver.inprocess import InProcessClient
     from kubetui.clock import FakeClock
     from kubetui.store import Store
     store = Store(None, clock=FakeClock())

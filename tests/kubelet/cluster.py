@@ -14,7 +14,7 @@ from kubetui.apiserver.registry import Registry
 from kubetui.apiserver.server import APIServer
 from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.kubelet.apiclient import APIClient
-from kubetui.kubelet.connector import KubeletConnector, KubeletMetrics
+from kubetui.apiserver.kubeletclient import KubeletConnector, KubeletMetrics
 from kubetui.kubelet.kubelet import Kubelet, KubeletConfig
 from kubetui.runtime.process import ProcessRuntime
 from kubetui.store import Store

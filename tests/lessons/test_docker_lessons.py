@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from kubetui.lessons.commands import lessons_root
+from kubetui.cmd.lessons import lessons_root
 from kubetui.lessons.format import discover, load_lesson
 from kubetui.lessons.selftest import provider_for, selftest_lessons
 

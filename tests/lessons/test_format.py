@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from kubetui.lessons.format import LessonError, discover, load_lesson, parse_duration, parse_lesson
-from kubetui.lessons.commands import lessons_root
+from kubetui.cmd.lessons import lessons_root
 
 GOOD = textwrap.dedent('''\
     ---

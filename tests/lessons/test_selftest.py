@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kubetui.lessons.commands import lessons_root
+from kubetui.cmd.lessons import lessons_root
 from kubetui.lessons.export import selftest_junit
 from kubetui.lessons.format import discover, load_lesson, parse_lesson
 from kubetui.lessons.selftest import provider_for, selftest_lesson, selftest_lessons

@@ -10,7 +10,7 @@ import pytest
 
 from kubetui.clock import rfc3339
 from kubetui.controllers.manager import ControllerManager
-from kubetui.controllers.recorder import recorder_for
+from kubetui.client.record import EventRecorder
 from kubetui.providers.lb import LoadBalancerController
 from tests.controllers.ctrl_helpers import make_api
 
@@ -60,7 +60,7 @@ async def setup():
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok",
                             "lastHeartbeatTime": now, "lastTransitionTime": now}]}})
     cm = ControllerManager(api, clock=clock, controllers=[], resync_seconds=None)
-    lb = LoadBalancerController(api, cm.factory, clock=clock, recorder=recorder_for(api, "service-controller", clock))
+    lb = LoadBalancerController(api, cm.factory, clock=clock, recorder=EventRecorder(api, "service-controller", clock=clock))
     await cm.factory.start()
     await cm.factory.wait_for_cache_sync()
     await lb.run()

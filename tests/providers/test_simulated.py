@@ -38,7 +38,7 @@ async def until(fn, what, limit=10.0):
 @pytest.fixture
 async def api():
     from kubetui.apiserver.registry import Registry
-    from kubetui.client.inprocess import InProcessClient
+    from kubetui.apiserver.inprocess import InProcessClient
     from kubetui.store import Store
 
     clock = FakeClock()

@@ -33,7 +33,7 @@ class MiniCluster:
 
     async def start(self, *, heartbeats: bool = False, scheduler: bool = True) -> "MiniCluster":
         from kubetui.apiserver.registry import Registry
-        from kubetui.client.inprocess import InProcessClient
+        from kubetui.apiserver.inprocess import InProcessClient
         from kubetui.store import Store
 
         self.store = Store(None, clock=self.clock)

@@ -11,7 +11,7 @@ MODULES = [
     "kubetui.scheduler.diagnosis",
     "kubetui.scheduler.framework",
     "kubetui.scheduler.plugins.taint_toleration",
-    "kubetui.scheduler.plugins.node_affinity",
+    "kubetui.api.nodeaffinity",          # NodeAffinity's matching, shared with the PV controller
     "kubetui.scheduler.plugins.node_ports",
     "kubetui.scheduler.plugins.volume_binding",
     "kubetui.scheduler.plugins.inter_pod_affinity",

@@ -10,7 +10,8 @@ from kubetui.scheduler.framework import (Code, CycleState, NodeInfo, PodInfo, de
 from kubetui.scheduler.plugins.balanced_allocation import balanced_resource_score
 from kubetui.scheduler.plugins.least_allocated import least_allocated_score, least_requested_score
 from kubetui.scheduler.plugins.most_allocated import most_allocated_score, most_requested_score
-from kubetui.scheduler.plugins.node_affinity import NodeAffinity, match_requirement, preferred_score
+from kubetui.api.nodeaffinity import match_requirement
+from kubetui.scheduler.plugins.node_affinity import NodeAffinity, preferred_score
 from kubetui.scheduler.plugins.node_ports import NodePorts, port_conflicts
 from kubetui.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from kubetui.scheduler.plugins.node_unschedulable import NodeUnschedulable

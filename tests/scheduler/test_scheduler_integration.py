@@ -121,7 +121,7 @@ async def test_taints_tolerations_and_node_selector(cluster):
 async def test_explanations_of_a_real_attempt(cluster):
     from rich.console import Console
 
-    from kubetui.scheduler.commands import render_attempt
+    from kubetui.cmd.scheduler import render_attempt
     from kubetui.scheduler.explain import handle_decisions
 
     c = await cluster()

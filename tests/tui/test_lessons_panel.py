@@ -250,7 +250,7 @@ def test_focus_targets_follow_selectors():
 
 def test_watched_resources_of_lesson_03():
     from kubetui.lessons import LessonLibrary
-    from kubetui.lessons.commands import lessons_root
+    from kubetui.cmd.lessons import lessons_root
     import argparse
     lesson = LessonLibrary.load(lessons_root(argparse.Namespace())).get("deployments")
     assert watched_resources(lesson.steps[0]) == {"deployments", "replicasets", "pods"}

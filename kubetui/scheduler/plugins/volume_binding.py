@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from kubetui.api.nodeaffinity import pv_reaches_node
 from kubetui.scheduler.framework import (NODE_ADD, NODE_UPDATE, PV_CHANGE, PVC_CHANGE, STORAGECLASS_CHANGE,
                                          CycleState, NodeInfo, PodInfo, Status, skip, unresolvable)
-from kubetui.scheduler.plugins.node_affinity import match_term
 
 NAME = "VolumeBinding"
 ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
@@ -55,14 +55,6 @@ def claim_problem(pvc: dict[str, Any] | None, name: str,
     if storage_class and storage_class.get("volumeBindingMode") == "WaitForFirstConsumer":
         return None
     return ERR_REASON_UNBOUND_IMMEDIATE
-
-
-def pv_reaches_node(pv: dict[str, Any], labels: dict[str, str], node_name: str) -> bool:
-    """Whether a PersistentVolume's ``spec.nodeAffinity.required`` selects the node (no affinity: everywhere)."""
-    required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
-    if not required:
-        return True
-    return any(match_term(t, labels, node_name) for t in required.get("nodeSelectorTerms") or [])
 
 
 class VolumeBinding:

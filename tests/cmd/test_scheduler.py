@@ -11,7 +11,7 @@ from cluster_fixture import MiniCluster, settle
 from helpers import make_pod
 from kubetui.api.errors import NotFound
 from kubetui.client.kubeconfig import write_kubeconfig
-from kubetui.scheduler import commands
+from kubetui.cmd import scheduler as commands
 from kubetui.scheduler.explain import API_VERSION, decisions_path, handle_decisions
 
 

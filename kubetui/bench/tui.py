@@ -193,7 +193,7 @@ def register(bench_subparsers: argparse._SubParsersAction) -> None:  # type: ign
     p.set_defaults(func=cmd_bench_tui)
 
 
-if __name__ == "__main__":  # python -m kubetui.tui.bench [args]: until BENCH_MODULES lists this module
+if __name__ == "__main__":  # python -m kubetui.bench.tui [args]: until BENCH_MODULES lists this module
     import sys
 
     parser = argparse.ArgumentParser(prog="kubetui bench")

@@ -10,27 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.cluster.lifecycle import Cluster, ControlPlaneThread
-from kubetui.cluster.settings import PID_FILE, ClusterSettings, make_provider, settings_from_args
+from kubetui.cluster.settings import ClusterSettings, make_provider, settings_from_args
 from kubetui.cmdutil import CLIError
 from kubetui.providers.base import ClusterConfig
+from kubetui.statedir import PID_FILE, running_pid
 
 log = logging.getLogger(__name__)
-
-
-def running_pid(state_dir: Path) -> int | None:
-    """The pid of a live control plane serving this state dir, if any."""
-    p = state_dir / PID_FILE
-    try:
-        pid = int(p.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
 
 
 def run_up(args: Any, state_dir: Path) -> int:
@@ -93,13 +78,10 @@ def run_down(args: Any, state_dir: Path) -> int:
         asyncio.run(provider.delete(purge=args.purge))
     elif settings is None:
         # No record of the cluster: still clean up Docker leftovers labelled with its name.
-        try:
-            from kubetui.providers.docker import DockerProvider, docker_available
-            if docker_available():
-                name = getattr(args, "name", None) or state_dir.name
-                asyncio.run(DockerProvider(ClusterConfig(name=name, state_dir=state_dir)).delete())
-        except ImportError:
-            pass
+        from kubetui.providers.docker import DockerProvider, docker_available
+        if docker_available():
+            name = getattr(args, "name", None) or state_dir.name
+            asyncio.run(DockerProvider(ClusterConfig(name=name, state_dir=state_dir)).delete())
     if args.purge and state_dir.exists():
         shutil.rmtree(state_dir)
     print(f"cluster {state_dir.name!r} is down" + (" and its state deleted" if args.purge else ""))
@@ -108,11 +90,7 @@ def run_down(args: Any, state_dir: Path) -> int:
 
 def run_tui(args: Any, state_dir: Path) -> int:
     """``kubetui``: attach to a running cluster, or bring one up in this process, and open the TUI."""
-    try:
-        from kubetui.tui.app import run_app
-    except ImportError as e:
-        raise CLIError(f"the TUI is not available in this build ({e}); "
-                       "use `kubetui up --headless` and `kubetui kubectl`") from None
+    from kubetui.tui.app import run_app
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig is None and running_pid(state_dir) is not None:
         kubeconfig = str(state_dir / "kubeconfig")

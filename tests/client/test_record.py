@@ -1,7 +1,7 @@
 """EventRecorder: Events named and shaped as client-go writes them, aggregated like EventCorrelator."""
 
-from kubetui.apiserver.events import EventRecorder
-from kubetui.client.inprocess import InProcessClient
+from kubetui.apiserver.inprocess import InProcessClient
+from kubetui.client.record import EventRecorder
 from tests.apiserver.conftest_registry import PODS, clock, pod, registry, store  # noqa: F401 - fixtures
 
 
@@ -30,7 +30,7 @@ def registry_events():
 
 async def test_repeated_events_are_aggregated_within_ten_minutes(registry, clock):
     p = await registry.create(PODS, "default", pod())
-    rec = EventRecorder(registry, "kubelet", host="n1")   # a Registry is wrapped in an InProcessClient
+    rec = EventRecorder(InProcessClient(registry), "kubelet", host="n1", clock=clock)
     first = await rec.record(p, "Warning", "BackOff", "Back-off restarting failed container", field_path="spec.containers{c}")
     assert first["involvedObject"]["fieldPath"] == "spec.containers{c}"
     assert first["source"] == {"component": "kubelet", "host": "n1"}
@@ -47,7 +47,7 @@ async def test_repeated_events_are_aggregated_within_ten_minutes(registry, clock
 
 
 async def test_events_for_cluster_scoped_objects_go_to_default(registry, clock):
-    rec = EventRecorder(registry, "node-controller")
+    rec = EventRecorder(InProcessClient(registry), "node-controller", clock=clock)
     ev = await rec.record({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u"}},
                           "Normal", "RegisteredNode", "Node n1 event: Registered Node n1 in Controller")
     assert ev["metadata"]["namespace"] == "default"
@@ -56,7 +56,7 @@ async def test_events_for_cluster_scoped_objects_go_to_default(registry, clock):
 
 async def test_emit_and_flush(registry, clock):
     p = await registry.create(PODS, "default", pod())
-    rec = EventRecorder(registry, "kubelet")
+    rec = EventRecorder(InProcessClient(registry), "kubelet", clock=clock)
     rec.emit(p, "Normal", "Started", "Started container c")
     await rec.flush()
     assert len((await registry.list(registry_events(), "default"))["items"]) == 1

@@ -35,7 +35,7 @@ WAIT_INTERVAL = 0.5     # ...this far apart (the API server polls the file every
 
 
 def register(subparsers: Any) -> None:
-    """Add ``rotate-key`` under ``kubetui store`` (registered by ``kubetui.store.commands``)."""
+    """Add ``rotate-key`` under ``kubetui store`` (registered by ``kubetui.cmd.store``)."""
     store = subparsers.choices.get("store")
     if store is None:
         return

@@ -237,7 +237,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def _start_in_tui(args: argparse.Namespace, lesson) -> int:
     """``lessons start ID --tui``: the TUI on this cluster, which starts (or resumes) the lesson itself."""
-    from kubetui.cluster import Cluster, ClusterSettings, ControlPlaneThread, running_pid, settings_from_args
+    from kubetui.cluster import Cluster, ClusterSettings, ControlPlaneThread, settings_from_args
+    from kubetui.statedir import running_pid
     from kubetui.tui.backends import run_app
 
     state = state_dir_of(args)

@@ -8,7 +8,8 @@ import pytest
 from kubetui.api import errors
 from kubetui.api.patch import copy_json
 from kubetui.apiserver.registry import Registry
-from kubetui.client import MERGE_PATCH, STRATEGIC_MERGE_PATCH, InProcessClient
+from kubetui.apiserver.inprocess import InProcessClient
+from kubetui.client import MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from kubetui.clock import FakeClock
 from kubetui.store import Store
 

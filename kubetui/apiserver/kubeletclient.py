@@ -4,10 +4,8 @@ source behind ``kubectl top`` (what metrics-server does).
 
 The API server finds the pod's node, reads where its kubelet listens
 (``status.addresses`` InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port``)
-and calls it with the node's token (protocol in ``server.py``). This module
-runs in the control plane, not in nodes, but it still uses only asyncio so
-it imports anywhere; Status errors come from ``kubetui.api.errors``, loaded
-lazily.
+and calls it with the node's token (the kubelet's side: ``kubetui/kubelet/server.py``,
+whose framing this module shares). It runs in the control plane, never in nodes.
 """
 
 from __future__ import annotations
@@ -20,6 +18,8 @@ import time
 import urllib.parse
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from kubetui.api import errors
+from kubetui.api.resources import resource_for
 from kubetui.kubelet.server import CLOSE, END, EXEC_PROTOCOL, RESIZE, STDIN, frame, read_frame
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,10 @@ NodeGetter = Callable[[str], Awaitable[dict]]
 
 
 def _status_error(code: int, reason: str, message: str):
-    from kubetui.api import errors
     return errors.StatusError(message, code=code, reason=reason or "InternalError")
 
 
 def _unavailable(message: str):
-    from kubetui.api import errors
     return errors.ServiceUnavailable(message)
 
 
@@ -117,7 +115,6 @@ class KubeletConnector:
     @classmethod
     def for_registry(cls, registry: Any, authenticator: Any, **kw: Any) -> "KubeletConnector":
         """Wiring for the control plane: nodes from the registry, tokens from the authenticator."""
-        from kubetui.api.resources import resource_for
         nodes = resource_for("nodes")
 
         async def get_node(name: str) -> dict:

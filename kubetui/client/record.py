@@ -8,7 +8,8 @@ Event named ``<object name>.<16 hex digits>`` pointing at the object through
 existing Event is patched instead (``count`` + 1, new ``lastTimestamp``), which
 is why describe prints "3x over 2m" instead of three lines.
 
-The recorder works over any ``Client`` (or a ``Registry``, which it wraps).
+The recorder works over any ``Client``: controllers, the scheduler and the
+control plane's load-balancer controller all use it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,6 @@ class EventRecorder:
 
     def __init__(self, client: Any, component: str, host: str | None = None, *,
                  clock: Clock | None = None) -> None:
-        from kubetui.apiserver.registry import Registry
-        if isinstance(client, Registry):
-            from kubetui.client.inprocess import InProcessClient
-            clock = clock or client.clock
-            client = InProcessClient(client)
         self.client = client
         self.component = component
         self.host = host

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from kubetui.tui.bench import percentile, run_bench
+from kubetui.bench.tui import percentile, run_bench
 
 
 @pytest.mark.parametrize("values,p,expected", [

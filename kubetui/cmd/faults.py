@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
 
 
 def _state(args: argparse.Namespace):
-    from kubetui.lessons.commands import state_dir_of
+    from kubetui.cmd.lessons import state_dir_of
     return state_dir_of(args)
 
 

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kubetui.client.views import decisions_path
 from kubetui.cmdutil import CLIError, resolve_state_dir
-from kubetui.scheduler.explain import decisions_path
 
 
 def _cell(score: dict[str, Any]) -> str:
