@@ -2,22 +2,22 @@
 
 Upstream: ``pkg/controller/podgc/gc_controller.go``. A graceful delete only
 sets ``deletionTimestamp``; the pod disappears when its kubelet confirms the
-containers are gone. A dead node's kubelet never will, so its pods would stay
-Terminating forever. Upstream rules kubetui follows:
+containers are gone. The rules kubetui follows, as upstream:
 
 * ``gcOrphaned``: a pod bound to a node that no longer exists is deleted
   (after a quarantine; here ``node_monitor_grace_seconds``).
 * ``gcTerminating``: a terminating pod on a node that is not Ready *and*
   carries ``node.kubernetes.io/out-of-service`` is force-deleted (grace 0).
 
-kubetui extends ``gcTerminating`` in one documented way, so evicted pods on a
-dead lab node do not linger: a terminating pod on a node that has carried the
-``unreachable`` NoExecute taint (Ready=Unknown, lease stopped) for at least
-``node_monitor_grace_seconds`` is force-deleted too, without waiting out its
-termination grace period (no kubelet is there to use it). Upstream leaves
-such pods Terminating until an admin adds the out-of-service taint (or the
-node returns); their replacements are created either way, because a
-terminating pod is no longer "active" for the ReplicaSet controller.
+A pod evicted from an unreachable node (the taint eviction controller's
+graceful DELETE) is *not* force-deleted: nobody can know whether its
+containers still run behind a cut cable, so it stays ``Terminating`` until
+the node's kubelet answers again and confirms (deleting it with grace 0), or
+an admin force-deletes it (``kubectl delete pod --force --grace-period=0``),
+deletes the Node, or marks the node ``out-of-service``. Its replacement is
+created at once all the same: a terminating pod is no longer "active" for the
+ReplicaSet controller. (kubetui used to force-delete such pods as soon as the
+node had been unreachable for the grace period, so they vanished at once.)
 """
 
 from __future__ import annotations
@@ -25,30 +25,22 @@ from __future__ import annotations
 from typing import Any
 
 from kubetui.api import errors
-from kubetui.clock import parse_rfc3339
 from kubetui.controllers.base import Controller
-from kubetui.controllers.nodelifecycle import UNREACHABLE, ready_status
+from kubetui.controllers.nodelifecycle import ready_status
 from kubetui.controllers.util import meta
 
 Obj = dict[str, Any]
 OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 
 
-def should_force_delete(pod: Obj, node: Obj | None, now: float, grace: float) -> bool:
-    """Does pod GC force-delete this terminating pod now? (see the module docstring)"""
-    m = meta(pod)
-    if not m.get("deletionTimestamp"):
+def should_force_delete(pod: Obj, node: Obj | None) -> bool:
+    """``gcTerminating``: force-delete this terminating pod now? Only on an out-of-service, not-Ready node."""
+    if not meta(pod).get("deletionTimestamp"):
         return False
     if node is None:
         return False  # orphans are handled by the quarantine path
     taints = (node.get("spec") or {}).get("taints") or []
-    if ready_status(node) != "True" and any(t.get("key") == OUT_OF_SERVICE for t in taints):
-        return True
-    for t in taints:
-        if t.get("key") == UNREACHABLE and t.get("effect") == "NoExecute" and t.get("timeAdded"):
-            if parse_rfc3339(t["timeAdded"]) + grace <= now:
-                return True
-    return False
+    return ready_status(node) != "True" and any(t.get("key") == OUT_OF_SERVICE for t in taints)
 
 
 class PodGCController(Controller):
@@ -95,10 +87,10 @@ class PodGCController(Controller):
             except errors.NotFound:
                 pass
             self.log.info("deleting orphaned pod %s (node %s is gone)", key, node_name)
-        elif not should_force_delete(pod, node, self.clock.time(), grace):
+        elif not should_force_delete(pod, node):
             return None
         else:
-            self.log.info("force-deleting pod %s stuck terminating on unreachable node %s", key, node_name)
+            self.log.info("force-deleting pod %s terminating on out-of-service node %s", key, node_name)
         self._orphaned_since.pop(key, None)
         try:
             await self.client.delete("pods", meta(pod)["name"], meta(pod).get("namespace"), grace_period_seconds=0)

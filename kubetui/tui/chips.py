@@ -35,6 +35,8 @@ CHIPS: dict[str, tuple[str, str, str]] = {
     "Ready": (BLACK, "#00d700", "running and Ready: Services send it traffic"),
     "Completed": (BLACK, "#9e9e9e", "every container exited 0"),
     "Terminating": (BLACK, "#d78700", "being deleted (grace period)"),
+    "Evicting": (BLACK, "#af875f", "evicted by a NoExecute taint (its node unreachable?): Terminating "
+                 "until that node's kubelet confirms, or a force delete"),
     "ErrImagePull": (BLACK, "#ff87d7", "the image could not be pulled"),
     "ImagePullBackOff": (WHITE, "#af005f", "pulling the image failed; the kubelet waits before retrying"),
     "CreateContainerConfigError": (WHITE, "#875f00", "a ConfigMap, Secret or key the container needs is missing"),
@@ -66,6 +68,9 @@ _SAME_AS = {
     "DeadlineExceeded": "Error",
 }
 
+#: the DisruptionTarget condition's reason on a pod the taint eviction controller deleted
+TAINT_EVICTION = "DeletionByTaintManager"
+
 #: shown in the legend whatever the map holds; other states join it while a pod is in them
 ALWAYS_IN_LEGEND = ("Pending", "ContainerCreating", "Running", "Ready", "Terminating", "CrashLoopBackOff")
 
@@ -94,6 +99,11 @@ def chip_state(pod: Obj) -> str:
         return "Init"
     if reason.startswith(("ExitCode:", "Signal:")):
         return "Error"
+    if reason == "Terminating" and any(c.get("type") == "DisruptionTarget" and c.get("reason") == TAINT_EVICTION
+                                       for c in status.get("conditions") or []):
+        # The taint eviction controller deleted it; on an unreachable node it stays Terminating
+        # until that node's kubelet answers (kubectl still prints Terminating).
+        return "Evicting"
     reason = _SAME_AS.get(reason, reason)
     if reason in CHIPS:
         return reason

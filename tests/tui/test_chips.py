@@ -65,6 +65,13 @@ def _lost() -> dict:
     return p
 
 
+def _taint_evicted() -> dict:
+    p = pod("evicting", state="Terminating")
+    p["status"]["conditions"].append({"type": "DisruptionTarget", "status": "True",
+                                      "reason": "DeletionByTaintManager"})
+    return p
+
+
 #: (pod, the chip it gets): every STATUS kubectl prints for a pod on its way or stuck
 CASES = [
     (pod("p", state="Pending"), "Pending"),
@@ -77,6 +84,7 @@ CASES = [
     (pod("ok", state="Ready"), "Ready"),
     (_terminated("Completed"), "Completed"),
     (pod("bye", state="Terminating"), "Terminating"),
+    (_taint_evicted(), "Evicting"),
     (_waiting("ErrImagePull"), "ErrImagePull"),
     (_waiting("ImagePullBackOff"), "ImagePullBackOff"),
     (_waiting("CreateContainerConfigError"), "CreateContainerConfigError"),
