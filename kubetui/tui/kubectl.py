@@ -1,7 +1,11 @@
-"""Running the real kubectl from the TUI's command bar (as k9s shells out to kubectl).
+"""Running the real kubectl (and kubetui's own commands) from the TUI's command bar.
 
 A learner types ``kubectl get pods -o wide`` and sees exactly what kubectl
-prints, because it *is* kubectl, pointed at this cluster's kubeconfig.
+prints, because it *is* kubectl (as k9s shells out to it), pointed at this
+cluster's kubeconfig. ``kubetui explain pod hello``, as the lessons write it,
+runs kubetui's own command the same way: a subprocess of this Python
+(``python -m kubetui``) told which cluster by ``KUBETUI_STATE_DIR``, so the
+TUI imports no CLI code.
 """
 
 from __future__ import annotations
@@ -46,6 +50,42 @@ def parse_command(line: str) -> list[str]:
     return words
 
 
+def parse_command_line(line: str) -> tuple[str, list[str]]:
+    """Which program a command-bar line runs, and its arguments.
+
+    Only an explicit ``kubetui`` prefix runs kubetui's own command; anything
+    else is kubectl's, with or without the ``kubectl`` prefix.
+
+    >>> parse_command_line("kubetui explain pod hello")
+    ('kubetui', ['explain', 'pod', 'hello'])
+    >>> parse_command_line("explain pod")
+    ('kubectl', ['explain', 'pod'])
+    >>> parse_command_line("kubetui kubectl get pods")
+    ('kubectl', ['get', 'pods'])
+    """
+    words = shlex.split(line.strip())
+    if words and words[0] == "kubetui":
+        if words[1:2] == ["kubectl"]:
+            return "kubectl", words[2:]
+        return "kubetui", words[1:]
+    return "kubectl", parse_command(line)
+
+
+#: kubetui commands that answer and exit (the others start clusters, servers or a second TUI)
+KUBETUI_COMMANDS = ("explain", "store", "lessons", "fault", "--help", "-h", "--version")
+
+
+def kubetui_refusal(args: list[str]) -> str | None:
+    """Why ``kubetui ARGS`` cannot run in the command bar, or None if it can."""
+    if not args or args[0] not in KUBETUI_COMMANDS:
+        what = f"kubetui {args[0]}" if args else "kubetui"
+        return (f"{what} does not run in the command bar (it would start a cluster, a server or another TUI); "
+                f"run it in a terminal. Here: kubetui {' | '.join(c for c in KUBETUI_COMMANDS if c[0] != '-')}")
+    if args[0] == "lessons" and "--tui" in args:
+        return "kubetui lessons start --tui opens another TUI: use ctrl+l here to pick a lesson"
+    return None
+
+
 @dataclass
 class KubectlResult:
     argv: list[str]
@@ -61,12 +101,28 @@ async def run_kubectl(args: list[str], kubeconfig: Path | None, *, kubectl: str 
     # Editors and pagers would wait on a terminal the pane does not have.
     env.pop("KUBECTL_EXTERNAL_DIFF", None)
     env["KUBECTL_INTERACTIVE_DELETE"] = "false"
+    return await _run(argv, env, timeout)
+
+
+async def run_kubetui(args: list[str], state_dir: Path | None, *, columns: int | None = None,
+                      timeout: float = 60.0) -> KubectlResult:
+    """Run ``python -m kubetui ARGS`` against the cluster at ``state_dir`` and capture its output."""
+    argv = [sys.executable, "-m", "kubetui", *args]
+    env = dict(os.environ)
+    if state_dir is not None:
+        env["KUBETUI_STATE_DIR"] = str(state_dir)
+    if columns:
+        env["COLUMNS"] = str(columns)  # rich tables fit the pane instead of 80 columns
+    return await _run(argv, env, timeout)
+
+
+async def _run(argv: list[str], env: dict[str, str], timeout: float) -> KubectlResult:
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, env=env)
     except FileNotFoundError:
-        return KubectlResult(argv, 127, f"kubectl not found: {argv[0]}")
+        return KubectlResult(argv, 127, f"{Path(argv[0]).name} not found: {argv[0]}")
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     except asyncio.TimeoutError:

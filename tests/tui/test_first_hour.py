@@ -37,3 +37,65 @@ async def test_help_shows_plain_descriptions_never_action_names(make_app):
             assert shown_as_action == [], f"help shows internal action names: {shown_as_action}"
             assert "the cluster map: control plane, nodes and their pods" in cells
             await pilot.press("escape")
+
+
+async def test_command_bar_output_wraps_scrolls_and_keeps_the_map_visible(make_app):
+    """Issue 12 item 17: long lines wrap (nothing cut), the output scrolls, the map stays in sight."""
+    from kubetui.tui.screens.command import CommandScreen
+    from textual.widgets import RichLog
+
+    app = make_app()
+    long_lines = [f"line {i} " + " ".join(["pod/web-5f77454d7-mck92"] * 12) for i in range(40)]
+    app.command_output = list(long_lines)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_screen(pilot, ClusterMapScreen)
+        await settle(app, pilot, "nodes", "pods")
+        await pilot.press("colon")
+        screen = await wait_screen(pilot, CommandScreen)
+        await pilot.pause()
+        await pilot.pause()
+        out = screen.query_one("#command-output", RichLog)
+        width = out.scrollable_content_region.width
+        assert out.virtual_size.width <= width, "output wider than its pane: lines are cut"
+        shown = " ".join(line.text.strip() for line in out.lines)
+        assert shown.count("pod/web-5f77454d7-mck92") == 40 * 12, "some of the output is missing"
+        # The pane takes at most part of the screen: the map (its control plane strip) stays visible.
+        pane = screen.query_one("#command-pane")
+        assert pane.region.y >= 30 // 4, f"the command pane covers the map: {pane.region}"
+        assert app.screen_stack[-2].query_one("#control-plane").region.y < pane.region.y
+        # It scrolls: at the end after output, page up moves back.
+        assert out.max_scroll_y > 0 and out.scroll_y == out.max_scroll_y
+        before = out.scroll_y
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert out.scroll_y < before
+
+
+async def test_command_bar_runs_kubetui_commands_only_with_the_prefix(make_app, tmp_path):
+    """Issue 12 item 14: ``kubetui explain …`` runs kubetui's command against this cluster's state dir;
+    ``explain …`` alone (or ``kubectl explain``) stays kubectl's."""
+    from kubetui.tui.screens.command import CommandScreen
+    from tests.tui.fakes import FakeBackend
+    from tests.tui.test_app import wait_workers
+
+    backend = FakeBackend()
+    backend.kubeconfig_path = tmp_path / "lab" / "kubeconfig"   # a state dir with no cluster in it
+    app = make_app(backend=backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        await wait_screen(pilot, CommandScreen)
+        await pilot.press(*"kubetui explain pod hello", "enter")
+        await wait_workers(app, "kubectl")
+        out = "\n".join(app.command_output)
+        assert "$ kubetui explain pod hello" in out
+        # kubetui's own CLI answered, about the TUI's cluster (not kubectl's "unknown command")
+        assert f"no cluster at {tmp_path / 'lab'}" in out, out
+        assert "unknown command" not in out
+        app.command_output.clear()
+        await pilot.press(*"explain pods --recursive=false", "enter")
+        await wait_workers(app, "kubectl")
+        assert app.command_output[0] == "$ kubectl explain pods --recursive=false"
+        app.command_output.clear()
+        await pilot.press(*"kubetui up", "enter")
+        await pilot.pause()
+        assert "does not run in the command bar" in "\n".join(app.command_output)

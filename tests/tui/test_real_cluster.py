@@ -111,3 +111,13 @@ async def test_tui_on_a_real_cluster(backend):
         await wait_workers(app, "kubectl")
         out = "\n".join(app.command_output)
         assert "NAME" in out and "READY" in out and "web" in out
+
+        # ... and kubetui's own commands, as lesson 1 writes them, against the same cluster (issue 12 item 14).
+        pod = next(p for p in app.bridge.objects("pods").values() if p["spec"].get("nodeName"))
+        pod_name = pod["metadata"]["name"]
+        app.command_output.clear()
+        await pilot.press(*f"kubetui explain pod {pod_name}", "enter")
+        await wait_workers(app, "kubectl")
+        out = "\n".join(app.command_output)
+        assert f"$ kubetui explain pod {pod_name}" in out and "★ selected" in out, out
+        assert pod["spec"]["nodeName"] in out

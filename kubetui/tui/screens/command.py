@@ -1,14 +1,20 @@
 """The command bar: type a real kubectl command and read its output in a pane.
 
 ``kubectl get pods -o wide`` (the ``kubectl`` is optional) runs the real
-kubectl against this cluster's kubeconfig. Like k9s, a bare resource name
-(``pods``, ``deploy``, ``svc``) opens it in the browser, and ``ns NAME``
-switches namespace (``ns -`` for all).
+kubectl against this cluster's kubeconfig; ``kubetui explain pod hello`` runs
+kubetui's own command against the same cluster (only with the explicit
+``kubetui`` prefix). Like k9s, a bare resource name (``pods``, ``deploy``,
+``svc``) opens it in the browser, and ``ns NAME`` switches namespace (``ns -``
+for all). Output wraps to the pane and scrolls (page up / down, the mouse);
+the pane grows with its output only up to part of the screen, so the map
+stays in sight above it.
 """
 
 from __future__ import annotations
 
-from textual import on, work
+from pathlib import Path
+
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,11 +23,35 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, RichLog, Static
 
 from kubetui.api.resources import resource_for
-from kubetui.tui.kubectl import parse_command, run_kubectl
+from kubetui.tui.kubectl import kubetui_refusal, parse_command_line, run_kubectl, run_kubetui
 
 
 class CommandFinished(Message):
     """A kubectl command run from the command bar finished (a sync point for tests)."""
+
+
+class CommandOutput(RichLog):
+    """The output pane: wrapped to its width, and wrapped again when that width changes."""
+
+    def __init__(self, lines: list[str], *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False, highlight=False, wrap=True, min_width=20, max_lines=4000)
+        self.source = lines
+        self._wrapped_at = 0
+
+    def add(self, line: str) -> None:
+        # An explicit width: left to itself, RichLog measures text against the app console's
+        # width (80 columns in a headless run), not its own.
+        width = self.scrollable_content_region.width
+        self.write(line, width=width if self._size_known and width else None)
+
+    def on_resize(self, event: events.Resize) -> None:
+        width = self.scrollable_content_region.width
+        if width and width != self._wrapped_at:
+            self._wrapped_at = width
+            self.clear()
+            self._size_known = True
+            for line in self.source[-(self.max_lines or 4000):]:
+                self.add(line)
 
 
 class CommandScreen(ModalScreen[None]):
@@ -31,13 +61,16 @@ class CommandScreen(ModalScreen[None]):
     | :- | :- |
     | enter | run |
     | up / down | history |
+    | page up / page down | scroll the output |
     | escape | close |
     """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Close"),
-        Binding("up", "history(-1)", "Previous", show=False),
-        Binding("down", "history(1)", "Next", show=False),
+        Binding("escape", "app.pop_screen", "Close", tooltip="close the command bar"),
+        Binding("up", "history(-1)", "Previous", show=False, tooltip="the previous command"),
+        Binding("down", "history(1)", "Next", show=False, tooltip="the next command"),
+        Binding("pageup", "scroll_output(-1)", "Scroll up", show=False, tooltip="scroll the output up"),
+        Binding("pagedown", "scroll_output(1)", "Scroll down", show=False, tooltip="scroll the output down"),
     ]
 
     def __init__(self, initial: str = "") -> None:
@@ -48,22 +81,33 @@ class CommandScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="command-pane"):
-            yield Static("kubectl against this cluster · a resource name opens it · esc closes", id="command-help")
-            yield RichLog(id="command-output", markup=False, highlight=False, wrap=False, max_lines=4000)
+            yield Static("kubectl against this cluster · kubetui explain pod NAME · a resource name opens it · "
+                         "pgup/pgdn scroll · esc closes", id="command-help")
+            yield CommandOutput(self.app.command_output, id="command-output")  # type: ignore[attr-defined]
             yield Input(value=self.initial, placeholder="kubectl get pods -A", id="command-input")
 
     def on_mount(self) -> None:
-        out = self.query_one("#command-output", RichLog)
-        for line in self.app.command_output:  # type: ignore[attr-defined]
-            out.write(line)
         self.history_index = len(self.app.command_history)  # type: ignore[attr-defined]
         self.query_one("#command-input", Input).focus()
+        self.call_after_refresh(self._fit_output)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_output)
+
+    def _fit_output(self) -> None:
+        """As tall as the output, at most half the screen (the rest scrolls): the map stays in sight."""
+        out = self.query_one("#command-output", RichLog)
+        height = max(3, min(len(out.lines), self.size.height // 2))
+        if out.styles.height is None or out.styles.height.value != height:
+            out.styles.height = height
+        out.scroll_end(animate=False, immediate=False)
 
     def _write(self, text: str) -> None:
-        out = self.query_one("#command-output", RichLog)
+        out = self.query_one("#command-output", CommandOutput)
         for line in text.rstrip("\n").split("\n"):
             self.app.command_output.append(line)  # type: ignore[attr-defined]
-            out.write(line)
+            out.add(line)
+        self._fit_output()
 
     @on(Input.Submitted, "#command-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -74,13 +118,18 @@ class CommandScreen(ModalScreen[None]):
         self.app.command_history.append(line)  # type: ignore[attr-defined]
         self.history_index = len(self.app.command_history)  # type: ignore[attr-defined]
         try:
-            words = parse_command(line)
+            program, words = parse_command_line(line)
         except ValueError as exc:
             self._write(f"error: {exc}")
             return
-        if self._navigate(words):
+        if program == "kubetui":
+            refusal = kubetui_refusal(words)
+            if refusal:
+                self._write(f"$ kubetui {' '.join(words)}\n{refusal}")
+                return
+        elif self._navigate(words):
             return
-        self.run_command(words)
+        self.run_command(words, program)
 
     def _navigate(self, words: list[str]) -> bool:
         """k9s-style shortcuts that change what the TUI shows rather than run kubectl."""
@@ -99,18 +148,26 @@ class CommandScreen(ModalScreen[None]):
         return False
 
     @work(exclusive=True, group="kubectl")
-    async def run_command(self, words: list[str]) -> None:
+    async def run_command(self, words: list[str], program: str = "kubectl") -> None:
         self.running = True
-        self._write("$ kubectl " + " ".join(words))
+        self._write(f"$ {program} " + " ".join(words))
+        backend = self.app.backend  # type: ignore[attr-defined]
         try:
-            result = await run_kubectl(words, self.app.backend.kubeconfig_path,  # type: ignore[attr-defined]
-                                       kubectl=getattr(self.app.backend, "kubectl", None))
+            if program == "kubetui":
+                width = self.query_one("#command-output", RichLog).scrollable_content_region.width
+                result = await run_kubetui(words, cluster_state_dir(backend), columns=width or None)
+            else:
+                result = await run_kubectl(words, backend.kubeconfig_path, kubectl=getattr(backend, "kubectl", None))
             self._write(result.output or "")
             if result.returncode:
                 self._write(f"(exit status {result.returncode})")
         finally:
             self.running = False
             self.app.post_message(CommandFinished())  # type: ignore[arg-type]
+
+    def action_scroll_output(self, pages: int) -> None:
+        out = self.query_one("#command-output", RichLog)
+        out.scroll_to(y=out.scroll_y + pages * max(1, out.scrollable_content_region.height - 1), animate=False)
 
     def action_history(self, step: int) -> None:
         hist = self.app.command_history  # type: ignore[attr-defined]
@@ -120,6 +177,15 @@ class CommandScreen(ModalScreen[None]):
         inp = self.query_one("#command-input", Input)
         inp.value = hist[self.history_index] if self.history_index < len(hist) else ""
         inp.cursor_position = len(inp.value)
+
+
+def cluster_state_dir(backend: object) -> Path | None:
+    """The state directory of the cluster the TUI shows (where kubetui's commands find it)."""
+    state_dir = getattr(backend, "state_dir", None)
+    kubeconfig = getattr(backend, "kubeconfig_path", None)
+    if state_dir is None and kubeconfig is not None:
+        state_dir = Path(kubeconfig).parent
+    return Path(state_dir) if state_dir is not None else None
 
 
 _VERBS = {"get", "describe", "logs", "apply", "create", "delete", "edit", "exec", "explain", "rollout", "scale",
