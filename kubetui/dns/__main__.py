@@ -8,19 +8,19 @@ under ``/var/run/secrets/kubernetes.io/serviceaccount/``); flags override.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 from kubetui.dns.cluster import ClusterData
 from kubetui.dns.server import DNSServer
-from kubetui.kubelet.apiclient import APIClient
+from kubetui.agent.apiclient import APIClient
+from kubetui.agent.main import main as agent_main
 from kubetui.proxy.userspace import loopback_address
 
 log = logging.getLogger("kubetui.dns")
+NAME = "kubetui-dns"
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -42,7 +42,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-async def amain(args: argparse.Namespace) -> int:
+class DNSAgent:
+    """The cluster DNS as ``kubetui.agent.main`` runs it: answers only once both caches have listed."""
+
+    def __init__(self, data: ClusterData, server: DNSServer, args: argparse.Namespace) -> None:
+        self.data, self.server, self.args = data, server, args
+
+    async def start(self) -> None:
+        await self.data.start()
+        host, _, port = self.args.listen.rpartition(":")
+        bound = await self.server.start(host or "0.0.0.0", int(port))
+        up = self.server.upstream
+        log.info("cluster DNS for %s on %s:%d (UDP+TCP), upstream %s", self.args.cluster_domain, host, bound,
+                 f"{up[0]}:{up[1]}" if up else "none: other names are REFUSED")
+
+    async def stop(self) -> None:
+        await self.server.close()
+        await self.data.stop()
+
+
+async def build(args: argparse.Namespace) -> DNSAgent:
     token = Path(args.token_file).read_text().strip() if Path(args.token_file).exists() else None
     ca = args.ca_file if Path(args.ca_file).exists() else None
     api = APIClient(args.api_server, token=token, ca_file=ca, user_agent="kubetui-dns/v1.37.0")
@@ -52,26 +71,12 @@ async def amain(args: argparse.Namespace) -> int:
     if args.upstream:
         h, _, p = args.upstream.partition(":")
         upstream = (h, int(p or 53))
-    server = DNSServer(data.zone, upstream)
-    await data.start()
-    host, _, port = args.listen.rpartition(":")
-    bound = await server.start(host or "0.0.0.0", int(port))
-    log.info("cluster DNS for %s on %s:%d (UDP+TCP), upstream %s", args.cluster_domain, host, bound,
-             f"{upstream[0]}:{upstream[1]}" if upstream else "none: other names are REFUSED")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.close()
-    await data.stop()
-    return 0
+    return DNSAgent(data, DNSServer(data.zone, upstream), args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(amain(args))
+    return agent_main(NAME, lambda: build(args), args.log_level)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Upstream: CoreDNS's ``kubernetes`` plugin keeps informers on Services and
 EndpointSlices (``plugin/kubernetes/controller.go``) and answers from their
-caches. Here the zone is rebuilt lazily: a change marks it stale, the next
-query rebuilds it (a few hundred objects take well under a millisecond).
+caches (here two ``kubetui.agent.reflector.Reflector``s). The zone is rebuilt
+lazily: a change marks it stale, the next query rebuilds it (a few hundred objects take well under a millisecond).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import itertools
 from typing import Any, Callable
 
 from kubetui.dns.records import Zone, build_zone
-from kubetui.proxy.cache import ObjectCache
+from kubetui.agent.reflector import Reflector
 
 
 class ClusterData:
@@ -20,8 +20,8 @@ class ClusterData:
                  address_for: Callable[[str], str] = lambda ip: ip) -> None:
         self.domain = domain
         self.address_for = address_for
-        self.services = ObjectCache(api, "/api/v1/services", self._changed)
-        self.slices = ObjectCache(api, "/apis/discovery.k8s.io/v1/endpointslices", self._changed)
+        self.services = Reflector(api, "/api/v1/services", on_change=self._changed)
+        self.slices = Reflector(api, "/apis/discovery.k8s.io/v1/endpointslices", on_change=self._changed)
         self._zone: Zone | None = None
         self._serial = itertools.count(1)
 

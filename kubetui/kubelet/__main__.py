@@ -7,19 +7,19 @@ Flags follow upstream's where one exists (``--node-ip``, ``--root-dir``,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-from kubetui.kubelet.apiclient import APIClient
+from kubetui.agent.apiclient import APIClient
+from kubetui.agent.main import main as agent_main
 from kubetui.kubelet.kubelet import Kubelet, KubeletConfig, default_node_ip
 from kubetui.kubelet.podspec import parse_quantity
 
 log = logging.getLogger("kubetui.kubelet")
+NAME = "kubelet"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -66,7 +66,23 @@ def make_runtime(args: argparse.Namespace, node_ip: str):
                           node_ip=node_ip)
 
 
-async def amain(args: argparse.Namespace) -> int:
+class KubeletAgent:
+    """The kubelet as ``kubetui.agent.main`` runs it: on SIGTERM it kills its pods, as a node shutting down."""
+
+    def __init__(self, kubelet: Kubelet, api_server: str) -> None:
+        self.kubelet, self.api_server = kubelet, api_server
+
+    async def start(self) -> None:
+        await self.kubelet.start()
+        log.info("kubelet for node %s started (runtime %s, API %s, kubelet port %d)",
+                 self.kubelet.config.node_name, self.kubelet.runtime.name, self.api_server, self.kubelet.port)
+
+    async def stop(self) -> None:
+        log.info("kubelet stopping: killing its pods")
+        await self.kubelet.stop(kill_pods=True)
+
+
+async def build(args: argparse.Namespace) -> KubeletAgent:
     token = Path(args.token_file).read_text().strip()
     node_ip = args.node_ip or default_node_ip()
     labels = dict(kv.split("=", 1) for kv in args.node_labels.split(",") if "=" in kv)
@@ -82,25 +98,12 @@ async def amain(args: argparse.Namespace) -> int:
         text = Path(args.timings[1:]).read_text() if args.timings.startswith("@") else args.timings
         config.apply_timings(json.loads(text))
     api = APIClient(args.api_server, token=token, ca_file=args.ca_file)
-    kubelet = Kubelet(config, api, make_runtime(args, node_ip), server_token=token)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await kubelet.start()
-    log.info("kubelet for node %s started (runtime %s, API %s, kubelet port %d)",
-             args.node_name, kubelet.runtime.name, args.api_server, kubelet.port)
-    await stop.wait()
-    log.info("kubelet stopping: killing its pods")
-    await kubelet.stop(kill_pods=True)
-    return 0
+    return KubeletAgent(Kubelet(config, api, make_runtime(args, node_ip), server_token=token), args.api_server)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(amain(args))
+    return agent_main(NAME, lambda: build(args), args.log_level)
 
 
 if __name__ == "__main__":

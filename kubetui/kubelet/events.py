@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 
-from kubetui.kubelet.apiclient import APIClient, APIError
+from kubetui.agent.apiclient import APIClient, APIError
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubetui.kubelet import node as nodestatus
-from kubetui.kubelet.apiclient import APIClient, APIError, MERGE_PATCH, query
+from kubetui.agent.apiclient import APIClient, APIError, MERGE_PATCH
+from kubetui.agent.clock import RealClock
+from kubetui.agent.reflector import Reflector, uid_key
 from kubetui.kubelet.backoff import Backoff
 from kubetui.kubelet.events import EventRecorder
 from kubetui.kubelet.network import NodeNetwork, set_sysctls
 from kubetui.kubelet.podworker import PodWorker
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
 from kubetui.kubelet.volumes import ObjectCache, mounts_under, orphaned_volume_dirs, remove_tree, unmount
-from kubetui.runtime.clock import RealClock
 from kubetui.runtime.cri import RuntimeService
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Kubelet:
         self.backoff = Backoff(config.backoff_initial, config.backoff_max, self.clock)
         self.events = EventRecorder(api, config.node_name, self.clock)
         self.workers: dict[str, PodWorker] = {}
+        self.pods: Reflector | None = None     # this node's pods, once the node has its podCIDR
         self.node_uid = ""
         self.port = config.port or 0
         self._conditions: list[dict] | None = None
@@ -386,30 +388,13 @@ class Kubelet:
         if self.runtime.pod_cidr is None:
             # No pod can get an address before the node has its podCIDR.
             await self.network.pod_cidr_known.wait()
-        sel = f"spec.nodeName={self.config.node_name}"
-        while True:
-            try:
-                lst = await self.api.get(query("/api/v1/pods", fieldSelector=sel))
-                uids = set()
-                for pod in lst.get("items") or []:
-                    uids.add(pod["metadata"].get("uid"))
-                    self.pod_seen(pod)
-                for uid, w in list(self.workers.items()):
-                    if uid not in uids:
-                        w.removed()
-                rv = (lst.get("metadata") or {}).get("resourceVersion", "")
-                async for typ, obj in self.api.watch("/api/v1/pods", {
-                        "fieldSelector": sel, "resourceVersion": rv, "allowWatchBookmarks": "true"}):
-                    if typ in ("ADDED", "MODIFIED"):
-                        self.pod_seen(obj)
-                    elif typ == "DELETED":
-                        self.pod_gone(obj)
-            except asyncio.CancelledError:
-                raise
-            except (APIError, OSError, ValueError) as e:
-                if not (isinstance(e, APIError) and e.gone):
-                    log.warning("pod watch failed: %s; relisting", e)
-                    await self.clock.sleep(1.0)
+        # The pods bound to this node (upstream: the kubelet's pod config source "api"). Keyed by
+        # uid: a pod deleted and re-created under its name while the watch was down is another pod,
+        # whose old worker must stop (the relist reports the old uid deleted).
+        self.pods = Reflector(self.api, "/api/v1/pods",
+                              params={"fieldSelector": f"spec.nodeName={self.config.node_name}"}, key=uid_key, on_add=self.pod_seen, on_update=lambda _old, pod: self.pod_seen(pod),
+                              on_delete=self.pod_gone, clock=self.clock, name="pods")
+        await self.pods.run()
 
     def find_pod(self, namespace: str, name: str) -> PodWorker | None:
         for w in self.workers.values():

@@ -29,7 +29,8 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
-from kubetui.kubelet.apiclient import APIClient, APIError
+from kubetui.agent.apiclient import APIClient
+from kubetui.agent.reflector import Reflector
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ class NodeNetwork:
         self.clock = clock
         self.runner = runner
         self.resync_seconds = resync_seconds
-        self.nodes: dict[str, dict] = {}
+        self.nodes: dict[str, dict] = {}        # the reflector's store, by name
+        self.reflector: Reflector | None = None
         self.pod_cidr: str | None = None
         self.pod_cidr_known = asyncio.Event()
         self.on_pod_cidr: Callable[[str], object] | None = None
@@ -130,30 +132,14 @@ class NodeNetwork:
     # -- watching Nodes ------------------------------------------------------
     async def run(self) -> None:
         """List and watch every Node, forever (relisting after errors and API server restarts)."""
-        while True:
-            try:
-                lst = await self.api.get("/api/v1/nodes")
-                self.nodes = {n["metadata"]["name"]: n for n in lst.get("items") or []}
-                await self._changed()
-                rv = (lst.get("metadata") or {}).get("resourceVersion", "")
-                async for typ, obj in self.api.watch("/api/v1/nodes", {
-                        "resourceVersion": rv, "allowWatchBookmarks": "true"}):
-                    name = obj.get("metadata", {}).get("name")
-                    if typ in ("ADDED", "MODIFIED"):
-                        self.nodes[name] = obj
-                    elif typ == "DELETED":
-                        self.nodes.pop(name, None)
-                    else:
-                        continue
-                    await self._changed()
-            except asyncio.CancelledError:
-                raise
-            except (APIError, OSError, ValueError) as e:
-                if not (isinstance(e, APIError) and e.gone):
-                    log.warning("node watch failed: %s; relisting", e)
-                    await self.clock.sleep(1.0)
+        self.reflector = Reflector(self.api, "/api/v1/nodes", on_change=self._changed, clock=self.clock,
+                                   name="nodes")
+        self.nodes = self.reflector.store
+        await self.reflector.run()
 
     async def _changed(self) -> None:
+        if self.reflector is not None:
+            self.nodes = self.reflector.store      # a relist replaces the store
         me = self.nodes.get(self.node_name)
         cidr = ((me or {}).get("spec") or {}).get("podCIDR")
         if cidr and self.pod_cidr is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubetui.kubelet import podspec, status as podstatus
-from kubetui.kubelet.apiclient import APIError, MERGE_PATCH
+from kubetui.agent.apiclient import APIError, MERGE_PATCH
 from kubetui.kubelet.events import NORMAL, WARNING
 from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings,
                                     ProbeWorker, http_get, resolve_port, tcp_socket)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.kubelet import projection
-from kubetui.kubelet.apiclient import APIClient, APIError
+from kubetui.agent.apiclient import APIClient, APIError
 from kubetui.kubelet.atomicwriter import AtomicWriter, PayloadError
 from kubetui.kubelet.projection import ProjectionError
 

@@ -8,21 +8,21 @@ Flags follow upstream's where one exists (``--cluster-cidr``,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
 
-from kubetui.kubelet.apiclient import APIClient
+from kubetui.agent.apiclient import APIClient
+from kubetui.agent.main import main as agent_main
 from kubetui.proxy.iptables import IPTables, detect_backend, set_alternatives, subprocess_runner
 from kubetui.proxy.proxy import IptablesBackend, KubeProxy
 from kubetui.proxy.rules import ProxyConfig
 from kubetui.proxy.userspace import UserspaceProxy
 
 log = logging.getLogger("kubetui.proxy")
+NAME = "kube-proxy"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,29 +77,34 @@ def _node_ip() -> str:
         return ""
 
 
-async def amain(args: argparse.Namespace) -> int:
+class ProxyAgent:
+    """kube-proxy as ``kubetui.agent.main`` runs it: the metrics port first, then the informers."""
+
+    def __init__(self, proxy: KubeProxy, args: argparse.Namespace) -> None:
+        self.proxy, self.args = proxy, args
+
+    async def start(self) -> None:
+        host, _, port = self.args.metrics_bind_address.rpartition(":")
+        bound = await self.proxy.serve(host or "0.0.0.0", int(port))
+        await self.proxy.start()
+        log.info("kube-proxy for node %s started (mode %s, API %s, /traffic on %s:%d)",
+                 self.args.node_name, self.proxy.backend.mode, self.args.api_server, host, bound)
+
+    async def stop(self) -> None:
+        await self.proxy.stop()
+
+
+async def build(args: argparse.Namespace) -> ProxyAgent:
     token = Path(args.token_file).read_text().strip()
     api = APIClient(args.api_server, token=token, ca_file=args.ca_file, user_agent="kube-proxy/v1.37.0 (kubetui)")
     proxy = KubeProxy(api, make_backend(args), node_name=args.node_name,
                       min_sync_seconds=args.iptables_min_sync_period, sync_seconds=args.sync_period)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    host, _, port = args.metrics_bind_address.rpartition(":")
-    bound = await proxy.serve(host or "0.0.0.0", int(port))
-    await proxy.start()
-    log.info("kube-proxy for node %s started (mode %s, API %s, /traffic on %s:%d)",
-             args.node_name, proxy.backend.mode, args.api_server, host, bound)
-    await stop.wait()
-    await proxy.stop()
-    return 0
+    return ProxyAgent(proxy, args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(amain(args))
+    return agent_main(NAME, lambda: build(args), args.log_level)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import logging
 import time
 from typing import Any, Iterable
 
-from kubetui.proxy.cache import ObjectCache
+from kubetui.agent.reflector import Reflector
 from kubetui.proxy.counters import iptables_traffic, traffic_document
 from kubetui.proxy.iptables import IPTables, parse_counters
 from kubetui.proxy.rules import EndpointChain, ProxyConfig, build_rules, restore_chains
@@ -86,9 +86,9 @@ class KubeProxy:
         self.min_sync_seconds = min_sync_seconds
         self.sync_seconds = sync_seconds
         self._dirty = asyncio.Event()
-        self.services = ObjectCache(api, "/api/v1/services", self._changed)
-        self.slices = ObjectCache(api, "/apis/discovery.k8s.io/v1/endpointslices", self._changed,
-                                  label_selector=ENDPOINTSLICE_SELECTOR)
+        self.services = Reflector(api, "/api/v1/services", on_change=self._changed)
+        self.slices = Reflector(api, "/apis/discovery.k8s.io/v1/endpointslices", on_change=self._changed,
+                                params={"labelSelector": ENDPOINTSLICE_SELECTOR})
         self.last_sync: float | None = None
         self.last_error: str | None = None
         self.synced = asyncio.Event()     # set after every successful sync (tests wait on it)
@@ -131,7 +131,7 @@ class KubeProxy:
         self.last_error = None
         self.last_sync = time.time()
         self.synced.set()
-        log.debug("synced %d services, %d slices in %.1f ms", len(self.services.items), len(self.slices.items),
+        log.debug("synced %d services, %d slices in %.1f ms", len(self.services.store), len(self.slices.store),
                   (time.monotonic() - start) * 1000)
 
     def traffic(self) -> dict[str, Any]:

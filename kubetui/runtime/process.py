@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from kubetui.runtime import images, shims
-from kubetui.runtime.clock import RealClock
+from kubetui.agent.clock import RealClock
 from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
                                  ExecProcess, ExecResult, NotFound, PodSandbox, PodSandboxConfig,
                                  RuntimeError_, RuntimeService, Usage)
