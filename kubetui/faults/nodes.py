@@ -12,8 +12,12 @@ fault           Docker node                     local node (kubelet process)    
 node-pause      ``docker pause`` (frozen)       SIGSTOP the kubelet              ``kubetui.dev/fault=paused``
 node-kill       ``docker kill`` / ``start``     SIGKILL kubelet + pods / restart ``kubetui.dev/fault=killed``
 node-partition  disconnect from the network     (no network to cut: refused)     ``kubetui.dev/fault=paused``
-kubelet-stop    SIGSTOP the kubelet in it       SIGSTOP the kubelet              ``kubetui.dev/fault=paused``
+kubelet-stop    freeze the kubelet in it [*]_   SIGSTOP the kubelet              ``kubetui.dev/fault=paused``
 ==============  ==============================  ===============================  ===========================
+
+.. [*] ``python3 -m kubetui.agent freeze kubelet``: the kubelet's thread of the
+   node agents' process stops as by SIGSTOP; kube-proxy, its other thread, and
+   the pods keep running.
 
 Docker nodes are found by label (``io.kubetui.cluster``, ``io.kubetui.node``),
 local kubelets by ``<state>/nodes/<name>/kubelet.pid`` (and restarted from the
@@ -155,6 +159,17 @@ class NodePause(NodeFault):
             os.kill(_local_pid(ctx, record.target), signal.SIGCONT)
 
 
+#: a Docker node runs its kubelet and kube-proxy as two threads of one process (``kubetui/agent/main.py``):
+#: this freezes or thaws one of them alone, as ``kill -STOP``/``-CONT`` would a process of its own
+AGENT_CONTROL = ["python3", "-m", "kubetui.agent"]
+
+
+async def docker_agent_control(ctx: FaultContext, node: str, action: str, agent: str) -> int:
+    """``freeze``/``thaw`` one node agent (kubelet, kube-proxy) inside a Docker node; its exit code."""
+    r = await asyncio.to_thread(_docker_container(ctx, node).exec_run, [*AGENT_CONTROL, action, agent])
+    return r.exit_code
+
+
 class KubeletStop(NodePause):
     name = "kubelet-stop"
     summary = "stop the node's kubelet (its pods keep running): heartbeats stop, the node goes NotReady"
@@ -162,17 +177,16 @@ class KubeletStop(NodePause):
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
         if ctx.provider_name == "docker":
-            c = _docker_container(ctx, target)
-            r = await asyncio.to_thread(c.exec_run, ["pkill", "-STOP", "-f", "kubetui.kubelet"])
-            if r.exit_code != 0:
-                raise FaultError(f"{self.name}: pkill in node {target} exited {r.exit_code}")
+            code = await docker_agent_control(ctx, target, "freeze", "kubelet")
+            if code != 0:
+                raise FaultError(f"{self.name}: no kubelet found running in node {target} "
+                                 f"(`{' '.join(AGENT_CONTROL)} freeze kubelet` exited {code})")
             return {}
         return await super().inject(ctx, target)
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         if ctx.provider_name == "docker":
-            c = _docker_container(ctx, record.target)
-            await asyncio.to_thread(c.exec_run, ["pkill", "-CONT", "-f", "kubetui.kubelet"])
+            await docker_agent_control(ctx, record.target, "thaw", "kubelet")
             return
         await super().revert(ctx, record)
 

@@ -7,14 +7,15 @@ the static-pod control plane restarted by its kubelet after an upgrade.
 =====================  ======================================  ======================================
 fault                  Docker cluster                          local cluster
 =====================  ======================================  ======================================
-kube-proxy-stop        SIGSTOP the node's kube-proxy process   SIGSTOP the cluster's one userspace
-                       (``pkill -STOP`` in the node; the       kube-proxy (``<state>/kube-proxy/
-                       entrypoint's restart loop only          kube-proxy.pid``): every ClusterIP and
-                       restarts a process that *exited*, so a  NodePort stops answering
-                       frozen one stays frozen). Its iptables
-                       rules stay as they were: Services and
-                       endpoints changed afterwards are not
-                       programmed on that node (stale rules)
+kube-proxy-stop        freeze the node's kube-proxy, as        SIGSTOP the cluster's one userspace
+                       SIGSTOP would (``python3 -m             kube-proxy (``<state>/kube-proxy/
+                       kubetui.agent freeze kube-proxy`` in    kube-proxy.pid``): every ClusterIP and
+                       the node: it is a thread of the node    NodePort stops answering
+                       agents' process; the kubelet keeps
+                       going). Its iptables rules stay as
+                       they were: Services and endpoints
+                       changed afterwards are not programmed
+                       on that node (stale rules)
 dns-break              scale ``kube-system/kube-dns`` to 0     (no cluster DNS: refused)
                        replicas; names stop resolving, IPs
                        still work
@@ -24,7 +25,7 @@ control-plane-restart  SIGTERM ``kubetui up --headless``       SIGKILL it (a gra
                        again with the same settings            acknowledged write
 =====================  ======================================  ======================================
 
-Reverting kube-proxy-stop sends SIGCONT: kube-proxy resyncs and its rules
+Reverting kube-proxy-stop thaws it (SIGCONT locally): kube-proxy resyncs and its rules
 catch up. Reverting dns-break scales kube-dns back to the replicas it had.
 control-plane-restart is over once it returns (the new process printed
 ``ready``): like ``pod-kill``, there is nothing left to revert. Simulated
@@ -46,11 +47,9 @@ from typing import Any
 
 from kubetui.api import errors
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
-from kubetui.faults.nodes import NodeFault, _docker_container, _PACKAGE_PARENT
+from kubetui.faults.nodes import AGENT_CONTROL, NodeFault, _docker_container, _PACKAGE_PARENT, docker_agent_control
 from kubetui.statedir import running_pid
 
-#: what ``pkill -f`` matches in a Docker node: the entrypoint runs ``python3 -m kubetui.proxy …``
-PROXY_PATTERN = "^python3 -m kubetui.proxy"
 DNS_NAMESPACE = "kube-system"
 DNS_DEPLOYMENT = "kube-dns"
 #: how long the restarted control plane may take to print ``ready``
@@ -71,12 +70,6 @@ def _local_proxy(ctx: FaultContext) -> tuple[int, str]:
         raise FaultError(f"no running kube-proxy for this cluster (looked in {d / 'kube-proxy.pid'})") from None
     node = argv[argv.index("--node-name") + 1] if "--node-name" in argv else "?"
     return pid, node
-
-
-async def _docker_pkill(ctx: FaultContext, node: str, sig: str) -> int:
-    c = _docker_container(ctx, node)
-    r = await asyncio.to_thread(c.exec_run, ["pkill", f"-{sig}", "-f", PROXY_PATTERN])
-    return r.exit_code
 
 
 class KubeProxyStop(NodeFault):
@@ -103,9 +96,10 @@ class KubeProxyStop(NodeFault):
             pid, _ = _local_proxy(ctx)
             os.kill(pid, signal.SIGSTOP)
             return {"pid": pid}
-        code = await _docker_pkill(ctx, target, "STOP")
+        code = await docker_agent_control(ctx, target, "freeze", "kube-proxy")
         if code != 0:
-            raise FaultError(f"{self.name}: no kube-proxy process found in node {target} (pkill exited {code})")
+            raise FaultError(f"{self.name}: no kube-proxy found running in node {target} "
+                             f"(`{' '.join(AGENT_CONTROL)} freeze kube-proxy` exited {code})")
         return {}
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
@@ -115,7 +109,7 @@ class KubeProxyStop(NodeFault):
             except (ProcessLookupError, KeyError):
                 pass         # it is gone (cluster stopped): nothing frozen is left
             return
-        await _docker_pkill(ctx, record.target, "CONT")
+        await docker_agent_control(ctx, record.target, "thaw", "kube-proxy")
 
 
 # --- dns-break -------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 #!/bin/bash
 # A kubetui node container's entrypoint (kind's /usr/local/bin/entrypoint).
 # It does what `--privileged` would have done where that is refused, cleans up
-# what a killed node left behind, and starts the kubelet with the arguments
-# the container was created with ("$@", see kubetui/providers/docker/nodespec.py).
+# what a killed node left behind, and starts the kubelet (and kube-proxy) with the
+# arguments the container was created with ("$@", see kubetui/providers/docker/nodespec.py).
 set -u
 
 # /sys and the cgroup controllers are mounted read-only in a non-privileged
@@ -29,26 +29,18 @@ if command -v iptables-legacy-save >/dev/null 2>&1; then
 fi
 
 # kube-proxy runs next to the kubelet, as on a kubeadm node (there as a DaemonSet
-# pod with hostNetwork; here a plain process the entrypoint keeps alive). It
-# programs the node's iptables for every Service; `iptables -t nat -S` shows it.
+# pod with hostNetwork). Here both run in one Python process, each on its own
+# thread and event loop (kubetui/agent/main.py): one interpreter's imports instead
+# of two. `python3 -m kubetui.agent freeze kube-proxy` stops one of them alone, as
+# `kill -STOP` would a process of its own. kube-proxy programs the node's iptables
+# for every Service; `iptables -t nat -S` shows it.
 arg() { local want=$1; shift; while [ $# -gt 1 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }
 API_SERVER=$(arg --api-server "$@")
 NODE_NAME=$(arg --node-name "$@")
-# Two malloc arenas are plenty for these mostly single-threaded agents (kube-proxy
-# and the kubelet); glibc's default (8 per core) only grows their resident memory.
+# Two malloc arenas are plenty for these agents (a few threads, mostly idle);
+# glibc's default (8 per core) only grows their resident memory.
 export MALLOC_ARENA_MAX=2
-(
-  # A counted loop, not `for _ in $(seq 1 100000)`: that list alone kept ~10 MiB in this shell.
-  restarts=0
-  while [ "$restarts" -lt 100000 ]; do
-    restarts=$((restarts + 1))
-    python3 -m kubetui.proxy --api-server "$API_SERVER" --node-name "$NODE_NAME" \
-      --token-file /etc/kubetui/token --ca-file /etc/kubetui/ca.crt \
-      --cluster-cidr "${KUBETUI_CLUSTER_CIDR:-10.244.0.0/16}" --set-iptables-alternatives \
-      >>/var/log/kube-proxy.log 2>&1 </dev/null
-    echo "$(date -Is) kube-proxy exited with $?; restarting in 1s" >>/var/log/kube-proxy.log
-    sleep 1
-  done
-) &
-
-exec python3 -m kubetui.kubelet "$@"
+exec python3 -m kubetui.agent run kubetui.kubelet "$@" \
+  -- kubetui.proxy --api-server "$API_SERVER" --node-name "$NODE_NAME" \
+     --token-file /etc/kubetui/token --ca-file /etc/kubetui/ca.crt \
+     --cluster-cidr "${KUBETUI_CLUSTER_CIDR:-10.244.0.0/16}" --set-iptables-alternatives
