@@ -4,7 +4,8 @@ Inside a node container (root, see ``docs`` node-internals), every pod gets:
 
 - its own **network namespace** ``kt-<sandbox>``, joined to the node's
   bridge (``cni0``, gateway = first address of the pod CIDR) by a veth pair,
-  with its own IP: what the ``bridge`` CNI plugin sets up;
+  with its own IP: what the ``bridge`` CNI plugin sets up (with ``hairpinMode``:
+  a pod may be its own Service's endpoint);
 - its own **cgroup** ``kubepods/<sandbox>`` (cgroup v1: memory, cpu,
   cpuacct, pids; v2: one unified directory), each container in a child
   cgroup with its limits: ``memory.limit_in_bytes`` (a real OOM kill,

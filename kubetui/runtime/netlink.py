@@ -32,8 +32,10 @@ MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 # linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/veth.h
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 20, 24
-IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 3, 10, 18, 28
+RTM_NEWLINK, RTM_SETLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 19, 20, 24
+IFLA_IFNAME, IFLA_MASTER, IFLA_PROTINFO, IFLA_LINKINFO, IFLA_NET_NS_FD = 3, 10, 12, 18, 28
+IFLA_BRPORT_MODE = 4                   # a bridge port's hairpin mode (linux/if_link.h)
+AF_BRIDGE = 7
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -87,6 +89,19 @@ def new_veth(name: str, peer: str, peer_netns_fd: int) -> bytes:
 def link_up(index: int, master: int = 0) -> bytes:
     """``ip link set <index> [master <master>] up``."""
     return ifinfomsg(index, IFF_UP, IFF_UP) + (attr(IFLA_MASTER, struct.pack("=I", master)) if master else b"")
+
+
+def hairpin(index: int, on: bool = True) -> bytes:
+    """``bridge link set dev <index> hairpin on``: the bridge may send a frame back out the port
+    it came in on.
+
+    A pod calling its own Service: kube-proxy's DNAT (in the bridge's netfilter hook) sends
+    the packet back to the very pod, i.e. out of the same bridge port. Without hairpin mode
+    the bridge drops it and the pod never reaches itself (kubelet ``--hairpin-mode=hairpin-veth``;
+    the bridge CNI plugin's ``hairpinMode``, via netlink's ``LinkSetHairpin``).
+    """
+    msg = struct.pack("=BxHiII", AF_BRIDGE, 0, index, 0, 0)
+    return msg + nested(IFLA_PROTINFO, attr(IFLA_BRPORT_MODE, b"\x01" if on else b"\x00"))
 
 
 def new_address(index: int, ip: str, prefixlen: int) -> bytes:
@@ -153,7 +168,8 @@ def _pin_dir() -> None:
 
 def plumb_pod(netns: str, veth: str, bridge: str, ip: str, prefixlen: int, gateway: str) -> None:
     """A new network namespace ``netns`` whose ``eth0`` (``ip``/``prefixlen``, default route via
-    ``gateway``) is one end of a veth pair; the other end, ``veth``, is up on ``bridge``.
+    ``gateway``) is one end of a veth pair; the other end, ``veth``, is up on ``bridge``, in
+    hairpin mode (so the pod can reach itself through its Service).
 
     Blocking: call it from a worker thread (it enters the new namespace for a moment)."""
     ipaddress.IPv4Address(ip), ipaddress.IPv4Address(gateway)     # ValueError before any change
@@ -182,8 +198,9 @@ def plumb_pod(netns: str, veth: str, bridge: str, ip: str, prefixlen: int, gatew
         pod.request(RTM_NEWLINK, link_up(eth0), what="set eth0 up")
         pod.request(RTM_NEWROUTE, default_route(gateway), NLM_F_CREATE | NLM_F_EXCL,
                     f"add default route via {gateway}")
-        node.request(RTM_NEWLINK, link_up(socket.if_nametoindex(veth), bridge_index),
-                     what=f"set {veth} master {bridge} up")
+        veth_index = socket.if_nametoindex(veth)
+        node.request(RTM_NEWLINK, link_up(veth_index, bridge_index), what=f"set {veth} master {bridge} up")
+        node.request(RTM_SETLINK, hairpin(veth_index), what=f"set {veth} hairpin on")
     finally:
         os.close(node_fd)
         for s in (node, pod):

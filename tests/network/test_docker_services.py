@@ -106,6 +106,22 @@ def test_600_requests_spread_over_three_replicas(web):
         assert 0.20 * 600 <= n <= 0.47 * 600, counts
 
 
+def test_a_pod_reaches_itself_through_its_own_service(web):
+    """Hairpin (issue 12 item 10): DNAT may send a pod's request to its Service back to the pod.
+
+    The bridge must let the frame out of the port it came in on (hairpin mode on
+    the pod's veth) and kube-proxy must masquerade it (KUBE-SEP's ``-s <itself>
+    -j KUBE-MARK-MASQ``), or the pod never reaches itself: 0 of 50 before.
+    """
+    me = ready_web(web, 3)[0]["metadata"]["name"]
+    out = web.kubectl("exec", me, "--", "python3", "-m", "kubetui.workloads.loadgen", "http://web:8080",
+                      "-n", "50", "-c", "1", timeout=120, check=False).stdout
+    counts = parse_loadgen(out)
+    assert not [k for k in counts if k.startswith("error")], out
+    assert sum(counts.values()) == 50 and len(counts) == 3, out
+    assert counts.get(me, 0) > 0, f"{me} never reached itself: {counts}"
+
+
 def test_new_replicas_join_the_rotation_as_soon_as_they_are_ready(web):
     web.kubectl("scale", "deployment", WEB, "--replicas", "5")
     pods = wait_for("5 ready web pods", lambda: ready_web(web, 5), 120, interval=0.1)

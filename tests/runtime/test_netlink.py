@@ -35,6 +35,13 @@ def test_message_header_asks_for_an_ack_and_counts_its_length():
     assert body[16:] == netlink.attr(netlink.IFLA_MASTER, struct.pack("=I", 9))
 
 
+def test_hairpin_is_a_bridge_protinfo_setlink():
+    body = netlink.hairpin(5)
+    assert struct.unpack_from("=BxHiII", body) == (netlink.AF_BRIDGE, 0, 5, 0, 0)
+    inner = netlink.attr(netlink.IFLA_BRPORT_MODE, b"\x01")
+    assert body[16:] == netlink.attr(netlink.IFLA_PROTINFO | netlink.NLA_F_NESTED, inner)
+
+
 def test_new_address_and_default_route():
     a = netlink.new_address(4, "10.244.1.7", 24)
     assert struct.unpack_from("=BBBBI", a) == (socket.AF_INET, 24, 0, 0, 4)
@@ -94,6 +101,8 @@ def test_plumb_pod_builds_what_the_bridge_plugin_would(bridge):
     assert [r["gateway"] for r in ip_json("-n", ns, "route") if r["dst"] == "default"] == ["10.251.9.1"]
     node_end = ip_json("link", "show", veth)[0]
     assert node_end["master"] == br and "UP" in node_end["flags"]
+    # hairpin: a pod whose Service sends it back to itself (issue 12 item 10)
+    assert open(f"/sys/class/net/{veth}/brport/hairpin_mode").read().strip() == "1"
     # (test_isolated.py reaches a pod's server over such a bridge)
 
 
