@@ -20,6 +20,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from kubetui.scheduler.explain import why_this_node
+
 Obj = dict[str, Any]
 
 
@@ -59,21 +61,7 @@ def decision_summary(attempt: Obj) -> str:
     feasible = [n for n in nodes if (n.get("filter") or {}).get("verdict") == "Passed"]
     lines.append(f"{attempt.get('feasibleNodes', len(feasible))} of {attempt.get('numAllNodes', len(nodes))} nodes "
                  f"passed the filters ({attempt.get('evaluatedNodes', len(nodes))} evaluated).")
-    winner = next((n for n in nodes if n.get("selected")), None)
-    if winner is not None:
-        ranked = sorted((n for n in feasible if "total" in n), key=lambda n: -n["total"])
-        runner = next((n for n in ranked if n is not winner), None)
-        if attempt.get("scoringSkipped"):
-            lines.append(f"{winner['name']} won without scoring: {attempt['scoringSkipped']}.")
-        elif runner is not None:
-            lines.append(f"{winner['name']} won with a total score of {winner.get('total')} "
-                         f"against {runner['name']}'s {runner.get('total')}.")
-            best = sorted(winner.get("scores") or [], key=lambda s: -s.get("weighted", 0))
-            if best:
-                lines.append("Its strongest plugin: " + ", ".join(
-                    f"{s['plugin']} {s['weighted']}" for s in best[:2]) + ".")
-        else:
-            lines.append(f"{winner['name']} was the only node that passed the filters.")
+    lines.extend(why_this_node(attempt))
     return "\n".join(lines)
 
 
