@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
+from kubetui.lessons import default_lessons_dir
 
 DEFAULT_LEARNER = "learner"
 
@@ -33,9 +34,9 @@ def lessons_root(args: argparse.Namespace) -> Path:
     given = getattr(args, "lessons_dir", None) or os.environ.get("KUBETUI_LESSONS_DIR")
     if given:
         return Path(given).expanduser().resolve()
-    beside = Path(__file__).resolve().parents[2] / "lessons"
-    if beside.is_dir():
-        return beside
+    shipped = default_lessons_dir()
+    if shipped.is_dir():
+        return shipped
     return Path.cwd() / "lessons"
 
 

@@ -64,12 +64,23 @@ __all__ = ["ActionError", "Check", "CheckOutcome", "CheckResult", "HintAnswer", 
 
 
 def default_lessons_dir() -> Path:
-    """``$KUBETUI_LESSONS_DIR``, else the ``lessons/`` folder shipped beside the package."""
+    """Where the lessons are: ``$KUBETUI_LESSONS_DIR``, else the ones shipped with kubetui.
+
+    A wheel or sdist carries the repository's top-level ``lessons/`` folder
+    inside the package, as ``kubetui/lessons/library/`` (see setup.py); in a
+    checkout (an editable install) that folder is ``lessons/`` beside the
+    package, so edits to a lesson show at once. Teachers point
+    ``--lessons-dir`` or ``$KUBETUI_LESSONS_DIR`` at their own.
+    """
     import os
     env = os.environ.get("KUBETUI_LESSONS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "lessons"
+    here = Path(__file__).resolve().parent
+    bundled = here / "library"
+    if bundled.is_dir():
+        return bundled
+    return here.parents[1] / "lessons"
 
 
 def step_focus(step: Step) -> list[tuple[str, str]]:
