@@ -11,7 +11,9 @@ endpoints keep upstream's paths:
   Protocols`` both sides send frames ``[channel: 1 byte][length: 4 bytes,
   big-endian][payload]``. Channels as in Kubernetes' remotecommand: 0 stdin,
   1 stdout, 2 stderr, 3 the end (JSON ``{"exitCode": N}`` or ``{"error": msg}``),
-  4 resize (ignored), 255 close stdin. (Upstream speaks SPDY/WebSocket here;
+  4 resize (JSON ``{"Width": W, "Height": H}``: the TTY's new size), 255 close
+  stdin. With ``tty=true`` the command runs on a pseudo-terminal
+  (``runtime/tty.py``) and all its output comes on channel 1. (Upstream speaks SPDY/WebSocket here;
   a plain framing keeps this stdlib-only.)
 - ``GET /stats/summary``: the Summary API that metrics-server reads
   (``kubectl top``);
@@ -229,7 +231,8 @@ class KubeletServer:
             raise HTTPError(400, "BadRequest",
                             f"unable to upgrade connection: container not found (\"{container}\")")
         want_stdin = q.get("stdin", ["false"])[0].lower() in ("true", "1")
-        proc = await self.k.runtime.exec(rec.cid, command, want_stdin)
+        tty = q.get("tty", ["false"])[0].lower() in ("true", "1")
+        proc = await self.k.runtime.exec(rec.cid, command, want_stdin, tty=tty)
         writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {EXEC_PROTOCOL}\r\n"
                      f"Connection: Upgrade\r\n\r\n".encode())
         await writer.drain()
@@ -238,13 +241,24 @@ class KubeletServer:
             while True:
                 f = await read_frame(reader)
                 if f is None:
-                    await proc.close_stdin()
+                    if tty:
+                        # The client went away: nobody is at this terminal any more
+                        # (a shell in it would wait for input forever).
+                        await proc.kill()
+                    else:
+                        await proc.close_stdin()
                     return
                 ch, data = f
                 if ch == STDIN and data:
                     await proc.write_stdin(data)
                 elif ch == CLOSE:
                     await proc.close_stdin()
+                elif ch == RESIZE:
+                    try:
+                        size = json.loads(data)
+                        await proc.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
+                    except (ValueError, AttributeError, TypeError):
+                        log.debug("bad resize message on exec stream: %r", data[:80])
         stdin_task = asyncio.create_task(pump_stdin())
         try:
             async for ch, data in proc.output():

@@ -159,6 +159,9 @@ class ExecProcess(abc.ABC):
     @abc.abstractmethod
     async def kill(self) -> None: ...
 
+    async def resize(self, width: int, height: int) -> None:
+        """The client's terminal changed size (TTY sessions only; others ignore it)."""
+
 
 class RuntimeService(abc.ABC):
     """The CRI's RuntimeService (plus the image check of its ImageService)."""
@@ -224,7 +227,9 @@ class RuntimeService(abc.ABC):
     async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> ExecResult: ...
 
     @abc.abstractmethod
-    async def exec(self, container_id: str, cmd: list[str], stdin: bool) -> ExecProcess: ...
+    async def exec(self, container_id: str, cmd: list[str], stdin: bool,
+                   tty: bool = False) -> ExecProcess:
+        """Start ``cmd`` in the container; with ``tty`` on a pseudo-terminal (``runtime.tty``)."""
 
     @abc.abstractmethod
     def container_stats(self, container_id: str) -> Usage: ...

@@ -33,6 +33,7 @@ import subprocess
 from pathlib import Path
 
 from kubetui.runtime import netlink, shims
+from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
                                  PodSandboxConfig, RuntimeError_, Usage)
 from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container
@@ -352,7 +353,8 @@ class IsolatedRuntime(ProcessRuntime):
             return None
         return None
 
-    async def exec(self, container_id: str, cmd: list[str], stdin: bool) -> ExecProcess:
+    async def exec(self, container_id: str, cmd: list[str], stdin: bool,
+                   tty: bool = False) -> ExecProcess:
         c = self._get(container_id)
         pid = self._init_pid(c)
         if c.state != RUNNING or pid is None:
@@ -360,6 +362,15 @@ class IsolatedRuntime(ProcessRuntime):
         join = "; ".join(f"echo $$ > {shlex.quote(p)}" for p in self._cgroup(c).procs_files())
         argv = ["sh", "-c", f'{join}; exec "$@"', "sh",
                 "nsenter", "-t", str(pid), "-n", "-m", "-u", "-p", "--", *cmd]
+        if tty:
+            # The pty is opened here in the node; the command's session, and the terminal's
+            # foreground process groups, live inside the container's PID namespace (setsid
+            # after nsenter), and it finds the terminal at /dev/pts/N in its mount namespace.
+            argv[-len(cmd):] = ptyexec.in_container_session(cmd)
+            try:
+                return await ptyexec.spawn(argv, env=dict(c.env), cwd=c.cwd, controlling=False)
+            except OSError as e:
+                return FailedExec(f"nsenter failed: {e}\r\n".encode(), channel=1)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,

@@ -32,6 +32,7 @@ from typing import AsyncIterator
 
 from kubetui.runtime import images, shims
 from kubetui.agent.clock import RealClock
+from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
                                  ExecProcess, ExecResult, NotFound, PodSandbox, PodSandboxConfig,
                                  RuntimeError_, RuntimeService, Usage)
@@ -347,12 +348,18 @@ class ProcessRuntime(RuntimeService):
         return c
 
     # -- exec, stats -----------------------------------------------------------
-    async def exec(self, container_id: str, cmd: list[str], stdin: bool) -> ExecProcess:
+    async def exec(self, container_id: str, cmd: list[str], stdin: bool,
+                   tty: bool = False) -> ExecProcess:
         c = self._get(container_id)
         if c.state != RUNNING:
             raise RuntimeError_("ContainerNotRunning",
                                 f"container {c.config.name} is not running")
         env = dict(c.env)
+        if tty:
+            try:
+                return await ptyexec.spawn(cmd, env=env, cwd=c.cwd)
+            except OSError as e:
+                return FailedExec(f'exec: "{cmd[0]}": {e.strerror or e}\r\n'.encode(), channel=1)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *cmd, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
@@ -442,8 +449,8 @@ class SubprocessExec(ExecProcess):
 class FailedExec(ExecProcess):
     """An exec whose command could not start: its error on stderr, exit code 126/127 like a shell."""
 
-    def __init__(self, message: bytes, code: int = 127) -> None:
-        self.message, self.code = message, code
+    def __init__(self, message: bytes, code: int = 127, channel: int = 2) -> None:
+        self.message, self.code, self.channel = message, code, channel   # 1 on a TTY (no stderr)
 
     async def write_stdin(self, data: bytes) -> None:
         pass
@@ -452,7 +459,7 @@ class FailedExec(ExecProcess):
         pass
 
     async def output(self) -> AsyncIterator[tuple[int, bytes]]:
-        yield 2, self.message
+        yield self.channel, self.message
 
     async def wait(self) -> int:
         return self.code

@@ -8,6 +8,7 @@ the channel; kube-apiserver accepts those as well as binary frames.
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import pytest
 from kubernetes import client as k8s
@@ -15,6 +16,7 @@ from kubernetes.stream import stream
 
 from kubetui.api.resources import resource_for
 from tests.kubelet.cluster import NODE, Cluster
+from tests.kubelet.tty_session import exec_it_session
 
 
 @pytest.fixture
@@ -69,3 +71,12 @@ async def test_pyclient_write_stdin_text_frames_reach_the_command(cluster):
     assert first == "got:hello"
     assert second == "second line"
     assert code == 4
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_kubectl_exec_it_is_a_terminal(cluster, tmp_path):
+    """`kubectl exec -it POD -- sh` in tmux: 42, a /dev/pts terminal of the window's size that
+    follows a resize, Ctrl-D back to the host shell, and `exit 7` as kubectl's exit code."""
+    await shell_pod(cluster)
+    kubectl = [cluster.kubectl_bin, "--kubeconfig", str(cluster.kubeconfig)]
+    await asyncio.wait_for(asyncio.to_thread(exec_it_session, tmp_path, kubectl, "sh"), 120)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import subprocess
 import time
 
 import pytest
 
+from tests.kubelet.tty_session import exec_it_session
 from tests.nodes.conftest import docker, labelled, node_ready, pod_ready, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -147,6 +149,17 @@ def test_pod_reaches_pod_on_another_node_without_nat(docker_cluster):
     node3 = c.get("node", "node-3")
     ip3 = {a["type"]: a["address"] for a in node3["status"]["addresses"]}["InternalIP"]
     assert f"{node3['spec']['podCIDR']} via {ip3}" in routes, routes
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_exec_it_gets_a_terminal_inside_the_container(docker_cluster, tmp_path):
+    """`kubectl exec -it` in tmux on an isolated-runtime node: the pty is the container's
+    terminal (/dev/pts/N in its mount namespace, job control in its PID namespace)."""
+    c = docker_cluster
+    c.apply(pod("tty-shell", "busybox", command=["sleep", "3600"]))
+    wait_for("the shell pod running", lambda: c.get("pod", "tty-shell")["status"].get("phase") == "Running", 60)
+    exec_it_session(tmp_path, [c.kubectl_bin, f"--kubeconfig={c.kubeconfig}"], "tty-shell")
+    c.kubectl("delete", "pod", "tty-shell", "--wait=false")
 
 
 def test_memory_hog_is_oomkilled_and_crashloops(docker_cluster):
