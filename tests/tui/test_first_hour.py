@@ -99,3 +99,31 @@ async def test_command_bar_runs_kubetui_commands_only_with_the_prefix(make_app, 
         await pilot.press(*"kubetui up", "enter")
         await pilot.pause()
         assert "does not run in the command bar" in "\n".join(app.command_output)
+
+
+async def test_age_ticks_without_any_change(make_app, monkeypatch):
+    """Issue 12 item 16: AGE (and events' LAST SEEN) move on with the clock, not only when objects change."""
+    from kubetui.tui.screens.events import EventsScreen
+    from tests.tui.test_app import wait_for
+
+    monkeypatch.setattr(BrowserScreen, "AGE_TICK_SECONDS", 0.05, raising=False)
+    monkeypatch.setattr(EventsScreen, "AGE_TICK_SECONDS", 0.05, raising=False)
+    app = make_app(start="browse")
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await wait_screen(pilot, BrowserScreen)
+        await settle(app, pilot, "pods")
+        table = browser.table
+        age = list(table.columns)[[str(c.label) for c in table.columns.values()].index("AGE")]
+        assert table.get_cell("default/warming", age) == "30s"
+        await app.clock.advance(45)
+        await wait_for(pilot, lambda: table.get_cell("default/warming", age) == "75s")
+        assert table.get_cell("default/hog", age) == "4m5s"      # 200 s + 45 s
+        app.switch_mode("events")
+        events = await wait_screen(pilot, EventsScreen)
+        await settle(app, pilot, "events")
+        grid = events.query_one("#events-table", DataTable)
+        seen = list(grid.columns)[0]
+        key = next(k for k in events.shown if k.startswith("default/crasher."))
+        assert grid.get_cell(key, seen) == "65s"             # 20 s before the start, 45 s since
+        await app.clock.advance(30)
+        await wait_for(pilot, lambda: grid.get_cell(key, seen) == "95s")

@@ -51,6 +51,9 @@ class BrowserScreen(ObjectActions, MainScreen):
         *ObjectActions.OBJECT_BINDINGS,
     ]
 
+    #: how often the rows on screen are recomputed, so AGE ticks (kubectl's finest unit is a second)
+    AGE_TICK_SECONDS = 1.0
+
     def __init__(self) -> None:
         super().__init__(id="browser-screen")
         self.resource = "pods"
@@ -68,6 +71,12 @@ class BrowserScreen(ObjectActions, MainScreen):
     def on_mount(self) -> None:
         self.title = f"kubetui · {self.app.backend.cluster_name}"
         self.show_resource(self.resource)
+        self.set_interval(self.AGE_TICK_SECONDS, self.tick_ages)
+
+    def tick_ages(self) -> None:
+        """AGE moves on with the clock: recompute the rows on screen (only while this screen shows)."""
+        if self.app.screen is self:
+            self.table.tick(self._objects(), self.app.clock.time())
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:

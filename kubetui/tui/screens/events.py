@@ -45,6 +45,9 @@ class EventsScreen(MainScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="clear the filter"),
     ]
 
+    #: how often LAST SEEN is recomputed for the rows on screen
+    AGE_TICK_SECONDS = 1.0
+
     def __init__(self) -> None:
         super().__init__(id="events-screen")
         self.warnings_only = False
@@ -64,6 +67,21 @@ class EventsScreen(MainScreen):
         self.app.bridge.subscribe(self, "events")
         self.refresh_rows()
         self.query_one("#events-table", DataTable).focus()
+        self.set_interval(self.AGE_TICK_SECONDS, self.tick_ages)
+
+    def tick_ages(self) -> None:
+        """LAST SEEN moves on with the clock: recompute it for the rows on screen only."""
+        if self.app.screen is not self:
+            return
+        table = self.query_one("#events-table", DataTable)
+        first = int(table.scroll_y)
+        now = self.app.clock.time()
+        column = next(iter(table.columns))
+        events = self.app.bridge.objects("events")
+        for key in self.shown[first:first + table.scrollable_content_region.height]:
+            ev = events.get(key)
+            if ev is not None and (seen := event_last_seen(ev, now)) != table.get_cell(key, column):
+                table.update_cell(key, column, seen)
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)

@@ -3,6 +3,8 @@
 Rows are keyed by ``namespace/name``. When only existing objects change the
 cells are updated in place (cheap, keeps the cursor); additions, deletions,
 a new filter or sort rebuild the rows, keeping the cursor on the same object.
+Time moves on even when nothing changes: ``tick`` recomputes the rows on
+screen (AGE, LAST SEEN, "restarted 12s ago"), never the whole table.
 """
 
 from __future__ import annotations
@@ -83,6 +85,27 @@ class ResourceTable(DataTable[str]):
             for col, value in zip(columns, cells):
                 self.update_cell(key, col, value)
         return True
+
+    def visible_keys(self) -> list[str]:
+        """Keys of the rows on screen now (the only ones whose age is worth recomputing)."""
+        first = int(self.scroll_y)
+        return self.shown_keys[first:first + max(0, self.scrollable_content_region.height)]
+
+    def tick(self, objects: dict[str, Obj], now: float) -> int:
+        """Recompute the visible rows' cells for ``now``; update those that changed. Returns that count."""
+        columns = list(self.columns)
+        changed = 0
+        for key in self.visible_keys():
+            obj = objects.get(key)
+            if obj is None:
+                continue
+            row = self.get_row(key)
+            cells = row_for(self.resource, obj, now, with_namespace=self.with_namespace)
+            for col, old, value in zip(columns, row, cells):
+                if old != value:
+                    self.update_cell(key, col, value)
+                    changed += 1
+        return changed
 
     @property
     def selected_key(self) -> str | None:
