@@ -316,8 +316,12 @@ class Kubelet:
                 await self.clock.sleep(1.0)
 
     async def post_status(self) -> None:
-        await self.api.patch(f"/api/v1/nodes/{self.config.node_name}/status",
-                             {"status": self.node_status()}, MERGE_PATCH)
+        path = f"/api/v1/nodes/{self.config.node_name}/status"
+        node = await self.api.patch(path, {"status": self.node_status()}, MERGE_PATCH)
+        # An extended resource someone advertised in capacity becomes allocatable (MachineInfo setter).
+        extra = nodestatus.allocatable_patch((node or {}).get("status") or {}) if isinstance(node, dict) else None
+        if extra:
+            await self.api.patch(path, {"status": {"allocatable": extra}}, MERGE_PATCH)
 
     async def _status_loop(self) -> None:
         while True:

@@ -114,3 +114,38 @@ def node_info(runtime_name: str, runtime_version: str, machine_id: str) -> dict[
 def node_images() -> list[dict[str, Any]]:
     return [{"names": [f"docker.io/{img.ref}" if "/" in img.name else f"docker.io/library/{img.ref}",
                        img.ref], "sizeBytes": img.size_bytes} for img in images.catalogue()]
+
+
+_KUBELET_MANAGED = ("cpu", "memory", "pods", "ephemeral-storage")
+
+
+def allocatable_patch(status: dict[str, Any]) -> dict[str, Any] | None:
+    """What the kubelet changes in ``allocatable`` after someone advertised an extended resource.
+
+    Upstream's way to offer ``example.com/dongle`` on a node (as a device
+    plugin does, or by hand) is to patch ``status.capacity`` through the API::
+
+        kubectl patch node node-1 --subresource=status --type=json \
+          -p '[{"op": "add", "path": "/status/capacity/example.com~1dongle", "value": "4"}]'
+
+    and the kubelet's next status update copies it into ``allocatable`` (its
+    ``MachineInfo`` setter: allocatable = capacity minus reservations, and an
+    extended resource gone from capacity leaves allocatable too). The
+    returned merge patch does that for every resource the kubelet does not
+    compute itself; None when nothing changes.
+
+    >>> allocatable_patch({"capacity": {"cpu": "2", "example.com/dongle": "4"}, "allocatable": {"cpu": "2"}})
+    {'example.com/dongle': '4'}
+    >>> allocatable_patch({"capacity": {"cpu": "2"}, "allocatable": {"cpu": "2", "example.com/dongle": "4"}})
+    {'example.com/dongle': None}
+    """
+    capacity = status.get("capacity") or {}
+    allocatable = status.get("allocatable") or {}
+    patch: dict[str, Any] = {}
+    for name, value in capacity.items():
+        if name not in _KUBELET_MANAGED and allocatable.get(name) != value:
+            patch[name] = value
+    for name in allocatable:
+        if name not in capacity and "/" in name and "kubernetes.io/" not in name:
+            patch[name] = None
+    return patch or None

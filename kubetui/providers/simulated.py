@@ -57,6 +57,7 @@ from kubetui.api import errors
 from kubetui.api.quantity import format_quantity, parse_quantity
 from kubetui.client.base import MERGE_PATCH, Client
 from kubetui.clock import Clock, rfc3339, rfc3339_micro
+from kubetui.kubelet.node import allocatable_patch
 from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provider
 
 log = logging.getLogger(__name__)
@@ -105,41 +106,6 @@ def node_object(cfg: NodeConfig, index: int, now: str, ephemeral_storage: str = 
             },
         },
     }
-
-
-_KUBELET_MANAGED = ("cpu", "memory", "pods", "ephemeral-storage")
-
-
-def allocatable_patch(status: dict[str, Any]) -> dict[str, Any] | None:
-    """What the kubelet changes in ``allocatable`` after someone advertised an extended resource.
-
-    Upstream's way to offer ``example.com/dongle`` on a node (as a device
-    plugin does, or by hand) is to patch ``status.capacity`` through the API::
-
-        kubectl patch node node-1 --subresource=status --type=json \
-          -p '[{"op": "add", "path": "/status/capacity/example.com~1dongle", "value": "4"}]'
-
-    and the kubelet's next status update copies it into ``allocatable`` (its
-    ``MachineInfo`` setter: allocatable = capacity minus reservations, and an
-    extended resource gone from capacity leaves allocatable too). The
-    returned merge patch does that for every resource the kubelet does not
-    compute itself; None when nothing changes.
-
-    >>> allocatable_patch({"capacity": {"cpu": "2", "example.com/dongle": "4"}, "allocatable": {"cpu": "2"}})
-    {'example.com/dongle': '4'}
-    >>> allocatable_patch({"capacity": {"cpu": "2"}, "allocatable": {"cpu": "2", "example.com/dongle": "4"}})
-    {'example.com/dongle': None}
-    """
-    capacity = status.get("capacity") or {}
-    allocatable = status.get("allocatable") or {}
-    patch: dict[str, Any] = {}
-    for name, value in capacity.items():
-        if name not in _KUBELET_MANAGED and allocatable.get(name) != value:
-            patch[name] = value
-    for name in allocatable:
-        if name not in capacity and "/" in name and "kubernetes.io/" not in name:
-            patch[name] = None
-    return patch or None
 
 
 def node_conditions(heartbeat: str, transition: str) -> list[dict[str, Any]]:

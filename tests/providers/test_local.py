@@ -50,6 +50,19 @@ async def test_local_node_runs_a_pod_and_stops_cleanly(tmp_path, kubectl_bin):
         assert node["metadata"]["labels"]["node-role.kubernetes.io/worker"] == ""
         assert "no network, mount, UTS or PID namespaces" in node["metadata"]["annotations"]["kubetui.io/isolation"]
 
+        # Issue 12 item 9: an extended resource advertised in capacity (as a device plugin does)
+        # is copied into allocatable by the kubelet's next status update.
+        rc, out, err = await cluster.kubectl(
+            "patch", "node", "n1", "--subresource=status", "--type=json", "-p",
+            '[{"op": "add", "path": "/status/capacity/example.com~1dongle", "value": "2"}]')
+        assert rc == 0, err
+        for _ in range(100):
+            node = await cluster.registry.get(nodes, None, "n1")
+            if node["status"]["allocatable"].get("example.com/dongle") == "2":
+                break
+            await asyncio.sleep(0.1)
+        assert node["status"]["allocatable"].get("example.com/dongle") == "2", node["status"]
+
         await cluster.registry.create(resource_for("pods"), "default", {
             "metadata": {"name": "web"},
             "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "kubetui/hello:2"}]}})

@@ -231,7 +231,14 @@ def topology_scores(pod: PodInfo, nodes: list[NodeInfo], ns_labels: Any,
 
 
 def node_score(scores: dict[str, dict[str, int]], node_labels: dict[str, str]) -> int:
-    """A node's raw score: the sum, over topology keys it carries, of its domain's score."""
+    """A node's raw score: the sum, over topology keys it carries, of its domain's score.
+
+    >>> scores = {"zone": {"a": 80, "b": -20}, "kubernetes.io/hostname": {"node-1": 5}}
+    >>> node_score(scores, {"zone": "a", "kubernetes.io/hostname": "node-1"})
+    85
+    >>> node_score(scores, {"zone": "c"})
+    0
+    """
     return sum(per_value.get(node_labels[key], 0) for key, per_value in scores.items() if key in node_labels)
 
 
