@@ -53,7 +53,8 @@ def test_init_containers_and_completed():
 
 def test_node_ready_and_cordon():
     assert node_ready(node("a")) == "Ready"
-    assert node_ready(node("b", ready=False)) == "Unknown"
+    # a Ready condition with status Unknown (kubelet silent) prints NotReady, as kubectl does
+    assert node_ready(node("b", ready=False)) == "NotReady"
     n = node("c")
     n["spec"]["unschedulable"] = True
     n["status"]["conditions"][0]["status"] = "False"
@@ -69,7 +70,7 @@ def test_rows_have_kubectl_columns():
     assert row_for("endpoints", objs[("endpoints", "web")], FIXED_NOW)[1] == "10.244.1.5:80,10.244.2.7:80"
     assert row_for("secrets", objs[("secrets", "db-password")], FIXED_NOW) == ["db-password", "Opaque", "1", "10m"]
     assert row_for("pods", objs[("pods", "crasher")], FIXED_NOW)[:5] == ["crasher", "0/1", "CrashLoopBackOff", "4", "5m"]
-    assert row_for("nodes", objs[("nodes", "node-3")], FIXED_NOW)[:3] == ["node-3", "Unknown", "<none>"]
+    assert row_for("nodes", objs[("nodes", "node-3")], FIXED_NOW)[:3] == ["node-3", "NotReady", "<none>"]
 
 
 def test_allocation_sums_requests_of_running_pods():
@@ -82,3 +83,33 @@ def test_allocation_sums_requests_of_running_pods():
     assert pod_requests({"spec": {"containers": [{}]}}) == (0, 0)
     assert (format_cpu(1500), format_cpu(2000), format_bytes(2**31), format_bytes(384 * 2**20)) == \
         ("1500m", "2", "2Gi", "384Mi")
+
+
+@pytest.mark.parametrize("mutate,status", [
+    # a sidecar (restartable init container) started: the pod runs, it is not initializing
+    (lambda p: (p["spec"].__setitem__("initContainers", [{"name": "proxy", "restartPolicy": "Always"}]),
+                p["status"].__setitem__("initContainerStatuses", [
+                    {"name": "proxy", "started": True, "ready": True, "state": {"running": {}}}]),
+                p["status"].setdefault("conditions", []).append({"type": "Initialized", "status": "True"})),
+     "Running"),
+    # a Succeeded pod being deleted still shows Completed (deletion does not override a finished phase)
+    (lambda p: (p["metadata"].__setitem__("deletionTimestamp", "2023-11-14T22:00:00Z"),
+                p["status"].__setitem__("phase", "Succeeded"),
+                p["status"]["containerStatuses"][0].__setitem__(
+                    "state", {"terminated": {"exitCode": 0, "reason": "Completed"}})),
+     "Completed"),
+    # a pod held by schedulingGates
+    (lambda p: (p["spec"].pop("nodeName", None), p["status"].pop("containerStatuses", None),
+                p["status"].__setitem__("phase", "Pending"),
+                p["status"].__setitem__("conditions", [{"type": "PodScheduled", "status": "False",
+                                                        "reason": "SchedulingGated"}])),
+     "SchedulingGated"),
+])
+def test_tui_status_is_kubectls(mutate, status):
+    """The TUI's STATUS is the API server's (they had drifted: Init:0/1, Terminating, Pending)."""
+    from kubetui.apiserver.tables import pod_row
+
+    p = pod("x")
+    mutate(p)
+    assert pod_status_reason(p) == status
+    assert row_for("pods", p, FIXED_NOW)[2] == pod_row(p, FIXED_NOW)[2] == status

@@ -1,0 +1,95 @@
+"""One printer: the columns ``kubectl get`` shows for every kind kubetui serves.
+
+Upstream: ``pkg/printers/internalversion/printers.go`` (``AddHandlers``: one
+column list and one ``printX`` function per kind) and the ``TableConvertor``
+in ``pkg/printers/storage``. The API server turns these rows into
+``meta.k8s.io/v1`` Tables for kubectl; the TUI draws the same cells, so a
+learner sees the same STATUS in both. Pure functions of (object, now): no
+clock, no I/O, no import from the rest of kubetui.
+
+A kind's printer is registered here with one line (``PRINTERS``); kinds
+without one get upstream's default ``Name``/``Created At`` columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kubetui.api.printers.apps import DEPLOYMENT_COLUMNS, REPLICASET_COLUMNS, deployment_row, replicaset_row
+from kubetui.api.printers.common import (AGE_DESC, NAME_COL, NAME_DESC, age, col, format_label_selector,
+                                         format_labels, human_duration, parse_time, since)
+from kubetui.api.printers.core import (CONFIGMAP_COLUMNS, ENDPOINTS_COLUMNS, EVENT_COLUMNS, NAMESPACE_COLUMNS,
+                                       NODE_COLUMNS, PV_COLUMNS, PVC_COLUMNS, SECRET_COLUMNS,
+                                       SERVICE_COLUMNS, SERVICEACCOUNT_COLUMNS, configmap_row, endpoints_row,
+                                       event_first_seen, event_last_seen, event_object, event_row,
+                                       format_endpoints, namespace_row, node_roles, node_row, node_status,
+                                       pv_row, pvc_row, secret_row, service_row, serviceaccount_row)
+from kubetui.api.printers.other import (ENDPOINTSLICE_COLUMNS, LEASE_COLUMNS, STORAGECLASS_COLUMNS,
+                                        endpointslice_row, lease_row, storageclass_row)
+from kubetui.api.printers.pods import (POD_COLUMNS, PodStatus, pod_row, pod_row_conditions, pod_status,
+                                       pod_status_reason)
+
+Row = Callable[[dict, float], list[Any]]
+
+
+@dataclass(frozen=True)
+class Printer:
+    """A kind's column definitions, its row function, and (optionally) its row conditions."""
+
+    columns: list[dict]
+    row: Row
+    conditions: Callable[[dict], list[dict]] | None = None
+
+    def row_conditions(self, obj: dict) -> list[dict]:
+        return self.conditions(obj) if self.conditions else []
+
+
+DEFAULT_COLUMNS = [NAME_COL, col("Created At", "date", desc=AGE_DESC)]
+
+
+def default_row(obj: dict, now: float) -> list[Any]:
+    """kinds without a printer: name and the creation timestamp itself (``DefaultTableConvertor``)."""
+    return [obj["metadata"].get("name", ""), obj["metadata"].get("creationTimestamp", "")]
+
+
+DEFAULT_PRINTER = Printer(DEFAULT_COLUMNS, default_row)
+
+#: group-resource (``deployments.apps``; core kinds have no group) -> its printer.
+PRINTERS: dict[str, Printer] = {
+    "pods": Printer(POD_COLUMNS, pod_row, pod_row_conditions),
+    "nodes": Printer(NODE_COLUMNS, node_row),
+    "namespaces": Printer(NAMESPACE_COLUMNS, namespace_row),
+    "services": Printer(SERVICE_COLUMNS, service_row),
+    "endpoints": Printer(ENDPOINTS_COLUMNS, endpoints_row),
+    "events": Printer(EVENT_COLUMNS, event_row),
+    "configmaps": Printer(CONFIGMAP_COLUMNS, configmap_row),
+    "secrets": Printer(SECRET_COLUMNS, secret_row),
+    "serviceaccounts": Printer(SERVICEACCOUNT_COLUMNS, serviceaccount_row),
+    "persistentvolumes": Printer(PV_COLUMNS, pv_row),
+    "persistentvolumeclaims": Printer(PVC_COLUMNS, pvc_row),
+    "deployments.apps": Printer(DEPLOYMENT_COLUMNS, deployment_row),
+    "replicasets.apps": Printer(REPLICASET_COLUMNS, replicaset_row),
+    "endpointslices.discovery.k8s.io": Printer(ENDPOINTSLICE_COLUMNS, endpointslice_row),
+    "storageclasses.storage.k8s.io": Printer(STORAGECLASS_COLUMNS, storageclass_row),
+    "leases.coordination.k8s.io": Printer(LEASE_COLUMNS, lease_row),
+}
+
+
+def printer_for(group_resource: str) -> Printer:
+    return PRINTERS.get(group_resource, DEFAULT_PRINTER)
+
+
+__all__ = [
+    "AGE_DESC", "NAME_DESC", "PRINTERS", "DEFAULT_PRINTER", "DEFAULT_COLUMNS", "Printer", "PodStatus",
+    "printer_for", "default_row", "age", "since", "human_duration", "parse_time", "format_labels",
+    "format_label_selector", "format_endpoints", "pod_status", "pod_status_reason", "pod_row",
+    "pod_row_conditions", "node_status", "node_roles", "node_row", "event_last_seen", "event_first_seen",
+    "event_object", "event_row", "service_row", "deployment_row", "replicaset_row", "endpoints_row",
+    "endpointslice_row", "namespace_row", "configmap_row", "secret_row", "serviceaccount_row", "pv_row",
+    "pvc_row", "storageclass_row", "lease_row",
+    "POD_COLUMNS", "NODE_COLUMNS", "NAMESPACE_COLUMNS", "SERVICE_COLUMNS", "ENDPOINTS_COLUMNS",
+    "EVENT_COLUMNS", "CONFIGMAP_COLUMNS", "SECRET_COLUMNS", "SERVICEACCOUNT_COLUMNS", "PV_COLUMNS",
+    "PVC_COLUMNS", "DEPLOYMENT_COLUMNS", "REPLICASET_COLUMNS", "ENDPOINTSLICE_COLUMNS",
+    "STORAGECLASS_COLUMNS", "LEASE_COLUMNS",
+]
