@@ -38,8 +38,9 @@ def _terminated(reason: str) -> dict:
 def _evicted() -> dict:
     p = pod("evicted", state="Running")
     p["status"].update(phase="Failed", reason="Evicted", message="The node was low on resource: memory.")
-    p["status"]["containerStatuses"][0]["state"] = {"terminated": {"exitCode": 137}}
-    p["status"]["containerStatuses"][0]["state"]["terminated"].pop("exitCode")
+    # no container state left to report: printPod keeps status.reason. (An empty
+    # ``terminated: {}`` is still a terminated state upstream and prints ExitCode:0.)
+    p["status"]["containerStatuses"][0]["state"] = {}
     return p
 
 
