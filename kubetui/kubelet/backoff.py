@@ -32,12 +32,12 @@ class Backoff:
         """Is a restart for ``key`` (whose container finished at ``event_time``) still to wait?"""
         return self.remaining(key, event_time) > 0
 
-    def remaining(self, key: str, event_time: float) -> float:
-        """Seconds left before ``key`` may restart (0 if it may now)."""
+    def remaining(self, key: str, event_time: float, now: float | None = None) -> float:
+        """Seconds left before ``key`` may restart (0 if it may now); ``now`` defaults to the clock's."""
         entry = self._entries.get(key)
         if entry is None or self._expired(event_time, entry):
             return 0.0
-        return max(0.0, entry.backoff - (self.clock.time() - event_time))
+        return max(0.0, entry.backoff - ((self.clock.time() if now is None else now) - event_time))
 
     def next(self, key: str, event_time: float) -> float:
         """Record a restart of ``key`` now; returns the delay the next restart will wait."""

@@ -2,12 +2,15 @@
 ``kuberuntime_manager.go`` ``SyncPod``).
 
 Level-triggered: every sync looks at what the runtime says now (which
-containers run, which exited and how) and decides the next step: create the
-sandbox, run the next init container, start or restart a container (after
-its backoff), kill one whose liveness probe failed. Then it computes the
-pod's status from scratch and writes it to the API server if it changed. A
-sync runs when something happened (spec update, a container exited, a probe
-flipped, a backoff expired) or on a periodic resync.
+containers run, which exited and how) and first *decides* the next step
+(``kubetui.kubelet.podactions.compute_pod_actions``, pure: create the
+sandbox, start the next init container, start or restart a container after
+its backoff, kill one whose liveness probe failed or whose spec changed),
+then *acts* on that decision, as upstream's ``SyncPod`` executes
+``computePodActions``. Then it computes the pod's status from scratch and
+writes it to the API server if it changed. A sync runs when something
+happened (spec update, a container exited, a probe flipped, a backoff
+expired) or on a periodic resync.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import TYPE_CHECKING
 from kubetui.kubelet import podspec, status as podstatus
 from kubetui.agent.apiclient import APIError, MERGE_PATCH
 from kubetui.kubelet.events import NORMAL, WARNING
-from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings,
-                                    ProbeWorker, http_get, resolve_port, tcp_socket)
+from kubetui.kubelet.podactions import (ContainerState, PodActions, ProbeResults, compute_pod_actions,
+                                        container_hash, is_sidecar)
+from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings, ProbeWorker,
+                                    probe_handler, run_lifecycle_hook)
 from kubetui.kubelet.timefmt import duration, rfc3339
 from kubetui.kubelet.projection import binary_quantity
 from kubetui.kubelet.volumes import PodVolumes, VolumeError
@@ -50,16 +55,13 @@ class ContainerRecord:
     pulled: bool = False
     pull_failed_at: float = 0.0
     backoff_reported: str = ""              # the exited container a BackOff event was sent for
+    spec_hash: str = ""                     # container_hash() of the spec the current attempt runs
     probes: dict[str, ProbeWorker] = field(default_factory=dict)
 
     def stop_probes(self) -> None:
         for p in self.probes.values():
             p.stop()
         self.probes.clear()
-
-
-def should_restart(policy: str, exit_code: int) -> bool:
-    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
 def terminated_state(st: ContainerStatus, runtime_name: str) -> dict:
@@ -180,21 +182,75 @@ class PodWorker:
             return True
         if self.terminal:
             return False
-        if self.sandbox is None and not await self._create_sandbox():
+        actions = self.decide()
+        if actions.create_sandbox and not await self._create_sandbox():
             await self._push_status()
             return False
         if await self._sync_volumes():
             return False
-        if await self._sync_init():
-            await self._sync_main()
-        status = await self._push_status()
-        if status["phase"] in (podstatus.SUCCEEDED, podstatus.FAILED):
+        await self.execute(actions)
+        await self._push_status()
+        if actions.kill_pod:
             self.terminal = True
             for rec in self.records.values():
                 rec.stop_probes()
             await self.k.runtime.stop_pod_sandbox(self.sandbox.id)
             await self._push_status()
         return False
+
+    # -- decide ----------------------------------------------------------------
+    def container_states(self) -> dict[str, ContainerState | None]:
+        """The runtime's view of each container's current attempt, by name."""
+        out: dict[str, ContainerState | None] = {}
+        for name, rec in self.records.items():
+            st = self._status_of(rec)
+            out[name] = None if st is None else ContainerState(
+                st.id, st.state, st.exit_code or 0, st.finished_at or 0.0, rec.spec_hash)
+        return out
+
+    def probe_results(self) -> dict[str, ProbeResults]:
+        out = {}
+        for name, rec in self.records.items():
+            live, startup = rec.probes.get(LIVENESS), rec.probes.get(STARTUP)
+            out[name] = ProbeResults(liveness=live.result if live else True,
+                                     startup=startup.result if startup else True)
+        return out
+
+    def decide(self) -> PodActions:
+        actions = compute_pod_actions(self.pod, self.container_states(), self.probe_results(), self.k.backoff,
+                                      self.k.clock.time(), has_sandbox=self.sandbox is not None)
+        for line in actions.describe():
+            log.debug("pod %s: %s", self.key, line)
+        return actions
+
+    # -- act ---------------------------------------------------------------------
+    async def execute(self, actions: PodActions) -> None:
+        """Carry out a decision (upstream ``SyncPod`` after ``computePodActions``): kill, then start."""
+        specs = {c["name"]: c for c in (self.spec.get("initContainers") or []) + (self.spec.get("containers") or [])}
+        for name, kill in actions.containers_to_kill.items():
+            rec = self.records[name]
+            self.k.events.pod_event(self.pod, NORMAL, "Killing", kill.message, rec.name, rec.init)
+            rec.stop_probes()
+            await self.k.runtime.stop_container(kill.container_id, self._grace())
+        for rec in self.records.values():
+            st = self._status_of(rec)
+            if st is not None and st.state == EXITED:
+                rec.stop_probes()
+                if not rec.init and rec.name not in actions.containers_to_start \
+                        and rec.name not in actions.backing_off:
+                    rec.waiting = None          # it stays terminated: its policy restarts it no more
+        for name in [*actions.init_containers_to_start, *actions.containers_to_start]:
+            if name in actions.backing_off:
+                continue
+            rec = self.records[name]
+            st = self._status_of(rec)
+            if st is not None and st.state == EXITED:
+                self.k.backoff.next(f"{self.uid}/{rec.name}", st.finished_at)   # a restart
+            await self._start(rec, specs[name])
+            if rec.init and not is_sidecar(specs[name]) and rec.cid is None:
+                break                           # an init container that did not start: the rest waits
+        for name, left in actions.backing_off.items():
+            self._report_backoff(self.records[name], left)
 
     async def _create_sandbox(self) -> bool:
         if self.pod_volumes is None:
@@ -261,66 +317,21 @@ class PodWorker:
         except RuntimeError_:
             return None
 
-    async def _sync_init(self) -> bool:
-        """Run init containers one at a time, in order; True once all have succeeded."""
-        for c in self.spec.get("initContainers") or []:
-            rec = self.records[c["name"]]
-            st = self._status_of(rec)
-            if st and st.state == RUNNING:
-                return False
-            if st and st.state == EXITED and st.exit_code == 0:
-                continue
-            if st and st.state == EXITED:
-                if self.spec.get("restartPolicy", "Always") != "Never":
-                    await self._restart_after_backoff(rec, c)
-                return False
-            await self._start(rec, c)
-            return False
-        return True
-
-    async def _sync_main(self) -> None:
-        policy = self.spec.get("restartPolicy", "Always")
-        for c in self.spec.get("containers") or []:
-            rec = self.records[c["name"]]
-            st = self._status_of(rec)
-            if st and st.state == RUNNING:
-                live = rec.probes.get(LIVENESS)
-                if live is None or live.result:
-                    continue
-                self.k.events.pod_event(self.pod, NORMAL, "Killing",
-                                        f"Container {rec.name} failed liveness probe, will be restarted",
-                                        rec.name)
-                rec.stop_probes()
-                await self.k.runtime.stop_container(rec.cid, self._grace())
-                st = self._status_of(rec)
-            if st is None:
-                await self._start(rec, c)
-            elif st.state == EXITED:
-                rec.stop_probes()
-                if should_restart(policy, st.exit_code):
-                    await self._restart_after_backoff(rec, c)
-                else:
-                    rec.waiting = None
-
-    async def _restart_after_backoff(self, rec: ContainerRecord, c: dict) -> None:
+    def _report_backoff(self, rec: ContainerRecord, left: float) -> None:
+        """A container waits for its CrashLoopBackOff: say so (once per exit) and wake up when it is over."""
         st = self._status_of(rec)
         key = f"{self.uid}/{rec.name}"
-        left = self.k.backoff.remaining(key, st.finished_at)
-        if left > 0:
-            meta = self.pod["metadata"]
-            rec.waiting = ("CrashLoopBackOff",
-                           f"back-off {duration(self.k.backoff.current(key))} restarting failed "
-                           f"container={rec.name} pod={meta['name']}_{meta.get('namespace')}({self.uid})")
-            if rec.backoff_reported != st.id:
-                rec.backoff_reported = st.id
-                self.k.events.pod_event(
-                    self.pod, WARNING, "BackOff",
-                    f"Back-off restarting failed container {rec.name} in pod "
-                    f"{meta['name']}_{meta.get('namespace')}({self.uid})", rec.name, rec.init)
-            self.wake_at(self.k.clock.time() + left)
-            return
-        self.k.backoff.next(key, st.finished_at)
-        await self._start(rec, c)
+        meta = self.pod["metadata"]
+        rec.waiting = ("CrashLoopBackOff",
+                       f"back-off {duration(self.k.backoff.current(key))} restarting failed "
+                       f"container={rec.name} pod={meta['name']}_{meta.get('namespace')}({self.uid})")
+        if st is not None and rec.backoff_reported != st.id:
+            rec.backoff_reported = st.id
+            self.k.events.pod_event(
+                self.pod, WARNING, "BackOff",
+                f"Back-off restarting failed container {rec.name} in pod "
+                f"{meta['name']}_{meta.get('namespace')}({self.uid})", rec.name, rec.init)
+        self.wake_at(self.k.clock.time() + left)
 
     async def _start(self, rec: ContainerRecord, c: dict) -> None:
         ev = self.k.events
@@ -376,6 +387,7 @@ class PodWorker:
             self.wake_at(now + self.k.config.backoff_initial)
             return
         rec.cid, rec.attempt, rec.waiting = cid, attempt, None
+        rec.spec_hash = container_hash(c)
         ev.pod_event(self.pod, NORMAL, "Created", f"Created container: {rec.name}", rec.name, rec.init)
         try:
             await self.k.runtime.start_container(cid)
@@ -384,7 +396,7 @@ class PodWorker:
             self.wake()
             return
         ev.pod_event(self.pod, NORMAL, "Started", f"Started container {rec.name}", rec.name, rec.init)
-        if not rec.init:
+        if not rec.init or is_sidecar(c):
             self._start_probes(rec, c)
         asyncio.create_task(self._watch_exit(cid))
 
@@ -413,23 +425,7 @@ class PodWorker:
             w.start()
 
     def _probe_fn(self, rec: ContainerRecord, c: dict, spec: dict):
-        async def run(timeout: float) -> tuple[bool, str]:
-            host = self.sandbox.ip
-            if "httpGet" in spec:
-                h = spec["httpGet"]
-                return await http_get(h.get("host") or host, resolve_port(h["port"], c), h.get("path", "/"),
-                                      timeout, h.get("scheme", "HTTP"), h.get("httpHeaders"))
-            if "tcpSocket" in spec:
-                t = spec["tcpSocket"]
-                return await tcp_socket(t.get("host") or host, resolve_port(t["port"], c), timeout)
-            if "exec" in spec:
-                r = await self.k.runtime.exec_sync(rec.cid, spec["exec"]["command"], timeout)
-                out = (r.stdout + r.stderr).decode(errors="replace").strip()
-                if r.exit_code == 0:
-                    return True, ""
-                return False, out or f"command exited with {r.exit_code}"
-            return False, "probe has no handler (httpGet, tcpSocket or exec)"
-        return run
+        return probe_handler(spec, c, host=lambda: self.sandbox.ip, runtime=self.k.runtime, cid=lambda: rec.cid)
 
     # -- termination ---------------------------------------------------------
     def _grace(self) -> float:
@@ -486,19 +482,8 @@ class PodWorker:
         await self.k.runtime.stop_container(rec.cid, left)
 
     async def _run_hook(self, rec: ContainerRecord, c: dict, hook: dict, grace: float) -> None:
-        if "sleep" in hook:
-            await self.k.clock.sleep(min(float(hook["sleep"].get("seconds", 0)), grace))
-        elif "exec" in hook:
-            r = await self.k.runtime.exec_sync(rec.cid, hook["exec"]["command"], grace)
-            if r.exit_code != 0:
-                out = (r.stdout + r.stderr).decode(errors="replace").strip()
-                raise RuntimeError(f"command {hook['exec']['command']!r} exited with {r.exit_code}: {out}")
-        elif "httpGet" in hook:
-            h = hook["httpGet"]
-            ok, msg = await http_get(h.get("host") or self.sandbox.ip, resolve_port(h["port"], c),
-                                     h.get("path", "/"), grace, h.get("scheme", "HTTP"), h.get("httpHeaders"))
-            if not ok:
-                raise RuntimeError(f"HTTP lifecycle hook ({h.get('path', '/')}) failed: {msg}")
+        await run_lifecycle_hook(hook, c, grace, host=self.sandbox.ip, runtime=self.k.runtime, cid=rec.cid,
+                                 clock=self.k.clock)
 
     async def cleanup(self) -> None:
         for rec in self.records.values():
@@ -546,8 +531,9 @@ class PodWorker:
         spec = self.spec
         inits = spec.get("initContainers") or []
         init_statuses = [self.container_status(self.records[c["name"]], c, False) for c in inits]
-        init_pending = any(not s["state"].get("terminated") or s["state"]["terminated"]["exitCode"] != 0
-                           for s in init_statuses)
+        init_pending = any(not s["started"] if is_sidecar(c) else
+                           (not s["state"].get("terminated") or s["state"]["terminated"]["exitCode"] != 0)
+                           for c, s in zip(inits, init_statuses))
         statuses = [self.container_status(self.records[c["name"]], c, init_pending)
                     for c in spec.get("containers") or []]
         phase_spec = dict(spec, restartPolicy="Never") if final else spec

@@ -179,3 +179,41 @@ def resolve_port(port, container: dict) -> int:
         if p.get("name") == port:
             return int(p["containerPort"])
     raise ValueError(f"port {port!r} is not a named port of container {container.get('name')}")
+
+
+def probe_handler(spec: dict, c: dict, *, host: Callable[[], str], runtime, cid: Callable[[], str | None]):
+    """The function a ``ProbeWorker`` runs for one probe: its ``httpGet``, ``tcpSocket`` or ``exec``."""
+    async def run(timeout: float) -> tuple[bool, str]:
+        if "httpGet" in spec:
+            h = spec["httpGet"]
+            return await http_get(h.get("host") or host(), resolve_port(h["port"], c), h.get("path", "/"),
+                                  timeout, h.get("scheme", "HTTP"), h.get("httpHeaders"))
+        if "tcpSocket" in spec:
+            t = spec["tcpSocket"]
+            return await tcp_socket(t.get("host") or host(), resolve_port(t["port"], c), timeout)
+        if "exec" in spec:
+            r = await runtime.exec_sync(cid(), spec["exec"]["command"], timeout)
+            out = (r.stdout + r.stderr).decode(errors="replace").strip()
+            if r.exit_code == 0:
+                return True, ""
+            return False, out or f"command exited with {r.exit_code}"
+        return False, "probe has no handler (httpGet, tcpSocket or exec)"
+    return run
+
+
+async def run_lifecycle_hook(hook: dict, c: dict, grace: float, *, host: str, runtime, cid: str | None,
+                             clock) -> None:
+    """A ``preStop`` (or ``postStart``) hook: ``sleep``, ``exec`` or ``httpGet``; raises if it failed."""
+    if "sleep" in hook:
+        await clock.sleep(min(float(hook["sleep"].get("seconds", 0)), grace))
+    elif "exec" in hook:
+        r = await runtime.exec_sync(cid, hook["exec"]["command"], grace)
+        if r.exit_code != 0:
+            out = (r.stdout + r.stderr).decode(errors="replace").strip()
+            raise RuntimeError(f"command {hook['exec']['command']!r} exited with {r.exit_code}: {out}")
+    elif "httpGet" in hook:
+        h = hook["httpGet"]
+        ok, msg = await http_get(h.get("host") or host, resolve_port(h["port"], c), h.get("path", "/"), grace,
+                                 h.get("scheme", "HTTP"), h.get("httpHeaders"))
+        if not ok:
+            raise RuntimeError(f"HTTP lifecycle hook ({h.get('path', '/')}) failed: {msg}")

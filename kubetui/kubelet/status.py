@@ -19,6 +19,11 @@ def _by_name(statuses: list[dict]) -> dict[str, dict]:
     return {s["name"]: s for s in statuses}
 
 
+def _sidecar(c: dict) -> bool:
+    """A restartable init container (``restartPolicy: Always``): it keeps running beside the others."""
+    return c.get("restartPolicy") == "Always"
+
+
 def pod_phase(spec: dict, init_statuses: list[dict], statuses: list[dict]) -> str:
     """The pod's phase from its containers, as the kubelet's ``getPhase`` decides it.
 
@@ -30,6 +35,8 @@ def pod_phase(spec: dict, init_statuses: list[dict], statuses: list[dict]) -> st
     pending_init = failed_init = 0
     inits = _by_name(init_statuses)
     for c in spec.get("initContainers") or []:
+        if _sidecar(c):
+            continue                           # counted with the running containers below
         st = inits.get(c["name"])
         state = (st or {}).get("state") or {}
         last = ((st or {}).get("lastState") or {}).get("terminated")
@@ -48,6 +55,22 @@ def pod_phase(spec: dict, init_statuses: list[dict], statuses: list[dict]) -> st
             pending_init += 1
 
     unknown = running = waiting = stopped = succeeded = 0
+    # Sidecars (restartable init containers): a running one counts as running (pending until it
+    # has started); a terminated one does not count at all, so it never makes a pod fail or succeed.
+    for c in spec.get("initContainers") or []:
+        if not _sidecar(c):
+            continue
+        st = inits.get(c["name"])
+        state = (st or {}).get("state") or {}
+        if st is None:
+            unknown += 1
+        elif "running" in state:
+            running += 1
+            if not st.get("started"):
+                pending_init += 1
+        elif "waiting" in state and not ((st.get("lastState") or {}).get("terminated")):
+            pending_init += 1
+            waiting += 1
     mains = _by_name(statuses)
     for c in spec.get("containers") or []:
         st = mains.get(c["name"])
@@ -70,7 +93,9 @@ def pod_phase(spec: dict, init_statuses: list[dict], statuses: list[dict]) -> st
 
     if failed_init and restart == "Never":
         return FAILED
-    if pending_init or waiting:
+    main_started = any("running" in (st.get("state") or {}) or "terminated" in (st.get("state") or {})
+                       or (st.get("lastState") or {}).get("terminated") for st in statuses)
+    if (pending_init and not main_started) or waiting:
         return PENDING
     if running and not unknown:
         return RUNNING
@@ -102,8 +127,13 @@ def pod_conditions(spec: dict, phase: str, init_statuses: list[dict], statuses: 
     inits = _by_name(init_statuses)
     incomplete = []
     for c in spec.get("initContainers") or []:
-        term = (((inits.get(c["name"]) or {}).get("state") or {}).get("terminated"))
-        if not term or term.get("exitCode", 0) != 0:
+        st = inits.get(c["name"]) or {}
+        if _sidecar(c):
+            done = bool(st.get("started"))          # a sidecar has done its part once it has started
+        else:
+            term = (st.get("state") or {}).get("terminated")
+            done = bool(term) and term.get("exitCode", 0) == 0
+        if not done:
             incomplete.append(c["name"])
     if incomplete and phase not in (SUCCEEDED,):
         conds.append(_cond("Initialized", False, "ContainersNotInitialized",
@@ -111,10 +141,11 @@ def pod_conditions(spec: dict, phase: str, init_statuses: list[dict], statuses: 
     else:
         conds.append(_cond("Initialized", True))
 
-    mains = _by_name(statuses)
-    unknown = [c["name"] for c in spec.get("containers") or [] if c["name"] not in mains]
-    unready = [c["name"] for c in spec.get("containers") or []
-               if c["name"] in mains and not mains[c["name"]].get("ready")]
+    # Sidecars count for readiness like containers do (upstream GenerateContainersReadyCondition).
+    mains = {**{n: st for n, st in inits.items()}, **_by_name(statuses)}
+    ready_for = [c for c in spec.get("initContainers") or [] if _sidecar(c)] + (spec.get("containers") or [])
+    unknown = [c["name"] for c in ready_for if c["name"] not in mains]
+    unready = [c["name"] for c in ready_for if c["name"] in mains and not mains[c["name"]].get("ready")]
     if phase == SUCCEEDED:
         ready = (False, "PodCompleted", "")
     elif unknown or unready:

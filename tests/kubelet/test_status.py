@@ -85,3 +85,40 @@ def test_merge_keeps_scheduler_condition_and_transition_times():
 ])
 def test_qos_class(resources, qos):
     assert s.qos_class({"containers": [{"name": "a", "resources": resources}]}) == qos
+
+
+def sidecar_spec(policy="Always"):
+    return {"restartPolicy": policy, "containers": [{"name": "a"}],
+            "initContainers": [{"name": "side", "restartPolicy": "Always"}]}
+
+
+def started(name, state, last=None, ready=False, is_started=True):
+    return dict(cs(name, state, last, ready), started=is_started)
+
+
+# upstream: TestPodPhaseWithRestartAlwaysRestartableInitContainers / ...RestartNever...
+@pytest.mark.parametrize("policy,side,main,phase", [
+    ("Always", [started("side", run(), is_started=False)], [cs("a", wait("PodInitializing"))], "Pending"),
+    ("Always", [started("side", run())], [cs("a", wait("ContainerCreating"))], "Pending"),
+    ("Always", [started("side", run())], [cs("a", run())], "Running"),
+    # a restarting sidecar does not send an initialized pod back to Pending
+    ("Always", [started("side", wait("CrashLoopBackOff"), {"terminated": {"exitCode": 1}}, is_started=False)],
+     [cs("a", run())], "Running"),
+    # a terminated sidecar is not counted: the pod's phase is its containers'
+    ("OnFailure", [started("side", term(137))], [cs("a", term(0))], "Succeeded"),
+    ("Never", [started("side", term(0))], [cs("a", term(1))], "Failed"),
+    ("Never", [started("side", run())], [cs("a", term(0))], "Running"),
+])
+def test_pod_phase_with_sidecars(policy, side, main, phase):
+    assert s.pod_phase(sidecar_spec(policy), side, main) == phase
+
+
+def test_a_started_sidecar_counts_as_initialized_and_its_readiness_counts():
+    conds = {c["type"]: c for c in s.pod_conditions(sidecar_spec(), "Running", [started("side", run())],
+                                                      [cs("a", run(), ready=True)], True)}
+    assert conds["Initialized"]["status"] == "True"
+    assert conds["Ready"]["status"] == "False"
+    assert conds["Ready"]["message"] == "containers with unready status: [side]"
+    conds = {c["type"]: c for c in s.pod_conditions(sidecar_spec(), "Pending",
+                                                      [started("side", run(), is_started=False)], [], True)}
+    assert conds["Initialized"]["message"] == "containers with incomplete status: [side]"
