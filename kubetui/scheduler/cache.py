@@ -40,6 +40,10 @@ class SchedulerCache:
         self.pvs: dict[str, dict[str, Any]] = {}
         self.storage_classes: dict[str, dict[str, Any]] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
+        # Nodes running pods with inter-pod (anti-)affinity (upstream's snapshot keeps the same two
+        # lists): most pods have none, so InterPodAffinity looks at these instead of every node.
+        self._with_affinity: dict[str, NodeInfo] = {}
+        self._with_required_anti_affinity: dict[str, NodeInfo] = {}
 
     # --- nodes -----------------------------------------------------------------------------
 
@@ -122,6 +126,8 @@ class SchedulerCache:
             self.nodes[node_name] = ni
         ni.add_pod(pi)
         self.pod_node[pi.key] = node_name
+        if pi.has_affinity:
+            self._track_affinity(ni)
 
     def _unplace(self, key: str) -> None:
         node_name = self.pod_node.pop(key, None)
@@ -130,9 +136,29 @@ class SchedulerCache:
         ni = self.nodes.get(node_name)
         if ni is None:
             return
-        ni.remove_pod(key)
+        pi = ni.remove_pod(key)
+        if pi is not None and pi.has_affinity:
+            self._track_affinity(ni)
         if not ni.node and not ni.pods:
             del self.nodes[node_name]
+            self._with_affinity.pop(node_name, None)
+            self._with_required_anti_affinity.pop(node_name, None)
+
+    def _track_affinity(self, ni: NodeInfo) -> None:
+        for table, count in ((self._with_affinity, ni.num_with_affinity),
+                             (self._with_required_anti_affinity, ni.num_with_required_anti_affinity)):
+            if count > 0:
+                table[ni.name] = ni
+            else:
+                table.pop(ni.name, None)
+
+    def have_pods_with_affinity_list(self) -> list[NodeInfo]:
+        """Nodes running at least one pod with inter-pod (anti-)affinity (upstream ``HavePodsWithAffinityList``)."""
+        return [ni for ni in self._with_affinity.values() if ni.node]
+
+    def have_pods_with_required_anti_affinity_list(self) -> list[NodeInfo]:
+        """Nodes running a pod with *required* anti-affinity (upstream ``HavePodsWithRequiredAntiAffinityList``)."""
+        return [ni for ni in self._with_required_anti_affinity.values() if ni.node]
 
     # --- volumes (the VolumeBinding plugin's lister) -----------------------------------------
 

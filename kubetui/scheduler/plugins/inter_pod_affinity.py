@@ -51,6 +51,10 @@ TopologyCounts = dict[tuple[str, str], int]
 
 
 class NamespaceLister(Protocol):
+    """What the plugin reads from the scheduler's cache: namespace labels, and (optionally, to skip
+    the many nodes without such pods) ``have_pods_with_affinity_list`` /
+    ``have_pods_with_required_anti_affinity_list``."""
+
     def namespace_labels(self, name: str) -> dict[str, str] | None: ...
 
 
@@ -274,14 +278,21 @@ class InterPodAffinity:
     def _ns_labels(self, name: str) -> dict[str, str] | None:
         return self.namespaces.namespace_labels(name) if self.namespaces is not None else None
 
+    def _with_required_anti_affinity(self, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        lister = getattr(self.namespaces, "have_pods_with_required_anti_affinity_list", None)
+        return lister() if lister is not None else [ni for ni in nodes if ni.num_with_required_anti_affinity]
+
+    def _with_affinity(self, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        lister = getattr(self.namespaces, "have_pods_with_affinity_list", None)
+        return lister() if lister is not None else [ni for ni in nodes if ni.num_with_affinity]
+
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        nodes = state.nodes
-        if (not pod.required_affinity_terms and not pod.required_anti_affinity_terms
-                and not any(ni.num_with_required_anti_affinity for ni in nodes)):
+        anti_nodes = self._with_required_anti_affinity(state.nodes)
+        if not pod.required_affinity_terms and not pod.required_anti_affinity_terms and not anti_nodes:
             return skip(NAME)
         own_ns = self._ns_labels(pod.namespace)
-        affinity, anti = count_incoming_terms(pod, nodes, self._ns_labels)
-        existing = count_existing_anti_affinity(pod, nodes, own_ns)
+        affinity, anti = count_incoming_terms(pod, state.nodes, self._ns_labels)
+        existing = count_existing_anti_affinity(pod, anti_nodes, own_ns)
         state[_FILTER_KEY] = _FilterState(affinity, anti, existing,
                                           pod_matches_all_terms(pod.required_affinity_terms, pod, own_ns))
         return None
@@ -310,7 +321,13 @@ class InterPodAffinity:
         return None
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
-        scores = topology_scores(pod, state.nodes or nodes, self._ns_labels, self.hard_pod_affinity_weight)
+        # Unless the pod has preferred terms of its own, only nodes running pods with affinity matter.
+        everyone = state.nodes or nodes
+        if not pod.preferred_affinity_terms and not pod.preferred_anti_affinity_terms:
+            everyone = self._with_affinity(everyone)
+            if not everyone:
+                return skip(NAME)
+        scores = topology_scores(pod, everyone, self._ns_labels, self.hard_pod_affinity_weight)
         if not scores:
             return skip(NAME)
         state[_SCORE_KEY] = scores
