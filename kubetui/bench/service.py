@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import secrets
 import shutil
 import ssl
@@ -203,6 +204,10 @@ async def bench_service(args: argparse.Namespace) -> dict[str, Any]:
             log.info("cluster up in %.1f s; waiting for the web pods and the cluster DNS", up["totalSeconds"])
             pods = await _until("the web pods", lambda: _ready_web(cp.client, args.replicas), 120)
             await _until("the cluster DNS", lambda: _ready_dns(cp.client), 120)
+            if args.soak:
+                from kubetui.bench.service_soak import soak
+                log.info("soak: %d requests to %s from %d client pods", args.soak, args.url, args.clients)
+                return {**await soak(cp, args, _api_get), "nodes": args.nodes, "replicas": args.replicas}
             log.info("running the client pod (throughput rounds, DNS lookups)")
             run = await _client_run(cp, svc["spec"]["clusterIP"], [p["status"]["podIP"] for p in pods], args)
             nodes = [f"{a['address']}:10249" for n in (await cp.client.list("nodes"))["items"]
@@ -268,9 +273,12 @@ def run_service(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     if args.json:
         print(json.dumps(r, indent=2))
+    elif args.soak:
+        from kubetui.bench.service_soak import print_soak
+        print_soak(r)
     else:
         print_service(r)
-    return 0
+    return 1 if args.soak and r["failures"] else 0
 
 
 def register(subparsers: Any) -> None:
@@ -288,4 +296,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch", type=int, default=3, help="pods added per scale-up (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=180.0, help="give up on the client after this many seconds")
     p.add_argument("--json", action="store_true", help="print JSON")
+    soak = p.add_argument_group("soak (--soak N): N requests by name from several pods on a busy machine")
+    soak.add_argument("--soak", type=int, default=0, metavar="N",
+                      help="run the soak instead: N requests in all (exit status 1 if any fails)")
+    soak.add_argument("--clients", type=int, default=4, help="client pods (default: %(default)s)")
+    soak.add_argument("--url", default="http://web:8080/", help="what they request (default: %(default)s)")
+    soak.add_argument("--request-timeout", type=float, default=2.0,
+                      help="each request's socket timeout, seconds (default: %(default)s)")
+    soak.add_argument("--burn", type=int, default=os.cpu_count() or 2,
+                      help="CPU burner processes on this machine meanwhile (default: one per CPU, %(default)s)")
     p.set_defaults(func=run_service)

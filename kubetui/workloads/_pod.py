@@ -46,12 +46,22 @@ def http_server(handler):
     ``http.server`` looks up its own host name on bind (``socket.getfqdn``),
     a reverse DNS query that hangs for seconds in a pod whose network has no
     DNS server yet; a server that only needs its address skips it.
+
+    Its listen backlog is the kernel's maximum, as Go's ``net.Listen`` and
+    nginx (511) use, not ``socketserver``'s 5: with more than five
+    connections arriving while the (CPU-starved) accept loop is behind, the
+    kernel drops the extra SYNs, the client resends after 1 s, then 3 s, and
+    a client with a 2 s timeout fails (issue 12 item 11: "requests through a
+    Service fail now and then under load"; ``nstat`` in the pod's network
+    namespace counts them as ``TcpExtListenOverflows``).
     """
+    import socket
     import socketserver
     from http.server import ThreadingHTTPServer
 
     class PodHTTPServer(ThreadingHTTPServer):
         daemon_threads = True
+        request_queue_size = socket.SOMAXCONN
 
         def server_bind(self) -> None:
             socketserver.TCPServer.server_bind(self)
