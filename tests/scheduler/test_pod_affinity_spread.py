@@ -302,3 +302,24 @@ def test_default_profile_order_and_weights_match_upstream():
     weights = {p["name"]: p.get("weight") for p in d["plugins"] if "weight" in p}
     assert weights["PodTopologySpread"] == 2 and weights["InterPodAffinity"] == 2
     assert [p["name"] for p in build_profile("bin-packing").describe()["plugins"]] == names
+
+
+def test_cache_lists_nodes_with_affinity_pods_for_the_real_scheduler():
+    from kubetui.scheduler.cache import SchedulerCache
+
+    cache = SchedulerCache()
+    for name, zone in (("node-1", "a"), ("node-2", "b")):
+        cache.add_or_update_node(make_node(name, labels={ZONE: zone}))
+    cache.add_or_update_pod(pod("plain", {"app": "x"}, node="node-1"))
+    assert cache.have_pods_with_affinity_list() == [] == cache.have_pods_with_required_anti_affinity_list()
+    guard = pod("guard", {"app": "guard"}, node="node-2", affinity=ANTI_WEB_HOST)
+    cache.add_or_update_pod(guard)
+    assert [n.name for n in cache.have_pods_with_required_anti_affinity_list()] == ["node-2"]
+    fw = Framework(build_profile("default", cache), seed=1)
+    r = fw.schedule_pod(PodInfo(pod("web", {"app": "web"})), cache.node_list())
+    assert r.suggested_host == "node-1"
+    assert r.statuses["node-2"].reasons == ["node(s) didn't satisfy existing pods anti-affinity rules"]
+    cache.remove_pod("default/guard")
+    assert cache.have_pods_with_affinity_list() == []
+    r = fw.schedule_pod(PodInfo(pod("web", {"app": "web"})), cache.node_list())
+    assert {s.plugin: s.code.name for s in r.pre_filter}["InterPodAffinity"] == "Skip"
