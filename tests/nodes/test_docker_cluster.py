@@ -213,9 +213,15 @@ def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_
                     lambda: (ps := running_hello(c, 6)) and all(p["spec"]["nodeName"] != "node-3" for p in ps)
                     and ps, 60)
     assert {p["spec"]["nodeName"] for p in pods} <= {"node-1", "node-2"}
+    # As upstream, the evicted pods stay Terminating while node-3 is silent: only its kubelet
+    # can confirm their containers stopped (issue 12 item 7; they used to vanish at once).
+    evicted = [p for p in c.pods(HELLO) if p["spec"].get("nodeName") == "node-3"]
+    assert evicted and all(p["metadata"].get("deletionTimestamp") for p in evicted), evicted
 
     docker("start", c.container("node-3"))
     wait_for("node-3 Ready again", lambda: node_ready(c.get("node", "node-3")), 30)
+    wait_for("node-3's kubelet to finish its evicted pods",
+             lambda: not [p for p in c.pods(HELLO) if p["spec"].get("nodeName") == "node-3"], 60)
     # Clean: no stale network namespace or pod directory from before the kill.
     assert netns(c, "node-3") == []
     assert c.node_exec("node-3", "ls", "/var/lib/kubelet/runtime/pods").strip() == ""
