@@ -168,3 +168,42 @@ async def test_spread_over_zones_balances(cluster):
         "--kubeconfig", str(cluster.kubeconfig))
     assert rc == 0, err
     assert "PodTopologySpread" in out
+
+
+ANTI_DEPLOY = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: solo
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: solo}
+  template:
+    metadata:
+      labels: {app: solo}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector:
+              matchLabels: {app: solo}
+            topologyKey: kubernetes.io/hostname
+      containers:
+      - name: c
+        image: nginx
+"""
+
+
+async def test_required_anti_affinity_one_replica_per_node(cluster):
+    await cluster.ok("apply", "-f", "-", stdin=ANTI_DEPLOY)
+
+    async def split():
+        pods = await cluster.pods(selector="app=solo")
+        bound = [p["spec"]["nodeName"] for p in pods if p["spec"].get("nodeName") and is_ready(p)]
+        pending = [p["metadata"]["name"] for p in pods if not p["spec"].get("nodeName")]
+        return (bound, pending) if len(bound) == 3 and len(pending) == 1 else None
+    bound, pending = await eventually(split, "3 running, 1 pending", timeout=20)
+    assert sorted(bound) == ["node-1", "node-2", "node-3"]
+    want = ("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. preemption: "
+            "0/3 nodes are available: 3 No preemption victims found for incoming pod.")
+    assert want in await eventually(lambda: failed_scheduling(cluster, pending[0]), "FailedScheduling")
