@@ -19,6 +19,7 @@ text's first character), as upstream accepts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import AsyncIterator, Protocol
@@ -213,8 +214,12 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
                     await session.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
                 except (ValueError, AttributeError):
                     pass
-        # WebSocket closed by the client: no more stdin
-        await session.close_stdin()
+        # WebSocket closed by the client: no more stdin. A terminal nobody is at any more
+        # is hung up (the kubelet then kills its session), as when kubectl dies.
+        if tty:
+            await session.close()
+        else:
+            await session.close_stdin()
 
     reader = asyncio.create_task(client_to_command(), name="exec-stdin")
     try:
@@ -228,7 +233,9 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
         code = await session.exit_code()
         await ws.send_bytes(bytes([ERROR]) + json.dumps(exit_status(code, list(command))).encode())
     except StatusError as exc:
-        await ws.send_bytes(bytes([ERROR]) + json.dumps(exc.status()).encode())
+        if not ws.closed:
+            with contextlib.suppress(ConnectionResetError):
+                await ws.send_bytes(bytes([ERROR]) + json.dumps(exc.status()).encode())
     except ConnectionResetError:
         pass
     finally:

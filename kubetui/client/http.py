@@ -13,7 +13,7 @@ import asyncio
 import json
 import os
 import ssl
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import quote
 
 import aiohttp
@@ -22,6 +22,9 @@ from kubetui.api.errors import InternalError, StatusError
 from kubetui.api.resources import Resource, resource_for
 from kubetui.client.base import MERGE_PATCH, WatchEvent
 from kubetui.client.kubeconfig import load_kubeconfig
+
+if TYPE_CHECKING:
+    from kubetui.client.remotecommand import ExecStream
 
 
 def _status_error(status: int, body: bytes, reason: str) -> StatusError:
@@ -182,6 +185,13 @@ class HTTPClient:
             return  # the server closed the stream mid-chunk (e.g. it stopped): the watch simply ends
         except aiohttp.ClientError as exc:
             raise InternalError(f"cannot reach the API server at {self.server}: {exc}") from exc
+
+    async def exec(self, namespace: str, pod: str, command: list[str], *, container: str | None = None,
+                   stdin: bool = True, tty: bool = True) -> "ExecStream":
+        """``pods/exec`` over a WebSocket (``kubectl exec -it``): see ``client.remotecommand``."""
+        from kubetui.client.remotecommand import open_exec
+        return await open_exec(self._sess(), self.server, namespace, pod, command, container=container,
+                               stdin=stdin, tty=tty)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -15,9 +15,12 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
 
 from kubetui.client.base import Client, WatchEvent
+
+if TYPE_CHECKING:
+    from kubetui.client.remotecommand import ExecStream
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +186,27 @@ class ClientBackend:
 
     def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
         return self._traffic(namespace, name) if self._traffic else {}
+
+    async def pod_exec(self, namespace: str, name: str, command: list[str], *,
+                       container: str | None = None, tty: bool = True) -> "ExecStream":
+        """``pods/exec`` over the API's WebSocket (``kubectl exec -it``), through a client:
+        this backend's own if it speaks HTTP, else one made from the kubeconfig (an
+        in-process cluster serves HTTPS too) and closed with the stream."""
+        own = getattr(self.client, "exec", None)
+        if own is not None:
+            return await own(namespace, name, command, container=container, tty=tty)
+        if self.kubeconfig_path is None:
+            from kubetui.api.errors import ServiceUnavailable
+            raise ServiceUnavailable("a shell needs the cluster's API over HTTPS, and this backend has no kubeconfig")
+        from kubetui.client.http import HTTPClient
+        client = HTTPClient.from_kubeconfig(self.kubeconfig_path)
+        try:
+            stream = await client.exec(namespace, name, command, container=container, tty=tty)
+        except BaseException:
+            await client.close()
+            raise
+        stream.on_close.append(client.close)
+        return stream
 
 
 class ThreadHopClient:

@@ -8,6 +8,7 @@ the channel; kube-apiserver accepts those as well as binary frames.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 
 import pytest
@@ -15,6 +16,7 @@ from kubernetes import client as k8s
 from kubernetes.stream import stream
 
 from kubetui.api.resources import resource_for
+from kubetui.client.http import HTTPClient
 from tests.kubelet.cluster import NODE, Cluster
 from tests.kubelet.tty_session import exec_it_session
 
@@ -80,3 +82,34 @@ async def test_kubectl_exec_it_is_a_terminal(cluster, tmp_path):
     await shell_pod(cluster)
     kubectl = [cluster.kubectl_bin, "--kubeconfig", str(cluster.kubeconfig)]
     await asyncio.wait_for(asyncio.to_thread(exec_it_session, tmp_path, kubectl, "sh"), 120)
+
+
+async def test_kubetui_client_tty_exec_and_hangup_when_the_client_leaves(cluster):
+    """kubetui's own client (the TUI's shell): one merged stream on a terminal, the exit code
+    from the Status; and a terminal whose client goes away is hung up: the kubelet kills it."""
+    await shell_pod(cluster)
+    client = HTTPClient.from_kubeconfig(cluster.kubeconfig)
+    try:
+        stream = await client.exec("default", "sh", ["sh", "-c", "tty; echo oops >&2; exit 5"], tty=True)
+        out = b"".join([data async for ch, data in stream.output() if ch == 1])
+        await stream.close()
+        assert out.startswith(b"/dev/pts/") and out.endswith(b"oops\r\n") and stream.exit_code() == 5
+
+        stream = await client.exec("default", "sh", ["sh", "-c", "echo pid:$$; exec sleep 300"], tty=True)
+        it = aiter(stream.output())
+        seen = b""
+        while b"\r\n" not in seen.partition(b"pid:")[2]:
+            seen += (await asyncio.wait_for(anext(it), 10))[1]
+        pid = int(seen.partition(b"pid:")[2].split(b"\r\n")[0])
+        os.kill(pid, 0)                                       # sleep is running on the terminal
+        await stream.close()
+        for _ in range(200):                                  # bounded: the kubelet kills it
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"the exec'd process {pid} outlived its client")
+    finally:
+        await client.close()

@@ -142,8 +142,12 @@ class ObjectActions:
 
     def action_shell(self) -> None:
         if sel := self._need("pods"):
-            md = sel[1]["metadata"]
-            self.app.run_interactive_kubectl(["exec", "-it", md["name"], "-n", md["namespace"], "--", "sh"])
+            from kubetui.tui.screens.shell import ShellScreen, can_exec
+            if not can_exec(self.app.backend):  # type: ignore[attr-defined]
+                self.app.notify("A shell needs the cluster's API over HTTPS (a kubeconfig); "
+                                "this backend has none", severity="warning")
+                return
+            self.app.push_screen(ShellScreen(sel[1]))
 
     def action_edit(self) -> None:
         if sel := self._need():
