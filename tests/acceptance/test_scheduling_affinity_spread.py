@@ -149,6 +149,15 @@ async def test_topology_spread_on_a_missing_label_stays_pending(cluster):
     assert await eventually(lambda: failed_scheduling(cluster, name), "FailedScheduling") == [want]
     assert (await cluster.client.get("pods", name, "default"))["spec"].get("nodeName") is None
 
+    # A malformed constraint never reaches the scheduler: 422 with upstream's words, nothing stored.
+    bad = SPREAD_DEPLOY.format(name="bad", replicas=1, key="zone").replace("maxSkew: 1", "maxSkew: 0")
+    rc, out, err = await cluster.kubectl("apply", "-f", "-", stdin=bad)
+    assert rc == 1
+    assert ('The Deployment "bad" is invalid: spec.template.spec.topologySpreadConstraints[0].maxSkew: '
+            "Invalid value: 0: must be greater than zero") in err, err
+    rc, _, err = await cluster.kubectl("get", "deployment", "bad")
+    assert rc == 1 and "NotFound" in err
+
 
 async def test_spread_over_zones_balances(cluster):
     for node, zone in (("node-1", "a"), ("node-2", "a"), ("node-3", "b")):

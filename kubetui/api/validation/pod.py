@@ -14,6 +14,7 @@ from typing import Any
 
 from kubetui.api.quantity import parse_quantity
 from kubetui.api.validation import names
+from kubetui.api.validation.affinity import validate_pod_affinities, validate_topology_spread_constraints
 from kubetui.api.validation.field import (
     Cause, as_dict, as_list, child, dict_items, duplicate, forbidden, index, invalid, is_int, key,
     non_negative, not_found, required,
@@ -301,6 +302,9 @@ def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[C
     if hostname:
         errs += [invalid(child(path, "hostname"), hostname, m) for m in names.is_dns1123_label(str(hostname))]
     errs += validate_tolerations(spec.get("tolerations"), child(path, "tolerations"))
+    errs += validate_pod_affinities(spec.get("affinity"), child(path, "affinity"))
+    errs += validate_topology_spread_constraints(spec.get("topologySpreadConstraints"),
+                                                 child(path, "topologySpreadConstraints"))
     for i, secret in dict_items(spec.get("imagePullSecrets")):
         if not secret.get("name"):
             errs.append(required(child(index(child(path, "imagePullSecrets"), i), "name"), ""))
