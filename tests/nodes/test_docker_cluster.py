@@ -204,6 +204,83 @@ def test_failing_readiness_probe_keeps_the_pod_out_of_ready(docker_cluster):
     c.kubectl("delete", "pod", "notready", "--wait=false")
 
 
+def _json_stream(text: str) -> list[dict]:
+    """The objects ``kubectl get -w -o json`` printed, one after the other."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        try:
+            obj, i = dec.raw_decode(text, i)
+        except ValueError:
+            return out          # a half-written last object when the watch was stopped
+        out.append(obj)
+
+
+def test_rollouts_never_scale_an_old_replicaset_up_nor_break_the_fenceposts(docker_cluster, tmp_path):
+    """Issue 12 item 1 on real nodes: three rollouts of 5 replicas, every ReplicaSet and Pod update watched.
+
+    The defect needs the Deployment controller to sync between its own scale-down of an
+    old ReplicaSet and that ReplicaSet's next status: a race this quiet cluster rarely
+    loses (4 runs of this test with the fix removed did not show it), so the regression
+    tests that fail without the fix are tests/controllers/test_deployment_rollouts.py
+    (50 rollouts on simulated nodes with slow kubelets) and test_deployment.py's
+    stale-status case; this one checks the same promises on real nodes.
+    """
+    c = docker_cluster
+    d = deployment("roll", 5)
+    # the default strategy, as in the issue: maxSurge 25% (2 of 5), maxUnavailable 25% (1 of 5)
+    d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}
+    c.apply(d)
+    c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
+    listed = len(c.pods("app=roll"))      # the pod watch prints these first, one by one
+    base = [c.kubectl_bin, f"--kubeconfig={c.kubeconfig}", "get", "-l", "app=roll", "-w", "-o", "json"]
+    # into files, not pipes: a full pipe would stall kubectl mid-rollout
+    outs = {kind: open(tmp_path / f"{kind}.json", "w") for kind in ("replicasets", "pods")}
+    watches = {kind: subprocess.Popen([*base[:3], kind, *base[3:]], stdout=out, stderr=subprocess.DEVNULL)
+               for kind, out in outs.items()}
+    try:
+        time.sleep(1)        # let both watches list (sequencing only, nothing is measured)
+        # three new templates: an image, then an env var twice (kubectl set env), each a new ReplicaSet
+        c.kubectl("set", "image", "deployment/roll", "hello=kubetui/hello:2")
+        c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
+        for n in (2, 3):
+            c.kubectl("set", "env", "deployment/roll", f"ROUND={n}")
+            c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
+        time.sleep(1)        # let the last updates reach the watches
+    finally:
+        streams = {}
+        for kind, w in watches.items():
+            w.terminate()
+            w.wait(timeout=30)
+            outs[kind].close()
+            streams[kind] = _json_stream((tmp_path / f"{kind}.json").read_text())
+        c.kubectl("delete", "deployment", "roll", "--wait=false")
+    shrunk, last, problems = set(), {}, []
+    for rs in streams["replicasets"]:
+        name, n = rs["metadata"]["name"], rs["spec"]["replicas"]
+        if name in last and n < last[name]:
+            shrunk.add(name)
+        elif name in last and n > last[name] and name in shrunk:
+            problems.append(f"{name} scaled up again: {last[name]} -> {n}")
+        last[name] = n
+    assert len(shrunk) == 3 and not problems, (problems, last)
+    pods: dict[str, dict] = {}
+    assert len(streams["pods"]) > listed
+    for i, p in enumerate(streams["pods"]):
+        pods[p["metadata"]["name"]] = p
+        if i + 1 < listed:
+            continue
+        active = [q for q in pods.values() if not q["metadata"].get("deletionTimestamp")
+                  and q["status"].get("phase") not in ("Succeeded", "Failed")]
+        available = sum(1 for q in active if pod_ready(q))
+        assert len(active) <= 5 + 2, f"{len(active)} pods > replicas + maxSurge"
+        assert available >= 5 - 1, f"{available} available < replicas - maxUnavailable"
+
+
 def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_cluster):
     c = docker_cluster
     docker("kill", c.container("node-3"))
