@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Iterable, Protocol, runtime_checkable
 
+from kubetui.api.errors import BadRequest
 from kubetui.api.quantity import quantity_bytes, quantity_millis
 from kubetui.api.selectors import IN, NOT_IN, LabelSelector, Requirement, label_selector_from_dict
 
@@ -308,6 +309,15 @@ def pod_key(pod: dict[str, Any]) -> str:
     return f"{m.get('namespace') or 'default'}/{m.get('name')}"
 
 
+def selector_or_nothing(sel: Any) -> LabelSelector:
+    """A ``metav1.LabelSelector`` as a selector; one the API server should have refused matches nothing
+    (an object stored before validation existed must not break the scheduler's informer handlers)."""
+    try:
+        return label_selector_from_dict(sel)
+    except (BadRequest, AttributeError, TypeError):
+        return LabelSelector.nothing()
+
+
 class AffinityTerm:
     """A ``PodAffinityTerm`` made ready to match (upstream ``framework.AffinityTerm``).
 
@@ -323,7 +333,7 @@ class AffinityTerm:
 
     def __init__(self, owner_namespace: str, owner_labels: dict[str, str], term: dict[str, Any],
                  weight: int = 0) -> None:
-        selector = label_selector_from_dict(term.get("labelSelector"))
+        selector = selector_or_nothing(term.get("labelSelector"))
         extra = [Requirement(k, IN, (owner_labels[k],)) for k in term.get("matchLabelKeys") or ()
                  if k in owner_labels]
         extra += [Requirement(k, NOT_IN, (owner_labels[k],)) for k in term.get("mismatchLabelKeys") or ()
@@ -334,7 +344,7 @@ class AffinityTerm:
         ns_sel = term.get("namespaceSelector")
         names = term.get("namespaces") or []
         self.namespaces = frozenset(names) if (names or ns_sel is not None) else frozenset((owner_namespace,))
-        self.namespace_selector = label_selector_from_dict(ns_sel)     # None -> matches nothing
+        self.namespace_selector = selector_or_nothing(ns_sel)     # None -> matches nothing
         self.topology_key: str = term.get("topologyKey") or ""
         self.weight = weight
 

@@ -64,6 +64,8 @@ def schedule(nodes, p, namespaces=None):
     (term({"app": "db"}, matchLabelKeys=["rev"]), "default", {"app": "db", "rev": "2"}, None, False),
     (term({"app": "db"}, mismatchLabelKeys=["rev"]), "default", {"app": "db", "rev": "1"}, None, False),
     ({"topologyKey": ZONE}, "default", {"app": "db"}, None, False),             # no labelSelector: nothing
+    ({"labelSelector": {"matchExpressions": [{"key": "app", "operator": "Like"}]}, "topologyKey": ZONE},
+     "default", {"app": "db"}, None, False),                                   # malformed: nothing, no crash
 ])
 def test_affinity_term_matches(t, ns, labels, ns_labels, want):
     owner = {"rev": "1"}

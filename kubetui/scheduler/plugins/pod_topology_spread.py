@@ -31,10 +31,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kubetui.api.selectors import IN, LabelSelector, Requirement, label_selector_from_dict
+from kubetui.api.selectors import IN, LabelSelector, Requirement
 from kubetui.scheduler.framework import (MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, POD_UPDATE,
-                                         CycleState, NodeInfo, PodInfo, Status, skip, unresolvable,
-                                         unschedulable)
+                                         CycleState, NodeInfo, PodInfo, Status, selector_or_nothing, skip,
+                                         unresolvable, unschedulable)
 from kubetui.scheduler.plugins.node_affinity import required_matches
 from kubetui.scheduler.plugins.taint_toleration import find_untolerated_taint
 
@@ -79,7 +79,7 @@ def build_constraints(spec_constraints: list[dict[str, Any]], pod_labels: dict[s
     for c in spec_constraints:
         if (c.get("whenUnsatisfiable") or DO_NOT_SCHEDULE) != action:
             continue
-        selector = label_selector_from_dict(c.get("labelSelector"))
+        selector = selector_or_nothing(c.get("labelSelector"))
         extra = [Requirement(k, IN, (pod_labels[k],)) for k in c.get("matchLabelKeys") or () if k in pod_labels]
         if extra and not selector.match_nothing:
             selector = LabelSelector([*selector.requirements, *extra])
