@@ -86,10 +86,14 @@ class KubetuiApp(LessonActions, App[None]):
     """
 
     BINDINGS = [
-        Binding("1", "switch_mode('map')", "Map", tooltip="the cluster map: control plane, nodes and their pods"),
-        Binding("2", "switch_mode('browse')", "Resources", tooltip="browse resources as kubectl get shows them"),
-        Binding("3", "switch_mode('events')", "Events", tooltip="the cluster's events as they happen"),
-        Binding("4", "switch_mode('store')", "Store", tooltip="the store: keys, revisions and the watch stream"),
+        # One footer entry for the four views ("1-4 Views"), so the footer fits in 100 columns.
+        Binding("1", "switch_mode('map')", "Views", key_display="1-4",
+                tooltip="the cluster map: control plane, nodes and their pods"),
+        Binding("2", "switch_mode('browse')", "Resources", show=False,
+                tooltip="browse resources as kubectl get shows them"),
+        Binding("3", "switch_mode('events')", "Events", show=False, tooltip="the cluster's events as they happen"),
+        Binding("4", "switch_mode('store')", "Store", show=False,
+                tooltip="the store: keys, revisions and the watch stream"),
         # Shown in the footer by each main screen (first, so they never scroll off).
         Binding("colon", "command", "kubectl", key_display=":", show=False,
                 tooltip="command bar: run kubectl (or kubetui) against this cluster"),

@@ -127,3 +127,56 @@ async def test_age_ticks_without_any_change(make_app, monkeypatch):
         assert grid.get_cell(key, seen) == "65s"             # 20 s before the start, 45 s since
         await app.clock.advance(30)
         await wait_for(pilot, lambda: grid.get_cell(key, seen) == "95s")
+
+
+async def _footer_overflow(app, pilot) -> list[str]:
+    """Footer keys drawn (partly) off screen or over another key."""
+    from textual.widgets._footer import FooterKey
+
+    await pilot.pause()
+    width = app.screen.size.width
+    keys = [k for k in app.screen.query(FooterKey) if k.display]
+    spans = sorted((k.region.x, k.region.right, f"{k.key_display} {k.description}") for k in keys)
+    bad = [label for x, right, label in spans if x < 0 or right > width or not right > x]
+    bad += [b[2] for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    return bad
+
+
+async def test_footer_fits_at_100_columns_on_every_main_screen(make_app):
+    """Issue 12 item 19: at 100 columns the footer was cut (the views' keys and the palette fell off)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for mode, screen_type in (("map", ClusterMapScreen), ("browse", BrowserScreen)):
+            app.switch_mode(mode)
+            await wait_screen(pilot, screen_type)
+            await settle(app, pilot, "nodes", "pods")
+            assert await _footer_overflow(app, pilot) == [], mode
+        app.switch_mode("events")
+        await pilot.pause()
+        assert await _footer_overflow(app, pilot) == []
+
+
+async def test_map_uses_the_width_it_has(make_app, backend):
+    """Issue 12 item 19: at 200 columns panels fill the width and pod names are not shortened needlessly."""
+    from tests.tui.fakes import pod
+    from kubetui.tui.widgets.node_panel import NodePanel
+
+    backend.client.put("pods", pod("payments-api-7d4b9c8f6-x2x9z", node_name="node-1", labels={"app": "payments"}))
+    app = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await wait_screen(pilot, ClusterMapScreen)
+        await settle(app, pilot, "nodes", "pods")
+        await pilot.pause()
+        panels = list(screen.query(NodePanel))
+        right = max(p.region.right for p in panels)
+        assert right >= 200 - 4, f"{200 - right} columns stay empty right of the node panels"
+        drawn = "\n".join(str(p.render()) for p in panels)
+        assert "payments-api-7d4b9c8f6-x2x9z" in drawn and "web-7d4b9c8f6-abcde" in drawn, drawn
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await wait_screen(pilot, ClusterMapScreen)
+        await settle(app, pilot, "nodes", "pods")
+        await pilot.pause()
+        panels = list(screen.query(NodePanel))
+        assert max(p.region.right for p in panels) >= 100 - 4
+        assert all(p.region.width >= 36 for p in panels), "panels too narrow for their bars"

@@ -62,3 +62,9 @@ def test_light_theme_map(snap_compare):
 def test_small_terminal_map(snap_compare):
     """80x24 stays readable: two node columns, the footer still there."""
     assert snap_compare(app("map"), terminal_size=(80, 24), run_before=run_before("nodes", "pods"))
+
+
+@pytest.mark.parametrize("size", [(100, 30), (140, 45), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_map_uses_the_width_it_has(snap_compare, size):
+    """Issue 12 item 19: the footer fits at 100 columns; at 200 the panels fill the width, names whole."""
+    assert snap_compare(app("map"), terminal_size=size, run_before=run_before("nodes", "pods"))

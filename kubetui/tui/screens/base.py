@@ -14,10 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from kubetui.api import errors
 from kubetui.api.resources import resource_for
+from kubetui.tui.widgets.footer import FittingFooter
 from kubetui.tui.widgets.lesson_panel import LessonPanel
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main-row"):
             yield from self.compose_content()
             yield LessonPanel(id="lesson")
-        yield Footer()
+        yield FittingFooter()
 
     def compose_content(self) -> ComposeResult:
         yield from ()
@@ -88,14 +89,15 @@ class ObjectActions:
 
     OBJECT_BINDINGS = [
         Binding("d", "describe", "Describe", tooltip="describe the selected object (as kubectl describe)"),
-        Binding("y", "yaml", "YAML", tooltip="the selected object's YAML"),
+        # y, e, + and - live in help (?) only: the footer must fit in 100 columns.
+        Binding("y", "yaml", "YAML", show=False, tooltip="the selected object's YAML"),
         Binding("l", "logs", "Logs", tooltip="follow the selected pod's logs"),
         Binding("s", "shell", "Shell", tooltip="a shell in the selected pod (kubectl exec -it)"),
-        Binding("e", "edit", "Edit", tooltip="edit the selected object in $EDITOR (kubectl edit)"),
+        Binding("e", "edit", "Edit", show=False, tooltip="edit the selected object in $EDITOR (kubectl edit)"),
         Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected object (asks first)"),
-        Binding("plus,+", "scale(1)", "Scale +", key_display="+",
+        Binding("plus,+", "scale(1)", "Scale +", key_display="+", show=False,
                 tooltip="one more replica (Deployment or ReplicaSet)"),
-        Binding("minus,-", "scale(-1)", "Scale -", key_display="-",
+        Binding("minus,-", "scale(-1)", "Scale -", key_display="-", show=False,
                 tooltip="one replica fewer (Deployment or ReplicaSet)"),
         Binding("w", "explain", "Scheduler", tooltip="why is this pod on its node? the scheduler's decision"),
         Binding("t", "traffic", "Traffic", tooltip="how a Service's requests spread over its endpoints"),

@@ -81,10 +81,12 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self.call_after_refresh(self._fit_columns)  # once the lesson panel (if shown) has its width
 
     def _fit_columns(self, width: int | None = None) -> None:
-        """As many node columns as fit beside the lesson panel (a node panel needs ``PANEL_WIDTH``)."""
+        """As many node columns as fit beside the lesson panel (a node panel needs ``PANEL_WIDTH``),
+        but no more than there are panels: a few nodes on a wide screen get wide panels (and
+        their pods' full names) instead of leaving the right of the screen empty."""
         width = width or self.query_one("#map").size.width
         if width:
-            columns = max(1, width // PANEL_WIDTH)
+            columns = max(1, min(width // PANEL_WIDTH, len(self.panels) or 1))
             grid = self.query_one("#nodes", Grid)
             if grid.styles.grid_size_columns != columns:
                 grid.styles.grid_size_columns = columns
@@ -151,8 +153,10 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             panel_for(target).pods[key] = pod  # type: ignore[assignment]
             touched.setdefault(target, set()).add(key)
         # Panels whose node is gone and that hold no pods go away; so does an empty "unscheduled".
+        removed = False
         for name in [n for n, p in self.panels.items() if n not in nodes and not p.pods]:
             panel = self.panels.pop(name)
+            removed = True
             touched.pop(name, None)
             if panel in new:
                 new.remove(panel)
@@ -162,6 +166,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             panel = self.panels[name]
             if panel not in new:
                 panel.set_pods(panel.pods, keys if flash else set())
+        if new or removed:
+            self._fit_columns()
         if new:
             grid = self.query_one("#nodes", Grid)
             ordered = sorted(self.panels, key=lambda n: (n == UNSCHEDULED, n))

@@ -30,7 +30,7 @@ def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str,
             continue
         seen.add(action)
         keys.add(b.key)
-        rows.append((b.key_display or key_names(b.key), action, b.tooltip or b.description))
+        rows.append((key_names(b.key), action, b.tooltip or b.description))
     return rows
 
 

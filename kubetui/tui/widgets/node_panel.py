@@ -27,6 +27,8 @@ Obj = dict[str, Any]
 
 FLASH_SECONDS = 1.2
 BAR_WIDTH = 12
+#: pod names are shortened to no less than this (and only when the panel is too narrow for them)
+CHIP_LABEL_MIN = 14
 
 
 #: a Deployment's pod: ``<deployment>-<pod-template-hash>-<random suffix>``
@@ -196,6 +198,8 @@ class NodePanel(Static):
                 out.append(f"\nuse  cpu {cpu:.0%} mem {self.usage.get('memory', 0.0):.0%}", style="italic")
             out.append("\n")
         now = time.monotonic()
+        # A chip is " name " plus a marker and a gap: names as long as the panel allows stay whole.
+        label_width = max(CHIP_LABEL_MIN, self.size.width - 4)
         for key in sorted(self.pods, key=lambda k: self.pods[k]["metadata"]["name"]):
             style = Style.parse(chip_style(chip_state(self.pods[key])))
             if self._flash_until.get(key, 0) > now:
@@ -204,7 +208,7 @@ class NodePanel(Static):
                 style += Style(reverse=True, bold=True)
             style += Style(meta={"@click": f"click_pod({key!r})"})
             marker = "▸" if key in self.lesson_pods else " "
-            out.append(f"{marker}{chip_label(self.pods[key])} ", style=style)
+            out.append(f"{marker}{chip_label(self.pods[key], label_width)} ", style=style)
             out.append(" ")
         if not self.pods:
             out.append("no pods", style="dim")

@@ -1,0 +1,63 @@
+"""The main screens' footer: the keys that fit, never a key cut in half.
+
+No Kubernetes counterpart. Textual's ``Footer`` lays every shown binding out
+in one row and lets the ones past the right edge fall off (at 100 columns
+the views and the palette were cut). ``FittingFooter`` hides the least
+important keys first until the rest fit; every key still works and ``?``
+lists them all.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+#: actions whose footer entry goes first when space is short (most dispensable first). The
+#: lesson keys also sit on the lesson panel's buttons; the palette has the command bar's twin.
+DROP_ORDER = (
+    "app.lesson_step(-1)", "app.lesson_step(1)", "app.lesson_hint", "app.lesson_check",
+    "command_palette", "next_resource(-1)", "traffic", "shell", "next_resource(1)", "logs", "filter",
+    "warnings", "reload", "explain", "delete", "next_namespace", "describe", "app.toggle_lesson",
+    "switch_mode('map')",
+)
+
+
+class FittingFooter(Footer):
+    """A compact footer that drops its least important keys rather than cut them off."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+        self._widths: dict[int, int] = {}
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield from super().compose()
+        self.call_after_refresh(self.fit)
+
+    def on_resize(self) -> None:
+        for key in self.query(FooterKey):
+            key.display = True
+        self.call_after_refresh(self.fit)
+
+    def fit(self) -> None:
+        """Hide keys in ``DROP_ORDER`` until the shown ones fit in the footer's width."""
+        keys = list(self.query(FooterKey))
+        if not keys or not self.size.width:
+            return
+        for key in keys:
+            if key.display and key.outer_size.width:
+                self._widths[id(key)] = key.outer_size.width
+        widths = {id(k): self._widths.get(id(k), len(k.key_display) + 1 + len(k.description)) for k in keys}
+
+        def used() -> int:
+            shown = [k for k in keys if k.display]
+            return sum(widths[id(k)] for k in shown) + max(0, len(shown) - 1)
+
+        def rank(key: FooterKey) -> int:
+            action = key.action if key.action in DROP_ORDER else key.action.removeprefix("app.")
+            return DROP_ORDER.index(action) if action in DROP_ORDER else len(DROP_ORDER)
+
+        for key in sorted(keys, key=rank):
+            if used() <= self.size.width:
+                break
+            if rank(key) < len(DROP_ORDER):
+                key.display = False
