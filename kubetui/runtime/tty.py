@@ -29,6 +29,7 @@ import errno
 import fcntl
 import logging
 import os
+import shutil
 import signal
 import struct
 import termios
@@ -61,7 +62,8 @@ def _become_terminal_owner() -> None:
 
 def in_container_session(cmd: list[str]) -> list[str]:
     """``cmd`` as the leader of a new session whose controlling terminal is its stdin, waited
-    for so its exit code comes back (util-linux ``setsid``, in every node image)."""
+    for if setsid must fork, so its exit code comes back (util-linux ``setsid``, in every
+    node image)."""
     return ["setsid", "--wait", "--ctty", *cmd]
 
 
@@ -70,8 +72,18 @@ async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None,
     """Start ``argv`` on a new pseudo-terminal (raises ``OSError`` if it cannot be executed).
 
     ``controlling``: make the terminal ``argv``'s controlling terminal here; ``False`` when
-    ``argv`` does it itself further in (``in_container_session``).
+    ``argv`` does it itself further in (``in_container_session``). ``setsid`` does it
+    where it exists (a hook between fork and exec is unsafe in a threaded process, and
+    the kubelet has threads); elsewhere the hook it is.
     """
+    hook = None
+    new_session = True
+    if controlling and shutil.which("setsid"):
+        # a child of the kubelet is no process group leader: setsid execs the command
+        # itself (no extra process), as the leader of the new session
+        argv, new_session = in_container_session(argv), False
+    elif controlling:
+        hook = _become_terminal_owner
     master, slave = os.openpty()
     try:
         set_window_size(master, 80, 24)      # until the client says its size
@@ -79,7 +91,7 @@ async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None,
         env.setdefault("TERM", DEFAULT_TERM)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=_become_terminal_owner if controlling else None)
+            start_new_session=new_session, preexec_fn=hook)
     except BaseException:
         os.close(master)
         raise

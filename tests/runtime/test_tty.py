@@ -121,3 +121,24 @@ async def test_ctrl_d_ends_the_shell(rt):
     await p.write_stdin(b"\x04")                                # ^D at an empty prompt
     await s.rest()
     assert await asyncio.wait_for(p.wait(), 10) == 0
+
+
+async def test_without_setsid_the_terminal_is_made_controlling_before_exec(tmp_path, monkeypatch):
+    """Where util-linux ``setsid`` is missing, the runtime makes the pty the controlling
+    terminal itself (``setsid()`` + ``TIOCSCTTY`` between fork and exec)."""
+    from kubetui.runtime import tty as ptyexec
+    monkeypatch.setattr(ptyexec.shutil, "which", lambda name: None)
+    r = ProcessRuntime(tmp_path / "rt", node_name="node-t", pod_cidr="127.244.78.0/24")
+    await r.start()
+    try:
+        p = await tty_shell(r, "nosetsid")
+        s = Screen(p)
+        await p.write_stdin(b"sh -c 'echo started$((1+1)); exec sleep 30'\n")
+        await s.until(r"started2\r\n")
+        await p.write_stdin(b"\x03")                            # ^C reaches the job: a controlling tty
+        await p.write_stdin(b"echo back $?; exit 4\n")
+        await s.until(r"back 130\r\n")
+        await s.rest()
+        assert await asyncio.wait_for(p.wait(), 10) == 4
+    finally:
+        await r.close()
