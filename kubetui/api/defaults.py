@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
+from kubetui.api.canonical import canonicalize_quantities
 from kubetui.api.quantity import parse_quantity
 from kubetui.api.resources import Resource
 
@@ -25,7 +26,12 @@ DEFAULT_MODE = 0o644
 
 
 def apply_defaults(resource: Resource, obj: Obj) -> None:
-    """Default ``obj`` (an object of ``resource``'s kind) in place."""
+    """Default ``obj`` (an object of ``resource``'s kind) in place.
+
+    Quantities are first put in canonical form, as upstream's decoding of a
+    ``resource.Quantity`` does before any defaulting (``kubetui.api.canonical``).
+    """
+    canonicalize_quantities(resource.kind, obj)
     fn = _DEFAULTERS.get(resource.kind)
     if fn is not None and isinstance(obj, dict):
         fn(obj)
@@ -152,6 +158,12 @@ def default_pod_spec(spec: Obj) -> None:
                         port.setdefault("hostPort", port["containerPort"])
     for volume in _items(spec, "volumes"):
         default_volume(volume)
+    # v1 conversion: serviceAccount is the deprecated alias of serviceAccountName;
+    # serviceAccountName wins, and the alias is always written back as its copy.
+    if not spec.get("serviceAccountName") and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    if spec.get("serviceAccountName"):
+        spec["serviceAccount"] = spec["serviceAccountName"]
 
 
 def _requests_from_limits(container: Obj) -> None:

@@ -15,6 +15,7 @@ import re
 from typing import Any, Iterator
 
 from kubetui.api import defaults, openapi, validation
+from kubetui.apiserver.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Hooks:
 
     def __init__(self) -> None:
         self.apply_defaults = defaults.apply_defaults
+        self.admission = Admission()  # mutating admission plugins (ServiceAccount, Priority, ...)
         self.qos_class = defaults.qos_class
         self.validate = validation.validate
         self.unknown_fields = openapi.unknown_fields

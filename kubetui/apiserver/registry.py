@@ -232,6 +232,7 @@ class Registry:
         meta["creationTimestamp"] = self._now()
         if self.hooks.apply_defaults is not None:
             self.hooks.apply_defaults(resource, obj)
+        self.hooks.admission.admit_create(self, resource, namespace, obj)
         if resource.kind == "PersistentVolumeClaim":
             classes = self.store.range(resource_for("storageclasses").key(), copy=False)
             strategy.admit_default_storage_class(obj, (kv.value for kv in classes))
@@ -381,6 +382,7 @@ class Registry:
         elif subresource is None:
             new = body
             strategy.prepare_for_update(resource, new, old)
+            self.hooks.admission.admit_update(resource, new, old)
         else:
             raise NotFound(f"the server could not find the requested resource ({resource.plural}/{subresource})")
         meta, old_meta = new["metadata"], old["metadata"]

@@ -78,6 +78,8 @@ class ControlPlane:
         self.store = Store(self.state_dir / "store", clock=self.clock)
         await self.store.open()
         self.registry = Registry(await self._registry_store(), clock=self.clock)
+        # DefaultTolerationSeconds admission follows the cluster's timings (lab or kubernetes)
+        self.registry.hooks.admission.timings = self.settings.timing_preset
         await self.registry.bootstrap()
 
         progress("apiserver", "starting the API server: the only component that talks to the store")

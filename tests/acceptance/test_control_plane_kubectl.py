@@ -125,7 +125,9 @@ async def test_create_deployment_gives_a_replicaset_and_pending_pods_the_schedul
     assert re.search(rf"Warning\s+FailedScheduling\s+pod/{rs_name}-", out)
 
     out = await cluster.ok("describe", "pod", pods[0]["metadata"]["name"])
-    assert f"Controlled By:  ReplicaSet/{rs_name}" in out
+    # kubectl aligns this block to its longest key, "Service Account:" (admission sets it), as on a real cluster
+    assert f"Controlled By:    ReplicaSet/{rs_name}" in out
+    assert "Priority:         0\nService Account:  default\n" in out
     assert re.search(r"Node:\s+<none>", out) and re.search(r"Status:\s+Pending", out)
     assert re.search(rf"Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+{NO_NODES}", out), out
     doc = yaml.safe_load(await cluster.ok("get", "pod", pods[0]["metadata"]["name"], "-o", "yaml"))

@@ -39,7 +39,7 @@ async def test_node_registers_and_heartbeats(cluster):
     await asyncio.wait_for(cluster.kubelet.registered.wait(), 10)
     node = await cluster.registry.get(resource_for("nodes"), None, NODE)
     st = node["status"]
-    assert st["capacity"]["cpu"] == "2" and st["capacity"]["memory"] == "2097152Ki"
+    assert st["capacity"]["cpu"] == "2" and st["capacity"]["memory"] == "2Gi"  # 2097152Ki, in canonical form
     assert {"type": "InternalIP", "address": "127.0.0.1"} in st["addresses"]
     assert st["daemonEndpoints"]["kubeletEndpoint"]["Port"] == cluster.kubelet.port
     assert st["nodeInfo"]["containerRuntimeVersion"].startswith("kubetui-process://")

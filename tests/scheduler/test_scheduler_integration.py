@@ -111,8 +111,11 @@ async def test_taints_tolerations_and_node_selector(cluster):
     assert msgs[-1].startswith("0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
                                "1 node(s) had untolerated taint(s). preemption: 0/2 nodes are available: "
                                "2 Preemption is not helpful for scheduling.")
-    # adding the toleration (an allowed pod update) lets it schedule
-    await c.client.patch("pods", "no-toleration", {"spec": {"tolerations": tol}}, "default")
+    # adding the toleration (an allowed pod update: tolerations may be added, not removed, so the
+    # not-ready/unreachable ones DefaultTolerationSeconds admission added stay) lets it schedule
+    pod = await c.client.get("pods", "no-toleration", "default")
+    await c.client.patch("pods", "no-toleration", {"spec": {"tolerations": pod["spec"]["tolerations"] + tol}},
+                         "default")
     await c.clock.advance(0.5, step=0.1)
     placement = await bound_nodes(c, 8)
     assert placement["no-toleration"] == "gpu"

@@ -1,0 +1,152 @@
+"""Mutating admission: what kube-apiserver's admission plugins add to a pod.
+
+Upstream: ``plugin/pkg/admission/`` (``serviceaccount``, ``defaulttolerationseconds``,
+``priority``), run by kube-apiserver after an object is decoded and defaulted
+and before it is validated and stored. This is why a pod read back from a
+real cluster has ``serviceAccountName: default``, two NoExecute tolerations
+nobody wrote, and ``priority: 0``: the API server's admission chain put them
+there. One function per plugin, each named after it; ``Admission`` runs them
+in kube-apiserver's order on create (and keeps what they set on update).
+
+The tolerations' ``tolerationSeconds`` follow the cluster's timings: 300 s on
+a cluster with Kubernetes' timings, a few seconds with kubetui's lab timings
+(``kubetui.timings``), so an evicted pod's story fits in a lesson.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kubetui.api.errors import Forbidden
+from kubetui.api.resources import Resource, resource_for
+from kubetui.timings import LAB, Timings
+
+Obj = dict[str, Any]
+# (resource plural, namespace, name) -> the stored object, or None
+Lookup = Callable[[str, "str | None", str], "Obj | None"]
+
+DEFAULT_SERVICE_ACCOUNT = "default"
+NOT_READY = "node.kubernetes.io/not-ready"
+UNREACHABLE = "node.kubernetes.io/unreachable"
+# scheduling.DefaultPriorityWhenNoDefaultClassExists
+DEFAULT_PRIORITY = 0
+PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
+# The PriorityClasses every kube-apiserver creates at start (scheduling/v1 SystemPriorityClasses)
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+
+def _forbidden(pod: Obj, why: str) -> Forbidden:
+    """``admission.NewForbidden``: ``pods "NAME" is forbidden: WHY``."""
+    name = (pod.get("metadata") or {}).get("name") or (pod.get("metadata") or {}).get("generateName") or ""
+    return Forbidden(f'pods "{name}" is forbidden: {why}', name=name, kind="pods")
+
+
+def service_account(pod: Obj, namespace: str, lookup: Lookup) -> None:
+    """The ``ServiceAccount`` admission plugin (plugin/pkg/admission/serviceaccount).
+
+    A pod without ``serviceAccountName`` runs as the namespace's ``default``
+    ServiceAccount; the account must exist (403 otherwise, upstream's words),
+    and its ``imagePullSecrets`` become the pod's if the pod names none.
+    Mirror pods are left alone. (Upstream also mounts the account's API token
+    as a projected volume; kubetui's nodes have no TokenRequest API to fill it.)
+    """
+    if "kubernetes.io/config.mirror" in ((pod.get("metadata") or {}).get("annotations") or {}):
+        return
+    spec = pod.setdefault("spec", {})
+    name = spec.get("serviceAccountName") or DEFAULT_SERVICE_ACCOUNT
+    spec["serviceAccountName"] = name
+    spec["serviceAccount"] = name  # the deprecated alias, written back as a copy (v1 conversion)
+    account = lookup("serviceaccounts", namespace, name)
+    if account is None:
+        raise _forbidden(pod, f'error looking up service account {namespace}/{name}: '
+                              f'serviceaccount "{name}" not found')
+    if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):
+        spec["imagePullSecrets"] = [{"name": s.get("name", "")} for s in account["imagePullSecrets"]
+                                    if isinstance(s, dict)]
+
+
+def default_toleration_seconds(pod: Obj, seconds: int) -> None:
+    """The ``DefaultTolerationSeconds`` admission plugin (plugin/pkg/admission/defaulttolerationseconds).
+
+    Every pod tolerates a NotReady or unreachable node for ``seconds`` (300
+    upstream) before the taint manager evicts it, unless it already tolerates
+    that taint (same key, or no key; NoExecute or no effect).
+    """
+    spec = pod.setdefault("spec", {})
+    tolerations = [t for t in spec.get("tolerations") or [] if isinstance(t, dict)]
+    for key in (NOT_READY, UNREACHABLE):
+        tolerated = any(t.get("key") in (None, "", key) and t.get("effect") in (None, "", "NoExecute")
+                        for t in tolerations)
+        if not tolerated:
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": seconds})
+    spec["tolerations"] = tolerations
+
+
+def priority(pod: Obj) -> None:
+    """The ``Priority`` admission plugin (plugin/pkg/admission/priority).
+
+    ``priorityClassName`` resolves to the pod's integer ``priority``; with no
+    class named (and no default PriorityClass: kubetui serves none yet) that
+    is 0 with ``preemptionPolicy: PreemptLowerPriority``. The two built-in
+    system classes resolve to their values; any other name is refused, and a
+    ``priority`` that contradicts the class is refused, as upstream does.
+    """
+    spec = pod.setdefault("spec", {})
+    class_name = spec.get("priorityClassName")
+    if not class_name:
+        value = DEFAULT_PRIORITY
+    elif class_name in SYSTEM_PRIORITY_CLASSES:
+        value = SYSTEM_PRIORITY_CLASSES[class_name]
+    else:
+        raise _forbidden(pod, f"no PriorityClass with name {class_name} was found")
+    given = spec.get("priority")
+    if given is not None and given != value:
+        raise _forbidden(pod, f"the integer value of priority ({given}) must not be provided in pod spec; "
+                              f"priority admission controller computed {value} from the given PriorityClass name")
+    spec["priority"] = value
+    policy = spec.get("preemptionPolicy")
+    if policy is not None and policy != PREEMPT_LOWER_PRIORITY:
+        raise _forbidden(pod, f"the string value of PreemptionPolicy ({policy}) must not be provided in pod spec; "
+                              f"priority admission controller computed {PREEMPT_LOWER_PRIORITY} from the given "
+                              f"PriorityClass name")
+    spec["preemptionPolicy"] = PREEMPT_LOWER_PRIORITY
+
+
+class Admission:
+    """kube-apiserver's mutating admission chain, for the plugins kubetui runs.
+
+    ``timings`` gives DefaultTolerationSeconds its value; the control plane
+    sets the cluster's preset (lab timings unless ``--timings kubernetes``).
+    """
+
+    def __init__(self, timings: Timings = LAB) -> None:
+        self.timings = timings
+
+    def admit_create(self, registry: Any, resource: Resource, namespace: str | None, obj: Obj) -> None:
+        """Run the plugins on a new object (a pod; other kinds pass through)."""
+        if resource.kind != "Pod" or not isinstance(obj.get("spec", {}), dict):
+            return
+
+        def lookup(plural: str, ns: str | None, name: str) -> Obj | None:
+            kv = registry.store.get(registry.key(resource_for(plural), ns, name), copy=False)
+            return kv.value if kv is not None else None
+
+        service_account(obj, namespace or "", lookup)
+        default_toleration_seconds(obj, int(self.timings.default_toleration_seconds))
+        priority(obj)
+
+    @staticmethod
+    def admit_update(resource: Resource, new: Obj, old: Obj) -> None:
+        """On update the Priority plugin keeps what it set on create if the new body omits it.
+
+        (Upstream validation then refuses any other change to these fields.)
+        """
+        if resource.kind != "Pod":
+            return
+        spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if not isinstance(spec, dict):
+            return
+        for f in ("priority", "preemptionPolicy"):
+            if spec.get(f) is None and old_spec.get(f) is not None:
+                spec[f] = old_spec[f]
