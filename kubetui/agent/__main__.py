@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             parsed = entry.parse_args(args)
             agents.append((entry.NAME, lambda entry=entry, parsed=parsed: entry.build(parsed)))
         return run_agents(agents, os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
-    p = argparse.ArgumentParser(prog="python3 -m kubetui.agent", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python3 -m kubetui.agent", description="run node agents in one process, or freeze/thaw one")
     p.add_argument("action", choices=("freeze", "thaw"))
     p.add_argument("agent", help="e.g. kubelet, kube-proxy")
     args = p.parse_args(argv)
