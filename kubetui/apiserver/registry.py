@@ -3,14 +3,16 @@
 Upstream: staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go
 (``Create``, ``Update`` via ``GuaranteedUpdate``, ``Delete`` with graceful
 deletion and finalizers, ``List``, ``Watch``), rest/create.go and
-rest/update.go (``BeforeCreate``/``BeforeUpdate``), the NamespaceLifecycle
-admission plugin, and the per-kind strategies in ``strategy.py``.
+rest/update.go (``BeforeCreate``/``BeforeUpdate``) and the NamespaceLifecycle
+admission plugin. Everything a kind does differently is its strategy's
+(``kubetui.apiserver.strategies``, upstream's ``pkg/registry/<group>/<kind>``):
+this module knows no kind by name.
 
 Every object goes through here, whichever door it came in by (HTTPS for
 kubectl, ``InProcessClient`` for the controllers): the registry fills
-apiVersion/kind, stamps uid/creationTimestamp/generation, defaults and
-validates, allocates Service IPs, turns store failures into Kubernetes
-``Status`` errors, and decides when a delete really deletes.
+apiVersion/kind, stamps uid/creationTimestamp, defaults, runs mutating
+admission and the strategy's hooks, validates, turns store failures into
+Kubernetes ``Status`` errors, and decides when a delete really deletes.
 
 Objects returned by *reads* (``get``, ``list``, watch events) are shared with
 the store: treat them as read-only (``InProcessClient`` copies them).
@@ -31,10 +33,10 @@ from kubetui.api.errors import BadRequest, Conflict, Forbidden, Invalid, NotFoun
 from kubetui.api.patch import APPLY_PATCH, apply_patch, copy_json, decode_patch
 from kubetui.api.resources import Resource, resource_for
 from kubetui.api.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from kubetui.apiserver import strategy
+from kubetui.apiserver import requestchecks, strategies, subresources
 from kubetui.apiserver.fieldmanager import apply_config, apply_entry, record_update
-from kubetui.apiserver.hooks import Hooks, prune, warn
-from kubetui.apiserver.ipam import ServiceAllocations
+from kubetui.apiserver.hooks import Hooks
+from kubetui.apiserver.strategies.base import Strategy, apply_propagation_finalizers, should_delete_during_update
 from kubetui.apiserver.watch import RegistryWatch
 from kubetui.clock import Clock, rfc3339
 from kubetui.store import KeyExists, KeyNotFound, RevisionMismatch, Store
@@ -47,7 +49,6 @@ Obj = dict[str, Any]
 # (upstream: k8s.io/apimachinery/pkg/util/rand).
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 16
-_SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def not_found(resource: Resource, name: str) -> NotFound:
@@ -69,14 +70,6 @@ def conflict(resource: Resource | str, name: str,
     return Conflict(f'Operation cannot be fulfilled on {gr} "{name}": {detail}', name=name, group=group, kind=kind)
 
 
-def _path_segment_errors(value: Any) -> list[str]:
-    if not isinstance(value, str):
-        return ["must be a string"]
-    if value in (".", ".."):
-        return [f"may not be '{value}'"]
-    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
-
-
 class Registry:
     """kube-apiserver's storage layer over a ``kubetui.store.Store``."""
 
@@ -86,9 +79,25 @@ class Registry:
         self.store = store
         self.clock = clock or Clock()
         self.bookmark_interval = bookmark_interval
-        self.services = ServiceAllocations(service_cidr, node_port_range, rng)
         self.hooks = Hooks()
         self._rng = rng or random.Random()
+        # Each kind's hooks (upstream: the strategy each resource's storage is built with).
+        self.strategies: dict[str, Strategy] = strategies.build(
+            service_cidr=service_cidr, node_port_range=node_port_range, rng=rng)
+        # Mutating admission plugins besides the pod ones in ``hooks.admission``.
+        self.admission = strategies.admission_plugins()
+
+    def admission_chain(self) -> list[Any]:
+        """Mutating admission in kube-apiserver's plugin order: ServiceAccount, DefaultTolerationSeconds
+        and Priority (``hooks.admission``), then DefaultStorageClass and whatever else is registered."""
+        return [self.hooks.admission, *self.admission]
+
+    def strategy_for(self, resource: Resource) -> Strategy:
+        """The kind's strategy; a kind that registered none behaves like a ConfigMap."""
+        strategy = self.strategies.get(resource.group_resource)
+        if strategy is None:
+            strategy = self.strategies[resource.group_resource] = Strategy(resource)
+        return strategy
 
     # ------------------------------------------------------------------ helpers
 
@@ -104,91 +113,22 @@ class Registry:
         if not namespace:
             raise BadRequest("the server could not find the requested resource: a namespace is required "
                              f"for {resource.group_resource}")
-        errs = _path_segment_errors(namespace)
+        errs = requestchecks.path_segment_errors(namespace)
         if errs:
             raise BadRequest(f'invalid namespace "{namespace}": {errs[0]}')
         return namespace
 
-    def _ensure_services_loaded(self) -> None:
-        if not self.services.loaded:
-            svc = resource_for("services")
-            self.services.load(kv.value for kv in self.store.range(svc.key("", None), copy=False))
-
-    def _check_type_meta(self, resource: Resource, obj: Obj) -> None:
-        """Fill apiVersion/kind from the URL (the Python client sends neither); refuse others."""
-        if not isinstance(obj, dict):
-            raise BadRequest(f"the body of the request must be a {resource.kind} object")
-        api_version, kind = obj.get("apiVersion"), obj.get("kind")
-        if api_version not in (None, "", resource.api_version):
-            raise BadRequest(f"the API version in the data ({api_version}) does not match the expected "
-                             f"API version ({resource.api_version})")
-        if kind not in (None, "", resource.kind):
-            raise BadRequest(f'{kind} in version "{resource.version}" cannot be handled as a '
-                             f'{resource.kind}: the kind in the body does not match the resource')
-        if api_version in (None, "") or kind in (None, ""):
-            # apiVersion and kind lead, as in every manifest.
-            rest = {k: obj.pop(k) for k in list(obj) if k not in ("apiVersion", "kind")}
-            obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
-            obj.update(rest)
-        meta = obj.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                             f"{resource.kind}: metadata must be an object")
-
-    def _check_object_namespace(self, resource: Resource, namespace: str | None, meta: Obj) -> None:
-        if not resource.namespaced:
-            meta.pop("namespace", None)
-            return
-        have = meta.get("namespace")
-        if have in (None, ""):
-            meta["namespace"] = namespace
-        elif have != namespace:
-            raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
-
-    def _decode_checks(self, resource: Resource, obj: Obj, field_validation: str | None) -> None:
-        """What strict JSON decoding into Go types catches: wrong types (400) and unknown fields."""
-        h = self.hooks
-        if h.type_errors is not None:
-            causes = h.type_errors(resource, obj)
-            if causes:
-                detail = "; ".join(f"{c.get('field', '')}: {c.get('message', '')}".lstrip(": ") for c in causes)
-                raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                                 f"{resource.kind}: {detail}", kind=resource.kind,
-                                 name=(obj.get("metadata") or {}).get("name"), causes=causes)
-        if h.unknown_fields is None:
-            return
-        unknown = h.unknown_fields(resource, obj)
-        if not unknown:
-            return
-        mode = (field_validation or "Strict").capitalize()
-        if mode == "Strict":
-            raise BadRequest("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
-        for f in unknown:
-            if mode == "Warn":
-                warn(f'unknown field "{f}"')
-            prune(obj, f)
-
     def _validate(self, resource: Resource, obj: Obj, old: Obj | None, subresource: str | None = None) -> None:
+        """The strategy's ``Validate``/``ValidateUpdate``, then ``Canonicalize``; 422 with every cause."""
         name = (obj.get("metadata") or {}).get("name", "")
-        causes: list[dict[str, str]] = []
-        if self.hooks.validate is not None:
-            causes = list(self.hooks.validate(resource, obj, old=old, subresource=subresource) or [])
-        if old is not None:
-            causes += self._finalizer_causes(obj, old)
+        strategy = self.strategy_for(resource)
+        if old is None:
+            causes = strategy.validate(self, obj)
+        else:
+            causes = strategy.validate_update(self, obj, old, subresource) + requestchecks.finalizer_causes(obj, old)
         if causes:
             raise errors.invalid(resource.kind, name, causes, resource.group)
-
-    @staticmethod
-    def _finalizer_causes(new: Obj, old: Obj) -> list[dict[str, str]]:
-        old_meta = old.get("metadata") or {}
-        if old_meta.get("deletionTimestamp") is None:
-            return []
-        added = [f for f in new["metadata"].get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
-        if not added:
-            return []
-        shown = "[]string{" + ", ".join(json.dumps(f) for f in added) + "}"
-        return [field_error("metadata.finalizers", "Forbidden: no new finalizers can be added if the object "
-                            f"is being deleted, found new finalizers {shown}", "FieldValueForbidden")]
+        strategy.canonicalize(obj)
 
     async def _check_namespace_lifecycle(self, resource: Resource, namespace: str | None, name: str) -> None:
         """NamespaceLifecycle admission: no new objects in a missing or terminating namespace."""
@@ -210,13 +150,13 @@ class Registry:
                      name: str | None = None, field_manager: str | None = None) -> Obj:
         """POST: store a new object (``obj`` becomes the registry's)."""
         if subresource is not None:
-            from kubetui.apiserver import subresources
-            return await subresources.create(self, resource, namespace, name, obj, subresource, dry_run=dry_run)
+            rest = subresources.rest_for(self, resource, subresource, "create")
+            return await rest.create(self, resource, namespace, name, obj, subresource, dry_run)
         namespace = self._namespace_arg(resource, namespace)
-        self._check_type_meta(resource, obj)
+        requestchecks.check_type_meta(resource, obj)
         meta = obj["metadata"]
-        self._check_object_namespace(resource, namespace, meta)
-        self._decode_checks(resource, obj, field_validation)
+        requestchecks.check_object_namespace(resource, namespace, meta)
+        requestchecks.decode_checks(self.hooks, resource, obj, field_validation)
         if meta.get("resourceVersion") not in (None, ""):
             raise BadRequest("resourceVersion should not be set on objects to be created")
         await self._check_namespace_lifecycle(resource, namespace, meta.get("name") or "")
@@ -232,56 +172,44 @@ class Registry:
         meta["creationTimestamp"] = self._now()
         if self.hooks.apply_defaults is not None:
             self.hooks.apply_defaults(resource, obj)
-        self.hooks.admission.admit_create(self, resource, namespace, obj)
-        if resource.kind == "PersistentVolumeClaim":
-            classes = self.store.range(resource_for("storageclasses").key(), copy=False)
-            strategy.admit_default_storage_class(obj, (kv.value for kv in classes))
-        strategy.prepare_for_create(resource, obj, self.hooks.qos_class)
+        # Mutating admission runs on the decoded, defaulted object, before the
+        # strategy's PrepareForCreate (upstream: handlers/create.go calls Admit,
+        # then the store's Create runs BeforeCreate).
+        for plugin in self.admission_chain():
+            plugin.admit_create(self, resource, namespace, obj)
+        strategy = self.strategy_for(resource)
+        strategy.prepare_for_create(self, obj)
         generated = not meta.get("name")
         for attempt in range(8):
             if generated:
                 meta["name"] = meta["generateName"] + "".join(self._rng.choice(_NAME_ALPHABET) for _ in range(5))
-            errs = _path_segment_errors(meta["name"])
+            errs = requestchecks.path_segment_errors(meta["name"])
             if errs:
                 raise errors.invalid(resource.kind, str(meta["name"]), [field_error(
                     "metadata.name", f'Invalid value: {json.dumps(meta["name"])}: {errs[0]}')], resource.group)
-            taken: list[tuple[str, Any]] = []
-            if resource.kind == "Service":
-                self._ensure_services_loaded()
-                taken = self.services.allocate(obj)
+            finish = strategy.begin_create(self, obj)
             try:
                 self._validate(resource, obj, None)
                 if field_manager:
                     record_update(obj, None, field_manager, "Update", self._now())
                 if dry_run:
-                    self.services.undo(taken)
+                    finish(False)
                     if self.store.get(self.key(resource, namespace, meta["name"]), copy=False) is not None:
                         raise already_exists(resource, meta["name"])
                     return obj
                 kv = await self.store.create(self.key(resource, namespace, meta["name"]), obj)
             except KeyExists:
-                self.services.undo(taken)
+                finish(False)
                 if generated and attempt < 7:
                     continue  # another random suffix (upstream retries generateName too)
                 raise already_exists(resource, meta["name"]) from None
             except BaseException:
-                self.services.undo(taken)
+                finish(False)
                 raise
+            finish(True)
             break
-        if resource.kind == "Namespace":
-            await self._create_default_service_account(meta["name"])
+        await strategy.after_create(self, kv.value)
         return kv.value
-
-    async def _create_default_service_account(self, namespace: str) -> None:
-        # Upstream the ServiceAccount controller (in kube-controller-manager) puts
-        # a "default" ServiceAccount into every namespace; the registry doing it on
-        # namespace create gives the same result without one more controller.
-        sa = resource_for("serviceaccounts")
-        if self.store.get(sa.key("default", namespace), copy=False) is None:
-            try:
-                await self.create(sa, namespace, {"metadata": {"name": "default"}})
-            except errors.AlreadyExists:
-                pass
 
     # ---------------------------------------------------------------------- get
 
@@ -289,8 +217,8 @@ class Registry:
                   subresource: str | None = None) -> Obj:
         namespace = self._namespace_arg(resource, namespace)
         if subresource not in (None, "status"):
-            from kubetui.apiserver import subresources
-            return await subresources.get(self, resource, namespace, name, subresource)
+            rest = subresources.rest_for(self, resource, subresource, "get")
+            return await rest.get(self, resource, namespace, name, subresource)
         kv = self.store.get(self.key(resource, namespace, name), copy=False)
         if kv is None:
             raise not_found(resource, name)
@@ -375,16 +303,17 @@ class Registry:
 
     def _prepare_put(self, resource: Resource, body: Obj, old: Obj, subresource: str | None) -> Obj:
         """BeforeUpdate: turn a PUT body into the object to store, given the live one."""
-        if subresource == "status":
-            new = strategy.prepare_for_status_update(resource, body, old)
-        elif subresource == "finalize":
-            new = strategy.prepare_for_finalize(body, old)
-        elif subresource is None:
+        strategy = self.strategy_for(resource)
+        if subresource is None:
             new = body
-            strategy.prepare_for_update(resource, new, old)
-            self.hooks.admission.admit_update(resource, new, old)
+            strategy.prepare_for_update(self, new, old)
+            for plugin in self.admission_chain():
+                plugin.admit_update(resource, new, old)
         else:
-            raise NotFound(f"the server could not find the requested resource ({resource.plural}/{subresource})")
+            prepared = strategy.prepare_subresource_update(subresource, body, old)
+            if prepared is None:
+                raise NotFound(f"the server could not find the requested resource ({resource.plural}/{subresource})")
+            new = prepared
         meta, old_meta = new["metadata"], old["metadata"]
         if meta.get("uid") not in (None, "", old_meta.get("uid")):
             raise conflict(resource, old_meta["name"], f"Precondition failed: UID in precondition: "
@@ -397,7 +326,7 @@ class Registry:
         meta.pop("selfLink", None)
         if "managedFields" not in meta and "managedFields" in old_meta:
             meta["managedFields"] = copy_json(old_meta["managedFields"])
-        strategy.bump_generation(resource, new, old)
+        strategy.update_generation(new, old)
         return new
 
     async def _guaranteed_update(self, resource: Resource, namespace: str | None, name: str,
@@ -429,35 +358,34 @@ class Registry:
                                  f"the URL ({name})")
             if new == old:
                 return cur.value  # a no-op update writes nothing (and bumps no revision)
-            # Service IPs and node ports first: a PUT that omits them keeps the
-            # allocated ones, and validation must see the result.
-            taken: list[tuple[str, Any]] = []
-            if resource.kind == "Service" and subresource is None:
-                self._ensure_services_loaded()
-                taken = self.services.allocate(new, old)
+            # BeginUpdate before validation: e.g. a Service PUT that omits its
+            # ClusterIP keeps the allocated one, and validation must see it.
+            strategy = self.strategy_for(resource)
+            finish = strategy.begin_update(self, new, old, subresource)
             try:
                 if validate:
                     self._validate(resource, new, old, subresource)
                 if field_manager and operation == "Update":
                     record_update(new, old, field_manager, "Update", self._now(), subresource=subresource)
                 if dry_run:
-                    self.services.undo(taken)
+                    finish(False)
                     return new
-                if strategy.should_delete_during_update(resource, new):
+                if should_delete_during_update(strategy, new):
                     kv = await self.store.delete(key, expected_mod_revision=cur.mod_revision)
-                    self._after_delete(resource, kv.value)
+                    finish(True)
+                    strategy.after_delete(self, kv.value)
                     return kv.value
                 kv = await self.store.update(key, new, expected_mod_revision=cur.mod_revision)
             except RevisionMismatch:
-                self.services.undo(taken)
+                finish(False)
                 continue
             except KeyNotFound:
-                self.services.undo(taken)
+                finish(False)
                 raise not_found(resource, name) from None
             except BaseException:
-                self.services.undo(taken)
+                finish(False)
                 raise
-            self.services.commit(taken)
+            finish(True)
             return kv.value
         raise conflict(resource, name)
 
@@ -466,10 +394,10 @@ class Registry:
                      field_validation: str | None = "Strict", field_manager: str | None = None) -> Obj:
         """PUT: replace the object; ``metadata.resourceVersion`` makes it compare-and-swap."""
         namespace = self._namespace_arg(resource, namespace)
-        if subresource not in (None, "status", "finalize"):
-            from kubetui.apiserver import subresources
-            return await subresources.update(self, resource, namespace, name, obj, subresource, dry_run=dry_run)
-        self._check_type_meta(resource, obj)
+        if subresource is not None and subresource in self.strategy_for(resource).subresources:
+            rest = subresources.rest_for(self, resource, subresource, "update")
+            return await rest.update(self, resource, namespace, name, obj, subresource, dry_run)
+        requestchecks.check_type_meta(resource, obj)
         meta = obj["metadata"]
         name = name or meta.get("name")
         if not name:
@@ -478,8 +406,8 @@ class Registry:
             meta["name"] = name
         elif meta["name"] != name:
             raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
-        self._check_object_namespace(resource, namespace, meta)
-        self._decode_checks(resource, obj, field_validation)
+        requestchecks.check_object_namespace(resource, namespace, meta)
+        requestchecks.decode_checks(self.hooks, resource, obj, field_validation)
         if self.hooks.apply_defaults is not None:
             self.hooks.apply_defaults(resource, obj)
 
@@ -487,7 +415,7 @@ class Registry:
             return self._prepare_put(resource, copy_json(obj), old, subresource)
 
         async def create_instead() -> Obj:
-            if resource.kind not in strategy.CREATE_ON_UPDATE_KINDS or subresource is not None:
+            if not self.strategy_for(resource).allow_create_on_update or subresource is not None:
                 raise not_found(resource, name)
             body = copy_json(obj)
             body["metadata"].pop("resourceVersion", None)
@@ -506,21 +434,20 @@ class Registry:
         """PATCH in any of the four flavours; server-side apply creates a missing object."""
         namespace = self._namespace_arg(resource, namespace)
         patch = decode_patch(body, patch_type)
-        if subresource not in (None, "status", "finalize"):
-            from kubetui.apiserver import subresources
-            return await subresources.patch(self, resource, namespace, name, patch, patch_type, subresource,
-                                            dry_run=dry_run)
+        if subresource is not None and subresource in self.strategy_for(resource).subresources:
+            rest = subresources.rest_for(self, resource, subresource, "patch")
+            return await rest.patch(self, resource, namespace, name, patch, patch_type, subresource, dry_run)
         if patch_type == APPLY_PATCH:
             if not field_manager:
                 raise errors.invalid("PatchOptions", "", [field_error(
                     "fieldManager", "Required value: is required for apply patch", "FieldValueRequired")])
-            self._check_type_meta(resource, patch)
+            requestchecks.check_type_meta(resource, patch)
             if patch["metadata"].get("name") not in (None, name):
                 raise BadRequest(f"the name of the object ({patch['metadata'].get('name')}) does not match "
                                  f"the name on the URL ({name})")
             patch["metadata"]["name"] = name
-            self._check_object_namespace(resource, namespace, patch["metadata"])
-            self._decode_checks(resource, copy_json(patch), field_validation)
+            requestchecks.check_object_namespace(resource, namespace, patch["metadata"])
+            requestchecks.decode_checks(self.hooks, resource, copy_json(patch), field_validation)
 
         def try_update(work: Obj, old: Obj) -> Obj:
             if patch_type == APPLY_PATCH:
@@ -531,8 +458,8 @@ class Registry:
                 if not isinstance(patched, dict):
                     raise BadRequest(f"the patch turned the object into a {type(patched).__name__}")
             if patch_type != APPLY_PATCH:
-                self._check_type_meta(resource, patched)
-                self._decode_checks(resource, patched, field_validation)
+                requestchecks.check_type_meta(resource, patched)
+                requestchecks.decode_checks(self.hooks, resource, patched, field_validation)
             if self.hooks.apply_defaults is not None:
                 self.hooks.apply_defaults(resource, patched)
             return self._prepare_put(resource, patched, old, subresource)
@@ -551,11 +478,6 @@ class Registry:
 
     # ------------------------------------------------------------------- delete
 
-    def _after_delete(self, resource: Resource, obj: Obj) -> None:
-        if resource.kind == "Service":
-            self._ensure_services_loaded()
-            self.services.release(obj)
-
     async def delete(self, resource: Resource, namespace: str | None, name: str, *,
                      propagation_policy: str | None = None, grace_period_seconds: int | None = None,
                      preconditions: Obj | None = None, dry_run: bool = False) -> Obj:
@@ -568,9 +490,8 @@ class Registry:
             raise errors.invalid("DeleteOptions", "", [field_error(
                 "propagationPolicy", f'Unsupported value: "{propagation_policy}": supported values: '
                 '"Foreground", "Background", "Orphan", "nil"', "FieldValueNotSupported")])
-        if resource.kind == "Namespace" and name in strategy.IMMORTAL_NAMESPACES:
-            raise Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                            name=name, kind="namespaces")
+        strategy = self.strategy_for(resource)
+        strategy.check_delete(self, namespace, name)
         key = self.key(resource, namespace, name)
         for _ in range(_MAX_RETRIES):
             cur = self.store.get(key)
@@ -586,11 +507,10 @@ class Registry:
                 raise conflict(resource, name, "Precondition failed: ResourceVersion in precondition: "
                                f"{pre['resourceVersion']}, ResourceVersion in object meta: {meta['resourceVersion']}")
             old_finalizers = list(meta.get("finalizers") or [])
-            strategy.apply_propagation_finalizers(meta, propagation_policy)
-            grace = strategy.graceful_delete_seconds(resource, obj, grace_period_seconds)
+            apply_propagation_finalizers(meta, propagation_policy)
+            grace = strategy.check_graceful_delete(obj, grace_period_seconds)
             deleting = meta.get("deletionTimestamp") is not None
-            waits_for = bool(meta.get("finalizers")) or (
-                resource.kind == "Namespace" and bool((obj.get("spec") or {}).get("finalizers")))
+            waits_for = bool(meta.get("finalizers")) or strategy.pending_finalizers(obj)
             if grace == 0 and not waits_for:
                 if dry_run:
                     return obj
@@ -600,7 +520,7 @@ class Registry:
                     continue
                 except KeyNotFound:
                     raise not_found(resource, name) from None
-                self._after_delete(resource, kv.value)
+                strategy.after_delete(self, kv.value)
                 return kv.value
             # The object stays, marked: the kubelet (graceful pods), the garbage
             # collector (GC finalizers) or the namespace controller finishes the job.
@@ -619,8 +539,7 @@ class Registry:
                 meta["deletionGracePeriodSeconds"] = grace
                 if meta.get("generation") is not None:
                     meta["generation"] += 1
-                if resource.kind == "Namespace":
-                    obj.setdefault("status", {})["phase"] = "Terminating"
+                strategy.prepare_for_delete(obj)
             if dry_run:
                 return obj
             try:
@@ -652,29 +571,9 @@ class Registry:
     # ---------------------------------------------------------------- bootstrap
 
     async def bootstrap(self) -> None:
-        """What a fresh kube-apiserver creates: the system namespaces and the
-        ``kubernetes`` Service (ClusterIP = first address of the service range)."""
-        ns = resource_for("namespaces")
-        for name in _SYSTEM_NAMESPACES:
-            if self.store.get(ns.key(name), copy=False) is None:
-                try:
-                    await self.create(ns, None, {"metadata": {"name": name}})
-                except errors.AlreadyExists:
-                    pass
-            else:
-                await self._create_default_service_account(name)
-        svc = resource_for("services")
-        if self.store.get(svc.key("kubernetes", "default"), copy=False) is None:
-            try:
-                await self.create(svc, "default", {
-                    "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
-                                                                  "provider": "kubernetes"}},
-                    "spec": {"type": "ClusterIP", "clusterIP": self.services.ips.first_ip,
-                             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
-                             "sessionAffinity": "None"},
-                })
-            except errors.AlreadyExists:
-                pass
+        """What a fresh kube-apiserver creates (``kubetui.apiserver.bootstrap``)."""
+        from kubetui.apiserver import bootstrap
+        await bootstrap.bootstrap(self)
 
 
 def _encode_continue(revision: int, start: str) -> str:

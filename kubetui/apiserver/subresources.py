@@ -4,7 +4,8 @@ Upstream: pkg/registry/apps/deployment/storage/storage.go (``ScaleREST``),
 pkg/registry/core/pod/storage/storage.go (``BindingREST``, the scheduler's
 only write) and pkg/registry/core/pod/storage/eviction.go (``EvictionREST``,
 what ``kubectl drain`` posts). ``status`` and ``finalize`` are plain updates
-and live in the registry itself.
+of the object (the kind's strategy says what they may change). A kind's
+strategy (``kubetui.apiserver.strategies``) lists the REST objects it serves.
 """
 
 from __future__ import annotations
@@ -156,44 +157,72 @@ async def _evict(registry: "Registry", resource: Resource, namespace: str | None
     return _status_success()
 
 
-# ------------------------------------------------------------------ dispatch
+# ------------------------------------------------------------------ REST objects
 
-async def get(registry: "Registry", resource: Resource, namespace: str | None, name: str, subresource: str) -> Obj:
-    _check(resource, subresource, "get")
-    if subresource != "scale":
-        raise _no_such(resource, subresource)  # log/exec/portforward are the server's, not storage
-    return to_scale(await registry.get(resource, namespace, name))
+class SubresourceREST:
+    """A subresource with its own REST storage; a kind's strategy lists the ones it serves.
+
+    Each verb the subresource does not serve is a 404, as upstream (the URL
+    names no such resource).
+    """
+
+    async def get(self, registry: "Registry", resource: Resource, namespace: str | None, name: str,
+                  subresource: str) -> Obj:
+        raise _no_such(resource, subresource)
+
+    async def create(self, registry: "Registry", resource: Resource, namespace: str | None, name: str | None,
+                     obj: Obj, subresource: str, dry_run: bool) -> Obj:
+        raise _no_such(resource, subresource)
+
+    async def update(self, registry: "Registry", resource: Resource, namespace: str | None, name: str | None,
+                     obj: Obj, subresource: str, dry_run: bool) -> Obj:
+        raise _no_such(resource, subresource)
+
+    async def patch(self, registry: "Registry", resource: Resource, namespace: str | None, name: str,
+                    patch_doc: Any, patch_type: str, subresource: str, dry_run: bool) -> Obj:
+        raise _no_such(resource, subresource)
 
 
-async def create(registry: "Registry", resource: Resource, namespace: str | None, name: str | None, obj: Obj,
-                 subresource: str, *, dry_run: bool = False) -> Obj:
-    _check(resource, subresource, "create")
-    if subresource == "binding":
+class ScaleREST(SubresourceREST):
+    """``deployments/scale``, ``replicasets/scale``: an autoscaling/v1 Scale over spec.replicas."""
+
+    async def get(self, registry, resource, namespace, name, subresource):  # type: ignore[override]
+        return to_scale(await registry.get(resource, namespace, name))
+
+    async def update(self, registry, resource, namespace, name, obj, subresource, dry_run):  # type: ignore[override]
+        name = name or (obj.get("metadata") or {}).get("name")
+        return await _write_scale(registry, resource, namespace, name, obj, dry_run)
+
+    async def patch(self, registry, resource, namespace, name, patch_doc, patch_type, subresource,  # type: ignore[override]
+                    dry_run):
+        scale = to_scale(await registry.get(resource, namespace, name))
+        before_rv = scale["metadata"].get("resourceVersion")
+        scale = apply_patch(copy_json(scale), patch_doc, patch_type)
+        if not isinstance(scale, dict):
+            raise BadRequest("the patch turned the Scale into something else")
+        if (scale.get("metadata") or {}).get("resourceVersion") == before_rv:
+            scale["metadata"].pop("resourceVersion", None)  # only a resourceVersion the patch carried is a precondition
+        return await _write_scale(registry, resource, namespace, name, scale, dry_run)
+
+
+class BindingREST(SubresourceREST):
+    """``pods/binding``: the scheduler's only write."""
+
+    async def create(self, registry, resource, namespace, name, obj, subresource, dry_run):  # type: ignore[override]
         return await _bind(registry, resource, namespace, name, obj, dry_run)
-    if subresource == "eviction":
+
+
+class EvictionREST(SubresourceREST):
+    """``pods/eviction``: what ``kubectl drain`` posts."""
+
+    async def create(self, registry, resource, namespace, name, obj, subresource, dry_run):  # type: ignore[override]
         return await _evict(registry, resource, namespace, name, obj, dry_run)
-    raise _no_such(resource, subresource)
 
 
-async def update(registry: "Registry", resource: Resource, namespace: str | None, name: str | None, obj: Obj,
-                 subresource: str, *, dry_run: bool = False) -> Obj:
-    _check(resource, subresource, "update")
-    if subresource != "scale":
-        raise _no_such(resource, subresource)
-    name = name or (obj.get("metadata") or {}).get("name")
-    return await _write_scale(registry, resource, namespace, name, obj, dry_run)
-
-
-async def patch(registry: "Registry", resource: Resource, namespace: str | None, name: str, patch_doc: Any,
-                patch_type: str, subresource: str, *, dry_run: bool = False) -> Obj:
-    _check(resource, subresource, "patch")
-    if subresource != "scale":
-        raise _no_such(resource, subresource)
-    scale = to_scale(await registry.get(resource, namespace, name))
-    before_rv = scale["metadata"].get("resourceVersion")
-    scale = apply_patch(copy_json(scale), patch_doc, patch_type)
-    if not isinstance(scale, dict):
-        raise BadRequest("the patch turned the Scale into something else")
-    if (scale.get("metadata") or {}).get("resourceVersion") == before_rv:
-        scale["metadata"].pop("resourceVersion", None)  # only a resourceVersion the patch carried is a precondition
-    return await _write_scale(registry, resource, namespace, name, scale, dry_run)
+def rest_for(registry: "Registry", resource: Resource, subresource: str, verb: str) -> SubresourceREST:
+    """The REST object serving ``<resource>/<subresource>`` for ``verb``, or the 404/405 upstream returns."""
+    _check(resource, subresource, verb)
+    rest = registry.strategy_for(resource).subresources.get(subresource)
+    if rest is None:
+        raise _no_such(resource, subresource)  # log/exec/portforward are the server's, not storage
+    return rest

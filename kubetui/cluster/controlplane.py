@@ -22,6 +22,7 @@ from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.apiserver.kubeletclient import KubeletConnector, KubeletMetrics
 from kubetui.apiserver.registry import Registry
 from kubetui.apiserver.server import APIServer
+from kubetui.apiserver.strategies.services import kubernetes_service_ip
 from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
@@ -85,7 +86,7 @@ class ControlPlane:
         progress("apiserver", "starting the API server: the only component that talks to the store")
         # Like kubeadm, the serving certificate also names the `kubernetes` Service's
         # ClusterIP: pods reach the API there (KUBERNETES_SERVICE_HOST), through kube-proxy.
-        sans = [*self.extra_hosts, self.registry.services.ips.first_ip]
+        sans = [*self.extra_hosts, kubernetes_service_ip(self.registry)]
         self.pki = ensure_pki(self.state_dir, self.settings.name, sans)
         self.authenticator = TokenAuthenticator.for_state_dir(self.state_dir)
         port = self.settings.api_port

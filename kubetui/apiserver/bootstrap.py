@@ -1,0 +1,46 @@
+"""What a fresh kube-apiserver creates: the system namespaces and the ``kubernetes`` Service.
+
+Upstream: ``pkg/controlplane/controller/systemnamespaces`` (``default``,
+``kube-system``, ``kube-public``, ``kube-node-lease``) and
+``pkg/controlplane/controller/kubernetesservice`` (the ``kubernetes``
+Service in ``default``, ClusterIP = the first address of the service range,
+port 443 to the API server's 6443). Idempotent: run at every start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kubetui.api import errors
+from kubetui.api.resources import resource_for
+from kubetui.apiserver.strategies.namespaces import ensure_default_service_account
+from kubetui.apiserver.strategies.services import kubernetes_service_ip
+
+if TYPE_CHECKING:
+    from kubetui.apiserver.registry import Registry
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+async def bootstrap(registry: "Registry") -> None:
+    ns = resource_for("namespaces")
+    for name in SYSTEM_NAMESPACES:
+        if registry.store.get(ns.key(name), copy=False) is None:
+            try:
+                await registry.create(ns, None, {"metadata": {"name": name}})
+            except errors.AlreadyExists:
+                pass
+        else:
+            await ensure_default_service_account(registry, name)
+    svc = resource_for("services")
+    if registry.store.get(svc.key("kubernetes", "default"), copy=False) is None:
+        try:
+            await registry.create(svc, "default", {
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
+                                                              "provider": "kubernetes"}},
+                "spec": {"type": "ClusterIP", "clusterIP": kubernetes_service_ip(registry),
+                         "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                         "sessionAffinity": "None"},
+            })
+        except errors.AlreadyExists:
+            pass

@@ -1,0 +1,60 @@
+"""Per-kind REST strategies: what each kind does on create, update and delete.
+
+Upstream every resource has a ``strategy.go`` (and sometimes its own
+``storage.go``) under ``pkg/registry/<group>/<kind>/``; the generic store
+(``kubetui/apiserver/registry.py``, upstream's ``generic/registry/store.go``)
+calls their hooks and knows nothing of any kind. ``base.Strategy`` lists the
+hooks and the default behaviour; each module here overrides what its kinds do
+differently.
+
+Adding a kind: write its strategy in its group's module (or use the plain
+``Strategy``), and add one line to ``build``. Kinds not listed get the plain
+``Strategy``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+from kubetui.api.resources import Resource, resource_for
+from kubetui.apiserver.strategies.apps import DeploymentStrategy, ReplicaSetStrategy
+from kubetui.apiserver.strategies.base import Strategy
+from kubetui.apiserver.strategies.namespaces import NamespaceStrategy
+from kubetui.apiserver.strategies.pods import PodStrategy
+from kubetui.apiserver.strategies.services import ServiceStrategy
+from kubetui.apiserver.strategies.storage import DefaultStorageClass, VolumeStrategy
+
+
+class CreateOnUpdateStrategy(Strategy):
+    """Kinds a PUT may create (``AllowCreateOnUpdate``): what controllers write blindly."""
+
+    allow_create_on_update = True
+
+
+def build(*, service_cidr: str, node_port_range: tuple[int, int],
+          rng: random.Random | None = None) -> dict[str, Strategy]:
+    """Every served kind's strategy, by group-resource: the registration list."""
+    kinds: dict[str, Callable[[Resource], Strategy]] = {
+        "pods": PodStrategy,
+        "services": lambda r: ServiceStrategy(r, service_cidr=service_cidr, node_port_range=node_port_range,
+                                              rng=rng),
+        "namespaces": NamespaceStrategy,
+        "persistentvolumes": VolumeStrategy,
+        "persistentvolumeclaims": VolumeStrategy,
+        "endpoints": CreateOnUpdateStrategy,
+        "events": CreateOnUpdateStrategy,
+        "deployments.apps": DeploymentStrategy,
+        "replicasets.apps": ReplicaSetStrategy,
+        "leases.coordination.k8s.io": CreateOnUpdateStrategy,
+        "endpointslices.discovery.k8s.io": CreateOnUpdateStrategy,
+    }
+    return {gr: make(resource_for(gr)) for gr, make in kinds.items()}
+
+
+#: Mutating admission plugins besides the pod ones (``kubetui.apiserver.admission``), in upstream's order.
+def admission_plugins() -> list:
+    return [DefaultStorageClass()]
+
+
+__all__ = ["Strategy", "CreateOnUpdateStrategy", "build", "admission_plugins"]
