@@ -46,31 +46,44 @@ def build_parser() -> argparse.ArgumentParser:
         # No prefix matching: `explain pod X --node N` must not be taken for `--nodes`.
         allow_abbrev=False,
         description="A Kubernetes cluster in a box, for learning, in the terminal. "
-                    "Without a subcommand: open the TUI on the default cluster, creating it if needed.",
+                    "Without a subcommand: open the TUI on the default cluster, starting its control plane "
+                    "(a background process) if none runs.",
     )
     parser.add_argument("--version", action="version", version=f"kubetui {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("--kubeconfig", metavar="FILE",
-                        help="attach the TUI to a kubetui cluster already running (e.g. `up --headless`)")
+                        help="attach the TUI to the cluster behind this kubeconfig (default: the cluster's own)")
     add_up_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     up = sub.add_parser("up", help="bring a cluster up",
-                        description="Bring a cluster up (idempotent: reuses a running cluster). "
-                                    "With --headless, run the control plane and nodes in the foreground "
-                                    "without a UI until SIGINT/SIGTERM; writes DIR/kubeconfig and prints "
-                                    "`ready <kubeconfig path>` once every node is Ready.")
+                        description="Bring a cluster up (idempotent: reuses a running cluster): its control "
+                                    "plane starts as a background process (log: DIR/control-plane.log) and "
+                                    "`up` returns once every node is Ready; TUIs, web sessions and kubectl "
+                                    "attach to it until `kubetui down`. With --headless, run the control "
+                                    "plane and nodes in the foreground instead, until SIGINT/SIGTERM; it "
+                                    "writes DIR/kubeconfig and prints `ready <kubeconfig path>` once every "
+                                    "node is Ready.")
     add_up_options(up)
-    up.add_argument("--headless", action="store_true", help="no UI; run until SIGINT/SIGTERM")
+    up.add_argument("--headless", action="store_true",
+                    help="run the control plane in the foreground (no UI) until SIGINT/SIGTERM")
     up.set_defaults(func=cmd_up)
 
-    down = sub.add_parser("down", help="remove a cluster's nodes and networks",
-                          description="Stop a cluster: its control plane (if running headless), its node "
+    down = sub.add_parser("down", help="stop a cluster: its control plane, nodes and networks",
+                          description="Stop a cluster: its control-plane process, its node "
                                       "containers or processes and its networks. --purge also deletes its state "
                                       "(store, certificates, kubeconfig).")
     add_cluster_selector(down)
     down.add_argument("--purge", action="store_true", help="also delete the cluster's state directory")
     down.set_defaults(func=cmd_down)
+
+    logs = sub.add_parser("logs", help="a cluster process's log: control-plane",
+                          description="Print the log of the cluster's control-plane process "
+                                      "(DIR/control-plane.log); -f follows it while it runs.")
+    logs.add_argument("component", choices=("control-plane",))
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing while the control plane runs")
+    add_cluster_selector(logs)
+    logs.set_defaults(func=cmd_logs)
 
     kc = sub.add_parser("kubectl", help="run the real kubectl against the cluster",
                         description="Run the real kubectl with the cluster's kubeconfig. "
@@ -117,6 +130,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from kubetui.cmd.cluster import run_down
     return run_down(args, resolve_state_dir(args))
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from kubetui.cmd.cluster import cmd_logs as logs
+    return logs(args, resolve_state_dir(args))
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -9,12 +9,20 @@ and ``kubectl get --raw`` read them the same way:
 
 - ``scheduling.kubetui.dev``: the scheduler's decisions for a pod;
 - ``networking.kubetui.dev``: connections per endpoint, from every kube-proxy
-  and the LoadBalancer listeners.
+  and the LoadBalancer listeners;
+- ``controlplane.kubetui.dev``: each component's activity counters (the map's
+  control-plane boxes) and the store's keys with their revisions (the store view).
+
+The fetchers below take any client with ``request(method, path)`` (``HTTPClient``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
+
+from kubetui.api import errors
 
 DECISIONS_GROUP = "scheduling.kubetui.dev"
 DECISIONS_VERSION = f"{DECISIONS_GROUP}/v1alpha1"
@@ -22,6 +30,15 @@ DECISIONS_KIND = "PodSchedulingDecisions"
 
 NETWORKING_GROUP = "networking.kubetui.dev"
 NETWORKING_VERSION = f"{NETWORKING_GROUP}/v1alpha1"
+
+CONTROLPLANE_GROUP = "controlplane.kubetui.dev"
+CONTROLPLANE_VERSION = f"{CONTROLPLANE_GROUP}/v1alpha1"
+ACTIVITY_PATH = f"/apis/{CONTROLPLANE_VERSION}/activity"
+STORE_KEYS_PATH = f"/apis/{CONTROLPLANE_VERSION}/storekeys"
+
+#: the components ``activity`` counts, each a monotonic counter:
+#: API server requests (HTTPS and in-process), store revision (writes), scheduling attempts, reconciles
+COMPONENTS = ("apiserver", "store", "scheduler", "controllers")
 
 
 def decisions_path(namespace: str, name: str) -> str:
@@ -40,3 +57,58 @@ def traffic_path(namespace: str | None = None, service: str | None = None) -> st
     if service is None:
         return f"/apis/{NETWORKING_VERSION}/traffic"
     return f"/apis/{NETWORKING_VERSION}/namespaces/{namespace}/services/{service}/traffic"
+
+
+def activity_object(counters: dict[str, int]) -> dict[str, Any]:
+    """``GET .../activity``: ``{"kind": "ControlPlaneActivity", "components": {"apiserver": 1234, ...}}``."""
+    return {"apiVersion": CONTROLPLANE_VERSION, "kind": "ControlPlaneActivity", "metadata": {},
+            "components": counters}
+
+
+@dataclass(frozen=True)
+class StoreKeyInfo:
+    """One key of the store, as etcd's ``get --prefix --keys-only -w json`` describes it."""
+
+    key: str
+    create_revision: int
+    mod_revision: int
+    version: int
+
+
+def store_keys_object(revision: int, keys: list[StoreKeyInfo]) -> dict[str, Any]:
+    """``GET .../storekeys?prefix=/registry/``: the keys under a prefix, with the store's revision."""
+    return {"apiVersion": CONTROLPLANE_VERSION, "kind": "StoreKeyList", "metadata": {}, "revision": revision,
+            "items": [{"key": k.key, "createRevision": k.create_revision, "modRevision": k.mod_revision,
+                       "version": k.version} for k in keys]}
+
+
+async def decisions(client: Any, namespace: str, name: str) -> dict[str, Any] | None:
+    """A pod's scheduling decisions, or None when the scheduler has no record of it."""
+    try:
+        return await client.request("GET", decisions_path(namespace, name))
+    except errors.NotFound:
+        return None
+
+
+async def activity(client: Any) -> dict[str, int]:
+    """Each control-plane component's counter (see ``COMPONENTS``)."""
+    doc = await client.request("GET", ACTIVITY_PATH)
+    return {k: int(v) for k, v in (doc.get("components") or {}).items()}
+
+
+async def store_keys(client: Any, prefix: str = "/registry/") -> tuple[int, list[StoreKeyInfo]]:
+    """The store's revision and its keys under ``prefix`` (sorted)."""
+    doc = await client.request("GET", f"{STORE_KEYS_PATH}?prefix={quote(prefix, safe='/')}")
+    return int(doc.get("revision") or 0), [
+        StoreKeyInfo(i["key"], int(i["createRevision"]), int(i["modRevision"]), int(i["version"]))
+        for i in doc.get("items") or []]
+
+
+async def service_traffic(client: Any, namespace: str, name: str) -> dict[str, int]:
+    """Connections per endpoint (``"ip:port"`` -> count) across a Service's ports and load balancers."""
+    doc = await client.request("GET", traffic_path(namespace, name))
+    counts: dict[str, int] = {}
+    for eps in (doc.get("services") or {}).values():
+        for ep, v in eps.items():
+            counts[ep] = counts.get(ep, 0) + int(v.get("connections") or 0)
+    return counts

@@ -14,7 +14,8 @@ from kubetui.cluster.settings import (
     DEFAULT_API_PORT, SETTINGS_FILE, ClusterSettings, default_provider, make_provider, node_names,
     settings_from_args,
 )
-from kubetui.cluster.views import DECISIONS_GROUP, NETWORKING_GROUP, _fetch_traffic, traffic
+from kubetui.client.views import DECISIONS_GROUP, NETWORKING_GROUP
+from kubetui.cluster.views import _fetch_traffic, traffic
 
 __all__ = [
     "Cluster", "ClusterSettings", "ControlPlane", "ControlPlaneThread", "DECISIONS_GROUP", "DEFAULT_API_PORT",

@@ -27,7 +27,8 @@ from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.cluster.settings import ClusterSettings, Progress
-from kubetui.cluster.views import DECISIONS_GROUP, NETWORKING_GROUP, serve_decisions, serve_traffic
+from kubetui.client.views import CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP
+from kubetui.cluster.views import serve_controlplane, serve_decisions, serve_traffic
 from kubetui.controllers.manager import ControllerManager
 from kubetui.dns.manifests import NAMESPACE as DNS_NAMESPACE
 from kubetui.netutil import free_port, port_free
@@ -112,6 +113,7 @@ class ControlPlane:
         self.controllers = self._make_controllers()
         await self.controllers.start()
         self.apiserver.extensions[NETWORKING_GROUP] = functools.partial(serve_traffic, self)
+        self.apiserver.extensions[CONTROLPLANE_GROUP] = functools.partial(serve_controlplane, self)
         if self.settings.provider == "docker":
             # Docker's SDK is loaded only for Docker clusters (kubetui.providers.docker is the one module using it).
             from kubetui.providers.docker.addons import SERVICE_ACCOUNT, install_dns, service_account_user

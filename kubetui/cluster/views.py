@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from kubetui.api.errors import MethodNotAllowed, NotFound
 from kubetui.apiserver import encoding
-from kubetui.client.views import DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION
+from kubetui.client.views import (
+    CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, StoreKeyInfo, activity_object,
+    store_keys_object,
+)
 from kubetui.proxy.counters import merge
 from kubetui.scheduler.explain import handle_decisions
 
@@ -54,6 +57,37 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     elif parts != ["v1alpha1", "traffic"]:
         raise NotFound("the server could not find the requested resource")
     return encoding.response(await traffic(cp, service), pretty=encoding.wants_pretty(request))
+
+async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str]) -> Any:
+    """GET /apis/controlplane.kubetui.dev/v1alpha1/activity and .../storekeys?prefix=/registry/.
+
+    What a TUI hosting the control plane used to read from its own memory,
+    served to every client: each component's counter (the map's boxes) and
+    the store's keys with create/mod revision and version (the store view,
+    like ``etcdctl get --prefix --keys-only -w json``).
+    """
+    if request.method != "GET":
+        raise MethodNotAllowed(f"{request.method} is not supported on {CONTROLPLANE_GROUP}")
+    if parts == ["v1alpha1", "activity"]:
+        body = activity_object(control_plane_activity(cp))
+    elif parts == ["v1alpha1", "storekeys"]:
+        prefix = request.query.get("prefix", "/registry/")
+        body = store_keys_object(int(cp.store.revision), [
+            StoreKeyInfo(kv.key, kv.create_revision, kv.mod_revision, kv.version) for kv in cp.store.range(prefix)])
+    else:
+        raise NotFound("the server could not find the requested resource")
+    return encoding.response(body, pretty=encoding.wants_pretty(request))
+
+
+def control_plane_activity(cp: "ControlPlane") -> dict[str, int]:
+    """Monotonic counters: API requests (HTTPS and in-process), store revision, scheduling attempts, reconciles."""
+    return {
+        "apiserver": int(cp.apiserver.requests_served) + int(getattr(cp.client, "requests", 0)),
+        "store": int(cp.store.revision),
+        "scheduler": int(cp.scheduler.stats().get("attempts", 0)),
+        "controllers": sum(int(d.get("reconciles", 0)) for d in cp.controllers.activity().values()),
+    }
+
 
 async def traffic(cp: "ControlPlane", service: str | None = None) -> dict[str, Any]:
     addresses = cp.proxy_metrics

@@ -1,84 +1,261 @@
-"""``kubetui up``, ``kubetui down`` and ``kubetui`` (the TUI): the CLI's cluster commands."""
+"""``kubetui up``, ``kubetui down``, ``kubetui logs control-plane`` and ``kubetui`` (the TUI).
+
+The control plane (store, API server, scheduler, controller manager) runs as
+its own process, one per state directory, as kube-apiserver and friends run
+apart from kubectl: ``kubetui up --headless`` in the foreground, or started in
+the background by ``kubetui`` / ``kubetui up`` when none runs. Every command
+finds it through the state directory (``kubetui.statedir``: a lock it holds,
+its pid, its endpoint); any number of TUIs, web sessions and lesson runners
+attach to it over the API; ``kubetui down`` stops it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import logging
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from kubetui.cluster.lifecycle import Cluster, ControlPlaneThread
+from kubetui.cluster.lifecycle import Cluster
 from kubetui.cluster.settings import ClusterSettings, make_provider, settings_from_args
-from kubetui.cmdutil import CLIError
+from kubetui.cmdutil import CLIError, default_state_dir
 from kubetui.providers.base import ClusterConfig
-from kubetui.statedir import PID_FILE, running_pid
+from kubetui.statedir import (
+    ENDPOINT_FILE, KEEP, KUBECONFIG_FILE, LOCK_FILE, LOG_FILE, PID_FILE, PROGRESS_FILE, STOP, endpoint,
+    last_ui_choice, open_uis, read_progress, running_pid, ui_registered, write_json,
+)
 
 log = logging.getLogger(__name__)
 
+#: how long `kubetui`/`kubetui up` wait for a control plane they started (Docker nodes may pull images)
+START_TIMEOUT = 300.0
+
+
+# -- the control-plane process (`kubetui up --headless`) -----------------------------------------
+
 
 def run_up(args: Any, state_dir: Path) -> int:
-    if not getattr(args, "headless", False):
-        return run_tui(args, state_dir)
+    if getattr(args, "headless", False):
+        return serve(settings_from_args(args, state_dir), state_dir)
+    already = running_pid(state_dir)
+    ensure_running(state_dir, settings_from_args(args, state_dir) if already is None else None,
+                   wait_for="ready", say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(status_lines(state_dir, stopped=False, started=already is None))
+    return 0
+
+
+def _take_lock(state_dir: Path) -> int:
+    """Hold the state dir's control-plane lock (or fail with who holds it)."""
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    for _ in range(20):   # a `kubetui` checking liveness holds it (shared) for a moment
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            time.sleep(0.05)
+    os.close(fd)
     pid = running_pid(state_dir)
-    if pid is not None:
-        raise CLIError(f"cluster {state_dir.name!r} is already running (pid {pid}); "
-                       f"use `kubetui kubectl …` or `kubetui --kubeconfig {state_dir / 'kubeconfig'}`")
-    settings = settings_from_args(args, state_dir)
-    return asyncio.run(_headless(settings, state_dir))
+    raise CLIError(f"cluster {state_dir.name!r} is already running (pid {pid}); "
+                   f"use `kubetui kubectl …` or `kubetui --kubeconfig {state_dir / KUBECONFIG_FILE}`")
 
 
-async def _headless(settings: ClusterSettings, state_dir: Path) -> int:
+def serve(settings: ClusterSettings, state_dir: Path) -> int:
+    """Run the control plane and bring up nodes, in the foreground, until SIGINT/SIGTERM."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = _take_lock(state_dir)
+    try:
+        return asyncio.run(_serve(settings, state_dir))
+    finally:
+        for name in (PID_FILE, ENDPOINT_FILE):
+            (state_dir / name).unlink(missing_ok=True)
+        os.close(lock)   # releases the lock: the cluster is no longer running
+
+
+async def _serve(settings: ClusterSettings, state_dir: Path) -> int:
     from rich.console import Console
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     if settings.provider == "local":
         console.print("[yellow]kubetui: no Docker engine in use: nodes are local processes and pods run "
                       "without container isolation (use --provider docker for real containers)[/]")
+    me = {"pid": os.getpid(), "name": settings.name, "provider": settings.provider, "phase": "starting",
+          "log": str(state_dir / LOG_FILE), "kubeconfig": str(state_dir / KUBECONFIG_FILE)}
+    (state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
+    write_json(state_dir / ENDPOINT_FILE, me)
+    progress_file = open(state_dir / PROGRESS_FILE, "w", buffering=1)
+    cluster: Cluster
 
     def progress(phase: str, detail: str) -> None:
         console.print(f"[cyan]{phase:>12}[/] {detail}")
+        progress_file.write(json.dumps({"phase": phase, "detail": detail}) + "\n")
+        cp = cluster.control_plane
+        if me["phase"] == "starting" and cp is not None and cp.client is not None:
+            # The API server answers from here on: UIs may attach while nodes come up.
+            me.update(phase="serving", server=cp.apiserver.url)
+            write_json(state_dir / ENDPOINT_FILE, me)
 
     cluster = Cluster(settings, state_dir, progress=progress)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    pid_file = state_dir / PID_FILE
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        pid_file.write_text(f"{os.getpid()}\n")
-        kubeconfig = await cluster.up()
+        up = asyncio.create_task(cluster.up())
+        waiting = asyncio.create_task(stop.wait())
+        await asyncio.wait({up, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if not up.done():   # stopped while starting: not an error
+            up.cancel()
+            await asyncio.gather(up, return_exceptions=True)
+            return 0
+        waiting.cancel()
+        kubeconfig = up.result()
+        me.update(phase="ready", server=cluster.control_plane.apiserver.url)
+        write_json(state_dir / ENDPOINT_FILE, me)
+        progress_file.write(json.dumps({"phase": "ready", "detail": f"ready {kubeconfig}"}) + "\n")
         print(f"ready {kubeconfig}", flush=True)
         await stop.wait()
     except Exception as e:  # noqa: BLE001 - the CLI turns it into one line
         log.debug("up failed", exc_info=True)
+        progress_file.write(json.dumps({"phase": "failed", "detail": str(e) or e.__class__.__name__}) + "\n")
         raise CLIError(str(e) or e.__class__.__name__) from None
     finally:
+        # Never a half-started cluster: what started is stopped, and the lock and pid go.
         await cluster.stop()
-        pid_file.unlink(missing_ok=True)
+        progress_file.close()
     return 0
 
 
-def run_down(args: Any, state_dir: Path) -> int:
-    import shutil
-    import time
+# -- finding or starting it ---------------------------------------------------------------------
 
+
+def headless_argv(state_dir: Path, settings: ClusterSettings | None) -> list[str]:
+    """``kubetui up --headless`` for this state dir; cluster.json supplies the rest, but not ``--insecure-http``."""
+    argv = [sys.executable, "-m", "kubetui", "up", "--headless", "--state-dir", str(state_dir)]
+    saved = settings or ClusterSettings.load(state_dir)
+    if saved is not None and saved.insecure_http:
+        argv.append("--insecure-http")      # the one flag cluster.json does not bring back
+    return argv
+
+
+def ensure_running(state_dir: Path, settings: ClusterSettings | None, *, wait_for: str = "serving",
+                   say: Callable[[str], None] = lambda line: None, timeout: float = START_TIMEOUT) -> Path:
+    """The cluster's kubeconfig once its control plane answers, starting one in the background if none runs.
+
+    ``wait_for``: ``serving`` (the API answers; nodes may still be coming) or ``ready`` (every node Ready).
+    A control plane that fails to start exits (nothing half-started stays behind): raises a
+    ``CLIError`` with its last words and where its log is.
+    """
+    proc: subprocess.Popen[bytes] | None = None
+    log_path = state_dir / LOG_FILE
+    if running_pid(state_dir) is None:
+        if settings is None:
+            settings = ClusterSettings.load(state_dir) or ClusterSettings(name=state_dir.name)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        settings.save(state_dir)
+        (state_dir / PROGRESS_FILE).unlink(missing_ok=True)
+        say(f"starting the control plane of cluster {settings.name!r} ({settings.provider} nodes); "
+            f"its log: {log_path}")
+        with open(log_path, "ab") as logf:
+            logf.write(f"--- kubetui up --headless, {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+            logf.flush()
+            proc = subprocess.Popen(headless_argv(state_dir, settings), stdin=subprocess.DEVNULL, stdout=logf,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+    offset = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        phases, offset = read_progress(state_dir, offset)
+        for p in phases:
+            if p.get("phase") not in ("ready", "failed"):
+                say(f"{p.get('phase', ''):>12} {p.get('detail', '')}")
+        if any(p.get("phase") == "failed" for p in phases):
+            break
+        found = endpoint(state_dir)
+        if found and (found.get("phase") == wait_for or found.get("phase") == "ready"):
+            return state_dir / KUBECONFIG_FILE
+        if proc is not None and proc.poll() is not None:
+            break
+        if proc is None and found is None:
+            raise CLIError(f"the control plane of {state_dir} stopped; see {log_path}")
+        time.sleep(0.1)
+    else:
+        raise CLIError(f"the control plane did not come up within {timeout:.0f}s; see {log_path}")
+    if proc is not None:
+        try:
+            proc.wait(timeout=30)       # it stops what it started before exiting
+        except subprocess.TimeoutExpired:
+            pass
+    raise CLIError(f"the control plane did not start: {_last_error(log_path)} (log: {log_path})")
+
+
+def _last_error(log_path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        if line.startswith("kubetui: error:"):
+            return line.removeprefix("kubetui: error:").strip()
+    return lines[-1] if lines else "no log"
+
+
+def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> str:
+    """What runs (or stopped) and how to stop it: said whenever a UI closes or `up` returns."""
+    settings = ClusterSettings.load(state_dir)
+    name = settings.name if settings else state_dir.name
+    if state_dir == default_state_dir(name):
+        sel = "" if name == "default" else f" --name {name}"
+    else:
+        sel = f" --state-dir {state_dir}"
+    if stopped:
+        return (f"kubetui: cluster {name!r} stopped (control plane and nodes); its state stays in {state_dir}. "
+                f"`kubetui{sel}` brings it back.")
     pid = running_pid(state_dir)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if running_pid(state_dir) is None:
-                break
-            time.sleep(0.1)
+    nodes = ""
+    if settings is not None and settings.provider == "docker":
+        nodes = f" and {settings.nodes} Docker node container(s) (kubetui-{name}-…)"
+    elif settings is not None and settings.provider == "local":
+        nodes = f" and {settings.nodes} local node process(es)"
+    verb = "is up" if started else "keeps running"
+    return (f"kubetui: cluster {name!r} {verb}: its control plane (pid {pid}, log {state_dir / LOG_FILE}){nodes}. "
+            f"Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
+
+
+# -- stopping -----------------------------------------------------------------------------------
+
+
+def stop_control_plane(state_dir: Path, timeout: float = 60.0) -> bool:
+    """SIGTERM the control plane and wait until it let go of the state dir; True if one was running."""
+    pid = running_pid(state_dir)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running_pid(state_dir) is not None:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+            break
+        time.sleep(0.1)
+    return True
+
+
+def run_down(args: Any, state_dir: Path) -> int:
+    stop_control_plane(state_dir)
     settings = ClusterSettings.load(state_dir)
     if settings is not None and settings.provider in ("docker", "local"):
         provider = make_provider(settings, state_dir)
         asyncio.run(provider.delete(purge=args.purge))
     elif settings is None:
         # No record of the cluster: still clean up Docker leftovers labelled with its name.
-        from kubetui.providers.docker import DockerProvider, docker_available
+        from kubetui.providers.docker import DockerProvider, docker_available  # loads Docker's SDK
         if docker_available():
             name = getattr(args, "name", None) or state_dir.name
             asyncio.run(DockerProvider(ClusterConfig(name=name, state_dir=state_dir)).delete())
@@ -88,13 +265,61 @@ def run_down(args: Any, state_dir: Path) -> int:
     return 0
 
 
-def run_tui(args: Any, state_dir: Path) -> int:
-    """``kubetui``: attach to a running cluster, or bring one up in this process, and open the TUI."""
-    from kubetui.tui.app import run_app
+def cmd_logs(args: Any, state_dir: Path) -> int:
+    """``kubetui logs control-plane [-f]``: the control-plane process's log."""
+    path = state_dir / LOG_FILE
+    if not path.exists():
+        raise CLIError(f"no control-plane log at {path}: the cluster was never started in the background")
+    with open(path, "rb") as f:
+        sys.stdout.buffer.write(f.read())
+        sys.stdout.flush()
+        while getattr(args, "follow", False):
+            chunk = f.read()
+            if chunk:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+            elif running_pid(state_dir) is None:
+                break
+            else:
+                time.sleep(0.2)
+    return 0
+
+
+# -- the TUI ------------------------------------------------------------------------------------
+
+
+def run_tui(args: Any, state_dir: Path, **app_options: Any) -> int:
+    """``kubetui``: the TUI on the cluster's control plane, which is started first if none runs."""
+    from kubetui.tui.backends import run_app
+
     kubeconfig = getattr(args, "kubeconfig", None)
-    if kubeconfig is None and running_pid(state_dir) is not None:
-        kubeconfig = str(state_dir / "kubeconfig")
     if kubeconfig:
-        return run_app(kubeconfig=Path(kubeconfig))
-    settings = settings_from_args(args, state_dir)
-    return run_app(cluster=Cluster(settings, state_dir), thread_factory=ControlPlaneThread)
+        return run_app(kubeconfig=Path(kubeconfig), **app_options)
+    settings = app_options.pop("settings", None)
+    if running_pid(state_dir) is None and settings is None:
+        settings = settings_from_args(args, state_dir)
+    kubeconfig = ensure_running(state_dir, settings, wait_for="serving",
+                                say=lambda line: print(line, file=sys.stderr, flush=True))
+    with ui_registered(state_dir):
+        rc = run_app(kubeconfig=kubeconfig, state_dir=state_dir, **app_options)
+    print(after_last_ui(state_dir), file=sys.stderr)
+    return rc
+
+
+def after_last_ui(state_dir: Path) -> str:
+    """When a UI closes: stop the cluster if the user chose so and no other UI is open; say what runs."""
+    if running_pid(state_dir) is None:
+        return f"kubetui: cluster {state_dir.name!r} is not running."
+    others = open_uis(state_dir)
+    if last_ui_choice(state_dir) == STOP and not others:
+        stop_control_plane(state_dir)
+        settings = ClusterSettings.load(state_dir)
+        if settings is not None and settings.provider in ("docker", "local"):
+            asyncio.run(make_provider(settings, state_dir).delete(purge=False))
+        return status_lines(state_dir, stopped=True)
+    text = status_lines(state_dir, stopped=False)
+    if others:
+        text += f" ({len(others)} other UI(s) still open.)"
+    elif last_ui_choice(state_dir) != KEEP:
+        text += " (Not asked what to do on quit: no answer was given.)"
+    return text

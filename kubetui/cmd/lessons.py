@@ -237,28 +237,25 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _start_in_tui(args: argparse.Namespace, lesson) -> int:
-    """``lessons start ID --tui``: the TUI on this cluster, which starts (or resumes) the lesson itself."""
-    from kubetui.cluster import Cluster, ClusterSettings, ControlPlaneThread, settings_from_args
+    """``lessons start ID --tui``: the TUI on this cluster (started if none runs), which starts the lesson."""
+    from kubetui.cluster import ClusterSettings, settings_from_args
+    from kubetui.cmd.cluster import run_tui
     from kubetui.statedir import running_pid
-    from kubetui.tui.backends import run_app
 
     state = state_dir_of(args)
     options = {"lesson": lesson.id, "lessons_dir": lessons_root(args), "learner": learner_of(args),
                "fresh": args.fresh}
-    kubeconfig = getattr(args, "kubeconfig", None)
-    if kubeconfig is None and running_pid(state) is not None:
-        kubeconfig = state / "kubeconfig"
-    if kubeconfig:
-        return run_app(kubeconfig=Path(kubeconfig), **options)
-    settings = settings_from_args(args, state)
-    if ClusterSettings.load(state) is None:
-        # A new cluster: make it the one the lesson needs (an existing one keeps its shape; the
-        # panel then says what the lesson needs instead).
-        if getattr(args, "nodes", None) is None:
-            settings.nodes = max(settings.nodes, lesson.cluster.nodes)
-        if lesson.cluster.provider != "any" and not getattr(args, "provider", None):
-            settings.provider = lesson.cluster.provider
-    return run_app(cluster=Cluster(settings, state), thread_factory=ControlPlaneThread, **options)
+    if getattr(args, "kubeconfig", None) is None and running_pid(state) is None:
+        settings = settings_from_args(args, state)
+        if ClusterSettings.load(state) is None:
+            # A new cluster: make it the one the lesson needs (an existing one keeps its shape; the
+            # panel then says what the lesson needs instead).
+            if getattr(args, "nodes", None) is None:
+                settings.nodes = max(settings.nodes, lesson.cluster.nodes)
+            if lesson.cluster.provider != "any" and not getattr(args, "provider", None):
+                settings.provider = lesson.cluster.provider
+        options["settings"] = settings
+    return run_tui(args, state, **options)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

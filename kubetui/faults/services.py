@@ -48,7 +48,7 @@ from typing import Any
 from kubetui.api import errors
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
 from kubetui.faults.nodes import AGENT_CONTROL, NodeFault, _docker_container, _PACKAGE_PARENT, docker_agent_control
-from kubetui.statedir import running_pid
+from kubetui.statedir import LOG_FILE, running_pid
 
 DNS_NAMESPACE = "kube-system"
 DNS_DEPLOYMENT = "kube-dns"
@@ -194,7 +194,7 @@ def _restart(state_dir: Path, provider_name: str) -> dict[str, Any]:
     os.kill(old, sig)
     if not _wait_exit(old, 60):
         raise FaultError(f"control-plane-restart: pid {old} did not exit within 60s of {sig.name}")
-    log_path = state_dir / "controlplane.log"
+    log_path = state_dir / LOG_FILE
     start = log_path.stat().st_size if log_path.exists() else 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)

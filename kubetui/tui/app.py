@@ -27,6 +27,7 @@ from textual.signal import Signal
 from kubetui.api import errors
 from kubetui.api.resources import resource_for
 from kubetui.clock import Clock
+from kubetui.statedir import last_ui_choice, remember_last_ui_choice, running_pid
 from kubetui.tui.backend import ClusterBackend
 from kubetui.tui.bridge import WatchBridge
 from kubetui.tui.kubectl import kubectl_argv
@@ -152,8 +153,31 @@ class KubetuiApp(LessonActions, App[None]):
             self.cluster_ready.set()
             self.switch_mode(self.start)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self._lesson_stop.set()
+        # Close the HTTPS session on this loop: left to the garbage collector, aiohttp
+        # reports "Unclosed client session" as the terminal returns.
+        aclose = getattr(self.backend, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception as exc:  # noqa: BLE001 - quitting: log, never fail the exit
+                log.debug("closing the backend: %s", exc)
+
+    async def action_quit(self) -> None:
+        """Quit; the first time on a cluster whose control plane runs apart, ask what its last UI's quit does."""
+        state_dir = getattr(self.backend, "state_dir", None)
+        if state_dir is not None and running_pid(state_dir) is not None and last_ui_choice(state_dir) is None:
+            from kubetui.tui.screens.quit import LastUIQuitScreen
+
+            def answered(choice: str | None) -> None:
+                if choice is None:
+                    return          # escape: stay
+                remember_last_ui_choice(state_dir, choice)
+                self.exit()
+            self.push_screen(LastUIQuitScreen(self.backend.cluster_name), answered)
+            return
+        self.exit()
 
     # -- what screens call ----------------------------------------------------------------
 
@@ -251,7 +275,7 @@ def run_tui(backend: ClusterBackend, **kwargs: Any) -> None:
 
 
 def run_app(**kwargs: Any) -> int:
-    """The CLI's entry (``kubetui.cluster.run_tui``): see ``kubetui.tui.backends.run_app``."""
+    """The CLI's entry (``kubetui.cmd.cluster.run_tui``): see ``kubetui.tui.backends.run_app``."""
     from kubetui.tui.backends import run_app as _run_app
     return _run_app(**kwargs)
 

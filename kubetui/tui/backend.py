@@ -104,7 +104,7 @@ class ClientBackend:
     Optional views degrade honestly: the store view is rebuilt from a list of
     every resource (each object's key and resourceVersion), control plane
     counters are empty, logs come from ``kubectl logs`` when a kubeconfig is
-    known. Richer backends (the in-process cluster) subclass and override.
+    known. ``KubeconfigBackend`` (a kubetui control plane) reads the views from kubetui's API groups.
     """
 
     def __init__(self, client: Client, *, cluster_name: str = "kubetui",
@@ -207,6 +207,12 @@ class ClientBackend:
             raise
         stream.on_close.append(client.close)
         return stream
+
+    async def aclose(self) -> None:
+        """Close the client (its HTTPS session) on the app's loop, before the loop ends."""
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            await close()
 
 
 class ThreadHopClient:

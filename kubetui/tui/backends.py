@@ -1,198 +1,151 @@
-"""The two ways the TUI reaches a cluster: in this process, or over HTTPS with a kubeconfig.
+"""How the TUI reaches a cluster: as a client of its API server, like kubectl and k9s.
 
-``InProcessBackend`` wraps a ``kubetui.cluster.Cluster`` running on its own
-thread and event loop (``ControlPlaneThread``): calls hop loops through
-``ThreadHopClient``, start-up phases come from the cluster's progress
-callback, and the teaching views (store keys, control plane counters,
-scheduler decisions) read the running components on their own loop.
-``KubeconfigBackend`` attaches to a cluster already running headless, as
-kubectl does: the API over HTTPS, scheduler decisions from their API path.
+The control plane runs in its own process (``kubetui up --headless``, or
+started in the background by ``kubetui``); any number of TUIs and web
+sessions attach to it with its kubeconfig. Everything a learner sees comes
+over the API: Kubernetes' own resources through ``HTTPClient``, and
+kubetui's teaching views (the control-plane boxes' counters, the store's
+keys, the scheduler's decisions, traffic per endpoint) from kubetui's own
+API groups (``kubetui.client.views``). While the control-plane process is
+still bringing nodes up, its start-up phases come from its state dir.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import queue as _queue
-import sys
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
-from kubetui.api import errors
-from kubetui.client.base import Client
-from kubetui.client.views import decisions_object, decisions_path
-from kubetui.tui.backend import ClientBackend, StartupPhase, StoreKey, StoreSnapshot, ThreadHopClient
+from kubetui.client import views
+from kubetui.client.http import HTTPClient
+from kubetui.client.kubeconfig import load_kubeconfig
+from kubetui.statedir import SETTINGS_FILE, endpoint, read_progress
+from kubetui.tui.backend import ClientBackend, StartupPhase, StoreKey, StoreSnapshot
 
 log = logging.getLogger(__name__)
 
-# What `kubetui up` reports, in order, before the per-node phases.
+# What the control-plane process reports, in order, before the per-node phases.
 CONTROL_PLANE_PHASES = ("provider", "store", "apiserver", "scheduler", "controllers")
 
 
-class InProcessBackend(ClientBackend):
-    """A cluster brought up in this process on a background thread (the default ``kubetui``)."""
+class KubeconfigBackend(ClientBackend):
+    """A cluster whose control plane runs in another process, reached over HTTPS with its kubeconfig."""
 
-    def __init__(self, cluster: Any, thread_factory: Callable[[Any], Any]) -> None:
-        super().__init__(_NotReadyClient(), cluster_name=cluster.settings.name,  # type: ignore[arg-type]
-                         kubeconfig_path=Path(cluster.state_dir) / "kubeconfig")
-        self.cluster = cluster
-        self._phases: _queue.SimpleQueue[tuple[str, str] | None] = _queue.SimpleQueue()
-        cluster.progress = lambda phase, detail: self._phases.put((phase, detail))
-        self.thread = thread_factory(cluster)
-        self._started = False
+    #: how often the control-plane counters and traffic are fetched while someone shows them
+    POLL_SECONDS = 1.0
 
-    # -- lifecycle --------------------------------------------------------------------------
+    def __init__(self, kubeconfig: Path, *, state_dir: Path | None = None) -> None:
+        cfg = load_kubeconfig(kubeconfig)
+        super().__init__(HTTPClient.from_kubeconfig(kubeconfig),
+                         cluster_name=cfg.cluster.removeprefix("kubetui-") or "kubetui",
+                         kubeconfig_path=Path(kubeconfig))
+        if state_dir is not None:
+            self.state_dir = Path(state_dir)
+        self._counters: dict[str, int] = {}
+        self._traffic_cache: dict[tuple[str, str], dict[str, int]] = {}
+        self._wanted_traffic: set[tuple[str, str]] = set()
+        self._poller: asyncio.Task[None] | None = None
 
-    #: GIL switch interval while a control plane shares the process. CPython's default (5 ms) lets a
-    #: busy control plane thread hold the interpreter for long runs, and the screen stutters; a
-    #: shorter interval hands the UI thread the GIL back sooner (measured by `kubetui bench tui`).
-    SWITCH_INTERVAL = 0.0005
+    # -- start-up, from the control-plane process's state dir --------------------------------
 
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            sys.setswitchinterval(self.SWITCH_INTERVAL)
-            self.thread.start()
+    def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
+        if self.state_dir is None:
+            return None
+        found = endpoint(self.state_dir)
+        if not found or found.get("phase") == "ready":
+            return None
+        return self._process_phases()
 
-    def stop(self) -> None:
-        if self._started:
-            self.thread.stop()
+    async def _process_phases(self) -> AsyncIterator[StartupPhase]:
+        assert self.state_dir is not None
+        try:
+            nodes = int(json.loads((self.state_dir / SETTINGS_FILE).read_text()).get("nodes", 0))
+        except (OSError, ValueError):
+            nodes = 0
+        total = len(CONTROL_PLANE_PHASES) + nodes + 1
+        offset, step = 0, 0
+        while True:
+            phases, offset = read_progress(self.state_dir, offset)
+            for p in phases:
+                phase, detail = p.get("phase", ""), p.get("detail", "")
+                if phase == "ready":
+                    yield StartupPhase("ready", "cluster ready", "every node has registered and is Ready",
+                                       total, total, done=True)
+                    return
+                if phase == "failed":
+                    yield StartupPhase("failed", "the cluster did not come up", "", step, total, error=detail)
+                    return
+                step += 1
+                title, _, meaning = detail.partition(": ")
+                yield StartupPhase(phase, title, meaning, min(step, total), total)
+            if endpoint(self.state_dir) is None:
+                yield StartupPhase("failed", "the control plane stopped", "", step, total,
+                                   error=f"see {self.state_dir / 'control-plane.log'}")
+                return
+            await asyncio.sleep(0.1)
 
-    @property
-    def control_plane(self) -> Any:
-        return self.cluster.control_plane
+    # -- kubetui's own API groups --------------------------------------------------------------
 
-    def _attach(self) -> None:
-        cp = self.control_plane
-        if cp is None or cp.client is None:
-            raise errors.ServiceUnavailable(f"the control plane did not start: {self.thread.error}")
-        self.client = ThreadHopClient(cp.client, self.thread.loop)  # type: ignore[assignment]
+    def _ensure_poller(self) -> None:
+        if self._poller is None or self._poller.done():
+            try:
+                self._poller = asyncio.get_running_loop().create_task(self._poll())
+            except RuntimeError:  # no loop (called outside the app): nothing to poll with
+                pass
 
-    def startup_progress(self) -> AsyncIterator[StartupPhase]:
-        self.start()
-        return self._progress_phases()
-
-    async def _progress_phases(self) -> AsyncIterator[StartupPhase]:
-        total = len(CONTROL_PLANE_PHASES) + self.cluster.settings.nodes + 1
-        step = 0
-        loop = asyncio.get_running_loop()
+    async def _poll(self) -> None:
         while True:
             try:
-                item = self._phases.get_nowait()
-            except _queue.Empty:
-                if self.thread.ready.is_set():
-                    break
-                # The control plane thread reports through a thread-safe queue; poll it gently.
-                await asyncio.sleep(0.05)
-                continue
-            if item is None:
-                break
-            phase, detail = item
-            step += 1
-            title, _, meaning = detail.partition(": ")
-            yield StartupPhase(phase, title, meaning, min(step, total), total)
-        await loop.run_in_executor(None, self.thread.ready.wait)
-        if self.thread.error is not None:
-            yield StartupPhase("failed", "the cluster did not come up", "", step, total,
-                               error=str(self.thread.error))
-            return
-        self._attach()
-        yield StartupPhase("ready", "cluster ready", "every node has registered and is Ready", total, total, done=True)
-
-    # -- teaching views, read on the control plane's loop -----------------------------------
-
-    async def _on_cp(self, fn: Callable[[], Any]) -> Any:
-        async def call() -> Any:
-            return fn()
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), self.thread.loop))
+                self._counters = await views.activity(self.client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # loop boundary: a control plane restarting shows idle, then resumes
+                log.debug("control plane activity: %s", exc)
+            for ns, name in list(self._wanted_traffic):
+                try:
+                    self._traffic_cache[(ns, name)] = await views.service_traffic(self.client, ns, name)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a deleted Service: no counts
+                    log.debug("traffic of %s/%s: %s", ns, name, exc)
+                    self._traffic_cache.pop((ns, name), None)
+            await asyncio.sleep(self.POLL_SECONDS)
 
     def control_plane_activity(self) -> dict[str, int]:
-        cp = self.control_plane
-        if cp is None:
-            return {}
-        out: dict[str, int] = {}
-        try:
-            if cp.store is not None:
-                out["store"] = int(cp.store.revision)
-            if cp.scheduler is not None:
-                out["scheduler"] = int(cp.scheduler.stats().get("attempts", 0))
-            if cp.controllers is not None:
-                out["controllers"] = sum(int(d.get("reconciles", 0)) for d in cp.controllers.activity().values())
-            # Requests over HTTPS (kubectl, kubelets) plus in-process calls (controllers, scheduler, TUI).
-            served = getattr(cp.apiserver, "requests_served", None)
-            if served is not None:
-                out["apiserver"] = int(served) + int(getattr(cp.client, "requests", 0))
-        except Exception as exc:  # a component mid-restart: show idle rather than fail the map
-            log.debug("control plane activity: %s", exc)
-        return out
+        self._ensure_poller()
+        return dict(self._counters)
+
+    def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
+        self._wanted_traffic.add((namespace, name))
+        self._ensure_poller()
+        return dict(self._traffic_cache.get((namespace, name), {}))
 
     async def store_view(self, prefix: str = "/registry/") -> StoreSnapshot:
-        cp = self.control_plane
-        if cp is None or cp.store is None:
-            return await super().store_view(prefix)
-
-        def read() -> StoreSnapshot:
-            kvs = cp.store.range(prefix)
-            return StoreSnapshot(int(cp.store.revision), [
-                StoreKey(kv.key, kv.create_revision, kv.mod_revision, kv.version) for kv in kvs])
-        return await self._on_cp(read)
+        revision, keys = await views.store_keys(self.client, prefix)
+        return StoreSnapshot(revision, [StoreKey(k.key, k.create_revision, k.mod_revision, k.version)
+                                        for k in keys])
 
     async def explain(self, namespace: str, name: str) -> dict[str, Any] | None:
-        cp = self.control_plane
-        if cp is None or cp.scheduler is None:
-            return None
-        attempts = await self._on_cp(lambda: cp.scheduler.explanations(namespace, name))
-        if not attempts:
-            return None
-        return decisions_object(namespace, name, attempts)
+        return await views.decisions(self.client, namespace, name)
+
+    async def aclose(self) -> None:
+        """Stop polling and close the HTTPS session (on the app's loop, before it ends)."""
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await self.client.close()
 
 
-class _NotReadyClient:
-    """Stands in until the control plane is up; every verb says so, as an unready API server would."""
-
-    def __getattr__(self, name: str) -> Any:
-        async def unavailable(*args: Any, **kw: Any) -> Any:
-            raise errors.ServiceUnavailable("the control plane is still starting")
-        return unavailable
-
-
-class KubeconfigBackend(ClientBackend):
-    """A cluster already running elsewhere (``kubetui up --headless``), reached over HTTPS."""
-
-    def __init__(self, kubeconfig: Path) -> None:
-        from kubetui.client.http import HTTPClient
-        from kubetui.client.kubeconfig import load_kubeconfig
-
-        cfg = load_kubeconfig(kubeconfig)
-        client: Client = HTTPClient.from_kubeconfig(kubeconfig)
-        super().__init__(client, cluster_name=cfg.cluster.removeprefix("kubetui-") or "kubetui",
-                         kubeconfig_path=Path(kubeconfig))
-
-    async def explain(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return await self.client.request("GET", decisions_path(namespace, name))  # type: ignore[attr-defined]
-        except errors.NotFound:
-            return None
-
-
-def run_app(*, kubeconfig: Path | None = None, cluster: Any = None,
-            thread_factory: Callable[[Any], Any] | None = None, light: bool = False, **app_options: Any) -> int:
-    """``kubetui``: the TUI on an attached cluster (``kubeconfig``) or one it brings up in-process.
+def run_app(*, kubeconfig: Path, state_dir: Path | None = None, light: bool = False, **app_options: Any) -> int:
+    """``kubetui``: the TUI on the cluster behind ``kubeconfig`` (its control plane runs elsewhere).
 
     ``app_options`` go to ``KubetuiApp`` (e.g. ``lesson="03"``, ``lessons_dir``, ``learner``, ``fresh``
     for ``kubetui lessons start 03 --tui``).
     """
     from kubetui.tui.app import KubetuiApp
 
-    if kubeconfig is not None:
-        backend: ClientBackend = KubeconfigBackend(kubeconfig)
-        KubetuiApp(backend, light=light, **app_options).run()
-        return 0
-    if cluster is None or thread_factory is None:
-        raise ValueError("run_app needs a kubeconfig, or a cluster and a thread factory")
-    inproc = InProcessBackend(cluster, thread_factory)
-    try:
-        KubetuiApp(inproc, light=light, **app_options).run()
-    finally:
-        inproc.stop()
+    backend = KubeconfigBackend(kubeconfig, state_dir=state_dir)
+    KubetuiApp(backend, light=light, **app_options).run()
     return 0

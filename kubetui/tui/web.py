@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from kubetui.cmdutil import CLIError, resolve_state_dir
-from kubetui.statedir import running_pid
+from kubetui.statedir import KUBECONFIG_FILE, running_pid
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     else:
         state_dir = resolve_state_dir(args)
         if running_pid(state_dir) is None:
-            raise CLIError(f"no cluster is running at {state_dir}: start one with `kubetui up --headless` "
+            raise CLIError(f"no cluster is running at {state_dir}: start one with `kubetui up` "
                            "(or pass --kubeconfig FILE)")
-        kubeconfig = state_dir / "kubeconfig"
+        kubeconfig = state_dir / KUBECONFIG_FILE
     if not kubeconfig.exists():
         raise CLIError(f"kubeconfig not found: {kubeconfig}")
     print(f"kubetui web: http://127.0.0.1:{args.port}  (Ctrl+C stops)", flush=True)
@@ -82,7 +82,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("web", help="serve the TUI to a browser on localhost",
                               description="Serve the kubetui TUI to a browser on 127.0.0.1 (textual-serve). "
-                                          "Attaches to a running cluster (`kubetui up --headless`).")
+                                          "Attaches to a running cluster (`kubetui up`), found by --name or --state-dir.")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default: %(default)s)")
     p.add_argument("--kubeconfig", metavar="FILE", default=argparse.SUPPRESS,
                    help="the cluster's kubeconfig (default: the running cluster's state dir)")

@@ -9,6 +9,7 @@ The walk through a real lesson on a real in-process cluster is in
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 from pathlib import Path
 
@@ -260,17 +261,24 @@ def test_watched_resources_of_lesson_03():
 def test_cli_lessons_start_tui_opens_the_app_with_the_lesson(lessons_dir, tmp_path, monkeypatch):
     import kubetui.tui.backends as backends
     from kubetui.cli import main
+    from kubetui.cluster import ClusterSettings
+    from kubetui.statedir import running_pid
 
     calls = []
     monkeypatch.setattr(backends, "run_app", lambda **kw: calls.append(kw) or 0)
     state = tmp_path / "new-cluster"
-    assert main(["--state-dir", str(state), "--provider", "simulated", "lessons", "start", "01", "--tui",
-                 "--learner", "ada"]) == 0
-    kw = calls.pop()
-    assert (kw["lesson"], kw["learner"], kw["fresh"], kw["lessons_dir"]) == ("scale-web", "ada", False, lessons_dir)
-    # No cluster runs there: one is brought up in this process, shaped for the lesson.
-    assert kw["cluster"].settings.provider == "simulated" and kw["cluster"].settings.nodes >= 1
-    assert "kubeconfig" not in kw
+    try:
+        assert main(["--state-dir", str(state), "--provider", "simulated", "lessons", "start", "01", "--tui",
+                     "--learner", "ada"]) == 0
+        kw = calls.pop()
+        assert (kw["lesson"], kw["learner"], kw["fresh"], kw["lessons_dir"]) == ("scale-web", "ada", False, lessons_dir)
+        # No cluster ran there: its control plane was started (its own process), shaped for the lesson,
+        # and the TUI attached to it.
+        settings = ClusterSettings.load(state)
+        assert settings.provider == "simulated" and settings.nodes >= 1
+        assert kw["kubeconfig"] == state / "kubeconfig" and running_pid(state) not in (None, os.getpid())
+    finally:
+        main(["--state-dir", str(state), "down"])
 
     kubeconfig = tmp_path / "other" / "kubeconfig"
     assert main(["--kubeconfig", str(kubeconfig), "lessons", "start", "scale-web", "--tui", "--fresh"]) == 0

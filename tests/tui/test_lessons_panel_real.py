@@ -1,7 +1,7 @@
-"""Acceptance: walk lesson 03 (Deployments) in the TUI on a real in-process cluster.
+"""Acceptance: walk lesson 03 (Deployments) in the TUI on a real cluster.
 
-The same path as ``kubetui lessons start 03 --tui``: the control plane on its
-own thread with three simulated nodes, the lesson panel beside the cluster map,
+The same path as ``kubetui lessons start 03 --tui``: the control plane in its
+own process with three simulated nodes, the TUI attached over HTTPS, the lesson panel beside the cluster map,
 checks re-evaluated live from the watch bridge, the step's solution run with
 the real kubectl against the cluster's API server, and progress written
 through the engine so ``kubetui lessons`` lists the same thing.
@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 
 from kubetui.cli import main as cli_main
-from kubetui.cluster import Cluster, ClusterSettings, ControlPlaneThread
 from kubetui.lessons.progress import ProgressStore
 from kubetui.tui.app import KubetuiApp
-from kubetui.tui.backends import InProcessBackend
+from kubetui.tui.backends import KubeconfigBackend
 from kubetui.tui.screens.cluster_map import ClusterMapScreen
 from kubetui.tui.widgets.lesson_panel import LessonPanel
+from tests.cluster_process import running_cluster
 from tests.tui.test_app import wait_screen
 from tests.tui.test_lessons_panel import until
 
@@ -32,10 +32,9 @@ WRONG = {
 
 @pytest.fixture
 def backend(tmp_path):
-    settings = ClusterSettings(name="lesson", provider="simulated", nodes=3, api_port=0)
-    be = InProcessBackend(Cluster(settings, tmp_path / "lesson"), ControlPlaneThread)
-    yield be
-    be.stop()
+    state = tmp_path / "lesson"
+    with running_cluster(state, nodes=3) as kubeconfig:
+        yield KubeconfigBackend(kubeconfig, state_dir=state)
 
 
 async def test_walk_lesson_03_in_the_tui(backend, capsys, monkeypatch):
@@ -74,10 +73,10 @@ async def test_walk_lesson_03_in_the_tui(backend, capsys, monkeypatch):
         app.solve_lesson_step()
         await until(pilot, lambda: "✓ Step passed" in panel.text and "step 2/4 ✓" in panel.text, "step 2 green", 3000)
 
-    rec = ProgressStore(backend.cluster.state_dir, "ada").replay("deployments")
+    rec = ProgressStore(backend.state_dir, "ada").replay("deployments")
     assert rec.step("create").passed and rec.step("create").prediction_correct
     assert rec.step("scale").passed and rec.step("scale").solution_used
     # `kubetui lessons` reads the same progress.
-    assert cli_main(["--state-dir", str(backend.cluster.state_dir), "lessons", "--learner", "ada"]) == 0
+    assert cli_main(["--state-dir", str(backend.state_dir), "lessons", "--learner", "ada"]) == 0
     listing = capsys.readouterr().out
     assert any("deployments" in line and "step 2, 2/4 passed" in line for line in listing.splitlines()), listing

@@ -1,26 +1,26 @@
-"""Acceptance: the TUI against a real in-process cluster (control plane on its own thread, simulated nodes).
+"""Acceptance: the TUI against a real cluster (control plane in its own process, simulated nodes).
 
-The same path as ``kubetui`` itself: ``InProcessBackend`` brings the cluster up
-on a ``ControlPlaneThread``, start-up phases show, then every call hops loops
-through ``ThreadHopClient``. The command bar runs the real kubectl against the
-cluster's API server.
+The same path as ``kubetui`` itself: the control plane runs apart (``kubetui
+up``), the TUI attaches over HTTPS with ``KubeconfigBackend``, its start-up
+phases come from the control plane's state dir, the store view and the
+scheduler's decisions from kubetui's API groups. The command bar runs the
+real kubectl against the cluster's API server.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from kubetui.cluster import Cluster, ClusterSettings, ControlPlaneThread
 from kubetui.tui.app import KubetuiApp
-from kubetui.tui.backends import InProcessBackend
+from kubetui.tui.backends import KubeconfigBackend
 from kubetui.tui.screens.browser import BrowserScreen
 from kubetui.tui.screens.cluster_map import ClusterMapScreen
 from kubetui.tui.screens.command import CommandScreen
 from kubetui.tui.screens.confirm import ConfirmScreen
 from kubetui.tui.screens.detail import DetailScreen
 from kubetui.tui.screens.scheduler import SchedulerDecisionScreen
-from kubetui.tui.screens.startup import StartupScreen
 from kubetui.tui.screens.store import StoreScreen
+from tests.cluster_process import running_cluster
 from tests.tui.test_app import wait_for, wait_screen, wait_workers
 
 DEPLOYMENT = {
@@ -35,10 +35,19 @@ DEPLOYMENT = {
 
 @pytest.fixture
 def backend(tmp_path):
-    settings = ClusterSettings(name="tui", provider="simulated", nodes=2, api_port=0)
-    be = InProcessBackend(Cluster(settings, tmp_path / "tui"), ControlPlaneThread)
-    yield be
-    be.stop()
+    state = tmp_path / "tui"
+    with running_cluster(state, nodes=2) as kubeconfig:
+        be = KubeconfigBackend(kubeconfig, state_dir=state)
+        # Replay the control-plane process's start-up phases (it is up already; a fresh `kubetui`
+        # shows them while nodes come up).
+        be.seen_phases = []
+
+        async def replay():
+            async for phase in be._process_phases():
+                be.seen_phases.append(phase)
+                yield phase
+        be.startup_progress = replay
+        yield be
 
 
 async def eventually_in_cache(app, resource, predicate, timeout=20.0):
@@ -48,11 +57,10 @@ async def eventually_in_cache(app, resource, predicate, timeout=20.0):
 async def test_tui_on_a_real_cluster(backend):
     app = KubetuiApp(backend)
     async with app.run_test(size=(120, 40)) as pilot:
-        startup = await wait_screen(pilot, StartupScreen)
-        map_screen = await wait_screen(pilot, ClusterMapScreen, tries=2000)
-        titles = [p.title for p in startup.seen]
+        map_screen = await wait_screen(pilot, ClusterMapScreen, tries=2000)   # after the start-up screen
+        titles = [p.title for p in backend.seen_phases]
         assert any(t.startswith("starting node-1") for t in titles) and titles[-1] == "cluster ready"
-        assert startup.failed is None
+        assert not any(p.error for p in backend.seen_phases)
 
         await app.bridge.wait_synced("nodes", "pods")
         await eventually_in_cache(app, "nodes", lambda nodes: len(nodes) == 2)

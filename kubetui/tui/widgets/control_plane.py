@@ -36,7 +36,7 @@ class ComponentIndicator(Static):
     delta: reactive[int] = reactive(0)
     """Work done since the previous poll."""
     known: reactive[bool] = reactive(True)
-    """False when the backend cannot see this component (a cluster attached by kubeconfig)."""
+    """False until the control plane has answered with this component's counter."""
 
     def __init__(self, component: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -47,9 +47,9 @@ class ComponentIndicator(Static):
 
     def render(self) -> Text:
         if not self.known:
-            # Attached over HTTPS: the component runs in the `kubetui up` process,
-            # which does not publish its counters; say so rather than show "idle".
-            return Text("· not visible when attached", style="dim")
+            # The counters come from the control-plane process over the API
+            # (controlplane.kubetui.dev); until the first answer, say so rather than show "idle".
+            return Text("· asking the control plane…", style="dim")
         text = Text("● " if self.delta else "○ ", style="bold green" if self.delta else "dim")
         text.append(f"{self.delta}/s" if self.delta else "idle", style="bold" if self.delta else "dim")
         text.append(f"  total {self.total}", style="dim")
