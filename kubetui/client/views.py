@@ -27,6 +27,8 @@ from kubetui.api import errors
 DECISIONS_GROUP = "scheduling.kubetui.dev"
 DECISIONS_VERSION = f"{DECISIONS_GROUP}/v1alpha1"
 DECISIONS_KIND = "PodSchedulingDecisions"
+#: an attempt's ``outcome``
+SCHEDULED, UNSCHEDULABLE, ERROR, BINDING_FAILED = "Scheduled", "Unschedulable", "Error", "BindingFailed"
 
 NETWORKING_GROUP = "networking.kubetui.dev"
 NETWORKING_VERSION = f"{NETWORKING_GROUP}/v1alpha1"

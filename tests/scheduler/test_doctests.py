@@ -10,7 +10,7 @@ import pytest
 MODULES = [
     "kubetui.scheduler.diagnosis",
     "kubetui.scheduler.framework",
-    "kubetui.scheduler.explain",
+    "kubetui.client.decisions",          # why this node (was in scheduler.explain)
     "kubetui.scheduler.plugins.taint_toleration",
     "kubetui.api.nodeaffinity",          # NodeAffinity's matching, shared with the PV controller
     "kubetui.scheduler.plugins.node_ports",

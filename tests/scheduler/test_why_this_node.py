@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubetui.scheduler.explain import score_margins, why_this_node
+from kubetui.client.decisions import score_margins, why_this_node
 
 
 def node(name, total=None, scores=None, selected=False, verdict="Passed"):

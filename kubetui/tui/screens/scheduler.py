@@ -20,7 +20,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from kubetui.scheduler.explain import why_this_node
+from kubetui.client.decisions import why_this_node
 
 Obj = dict[str, Any]
 
