@@ -238,13 +238,24 @@ def stop_control_plane(state_dir: Path, timeout: float = 60.0) -> bool:
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while running_pid(state_dir) is not None:
+    while running_pid(state_dir) is not None or not _exited(pid):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             time.sleep(0.5)
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     return True
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie (its parent, the `kubetui` that started it, may have exited without reaping it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except OSError:   # no /proc (macOS): the lock going is enough
+        return True
 
 
 def run_down(args: Any, state_dir: Path) -> int:
