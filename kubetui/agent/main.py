@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import os
+import select
 import signal
 import threading
 from pathlib import Path
@@ -160,10 +161,17 @@ def run_agents(agents: list[tuple[str, Builder]], log_level: str = "INFO",
         control_file.write_text(json.dumps(control))
     except OSError as e:
         log.warning("cannot write %s (%s): agents cannot be frozen one by one", control_file, e)
+    # The main thread only waits for signals. The kernel may deliver one to any thread, and
+    # Python runs its handler on the main thread the next time that one runs Python code: the
+    # wakeup pipe makes that at once (a freeze must take effect before `freeze` returns to its caller).
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
     for t in threads:
         t.start()
-    # The main thread only waits for signals (Python runs handlers on it).
-    while not stop.wait(1.0):
+    while not stop.is_set():
+        if select.select([wake_r], [], [], 1.0)[0]:
+            os.read(wake_r, 512)
         dead = [t.name for t in threads if not t.thread.is_alive()]
         if dead:
             log.error("%s ended unexpectedly: stopping the node's agents", ", ".join(dead))

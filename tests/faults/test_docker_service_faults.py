@@ -58,6 +58,18 @@ def test_kube_proxy_stop_freezes_one_nodes_rules_until_revert(docker_cluster):
     c.kubectl("delete", "service", "kps")
 
 
+def test_kubelet_stop_freezes_the_kubelet_alone_until_revert(docker_cluster):
+    """The kubelet and kube-proxy share a process: kubelet-stop freezes the kubelet's thread only."""
+    c = docker_cluster
+    rec = run_fault(c.state, "inject", "kubelet-stop", target="node-3", seed=1)
+    try:
+        wait_for("node-3 to go NotReady (no heartbeats)", lambda: not node_ready(c.get("node", "node-3")), 60)
+        assert c.node_exec("node-3", "python3", "-c", HEALTHZ).startswith("answered b'HTTP/1.1 200")
+    finally:
+        run_fault(c.state, "revert", rec.id)
+    wait_for("node-3 to be Ready again", lambda: node_ready(c.get("node", "node-3")), 60)
+
+
 def test_dns_break_scales_kube_dns_to_zero_and_revert_restores_it(docker_cluster):
     c = docker_cluster
     dns = lambda: c.get("pods", "-n", "kube-system", "-l", "k8s-app=kube-dns")["items"]  # noqa: E731
