@@ -1,7 +1,7 @@
-"""The control plane in this process: kube-apiserver, etcd, kube-scheduler, kube-controller-manager.
+"""The control plane: kube-apiserver, etcd, kube-scheduler, kube-controller-manager, in one process.
 
 kubeadm runs each of these as a static pod on a control-plane node; kubetui
-runs them as asyncio tasks beside the TUI, all talking through the API
+runs them as asyncio tasks of one process (``kubetui up --headless``), all talking through the API
 server's registry (in-process) while kubelets and kubectl use HTTPS.
 """
 

@@ -1,14 +1,13 @@
 """A cluster's life: bring the control plane and its nodes up, wait for Ready, stop.
 
 Upstream this is kind's ``create cluster`` and kubeadm's ``init``/``join``;
-``ControlPlaneThread`` runs it beside the TUI on an event loop of its own.
+it runs in the control-plane process (``kubetui.cmd.cluster.serve``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from pathlib import Path
 
 from kubetui.clock import Clock
@@ -103,45 +102,3 @@ class Cluster:
             await self.provider.close()
         if self.control_plane is not None:
             await self.control_plane.stop()
-
-
-class ControlPlaneThread:
-    """Runs a ``Cluster`` on its own event loop in a background thread.
-
-    The TUI keeps its own loop responsive while the control plane works; the
-    TUI reaches the cluster through a client that hops between the loops.
-    """
-
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="control-plane", daemon=True)
-        self._stopped: asyncio.Event | None = None
-
-    def _run(self) -> None:
-        # asyncio.Runner cancels whatever is still pending when _main returns
-        # (watch timers, informer loops), as asyncio.run does.
-        with asyncio.Runner(loop_factory=lambda: self.loop) as runner:
-            runner.run(self._main())
-
-    async def _main(self) -> None:
-        self._stopped = asyncio.Event()
-        try:
-            await self.cluster.up()
-        except BaseException as e:  # noqa: BLE001 - reported to the TUI
-            self.error = e
-            log.exception("cluster failed to come up")
-        finally:
-            self.ready.set()
-        await self._stopped.wait()
-        await self.cluster.stop()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self._stopped is not None:
-            self.loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(timeout)

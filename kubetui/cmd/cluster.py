@@ -303,14 +303,20 @@ def run_tui(args: Any, state_dir: Path, **app_options: Any) -> int:
     """``kubetui``: the TUI on the cluster's control plane, which is started first if none runs."""
     from kubetui.tui.backends import run_app
 
+    settings = app_options.pop("settings", None)
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:
-        return run_app(kubeconfig=Path(kubeconfig), **app_options)
-    settings = app_options.pop("settings", None)
-    if running_pid(state_dir) is None and settings is None:
-        settings = settings_from_args(args, state_dir)
-    kubeconfig = ensure_running(state_dir, settings, wait_for="serving",
-                                say=lambda line: print(line, file=sys.stderr, flush=True))
+        # `--kubeconfig` (each `kubetui web` session): a kubetui cluster's own kubeconfig sits in its
+        # state dir, and this UI counts among its UIs; any other cluster is only attached to.
+        kubeconfig = Path(kubeconfig)
+        state_dir = kubeconfig.resolve().parent
+        if running_pid(state_dir) is None:
+            return run_app(kubeconfig=kubeconfig, **app_options)
+    else:
+        if running_pid(state_dir) is None and settings is None:
+            settings = settings_from_args(args, state_dir)
+        kubeconfig = ensure_running(state_dir, settings, wait_for="serving",
+                                    say=lambda line: print(line, file=sys.stderr, flush=True))
     with ui_registered(state_dir):
         rc = run_app(kubeconfig=kubeconfig, state_dir=state_dir, **app_options)
     print(after_last_ui(state_dir), file=sys.stderr)
