@@ -45,6 +45,6 @@ async def test_an_evicted_pod_on_a_silent_node_has_its_own_chip_and_legend_entry
         screen = app.screen
         assert isinstance(screen, ClusterMapScreen)
         assert " Evicting " in str(screen.query_one("#legend").render())
-        assert screen.panels["node-3"].ready_state == "Unknown"
+        assert screen.panels["node-3"].has_class("-notready")      # its Ready condition is Unknown
         assert chip_bg(screen.panels["node-3"], "gone") == CHIPS["Evicting"][1]
         assert chip_bg(screen.panels["node-1"], "old") == CHIPS["Terminating"][1]
