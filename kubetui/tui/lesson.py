@@ -158,6 +158,8 @@ class LessonSession:
         self.error = ""
         #: what is going on right now ("running setup…"), else ""
         self.busy = ""
+        #: a warning about the cluster the lesson starts on (objects it creates already exist), else ""
+        self.notice = ""
         #: the choice the learner picked per step id (the engine records only right/wrong)
         self.choices: dict[str, int] = {}
         #: bumps on every change; panels redraw when it moved
@@ -243,3 +245,143 @@ def find_lesson(library: LessonLibrary, ref: str) -> Lesson:
         raise LookupError(str(e)) from None
     except KeyError as e:
         raise LookupError(str(e).strip("'\"")) from None
+
+
+#: what ``kubectl create <what> NAME`` makes
+_CREATE = {"deployment": "deployments", "deploy": "deployments", "namespace": "namespaces", "ns": "namespaces",
+           "configmap": "configmaps", "cm": "configmaps", "secret": "secrets", "job": "jobs",
+           "cronjob": "cronjobs", "serviceaccount": "serviceaccounts", "sa": "serviceaccounts",
+           "service": "services", "svc": "services", "quota": "resourcequotas", "role": "roles",
+           "rolebinding": "rolebindings", "priorityclass": "priorityclasses", "pdb": "poddisruptionbudgets",
+           "poddisruptionbudget": "poddisruptionbudgets", "ingress": "ingresses"}
+
+
+def created_by_command(line: str) -> list[tuple[str, str, str | None]]:
+    """(resource, name, namespace or None) a ``kubectl run|create|expose`` command line creates.
+
+    >>> created_by_command("kubectl run hello --image=kubetui/hello:1")
+    [('pods', 'hello', None)]
+    >>> created_by_command("kubectl create deployment web --image=x --replicas=3")
+    [('deployments', 'web', None)]
+    >>> created_by_command("kubectl run client -n shop --image=busybox -- sleep 3600")
+    [('pods', 'client', 'shop')]
+    >>> created_by_command("kubectl expose deployment web --port=80 --target-port=8080")
+    [('services', 'web', None)]
+    >>> created_by_command("kubectl create secret generic db --from-literal=a=b")
+    [('secrets', 'db', None)]
+    """
+    import shlex
+
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:
+        return []
+    if "--" in words:
+        words = words[:words.index("--")]
+    if len(words) < 3 or words[0] != "kubectl":
+        return []
+    ns = None
+    args: list[str] = []
+    flags: dict[str, str] = {}
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w in ("-n", "--namespace") and i + 1 < len(words):
+            ns, i = words[i + 1], i + 2
+            continue
+        if w.startswith("--namespace="):
+            ns = w.split("=", 1)[1]
+        elif w.startswith("--") and "=" in w:
+            key, _, value = w[2:].partition("=")
+            flags[key] = value
+        elif not w.startswith("-"):
+            args.append(w)
+        i += 1
+    verb, rest = args[0], args[1:]
+    if verb == "run" and rest:
+        return [("pods", rest[0], ns)]
+    if verb == "create" and len(rest) >= 2 and rest[0] in _CREATE:
+        name = rest[2] if rest[0] == "secret" and len(rest) >= 3 else rest[1]
+        return [(_CREATE[rest[0]], name, ns)]
+    if verb == "expose" and rest:
+        ref = rest[0].split("/", 1)
+        name = flags.get("name") or (ref[1] if len(ref) == 2 else (rest[1] if len(rest) > 1 else ""))
+        return [("services", name, ns)] if name else []
+    return []
+
+
+def lesson_objects(lesson: Lesson, namespace: str = "default") -> list[tuple[str, str, str | None]]:
+    """(resource, name, namespace) of the objects a lesson creates: its setup's manifests, and what
+    its steps' solutions create (``apply`` manifests, ``kubectl run|create|expose`` commands).
+
+    >>> from kubetui.lessons.format import Action
+    >>> s = Step("s", "t", "", 1, solution=[Action("shell", "kubectl run hello --image=kubetui/hello:1")])
+    >>> lesson_objects(Lesson("l", "L", Path("."), [s]))
+    [('pods', 'hello', 'default')]
+    """
+    import yaml
+
+    out: list[tuple[str, str, str | None]] = []
+
+    def add(resource: str, name: str, ns: str | None) -> None:
+        try:
+            res = resource_for(resource)
+        except (KeyError, ValueError, StatusError):
+            return
+        if not name:
+            return
+        item = (res.plural, name, (ns or namespace) if res.namespaced else None)
+        if item not in out:
+            out.append(item)
+
+    for action in list(lesson.setup) + [a for step in lesson.steps for a in step.solution]:
+        if action.kind == "shell":
+            for line in str(action.value).splitlines():
+                for item in created_by_command(line.strip()):
+                    add(*item)
+            continue
+        if action.kind != "apply":
+            continue
+        value = action.value
+        try:
+            if isinstance(value, (dict, list)):
+                docs = value if isinstance(value, list) else [value]
+            elif isinstance(value, str) and "\n" in value:
+                docs = list(yaml.safe_load_all(value))
+            else:
+                docs = list(yaml.safe_load_all((lesson.dir / str(value)).read_text()))
+        except (OSError, yaml.YAMLError) as e:
+            log.debug("lesson %s: cannot read manifest %r: %s", lesson.id, value, e)
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") and isinstance(doc.get("metadata"), dict):
+                add(str(doc["kind"]), str(doc["metadata"].get("name") or ""), doc["metadata"].get("namespace"))
+    return out
+
+
+async def leftovers(lesson: Lesson, client: Any, namespace: str = "default") -> list[str]:
+    """The lesson's objects (``lesson_objects``) that already exist, as ``kind/name``: left from an
+    earlier lesson or attempt, they let checks pass before the learner acts."""
+    from kubetui.api.errors import NotFound
+
+    found = []
+    for resource, name, ns in lesson_objects(lesson, namespace):
+        try:
+            await client.get(resource, name, ns)
+        except NotFound:
+            continue
+        except StatusError as e:
+            log.debug("lesson %s: cannot look for %s/%s: %s", lesson.id, resource, name, e)
+            continue
+        found.append(f"{resource_for(resource).singular}/{name}" + (f" (namespace {ns})" if ns and ns != namespace
+                                                                     else ""))
+    return found
+
+
+def leftovers_notice(found: list[str]) -> str:
+    """The panel's warning for ``leftovers``, or "" when there are none."""
+    if not found:
+        return ""
+    return (f"Already in the cluster before this lesson: {', '.join(found)}. Left from an earlier run? "
+            "Checks may pass before you act, and the setup may change them. Delete them first "
+            f"(kubectl delete {found[0].split(' ')[0]}) or start over on a fresh cluster.")

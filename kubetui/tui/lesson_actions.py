@@ -72,9 +72,17 @@ class LessonActions:
             self.notify(str(e), severity="error", timeout=10)  # type: ignore[attr-defined]
             return
         session = LessonSession(self.lesson_library(), LessonRun(lesson, env, self.learner))  # type: ignore[attr-defined]
-        session.busy = "running the lesson's setup…" if fresh or not session.run.started else "resuming…"
+        setting_up = fresh or not session.run.started
+        session.busy = "running the lesson's setup…" if setting_up else "resuming…"
         self.lesson, self.lesson_visible = session, True
         self.lesson_changed()
+        if setting_up:
+            # Objects the lesson makes that exist already (an earlier lesson's web Deployment, a pod
+            # called hello): say so before the setup runs, while it is still true.
+            from kubetui.tui.lesson import leftovers, leftovers_notice
+            session.notice = leftovers_notice(await leftovers(lesson, env.client, env.namespace))
+            if session.notice:
+                self.notify(session.notice, severity="warning", timeout=12)  # type: ignore[attr-defined]
         try:
             resumed = await session.run.start(fresh=fresh)
         except ActionError as e:

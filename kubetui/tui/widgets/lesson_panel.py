@@ -1,10 +1,12 @@
 """The lesson panel beside each main view: the step, its prediction, live checks and hints.
 
-Predict → observe → explain, on screen: the step's text (Markdown), the
-prediction to answer *before* acting (enter or a click on a choice), the
-step's checks re-evaluated as the cluster changes (✓/✗ and the first failing
-check's message, which is the teacher's diagnosis), hints on demand, and
-buttons for what the keys do. Every main screen has one; all of them draw the
+Predict → observe → explain, on screen: the step's text (Markdown, code
+lines wrapped to the panel), the prediction to answer *before* acting (enter
+or a click on a choice), the step's checks re-evaluated as the cluster
+changes (✓/✗ and the first failing check's message, which is the teacher's
+diagnosis) and hints on demand, both in a section of their own below the
+text so they stay in sight however long the step is, and buttons for what
+the keys do. Every main screen has one; all of them draw the
 same ``LessonSession`` (``kubetui.tui.lesson``), redrawn when the app
 publishes ``lesson_signal``.
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Markdown, OptionList, Static
 
@@ -53,13 +56,25 @@ class LessonPanel(Vertical):
     | c | check now (counts as an attempt) |
     """
 
+    BINDINGS = [
+        # Enter anywhere in the panel answers the prediction with the highlighted choice: a click
+        # in the text moves the focus off the choices, and Enter must not then do nothing.
+        Binding("enter", "submit_prediction", "Answer", show=False,
+                tooltip="answer the prediction with the highlighted choice"),
+    ]
+
     DEFAULT_CSS = """
     LessonPanel { width: 36%; min-width: 40; max-width: 64; display: none; border-left: vkey $primary; }
     LessonPanel.-shown { display: block; }
     LessonPanel #lesson-title { padding: 0 1; background: $boost; text-style: bold; }
     LessonPanel #lesson-reload-error { padding: 0 1; color: $error; background: $error 15%; display: none; }
     LessonPanel #lesson-reload-error.-shown { display: block; }
+    LessonPanel #lesson-notice { padding: 0 1; color: $text-warning; background: $warning 15%; display: none; }
+    LessonPanel #lesson-notice.-shown { display: block; }
     LessonPanel #lesson-scroll { height: 1fr; padding: 0 1; }
+    LessonPanel MarkdownFence { overflow: hidden hidden; margin: 0 0 1 0; }
+    LessonPanel MarkdownFence > Label { width: 1fr; padding: 0 1; }
+    LessonPanel #lesson-progress { height: auto; max-height: 45%; padding: 0 1; border-top: hkey $primary 50%; }
     LessonPanel #lesson-head, LessonPanel #lesson-body { margin: 0; padding: 0; }
     LessonPanel #lesson-question { color: $accent; }
     LessonPanel #lesson-choices { height: auto; max-height: 8; border: none; padding: 0; }
@@ -76,10 +91,12 @@ class LessonPanel(Vertical):
         self._drawn: tuple[Any, ...] = ()
         self._body_key: tuple[Any, ...] = ()
         self._choices_key: tuple[Any, ...] = ()
+        self._hints_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="lesson-title")
         yield Static("", id="lesson-reload-error")
+        yield Static("", id="lesson-notice")
         with VerticalScroll(id="lesson-scroll"):
             # The lesson's order: (intro,) the step's heading, the prediction, *then* what to do,
             # so the learner predicts before reading the command that answers it.
@@ -88,7 +105,9 @@ class LessonPanel(Vertical):
             yield OptionList(id="lesson-choices")
             yield Static("", id="lesson-verdict")
             yield Markdown("", id="lesson-body")
-            yield Static("", id="lesson-status", classes="lesson-section")
+        # Checks and hints sit below the text, never below its fold.
+        with VerticalScroll(id="lesson-progress"):
+            yield Static("", id="lesson-status")
             yield Static("", id="lesson-checks")
             yield Static("", id="lesson-hints", classes="lesson-section")
         with Horizontal(id="lesson-buttons"):
@@ -110,6 +129,7 @@ class LessonPanel(Vertical):
         """Everything the panel says, as plain text (for tests and screen readers)."""
         parts = [str(self.query_one("#lesson-title", Static).visual),
                  str(self.query_one("#lesson-reload-error", Static).visual),
+                 str(self.query_one("#lesson-notice", Static).visual),
                  self._body_key[2] if len(self._body_key) > 2 else ""]
         for wid in ("#lesson-question", "#lesson-verdict", "#lesson-status", "#lesson-checks", "#lesson-hints"):
             parts.append(str(self.query_one(wid, Static).visual))
@@ -136,6 +156,9 @@ class LessonPanel(Vertical):
         err = self.query_one("#lesson-reload-error", Static)
         err.update(escape(session.reload_error))
         err.set_class(bool(session.reload_error), "-shown")
+        notice = self.query_one("#lesson-notice", Static)
+        notice.update(escape(session.notice))
+        notice.set_class(bool(session.notice), "-shown")
 
         head, body = self._markdown(session)
         body_key = (id(session.lesson), step.id, head + "\n" + body)
@@ -216,7 +239,13 @@ class LessonPanel(Vertical):
             lines.append(f"[dim]{escape(session.hint_note)}[/dim]")
         if not lines and session.step.hints:
             lines.append("[dim]Stuck? h shows a hint once it unlocks.[/dim]")
-        self.query_one("#lesson-hints", Static).update("\n".join(lines))
+        text = "\n".join(lines)
+        self.query_one("#lesson-hints", Static).update(text)
+        if text != self._hints_text:
+            self._hints_text = text
+            if hints or session.hint_note:  # a hint (or why not yet) was asked for: bring it into view
+                progress = self.query_one("#lesson-progress", VerticalScroll)
+                self.call_after_refresh(progress.scroll_end, animate=False)
 
     # -- input ------------------------------------------------------------------------------
 
@@ -227,6 +256,12 @@ class LessonPanel(Vertical):
             choices.focus()
             return True
         return False
+
+    def action_submit_prediction(self) -> None:
+        choices = self.query_one("#lesson-choices", OptionList)
+        answer = getattr(self.app, "answer_prediction", None)
+        if answer is not None and choices.display and choices.option_count:
+            answer(choices.highlighted if choices.highlighted is not None else 0)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
