@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -233,3 +235,30 @@ def test_a_failed_start_says_why_in_one_line_and_leaves_nothing_running(tmp_path
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("kubetui: error: the control plane did not start:") and "Traceback" not in r.stderr
     assert running_pid(state) is None and not (state / ENDPOINT_FILE).exists()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_kubetui_in_a_terminal_starts_the_control_plane_and_quitting_says_it_keeps_running(tmp_path):
+    """The real `kubetui` in tmux: it starts the control plane in the background, the map shows, `q` asks
+    once, and the terminal then says what keeps running, with no `Unclosed client session` (issue 12 item 25)."""
+    from tests.tui.test_terminal import Tmux
+
+    state = tmp_path / "term"
+    tmux = Tmux(tmp_path)
+    try:
+        tmux.start(f"sh -c '{sys.executable} -m kubetui --state-dir {state} --provider simulated --nodes 1 "
+                   f"--api-port 0; echo kubetui-exited-$?; sleep 60'")
+        tmux.wait_for("node-1", timeout=60)
+        pid = running_pid(state)
+        assert pid is not None
+        tmux.keys("q")
+        tmux.wait_for("Asked once")
+        tmux.keys("k")
+        screen = tmux.wait_for("kubetui-exited-0")
+        flat = " ".join(screen.split())
+        assert "keeps running" in flat and f"pid {pid}" in flat and "down" in flat, screen
+        assert "Unclosed" not in screen and "Traceback" not in screen, screen
+        assert running_pid(state) == pid and last_ui_choice(state) == KEEP
+    finally:
+        tmux.kill()
+        kubetui("down", "--state-dir", str(state))
