@@ -74,7 +74,7 @@ def register(sub: Any) -> None:
     q.add_argument("--fresh", action="store_true", help="start over: run setup again from step 1")
     q.add_argument("--tui", action="store_true",
                    help="open the TUI with the lesson panel (attaches to the running cluster, "
-                        "or brings one up in this process, sized for the lesson)")
+                        "or starts its control plane in the background, sized for the lesson)")
     q.set_defaults(func=cmd_start)
     for name, fn, helptext in (("show", cmd_show, "show the current step"),
                                ("check", cmd_check, "check the current step (exit code 0 when it passes)"),

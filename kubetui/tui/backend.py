@@ -4,9 +4,8 @@ In Kubernetes terms the TUI is a client, like kubectl or k9s: everything it
 shows comes through the ``Client`` interface (client-go's dynamic client),
 plus a few optional read-only views kubetui adds for teaching (start-up
 phases, control plane activity counters, the store's keys, scheduler
-explanations). The control plane may run on *another thread's* event loop;
-``ThreadHopClient`` carries each call over to that loop so the TUI can await
-it from its own.
+explanations). The control plane runs in its own process; the TUI reaches
+it over HTTPS (``kubetui.tui.backends.KubeconfigBackend``).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
 
-from kubetui.client.base import Client, WatchEvent
+from kubetui.client.base import Client
 
 if TYPE_CHECKING:
     from kubetui.client.remotecommand import ExecStream
@@ -213,74 +212,3 @@ class ClientBackend:
         close = getattr(self.client, "close", None)
         if close is not None:
             await close()
-
-
-class ThreadHopClient:
-    """A ``Client`` whose calls run on another thread's event loop.
-
-    The control plane may own a loop on its own thread; awaiting its client
-    from the TUI's loop directly would mix loops. Each verb is scheduled on
-    ``loop`` with ``run_coroutine_threadsafe`` and awaited here; a watch is
-    pumped on ``loop`` into a queue read on this side.
-    """
-
-    def __init__(self, client: Client, loop: asyncio.AbstractEventLoop) -> None:
-        self._client = client
-        self._loop = loop
-
-    async def _hop(self, coro: Awaitable[Any]) -> Any:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))  # type: ignore[arg-type]
-
-    async def get(self, *args: Any, **kw: Any) -> dict[str, Any]:
-        return await self._hop(self._client.get(*args, **kw))
-
-    async def list(self, *args: Any, **kw: Any) -> dict[str, Any]:
-        return await self._hop(self._client.list(*args, **kw))
-
-    async def create(self, *args: Any, **kw: Any) -> dict[str, Any]:
-        return await self._hop(self._client.create(*args, **kw))
-
-    async def update(self, *args: Any, **kw: Any) -> dict[str, Any]:
-        return await self._hop(self._client.update(*args, **kw))
-
-    async def patch(self, *args: Any, **kw: Any) -> dict[str, Any]:
-        return await self._hop(self._client.patch(*args, **kw))
-
-    async def delete(self, *args: Any, **kw: Any) -> dict[str, Any]:
-        return await self._hop(self._client.delete(*args, **kw))
-
-    async def watch(self, *args: Any, **kw: Any) -> AsyncIterator[WatchEvent]:
-        here = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-        def send(kind: str, item: Any) -> None:
-            try:
-                here.call_soon_threadsafe(queue.put_nowait, (kind, item))
-            except RuntimeError:  # the reader's loop has closed: nobody is listening
-                pass
-
-        async def pump() -> None:
-            try:
-                async for ev in self._client.watch(*args, **kw):
-                    send("event", ev)
-                send("end", None)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # hand the failure (e.g. Gone) to the reader
-                send("error", exc)
-
-        fut = asyncio.run_coroutine_threadsafe(pump(), self._loop)
-        try:
-            while True:
-                kind, item = await queue.get()
-                if kind == "event":
-                    yield item
-                elif kind == "error":
-                    raise item
-                else:
-                    return
-        finally:
-            fut.cancel()
-
-    async def close(self) -> None:
-        await self._hop(self._client.close())

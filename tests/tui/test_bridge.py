@@ -108,27 +108,3 @@ async def test_gone_relists_like_a_reflector():
 def test_object_key():
     assert object_key({"metadata": {"name": "n1"}}) == "n1"
     assert object_key({"metadata": {"name": "p", "namespace": "default"}}) == "default/p"
-
-
-async def test_thread_hop_client_runs_calls_on_the_other_loop():
-    import threading
-
-    from kubetui.tui.backend import ThreadHopClient
-
-    other = asyncio.new_event_loop()
-    t = threading.Thread(target=other.run_forever, daemon=True)
-    t.start()
-    try:
-        client = populated_client()
-        hop = ThreadHopClient(client, other)
-        got = await hop.get("pods", "crasher", "default")
-        assert got["metadata"]["name"] == "crasher"
-        stream = hop.watch("pods")
-        ev = await asyncio.wait_for(stream.__anext__(), 5)
-        assert ev.type == "ADDED" and ev.object["metadata"]["namespace"] == "default"
-        await stream.aclose()
-        # let the other loop finish cancelling the pump before it stops
-        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asyncio.sleep(0), other))
-    finally:
-        other.call_soon_threadsafe(other.stop)
-        t.join(5)
