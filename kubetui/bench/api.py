@@ -8,8 +8,8 @@ steal its event loop. 50 concurrent clients, each with its own TLS
 connection, create Pods and then get them; then 100 watchers each hold a
 watch and the time from a write to the *last* watcher receiving it is taken.
 
-Targets (reported, never asserted): get p99 < 25 ms, create p99 < 50 ms,
-watch fan-out p99 < 50 ms.
+Targets (reported, never asserted; issue 18): create p99 <= 25 ms and get
+p99 <= 5 ms at 50 concurrent clients, watch fan-out p99 < 50 ms.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TARGETS_MS = {"create_p99_ms": 50.0, "get_p99_ms": 25.0, "fanout_p99_ms": 50.0}
+TARGETS_MS = {"create_p99_ms": 25.0, "get_p99_ms": 5.0, "fanout_p99_ms": 50.0}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -237,7 +237,7 @@ def print_table(result: dict[str, Any]) -> None:
         target = TARGETS_MS[f"{key}_p99_ms"]
         t.add_row(label, f"{result[f'{key}_p50_ms']:.1f}", f"{p99:.1f}",
                   f"{result[rate]:.0f}/s" if rate else f"{result['fanout_events']} writes",
-                  f"< {target:.0f} ms", "yes" if p99 < target else "no")
+                  f"<= {target:.0f} ms", "yes" if p99 <= target else "no")
     Console().print(t)
 
 
