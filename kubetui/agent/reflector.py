@@ -14,7 +14,8 @@ The kubelet (its pods, every Node for routes), kube-proxy and the cluster DNS
    last ``resourceVersion`` seen: nothing was missed, no relist;
 4. **410 Gone** (the version is older than the server's watch history) means
    events were lost: list again at once;
-5. any other **error** (API server down, connection reset): wait, then list
+5. any other **error** (API server down, connection reset, a watch that ends
+   at once with nothing in it): wait, then list
    again, waiting longer after each failure in a row (upstream's
    ``BackoffManager``: 800 ms doubling, with jitter) and starting over once a
    watch has worked.
@@ -54,6 +55,10 @@ def object_key(obj: Obj) -> str:
 def uid_key(obj: Obj) -> str:
     """The object's uid: a pod deleted and re-created under its name is another object (the kubelet's view)."""
     return str((obj.get("metadata") or {}).get("uid") or object_key(obj))
+
+
+class ShortWatch(Exception):
+    """A watch the server ended at once, with nothing in it."""
 
 
 class Backoff:
@@ -141,9 +146,15 @@ class Reflector:
             await self.watch_once()
 
     async def watch_once(self) -> None:
-        """Watch from the last resourceVersion until the server ends the stream; raises on errors."""
+        """Watch from the last resourceVersion until the server ends the stream; raises on errors.
+
+        A watch that ends within a second having delivered nothing is an error (upstream's
+        "very short watch"): a server that closes every watch at once must not be hammered.
+        """
         params = dict(self.params, resourceVersion=self.resource_version, allowWatchBookmarks="true")
+        started, events = self.clock.monotonic(), 0
         async for typ, obj in self.api.watch(self.path, params):
+            events += 1
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if typ == "BOOKMARK":
                 if rv:
@@ -155,6 +166,8 @@ class Reflector:
             if rv:
                 self.resource_version = rv
             self.backoff.reset()      # the API server answers: the next failure starts the backoff over
+        if not events and self.clock.monotonic() - started < 1.0:
+            raise ShortWatch(f"very short watch of {self.name}: it ended at once with no event")
 
     async def replace(self, items: list[Obj], resource_version: str) -> None:
         """Make the store hold exactly ``items`` (upstream ``Store.Replace``), calling the handlers."""

@@ -51,6 +51,9 @@ class NoSleep:
     def time(self) -> float:
         return 0.0
 
+    def monotonic(self) -> float:
+        return sum(self.slept)
+
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         await asyncio.sleep(0)
@@ -125,6 +128,15 @@ async def test_errors_back_off_longer_each_time_then_start_over_after_a_working_
     # failures start at 1 s again
     assert clock.slept == [1.0, 2.0, 1.0, 2.0]
     assert r.store == {} and r.resource_version == "30"
+
+
+async def test_a_watch_that_ends_at_once_with_nothing_backs_off_and_relists():
+    # upstream's "very short watch": a server closing every watch at once is not hammered
+    api = ScriptedAPI([listing("10"), listing("10")], [[]])
+    clock = NoSleep()
+    r = Reflector(api, "/api/v1/pods", clock=clock, backoff=Backoff(initial=1.0, jitter=0.0))
+    await run_until_idle(r, api)
+    assert clock.slept == [1.0] and r.lists == 2
 
 
 async def test_backoff_is_capped_and_jittered():
