@@ -52,10 +52,17 @@ def headers_for(resource: str, *, with_namespace: bool = False) -> list[str]:
     return (["NAMESPACE"] + names) if with_namespace else names
 
 
+def _text(cell: Any) -> str:
+    """A cell as kubectl prints it: booleans lower-case (Go's %v), everything else as is."""
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    return str(cell)
+
+
 def row_for(resource: str, obj: Obj, now: float, *, with_namespace: bool = False) -> list[str]:
     """One table row, as strings, in ``headers_for(resource)`` order."""
     cells = _printer(resource).row(obj, now)
-    out = [str(cells[i]) for i in _shown(resource)]
+    out = [_text(cells[i]) for i in _shown(resource)]
     if with_namespace:
         out.insert(0, (obj.get("metadata") or {}).get("namespace", ""))
     return out

@@ -113,3 +113,10 @@ def test_tui_status_is_kubectls(mutate, status):
     mutate(p)
     assert pod_status_reason(p) == status
     assert row_for("pods", p, FIXED_NOW)[2] == pod_row(p, FIXED_NOW)[2] == status
+
+
+def test_boolean_cells_print_as_kubectl_does():
+    """A boolean cell (StorageClass ALLOWVOLUMEEXPANSION) reads false/true, as kubectl prints Go's bool."""
+    sc = {"metadata": {"name": "standard", "creationTimestamp": "2023-11-14T22:00:00Z"},
+          "provisioner": "kubetui.io/local", "allowVolumeExpansion": True}
+    assert row_for("storageclasses", sc, FIXED_NOW)[1:5] == ["kubetui.io/local", "Delete", "Immediate", "true"]

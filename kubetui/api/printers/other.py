@@ -57,7 +57,7 @@ def storageclass_row(sc: dict, now: float) -> list[Any]:
     if any(ann.get(a) == "true" for a in _DEFAULT_CLASS_ANNOTATIONS):
         name += " (default)"
     return [name, sc.get("provisioner", ""), sc.get("reclaimPolicy") or "Delete",
-            sc.get("volumeBindingMode") or "Immediate", str(bool(sc.get("allowVolumeExpansion"))).lower(),
+            sc.get("volumeBindingMode") or "Immediate", bool(sc.get("allowVolumeExpansion")),
             age(sc, now)]
 
 
