@@ -22,8 +22,9 @@ The rules, as upstream:
   life; sidecars never keep a finished pod alive;
 - a running container whose spec changed (its hash, upstream's
   ``io.kubernetes.container.hash`` label) is killed and started again,
-  whatever the restart policy; one whose liveness probe failed is killed, and
-  started again unless ``restartPolicy: Never``;
+  whatever the restart policy; one whose liveness probe failed (or whose
+  startup probe failed ``failureThreshold`` times) is killed, and started
+  again unless ``restartPolicy: Never``;
 - an exited container is started again if the policy says so (``Always``;
   ``OnFailure`` after a non-zero exit), but not before its CrashLoopBackOff
   delay has passed: until then it is ``backing_off`` (upstream checks
@@ -85,6 +86,7 @@ class ProbeResults:
 
     liveness: bool = True       # upstream's initial result: alive until proven dead
     startup: bool = True        # True when the container has no startup probe
+    startup_failed: bool = False  # the startup probe failed failureThreshold times: kill it
 
 
 class BackoffView(Protocol):
@@ -157,8 +159,11 @@ def compute_pod_actions(pod: Obj, statuses: dict[str, ContainerState | None],
         what = "Init container" if init else "Container"
         if st.hash and st.hash != container_hash(c):
             return f"{what} {c['name']} definition changed", REASON_SPEC_CHANGED
-        if not probes.get(c["name"], ProbeResults()).liveness:
+        results = probes.get(c["name"], ProbeResults())
+        if not results.liveness:
             return f"{what} {c['name']} failed liveness probe", REASON_LIVENESS
+        if results.startup_failed:
+            return f"{what} {c['name']} failed startup probe", REASON_STARTUP
         return None
 
     if not _init_actions(spec, statuses, probes, actions, restart, kill_reason, now):
@@ -177,7 +182,7 @@ def compute_pod_actions(pod: Obj, statuses: dict[str, ContainerState | None],
                 keep += 1
                 continue
             message, reason = why
-            # A changed spec restarts whatever the policy; a failed liveness probe unless Never.
+            # A changed spec restarts whatever the policy; a failed probe unless Never.
             if reason == REASON_SPEC_CHANGED or policy != "Never":
                 message += ", will be restarted"
                 restart(name, _killed_now(st, now), actions.containers_to_start)

@@ -213,7 +213,8 @@ class PodWorker:
         for name, rec in self.records.items():
             live, startup = rec.probes.get(LIVENESS), rec.probes.get(STARTUP)
             out[name] = ProbeResults(liveness=live.result if live else True,
-                                     startup=startup.result if startup else True)
+                                     startup=startup.result if startup else True,
+                                     startup_failed=startup.failed if startup else False)
         return out
 
     def decide(self) -> PodActions:

@@ -46,6 +46,9 @@ class ProbeState:
         self.settings = settings
         # upstream's initial values: not ready, alive (until proven dead), not started
         self.result = kind == LIVENESS
+        # a startup probe that failed failureThreshold times before ever succeeding: the
+        # container is killed (upstream's startup manager reports Failure)
+        self.failed = False
         self._run_ok = 0
         self._run_fail = 0
 
@@ -60,6 +63,10 @@ class ProbeState:
             self._run_fail, self._run_ok = self._run_fail + 1, 0
             if self.result and self._run_fail >= self.settings.failure_threshold:
                 self.result = False
+                return True
+            if self.kind == STARTUP and not self.result and not self.failed \
+                    and self._run_fail >= self.settings.failure_threshold:
+                self.failed = True
                 return True
         return False
 
@@ -87,6 +94,10 @@ class ProbeWorker:
     def result(self) -> bool:
         return self.state.result
 
+    @property
+    def failed(self) -> bool:
+        return self.state.failed
+
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
 
@@ -111,8 +122,8 @@ class ProbeWorker:
                     self.on_failure(msg)
                 if self.state.record(ok):
                     self.on_change()
-                if self.kind == STARTUP and self.state.result:
-                    return          # a startup probe stops once it succeeded
+                if self.kind == STARTUP and (self.state.result or self.state.failed):
+                    return          # a startup probe stops once it succeeded (or failed for good)
             await self.clock.sleep(s.period)
 
 

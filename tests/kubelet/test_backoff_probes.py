@@ -30,6 +30,15 @@ def test_backoff_doubles_to_cap_and_resets_after_long_run():
     assert b.next("c", clock.time()) == 10
 
 
+def test_a_startup_probe_fails_for_good_after_failure_threshold_failures_without_success():
+    st = ProbeState(STARTUP, ProbeSettings(failure_threshold=3))
+    assert [st.record(False) for _ in range(3)] == [False, False, True] and st.failed and not st.result
+    ok = ProbeState(STARTUP, ProbeSettings(failure_threshold=2))
+    ok.record(False)
+    ok.record(True)
+    assert ok.result and not ok.failed
+
+
 @pytest.mark.parametrize("kind,threshold_ok,threshold_fail,outcomes,results", [
     (READINESS, 1, 3, [True, False, False, False, True], [True, True, True, False, True]),
     (LIVENESS, 1, 2, [False, True, False, False], [True, True, True, False]),

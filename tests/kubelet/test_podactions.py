@@ -118,6 +118,15 @@ def test_kill_and_recreate_the_container_if_the_liveness_check_has_failed():
                             "start container foo2"]
 
 
+def test_kill_and_recreate_the_container_if_the_startup_check_has_failed():
+    pod = make_pod("Always")
+    a = decide(pod, base(pod), {"foo2": ProbeResults(startup=False, startup_failed=True)})
+    assert a == PodActions(containers_to_start=["foo2"], containers_to_kill={
+        "foo2": ToKill("id-foo2", False, "Container foo2 failed startup probe, will be restarted", "StartupProbe")})
+    # not started yet is not failed: wait
+    assert decide(pod, base(pod), {"foo2": ProbeResults(startup=False)}) == PodActions()
+
+
 def test_liveness_failure_with_restart_policy_never_kills_without_restart():
     pod = make_pod("Never", containers=("foo1",))
     a = decide(pod, base(pod), {"foo1": ProbeResults(liveness=False)})
@@ -246,6 +255,14 @@ def test_sidecar_failing_liveness_or_changed_is_restarted_and_the_containers_kee
     st = base(pod)
     pod["spec"]["initContainers"][0]["image"] = "envoy"
     assert kills(decide(pod, st)) == {"sidecar": "id-sidecar"}
+
+
+def test_sidecar_failing_its_startup_probe_is_restarted():
+    pod = sidecar_pod()
+    st = {"sidecar": running(pod, "sidecar")}
+    a = decide(pod, st, {"sidecar": ProbeResults(startup=False, startup_failed=True)})
+    assert a == PodActions(init_containers_to_start=["sidecar"], containers_to_kill={
+        "sidecar": ToKill("id-sidecar", True, "Init container sidecar failed startup probe", "StartupProbe")})
 
 
 def test_sidecars_never_keep_a_finished_pod_alive():
