@@ -42,6 +42,10 @@ class Timings:
     termination_grace_seconds: int
     # deployment controller: default progressDeadlineSeconds
     progress_deadline_seconds: int
+    # job controller: a failed pod's replacement waits this long, doubling per failure ...
+    job_backoff_initial_seconds: float = 10.0
+    # ... up to this cap (the Job docs' "capped at six minutes")
+    job_backoff_max_seconds: float = 360.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -79,6 +83,8 @@ LAB = Timings(
     scheduler_unschedulable_flush_seconds=10.0,
     termination_grace_seconds=5,
     progress_deadline_seconds=60,
+    job_backoff_initial_seconds=1.0,
+    job_backoff_max_seconds=10.0,
 )
 
 PRESETS = {t.name: t for t in (LAB, KUBERNETES)}

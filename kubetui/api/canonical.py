@@ -136,6 +136,8 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Pod": _pod,
     "Deployment": _template_owner,
     "ReplicaSet": _template_owner,
+    "Job": _template_owner,
+    "CronJob": lambda cj: _template_owner(_dict(cj, "spec", "jobTemplate") or {}),
     "Node": _node,
     "PersistentVolume": _pv,
     "PersistentVolumeClaim": _pvc,

@@ -331,6 +331,70 @@ def default_replica_set(rs: Obj) -> None:
     default_pod_template(_sub(spec, "template"))
 
 
+# --- batch/v1 ----------------------------------------------------------------
+
+
+def default_job(job: Obj) -> None:
+    """SetDefaults_Job (pkg/apis/batch/v1/defaults.go).
+
+    A Job that sets neither completions nor parallelism runs one pod to
+    completion once; a work queue Job (parallelism only) keeps completions
+    unset. The selector and its labels are the strategy's (they need the uid).
+    """
+    spec = _sub(job, "spec")
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    if spec.get("parallelism") is None:
+        spec["parallelism"] = 1
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    if spec.get("completionMode") is None:
+        spec["completionMode"] = "NonIndexed"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    policy = spec.get("podFailurePolicy")
+    if isinstance(policy, dict):
+        for rule in _items(policy, "rules"):
+            for pattern in _items(rule, "onPodConditions"):
+                if not pattern.get("status"):
+                    pattern["status"] = "True"
+    if spec.get("podReplacementPolicy") is None:
+        spec["podReplacementPolicy"] = "Failed" if isinstance(policy, dict) else "TerminatingOrFailed"
+    if spec.get("manualSelector") is None:
+        spec["manualSelector"] = False
+    template = _sub(spec, "template")
+    default_pod_template(template)
+    copy_template_labels(job)
+
+
+def copy_template_labels(job: Obj) -> None:
+    """A Job without labels of its own takes its pod template's (SetDefaults_Job).
+
+    Upstream applies defaults again whenever the object is decoded from
+    storage, after the strategy added the generated selector labels, which is
+    why a real Job carries ``batch.kubernetes.io/controller-uid`` too.
+    """
+    labels = ((_sub(job, "spec").get("template") or {}).get("metadata") or {}).get("labels")
+    meta = _sub(job, "metadata")
+    if isinstance(labels, dict) and labels and not meta.get("labels"):
+        meta["labels"] = dict(labels)
+
+
+def default_cron_job(cj: Obj) -> None:
+    """SetDefaults_CronJob: Allow, not suspended, keep 3 successful and 1 failed Job."""
+    spec = _sub(cj, "spec")
+    if not spec.get("concurrencyPolicy"):
+        spec["concurrencyPolicy"] = "Allow"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("successfulJobsHistoryLimit") is None:
+        spec["successfulJobsHistoryLimit"] = 3
+    if spec.get("failedJobsHistoryLimit") is None:
+        spec["failedJobsHistoryLimit"] = 1
+    # Only the pod template inside is defaulted: SetDefaults_Job is a Job's, not a JobSpec's.
+    default_pod_template(_sub(_sub(_sub(spec, "jobTemplate"), "spec"), "template"))
+
+
 # --- discovery, storage ------------------------------------------------------
 
 
@@ -356,6 +420,8 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "PersistentVolumeClaim": default_persistent_volume_claim,
     "Deployment": default_deployment,
     "ReplicaSet": default_replica_set,
+    "Job": default_job,
+    "CronJob": default_cron_job,
     "EndpointSlice": default_endpoint_slice,
     "StorageClass": default_storage_class,
 }

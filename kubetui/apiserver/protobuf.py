@@ -10,7 +10,7 @@ namespace|deployment|service|serviceaccount`` and ``kubectl auth can-i`` POSTs
 
 kubetui answers in JSON (kubectl's Accept allows it) and only *decodes*
 protobuf, for the kinds those commands send. Field numbers below come from
-upstream ``core/v1``, ``apps/v1``, ``authorization/v1`` and ``meta/v1``
+upstream ``core/v1``, ``apps/v1``, ``batch/v1``, ``authorization/v1`` and ``meta/v1``
 ``generated.proto``. Unknown fields are skipped and logged, never guessed.
 """
 
@@ -110,6 +110,24 @@ SCHEMAS: dict[str, dict[int, F]] = {
     "DeploymentStrategy": {1: ("type", "string", ""), 2: ("rollingUpdate", "RollingUpdateDeployment", "")},
     "RollingUpdateDeployment": {1: ("maxUnavailable", "IntOrString", ""), 2: ("maxSurge", "IntOrString", "")},
     "DeploymentStatus": {},
+    # batch/v1 (kubectl create job|cronjob, and create job --from=cronjob/x)
+    "Job": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "JobSpec", ""), 3: ("status", "JobStatus", "")},
+    "JobSpec": {1: ("parallelism", "int32", "ptr"), 2: ("completions", "int32", "ptr"),
+                3: ("activeDeadlineSeconds", "int64", "ptr"), 4: ("selector", "LabelSelector", ""),
+                5: ("manualSelector", "bool", "ptr"), 6: ("template", "PodTemplateSpec", ""),
+                7: ("backoffLimit", "int32", "ptr"), 8: ("ttlSecondsAfterFinished", "int32", "ptr"),
+                9: ("completionMode", "string", "ptr"), 10: ("suspend", "bool", "ptr"),
+                12: ("backoffLimitPerIndex", "int32", "ptr"), 13: ("maxFailedIndexes", "int32", "ptr"),
+                14: ("podReplacementPolicy", "string", "ptr"), 15: ("managedBy", "string", "ptr")},
+    "JobStatus": {},
+    "CronJob": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "CronJobSpec", ""),
+                3: ("status", "CronJobStatus", "")},
+    "CronJobSpec": {1: ("schedule", "string", ""), 2: ("startingDeadlineSeconds", "int64", "ptr"),
+                    3: ("concurrencyPolicy", "string", ""), 4: ("suspend", "bool", "ptr"),
+                    5: ("jobTemplate", "JobTemplateSpec", ""), 6: ("successfulJobsHistoryLimit", "int32", "ptr"),
+                    7: ("failedJobsHistoryLimit", "int32", "ptr"), 8: ("timeZone", "string", "ptr")},
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "JobSpec", "")},
+    "CronJobStatus": {},
     # authorization/v1
     "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectAccessReviewSpec", "")},
     "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
@@ -126,6 +144,7 @@ SCHEMAS: dict[str, dict[int, F]] = {
 DECODABLE = {
     ("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "Namespace"), ("v1", "ServiceAccount"), ("v1", "Service"),
     ("apps/v1", "Deployment"),
+    ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
 }

@@ -507,7 +507,7 @@ class Registry:
                 raise conflict(resource, name, "Precondition failed: ResourceVersion in precondition: "
                                f"{pre['resourceVersion']}, ResourceVersion in object meta: {meta['resourceVersion']}")
             old_finalizers = list(meta.get("finalizers") or [])
-            apply_propagation_finalizers(meta, propagation_policy)
+            apply_propagation_finalizers(meta, strategy.propagation_policy(meta, propagation_policy))
             grace = strategy.check_graceful_delete(obj, grace_period_seconds)
             deleting = meta.get("deletionTimestamp") is not None
             waits_for = bool(meta.get("finalizers")) or strategy.pending_finalizers(obj)

@@ -91,6 +91,23 @@ GOOD: dict[str, dict[str, Any]] = {
                        "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}}],
                        "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
     "storageclasses": {"metadata": {"name": "standard"}, "provisioner": "rancher.io/local-path"},
+    "jobs": {"apiVersion": "batch/v1", "kind": "Job",
+             "metadata": {"name": "pi", "namespace": "default", "uid": "u-1"},
+             "spec": {"manualSelector": True, "selector": {"matchLabels": {"app": "pi"}}, "completions": 3,
+                      "completionMode": "Indexed", "backoffLimitPerIndex": 1,
+                      "podFailurePolicy": {"rules": [
+                          {"action": "FailJob", "onExitCodes": {"containerName": "pi", "operator": "In",
+                                                                "values": [1, 42]}},
+                          {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]},
+                      "template": {"metadata": {"labels": {"app": "pi"}},
+                                   "spec": {"restartPolicy": "Never",
+                                            "containers": [{"name": "pi", "image": "perl:5.34.0"}]}}}},
+    "cronjobs": {"apiVersion": "batch/v1", "kind": "CronJob",
+                 "metadata": {"name": "hello", "namespace": "default"},
+                 "spec": {"schedule": "*/5 9-17 * jan-jun mon-fri", "timeZone": "Europe/Berlin",
+                          "concurrencyPolicy": "Forbid",
+                          "jobTemplate": {"spec": {"template": {"spec": {
+                              "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}},
 }
 
 

@@ -60,6 +60,7 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.api.coordination.v1", ["V1Lease", "V1LeaseList"]),
     ("io.k8s.api.discovery.v1", ["V1EndpointSlice", "V1EndpointSliceList"]),
     ("io.k8s.api.storage.v1", ["V1StorageClass", "V1StorageClassList"]),
+    ("io.k8s.api.batch.v1", ["V1Job", "V1JobList", "V1CronJob", "V1CronJobList"]),
 ]
 
 # Types every API package shares (the meta package is placed first anyway).
@@ -74,17 +75,18 @@ GVK: dict[str, list[tuple[str, str, str]]] = {
     f"{META}.Status": [("", "v1", "Status")],
     f"{META}.WatchEvent": [("", "v1", "WatchEvent"), ("apps", "v1", "WatchEvent"),
                            ("coordination.k8s.io", "v1", "WatchEvent"), ("discovery.k8s.io", "v1", "WatchEvent"),
-                           ("storage.k8s.io", "v1", "WatchEvent")],
+                           ("storage.k8s.io", "v1", "WatchEvent"), ("batch", "v1", "WatchEvent")],
     f"{META}.DeleteOptions": [("", "v1", "DeleteOptions"), ("apps", "v1", "DeleteOptions"),
                               ("coordination.k8s.io", "v1", "DeleteOptions"),
                               ("discovery.k8s.io", "v1", "DeleteOptions"), ("policy", "v1", "DeleteOptions"),
-                              ("storage.k8s.io", "v1", "DeleteOptions")],
+                              ("storage.k8s.io", "v1", "DeleteOptions"), ("batch", "v1", "DeleteOptions")],
 }
 GROUP_OF_PACKAGE = {
     "io.k8s.api.core.v1": ("", "v1"), "io.k8s.api.apps.v1": ("apps", "v1"),
     "io.k8s.api.autoscaling.v1": ("autoscaling", "v1"), "io.k8s.api.policy.v1": ("policy", "v1"),
     "io.k8s.api.coordination.v1": ("coordination.k8s.io", "v1"),
     "io.k8s.api.discovery.v1": ("discovery.k8s.io", "v1"), "io.k8s.api.storage.v1": ("storage.k8s.io", "v1"),
+    "io.k8s.api.batch.v1": ("batch", "v1"),
 }
 
 # (schema short name, field) -> patch strategy and merge key, from the
@@ -124,6 +126,7 @@ PATCH: dict[tuple[str, str], tuple[str, str | None]] = {
     ("DeploymentSpec", "strategy"): ("retainKeys", None),
     ("DeploymentStatus", "conditions"): ("merge", "type"),
     ("ReplicaSetStatus", "conditions"): ("merge", "type"),
+    ("JobStatus", "conditions"): ("merge", "type"),
 }
 
 # Fields the Python client types as plain strings or string maps that are

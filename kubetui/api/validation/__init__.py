@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from kubetui.api.resources import Resource
 from kubetui.api.validation.apps import validate_deployment, validate_replica_set
+from kubetui.api.validation.batch import validate_cron_job, validate_job
 from kubetui.api.validation.core import (
     validate_config_map, validate_endpoints, validate_event, validate_namespace, validate_node,
     validate_persistent_volume, validate_persistent_volume_claim, validate_secret, validate_service,
@@ -43,6 +44,8 @@ VALIDATORS: dict[str, KindValidator] = {
     "Event": validate_event,
     "Deployment": validate_deployment,
     "ReplicaSet": validate_replica_set,
+    "Job": validate_job,
+    "CronJob": validate_cron_job,
     "Lease": validate_lease,
     "EndpointSlice": validate_endpoint_slice,
     "StorageClass": validate_storage_class,

@@ -20,6 +20,7 @@ from typing import Callable
 from kubetui.api.resources import Resource, resource_for
 from kubetui.apiserver.strategies.apps import DeploymentStrategy, ReplicaSetStrategy
 from kubetui.apiserver.strategies.base import Strategy
+from kubetui.apiserver.strategies.batch import CronJobStrategy, JobStrategy
 from kubetui.apiserver.strategies.namespaces import NamespaceStrategy
 from kubetui.apiserver.strategies.pods import PodStrategy
 from kubetui.apiserver.strategies.services import ServiceStrategy
@@ -46,6 +47,8 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "events": CreateOnUpdateStrategy,
         "deployments.apps": DeploymentStrategy,
         "replicasets.apps": ReplicaSetStrategy,
+        "jobs.batch": JobStrategy,
+        "cronjobs.batch": CronJobStrategy,
         "leases.coordination.k8s.io": CreateOnUpdateStrategy,
         "endpointslices.discovery.k8s.io": CreateOnUpdateStrategy,
     }

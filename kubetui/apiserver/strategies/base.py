@@ -136,6 +136,18 @@ class Strategy:
     def check_delete(self, registry: "Registry", namespace: str | None, name: str) -> None:
         """Refuse a delete outright, before the object is read (raise a ``StatusError``); most kinds allow any."""
 
+    #: ``DefaultGarbageCollectionPolicy`` when a DELETE names none: None keeps the
+    #: object's GC finalizers and lets the collector delete dependents in the background.
+    default_propagation_policy: str | None = None
+
+    def propagation_policy(self, meta: Obj, requested: str | None) -> str | None:
+        """The policy a DELETE applies: the requested one, else the kind's default unless a GC finalizer is set."""
+        if requested is not None or self.default_propagation_policy is None:
+            return requested
+        if set(meta.get("finalizers") or []) & {ORPHAN_FINALIZER, FOREGROUND_FINALIZER}:
+            return None
+        return self.default_propagation_policy
+
     def check_graceful_delete(self, obj: Obj, requested: int | None) -> int:
         """``CheckGracefulDelete``: seconds the object lingers, marked, before it is removed (0: at once)."""
         return 0
