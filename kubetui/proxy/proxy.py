@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Any, Iterable
 
+from kubetui.agent.clock import RealClock
 from kubetui.agent.reflector import Reflector
 from kubetui.proxy.counters import iptables_traffic, traffic_document
 from kubetui.proxy.iptables import IPTables, parse_counters
@@ -79,16 +79,17 @@ class IptablesBackend:
 
 class KubeProxy:
     def __init__(self, api: Any, backend: Any, *, node_name: str, min_sync_seconds: float = 0.1,
-                 sync_seconds: float = 30.0) -> None:
+                 sync_seconds: float = 30.0, clock: Any = None) -> None:
         self.api = api
+        self.clock = clock or RealClock()
         self.backend = backend
         self.node_name = node_name
         self.min_sync_seconds = min_sync_seconds
         self.sync_seconds = sync_seconds
         self._dirty = asyncio.Event()
-        self.services = Reflector(api, "/api/v1/services", on_change=self._changed)
+        self.services = Reflector(api, "/api/v1/services", on_change=self._changed, clock=self.clock)
         self.slices = Reflector(api, "/apis/discovery.k8s.io/v1/endpointslices", on_change=self._changed,
-                                params={"labelSelector": ENDPOINTSLICE_SELECTOR})
+                                params={"labelSelector": ENDPOINTSLICE_SELECTOR}, clock=self.clock)
         self.last_sync: float | None = None
         self.last_error: str | None = None
         self.synced = asyncio.Event()     # set after every successful sync (tests wait on it)
@@ -107,17 +108,27 @@ class KubeProxy:
         await self.services.synced.wait()
         await self.slices.synced.wait()
         while True:
-            try:
-                await asyncio.wait_for(self._dirty.wait(), self.sync_seconds)
+            if await self._changed_within(self.sync_seconds):
                 # batch a burst of changes into one sync (upstream minSyncPeriod)
-                await asyncio.sleep(self.min_sync_seconds)
-            except asyncio.TimeoutError:
+                await self.clock.sleep(self.min_sync_seconds)
+            else:
                 getattr(self.backend, "force_full", lambda: None)()
             self._dirty.clear()
             await self.sync_once()
 
+    async def _changed_within(self, seconds: float) -> bool:
+        """Wait for a change, at most ``seconds`` on the clock; True if one came."""
+        changed = asyncio.ensure_future(self._dirty.wait())
+        timer = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({changed, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+            timer.cancel()
+        return self._dirty.is_set()
+
     async def sync_once(self) -> None:
-        start = time.monotonic()
+        start = self.clock.monotonic()
         try:
             await self.backend.sync(self.services.list(), self.slices.list())
         except asyncio.CancelledError:
@@ -126,13 +137,13 @@ class KubeProxy:
             self.last_error = str(e)
             log.error("sync failed: %s; retrying", e)
             self._dirty.set()
-            await asyncio.sleep(1.0)
+            await self.clock.sleep(1.0)
             return
         self.last_error = None
-        self.last_sync = time.time()
+        self.last_sync = self.clock.time()
         self.synced.set()
         log.debug("synced %d services, %d slices in %.1f ms", len(self.services.store), len(self.slices.store),
-                  (time.monotonic() - start) * 1000)
+                  (self.clock.monotonic() - start) * 1000)
 
     def traffic(self) -> dict[str, Any]:
         return traffic_document(self.node_name, self.backend.mode, self.backend.traffic())
