@@ -17,7 +17,6 @@ from kubetui.dns.cluster import ClusterData
 from kubetui.dns.server import DNSServer
 from kubetui.agent.apiclient import APIClient
 from kubetui.agent.main import main as agent_main
-from kubetui.proxy.userspace import loopback_address
 
 log = logging.getLogger("kubetui.dns")
 NAME = "kubetui-dns"
@@ -65,8 +64,12 @@ async def build(args: argparse.Namespace) -> DNSAgent:
     token = Path(args.token_file).read_text().strip() if Path(args.token_file).exists() else None
     ca = args.ca_file if Path(args.ca_file).exists() else None
     api = APIClient(args.api_server, token=token, ca_file=ca, user_agent="kubetui-dns/v1.37.0")
-    data = ClusterData(api, args.cluster_domain,
-                       loopback_address if args.service_addresses == "loopback" else (lambda ip: ip))
+    address_for = lambda ip: ip  # noqa: E731
+    if args.service_addresses == "loopback":
+        # Only the local provider's DNS needs kube-proxy's loopback addresses: the kube-dns pod
+        # on a Docker node does not pay for importing the userspace proxy.
+        from kubetui.proxy.userspace import loopback_address as address_for
+    data = ClusterData(api, args.cluster_domain, address_for)
     upstream = None
     if args.upstream:
         h, _, p = args.upstream.partition(":")
