@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONTROLLERS: dict[str, str] = {
     "replicaset": "kubetui.controllers.replicaset:ReplicaSetController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
+    "job": "kubetui.controllers.job:JobController",
     "node-lifecycle": "kubetui.controllers.nodelifecycle:NodeLifecycleController",
     "taint-eviction": "kubetui.controllers.taint_eviction:TaintEvictionController",
     "pod-garbage-collector": "kubetui.controllers.podgc:PodGCController",
