@@ -26,6 +26,8 @@ CONTROLLERS: dict[str, str] = {
     "replicaset": "kubetui.controllers.replicaset:ReplicaSetController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
     "job": "kubetui.controllers.job:JobController",
+    "cronjob": "kubetui.controllers.cronjob:CronJobController",
+    "ttl-after-finished": "kubetui.controllers.ttlafterfinished:TTLAfterFinishedController",
     "node-lifecycle": "kubetui.controllers.nodelifecycle:NodeLifecycleController",
     "taint-eviction": "kubetui.controllers.taint_eviction:TaintEvictionController",
     "pod-garbage-collector": "kubetui.controllers.podgc:PodGCController",
