@@ -132,12 +132,20 @@ def _pvc(pvc: Obj) -> None:
     _resource_list(_dict(pvc, "status", "allocatedResources"))
 
 
+def _stateful_set(sts: Obj) -> None:
+    _template_owner(sts)
+    for claim in _list(sts, "spec", "volumeClaimTemplates"):
+        _pvc(claim)
+
+
 _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Pod": _pod,
     "Deployment": _template_owner,
     "ReplicaSet": _template_owner,
     "Job": _template_owner,
     "CronJob": lambda cj: _template_owner(_dict(cj, "spec", "jobTemplate") or {}),
+    "DaemonSet": _template_owner,
+    "StatefulSet": _stateful_set,
     "Node": _node,
     "PersistentVolume": _pv,
     "PersistentVolumeClaim": _pvc,

@@ -393,6 +393,46 @@ def default_cron_job(cj: Obj) -> None:
         spec["failedJobsHistoryLimit"] = 1
     # Only the pod template inside is defaulted: SetDefaults_Job is a Job's, not a JobSpec's.
     default_pod_template(_sub(_sub(_sub(spec, "jobTemplate"), "spec"), "template"))
+def default_daemon_set(ds: Obj) -> None:
+    """SetDefaults_DaemonSet: RollingUpdate, one pod down at a time, no surge; 10 revisions kept."""
+    spec = _sub(ds, "spec")
+    strategy = _sub(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _sub(strategy, "rollingUpdate")
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    default_pod_template(_sub(spec, "template"))
+
+
+def default_stateful_set(sts: Obj) -> None:
+    """SetDefaults_StatefulSet: OrderedReady, RollingUpdate from partition 0, claims retained.
+
+    (``rollingUpdate.maxUnavailable`` is defaulted only behind the alpha
+    MaxUnavailableStatefulSet gate, off by default, so it is left unset.)
+    """
+    spec = _sub(sts, "spec")
+    if not spec.get("podManagementPolicy"):
+        spec["podManagementPolicy"] = "OrderedReady"
+    strategy = _sub(spec, "updateStrategy")
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        strategy.setdefault("rollingUpdate", {})
+    if strategy["type"] == "RollingUpdate" and isinstance(strategy.get("rollingUpdate"), dict):
+        strategy["rollingUpdate"].setdefault("partition", 0)
+    retention = _sub(spec, "persistentVolumeClaimRetentionPolicy")
+    for f in ("whenDeleted", "whenScaled"):
+        if not retention.get(f):
+            retention[f] = "Retain"
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    default_pod_template(_sub(spec, "template"))
+    for claim in _items(spec, "volumeClaimTemplates"):
+        # Each template is a whole PersistentVolumeClaim (SetDefaults_PersistentVolumeClaim).
+        claim.setdefault("apiVersion", "v1")
+        claim.setdefault("kind", "PersistentVolumeClaim")
+        default_persistent_volume_claim(claim)
 
 
 # --- discovery, storage ------------------------------------------------------
@@ -422,6 +462,8 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "ReplicaSet": default_replica_set,
     "Job": default_job,
     "CronJob": default_cron_job,
+    "DaemonSet": default_daemon_set,
+    "StatefulSet": default_stateful_set,
     "EndpointSlice": default_endpoint_slice,
     "StorageClass": default_storage_class,
 }

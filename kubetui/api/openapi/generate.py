@@ -54,7 +54,9 @@ ROOTS: list[tuple[str, list[str]]] = [
         "V1PersistentVolumeClaimList", "V1Namespace", "V1NamespaceList", "V1Node", "V1NodeList", "V1Binding",
         "V1TopologySelectorTerm", "V1PodTemplate", "V1PodTemplateList",
     ]),
-    ("io.k8s.api.apps.v1", ["V1Deployment", "V1DeploymentList", "V1ReplicaSet", "V1ReplicaSetList"]),
+    ("io.k8s.api.apps.v1", ["V1Deployment", "V1DeploymentList", "V1ReplicaSet", "V1ReplicaSetList",
+                            "V1DaemonSet", "V1DaemonSetList", "V1StatefulSet", "V1StatefulSetList",
+                            "V1ControllerRevision", "V1ControllerRevisionList"]),
     ("io.k8s.api.autoscaling.v1", ["V1Scale"]),
     ("io.k8s.api.policy.v1", ["V1Eviction"]),
     ("io.k8s.api.coordination.v1", ["V1Lease", "V1LeaseList"]),
@@ -127,6 +129,8 @@ PATCH: dict[tuple[str, str], tuple[str, str | None]] = {
     ("DeploymentStatus", "conditions"): ("merge", "type"),
     ("ReplicaSetStatus", "conditions"): ("merge", "type"),
     ("JobStatus", "conditions"): ("merge", "type"),
+    ("DaemonSetStatus", "conditions"): ("merge", "type"),
+    ("StatefulSetStatus", "conditions"): ("merge", "type"),
 }
 
 # Fields the Python client types as plain strings or string maps that are

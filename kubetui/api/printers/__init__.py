@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from kubetui.api.printers.apps import DEPLOYMENT_COLUMNS, REPLICASET_COLUMNS, deployment_row, replicaset_row
 from kubetui.api.printers.batch import CRONJOB_COLUMNS, JOB_COLUMNS, cronjob_row, job_row
+from kubetui.api.printers.apps_sets import (CONTROLLERREVISION_COLUMNS, DAEMONSET_COLUMNS, STATEFULSET_COLUMNS,
+                                            controllerrevision_row, daemonset_row, statefulset_row)
 from kubetui.api.printers.common import (AGE_DESC, NAME_COL, NAME_DESC, age, col, format_label_selector,
                                          format_labels, human_duration, parse_time, since)
 from kubetui.api.printers.core import (CONFIGMAP_COLUMNS, ENDPOINTS_COLUMNS, EVENT_COLUMNS, NAMESPACE_COLUMNS,
@@ -73,6 +75,9 @@ PRINTERS: dict[str, Printer] = {
     "replicasets.apps": Printer(REPLICASET_COLUMNS, replicaset_row),
     "jobs.batch": Printer(JOB_COLUMNS, job_row),
     "cronjobs.batch": Printer(CRONJOB_COLUMNS, cronjob_row),
+    "daemonsets.apps": Printer(DAEMONSET_COLUMNS, daemonset_row),
+    "statefulsets.apps": Printer(STATEFULSET_COLUMNS, statefulset_row),
+    "controllerrevisions.apps": Printer(CONTROLLERREVISION_COLUMNS, controllerrevision_row),
     "endpointslices.discovery.k8s.io": Printer(ENDPOINTSLICE_COLUMNS, endpointslice_row),
     "storageclasses.storage.k8s.io": Printer(STORAGECLASS_COLUMNS, storageclass_row),
     "leases.coordination.k8s.io": Printer(LEASE_COLUMNS, lease_row),

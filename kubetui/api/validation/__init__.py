@@ -18,6 +18,7 @@ from typing import Any, Callable
 from kubetui.api.resources import Resource
 from kubetui.api.validation.apps import validate_deployment, validate_replica_set
 from kubetui.api.validation.batch import validate_cron_job, validate_job
+from kubetui.api.validation.apps_sets import validate_controller_revision, validate_daemon_set, validate_stateful_set
 from kubetui.api.validation.core import (
     validate_config_map, validate_endpoints, validate_event, validate_namespace, validate_node,
     validate_persistent_volume, validate_persistent_volume_claim, validate_secret, validate_service,
@@ -46,6 +47,9 @@ VALIDATORS: dict[str, KindValidator] = {
     "ReplicaSet": validate_replica_set,
     "Job": validate_job,
     "CronJob": validate_cron_job,
+    "DaemonSet": validate_daemon_set,
+    "StatefulSet": validate_stateful_set,
+    "ControllerRevision": validate_controller_revision,
     "Lease": validate_lease,
     "EndpointSlice": validate_endpoint_slice,
     "StorageClass": validate_storage_class,
