@@ -79,10 +79,13 @@ class KubetuiApp(LessonActions, App[None]):
     | :- | :- |
     | 1 / 2 / 3 / 4 | cluster map / resources / events / store |
     | : | command bar (real kubectl) |
-    | ctrl+p | command palette |
+    | ctrl+p / P | command palette |
     | ? | help |
-    | ctrl+t | dark / light theme |
-    | ctrl+l, n / p, h, c | lessons (see ``MainScreen``) |
+    | ctrl+t / T | dark / light theme |
+    | ctrl+l / L, n / p, h, c | lessons (see ``MainScreen``) |
+
+    Browsers keep ctrl+l, ctrl+d, ctrl+t and ctrl+p for themselves, so each has
+    a browser-safe twin (L, delete, T, P) that the footer shows in ``kubetui web``.
     | q | quit |
     """
 
@@ -100,6 +103,12 @@ class KubetuiApp(LessonActions, App[None]):
                 tooltip="command bar: run kubectl (or kubetui) against this cluster"),
         Binding("question_mark", "help", "Help", key_display="?", show=False, tooltip="this list of keys"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, tooltip="switch between the dark and light theme"),
+        Binding("T", "toggle_theme", "Theme", show=False, tooltip="switch between the dark and light theme"),
+        # The palette's own binding (Textual adds ctrl+p only when none is given) and its browser twin.
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True,
+                tooltip="the command palette: views, resources, lesson actions"),
+        Binding("P", "command_palette", "palette", show=False,
+                tooltip="the command palette: views, resources, lesson actions"),
         Binding("q", "quit", "Quit", show=False, tooltip="quit kubetui"),
     ]
     CSS_PATH = "app.tcss"
@@ -143,6 +152,9 @@ class KubetuiApp(LessonActions, App[None]):
         self._lesson_stop = asyncio.Event()
 
     def on_mount(self) -> None:
+        if self.is_web:
+            # The footer shows the palette under this key: the browser keeps ctrl+p (print).
+            self.COMMAND_PALETTE_BINDING = "P"
         if self._lesson_ref:
             self.start_lesson(self._lesson_ref, fresh=self._lesson_fresh)
         progress = self.backend.startup_progress()

@@ -4,7 +4,9 @@ Each browser tab runs ``python -m kubetui --kubeconfig FILE`` as its own
 process behind a websocket (textual-serve); the page renders it with
 xterm.js. Everything the page needs ships in the textual-serve package: the
 page template used here is textual-serve's own minus its Google Fonts link
-(the bundled Roboto Mono is used instead), so no CDN is contacted.
+(the bundled Roboto Mono is used instead), so no CDN is contacted, plus a
+script that puts the keyboard on the terminal as soon as it exists: keys work
+on load, without a click first.
 """
 
 from __future__ import annotations
@@ -30,6 +32,27 @@ _LOCAL_FONT = """
     </style>"""
 
 
+#: xterm.js reads keys from a hidden textarea; focus it once the app draws (and after the page regains focus).
+_FOCUS_TERMINAL = """
+    <script>
+      (function () {
+        function focusTerminal() {
+          const input = document.querySelector("#terminal textarea.xterm-helper-textarea");
+          if (input && document.activeElement !== input) { input.focus({preventScroll: true}); }
+          return Boolean(input);
+        }
+        let tries = 0;
+        const timer = setInterval(function () {
+          if ((focusTerminal() && document.body.classList.contains("-first-byte")) || ++tries > 300) {
+            clearInterval(timer);
+          }
+        }, 50);
+        window.addEventListener("focus", focusTerminal);
+      })();
+    </script>
+  </body>"""
+
+
 def offline_templates(dest: Path | None = None) -> Path:
     """A templates directory with textual-serve's page, minus any request off this machine."""
     import textual_serve
@@ -39,6 +62,9 @@ def offline_templates(dest: Path | None = None) -> Path:
     html, n = _FONTS_LINK.subn(_LOCAL_FONT, html, count=1)
     if n == 0 and "fonts.googleapis.com" in html:
         raise RuntimeError("textual-serve's template changed: cannot remove its Google Fonts link")
+    html, n = re.subn(r"\s*</body>", _FOCUS_TERMINAL.replace("\\", "\\\\"), html, count=1)
+    if n == 0:
+        raise RuntimeError("textual-serve's template changed: no </body> to add the focus script before")
     dest = dest or Path(tempfile.mkdtemp(prefix="kubetui-web-"))
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "app_index.html").write_text(html)

@@ -36,6 +36,9 @@ async def test_help_shows_plain_descriptions_never_action_names(make_app):
             shown_as_action = [c for c in cells if c in actions or ACTION_NAME.match(c)]
             assert shown_as_action == [], f"help shows internal action names: {shown_as_action}"
             assert "the cluster map: control plane, nodes and their pods" in cells
+            # Browser-safe twins of the keys a browser keeps (issue 12 item 24) are listed with them.
+            assert {"ctrl+l / L", "ctrl+t / T", "ctrl+p / P"} <= set(cells)
+            assert mode != "map" or "ctrl+d / delete" in cells
             await pilot.press("escape")
 
 

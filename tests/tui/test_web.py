@@ -55,10 +55,11 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
     raise AssertionError(f"kubetui web never listened on {port}")
 
 
-@pytest.fixture
-def web(tmp_path):
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """One headless cluster and one ``kubetui web`` for the module; each test opens its own page (and TUI)."""
     _need_browser()
-    cluster = Headless(tmp_path / "cluster", "--nodes", "2")
+    cluster = Headless(tmp_path_factory.mktemp("web") / "cluster", "--nodes", "2")
     kubeconfig = cluster.start()
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kubetui.tui.web", str(kubeconfig), str(port)],
@@ -70,6 +71,66 @@ def web(tmp_path):
         proc.terminate()
         proc.wait(10)
         cluster.stop()
+
+
+class Page:
+    """A Chromium page on ``kubetui web`` that collects the app's terminal output (ANSI stripped)."""
+
+    def __init__(self, browser, url: str) -> None:
+        self.out = bytearray()
+        self.outside: list[str] = []
+        self.page = browser.new_page()
+
+        def route(r):
+            self.outside.append(r.request.url)
+            r.abort()
+        self.page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), route)
+        self.page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda d: self.out.extend(d) if isinstance(d, bytes) else None))
+        self.page.goto(url)
+        self.page.wait_for_selector("body.-first-byte", timeout=20000)
+
+    def text(self) -> str:
+        return ANSI.sub(b"", bytes(self.out)).decode("utf-8", "replace")
+
+    def wait_text(self, needle: str, timeout: float = 20.0, since: int = 0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text()[since:]:
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"{needle!r} never arrived; got: {self.text()[-2000:]}")
+
+
+def _browser(p):
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                             args=["--disable-gpu", "--disable-background-networking",
+                                   "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+
+def test_keys_work_on_load_and_the_footer_shows_browser_safe_keys(web):
+    """Issue 12 item 24: no click needed before keys work; ^l/^d/^t/^p have browser-safe twins in the footer."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = Page(browser, web)
+            page.wait_text("node-2")
+            # The footer offers keys a browser leaves alone, not the ctrl ones it keeps.
+            page.wait_text("L Lesson")
+            text = page.text()
+            assert "^l Lesson" not in text and "^d Delete" not in text, text[-1500:]
+            assert "P palette" in text and "^p palette" not in text
+            since = len(page.text())
+            page.page.keyboard.press("2")            # no click first: the terminal has the keyboard
+            page.wait_text("RESTARTS", since=since)
+            since = len(page.text())
+            page.page.keyboard.press("Shift+L")      # the lesson picker, as ctrl+l in a terminal
+            page.wait_text("Meet the cluster", since=since)
+            assert page.outside == []
+        finally:
+            browser.close()
 
 
 def test_web_shows_cluster_map_and_takes_keys(web):

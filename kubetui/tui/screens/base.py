@@ -38,7 +38,7 @@ class MainScreen(Screen[None]):
 
     | Key | Action |
     | :- | :- |
-    | ctrl+l | lesson panel (or pick a lesson) |
+    | ctrl+l / L | lesson panel (or pick a lesson) |
     | n / p | next / previous lesson step |
     | h | lesson hint |
     | c | check the lesson step now |
@@ -52,6 +52,7 @@ class MainScreen(Screen[None]):
                 tooltip="command bar: run kubectl (or kubetui) against this cluster"),
         Binding("ctrl+l", "app.toggle_lesson", "Lesson",
                 tooltip="show or hide the lesson panel (or pick a lesson)"),
+        Binding("L", "app.toggle_lesson", "Lesson", tooltip="show or hide the lesson panel (or pick a lesson)"),
         Binding("n", "app.lesson_step(1)", "Next step", tooltip="the lesson's next step"),
         Binding("p", "app.lesson_step(-1)", "Prev step", tooltip="the lesson's previous step"),
         Binding("h", "app.lesson_hint", "Hint", tooltip="show the step's next hint"),
@@ -81,7 +82,7 @@ class ObjectActions:
     | l | follow the pod's logs |
     | s | shell into the pod (kubectl exec) |
     | e | edit in $EDITOR (kubectl edit) |
-    | ctrl+d | delete (asks first) |
+    | ctrl+d / delete | delete (asks first) |
     | + / - | scale a Deployment or ReplicaSet |
     | w | why here? the scheduler's decision for a pod |
     | t | traffic across a Service's endpoints |
@@ -95,6 +96,7 @@ class ObjectActions:
         Binding("s", "shell", "Shell", tooltip="a shell in the selected pod (kubectl exec -it)"),
         Binding("e", "edit", "Edit", show=False, tooltip="edit the selected object in $EDITOR (kubectl edit)"),
         Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected object (asks first)"),
+        Binding("delete", "delete", "Delete", key_display="del", tooltip="delete the selected object (asks first)"),
         Binding("plus,+", "scale(1)", "Scale +", key_display="+", show=False,
                 tooltip="one more replica (Deployment or ReplicaSet)"),
         Binding("minus,-", "scale(-1)", "Scale -", key_display="-", show=False,

@@ -20,18 +20,20 @@ def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str,
     keys) follow; an action the screen delegates to the app (``app.help``) is
     listed once, under its own name.
     """
-    rows, seen, keys = [], set(), set()
+    rows: dict[str, tuple[str, str, str]] = {}
+    keys: set[str] = set()
     inherited = [b for cls in type(screen).__mro__ for b in cls.__dict__.get("BINDINGS", [])]
     for b in [*app_bindings, *inherited]:
-        if not isinstance(b, Binding):
+        if not isinstance(b, Binding) or b.key in keys:
             continue
-        action = b.action.removeprefix("app.")
-        if action in seen or b.key in keys:
-            continue
-        seen.add(action)
         keys.add(b.key)
-        rows.append((key_names(b.key), action, b.tooltip or b.description))
-    return rows
+        action = b.action.removeprefix("app.")
+        if action in rows:  # a second key for the same action (ctrl+l and its browser twin L)
+            key, _, what = rows[action]
+            rows[action] = (f"{key} / {key_names(b.key)}", action, what)
+            continue
+        rows[action] = (key_names(b.key), action, b.tooltip or b.description)
+    return list(rows.values())
 
 
 _KEY_NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "plus": "+", "minus": "-",

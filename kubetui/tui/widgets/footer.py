@@ -5,6 +5,10 @@ in one row and lets the ones past the right edge fall off (at 100 columns
 the views and the palette were cut). ``FittingFooter`` hides the least
 important keys first until the rest fit; every key still works and ``?``
 lists them all.
+
+In a browser (``kubetui web``) ctrl+l, ctrl+d, ctrl+t and ctrl+p belong to the
+browser; the footer shows their browser-safe twins there instead (``BROWSER_TWINS``),
+and in a terminal the ctrl keys.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ DROP_ORDER = (
 )
 
 
+#: keys a browser keeps for itself -> the key that does the same in kubetui
+BROWSER_TWINS = {"ctrl+l": "L", "ctrl+d": "delete", "ctrl+t": "T", "ctrl+p": "P"}
+BROWSER_TWIN_DISPLAY = {"delete": "del"}
+
+
 class FittingFooter(Footer):
     """A compact footer that drops its least important keys rather than cut them off."""
 
@@ -30,7 +39,13 @@ class FittingFooter(Footer):
         self._widths: dict[int, int] = {}
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield from super().compose()
+        web = self.app.is_web
+        for widget in super().compose():
+            # Footer draws one key per action (the first binding's): in a browser, show the twin instead.
+            if web and isinstance(widget, FooterKey) and widget.key in BROWSER_TWINS:
+                widget.key = BROWSER_TWINS[widget.key]
+                widget.key_display = BROWSER_TWIN_DISPLAY.get(widget.key, widget.key)
+            yield widget
         self.call_after_refresh(self.fit)
 
     def on_resize(self) -> None:
