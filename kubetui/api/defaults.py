@@ -449,6 +449,53 @@ def default_storage_class(sc: Obj) -> None:
     sc.setdefault("volumeBindingMode", "Immediate")
 
 
+# --- policy kinds: RCs, pod templates, limit ranges, priority classes ------------
+
+
+def default_replication_controller(rc: Obj) -> None:
+    """``SetDefaults_ReplicationController``: the selector and labels default to the template's labels."""
+    spec = _sub(rc, "spec")
+    template = spec.get("template")
+    if isinstance(template, dict):
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if labels:
+            if not spec.get("selector"):
+                spec["selector"] = dict(labels)
+            meta = _sub(rc, "metadata")
+            if not meta.get("labels"):
+                meta["labels"] = dict(labels)
+        default_pod_template(template)
+    spec.setdefault("replicas", 1)
+
+
+def default_pod_template_object(pt: Obj) -> None:
+    if isinstance(pt.get("template"), dict):
+        default_pod_template(pt["template"])
+
+
+def default_limit_range(lr: Obj) -> None:
+    """``SetDefaults_LimitRangeItem``: for Container items, default <- max, defaultRequest <- default, then min."""
+    for item in _items(_sub(lr, "spec"), "limits"):
+        if item.get("type") != "Container":
+            continue
+        default = dict(item.get("default") or {})
+        request = dict(item.get("defaultRequest") or {})
+        for k, v in (item.get("max") or {}).items():
+            default.setdefault(k, v)
+        for k, v in default.items():
+            request.setdefault(k, v)
+        for k, v in (item.get("min") or {}).items():
+            request.setdefault(k, v)
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
+
+
+def default_priority_class(pc: Obj) -> None:
+    pc.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": default_pod,
     "Service": default_service,
@@ -466,4 +513,8 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "StatefulSet": default_stateful_set,
     "EndpointSlice": default_endpoint_slice,
     "StorageClass": default_storage_class,
+    "ReplicationController": default_replication_controller,
+    "PodTemplate": default_pod_template_object,
+    "LimitRange": default_limit_range,
+    "PriorityClass": default_priority_class,
 }

@@ -71,6 +71,9 @@ STORAGE_PREFIX = {
     "persistentvolumes": "persistentvolumes",
     "persistentvolumeclaims": "persistentvolumeclaims",
     "storageclasses.storage.k8s.io": "storageclasses",
+    "replicationcontrollers": "controllers",
+    "poddisruptionbudgets.policy": "poddisruptionbudgets",
+    "priorityclasses.scheduling.k8s.io": "priorityclasses",
 }
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
@@ -113,6 +116,15 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("leases", "Lease", group="coordination.k8s.io"),
     Resource("endpointslices", "EndpointSlice", group="discovery.k8s.io"),
     Resource("storageclasses", "StorageClass", group="storage.k8s.io", namespaced=False, short_names=("sc",)),
+    # issue 13 (policy): quotas, limit ranges, disruption budgets, priorities, RCs, pod templates
+    Resource("replicationcontrollers", "ReplicationController", short_names=("rc",), categories=("all",),
+             subresources={**_STATUS, "scale": (("autoscaling", "v1", "Scale"), ("get", "patch", "update"))}),
+    Resource("podtemplates", "PodTemplate"),
+    Resource("resourcequotas", "ResourceQuota", short_names=("quota",), subresources={**_STATUS}),
+    Resource("limitranges", "LimitRange", short_names=("limits",)),
+    Resource("poddisruptionbudgets", "PodDisruptionBudget", group="policy", short_names=("pdb",),
+             subresources={**_STATUS}),
+    Resource("priorityclasses", "PriorityClass", group="scheduling.k8s.io", namespaced=False, short_names=("pc",)),
 )
 
 _BY_NAME: dict[str, Resource] = {}

@@ -4,7 +4,9 @@ Upstream: ``pkg/controlplane/controller/systemnamespaces`` (``default``,
 ``kube-system``, ``kube-public``, ``kube-node-lease``) and
 ``pkg/controlplane/controller/kubernetesservice`` (the ``kubernetes``
 Service in ``default``, ClusterIP = the first address of the service range,
-port 443 to the API server's 6443). Idempotent: run at every start.
+port 443 to the API server's 6443), and the two system PriorityClasses
+(``pkg/registry/scheduling/rest``'s post-start hook
+``scheduling/bootstrap-system-priority-classes``). Idempotent: run at every start.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ if TYPE_CHECKING:
     from kubetui.apiserver.registry import Registry
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# scheduling/v1 SystemPriorityClasses(): name -> (value, description)
+SYSTEM_PRIORITY_CLASSES = {
+    "system-node-critical": (2000001000, "Used for system critical pods that must not be moved from their "
+                                         "current node."),
+    "system-cluster-critical": (2000000000, "Used for system critical pods that must run in the cluster, but "
+                                            "can be moved to another node if necessary."),
+}
 
 
 async def bootstrap(registry: "Registry") -> None:
@@ -44,3 +53,13 @@ async def bootstrap(registry: "Registry") -> None:
             })
         except errors.AlreadyExists:
             pass
+    pc = resource_for("priorityclasses")
+    for name, (value, description) in SYSTEM_PRIORITY_CLASSES.items():
+        if registry.store.get(pc.key(name), copy=False) is None:
+            try:
+                await registry.create(pc, None, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                                 "metadata": {"name": name}, "value": value,
+                                                 "description": description, "preemptionPolicy":
+                                                 "PreemptLowerPriority"})
+            except errors.AlreadyExists:
+                pass

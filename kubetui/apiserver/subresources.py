@@ -45,16 +45,24 @@ def _status_success(code: int = 201) -> Obj:
 # ----------------------------------------------------------------------- scale
 
 def to_scale(obj: Obj) -> Obj:
-    """An autoscaling/v1 ``Scale`` view of a Deployment or ReplicaSet."""
+    """An autoscaling/v1 ``Scale`` view of a Deployment, ReplicaSet or ReplicationController.
+
+    (An RC's selector is a plain label map: ``SelectorFromSet`` upstream.)
+    """
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    if obj.get("kind") == "ReplicationController" or (
+            isinstance(selector, dict) and selector and "matchLabels" not in selector
+            and "matchExpressions" not in selector):
+        selector = {"matchLabels": selector or {}}
     return {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                      if k in meta},
         "spec": {"replicas": spec.get("replicas", 0)},
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": selector_to_string(spec.get("selector"))},
+                   "selector": selector_to_string(selector)},
     }
 
 

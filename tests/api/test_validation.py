@@ -128,6 +128,23 @@ GOOD: dict[str, dict[str, Any]] = {
                           "jobTemplate": {"spec": {"template": {"spec": {
                               "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}},
 }
+# issue 13's policy kinds
+_TEMPLATE = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+GOOD.update({
+    "replicationcontrollers": {"metadata": {"name": "web", "namespace": "default"},
+                               "spec": {"replicas": 2, "selector": {"app": "web"}, "template": _TEMPLATE}},
+    "podtemplates": {"metadata": {"name": "web", "namespace": "default"}, "template": _TEMPLATE},
+    "resourcequotas": {"metadata": {"name": "compute", "namespace": "default"},
+                       "spec": {"hard": {"requests.cpu": "1", "limits.memory": "2Gi", "pods": "10",
+                                         "count/deployments.apps": "2"}, "scopes": ["NotBestEffort"]}},
+    "limitranges": {"metadata": {"name": "defaults", "namespace": "default"},
+                    "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"},
+                                         "defaultRequest": {"cpu": "250m"}, "max": {"cpu": "1"},
+                                         "min": {"cpu": "100m"}}]}},
+    "poddisruptionbudgets": {"metadata": {"name": "web", "namespace": "default"},
+                             "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}},
+    "priorityclasses": {"metadata": {"name": "high"}, "value": 1000, "description": "high"},
+})
 
 
 def test_every_served_kind_has_a_good_manifest():

@@ -53,12 +53,15 @@ ROOTS: list[tuple[str, list[str]]] = [
         "V1ServiceAccountList", "V1PersistentVolume", "V1PersistentVolumeList", "V1PersistentVolumeClaim",
         "V1PersistentVolumeClaimList", "V1Namespace", "V1NamespaceList", "V1Node", "V1NodeList", "V1Binding",
         "V1TopologySelectorTerm", "V1PodTemplate", "V1PodTemplateList",
+        "V1ReplicationController", "V1ReplicationControllerList", "V1ResourceQuota", "V1ResourceQuotaList",
+        "V1LimitRange", "V1LimitRangeList",
     ]),
     ("io.k8s.api.apps.v1", ["V1Deployment", "V1DeploymentList", "V1ReplicaSet", "V1ReplicaSetList",
                             "V1DaemonSet", "V1DaemonSetList", "V1StatefulSet", "V1StatefulSetList",
                             "V1ControllerRevision", "V1ControllerRevisionList"]),
     ("io.k8s.api.autoscaling.v1", ["V1Scale"]),
-    ("io.k8s.api.policy.v1", ["V1Eviction"]),
+    ("io.k8s.api.policy.v1", ["V1Eviction", "V1PodDisruptionBudget", "V1PodDisruptionBudgetList"]),
+    ("io.k8s.api.scheduling.v1", ["V1PriorityClass", "V1PriorityClassList"]),
     ("io.k8s.api.coordination.v1", ["V1Lease", "V1LeaseList"]),
     ("io.k8s.api.discovery.v1", ["V1EndpointSlice", "V1EndpointSliceList"]),
     ("io.k8s.api.storage.v1", ["V1StorageClass", "V1StorageClassList"]),
@@ -77,11 +80,13 @@ GVK: dict[str, list[tuple[str, str, str]]] = {
     f"{META}.Status": [("", "v1", "Status")],
     f"{META}.WatchEvent": [("", "v1", "WatchEvent"), ("apps", "v1", "WatchEvent"),
                            ("coordination.k8s.io", "v1", "WatchEvent"), ("discovery.k8s.io", "v1", "WatchEvent"),
-                           ("storage.k8s.io", "v1", "WatchEvent"), ("batch", "v1", "WatchEvent")],
+                           ("storage.k8s.io", "v1", "WatchEvent"), ("batch", "v1", "WatchEvent"),
+                           ("policy", "v1", "WatchEvent"), ("scheduling.k8s.io", "v1", "WatchEvent")],
     f"{META}.DeleteOptions": [("", "v1", "DeleteOptions"), ("apps", "v1", "DeleteOptions"),
                               ("coordination.k8s.io", "v1", "DeleteOptions"),
                               ("discovery.k8s.io", "v1", "DeleteOptions"), ("policy", "v1", "DeleteOptions"),
-                              ("storage.k8s.io", "v1", "DeleteOptions"), ("batch", "v1", "DeleteOptions")],
+                              ("storage.k8s.io", "v1", "DeleteOptions"), ("batch", "v1", "DeleteOptions"),
+                              ("scheduling.k8s.io", "v1", "DeleteOptions")],
 }
 GROUP_OF_PACKAGE = {
     "io.k8s.api.core.v1": ("", "v1"), "io.k8s.api.apps.v1": ("apps", "v1"),
@@ -89,6 +94,7 @@ GROUP_OF_PACKAGE = {
     "io.k8s.api.coordination.v1": ("coordination.k8s.io", "v1"),
     "io.k8s.api.discovery.v1": ("discovery.k8s.io", "v1"), "io.k8s.api.storage.v1": ("storage.k8s.io", "v1"),
     "io.k8s.api.batch.v1": ("batch", "v1"),
+    "io.k8s.api.scheduling.v1": ("scheduling.k8s.io", "v1"),
 }
 
 # (schema short name, field) -> patch strategy and merge key, from the
@@ -131,11 +137,14 @@ PATCH: dict[tuple[str, str], tuple[str, str | None]] = {
     ("JobStatus", "conditions"): ("merge", "type"),
     ("DaemonSetStatus", "conditions"): ("merge", "type"),
     ("StatefulSetStatus", "conditions"): ("merge", "type"),
+    ("ReplicationControllerStatus", "conditions"): ("merge", "type"),
+    ("PodDisruptionBudgetStatus", "conditions"): ("merge", "type"),
 }
 
 # Fields the Python client types as plain strings or string maps that are
 # really resource.Quantity upstream.
-QUANTITY_MAPS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "allocatedResources", "overhead"}
+QUANTITY_MAPS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "allocatedResources", "overhead",
+                 "default", "defaultRequest", "max", "min", "maxLimitRequestRatio"}
 QUANTITY_FIELDS = {("EmptyDirVolumeSource", "sizeLimit"), ("ResourceFieldSelector", "divisor")}
 MICRO_TIME_FIELDS = {("Event", "eventTime"), ("LeaseSpec", "acquireTime"), ("LeaseSpec", "renewTime")}
 INT_OR_STRING_FIELDS = {"port", "targetPort", "maxSurge", "maxUnavailable", "minAvailable"}

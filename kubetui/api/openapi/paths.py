@@ -22,6 +22,7 @@ _PACKAGE = {
     "policy": "io.k8s.api.policy.v1", "coordination.k8s.io": "io.k8s.api.coordination.v1",
     "discovery.k8s.io": "io.k8s.api.discovery.v1", "storage.k8s.io": "io.k8s.api.storage.v1",
     "batch": "io.k8s.api.batch.v1",
+    "scheduling.k8s.io": "io.k8s.api.scheduling.v1",
 }
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 

@@ -30,6 +30,10 @@ from kubetui.api.printers.core import (CONFIGMAP_COLUMNS, ENDPOINTS_COLUMNS, EVE
                                        pv_row, pvc_row, secret_row, service_row, serviceaccount_row)
 from kubetui.api.printers.other import (ENDPOINTSLICE_COLUMNS, LEASE_COLUMNS, STORAGECLASS_COLUMNS,
                                         endpointslice_row, lease_row, storageclass_row)
+from kubetui.api.printers.policy import (LIMITRANGE_COLUMNS, PDB_COLUMNS, PODTEMPLATE_COLUMNS,
+                                         PRIORITYCLASS_COLUMNS, RC_COLUMNS, RESOURCEQUOTA_COLUMNS, limitrange_row,
+                                         pdb_row, podtemplate_row, priorityclass_row, replicationcontroller_row,
+                                         resourcequota_row)
 from kubetui.api.printers.pods import (POD_COLUMNS, PodStatus, pod_row, pod_row_conditions, pod_status,
                                        pod_status_reason)
 
@@ -81,6 +85,12 @@ PRINTERS: dict[str, Printer] = {
     "endpointslices.discovery.k8s.io": Printer(ENDPOINTSLICE_COLUMNS, endpointslice_row),
     "storageclasses.storage.k8s.io": Printer(STORAGECLASS_COLUMNS, storageclass_row),
     "leases.coordination.k8s.io": Printer(LEASE_COLUMNS, lease_row),
+    "replicationcontrollers": Printer(RC_COLUMNS, replicationcontroller_row),
+    "podtemplates": Printer(PODTEMPLATE_COLUMNS, podtemplate_row),
+    "resourcequotas": Printer(RESOURCEQUOTA_COLUMNS, resourcequota_row),
+    "limitranges": Printer(LIMITRANGE_COLUMNS, limitrange_row),
+    "poddisruptionbudgets.policy": Printer(PDB_COLUMNS, pdb_row),
+    "priorityclasses.scheduling.k8s.io": Printer(PRIORITYCLASS_COLUMNS, priorityclass_row),
 }
 
 

@@ -28,6 +28,10 @@ from kubetui.api.validation.field import Cause
 from kubetui.api.validation.meta import name_check_for, validate_object_meta, validate_object_meta_update
 from kubetui.api.validation.other import validate_endpoint_slice, validate_lease, validate_storage_class
 from kubetui.api.validation.pod import validate_pod
+from kubetui.api.validation.policy import (
+    validate_limit_range, validate_pod_disruption_budget, validate_pod_template, validate_priority_class,
+    validate_replication_controller, validate_resource_quota,
+)
 
 KindValidator = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], list[Cause]]
 
@@ -53,6 +57,12 @@ VALIDATORS: dict[str, KindValidator] = {
     "Lease": validate_lease,
     "EndpointSlice": validate_endpoint_slice,
     "StorageClass": validate_storage_class,
+    "ReplicationController": validate_replication_controller,
+    "PodTemplate": validate_pod_template,
+    "ResourceQuota": validate_resource_quota,
+    "LimitRange": validate_limit_range,
+    "PodDisruptionBudget": validate_pod_disruption_budget,
+    "PriorityClass": validate_priority_class,
 }
 
 # Subresources whose body is not the parent object (Binding, Eviction, Scale…):

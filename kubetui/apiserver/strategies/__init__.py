@@ -24,6 +24,10 @@ from kubetui.apiserver.strategies.base import Strategy
 from kubetui.apiserver.strategies.batch import CronJobStrategy, JobStrategy
 from kubetui.apiserver.strategies.namespaces import NamespaceStrategy
 from kubetui.apiserver.strategies.pods import PodStrategy
+from kubetui.apiserver.strategies.policy import (
+    PodDisruptionBudgetStrategy, PodTemplateStrategy, PriorityClassStrategy, ReplicationControllerStrategy,
+    ResourceQuotaStrategy,
+)
 from kubetui.apiserver.strategies.services import ServiceStrategy
 from kubetui.apiserver.strategies.storage import DefaultStorageClass, VolumeStrategy
 
@@ -54,6 +58,11 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "statefulsets.apps": StatefulSetStrategy,
         "leases.coordination.k8s.io": CreateOnUpdateStrategy,
         "endpointslices.discovery.k8s.io": CreateOnUpdateStrategy,
+        "replicationcontrollers": ReplicationControllerStrategy,
+        "podtemplates": PodTemplateStrategy,
+        "resourcequotas": ResourceQuotaStrategy,
+        "poddisruptionbudgets.policy": PodDisruptionBudgetStrategy,
+        "priorityclasses.scheduling.k8s.io": PriorityClassStrategy,
     }
     return {gr: make(resource_for(gr)) for gr, make in kinds.items()}
 
