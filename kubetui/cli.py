@@ -34,6 +34,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.store",
     "kubetui.bench.api",
     "kubetui.bench.scheduler",
+    "kubetui.bench.jobs",
     "kubetui.bench.nodes",
     "kubetui.bench.tui",
     "kubetui.bench.service",

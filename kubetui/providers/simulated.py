@@ -10,7 +10,10 @@ light in-process agent talking to the API through a ``Client``:
   condition on the clock, as a kubelet heartbeats;
 - it marks pods bound to it ``Running`` and ``Ready`` (no container runs:
   containerIDs read ``simulated://…``), and finishes deleting terminating pods,
-  as a kubelet does once their containers have stopped.
+  as a kubelet does once their containers have stopped;
+- pods that are meant to finish (``restartPolicy`` ``Never``/``OnFailure``:
+  Job pods) end after the ``sleep N`` of their command with the code of its
+  ``exit K`` (``simulated_run``), as KWOK's pod-complete stage.
 
 One pod watch serves every simulated node (as KWOK's single controller does),
 so 500 nodes do not mean 500 watches.
@@ -59,6 +62,7 @@ from kubetui.client.base import MERGE_PATCH, Client
 from kubetui.clock import Clock, rfc3339, rfc3339_micro
 from kubetui.kubelet.node import allocatable_patch
 from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provider
+from kubetui.providers.simulated_run import finished_status, restarted_status, run_plan
 
 log = logging.getLogger(__name__)
 
@@ -491,6 +495,9 @@ class SimulatedProvider(Provider):
             await self.client.patch("pods", meta["name"], {"status": status}, meta.get("namespace"),
                                     subresource="status", patch_type=MERGE_PATCH)
             self.pods_started += 1
+            plan = run_plan(pod)
+            if plan is not None:
+                self._spawn(self._run_to_completion(sim, pod, status, ident, *plan))
         except errors.NotFound:
             sim.ips.give_back(key)
         except asyncio.CancelledError:
@@ -498,6 +505,29 @@ class SimulatedProvider(Provider):
         except Exception as e:
             self._started_pods.discard(ident)
             log.warning("simulated node %s: starting %s failed: %s", sim.cfg.name, key, e)
+
+    async def _run_to_completion(self, sim: SimulatedNode, pod: dict[str, Any], status: dict[str, Any],
+                                 ident: str, seconds: float, code: int) -> None:
+        """The containers "exit" after ``seconds``; OnFailure restarts a failure in place (with backoff)."""
+        meta = pod["metadata"]
+        restarts = 0
+        while ident in self._started_pods:
+            await self.clock.sleep(seconds)
+            if ident not in self._started_pods or not sim.running or sim.silent:
+                return
+            now = rfc3339(self.clock.time())
+            again = code != 0 and (pod.get("spec") or {}).get("restartPolicy") == "OnFailure"
+            status = restarted_status(status, code, now) if again else finished_status(status, code, now)
+            try:
+                await self.client.patch("pods", meta["name"], {"status": status}, meta.get("namespace"),
+                                        subresource="status", patch_type=MERGE_PATCH)
+            except errors.NotFound:
+                return
+            if not again:
+                return
+            restarts += 1
+            await self.clock.sleep(min(self.timings.crashloop_backoff_initial_seconds * 2 ** (restarts - 1),
+                                       self.timings.crashloop_backoff_max_seconds))
 
     async def _resync_pods(self, sim: SimulatedNode, restart: bool) -> None:
         """After an outage: start pods bound meanwhile, finish deleted ones, restart the rest after a reboot."""
