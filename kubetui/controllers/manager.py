@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONTROLLERS: dict[str, str] = {
     "replicaset": "kubetui.controllers.replicaset:ReplicaSetController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
+    "daemonset": "kubetui.controllers.daemonset:DaemonSetController",
     "job": "kubetui.controllers.job:JobController",
     "cronjob": "kubetui.controllers.cronjob:CronJobController",
     "ttl-after-finished": "kubetui.controllers.ttlafterfinished:TTLAfterFinishedController",

@@ -1,0 +1,230 @@
+"""The DaemonSet controller: one pod on every eligible node, rolled out node by node.
+
+Upstream: ``pkg/controller/daemon/daemon_controller.go`` (syncDaemonSet, manage,
+syncNodes, the node and pod event handlers) and ``update.go`` (constructHistory,
+cleanupHistory). The decisions are pure functions in ``daemonset_util``
+(``decide``, ``daemon_set_status``); this module reads the informer caches,
+asks them, and carries out the answer: create a pod for a node (pinned by
+node affinity on ``metadata.name``; the scheduler binds it), delete pods,
+keep the ControllerRevisions that ``kubectl rollout history|undo`` read, and
+write the status that ``kubectl get ds`` and ``rollout status`` show.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubetui.api import errors
+from kubetui.client.informer import CONTROLLER_INDEX, split_key
+from kubetui.controllers import daemonset_util as dsu
+from kubetui.controllers import history
+from kubetui.controllers.base import Controller
+from kubetui.controllers.expectations import Expectations
+from kubetui.controllers.util import (
+    claim_children, controller_ref, is_deleting, is_pod_ready, labels_of, meta, resolve_controller, selector_of,
+)
+
+Obj = dict[str, Any]
+
+
+class DaemonSetController(Controller):
+    name = "daemonset"
+    component = "daemonset-controller"
+    workers = 2
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.ds_informer = self.factory.informer("daemonsets")
+        self.pod_informer = self.factory.informer("pods")
+        self.node_informer = self.factory.informer("nodes")
+        self.cr_informer = self.factory.informer("controllerrevisions")
+        self.expectations = Expectations(self.clock)
+        self.ds_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._ds_deleted)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.node_informer.add_handler(self._node_added, self._node_updated)
+
+    # --- handlers: compute keys, enqueue ---
+
+    def _ds_deleted(self, ds: Obj) -> None:
+        key = f"{meta(ds).get('namespace')}/{meta(ds).get('name')}"
+        self.expectations.delete(key)
+        self.queue.add(key)
+
+    def _owner_key(self, pod: Obj) -> str | None:
+        ns = meta(pod).get("namespace")
+        owner = resolve_controller(controller_ref(pod), self.ds_informer, ns, "DaemonSet")
+        return f"{ns}/{meta(owner)['name']}" if owner else None
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key:
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+        elif controller_ref(pod) is None:
+            for ds in self.ds_informer.list(meta(pod).get("namespace")):
+                if selector_of(ds).matches(labels_of(pod)):
+                    self.enqueue(ds)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        key = self._owner_key(new)
+        if not key:
+            return
+        self.queue.add(key)
+        if is_pod_ready(new) and not is_pod_ready(old):
+            ds = self.ds_informer.get(key)
+            min_ready = int(((ds or {}).get("spec") or {}).get("minReadySeconds") or 0)
+            if min_ready:
+                self.queue.add_after(key, min_ready + 1)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key:
+            self.expectations.deletion_observed(key, f"{meta(pod).get('namespace')}/{meta(pod).get('name')}")
+            self.queue.add(key)
+
+    def _enqueue_all(self) -> None:
+        for ds in self.ds_informer.list():
+            self.enqueue(ds)
+
+    def _node_added(self, node: Obj) -> None:
+        self._enqueue_all()
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        # Only what NodeShouldRunDaemonPod reads matters: labels, taints, and the node's name.
+        if labels_of(old) != labels_of(new) or (old.get("spec") or {}) != (new.get("spec") or {}):
+            self._enqueue_all()
+
+    # --- reconcile ---
+
+    def _pods_by_node(self, ds: Obj, pods: list[Obj]) -> dict[str, list[Obj]]:
+        """``getNodesToDaemonPods``: the DaemonSet's pods by the node they are (or will be) on."""
+        out: dict[str, list[Obj]] = {}
+        for pod in pods:
+            phase = (pod.get("status") or {}).get("phase")
+            if is_deleting(pod) and phase in ("Failed", "Succeeded"):
+                continue
+            node = dsu.target_node(pod)
+            if node:
+                out.setdefault(node, []).append(pod)
+        return out
+
+    async def reconcile(self, key: Any) -> float | None:
+        ns, name = split_key(key)
+        ds = self.ds_informer.get(key)
+        if ds is None:
+            self.expectations.delete(key)
+            return None
+        candidates = self.pod_informer.list(ns)
+        pods = await claim_children(self.client, "pods", ds, "apps/v1", "DaemonSet", selector_of(ds), candidates)
+        nodes = sorted(self.node_informer.list(), key=lambda n: meta(n)["name"])
+        pods_by_node = self._pods_by_node(ds, pods)
+        now = self.clock.time()
+        if not is_deleting(ds):
+            await self._construct_history(ds)
+            if self.expectations.satisfied(key):
+                actions = dsu.decide(ds, nodes, pods_by_node, now)
+                if actions:
+                    await self._sync_nodes(key, ds, actions)
+                await self._cleanup_history(ds, pods)
+        status = dsu.daemon_set_status(ds, nodes, pods_by_node, now)
+        if status != (ds.get("status") or {}):
+            await self._update_status(ds, status)
+        min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
+        if min_ready and status["numberReady"] != status["numberAvailable"]:
+            return float(min_ready)
+        return None
+
+    async def _sync_nodes(self, key: str, ds: Obj, actions: dsu.DaemonSetActions) -> None:
+        """``syncNodes``: create the pods (the scheduler binds them), delete the others."""
+        ns = meta(ds).get("namespace")
+        hash_ = dsu.template_hash(ds)
+        deletions = list(dict.fromkeys(n for n, _ in actions.delete))
+        self.expectations.expect_creations(key, len(actions.create_on))
+        self.expectations.expect_deletions(key, [f"{ns}/{n}" for n in deletions])
+        failure: Exception | None = None
+        for node_name in actions.create_on:
+            try:
+                pod = await self.client.create("pods", dsu.daemon_pod(ds, node_name, hash_), ns)
+            except errors.StatusError as e:
+                self.expectations.creation_observed(key)
+                failure = failure or e
+                self.event(ds, "Warning", "FailedCreate", f"Error creating: {e}")
+                continue
+            self.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {meta(pod)['name']}")
+        for pod_name in deletions:
+            try:
+                await self.client.delete("pods", pod_name, ns)
+            except errors.NotFound:
+                self.expectations.deletion_observed(key, f"{ns}/{pod_name}")
+                continue
+            self.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}")
+        if failure is not None:
+            raise failure
+
+    async def _update_status(self, ds: Obj, status: Obj) -> None:
+        ns, name = meta(ds).get("namespace"), meta(ds)["name"]
+        body = copy.deepcopy(ds)
+        for attempt in range(2):
+            body["status"] = status
+            try:
+                await self.client.update("daemonsets", body, ns, subresource="status")
+                return
+            except errors.NotFound:
+                return
+            except errors.Conflict:
+                if attempt:
+                    raise
+                body = await self.client.get("daemonsets", name, ns)
+
+    # --- history ---
+
+    def _revisions(self, ds: Obj) -> list[Obj]:
+        return [cr for cr in self.cr_informer.by_index(CONTROLLER_INDEX, meta(ds).get("uid", ""))
+                if not is_deleting(cr)]
+
+    async def _construct_history(self, ds: Obj) -> None:
+        """``constructHistory``: make sure the current template has a revision, numbered newest."""
+        ns = meta(ds).get("namespace")
+        hash_ = dsu.template_hash(ds)
+        revisions = self._revisions(ds)
+        top = history.max_revision(revisions)
+        current = [cr for cr in revisions
+                   if (labels_of(cr).get(history.REVISION_HASH_LABEL) == hash_)
+                   or history.same_data(cr, {"data": history.template_patch(ds)})]
+        if current:
+            cur = history.sort_revisions(current)[-1]
+            if int(cur.get("revision") or 0) < top:
+                body = copy.deepcopy(cur)
+                body["revision"] = top + 1
+                try:
+                    await self.client.update("controllerrevisions", body, ns)
+                except (errors.NotFound, errors.Conflict):
+                    pass
+            return
+        cr = history.new_revision(ds, "apps/v1", "DaemonSet", top + 1, None, hash_=hash_,
+                                  hash_label=history.REVISION_HASH_LABEL)
+        cr["metadata"]["name"] = history.revision_name(meta(ds)["name"], hash_)
+        try:
+            await self.client.create("controllerrevisions", cr, ns)
+        except errors.AlreadyExists:
+            existing = await self.client.get("controllerrevisions", cr["metadata"]["name"], ns)
+            if not history.same_data(existing, cr):
+                # A hash collision: bump collisionCount so the next sync picks another name.
+                status = dict(ds.get("status") or {})
+                status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
+                await self._update_status(ds, status)
+
+    async def _cleanup_history(self, ds: Obj, pods: list[Obj]) -> None:
+        """``cleanupHistory``: keep revisionHistoryLimit old revisions besides those pods still use."""
+        limit = int((ds.get("spec") or {}).get("revisionHistoryLimit", 10))
+        hash_ = dsu.template_hash(ds)
+        live_hashes = {labels_of(p).get(history.REVISION_HASH_LABEL) for p in pods} | {hash_}
+        revisions = self._revisions(ds)
+        live = {meta(cr)["name"] for cr in revisions
+                if labels_of(cr).get(history.REVISION_HASH_LABEL) in live_hashes}
+        for cr in history.revisions_to_prune(revisions, live, limit):
+            try:
+                await self.client.delete("controllerrevisions", meta(cr)["name"], meta(cr).get("namespace"))
+            except errors.NotFound:
+                pass
