@@ -37,7 +37,8 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
 # Resources whose objects own or are owned by others in a kubetui cluster.
-GC_RESOURCES = ("pods", "replicasets", "deployments", "jobs", "cronjobs", "services", "endpoints", "endpointslices",
+GC_RESOURCES = ("pods", "replicasets", "deployments", "jobs", "cronjobs", "replicationcontrollers", "services",
+                "endpoints", "endpointslices",
                 "configmaps", "secrets", "serviceaccounts", "persistentvolumeclaims", "leases", "nodes")
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # name -> "module:Class"; the names are kube-controller-manager's --controllers names.
 CONTROLLERS: dict[str, str] = {
     "replicaset": "kubetui.controllers.replicaset:ReplicaSetController",
+    "replicationcontroller": "kubetui.controllers.replicationcontroller:ReplicationControllerController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
     "daemonset": "kubetui.controllers.daemonset:DaemonSetController",
     "job": "kubetui.controllers.job:JobController",

@@ -135,14 +135,23 @@ class ReplicaSetController(Controller):
     name = "replicaset"
     component = "replicaset-controller"
     workers = 2
+    #: the kind this controller manages; the ReplicationController manager reuses all of this class
+    #: with its own (upstream's ``NewBaseController(rsInformer, podInformer, ..., GroupVersionKind)``).
+    resource = "replicasets"
+    owner_api_version = "apps/v1"
+    owner_kind = "ReplicaSet"
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.rs_informer = self.factory.informer("replicasets")
+        self.rs_informer = self.factory.informer(self.resource)
         self.pod_informer = self.factory.informer("pods")
         self.expectations = Expectations(self.clock)
         self.rs_informer.add_handler(self.enqueue, self._rs_updated, self._rs_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    def selector(self, rs: Obj) -> Any:
+        """The owner's pod selector (a LabelSelector for a ReplicaSet)."""
+        return selector_of(rs)
 
     # --- handlers: compute keys, enqueue ---
 
@@ -156,13 +165,13 @@ class ReplicaSetController(Controller):
 
     def _owner_key(self, pod: Obj) -> str | None:
         ns = meta(pod).get("namespace")
-        owner = resolve_controller(controller_ref(pod), self.rs_informer, ns, "ReplicaSet")
+        owner = resolve_controller(controller_ref(pod), self.rs_informer, ns, self.owner_kind)
         return f"{ns}/{meta(owner)['name']}" if owner else None
 
     def _enqueue_matching(self, pod: Obj) -> None:
         """An orphan pod: wake every ReplicaSet whose selector matches (one may adopt it)."""
         for rs in self.rs_informer.list(meta(pod).get("namespace")):
-            if selector_of(rs).matches(labels_of(pod)):
+            if self.selector(rs).matches(labels_of(pod)):
                 self.enqueue(rs)
 
     def _pod_added(self, pod: Obj) -> None:
@@ -212,9 +221,10 @@ class ReplicaSetController(Controller):
             self.expectations.delete(key)
             return None
         satisfied = self.expectations.satisfied(key)
-        selector = selector_of(rs)
+        selector = self.selector(rs)
         candidates = [p for p in self.pod_informer.list(ns) if is_pod_active(p)]
-        pods = await claim_children(self.client, "pods", rs, "apps/v1", "ReplicaSet", selector, candidates)
+        pods = await claim_children(self.client, "pods", rs, self.owner_api_version, self.owner_kind, selector,
+                                    candidates)
         if satisfied and not is_deleting(rs):
             await self._manage_replicas(key, rs, pods)
         now = self.clock.time()
@@ -242,12 +252,12 @@ class ReplicaSetController(Controller):
         for attempt in range(2):
             body["status"] = status
             try:
-                await self.client.update("replicasets", body, ns, subresource="status")
+                await self.client.update(self.resource, body, ns, subresource="status")
                 return
             except errors.Conflict:
                 if attempt:
                     raise
-                body = await self.client.get("replicasets", name, ns)
+                body = await self.client.get(self.resource, name, ns)
 
     async def _manage_replicas(self, key: str, rs: Obj, pods: list[Obj]) -> None:
         want = int((rs.get("spec") or {}).get("replicas", 1) or 0)
@@ -300,7 +310,8 @@ class ReplicaSetController(Controller):
             failures: list[Exception] = []
             for _ in range(n):
                 try:
-                    pod = await self.client.create("pods", pod_from_template(rs), ns)
+                    pod = await self.client.create("pods", pod_from_template(rs, self.owner_api_version,
+                                                                             self.owner_kind), ns)
                 except errors.StatusError as e:
                     failures.append(e)
                     continue
