@@ -29,7 +29,7 @@ from kubetui.cluster.settings import ClusterSettings, make_provider, settings_fr
 from kubetui.cmdutil import CLIError, default_state_dir
 from kubetui.providers.base import ClusterConfig
 from kubetui.statedir import (
-    ENDPOINT_FILE, KEEP, KUBECONFIG_FILE, LOCK_FILE, LOG_FILE, PID_FILE, PROGRESS_FILE, STOP, endpoint,
+    ENDPOINT_FILE, KUBECONFIG_FILE, LOCK_FILE, LOG_FILE, PID_FILE, PROGRESS_FILE, STOP, endpoint,
     last_ui_choice, open_uis, read_progress, running_pid, ui_registered, write_json,
 )
 
@@ -337,6 +337,4 @@ def after_last_ui(state_dir: Path) -> str:
     text = status_lines(state_dir, stopped=False)
     if others:
         text += f" ({len(others)} other UI(s) still open.)"
-    elif last_ui_choice(state_dir) != KEEP:
-        text += " (Not asked what to do on quit: no answer was given.)"
     return text
