@@ -170,8 +170,7 @@ class Registry:
             meta.pop(f, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = self._now()
-        if self.hooks.apply_defaults is not None:
-            self.hooks.apply_defaults(resource, obj)
+        self.hooks.apply_defaults(resource, obj)
         # Mutating admission runs on the decoded, defaulted object, before the
         # strategy's PrepareForCreate (upstream: handlers/create.go calls Admit,
         # then the store's Create runs BeforeCreate).
@@ -408,8 +407,7 @@ class Registry:
             raise BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
         requestchecks.check_object_namespace(resource, namespace, meta)
         requestchecks.decode_checks(self.hooks, resource, obj, field_validation)
-        if self.hooks.apply_defaults is not None:
-            self.hooks.apply_defaults(resource, obj)
+        self.hooks.apply_defaults(resource, obj)
 
         def try_update(_: Obj, old: Obj) -> Obj:
             return self._prepare_put(resource, copy_json(obj), old, subresource)
@@ -460,8 +458,7 @@ class Registry:
             if patch_type != APPLY_PATCH:
                 requestchecks.check_type_meta(resource, patched)
                 requestchecks.decode_checks(self.hooks, resource, patched, field_validation)
-            if self.hooks.apply_defaults is not None:
-                self.hooks.apply_defaults(resource, patched)
+            self.hooks.apply_defaults(resource, patched)
             return self._prepare_put(resource, patched, old, subresource)
 
         async def create_instead() -> Obj:
