@@ -167,6 +167,9 @@ def test_web_shows_cluster_map_and_takes_keys(web):
             page.wait_for_selector("body.-first-byte", timeout=20000)
             wait_text("API server", page)      # the cluster map's control plane strip
             wait_text("node-2", page)          # and the nodes
+            # The control plane's counters reach the browser too (controlplane.kubetui.dev; issue 12 item 23).
+            wait_text("total ", page)
+            assert "not visible" not in text()
             page.click("#terminal")
             page.keyboard.press("2")           # the resource browser
             wait_text("RESTARTS", page)
