@@ -27,6 +27,7 @@ CONTROLLERS: dict[str, str] = {
     "replicationcontroller": "kubetui.controllers.replicationcontroller:ReplicationControllerController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
     "daemonset": "kubetui.controllers.daemonset:DaemonSetController",
+    "statefulset": "kubetui.controllers.statefulset:StatefulSetController",
     "job": "kubetui.controllers.job:JobController",
     "cronjob": "kubetui.controllers.cronjob:CronJobController",
     "ttl-after-finished": "kubetui.controllers.ttlafterfinished:TTLAfterFinishedController",
