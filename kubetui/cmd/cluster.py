@@ -181,7 +181,9 @@ def ensure_running(state_dir: Path, settings: ClusterSettings | None, *, wait_fo
         if found and (found.get("phase") == wait_for or found.get("phase") == "ready"):
             return state_dir / KUBECONFIG_FILE
         if proc is not None and proc.poll() is not None:
-            break
+            if running_pid(state_dir) is None:
+                break
+            proc = None     # another `kubetui` started one first (ours found the lock taken): use that one
         if proc is None and found is None:
             raise CLIError(f"the control plane of {state_dir} stopped; see {log_path}")
         time.sleep(0.1)

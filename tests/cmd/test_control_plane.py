@@ -262,3 +262,4 @@ def test_kubetui_in_a_terminal_starts_the_control_plane_and_quitting_says_it_kee
     finally:
         tmux.kill()
         kubetui("down", "--state-dir", str(state))
+
