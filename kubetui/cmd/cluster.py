@@ -274,7 +274,8 @@ def run_down(args: Any, state_dir: Path) -> int:
             asyncio.run(DockerProvider(ClusterConfig(name=name, state_dir=state_dir)).delete())
     if args.purge and state_dir.exists():
         shutil.rmtree(state_dir)
-    print(f"cluster {state_dir.name!r} is down" + (" and its state deleted" if args.purge else ""))
+    name = settings.name if settings is not None else state_dir.name
+    print(f"cluster {name!r} is down" + (" and its state deleted" if args.purge else ""))
     return 0
 
 
