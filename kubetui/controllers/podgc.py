@@ -9,6 +9,10 @@ containers are gone. The rules kubetui follows, as upstream:
 * ``gcTerminating``: a terminating pod on a node that is not Ready *and*
   carries ``node.kubernetes.io/out-of-service`` is force-deleted (grace 0).
 
+Either way the pod is first marked ``Failed`` (an orphan also gets the
+``DisruptionTarget`` condition, reason ``DeletionByPodGC``), since no kubelet
+will ever report its end.
+
 A pod evicted from an unreachable node (the taint eviction controller's
 graceful DELETE) is *not* force-deleted: nobody can know whether its
 containers still run behind a cut cable, so it stays ``Terminating`` until
@@ -25,12 +29,17 @@ from __future__ import annotations
 from typing import Any
 
 from kubetui.api import errors
+from kubetui.client.base import STRATEGIC_MERGE_PATCH
+from kubetui.clock import rfc3339
 from kubetui.controllers.base import Controller
 from kubetui.controllers.nodelifecycle import ready_status
 from kubetui.controllers.util import meta
 
 Obj = dict[str, Any]
 OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+#: gcOrphaned's reason on the pods it deletes (the DisruptionTarget condition)
+ORPHAN_CONDITION = {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC",
+                    "message": "PodGC: node no longer exists"}
 
 
 def should_force_delete(pod: Obj, node: Obj | None) -> bool:
@@ -92,8 +101,24 @@ class PodGCController(Controller):
         else:
             self.log.info("force-deleting pod %s terminating on out-of-service node %s", key, node_name)
         self._orphaned_since.pop(key, None)
+        orphan = None if node is not None else ORPHAN_CONDITION
         try:
+            await self._mark_failed(pod, orphan)
             await self.client.delete("pods", meta(pod)["name"], meta(pod).get("namespace"), grace_period_seconds=0)
         except errors.NotFound:
             pass
         return None
+
+    async def _mark_failed(self, pod: Obj, condition: Obj | None) -> None:
+        """``markFailedAndDeletePod(WithCondition)``: a pod no kubelet will finish becomes Failed first.
+
+        No kubelet will ever move it out of Running, and controllers that count
+        failures (the Job controller) must see it fail rather than just vanish.
+        """
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        status: Obj = {"phase": "Failed"}
+        if condition is not None:
+            status["conditions"] = [{**condition, "lastTransitionTime": rfc3339(self.clock.time())}]
+        await self.client.patch("pods", meta(pod)["name"], {"status": status}, meta(pod).get("namespace"),
+                                subresource="status", patch_type=STRATEGIC_MERGE_PATCH)

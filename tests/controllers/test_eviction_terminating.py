@@ -118,9 +118,44 @@ async def test_out_of_service_taint_or_a_force_delete_removes_them(api, clock, c
     first = sorted(victims)[0]
     await api.delete("pods", first, "default", grace_period_seconds=0)
     assert first not in await pods(api)
-    # kubectl taint node node-a node.kubernetes.io/out-of-service=nodeshutdown:NoExecute: pod GC does the rest.
+    # kubectl taint node node-a node.kubernetes.io/out-of-service=nodeshutdown:NoExecute: pod GC does the rest,
+    # marking each pod Failed before it goes (markFailedAndDeletePod).
+    last: dict[str, dict] = {}
+    rv = (await api.list("pods", "default"))["metadata"]["resourceVersion"]
+
+    async def watch() -> None:
+        async for ev in api.watch("pods", "default", resource_version=rv):
+            if ev.type in ("MODIFIED", "DELETED"):
+                last.setdefault(ev.object["metadata"]["name"], {})[ev.type] = ev.object
+    watcher = asyncio.create_task(watch())
     await api.patch("nodes", "node-a", {"spec": {"taints": [
         *(await api.get("nodes", "node-a"))["spec"]["taints"],
         {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}]}})
     now = await until(clock, cm, api, lambda p: not terminating(p), "pod GC force-deleted the rest", 5)
     assert not victims & set(now) and len(running(now)) == 4
+    await asyncio.sleep(0)
+    watcher.cancel()
+    for name in victims - {first}:
+        assert last[name]["DELETED"]["status"]["phase"] == "Failed", name
+
+
+async def test_a_pod_bound_to_a_node_that_is_gone_is_failed_and_deleted_by_pod_gc(api, clock, cluster):
+    """``gcOrphaned``: after a quarantine, Failed with DisruptionTarget DeletionByPodGC, then deleted."""
+    provider, cm = cluster
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": "default"},
+           "spec": {"nodeName": "gone", "containers": [{"name": "c", "image": "nginx"}]}}
+    await api.create("pods", pod, "default")
+    rv = (await api.list("pods", "default"))["metadata"]["resourceVersion"]
+    seen: list[dict] = []
+
+    async def watch() -> None:
+        async for ev in api.watch("pods", "default", resource_version=rv):
+            seen.append(ev.object)
+    watcher = asyncio.create_task(watch())
+    await until(clock, cm, api, lambda p: "orphan" not in p, "the orphan deleted", LAB.node_monitor_grace_seconds + 5)
+    await asyncio.sleep(0)
+    watcher.cancel()
+    final = seen[-1]["status"]
+    assert final["phase"] == "Failed"
+    cond = next(c for c in final["conditions"] if c["type"] == "DisruptionTarget")
+    assert (cond["reason"], cond["message"]) == ("DeletionByPodGC", "PodGC: node no longer exists")
