@@ -256,9 +256,76 @@ def _describe_secret(secret: Obj, w: _Writer) -> None:
         w.line(f"{k}:  {n} bytes")  # as kubectl: sizes, never values
 
 
+def completions_bar(job: Obj, width: int = 20) -> str:
+    """``3/5 ████████████░░░░░░░░``: a Job's succeeded pods against its completions, as a bar.
+
+    >>> completions_bar({"spec": {"completions": 4}, "status": {"succeeded": 1}}, 8)
+    '1/4 ██░░░░░░'
+    """
+    done = int((job.get("status") or {}).get("succeeded") or 0)
+    want = (job.get("spec") or {}).get("completions")
+    total = int(want) if want else 1  # a work queue Job is done after its first success
+    filled = min(width, round(width * done / total)) if total else width
+    return f"{done}/{total} " + "█" * filled + "░" * (width - filled)
+
+
+def _describe_job(job: Obj, w: _Writer) -> None:
+    """``DescribeJob`` (kubectl/pkg/describe), plus a progress bar of the completions."""
+    from kubetui.tui.printers import human_duration, parse_time
+    spec, status = job.get("spec", {}), job.get("status", {})
+    w.kv("Name", job.get("metadata", {}).get("name"), width=18)
+    w.kv("Namespace", job.get("metadata", {}).get("namespace"), width=18)
+    w.kv("Selector", ",".join(f"{k}={v}" for k, v in (spec.get("selector", {}).get("matchLabels") or {}).items())
+         or "<none>", width=18)
+    _map(job.get("metadata", {}).get("labels"), w, "Labels", 18)
+    _map(job.get("metadata", {}).get("annotations"), w, "Annotations", 18)
+    if _controlled_by(job):
+        w.kv("Controlled By", _controlled_by(job), width=18)
+    w.kv("Parallelism", spec.get("parallelism", 1), width=18)
+    w.kv("Completions", spec.get("completions") if spec.get("completions") is not None else "<unset>", width=18)
+    w.kv("Completion Mode", spec.get("completionMode", "NonIndexed"), width=18)
+    w.kv("Suspend", str(bool(spec.get("suspend"))).lower(), width=18)
+    w.kv("Backoff Limit", spec.get("backoffLimit", 6), width=18)
+    if spec.get("ttlSecondsAfterFinished") is not None:
+        w.kv("TTL Seconds After Finished", spec["ttlSecondsAfterFinished"], width=18)
+    if status.get("startTime"):
+        w.kv("Start Time", status["startTime"], width=18)
+    if status.get("completionTime"):
+        w.kv("Completed At", status["completionTime"], width=18)
+        start, end = parse_time(status.get("startTime")), parse_time(status["completionTime"])
+        if start is not None and end is not None:
+            w.kv("Duration", human_duration(end - start), width=18)
+    if spec.get("activeDeadlineSeconds") is not None:
+        w.kv("Active Deadline Seconds", f"{spec['activeDeadlineSeconds']}s", width=18)
+    w.kv("Pods Statuses", f"{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
+         f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed", width=18)
+    w.kv("Progress", completions_bar(job), width=18)
+    if spec.get("completionMode") == "Indexed":
+        w.kv("Completed Indexes", status.get("completedIndexes") or "<none>", width=18)
+    _template(spec.get("template", {}), w)
+    _conditions(status, w)
+
+
+def _describe_cronjob(cj: Obj, w: _Writer) -> None:
+    """``DescribeCronJob``: the schedule, its policies, and the Jobs it has running."""
+    spec, status = cj.get("spec", {}), cj.get("status", {})
+    _meta(cj, w, 31)
+    w.kv("Schedule", spec.get("schedule"), width=31)
+    w.kv("Concurrency Policy", spec.get("concurrencyPolicy", "Allow"), width=31)
+    w.kv("Suspend", "True" if spec.get("suspend") else "False", width=31)
+    w.kv("Successful Job History Limit", spec.get("successfulJobsHistoryLimit", 3), width=31)
+    w.kv("Failed Job History Limit", spec.get("failedJobsHistoryLimit", 1), width=31)
+    w.kv("Starting Deadline Seconds", f"{spec['startingDeadlineSeconds']}s"
+         if spec.get("startingDeadlineSeconds") is not None else "<unset>", width=31)
+    _template(((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}), w)
+    w.kv("Last Schedule Time", status.get("lastScheduleTime") or "<unset>", width=31)
+    w.kv("Active Jobs", ", ".join(a.get("name", "") for a in status.get("active") or []) or "<none>", width=31)
+
+
 DESCRIBERS: dict[str, Callable[[Obj, _Writer], None]] = {
     "Pod": _describe_pod, "Deployment": _describe_deployment, "ReplicaSet": _describe_replicaset,
     "Service": _describe_service, "Node": _describe_node, "Secret": _describe_secret,
+    "Job": _describe_job, "CronJob": _describe_cronjob,
 }
 
 

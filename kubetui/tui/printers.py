@@ -21,6 +21,8 @@ Obj = dict[str, Any]
 GROUP_RESOURCE = {
     "deployments": "deployments.apps",
     "replicasets": "replicasets.apps",
+    "jobs": "jobs.batch",
+    "cronjobs": "cronjobs.batch",
     "endpointslices": "endpointslices.discovery.k8s.io",
     "storageclasses": "storageclasses.storage.k8s.io",
     "leases": "leases.coordination.k8s.io",

@@ -23,7 +23,7 @@ from kubetui.tui.widgets.resource_table import ResourceTable
 Obj = dict[str, Any]
 
 BROWSABLE = ("pods", "deployments", "replicasets", "services", "endpoints", "nodes", "configmaps",
-             "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims")
+             "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs")
 
 
 class BrowserScreen(ObjectActions, MainScreen):

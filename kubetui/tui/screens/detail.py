@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from kubetui.api.resources import resource_for, resource_for_kind
 from kubetui.tui.bridge import ObjectsChanged, object_key
-from kubetui.tui.describe import describe, events_for, events_table, owner_chain
+from kubetui.tui.describe import completions_bar, describe, events_for, events_table, owner_chain
 from kubetui.tui.printers import pod_status_reason
 from kubetui.tui.screens.base import ObjectActions, mask_secret
 
@@ -71,7 +71,8 @@ class DetailScreen(ObjectActions, Screen[None]):
         md = self.obj.get("metadata", {})
         self.title = f"{resource_for(self.resource).kind} {md.get('name')}"
         self.sub_title = md.get("namespace") or "cluster-scoped"
-        self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments")
+        self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments", "jobs",
+                                  "cronjobs")
         self.render_all()
 
     def on_unmount(self) -> None:
@@ -91,7 +92,7 @@ class DetailScreen(ObjectActions, Screen[None]):
         return events_for(self.obj, list(self.app.bridge.objects("events").values()))
 
     def _lookup(self, kind: str, name: str, namespace: str | None) -> Obj | None:
-        for res in ("replicasets", "deployments"):
+        for res in ("replicasets", "deployments", "jobs", "cronjobs"):
             if resource_for(res).kind == kind:
                 return self.app.bridge.get(res, f"{namespace}/{name}" if namespace else name)
         return None
@@ -116,6 +117,8 @@ class DetailScreen(ObjectActions, Screen[None]):
                 extra = "  (not in cache)"
             elif o.get("kind") == "Pod":
                 extra = f"  {pod_status_reason(o)}"
+            elif o.get("kind") == "Job" or "completionMode" in o.get("spec", {}):
+                extra = f"  {completions_bar(o, 10)}"
             elif "replicas" in o.get("spec", {}):
                 extra = f"  {o.get('status', {}).get('readyReplicas', 0)}/{o['spec']['replicas']} ready"
             arrow = "└─ " if depth else ""
@@ -123,7 +126,7 @@ class DetailScreen(ObjectActions, Screen[None]):
         # What this object owns, one level down, so a Deployment shows its ReplicaSets and a ReplicaSet its pods.
         uid = self.obj.get("metadata", {}).get("uid")
         owned = []
-        for res in ("replicasets", "pods"):
+        for res in ("replicasets", "jobs", "pods"):
             for o in self.app.bridge.objects(res).values():
                 if any(r.get("uid") == uid for r in o.get("metadata", {}).get("ownerReferences") or []):
                     owned.append(f"   owns [b]{o.get('kind', resource_for(res).kind)}[/] {o['metadata']['name']}")

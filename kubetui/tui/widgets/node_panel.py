@@ -55,6 +55,21 @@ def chip_label(pod: Obj, width: int = 14) -> str:
     return "…" + name[-(width - 1):]
 
 
+def chip_order(pod: Obj) -> tuple[str, str, int, str]:
+    """Where a pod's chip sits: grouped under its controller (a Job's pods side by side), in index order.
+
+    >>> sorted(["b", "a"], key=lambda n: chip_order({"metadata": {"name": n}}))
+    ['a', 'b']
+    """
+    md = pod.get("metadata", {})
+    ref = next((r for r in md.get("ownerReferences") or [] if r.get("controller")), {})
+    try:
+        index = int((md.get("annotations") or {}).get("batch.kubernetes.io/job-completion-index", -1))
+    except ValueError:
+        index = -1
+    return (ref.get("kind", ""), ref.get("name", ""), index, md.get("name", ""))
+
+
 class NodePanel(Static):
     """One node: title, CPU/memory/pods bars (requested vs allocatable, live usage) and pod chips.
 
@@ -200,7 +215,7 @@ class NodePanel(Static):
         now = time.monotonic()
         # A chip is " name " plus a marker and a gap: names as long as the panel allows stay whole.
         label_width = max(CHIP_LABEL_MIN, self.size.width - 4)
-        for key in sorted(self.pods, key=lambda k: self.pods[k]["metadata"]["name"]):
+        for key in sorted(self.pods, key=lambda k: chip_order(self.pods[k])):
             style = Style.parse(chip_style(chip_state(self.pods[key])))
             if self._flash_until.get(key, 0) > now:
                 style += Style(bold=True, underline=True)
