@@ -37,7 +37,7 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
 # Resources whose objects own or are owned by others in a kubetui cluster.
-GC_RESOURCES = ("pods", "replicasets", "deployments", "jobs", "cronjobs", "replicationcontrollers", "services",
+GC_RESOURCES = ("pods", "replicasets", "deployments", "daemonsets", "statefulsets", "controllerrevisions", "jobs", "cronjobs", "replicationcontrollers", "services",
                 "endpoints", "endpointslices",
                 "configmaps", "secrets", "serviceaccounts", "persistentvolumeclaims", "leases", "nodes")
 

@@ -227,3 +227,17 @@ async def test_rollback_reuses_the_old_revision(api, clock, manager_for):
     assert revs == [(2, "nginx:1.28"), (3, "nginx:1.27")]
     assert await names(api, "controllerrevisions") == sorted(r["metadata"]["name"] for r in (
         await api.list("controllerrevisions", "default"))["items"])
+
+
+async def test_deleting_the_daemonset_collects_its_pods_and_revisions(api, clock, manager_for):
+    await node(api, "node-1", clock)
+    cm = await manager_for("daemonset", "garbage-collector")
+    await api.create("daemonsets", ds_obj(), "default")
+    await settle(cm)
+    assert len(await names(api, "pods")) == 1 and len(await names(api, "controllerrevisions")) == 1
+    await api.delete("daemonsets", "agent", "default")
+    await settle(cm)
+    await finish_terminating_pods(api)
+    await settle(cm)
+    assert await names(api, "controllerrevisions") == []
+    assert [p for p in (await api.list("pods", "default"))["items"] if not p["metadata"].get("deletionTimestamp")] == []
