@@ -329,6 +329,11 @@ def failure_of(job: Obj, t: Tally, pods: list[Obj], now: float) -> tuple[str, st
             return DEADLINE
     if sp.get("maxFailedIndexes") is not None and len(t.failed_indexes) > int(sp["maxFailedIndexes"]):
         return MAX_FAILED_INDEXES
+    completions = sp.get("completions")
+    if t.failed_indexes and completions is not None and not t.active and \
+            len(t.completed_indexes) + len(t.failed_indexes) >= int(completions):
+        # every index has finished one way or the other, and some failed
+        return FAILED_INDEXES
     return None
 
 

@@ -203,9 +203,28 @@ async def test_work_queue_job_completes_when_one_succeeds_and_none_run(api, cloc
     assert j["status"]["succeeded"] == 3
 
 
-def test_indexes_format_like_upstream():
+async def test_indexes_format_like_upstream():
     assert ju.format_indexes({1, 3, 4, 5, 7}) == "1,3-5,7"
     assert ju.format_indexes({1, 2}) == "1,2"
     assert ju.parse_indexes("1,3-5,7") == {1, 3, 4, 5, 7}
     assert [ju.backoff_delay(n, 10, 360) for n in range(7)] == [0, 10, 20, 40, 80, 160, 320]
     assert ju.backoff_delay(7, 10, 360) == 360
+
+
+async def test_backoff_limit_per_index_fails_only_that_index(api, clock, manager_for):
+    cm = await manager_for("job")
+    await api.create("jobs", job(completions=2, parallelism=2, completionMode="Indexed", backoffLimitPerIndex=0),
+                     "default")
+    await settle(cm)
+    by_index = {p["metadata"]["annotations"][ju.COMPLETION_INDEX]: p for p in await active(api)}
+    assert by_index["0"]["metadata"]["annotations"][ju.INDEX_FAILURE_COUNT] == "0"
+    await finish(api, clock, by_index["0"], code=1)
+    await settle(cm, clock, 2)
+    assert [p["metadata"]["annotations"][ju.COMPLETION_INDEX] for p in await active(api)] == ["1"], \
+        "index 0 used its only try; index 1 still runs"
+    await finish(api, clock, by_index["1"])
+    await settle(cm)
+    st = (await api.get("jobs", "pi", "default"))["status"]
+    assert (st["failedIndexes"], st["completedIndexes"]) == ("0", "1")
+    failed = [c for c in st["conditions"] if c["type"] == "Failed"][0]
+    assert (failed["reason"], failed["message"]) == ("FailedIndexes", "Job has failed indexes")
