@@ -63,12 +63,17 @@ def endpoint_ports(pod: Obj, svc: Obj) -> tuple[tuple[str, int, str, str | None]
     return tuple(sorted(out))
 
 
-def _address(pod: Obj) -> Obj:
+def _address(pod: Obj, svc: Obj | None = None) -> Obj:
     m = meta(pod)
+    spec = pod.get("spec") or {}
     addr: Obj = {"ip": pod["status"]["podIP"],
                  "targetRef": {"kind": "Pod", "namespace": m.get("namespace"), "name": m.get("name"),
                                "uid": m.get("uid")}}
-    node = (pod.get("spec") or {}).get("nodeName")
+    # ShouldSetHostname: a pod whose subdomain is this Service (a StatefulSet's pod) is named by its hostname.
+    if svc and spec.get("hostname") and spec.get("subdomain") == meta(svc).get("name") \
+            and meta(svc).get("namespace") == m.get("namespace"):
+        addr["hostname"] = spec["hostname"]
+    node = spec.get("nodeName")
     if node:
         addr["nodeName"] = node
     return addr
@@ -95,7 +100,7 @@ def compute_subsets(svc: Obj, pods: list[Obj]) -> list[Obj]:
         if spec.get("ports") and not ports:
             continue
         ready, not_ready = groups.setdefault(ports or (), ([], []))
-        (ready if publish or is_pod_ready(pod) else not_ready).append(_address(pod))
+        (ready if publish or is_pod_ready(pod) else not_ready).append(_address(pod, svc))
     subsets = []
     for ports, (ready, not_ready) in sorted(groups.items()):
         subset: Obj = {}

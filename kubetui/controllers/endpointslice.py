@@ -34,13 +34,26 @@ CONTROLLER_NAME = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS_PER_SLICE = 100
 
 
-def slice_endpoint(pod: Obj, publish_not_ready: bool) -> Obj:
+def should_set_hostname(pod: Obj, svc: Obj | None) -> bool:
+    """``ShouldSetHostname``: a pod whose subdomain is this Service gets a DNS name under it.
+
+    That is how a StatefulSet's ``web-0`` (hostname ``web-0``, subdomain ``web``)
+    becomes ``web-0.web.default.svc.cluster.local`` through a headless Service.
+    """
+    spec = pod.get("spec") or {}
+    return bool(svc and spec.get("hostname") and spec.get("subdomain") == meta(svc).get("name")
+                and meta(svc).get("namespace") == meta(pod).get("namespace"))
+
+
+def slice_endpoint(pod: Obj, publish_not_ready: bool, svc: Obj | None = None) -> Obj:
     m = meta(pod)
     serving = publish_not_ready or is_pod_ready(pod)
     terminating = is_deleting(pod)
     ep: Obj = {"addresses": [pod["status"]["podIP"]],
                "conditions": {"ready": serving and not terminating, "serving": serving, "terminating": terminating},
                "targetRef": {"kind": "Pod", "namespace": m.get("namespace"), "name": m.get("name"), "uid": m.get("uid")}}
+    if should_set_hostname(pod, svc):
+        ep["hostname"] = pod["spec"]["hostname"]
     node = (pod.get("spec") or {}).get("nodeName")
     if node:
         ep["nodeName"] = node
@@ -59,7 +72,7 @@ def desired_slices(svc: Obj, pods: list[Obj]) -> list[tuple[tuple, list[Obj]]]:
         ports = endpoint_ports(pod, svc) or ()
         if spec.get("ports") and not ports:
             continue
-        groups.setdefault(ports, []).append(slice_endpoint(pod, publish))
+        groups.setdefault(ports, []).append(slice_endpoint(pod, publish, svc))
     out = []
     for ports, eps in sorted(groups.items()):
         eps.sort(key=lambda e: e["addresses"][0])

@@ -46,6 +46,18 @@ def test_pods_resolving_a_named_port_differently_get_separate_subsets_and_slices
     assert len(desired_slices(SVC, pods)) == 2
 
 
+def test_a_pod_whose_subdomain_is_the_service_is_published_under_its_hostname():
+    """ShouldSetHostname: what makes a StatefulSet's web-0.web.<ns>.svc resolve."""
+    a, b, c = pod("a", "10.0.0.1"), pod("b", "10.0.0.2"), pod("c", "10.0.0.3")
+    a["spec"].update(hostname="web-0", subdomain="web")
+    b["spec"].update(hostname="web-1", subdomain="other")
+    c["spec"].update(subdomain="web")
+    (subset,) = compute_subsets(SVC, [a, b, c])
+    assert [ad.get("hostname") for ad in subset["addresses"]] == ["web-0", None, None]
+    ((_, eps),) = desired_slices(SVC, [a, b, c])
+    assert [e.get("hostname") for e in eps] == ["web-0", None, None]
+
+
 def test_slices_keep_terminating_pods_with_conditions():
     ((_, eps),) = desired_slices(SVC, [pod("a", "10.0.0.1"), pod("d", "10.0.0.2", deleting=True)])
     assert [e["conditions"] for e in eps] == [
