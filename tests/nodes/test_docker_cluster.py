@@ -191,6 +191,34 @@ def test_failing_liveness_probe_restarts_the_container(docker_cluster):
     c.kubectl("delete", "pod", "liveness", "--wait=false")
 
 
+def test_indexed_job_runs_to_completion_with_its_index_and_exit_codes(docker_cluster):
+    """Issue 13, nodes: Job pods really run in containers until they exit; the index reaches them."""
+    c = docker_cluster
+    c.apply({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "idx", "namespace": "default"},
+             "spec": {"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+                      "template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                                            "containers": [{"name": "main", "image": "busybox:1.36", "command": [
+                                                "sh", "-c", "echo index=$JOB_COMPLETION_INDEX host=$(hostname)"]}]}}}})
+    c.kubectl("wait", "--for=condition=complete", "job/idx", "--timeout=90s", timeout=100)
+    pods = c.pods("job-name=idx")
+    assert sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods) == \
+        ["0", "1", "2"]
+    for p in pods:
+        i = p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+        assert p["status"]["phase"] == "Succeeded"
+        assert container_status(p)["state"]["terminated"]["reason"] == "Completed"
+        assert c.kubectl("logs", p["metadata"]["name"]).stdout.strip() == f"index={i} host=idx-{i}"
+    assert "Completed" in c.kubectl("get", "pods", "-l", "job-name=idx").stdout
+    c.apply({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "boom", "namespace": "default"},
+             "spec": {"backoffLimit": 0, "template": {"spec": {
+                 "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "exit 7"]}]}}}})
+    c.kubectl("wait", "--for=condition=failed", "job/boom", "--timeout=90s", timeout=100)
+    [p] = c.pods("job-name=boom")
+    assert container_status(p)["state"]["terminated"]["exitCode"] == 7
+    c.kubectl("delete", "job", "idx", "boom", "--wait=false")
+
+
 def test_failing_readiness_probe_keeps_the_pod_out_of_ready(docker_cluster):
     c = docker_cluster
     c.apply(pod("notready", "kubetui/hello:broken",
