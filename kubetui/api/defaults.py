@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
+from kubetui.api.autoscaling import default_hpa
 from kubetui.api.canonical import canonicalize_quantities
 from kubetui.api.quantity import parse_quantity
 from kubetui.api.resources import Resource
@@ -509,6 +510,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "ReplicaSet": default_replica_set,
     "Job": default_job,
     "CronJob": default_cron_job,
+    "HorizontalPodAutoscaler": default_hpa,
     "DaemonSet": default_daemon_set,
     "StatefulSet": default_stateful_set,
     "EndpointSlice": default_endpoint_slice,

@@ -78,6 +78,10 @@ STORAGE_PREFIX = {
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
 
+# autoscaling/v2 is the HorizontalPodAutoscaler's storage (and preferred) version.
+HPA_V2 = Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", group="autoscaling", version="v2",
+                  short_names=("hpa",), categories=("all",), subresources={**_STATUS})
+
 RESOURCES: tuple[Resource, ...] = (
     Resource("namespaces", "Namespace", namespaced=False, short_names=("ns",),
              verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
@@ -113,6 +117,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("statefulsets", "StatefulSet", group="apps", short_names=("sts",), categories=("all",),
              subresources={**_STATUS, "scale": (("autoscaling", "v1", "Scale"), ("get", "patch", "update"))}),
     Resource("controllerrevisions", "ControllerRevision", group="apps"),
+    HPA_V2,
     Resource("leases", "Lease", group="coordination.k8s.io"),
     Resource("endpointslices", "EndpointSlice", group="discovery.k8s.io"),
     Resource("storageclasses", "StorageClass", group="storage.k8s.io", namespaced=False, short_names=("sc",)),
@@ -127,12 +132,29 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("priorityclasses", "PriorityClass", group="scheduling.k8s.io", namespaced=False, short_names=("pc",)),
 )
 
+# Other versions served over a stored kind: each request through one is converted
+# to and from the storage version (upstream: the scheme's conversion functions,
+# here ``kubetui.api.autoscaling``); the store, the registry and every
+# controller only ever see the storage version.
+CONVERTED: tuple[Resource, ...] = (
+    Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", group="autoscaling", version="v1",
+             short_names=("hpa",), categories=("all",), subresources={**_STATUS}),
+)
+
 _BY_NAME: dict[str, Resource] = {}
 for _r in RESOURCES:
     for _n in (_r.plural, _r.group_resource, _r.singular, _r.kind, *_r.short_names):
         _BY_NAME.setdefault(_n, _r)
         _BY_NAME.setdefault(_n.lower(), _r)
 _BY_GVK: dict[tuple[str, str], Resource] = {(_r.api_version, _r.kind): _r for _r in RESOURCES}
+_STORAGE: dict[tuple[str, str], Resource] = {(_r.group, _r.plural): _r for _r in RESOURCES}
+for _r in CONVERTED:
+    _BY_GVK[(_r.api_version, _r.kind)] = _STORAGE[(_r.group, _r.plural)]
+
+
+def storage_resource(resource: Resource) -> Resource:
+    """The stored version of ``resource`` (itself unless it is a converted version)."""
+    return _STORAGE.get((resource.group, resource.plural), resource)
 
 
 def resource_for(name: str) -> Resource:
@@ -148,7 +170,7 @@ def resource_for(name: str) -> Resource:
 
 
 def resource_for_kind(api_version: str, kind: str) -> Resource | None:
-    """The resource that stores objects of ``apiVersion``/``kind``, if served."""
+    """The resource that stores objects of ``apiVersion``/``kind``, if served (a converted version: its storage)."""
     return _BY_GVK.get((api_version, kind))
 
 

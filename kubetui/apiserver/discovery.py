@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetui.api.resources import RESOURCES, Resource
+from kubetui.api.resources import CONVERTED, RESOURCES, Resource
 
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
@@ -29,7 +29,8 @@ VIRTUAL_RESOURCES: tuple[Resource, ...] = (
     Resource("pods", "PodMetrics", group="metrics.k8s.io", version="v1beta1", verbs=("get", "list")),
 )
 
-ALL_SERVED: tuple[Resource, ...] = RESOURCES + VIRTUAL_RESOURCES
+# Converted versions follow the stored ones, so a group's storage version is listed (and preferred) first.
+ALL_SERVED: tuple[Resource, ...] = RESOURCES + CONVERTED + VIRTUAL_RESOURCES
 
 
 def group_versions() -> dict[str, list[str]]:

@@ -28,7 +28,7 @@ from kubetui.api.errors import (
     BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
 )
 from kubetui.api.resources import Resource
-from kubetui.apiserver import discovery, encoding, exec as execmod, protobuf, tables
+from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, protobuf, tables
 from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock, rfc3339
@@ -247,6 +247,8 @@ class RestHandlers:
             if m != "POST" or info.name:
                 raise MethodNotAllowed("the server does not allow this method on the requested resource")
             return await self.access_review(request, info)
+        if conversion.is_converted(r):
+            return await conversion.ConvertedHandlers(self).handle(request, info)
         if info.subresource in ("log", "exec", "portforward") and r.plural == "pods":
             return await self.pod_proxy(request, info)
         if m == "GET":

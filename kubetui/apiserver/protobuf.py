@@ -10,7 +10,7 @@ namespace|deployment|service|serviceaccount`` and ``kubectl auth can-i`` POSTs
 
 kubetui answers in JSON (kubectl's Accept allows it) and only *decodes*
 protobuf, for the kinds those commands send. Field numbers below come from
-upstream ``core/v1``, ``apps/v1``, ``batch/v1``, ``authorization/v1`` and ``meta/v1``
+upstream ``core/v1``, ``apps/v1``, ``batch/v1``, ``autoscaling/v2``, ``authorization/v1`` and ``meta/v1``
 ``generated.proto``. Unknown fields are skipped and logged, never guessed.
 """
 
@@ -144,6 +144,27 @@ SCHEMAS: dict[str, dict[int, F]] = {
     "PriorityClass": {1: ("metadata", "ObjectMeta", ""), 2: ("value", "int32", "ptr"),
                       3: ("globalDefault", "bool", ""), 4: ("description", "string", ""),
                       5: ("preemptionPolicy", "string", "ptr")},
+    # autoscaling/v2 (kubectl autoscale creates a v2 HPA; v1 only when v2 is refused)
+    "HorizontalPodAutoscaler": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "HorizontalPodAutoscalerSpec", ""),
+                                3: ("status", "HorizontalPodAutoscalerStatus", "")},
+    "HorizontalPodAutoscalerSpec": {1: ("scaleTargetRef", "CrossVersionObjectReference", ""),
+                                    2: ("minReplicas", "int32", "ptr"), 3: ("maxReplicas", "int32", ""),
+                                    4: ("metrics", "MetricSpec", "rep"),
+                                    5: ("behavior", "HorizontalPodAutoscalerBehavior", "")},
+    "HorizontalPodAutoscalerStatus": {},
+    "CrossVersionObjectReference": {1: ("kind", "string", ""), 2: ("name", "string", ""),
+                                    3: ("apiVersion", "string", "")},
+    "MetricSpec": {1: ("type", "string", ""), 4: ("resource", "ResourceMetricSource", ""),
+                   7: ("containerResource", "ContainerResourceMetricSource", "")},
+    "ResourceMetricSource": {1: ("name", "string", ""), 2: ("target", "MetricTarget", "")},
+    "ContainerResourceMetricSource": {1: ("name", "string", ""), 2: ("target", "MetricTarget", ""),
+                                      3: ("container", "string", "")},
+    "MetricTarget": {1: ("type", "string", ""), 2: ("value", "Quantity", ""), 3: ("averageValue", "Quantity", ""),
+                     4: ("averageUtilization", "int32", "ptr")},
+    "HorizontalPodAutoscalerBehavior": {1: ("scaleUp", "HPAScalingRules", ""), 2: ("scaleDown", "HPAScalingRules", "")},
+    "HPAScalingRules": {1: ("selectPolicy", "string", ""), 2: ("policies", "HPAScalingPolicy", "rep"),
+                        3: ("stabilizationWindowSeconds", "int32", "ptr")},
+    "HPAScalingPolicy": {1: ("type", "string", ""), 2: ("value", "int32", ""), 3: ("periodSeconds", "int32", "")},
     # authorization/v1
     "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectAccessReviewSpec", "")},
     "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
@@ -162,6 +183,7 @@ DECODABLE = {
     ("apps/v1", "Deployment"),
     ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("v1", "ResourceQuota"), ("policy/v1", "PodDisruptionBudget"), ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
 }

@@ -127,6 +127,13 @@ GOOD: dict[str, dict[str, Any]] = {
                           "concurrencyPolicy": "Forbid",
                           "jobTemplate": {"spec": {"template": {"spec": {
                               "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}},
+    "horizontalpodautoscalers": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                                 "metadata": {"name": "web", "namespace": "default"},
+                                 "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                             "name": "web"},
+                                          "minReplicas": 1, "maxReplicas": 10, "metrics": [
+                                              {"type": "Resource", "resource": {"name": "cpu", "target": {
+                                                  "type": "Utilization", "averageUtilization": 50}}}]}},
 }
 # issue 13's policy kinds
 _TEMPLATE = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}

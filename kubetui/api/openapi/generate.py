@@ -59,7 +59,8 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.api.apps.v1", ["V1Deployment", "V1DeploymentList", "V1ReplicaSet", "V1ReplicaSetList",
                             "V1DaemonSet", "V1DaemonSetList", "V1StatefulSet", "V1StatefulSetList",
                             "V1ControllerRevision", "V1ControllerRevisionList"]),
-    ("io.k8s.api.autoscaling.v1", ["V1Scale"]),
+    ("io.k8s.api.autoscaling.v1", ["V1Scale", "V1HorizontalPodAutoscaler", "V1HorizontalPodAutoscalerList"]),
+    ("io.k8s.api.autoscaling.v2", ["V2HorizontalPodAutoscaler", "V2HorizontalPodAutoscalerList"]),
     ("io.k8s.api.policy.v1", ["V1Eviction", "V1PodDisruptionBudget", "V1PodDisruptionBudgetList"]),
     ("io.k8s.api.scheduling.v1", ["V1PriorityClass", "V1PriorityClassList"]),
     ("io.k8s.api.coordination.v1", ["V1Lease", "V1LeaseList"]),
@@ -81,16 +82,19 @@ GVK: dict[str, list[tuple[str, str, str]]] = {
     f"{META}.WatchEvent": [("", "v1", "WatchEvent"), ("apps", "v1", "WatchEvent"),
                            ("coordination.k8s.io", "v1", "WatchEvent"), ("discovery.k8s.io", "v1", "WatchEvent"),
                            ("storage.k8s.io", "v1", "WatchEvent"), ("batch", "v1", "WatchEvent"),
-                           ("policy", "v1", "WatchEvent"), ("scheduling.k8s.io", "v1", "WatchEvent")],
+                           ("policy", "v1", "WatchEvent"), ("scheduling.k8s.io", "v1", "WatchEvent"),
+                           ("autoscaling", "v1", "WatchEvent"), ("autoscaling", "v2", "WatchEvent")],
     f"{META}.DeleteOptions": [("", "v1", "DeleteOptions"), ("apps", "v1", "DeleteOptions"),
                               ("coordination.k8s.io", "v1", "DeleteOptions"),
                               ("discovery.k8s.io", "v1", "DeleteOptions"), ("policy", "v1", "DeleteOptions"),
                               ("storage.k8s.io", "v1", "DeleteOptions"), ("batch", "v1", "DeleteOptions"),
-                              ("scheduling.k8s.io", "v1", "DeleteOptions")],
+                              ("scheduling.k8s.io", "v1", "DeleteOptions"),
+                              ("autoscaling", "v1", "DeleteOptions"), ("autoscaling", "v2", "DeleteOptions")],
 }
 GROUP_OF_PACKAGE = {
     "io.k8s.api.core.v1": ("", "v1"), "io.k8s.api.apps.v1": ("apps", "v1"),
-    "io.k8s.api.autoscaling.v1": ("autoscaling", "v1"), "io.k8s.api.policy.v1": ("policy", "v1"),
+    "io.k8s.api.autoscaling.v1": ("autoscaling", "v1"), "io.k8s.api.autoscaling.v2": ("autoscaling", "v2"),
+    "io.k8s.api.policy.v1": ("policy", "v1"),
     "io.k8s.api.coordination.v1": ("coordination.k8s.io", "v1"),
     "io.k8s.api.discovery.v1": ("discovery.k8s.io", "v1"), "io.k8s.api.storage.v1": ("storage.k8s.io", "v1"),
     "io.k8s.api.batch.v1": ("batch", "v1"),
@@ -135,6 +139,7 @@ PATCH: dict[tuple[str, str], tuple[str, str | None]] = {
     ("DeploymentStatus", "conditions"): ("merge", "type"),
     ("ReplicaSetStatus", "conditions"): ("merge", "type"),
     ("JobStatus", "conditions"): ("merge", "type"),
+    ("HorizontalPodAutoscalerStatus", "conditions"): ("merge", "type"),
     ("DaemonSetStatus", "conditions"): ("merge", "type"),
     ("StatefulSetStatus", "conditions"): ("merge", "type"),
     ("ReplicationControllerStatus", "conditions"): ("merge", "type"),
@@ -145,7 +150,11 @@ PATCH: dict[tuple[str, str], tuple[str, str | None]] = {
 # really resource.Quantity upstream.
 QUANTITY_MAPS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "allocatedResources", "overhead",
                  "default", "defaultRequest", "max", "min", "maxLimitRequestRatio"}
-QUANTITY_FIELDS = {("EmptyDirVolumeSource", "sizeLimit"), ("ResourceFieldSelector", "divisor")}
+QUANTITY_FIELDS = {("EmptyDirVolumeSource", "sizeLimit"), ("ResourceFieldSelector", "divisor"),
+                   ("MetricTarget", "value"), ("MetricTarget", "averageValue"), ("MetricValueStatus", "value"),
+                   ("MetricValueStatus", "averageValue"), ("HPAScalingRules", "tolerance"),
+                   # autoscaling/v1's flattened metric shapes (in its round-trip annotations)
+                   ("ResourceMetricSource", "targetAverageValue"), ("ResourceMetricStatus", "currentAverageValue")}
 MICRO_TIME_FIELDS = {("Event", "eventTime"), ("LeaseSpec", "acquireTime"), ("LeaseSpec", "renewTime")}
 INT_OR_STRING_FIELDS = {"port", "targetPort", "maxSurge", "maxUnavailable", "minAvailable"}
 

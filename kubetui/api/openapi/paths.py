@@ -30,9 +30,12 @@ PATCH_CONTENT_TYPES = ("application/apply-patch+yaml", "application/json-patch+j
                        "application/merge-patch+json", "application/strategic-merge-patch+json")
 
 
-def schema_name(group: str, kind: str) -> str:
-    """``io.k8s.api.apps.v1.Deployment`` for ``("apps", "Deployment")``."""
-    return f"{_PACKAGE.get(group, 'io.k8s.api.core.v1')}.{kind}"
+def schema_name(group: str, kind: str, version: str = "v1") -> str:
+    """``io.k8s.api.apps.v1.Deployment`` for ``("apps", "Deployment")``; ``…autoscaling.v2…`` for version v2."""
+    package = _PACKAGE.get(group, "io.k8s.api.core.v1")
+    if version != "v1":
+        package = package.rsplit(".", 1)[0] + "." + version
+    return f"{package}.{kind}"
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -122,7 +125,7 @@ class _Ops:
         self.tag = f"{(r.group.split('.')[0] if r.group else 'core')}_{r.version}"
         self.prefix = _camel_group(r.group) + r.version[:1].upper() + r.version[1:]
         self.gvk = {"group": r.group, "version": r.version, "kind": r.kind}
-        self.schema = schema_name(r.group, r.kind)
+        self.schema = schema_name(r.group, r.kind, r.version)
 
     def op(self, verb: str, action: str, kind_suffix: str, *, namespaced: bool, schema: str,
            gvk: dict[str, str] | None = None, params: list[dict[str, Any]] | None = None,
@@ -201,7 +204,7 @@ def _subresource_paths(r: Resource, ops: _Ops, item: str, sub: str, gvk: tuple[s
     group, version, kind = gvk
     if sub in ("exec", "portforward"):
         return {}  # connect operations: WebSocket upgrades, nothing to describe
-    schema = schema_name(group, kind)
+    schema = schema_name(group, kind, version)
     suffix = r.kind + sub[:1].upper() + sub[1:]
     gvk_d = {"group": group, "version": version, "kind": kind}
     path: dict[str, Any] = {"parameters": [_path_param("name", f"name of the {kind}"), *common]}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from kubetui.api.printers.apps import DEPLOYMENT_COLUMNS, REPLICASET_COLUMNS, deployment_row, replicaset_row
+from kubetui.api.printers.autoscaling import HPA_COLUMNS, hpa_row
 from kubetui.api.printers.batch import CRONJOB_COLUMNS, JOB_COLUMNS, cronjob_row, job_row
 from kubetui.api.printers.apps_sets import (CONTROLLERREVISION_COLUMNS, DAEMONSET_COLUMNS, STATEFULSET_COLUMNS,
                                             controllerrevision_row, daemonset_row, statefulset_row)
@@ -79,6 +80,7 @@ PRINTERS: dict[str, Printer] = {
     "replicasets.apps": Printer(REPLICASET_COLUMNS, replicaset_row),
     "jobs.batch": Printer(JOB_COLUMNS, job_row),
     "cronjobs.batch": Printer(CRONJOB_COLUMNS, cronjob_row),
+    "horizontalpodautoscalers.autoscaling": Printer(HPA_COLUMNS, hpa_row),
     "daemonsets.apps": Printer(DAEMONSET_COLUMNS, daemonset_row),
     "statefulsets.apps": Printer(STATEFULSET_COLUMNS, statefulset_row),
     "controllerrevisions.apps": Printer(CONTROLLERREVISION_COLUMNS, controllerrevision_row),

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from kubetui.api.resources import Resource
 from kubetui.api.validation.apps import validate_deployment, validate_replica_set
+from kubetui.api.validation.autoscaling import validate_hpa
 from kubetui.api.validation.batch import validate_cron_job, validate_job
 from kubetui.api.validation.apps_sets import validate_controller_revision, validate_daemon_set, validate_stateful_set
 from kubetui.api.validation.core import (
@@ -51,6 +52,7 @@ VALIDATORS: dict[str, KindValidator] = {
     "ReplicaSet": validate_replica_set,
     "Job": validate_job,
     "CronJob": validate_cron_job,
+    "HorizontalPodAutoscaler": validate_hpa,
     "DaemonSet": validate_daemon_set,
     "StatefulSet": validate_stateful_set,
     "ControllerRevision": validate_controller_revision,

@@ -20,6 +20,7 @@ from typing import Callable
 from kubetui.api.resources import Resource, resource_for
 from kubetui.apiserver.strategies.apps import DeploymentStrategy, ReplicaSetStrategy
 from kubetui.apiserver.strategies.apps_sets import DaemonSetStrategy, StatefulSetStrategy
+from kubetui.apiserver.strategies.autoscaling import HorizontalPodAutoscalerStrategy
 from kubetui.apiserver.strategies.base import Strategy
 from kubetui.apiserver.strategies.batch import CronJobStrategy, JobStrategy
 from kubetui.apiserver.strategies.namespaces import NamespaceStrategy
@@ -54,6 +55,7 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "replicasets.apps": ReplicaSetStrategy,
         "jobs.batch": JobStrategy,
         "cronjobs.batch": CronJobStrategy,
+        "horizontalpodautoscalers.autoscaling": HorizontalPodAutoscalerStrategy,
         "daemonsets.apps": DaemonSetStrategy,
         "statefulsets.apps": StatefulSetStrategy,
         "leases.coordination.k8s.io": CreateOnUpdateStrategy,
