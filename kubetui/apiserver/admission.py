@@ -83,34 +83,46 @@ def default_toleration_seconds(pod: Obj, seconds: int) -> None:
     spec["tolerations"] = tolerations
 
 
-def priority(pod: Obj) -> None:
+def priority(pod: Obj, lookup: Lookup | None = None, default_class: Obj | None = None) -> None:
     """The ``Priority`` admission plugin (plugin/pkg/admission/priority).
 
-    ``priorityClassName`` resolves to the pod's integer ``priority``; with no
-    class named (and no default PriorityClass: kubetui serves none yet) that
-    is 0 with ``preemptionPolicy: PreemptLowerPriority``. The two built-in
-    system classes resolve to their values; any other name is refused, and a
-    ``priority`` that contradicts the class is refused, as upstream does.
+    ``priorityClassName`` resolves to the PriorityClass's integer ``value``
+    and its ``preemptionPolicy`` (``lookup`` reads the stored classes; the two
+    built-in system classes are always known). With no class named, the
+    ``globalDefault`` class (``default_class``) names itself, or else the
+    pod gets 0 and ``PreemptLowerPriority``. An unknown name is refused, and a
+    ``priority`` or ``preemptionPolicy`` that contradicts the class is refused,
+    with upstream's words.
     """
     spec = pod.setdefault("spec", {})
     class_name = spec.get("priorityClassName")
+    policy_value = PREEMPT_LOWER_PRIORITY
     if not class_name:
         value = DEFAULT_PRIORITY
-    elif class_name in SYSTEM_PRIORITY_CLASSES:
-        value = SYSTEM_PRIORITY_CLASSES[class_name]
+        if default_class is not None:
+            spec["priorityClassName"] = default_class["metadata"]["name"]
+            value = int(default_class.get("value") or 0)
+            policy_value = default_class.get("preemptionPolicy") or PREEMPT_LOWER_PRIORITY
     else:
-        raise _forbidden(pod, f"no PriorityClass with name {class_name} was found")
+        pc = lookup("priorityclasses", None, class_name) if lookup is not None else None
+        if pc is not None:
+            value = int(pc.get("value") or 0)
+            policy_value = pc.get("preemptionPolicy") or PREEMPT_LOWER_PRIORITY
+        elif class_name in SYSTEM_PRIORITY_CLASSES:
+            value = SYSTEM_PRIORITY_CLASSES[class_name]
+        else:
+            raise _forbidden(pod, f"no PriorityClass with name {class_name} was found")
     given = spec.get("priority")
     if given is not None and given != value:
         raise _forbidden(pod, f"the integer value of priority ({given}) must not be provided in pod spec; "
                               f"priority admission controller computed {value} from the given PriorityClass name")
     spec["priority"] = value
     policy = spec.get("preemptionPolicy")
-    if policy is not None and policy != PREEMPT_LOWER_PRIORITY:
+    if policy is not None and policy != policy_value:
         raise _forbidden(pod, f"the string value of PreemptionPolicy ({policy}) must not be provided in pod spec; "
-                              f"priority admission controller computed {PREEMPT_LOWER_PRIORITY} from the given "
+                              f"priority admission controller computed {policy_value} from the given "
                               f"PriorityClass name")
-    spec["preemptionPolicy"] = PREEMPT_LOWER_PRIORITY
+    spec["preemptionPolicy"] = policy_value
 
 
 class Admission:
@@ -134,7 +146,9 @@ class Admission:
 
         service_account(obj, namespace or "", lookup)
         default_toleration_seconds(obj, int(self.timings.default_toleration_seconds))
-        priority(obj)
+        defaults = [kv.value for kv in registry.store.range(resource_for("priorityclasses").key(), copy=False)
+                    if kv.value.get("globalDefault")]
+        priority(obj, lookup, min(defaults, key=lambda pc: pc.get("value") or 0) if defaults else None)
 
     @staticmethod
     def admit_update(resource: Resource, new: Obj, old: Obj) -> None:

@@ -86,6 +86,8 @@ class Registry:
             service_cidr=service_cidr, node_port_range=node_port_range, rng=rng)
         # Mutating admission plugins besides the pod ones in ``hooks.admission``.
         self.admission = strategies.admission_plugins()
+        # Validating admission: after the kind's own validation, before the write (LimitRanger, ResourceQuota).
+        self.validating_admission = strategies.validating_admission_plugins()
 
     def admission_chain(self) -> list[Any]:
         """Mutating admission in kube-apiserver's plugin order: ServiceAccount, DefaultTolerationSeconds
@@ -189,6 +191,9 @@ class Registry:
             finish = strategy.begin_create(self, obj)
             try:
                 self._validate(resource, obj, None)
+                for validating in self.validating_admission:
+                    await validating.validate_create(self, resource, namespace, obj, dry_run=dry_run,
+                                                     display_name=meta["generateName"] if generated else meta["name"])
                 if field_manager:
                     record_update(obj, None, field_manager, "Update", self._now())
                 if dry_run:

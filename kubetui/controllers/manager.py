@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONTROLLERS: dict[str, str] = {
     "replicaset": "kubetui.controllers.replicaset:ReplicaSetController",
     "replicationcontroller": "kubetui.controllers.replicationcontroller:ReplicationControllerController",
+    "resourcequota": "kubetui.controllers.resourcequota:ResourceQuotaController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
     "daemonset": "kubetui.controllers.daemonset:DaemonSetController",
     "statefulset": "kubetui.controllers.statefulset:StatefulSetController",

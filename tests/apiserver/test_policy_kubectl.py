@@ -11,6 +11,8 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from kubetui.api.resources import resource_for
+
 from tests.apiserver.test_http_support import HTTPCluster, start_cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -112,3 +114,81 @@ async def test_explain_reads_the_schemas(cluster):
     assert "IfHealthyBudget" in out
     out = await ok(cluster, "explain", "resourcequota.spec.scopeSelector")
     assert "matchExpressions" in out
+
+
+LIMITS = """apiVersion: v1
+kind: LimitRange
+metadata: {name: cpu-defaults}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 500m, memory: 256Mi}
+    defaultRequest: {cpu: 250m, memory: 128Mi}
+    max: {cpu: "1"}
+"""
+
+
+async def _quota_used(c: HTTPCluster, want: dict) -> dict:
+    """Wait for the quota controller to have counted (a real sync point, bounded)."""
+    import asyncio
+    for _ in range(200):
+        rq = await c.registry.get(resource_for("quota"), "team", "compute")
+        if (rq.get("status") or {}).get("used") == want:
+            return rq
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"quota used never became {want}: {rq.get('status')}")
+
+
+async def test_team_namespace_quota_and_limit_range_kubectl_and_python_client(cluster):
+    """LimitRange defaults applied, quota charged, the over-quota pod refused with upstream's 403 (kubectl
+    and the official Python client), and kubectl describe quota/limitrange as on a real cluster."""
+    import asyncio
+    import json
+
+    from kubernetes import client as k8s
+    from kubernetes.client.rest import ApiException
+
+    from kubetui.apiserver.inprocess import InProcessClient
+    from kubetui.controllers.manager import ControllerManager
+    from tests.apiserver.test_pyclient import api_client
+
+    cm = ControllerManager(InProcessClient(cluster.registry), controllers=["resourcequota"])
+    await cm.start()
+    try:
+        await ok(cluster, "create", "namespace", "team")
+        await ok(cluster, "apply", "-n", "team", "-f", "-", stdin=LIMITS.encode())
+        await ok(cluster, "create", "quota", "compute", "-n", "team",
+                 "--hard=pods=2,requests.cpu=1,limits.memory=1Gi")
+        await _quota_used(cluster, {"pods": "0", "requests.cpu": "0", "limits.memory": "0"})
+        await ok(cluster, "run", "a", "-n", "team", "--image=nginx")
+        res = json.loads(await ok(cluster, "get", "pod", "a", "-n", "team", "-o",
+                                  "jsonpath={.spec.containers[0].resources}"))
+        assert res == {"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}}
+        err = await fails(cluster, "run", "big", "-n", "team", "--image=nginx", "--overrides",
+                          '{"spec":{"containers":[{"name":"big","image":"nginx","resources":{"limits":{"cpu":"2"}}}]}}')
+        assert 'pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2' in err
+        await ok(cluster, "run", "b", "-n", "team", "--image=nginx")
+        await _quota_used(cluster, {"pods": "2", "requests.cpu": "500m", "limits.memory": "512Mi"})
+        out = await ok(cluster, "get", "quota", "-n", "team")
+        assert out.splitlines()[1].split()[:7] == ["compute", "pods:", "2/2,", "requests.cpu:", "500m/1",
+                                                   "limits.memory:", "512Mi/1Gi"]
+        err = await fails(cluster, "run", "c", "-n", "team", "--image=nginx")
+        assert ('Error from server (Forbidden): pods "c" is forbidden: exceeded quota: compute, requested: pods=1, '
+                'used: pods=2, limited: pods=2') in err
+        core = k8s.CoreV1Api(api_client(cluster))
+        body = {"metadata": {"name": "py"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+        try:
+            await asyncio.to_thread(core.create_namespaced_pod, "team", body)
+            raise AssertionError("the over-quota pod was admitted")
+        except ApiException as e:
+            status = json.loads(e.body)
+            assert (e.status, status["reason"]) == (403, "Forbidden")
+            assert status["message"].startswith('pods "py" is forbidden: exceeded quota: compute')
+        out = await ok(cluster, "describe", "quota", "compute", "-n", "team")
+        assert [line.split() for line in out.splitlines()[2:7]] == [
+            ["Resource", "Used", "Hard"], ["--------", "----", "----"], ["limits.memory", "512Mi", "1Gi"],
+            ["pods", "2", "2"], ["requests.cpu", "500m", "1"]]
+        out = await ok(cluster, "describe", "limitrange", "-n", "team")
+        assert ["Container", "cpu", "-", "1", "250m", "500m", "-"] in [line.split() for line in out.splitlines()]
+    finally:
+        await cm.stop()

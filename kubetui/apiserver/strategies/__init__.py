@@ -18,6 +18,7 @@ import random
 from typing import Callable
 
 from kubetui.api.resources import Resource, resource_for
+from kubetui.apiserver.quota import LimitRanger, PriorityClassAdmission, ResourceQuotaAdmission
 from kubetui.apiserver.strategies.apps import DeploymentStrategy, ReplicaSetStrategy
 from kubetui.apiserver.strategies.apps_sets import DaemonSetStrategy, StatefulSetStrategy
 from kubetui.apiserver.strategies.autoscaling import HorizontalPodAutoscalerStrategy
@@ -71,7 +72,12 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
 
 #: Mutating admission plugins besides the pod ones (``kubetui.apiserver.admission``), in upstream's order.
 def admission_plugins() -> list:
-    return [DefaultStorageClass()]
+    return [DefaultStorageClass(), PriorityClassAdmission(), LimitRanger()]
 
 
-__all__ = ["Strategy", "CreateOnUpdateStrategy", "build", "admission_plugins"]
+#: Validating admission plugins, in upstream's order (ResourceQuota is always last).
+def validating_admission_plugins() -> list:
+    return [LimitRanger(), ResourceQuotaAdmission()]
+
+
+__all__ = ["Strategy", "CreateOnUpdateStrategy", "build", "admission_plugins", "validating_admission_plugins"]
