@@ -106,11 +106,20 @@ async def store_keys(client: Any, prefix: str = "/registry/") -> tuple[int, list
         for i in doc.get("items") or []]
 
 
-async def service_traffic(client: Any, namespace: str, name: str) -> dict[str, int]:
-    """Connections per endpoint (``"ip:port"`` -> count) across a Service's ports and load balancers."""
+async def service_endpoints(client: Any, namespace: str, name: str) -> dict[str, dict[str, Any]]:
+    """Per endpoint (``"ip:port"``) across a Service's ports: ``connections``, ``pod``, ``node`` and,
+    once its node's kube-proxy knocked, ``probe`` (``open``, ``refused``, ``timeout``, ``unreachable``)."""
     doc = await client.request("GET", traffic_path(namespace, name))
-    counts: dict[str, int] = {}
+    out: dict[str, dict[str, Any]] = {}
     for eps in (doc.get("services") or {}).values():
         for ep, v in eps.items():
-            counts[ep] = counts.get(ep, 0) + int(v.get("connections") or 0)
-    return counts
+            o = out.setdefault(ep, {"connections": 0, "pod": v.get("pod", ""), "node": v.get("node", "")})
+            o["connections"] += int(v.get("connections") or 0)
+            if v.get("probe"):
+                o["probe"] = v["probe"]
+    return out
+
+
+async def service_traffic(client: Any, namespace: str, name: str) -> dict[str, int]:
+    """Connections per endpoint (``"ip:port"`` -> count) across a Service's ports."""
+    return {ep: v["connections"] for ep, v in (await service_endpoints(client, namespace, name)).items()}

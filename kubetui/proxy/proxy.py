@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 from kubetui.agent.clock import RealClock
 from kubetui.agent.reflector import Reflector
-from kubetui.proxy.counters import iptables_traffic, traffic_document
+from kubetui.proxy.counters import iptables_traffic, probe_local, traffic_document
 from kubetui.proxy.iptables import IPTables, parse_counters
 from kubetui.proxy.rules import EndpointChain, ProxyConfig, build_rules, restore_chains
 
@@ -146,7 +146,9 @@ class KubeProxy:
                   (self.clock.monotonic() - start) * 1000)
 
     def traffic(self) -> dict[str, Any]:
-        return traffic_document(self.node_name, self.backend.mode, self.backend.traffic())
+        services = self.backend.traffic()
+        probe_local(services, self.node_name)  # does each local endpoint accept connections at all?
+        return traffic_document(self.node_name, self.backend.mode, services)
 
     # --- the metrics port: GET /healthz, GET /traffic ---
 

@@ -96,6 +96,11 @@ class ClusterBackend(Protocol):
         """Requests served per endpoint (``"ip:port"`` -> count) for a Service; empty if unknown."""
         ...
 
+    def service_probes(self, namespace: str, name: str) -> dict[str, str]:
+        """Whether each endpoint accepts connections (``"ip:port"`` -> ``open``, ``refused``, ...), as its
+        node's kube-proxy last found; empty if unknown."""
+        ...
+
 
 class ClientBackend:
     """A backend that only has a ``Client`` (and maybe a kubeconfig): works with any kubetui cluster.
@@ -185,6 +190,9 @@ class ClientBackend:
 
     def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
         return self._traffic(namespace, name) if self._traffic else {}
+
+    def service_probes(self, namespace: str, name: str) -> dict[str, str]:
+        return {}
 
     async def pod_exec(self, namespace: str, name: str, command: list[str], *,
                        container: str | None = None, tty: bool = True) -> "ExecStream":

@@ -45,6 +45,7 @@ class KubeconfigBackend(ClientBackend):
             self.state_dir = Path(state_dir)
         self._counters: dict[str, int] = {}
         self._traffic_cache: dict[tuple[str, str], dict[str, int]] = {}
+        self._probe_cache: dict[tuple[str, str], dict[str, str]] = {}
         self._wanted_traffic: set[tuple[str, str]] = set()
         self._poller: asyncio.Task[None] | None = None
 
@@ -105,12 +106,15 @@ class KubeconfigBackend(ClientBackend):
                 log.debug("control plane activity: %s", exc)
             for ns, name in list(self._wanted_traffic):
                 try:
-                    self._traffic_cache[(ns, name)] = await views.service_traffic(self.client, ns, name)
+                    eps = await views.service_endpoints(self.client, ns, name)
+                    self._traffic_cache[(ns, name)] = {ep: v["connections"] for ep, v in eps.items()}
+                    self._probe_cache[(ns, name)] = {ep: v["probe"] for ep, v in eps.items() if v.get("probe")}
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a deleted Service: no counts
                     log.debug("traffic of %s/%s: %s", ns, name, exc)
                     self._traffic_cache.pop((ns, name), None)
+                    self._probe_cache.pop((ns, name), None)
             await asyncio.sleep(self.POLL_SECONDS)
 
     def control_plane_activity(self) -> dict[str, int]:
@@ -121,6 +125,11 @@ class KubeconfigBackend(ClientBackend):
         self._wanted_traffic.add((namespace, name))
         self._ensure_poller()
         return dict(self._traffic_cache.get((namespace, name), {}))
+
+    def service_probes(self, namespace: str, name: str) -> dict[str, str]:
+        self._wanted_traffic.add((namespace, name))
+        self._ensure_poller()
+        return dict(self._probe_cache.get((namespace, name), {}))
 
     async def store_view(self, prefix: str = "/registry/") -> StoreSnapshot:
         revision, keys = await views.store_keys(self.client, prefix)

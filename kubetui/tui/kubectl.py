@@ -72,7 +72,7 @@ def parse_command_line(line: str) -> tuple[str, list[str]]:
 
 
 #: kubetui commands that answer and exit (the others start clusters, servers or a second TUI)
-KUBETUI_COMMANDS = ("explain", "store", "lessons", "fault", "--help", "-h", "--version")
+KUBETUI_COMMANDS = ("explain", "store", "lessons", "fault", "logs", "--help", "-h", "--version")
 
 
 def kubetui_refusal(args: list[str]) -> str | None:
@@ -83,6 +83,8 @@ def kubetui_refusal(args: list[str]) -> str | None:
                 f"run it in a terminal. Here: kubetui {' | '.join(c for c in KUBETUI_COMMANDS if c[0] != '-')}")
     if args[0] == "lessons" and "--tui" in args:
         return "kubetui lessons start --tui opens another TUI: use ctrl+l here to pick a lesson"
+    if args[0] == "logs" and ({"-f", "--follow"} & set(args)):
+        return "kubetui logs --follow never ends: run it in a terminal (here: kubetui logs without -f)"
     return None
 
 

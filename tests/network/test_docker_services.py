@@ -282,3 +282,31 @@ def test_traffic_api_counts_connections_per_endpoint(web):
     r = web.kubectl("get", "--raw", "/apis/networking.kubetui.dev/v1alpha1/namespaces/default/services/nope/traffic",
                     check=False)
     assert r.returncode != 0 and "not found" in r.stderr.lower()
+
+
+def test_traffic_api_says_no_endpoint_accepts_a_wrong_target_port(web):
+    """Issue 12 item 26: ``kubectl expose deployment web --port 80`` for kubetui/hello (on 8080) gives a
+    Service whose every connection is refused; the traffic API says so per endpoint (kube-proxy's probe),
+    and still says ``open`` for the Service that targets 8080."""
+    import json
+
+    web.kubectl("expose", "deployment", WEB, "--port", "80", "--name", "web80")
+    try:
+        assert web.get("service", "web80")["spec"]["ports"][0]["targetPort"] == 80   # kubectl's default: --port
+        path = "/apis/networking.kubetui.dev/v1alpha1/namespaces/default/services/{}/traffic"
+
+        def probes(name: str) -> dict[str, str] | None:
+            doc = json.loads(web.kubectl("get", "--raw", path.format(name)).stdout)
+            eps = {ep: v.get("probe") for port in doc["services"].values() for ep, v in port.items()
+                   if v.get("active")}
+            return eps if eps and all(eps.values()) else None
+
+        wrong = wait_for("web80's endpoints probed", lambda: probes("web80"), 60)
+        ready_ips = {p["status"]["podIP"] for p in ready_web(web, len(wrong)) or []}
+        assert {ep.rpartition(":")[0] for ep in wrong} == ready_ips
+        assert set(wrong.values()) == {"refused"}, wrong
+        assert all(ep.endswith(":80") for ep in wrong)
+        right = wait_for("web's endpoints probed", lambda: probes(WEB), 60)
+        assert set(right.values()) == {"open"}, right
+    finally:
+        web.kubectl("delete", "service", "web80", "--ignore-not-found")

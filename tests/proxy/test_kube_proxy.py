@@ -40,7 +40,8 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-async def manual_service(cp, name: str, port: int, addresses: list[str], target: int, ready: bool = True):
+async def manual_service(cp, name: str, port: int, addresses: list[str], target: int, ready: bool = True,
+                         node: str | None = None):
     """A Service without selector plus a hand-written EndpointSlice (how you point a Service at anything)."""
     svc = await cp.client.create("services", {"metadata": {"name": name, "namespace": "default"},
                                               "spec": {"ports": [{"name": "http", "port": port}]}}, "default")
@@ -48,7 +49,8 @@ async def manual_service(cp, name: str, port: int, addresses: list[str], target:
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
         "metadata": {"name": f"{name}-1", "namespace": "default", "labels": {"kubernetes.io/service-name": name}},
         "ports": [{"name": "http", "port": target, "protocol": "TCP"}],
-        "endpoints": [{"addresses": [a], "conditions": {"ready": ready}} for a in addresses]}, "default")
+        "endpoints": [{"addresses": [a], "conditions": {"ready": ready}, **({"nodeName": node} if node else {})}
+                      for a in addresses]}, "default")
     return svc, sl
 
 
@@ -103,6 +105,37 @@ async def test_userspace_kube_proxy_follows_the_api(cp):
         reader, writer = await asyncio.open_connection(host, port)
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
+    finally:
+        await proxy.stop()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_traffic_says_whether_each_local_endpoint_accepts_connections(cp):
+    """Issue 12 item 26: a Service whose targetPort nothing listens on has every connection refused;
+    kube-proxy's /traffic says so per endpoint of its own node (``probe``: open / refused)."""
+    async def answer(reader, writer):
+        writer.close()
+
+    listening = free_port("127.88.1.2")
+    server = await asyncio.start_server(answer, "127.88.1.2", listening)
+    closed = free_port("127.88.1.3")               # nothing listens here
+    proxy = KubeProxy(api_for(cp), UserspaceProxy(node_name="node-1"), node_name="node-1", min_sync_seconds=0.01)
+    metrics_port = await proxy.serve("127.0.0.1", 0)
+    await proxy.start()
+    try:
+        await manual_service(cp, "good", free_port("127.0.0.1"), ["127.88.1.2"], listening, node="node-1")
+        await manual_service(cp, "bad", free_port("127.0.0.1"), ["127.88.1.3"], closed, node="node-1")
+        await manual_service(cp, "elsewhere", free_port("127.0.0.1"), ["127.88.1.4"], closed, node="node-2")
+        while not all(proxy.backend.backends.get(f"default/{n}:http") and
+                      proxy.backend.backends[f"default/{n}:http"].endpoints for n in ("good", "bad", "elsewhere")):
+            await next_sync(proxy)
+        _, body = await http_get("127.0.0.1", metrics_port, "/traffic")
+        services = json.loads(body)["services"]
+        assert services["default/good:http"][f"127.88.1.2:{listening}"]["probe"] == "open"
+        assert services["default/bad:http"][f"127.88.1.3:{closed}"]["probe"] == "refused"
+        # another node's endpoint is that node's kube-proxy's to probe
+        assert "probe" not in services["default/elsewhere:http"][f"127.88.1.4:{closed}"]
     finally:
         await proxy.stop()
         server.close()

@@ -330,6 +330,8 @@ class FakeBackend(ClientBackend):
         self.activity = {"apiserver": 120, "store": 48, "scheduler": 9, "controllers": 30}
         self.log_lines = ["nginx: starting", "GET / 200", "GET /healthz 200"]
         self.progress_gate: asyncio.Event | None = None
+        #: service name -> {"ip:port": "open" | "refused" | ...}
+        self.probes: dict[str, dict[str, str]] = {}
 
     def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
         if not self.with_progress:
@@ -360,3 +362,7 @@ class FakeBackend(ClientBackend):
 
     def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
         return {"10.244.1.5:80": 60, "10.244.2.7:80": 40} if name == "web" else {}
+
+    def service_probes(self, namespace: str, name: str) -> dict[str, str]:
+        """What each endpoint's kube-proxy found knocking (a test sets ``probes``)."""
+        return dict(self.probes.get(name, {}))

@@ -183,3 +183,47 @@ async def test_map_uses_the_width_it_has(make_app, backend):
         panels = list(screen.query(NodePanel))
         assert max(p.region.right for p in panels) >= 100 - 4
         assert all(p.region.width >= 36 for p in panels), "panels too narrow for their bars"
+
+
+async def test_traffic_says_no_endpoint_accepts_the_target_port_and_why(make_app, backend):
+    """Issue 12 item 26: ``kubectl expose deployment web --port 80`` for an app on 8080: every connection
+    is refused; the traffic view says so and why (targetPort 80 vs containerPort 8080)."""
+    from kubetui.tui.screens.traffic import TrafficScreen
+    from tests.tui.fakes import pod
+    from tests.tui.test_app import wait_for
+
+    c = backend.client
+    for i, ip in enumerate(("10.244.1.9", "10.244.2.9")):
+        p = pod(f"hello-5f77454d7-x{i}xxx", node_name=f"node-{i + 1}", labels={"app": "hello"}, ip=ip)
+        p["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "protocol": "TCP"}]
+        c.put("pods", p)
+    c.put("services", {"metadata": {"name": "hello", "namespace": "default"},
+                       "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.30", "selector": {"app": "hello"},
+                                "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]}})
+    c.put("endpoints", {"metadata": {"name": "hello", "namespace": "default"},
+                        "subsets": [{"addresses": [{"ip": ip, "targetRef": {"kind": "Pod", "name": f"hello-5f77454d7-x{i}xxx"}}
+                                                   for i, ip in enumerate(("10.244.1.9", "10.244.2.9"))],
+                                     "ports": [{"port": 80, "protocol": "TCP"}]}]})
+    backend.probes["hello"] = {"10.244.1.9:80": "refused", "10.244.2.9:80": "refused"}
+    backend.probes["web"] = {"10.244.1.5:80": "open", "10.244.2.7:80": "open"}
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_screen(pilot, ClusterMapScreen)
+        await settle(app, pilot, "pods")
+        screen = TrafficScreen(c.objects["services"]["default/hello"])
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: app.screen is screen and screen.is_mounted)
+        await app.bridge.wait_synced("endpoints", "pods")
+        screen.poll()
+        summary = str(screen.query_one("#traffic-summary").render())
+        assert "No endpoint accepts connections on port 80" in summary, summary
+        assert "targetPort 80, but its pods declare containerPort 8080" in summary
+        await pilot.press("escape")
+        await wait_screen(pilot, ClusterMapScreen)
+        healthy = TrafficScreen(c.objects["services"]["default/web"])
+        app.push_screen(healthy)
+        await wait_for(pilot, lambda: app.screen is healthy and healthy.is_mounted)
+        await pilot.pause()
+        healthy.poll()
+        text = str(healthy.query_one("#traffic-summary").render())
+        assert "2 ready endpoints" in text and "accepts" not in text
