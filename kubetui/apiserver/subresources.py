@@ -17,6 +17,7 @@ from kubetui.api.errors import BadRequest, NotFound, field_error
 from kubetui.api.patch import apply_patch, copy_json
 from kubetui.api.resources import Resource
 from kubetui.api.selectors import selector_to_string
+from kubetui.apiserver.eviction import evict
 from kubetui.clock import rfc3339
 
 if TYPE_CHECKING:
@@ -153,16 +154,8 @@ def _binding_conflict(name: str, detail: str) -> errors.Conflict:
 
 async def _evict(registry: "Registry", resource: Resource, namespace: str | None, name: str | None,
                  eviction: Obj, dry_run: bool) -> Obj:
-    """``kubectl drain``'s request: delete the pod (kubetui has no PodDisruptionBudgets to honour)."""
-    name = name or (eviction.get("metadata") or {}).get("name")
-    if not name:
-        raise BadRequest("name is required for an eviction")
-    opts = eviction.get("deleteOptions") or {}
-    pre = opts.get("preconditions") or {}
-    await registry.delete(resource, namespace, name, grace_period_seconds=opts.get("gracePeriodSeconds"),
-                          propagation_policy=opts.get("propagationPolicy"), preconditions=pre,
-                          dry_run=dry_run or bool(opts.get("dryRun")))
-    return _status_success()
+    """``kubectl drain``'s request, honouring the pod's PodDisruptionBudget (``eviction.py``)."""
+    return await evict(registry, resource, namespace, name, eviction, dry_run)
 
 
 # ------------------------------------------------------------------ REST objects

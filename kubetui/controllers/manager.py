@@ -26,6 +26,7 @@ CONTROLLERS: dict[str, str] = {
     "replicaset": "kubetui.controllers.replicaset:ReplicaSetController",
     "replicationcontroller": "kubetui.controllers.replicationcontroller:ReplicationControllerController",
     "resourcequota": "kubetui.controllers.resourcequota:ResourceQuotaController",
+    "disruption": "kubetui.controllers.disruption:DisruptionController",
     "deployment": "kubetui.controllers.deployment:DeploymentController",
     "daemonset": "kubetui.controllers.daemonset:DaemonSetController",
     "statefulset": "kubetui.controllers.statefulset:StatefulSetController",
