@@ -28,7 +28,7 @@ from kubetui.api.errors import (
     BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
 )
 from kubetui.api.resources import Resource
-from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, protobuf, tables
+from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, portforward, protobuf, tables
 from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock, rfc3339
@@ -408,7 +408,7 @@ class RestHandlers:
                          _required=("dry_run",), **opts)
         return self.respond(out, 200, pretty=encoding.wants_pretty(request))
 
-    # -- pods/log, pods/exec -------------------------------------------------
+    # -- pods/log, pods/exec, pods/portforward -------------------------------------------------
     async def pod_proxy(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         pod = await call(self.registry.get, info.resource, info.namespace, info.name)
         if info.subresource == "log":
@@ -417,8 +417,7 @@ class RestHandlers:
             return await execmod.serve_logs(request, pod, self.node_connector)
         if info.subresource == "exec":
             return await execmod.serve_exec(request, pod, self.node_connector)
-        raise BadRequest("port-forward is not supported by kubetui yet; reach the pod through a Service "
-                         "or `kubectl exec` instead")
+        return await portforward.serve_portforward(request, pod, self.node_connector)
 
     # -- authorization.k8s.io ---------------------------------------------------
     async def access_review(self, request: web.Request, info: RequestInfo) -> web.Response:

@@ -20,9 +20,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from kubetui.api import errors
 from kubetui.api.resources import resource_for
-from kubetui.kubelet.server import CLOSE, END, EXEC_PROTOCOL, RESIZE, STDIN, frame, read_frame
+from kubetui.kubelet.server import (CLOSE, END, EXEC_PROTOCOL, PORTFORWARD_PROTOCOL, RESIZE, STDIN, frame,
+                                    read_frame)
 
 log = logging.getLogger(__name__)
+
+#: the label simulated nodes carry (``kubetui.providers.simulated``; not imported: layers)
+SIMULATED_LABEL = "kubetui.dev/simulated"
 
 NodeGetter = Callable[[str], Awaitable[dict]]
 
@@ -197,6 +201,24 @@ class KubeletConnector:
             writer.close()
             raise _status_error(500, "InternalError", f"the kubelet did not upgrade the exec stream ({code})")
         return KubeletExecSession(reader, writer)
+
+    async def port_forward(self, pod: dict, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """One forwarded connection to ``port`` in the pod: the kubelet's ``/portForward`` stream."""
+        node_name = pod["spec"]["nodeName"]
+        node = await self.get_node(node_name)
+        if ((node.get("metadata") or {}).get("labels") or {}).get(SIMULATED_LABEL) == "true":
+            raise errors.BadRequest(
+                f"cannot forward ports to pod {pod['metadata']['name']}: node {node_name} is a simulated "
+                f"node (no containers run there, so nothing listens on port {port})")
+        m = pod["metadata"]
+        q = urllib.parse.quote
+        path = f"/portForward/{q(m.get('namespace', 'default'))}/{q(m['name'])}?port={int(port)}"
+        code, _, reader, writer = await self._connect(
+            node_name, "POST", path, ["Connection: Upgrade", f"Upgrade: {PORTFORWARD_PROTOCOL}"])
+        if code != 101:
+            writer.close()
+            raise _status_error(500, "InternalError", f"the kubelet did not upgrade the port-forward stream ({code})")
+        return reader, writer
 
     async def stats(self, node_name: str) -> dict:
         _, headers, reader, writer = await self._connect(node_name, "GET", "/stats/summary")

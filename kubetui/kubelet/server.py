@@ -15,6 +15,13 @@ endpoints keep upstream's paths:
   stdin. With ``tty=true`` the command runs on a pseudo-terminal
   (``runtime/tty.py``) and all its output comes on channel 1. (Upstream speaks SPDY/WebSocket here;
   a plain framing keeps this stdlib-only.)
+- ``POST /portForward/{ns}/{pod}?port=N`` with ``Upgrade: kubetui-portforward/1``:
+  the kubelet connects to ``localhost:N`` inside the pod's network namespace
+  (the runtime's ``port_forward``, as CRI ``PortForward``), answers ``101``
+  and then relays raw bytes both ways, one TCP connection per forwarded
+  connection (the API server multiplexes them for the client). A refused
+  connection is a ``500`` before the upgrade, worded as upstream's
+  ``error forwarding port N to pod <sandbox>, uid : ...``.
 - ``GET /stats/summary``: the Summary API that metrics-server reads
   (``kubectl top``);
 - ``GET /pods``: the pods this kubelet runs; ``GET /healthz``.
@@ -47,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXEC_PROTOCOL = "kubetui-exec/1"
+PORTFORWARD_PROTOCOL = "kubetui-portforward/1"
 STDIN, STDOUT, STDERR, END, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
@@ -153,6 +161,8 @@ class KubeletServer:
             return await self._logs(parts[1], parts[2], parts[3], q, writer)
         if len(parts) == 4 and parts[0] == "exec" and method in ("POST", "GET"):
             return await self._exec(parts[1], parts[2], parts[3], q, headers, reader, writer)
+        if len(parts) == 3 and parts[0] == "portForward" and method in ("POST", "GET"):
+            return await self._port_forward(parts[1], parts[2], q, reader, writer)
         raise HTTPError(404, "NotFound", f"the kubelet has no endpoint {method} /{'/'.join(parts)}")
 
     def _record(self, ns: str, pod: str, container: str):
@@ -271,3 +281,59 @@ class KubeletServer:
             await proc.kill()
         finally:
             stdin_task.cancel()
+
+    # -- port-forward ----------------------------------------------------------
+    async def _port_forward(self, ns, pod, q, reader, writer) -> None:
+        w = self.k.find_pod(ns, pod)
+        if w is None:
+            raise HTTPError(404, "NotFound", f'pod "{pod}" not found on node {self.k.config.node_name}')
+        raw = (q.get("port") or [""])[0]
+        try:
+            port = int(raw)
+            if not 0 < port < 65536:
+                raise ValueError
+        except ValueError:
+            raise HTTPError(400, "BadRequest", f"unable to parse '{raw}' as a port") from None
+        sb = w.sandbox
+        if sb is None or w.terminal:
+            raise HTTPError(400, "BadRequest",
+                            "unable to forward port because pod is not running. Current status="
+                            + str((w.pod.get("status") or {}).get("phase") or "Pending"))
+        try:
+            pod_r, pod_w = await self.k.runtime.port_forward(sb.id, port)
+        except RuntimeError_ as e:
+            # upstream's streaming server: "error forwarding port %d to pod %s, uid %v: %v"
+            # (the pod is named by its sandbox id, and the uid is empty there)
+            raise HTTPError(500, "InternalError",
+                            f"error forwarding port {port} to pod {sb.id}, uid : {e.message}") from None
+        writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PORTFORWARD_PROTOCOL}\r\n"
+                     f"Connection: Upgrade\r\n\r\n".encode())
+        await writer.drain()
+        await relay(reader, writer, pod_r, pod_w)
+
+
+async def _copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            data = await src.read(65536)
+            if not data:
+                break
+            dst.write(data)
+            await dst.drain()
+        if dst.can_write_eof():
+            dst.write_eof()          # a half-close: the other direction may still be talking
+    except (ConnectionError, OSError):
+        pass
+
+
+async def relay(r1: asyncio.StreamReader, w1: asyncio.StreamWriter,
+                r2: asyncio.StreamReader, w2: asyncio.StreamWriter) -> None:
+    """Copy both ways until both directions have ended, then close both connections."""
+    try:
+        await asyncio.gather(_copy(r1, w2), _copy(r2, w1))
+    finally:
+        for w in (w1, w2):
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001
+                pass

@@ -17,6 +17,7 @@ Standard library only: this package runs inside the node.
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -44,6 +45,26 @@ class ImagePullError(RuntimeError_):
 class NotFound(RuntimeError_):
     def __init__(self, message: str) -> None:
         super().__init__("NotFound", message)
+
+
+def dial_error(network: str, address: str, exc: BaseException) -> str:
+    """A failed connect worded as Go's ``net.Dial`` (``dial tcp4 127.0.0.1:80: connect: connection refused``),
+    which is what containerd puts in a port-forward error."""
+    if isinstance(exc, TimeoutError):
+        return f"dial {network} {address}: i/o timeout"
+    err = getattr(exc, "errno", None)
+    why = os.strerror(err).lower() if err else str(exc)
+    return f"dial {network} {address}: connect: {why}"
+
+
+def port_forward_error(netns: str, sandbox_id: str, port: int, ipv4: str, ipv6: str | None) -> str:
+    """containerd's wording when nothing listens on ``port`` in the pod (``sandbox_portforward_linux.go``)."""
+    return (f"failed to execute portforward in network namespace {_go_quote(netns)}: failed to connect to "
+            f"localhost:{port} inside namespace {_go_quote(sandbox_id)}, IPv4: {ipv4} IPv6 {ipv6 or ''} ")
+
+
+def _go_quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass
@@ -230,6 +251,14 @@ class RuntimeService(abc.ABC):
     async def exec(self, container_id: str, cmd: list[str], stdin: bool,
                    tty: bool = False) -> ExecProcess:
         """Start ``cmd`` in the container; with ``tty`` on a pseudo-terminal (``runtime.tty``)."""
+
+    async def port_forward(self, sandbox_id: str, port: int) -> tuple:
+        """Connect to ``port`` inside the pod's network namespace (CRI ``PortForward``).
+
+        Returns an asyncio ``(StreamReader, StreamWriter)`` pair; raises ``RuntimeError_``
+        (reason ``PortForwardFailed``) worded as containerd words a refused connection.
+        """
+        raise RuntimeError_("PortForwardFailed", "this container runtime cannot forward ports")
 
     @abc.abstractmethod
     def container_stats(self, container_id: str) -> Usage: ...

@@ -30,12 +30,14 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 from kubetui.runtime import netlink, shims
 from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
-                                 PodSandboxConfig, RuntimeError_, Usage)
+                                 PodSandboxConfig, RuntimeError_, Usage, dial_error,
+                                 port_forward_error)
 from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container
 
 log = logging.getLogger(__name__)
@@ -380,6 +382,37 @@ class IsolatedRuntime(ProcessRuntime):
             return FailedExec(f"nsenter failed: {e}\n".encode())
         return SubprocessExec(proc)
 
+    async def port_forward(self, sandbox_id: str, port: int) -> tuple:
+        """Connect to ``localhost:port`` inside the pod's network namespace, as containerd does:
+        a helper thread joins the netns (``setns``), makes the socket there (a socket belongs to
+        the namespace it was created in for its whole life) and connects; the thread then dies,
+        so no other work ever runs in the pod's namespace. IPv4 first, then IPv6."""
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            raise RuntimeError_("PortForwardFailed", f"sandbox {sandbox_id} not found")
+        if sb.config.host_network:
+            return await super().port_forward(sandbox_id, port)
+        path = str(NETNS_DIR / self._netns(sandbox_id))
+        result: list = []
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def work() -> None:
+            try:
+                result.append(_connect_in_netns(path, port))
+            except BaseException as e:  # noqa: BLE001 (handed to the event loop)
+                result.append(e)
+            loop.call_soon_threadsafe(done.set)
+        threading.Thread(target=work, name=f"portforward-{sandbox_id[:8]}-{port}", daemon=True).start()
+        await done.wait()
+        out = result[0]
+        if isinstance(out, str):
+            raise RuntimeError_("PortForwardFailed", port_forward_error(path, sandbox_id, port, *out.split("\0")))
+        if isinstance(out, BaseException):
+            raise RuntimeError_("PortForwardFailed",
+                                f"failed to execute portforward in network namespace \"{path}\": {out}")
+        return await asyncio.open_connection(sock=out)
+
     def container_stats(self, container_id: str) -> Usage:
         c = self._get(container_id)
         u = self._cgroup(c).usage() if c.state == RUNNING else Usage()
@@ -390,6 +423,54 @@ class IsolatedRuntime(ProcessRuntime):
         u = Cgroup(f"{self.cgroup_parent}/{sandbox_id[:12]}").usage()
         u.timestamp = self.clock.time()
         return u
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    if hasattr(os, "setns"):                      # Python 3.12+
+        os.setns(fd, _CLONE_NEWNET)
+        return
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _connect_in_netns(path: str, port: int):
+    """In the calling (throwaway) thread: join the netns at ``path`` and connect to localhost:port.
+
+    Returns the connected socket, or the two dial errors joined by NUL (IPv4, IPv6)."""
+    import socket
+    own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    target = os.open(path, os.O_RDONLY)
+    try:
+        _setns(target)
+        errs = []
+        for family, network, host, addr in ((socket.AF_INET, "tcp4", "127.0.0.1", "127.0.0.1:%d"),
+                                            (socket.AF_INET6, "tcp6", "::1", "[::1]:%d")):
+            try:
+                s = socket.socket(family, socket.SOCK_STREAM)
+            except OSError as e:
+                errs.append(dial_error(network, addr % port, e))
+                continue
+            s.settimeout(10)
+            try:
+                s.connect((host, port))
+                s.setblocking(False)
+                return s
+            except OSError as e:
+                s.close()
+                errs.append(dial_error(network, addr % port, e))
+        return "\0".join(errs)
+    finally:
+        try:
+            _setns(own)             # back home; the thread ends anyway
+        finally:
+            os.close(own)
+            os.close(target)
 
 
 def _fstab_field(text: str) -> str:

@@ -35,7 +35,8 @@ from kubetui.agent.clock import RealClock
 from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
                                  ExecProcess, ExecResult, NotFound, PodSandbox, PodSandboxConfig,
-                                 RuntimeError_, RuntimeService, Usage)
+                                 RuntimeError_, RuntimeService, Usage, dial_error,
+                                 port_forward_error)
 from kubetui.runtime.logs import LogWriter
 
 log = logging.getLogger(__name__)
@@ -346,6 +347,21 @@ class ProcessRuntime(RuntimeService):
         if c is None:
             raise NotFound(f"container {container_id} not found")
         return c
+
+    # -- port-forward ------------------------------------------------------------
+    async def port_forward(self, sandbox_id: str, port: int) -> tuple:
+        """Connect to the pod's port. Without a network namespace, "inside the pod" is the pod's
+        own loopback address (``sb.ip``), where its programs bind."""
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            raise NotFound(f"sandbox {sandbox_id} not found")
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(sb.ip, port), 10)
+        except (OSError, asyncio.TimeoutError) as e:
+            err = e if isinstance(e, OSError) else TimeoutError()
+            raise RuntimeError_("PortForwardFailed", port_forward_error(
+                f"host (no network namespace; pod address {sb.ip})", sandbox_id, port,
+                dial_error("tcp4", f"{sb.ip}:{port}", err), None)) from None
 
     # -- exec, stats -----------------------------------------------------------
     async def exec(self, container_id: str, cmd: list[str], stdin: bool,

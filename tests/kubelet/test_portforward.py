@@ -1,0 +1,159 @@
+"""``kubectl port-forward`` and the official client's ``portforward()`` end to end, on a
+process-runtime kubelet: API server (SPDY over WebSocket, raw SPDY, channel protocol) ->
+kubelet ``/portForward`` -> the pod's port. Only loopback traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import socket
+import urllib.request
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.stream import portforward
+
+from kubetui.api.resources import resource_for
+from tests.kubelet.cluster import NODE, Cluster
+from tests.kubelet.test_exec_stream import api_client, running
+
+
+@pytest.fixture
+async def cluster(tmp_path, kubectl_bin):
+    c = await Cluster().start(tmp_path, kubectl_bin)
+    await c.registry.create(resource_for("pods"), "default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "c", "image": "kubetui/hello",
+                                 "ports": [{"containerPort": 8080, "name": "http"}],
+                                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
+                                                    "periodSeconds": 1}}]}})
+    await c.registry.create(resource_for("services"), "default", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    await c.wait_pod("web", ready)     # listening (Running alone may be before the bind)
+    yield c
+    await c.stop()
+
+
+def ready(pod) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_forward(cluster, *args: str, env: dict | None = None):
+    proc = await asyncio.create_subprocess_exec(
+        cluster.kubectl_bin, "--kubeconfig", str(cluster.kubeconfig), "port-forward", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})})
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)   # "Forwarding from 127.0.0.1:P -> R"
+    m = re.search(rb"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
+    if not m:
+        proc.kill()
+        err = await proc.stderr.read()
+        raise AssertionError(f"kubectl port-forward did not start: {line!r} {err!r}")
+    return proc, int(m.group(1))
+
+
+async def stop_forward(proc) -> bytes:
+    if proc.returncode is None:
+        proc.terminate()
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    return err
+
+
+def fetch(port: int, path: str = "/") -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=20) as r:
+        return r.read().decode()
+
+
+def fetch_many(port: int, n: int) -> list[str]:
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda i: fetch(port, "/json"), range(n)))
+
+
+@pytest.mark.parametrize("target,env", [("pod/web", {}), ("svc/web", {}),
+                                        ("pod/web", {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"})],
+                         ids=["pod-websocket", "svc-websocket", "pod-spdy"])
+async def test_kubectl_port_forward_carries_20_concurrent_connections(cluster, target, env):
+    local = free_port()
+    remote = "80" if target.startswith("svc/") else "8080"
+    proc, port = await start_forward(cluster, target, f"{local}:{remote}", env=env)
+    try:
+        assert port == local
+        try:
+            answers = await asyncio.wait_for(asyncio.to_thread(fetch_many, port, 20), 60)
+            # a second round on the same forward: streams are per connection, the session lives on
+            again = await asyncio.to_thread(fetch, port)
+        except Exception as e:
+            raise AssertionError(f"{e!r}; kubectl said: {(await stop_forward(proc)).decode()}") from e
+        assert len(answers) == 20 and all('"pod": "web"' in a or '"pod":"web"' in a for a in answers), answers[:2]
+        assert "pod=web" in again
+    finally:
+        await stop_forward(proc)
+
+
+async def test_kubectl_port_forward_nothing_listening_is_upstreams_error(cluster):
+    proc, port = await start_forward(cluster, "pod/web", f"{free_port()}:81")
+    try:
+        with pytest.raises(Exception):
+            await asyncio.to_thread(fetch, port)
+    finally:
+        err = (await stop_forward(proc)).decode()
+    assert "error forwarding port 81 to pod " in err, err
+    assert ", uid : failed to execute portforward in network namespace " in err, err
+    assert "failed to connect to localhost:81 inside namespace " in err, err
+    assert "IPv4: dial tcp4 127.244.99." in err and ":81: connect: connection refused" in err, err
+
+
+async def test_port_forward_to_a_pending_pod_is_400(cluster):
+    await cluster.registry.create(resource_for("pods"), "default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "waiting"},
+        "spec": {"containers": [{"name": "c", "image": "kubetui/hello"}]}})    # no node: stays Pending
+    core = k8s.CoreV1Api(api_client(cluster))
+
+    def attempt():
+        portforward(core.connect_get_namespaced_pod_portforward, "waiting", "default", ports="80")
+    with pytest.raises(Exception) as e:
+        await asyncio.to_thread(attempt)
+    assert "400" in str(e.value)
+    assert "unable to forward port because pod is not running. Current status=Pending" in str(e.value)
+
+
+async def test_python_client_portforward(cluster):
+    core = k8s.CoreV1Api(api_client(cluster))
+
+    def talk() -> tuple[bytes, str | None, str | None]:
+        pf = portforward(core.connect_get_namespaced_pod_portforward, "web", "default", ports="8080,81")
+        s = pf.socket(8080)
+        s.setblocking(True)
+        s.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        bad = pf.socket(81)
+        bad.setblocking(True)
+        bad.settimeout(20)
+        try:
+            while bad.recv(4096):
+                pass
+        except OSError:
+            pass
+        bad.close()
+        return data, pf.error(8080), pf.error(81)
+    data, ok_err, bad_err = await asyncio.wait_for(asyncio.to_thread(talk), 60)
+    assert data.startswith(b"HTTP/1.0 200") and b"pod=web" in data, data
+    assert ok_err is None
+    assert bad_err and "failed to connect to localhost:81 inside namespace" in bad_err, bad_err
