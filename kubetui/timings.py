@@ -46,6 +46,16 @@ class Timings:
     job_backoff_initial_seconds: float = 10.0
     # ... up to this cap (the Job docs' "capped at six minutes")
     job_backoff_max_seconds: float = 360.0
+    # HPA controller: how often each HPA is synced (--horizontal-pod-autoscaler-sync-period) ...
+    hpa_sync_period_seconds: float = 15.0
+    # ... how long a scale-down waits for the highest recent recommendation
+    # (--horizontal-pod-autoscaler-downscale-stabilization) ...
+    hpa_downscale_stabilization_seconds: float = 300.0
+    # ... a new pod's CPU samples are doubted for this long (--horizontal-pod-autoscaler-cpu-initialization-period)
+    hpa_cpu_initialization_period_seconds: float = 300.0
+    # ... and an unready pod that became ready this soon after start counts as never ready
+    # (--horizontal-pod-autoscaler-initial-readiness-delay)
+    hpa_initial_readiness_delay_seconds: float = 30.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -85,6 +95,10 @@ LAB = Timings(
     progress_deadline_seconds=60,
     job_backoff_initial_seconds=1.0,
     job_backoff_max_seconds=10.0,
+    hpa_sync_period_seconds=2.0,
+    hpa_downscale_stabilization_seconds=15.0,
+    hpa_cpu_initialization_period_seconds=10.0,
+    hpa_initial_readiness_delay_seconds=5.0,
 )
 
 PRESETS = {t.name: t for t in (LAB, KUBERNETES)}

@@ -30,6 +30,7 @@ from kubetui.api.errors import (
 from kubetui.api.resources import Resource
 from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, portforward, protobuf, tables
 from kubetui.apiserver.hooks import collect_warnings
+from kubetui.apiserver.metrics import metrics_list
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock, rfc3339
 
@@ -439,52 +440,13 @@ class RestHandlers:
 
     # -- metrics.k8s.io -------------------------------------------------------
     async def metrics(self, request: web.Request, info: RequestInfo) -> web.Response:
-        """PodMetrics/NodeMetrics the way metrics-server serves them (``pkg/api/pod.go``, ``node.go``).
-
-        metrics-server lists the *pods* (or nodes) with the request's label and
-        field selectors, then looks up each one's usage, and copies the object's
-        labels onto its metrics: so ``kubectl top pod -l app=web`` selects by the
-        pods' labels, and a pod that is gone has no metrics even if the last
-        scrape still mentions it.
-        """
-        data: Any = {}
-        if self.metrics_source is not None:
-            data = self.metrics_source()
-            if inspect.isawaitable(data):
-                data = await data
-        usage = {((i.get("metadata") or {}).get("namespace"), (i.get("metadata") or {}).get("name")): i
-                 for i in (data or {}).get(info.resource.plural) or []}
-        from kubetui.api.resources import resource_for
+        """PodMetrics/NodeMetrics the way metrics-server serves them (``apiserver/metrics.py``)."""
         q = request.query
-        objects = await call(self.registry.list, resource_for(info.resource.plural), info.namespace,
-                             label_selector=q.get("labelSelector") or None,
-                             field_selector=(f"metadata.name={info.name}" if info.name is not None
-                                             else q.get("fieldSelector") or None))
-        items = []
-        for obj in sorted(objects.get("items") or [],
-                          key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"])):
-            meta = obj["metadata"]
-            m = usage.get((meta.get("namespace"), meta["name"]))
-            if m is None:
-                continue
-            m_meta = {"name": meta["name"]}
-            if meta.get("namespace"):
-                m_meta["namespace"] = meta["namespace"]
-            m_meta["creationTimestamp"] = (m.get("metadata") or {}).get("creationTimestamp") \
-                or now_rfc3339(self.clock)
-            if meta.get("labels"):
-                m_meta["labels"] = dict(meta["labels"])
-            items.append({"kind": info.resource.kind, "apiVersion": "metrics.k8s.io/v1beta1",
-                          "metadata": m_meta, **{k: v for k, v in m.items()
-                                                 if k not in ("kind", "apiVersion", "metadata")}})
-        pretty = encoding.wants_pretty(request)
-        if info.name is not None:
-            if not items:
-                raise NotFound(f'{info.resource.plural}.metrics.k8s.io "{info.name}" not found',
-                               name=info.name, group="metrics.k8s.io", kind=info.resource.plural)
-            return self.respond(items[0], pretty=pretty)
-        return self.respond({"kind": f"{info.resource.kind}List", "apiVersion": "metrics.k8s.io/v1beta1",
-                             "metadata": {}, "items": items}, pretty=pretty)
+        out = await metrics_list(self.registry, self.metrics_source, self.clock, plural=info.resource.plural,
+                                 kind=info.resource.kind, namespace=info.namespace, name=info.name,
+                                 label_selector=q.get("labelSelector") or None,
+                                 field_selector=q.get("fieldSelector") or None)
+        return self.respond(out, pretty=encoding.wants_pretty(request))
 
 
 def now_rfc3339(clock: Clock) -> str:

@@ -237,15 +237,21 @@ class KubeletMetrics:
     """
 
     def __init__(self, connector: KubeletConnector, list_nodes: Callable[[], Awaitable[list[dict]]],
-                 window: str = "10s") -> None:
+                 window: str = "10s", simulated: Callable[[], Awaitable[list[dict]]] | None = None) -> None:
         self.connector = connector
         self.list_nodes = list_nodes
         self.window = window
+        # Summaries of the nodes no kubelet serves (simulated nodes: providers/simulated_stats.py).
+        self.simulated = simulated
 
     async def __call__(self) -> dict:
         nodes = await self.list_nodes()
         results = await asyncio.gather(*[self.connector.stats(n["metadata"]["name"]) for n in nodes],
                                        return_exceptions=True)
+        if self.simulated is not None:
+            extra = await self.simulated()
+            nodes, results = nodes + [{"metadata": {"name": s["node"]["nodeName"]}} for s in extra], \
+                list(results) + extra
         out: dict[str, list] = {"nodes": [], "pods": []}
         for node, summ in zip(nodes, results):
             if isinstance(summ, BaseException):

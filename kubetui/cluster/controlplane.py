@@ -20,6 +20,7 @@ from kubetui.apiserver.certs import ensure_pki
 from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
 from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.apiserver.kubeletclient import KubeletConnector, KubeletMetrics
+from kubetui.apiserver.metrics import InProcessMetricsClient
 from kubetui.apiserver.registry import Registry
 from kubetui.apiserver.server import APIServer
 from kubetui.apiserver.strategies.services import kubernetes_service_ip
@@ -33,6 +34,7 @@ from kubetui.controllers.manager import ControllerManager
 from kubetui.dns.manifests import NAMESPACE as DNS_NAMESPACE
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
+from kubetui.providers import simulated_stats
 from kubetui.providers.lb import LoadBalancerController
 from kubetui.scheduler.scheduler import Scheduler
 from kubetui.storage.classes import ensure_storage_classes
@@ -138,20 +140,34 @@ class ControlPlane:
         extras: dict[str, Any] = {}
         nodes = resource_for("nodes")
 
+        def simulated(n: dict) -> bool:
+            return n["metadata"].get("labels", {}).get("kubetui.dev/simulated") == "true"
+
         async def list_nodes() -> list[dict]:
-            # Simulated nodes have no kubelet to ask for stats.
-            items = (await self.registry.list(nodes, None))["items"]
-            return [n for n in items if n["metadata"].get("labels", {}).get("kubetui.dev/simulated") != "true"]
+            # Simulated nodes have no kubelet to ask for stats ...
+            return [n for n in (await self.registry.list(nodes, None))["items"] if not simulated(n)]
+
+        async def simulated_summaries() -> list[dict]:
+            # ... their usage is what their pods' annotations say (providers/simulated_stats.py).
+            names = [n["metadata"]["name"] for n in (await self.registry.list(nodes, None))["items"] if simulated(n)]
+            if not names:
+                return []
+            pods = (await self.registry.list(resource_for("pods"), None))["items"]
+            now = self.clock.time()
+            return [simulated_stats.summary(name, pods, now) for name in names]
 
         connector = KubeletConnector.for_registry(self.registry, self.authenticator)
         extras["node_connector"] = connector
-        extras["metrics_source"] = KubeletMetrics(connector, list_nodes)
+        self.metrics_source = KubeletMetrics(connector, list_nodes, simulated=simulated_summaries)
+        extras["metrics_source"] = self.metrics_source
         extras["clock"] = self.clock
         return extras
 
     def _make_controllers(self) -> ControllerManager:
         cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
-                               api_server_endpoint=(self.api_advertise_address, self.apiserver.port))
+                               api_server_endpoint=(self.api_advertise_address, self.apiserver.port),
+                               metrics_client=InProcessMetricsClient(self.registry, getattr(self, "metrics_source", None),
+                                                                     self.clock))
         if self.settings.provider in ("docker", "local"):
             # the cloud-controller-manager's service controller, played on this machine's loopback
             self.load_balancer = LoadBalancerController(

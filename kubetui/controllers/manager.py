@@ -32,6 +32,7 @@ CONTROLLERS: dict[str, str] = {
     "statefulset": "kubetui.controllers.statefulset:StatefulSetController",
     "job": "kubetui.controllers.job:JobController",
     "cronjob": "kubetui.controllers.cronjob:CronJobController",
+    "horizontalpodautoscaling": "kubetui.controllers.horizontal:HorizontalPodAutoscalerController",
     "ttl-after-finished": "kubetui.controllers.ttlafterfinished:TTLAfterFinishedController",
     "node-lifecycle": "kubetui.controllers.nodelifecycle:NodeLifecycleController",
     "taint-eviction": "kubetui.controllers.taint_eviction:TaintEvictionController",
@@ -55,8 +56,10 @@ class ControllerManager:
     def __init__(self, client: Client, *, clock: Clock | None = None,
                  timings: _timings.Timings = _timings.LAB, controllers: list[str] | None = None,
                  api_server_endpoint: tuple[str, int] = ("127.0.0.1", 6443),
-                 resync_seconds: float | None = 30.0) -> None:
+                 resync_seconds: float | None = 30.0, metrics_client: Any = None) -> None:
         self.client = client
+        # the resource metrics API (metrics.k8s.io) the HPA controller reads
+        self.metrics_client = metrics_client
         self.clock = clock or Clock()
         self.timings = timings
         self.api_server_endpoint = api_server_endpoint
