@@ -202,14 +202,19 @@ class KubeletConnector:
             raise _status_error(500, "InternalError", f"the kubelet did not upgrade the exec stream ({code})")
         return KubeletExecSession(reader, writer)
 
-    async def port_forward(self, pod: dict, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """One forwarded connection to ``port`` in the pod: the kubelet's ``/portForward`` stream."""
+    async def check_port_forward(self, pod: dict) -> None:
+        """Refuse up front what can never be forwarded: pods on simulated nodes run nothing."""
         node_name = pod["spec"]["nodeName"]
         node = await self.get_node(node_name)
         if ((node.get("metadata") or {}).get("labels") or {}).get(SIMULATED_LABEL) == "true":
             raise errors.BadRequest(
                 f"cannot forward ports to pod {pod['metadata']['name']}: node {node_name} is a simulated "
-                f"node (no containers run there, so nothing listens on port {port})")
+                f"node (its pods are bookkeeping only: no process runs there, so nothing listens)")
+
+    async def port_forward(self, pod: dict, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """One forwarded connection to ``port`` in the pod: the kubelet's ``/portForward`` stream."""
+        node_name = pod["spec"]["nodeName"]
+        await self.check_port_forward(pod)
         m = pod["metadata"]
         q = urllib.parse.quote
         path = f"/portForward/{q(m.get('namespace', 'default'))}/{q(m['name'])}?port={int(port)}"

@@ -67,6 +67,9 @@ async def serve_portforward(request: web.Request, pod: dict, connector) -> web.S
     if not hasattr(conn, "port_forward"):
         raise BadRequest(f"cannot forward ports to pod {name}: this API server's node connector cannot")
 
+    if hasattr(conn, "check_port_forward"):
+        await conn.check_port_forward(pod)       # e.g. a simulated node: say so before any upgrade
+
     async def opener(port: int):
         return await conn.port_forward(pod, port)
 

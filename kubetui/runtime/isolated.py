@@ -29,6 +29,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -399,7 +400,7 @@ class IsolatedRuntime(ProcessRuntime):
 
         def work() -> None:
             try:
-                result.append(_connect_in_netns(path, port))
+                result.append(_connect_in_netns(path, port, sb.ip))
             except BaseException as e:  # noqa: BLE001 (handed to the event loop)
                 result.append(e)
             loop.call_soon_threadsafe(done.set)
@@ -439,22 +440,28 @@ def _setns(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def _connect_in_netns(path: str, port: int):
+def _connect_in_netns(path: str, port: int, pod_ip: str | None = None):
     """In the calling (throwaway) thread: join the netns at ``path`` and connect to localhost:port.
 
-    Returns the connected socket, or the two dial errors joined by NUL (IPv4, IPv6)."""
-    import socket
+    kubetui's built-in images bind the pod's own address (they also run on the process runtime,
+    where pods share the host's loopback), so after localhost the pod's IP is tried too, still
+    inside the pod's namespace. Returns the connected socket, or the dial errors joined by NUL
+    (IPv4, IPv6)."""
     own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
     target = os.open(path, os.O_RDONLY)
     try:
         _setns(target)
         errs = []
-        for family, network, host, addr in ((socket.AF_INET, "tcp4", "127.0.0.1", "127.0.0.1:%d"),
-                                            (socket.AF_INET6, "tcp6", "::1", "[::1]:%d")):
+        targets = [(socket.AF_INET, "tcp4", "127.0.0.1", "127.0.0.1:%d"),
+                   (socket.AF_INET6, "tcp6", "::1", "[::1]:%d")]
+        if pod_ip:
+            targets.insert(1, (socket.AF_INET, "tcp4", pod_ip, None))
+        for family, network, host, addr in targets:
             try:
                 s = socket.socket(family, socket.SOCK_STREAM)
             except OSError as e:
-                errs.append(dial_error(network, addr % port, e))
+                if addr is not None:
+                    errs.append(dial_error(network, addr % port, e))
                 continue
             s.settimeout(10)
             try:
@@ -463,7 +470,8 @@ def _connect_in_netns(path: str, port: int):
                 return s
             except OSError as e:
                 s.close()
-                errs.append(dial_error(network, addr % port, e))
+                if addr is not None:           # the pod-IP attempt is kubetui's extra: not reported
+                    errs.append(dial_error(network, addr % port, e))
         return "\0".join(errs)
     finally:
         try:

@@ -80,15 +80,24 @@ def fetch_many(port: int, n: int) -> list[str]:
         return list(pool.map(lambda i: fetch(port, "/json"), range(n)))
 
 
-@pytest.mark.parametrize("target,env", [("pod/web", {}), ("svc/web", {}),
+@pytest.mark.parametrize("target,env", [("pod/web", {}), ("svc/web", {}), ("deploy/web", {}),
                                         ("pod/web", {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"})],
-                         ids=["pod-websocket", "svc-websocket", "pod-spdy"])
+                         ids=["pod-websocket", "svc-websocket", "deploy-any-local-port", "pod-spdy"])
 async def test_kubectl_port_forward_carries_20_concurrent_connections(cluster, target, env):
     local = free_port()
-    remote = "80" if target.startswith("svc/") else "8080"
-    proc, port = await start_forward(cluster, target, f"{local}:{remote}", env=env)
+    if target.startswith("deploy/"):
+        # kubectl picks one of the Deployment's pods by its selector; ":8080" = any free local port
+        await cluster.registry.create(resource_for("deployments"), "default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "c", "image": "kubetui/hello"}]}}}})
+        spec = ":8080"
+    else:
+        spec = f"{local}:{'80' if target.startswith('svc/') else '8080'}"
+    proc, port = await start_forward(cluster, target, spec, env=env)
     try:
-        assert port == local
+        assert port == local or spec.startswith(":")
         try:
             answers = await asyncio.wait_for(asyncio.to_thread(fetch_many, port, 20), 60)
             # a second round on the same forward: streams are per connection, the session lives on
@@ -157,3 +166,34 @@ async def test_python_client_portforward(cluster):
     assert data.startswith(b"HTTP/1.0 200") and b"pod=web" in data, data
     assert ok_err is None
     assert bad_err and "failed to connect to localhost:81 inside namespace" in bad_err, bad_err
+
+
+async def test_port_forward_to_a_pod_on_a_simulated_node_says_it_cannot(tmp_path, kubectl_bin):
+    c = await Cluster().start(tmp_path, kubectl_bin, kubelet=False)
+    try:
+        await c.registry.create(resource_for("nodes"), None, {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "sim-1", "labels": {"kubetui.dev/simulated": "true"}}})
+        pod = await c.registry.create(resource_for("pods"), "default", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "simpod"},
+            "spec": {"nodeName": "sim-1", "containers": [{"name": "c", "image": "kubetui/hello"}]}})
+        pod["status"] = {"phase": "Running"}
+        await c.registry.update(resource_for("pods"), "default", "simpod", pod, subresource="status")
+        code, out, err = await c.kubectl("port-forward", "pod/simpod", f"{free_port()}:8080", timeout=30)
+        assert code != 0
+        assert "node sim-1 is a simulated node" in err and "nothing listens" in err, err
+    finally:
+        await c.stop()
+
+
+def test_spdy_header_blocks_round_trip_with_the_spdy3_dictionary():
+    import zlib
+    from kubetui.apiserver import spdy
+    assert len(spdy.DICTIONARY) == 1423 and zlib.adler32(spdy.DICTIONARY) == 0xE3C6A7C2
+    a, b = spdy.Framer(), spdy.Framer()
+    for hdrs in ({"streamtype": "error", "port": "80", "requestid": "0"},
+                 {"streamtype": "data", "port": "80", "requestid": "0"}):      # one context, in order
+        frame = spdy.control(spdy.SYN_STREAM, 0, b"\0\0\0\x03\0\0\0\0\0\0" + a.header_block(hdrs))
+        (kind, ftype, _, payload), = b.feed(frame[:5]) + b.feed(frame[5:])
+        sid, block = spdy.syn_stream_id(payload)
+        assert (kind, ftype, sid, b.headers(block)) == ("control", spdy.SYN_STREAM, 3, hdrs)

@@ -309,6 +309,64 @@ def test_rollouts_never_scale_an_old_replicaset_up_nor_break_the_fenceposts(dock
         assert available >= 5 - 1, f"{available} available < replicas - maxUnavailable"
 
 
+def test_kubectl_port_forward_reaches_an_isolated_pod_through_its_netns(docker_cluster):
+    """svc/ and pod/ port-forward into a pod's own network namespace on a Docker node (setns in the
+    kubelet), 20 connections at once; a port nothing listens on gets containerd's words."""
+    import concurrent.futures
+    import re
+    import socket
+    import urllib.request
+    c = docker_cluster
+    p = pod("pf-web", "kubetui/hello:1", ports=[{"containerPort": 8080}],
+            readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1})
+    p["metadata"]["labels"] = {"app": "pf-web"}
+    c.apply(p)
+    c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pf-web", "namespace": "default"},
+             "spec": {"selector": {"app": "pf-web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    try:
+        wait_for("pf-web ready", lambda: pod_ready(c.get("pod", "pf-web")), 90)
+
+        def forward(*args: str) -> tuple[subprocess.Popen, int]:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                local = s.getsockname()[1]
+            proc = subprocess.Popen([c.kubectl_bin, f"--kubeconfig={c.kubeconfig}", "port-forward", *args[:-1],
+                                     f"{local}:{args[-1]}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            line = proc.stdout.readline().decode()
+            assert re.search(rf"Forwarding from 127\.0\.0\.1:{local} -> ", line), line
+            return proc, local
+
+        def fetch(port: int) -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
+                return r.read().decode()
+
+        proc, port = forward("svc/pf-web", "80")
+        try:
+            with concurrent.futures.ThreadPoolExecutor(20) as pool:
+                answers = list(pool.map(lambda _: fetch(port), range(20)))
+        except OSError as e:
+            proc.terminate()
+            raise AssertionError(f"{e!r}; kubectl said: {proc.communicate(timeout=20)[1].decode()}") from e
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.communicate(timeout=20)
+        assert all(a.startswith("pod=pf-web ") for a in answers), answers[:3]
+
+        proc, port = forward("pod/pf-web", "81")
+        try:
+            with pytest.raises(OSError):
+                fetch(port)
+        finally:
+            proc.terminate()
+            err = proc.communicate(timeout=20)[1].decode()
+        assert "error forwarding port 81 to pod " in err, err
+        assert "failed to execute portforward in network namespace " in err and "/var/run/netns/kt-" in err, err
+        assert "IPv4: dial tcp4 127.0.0.1:81: connect: connection refused" in err, err
+    finally:
+        c.kubectl("delete", "pod/pf-web", "svc/pf-web", "--wait=false", check=False)
+
+
 def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_cluster):
     c = docker_cluster
     docker("kill", c.container("node-3"))
