@@ -78,6 +78,7 @@ def render_attempt(attempt: dict[str, Any], node: str | None = None) -> list[Any
         table.add_row(n["name"], Text(verdict, style=style), reason, *cells,
                       str(n["total"]) if "total" in n else "", mark)
     out.append(table)
+    out.extend(render_post_filter(attempt.get("postFilter")))
 
     if node is not None:
         entry = next((n for n in attempt["nodes"] if n["name"] == node), None)
@@ -100,6 +101,26 @@ def render_attempt(attempt: dict[str, Any], node: str | None = None) -> list[Any
                 out.append(detail)
             elif f["verdict"] == "Passed":
                 out.append(Text(f"no scores: {attempt.get('scoringSkipped') or 'not scored'}", style="dim"))
+    return out
+
+
+def render_post_filter(pf: dict[str, Any] | None) -> list[Any]:
+    """The PostFilter step (DefaultPreemption): the node nominated and the pods preempted, or why none."""
+    from rich.text import Text
+
+    if not pf:
+        return []
+    out: list[Any] = []
+    if pf.get("nominatedNode"):
+        victims = ", ".join(f"{v['name']} (priority {v['priority']})" for v in pf["victims"]) or "none"
+        out.append(Text(f"PostFilter {pf['plugin']}: preempting on {pf['nominatedNode']}: {victims}; the pod is "
+                        f"nominated there (status.nominatedNodeName) until they are gone", style="bold magenta"))
+        others = [c for c in pf.get("candidates") or () if c["node"] != pf["nominatedNode"]]
+        for c in others:
+            out.append(Text(f"  also possible on {c['node']}: {len(c['victims'])} victim(s), "
+                            f"{c['pdbViolations']} PodDisruptionBudget violation(s)", style="dim"))
+    elif pf.get("message"):
+        out.append(Text(f"PostFilter {pf['plugin']}: {pf['message']}", style="magenta"))
     return out
 
 

@@ -4,18 +4,16 @@ Upstream: ``FitError.Error()`` in ``pkg/scheduler/framework/types.go`` and the
 preemption evaluator's own FitError (``framework/preemption/preemption.go``).
 Each node contributes the reasons of the filter that rejected it; equal
 reasons are counted, written "<count> <reason>", sorted as strings and joined.
-The DefaultPreemption PostFilter then says whether evicting lower-priority
-pods could help.
-
-kubetui does not evict pods to make room (no preemption); it runs
-preemption's *dry run* so the message reads as Kubernetes' would.
+The DefaultPreemption PostFilter (``preemption.py``) then says why evicting
+lower-priority pods cannot help ("preemption: 0/3 nodes are available: …"),
+or, when it nominated a node, adds nothing.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from kubetui.scheduler.framework import Code, NodeInfo, PodInfo, Status
+from kubetui.scheduler.framework import Status
 
 NO_NODE_AVAILABLE_MSG = "0/{} nodes are available"
 PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -59,49 +57,3 @@ def fit_error_message(num_all_nodes: int, statuses: Iterable[Status], pre_filter
     if post_filter_msg:
         msg += f" {post_filter_msg}"
     return msg
-
-
-def _fits_without(pod: PodInfo, node: NodeInfo, victims: list[PodInfo]) -> bool:
-    """Would the pod's requests fit if ``victims`` left the node?"""
-    a = node.allocatable
-    u = node.requested
-    r = pod.requests
-    cpu = u.milli_cpu - sum(v.requests.milli_cpu for v in victims)
-    mem = u.memory - sum(v.requests.memory for v in victims)
-    eph = u.ephemeral_storage - sum(v.requests.ephemeral_storage for v in victims)
-    pods = len(node.pods) - len(victims)
-    scalar_ok = all(want <= a.scalar.get(name, 0) - u.scalar.get(name, 0)
-                    + sum(v.requests.scalar.get(name, 0) for v in victims)
-                    for name, want in r.scalar.items() if want)
-    return (pods + 1 <= a.allowed_pods and r.milli_cpu <= a.milli_cpu - cpu and r.memory <= a.memory - mem
-            and r.ephemeral_storage <= a.ephemeral_storage - eph and scalar_ok)
-
-
-def preemption_message(pod: PodInfo, nodes: list[NodeInfo], statuses: dict[str, Status]) -> str:
-    """DefaultPreemption's verdict, as a dry run.
-
-    A node rejected as *UnschedulableAndUnresolvable* (taint, selector,
-    cordon, volume) cannot be helped by evicting pods; on the others, only
-    pods of lower priority may be evicted — with every pod at the default
-    priority 0 there are none ("No preemption victims found").
-    """
-    if (pod.pod.get("spec") or {}).get("preemptionPolicy") == "Never":
-        return "preemption: not eligible due to preemptionPolicy=Never."
-    per_node: list[Status] = []
-    for ni in nodes:
-        st = statuses.get(ni.name)
-        if st is None:
-            continue
-        if st.code == Code.UnschedulableAndUnresolvable:
-            per_node.append(Status(Code.UnschedulableAndUnresolvable, PREEMPTION_NOT_HELPFUL))
-            continue
-        victims = [p for p in ni.pods.values() if p.priority < pod.priority]
-        if not victims:
-            per_node.append(Status(Code.UnschedulableAndUnresolvable, NO_VICTIMS))
-        elif not _fits_without(pod, ni, victims):
-            per_node.append(Status(Code.Unschedulable, *st.reasons))
-        else:
-            # Upstream would evict these victims and nominate the node; kubetui does not preempt.
-            per_node.append(Status(Code.Unschedulable,
-                                   "kubetui does not preempt lower-priority pods"))
-    return f"preemption: {fit_error_message(len(nodes), per_node)}"

@@ -32,7 +32,12 @@ which returns a ``PodSchedulingDecisions`` object (``decisions_object``)::
                                         "code": "UnschedulableAndUnresolvable",
                                         "reasons": ["node(s) had untolerated taint(s)"],
                                         "detail": "untolerated taint {dedicated: gpu} …"}},
-          {"name": "node-9", "filter": {"verdict": "NotEvaluated"}}]}]}
+          {"name": "node-9", "filter": {"verdict": "NotEvaluated"}}],
+        "postFilter": null | {"plugin": "DefaultPreemption", "nominatedNode": "node-2" | null,
+                              "victims": [{"name": "default/low-1", "priority": 0}],
+                              "message": "" | "preemption: 0/3 nodes are available: …",
+                              "candidates": [{"node": "node-2", "victims": […], "pdbViolations": 0}],
+                              "nodes": {"node-1": {"plugin": …, "code": …, "reasons": […]}}}}]}
 
 ``NotEvaluated`` appears when there are 100 nodes or more: upstream stops
 filtering once it has found enough feasible nodes (percentageOfNodesToScore).
@@ -123,6 +128,8 @@ class AttemptRecord:
             "scoringSkipped": r.scoring_skipped,
             "scorePlugins": [{"name": s.plugin, "weight": s.weight} for s in r.scores],
             "nodes": nodes,
+            # PostFilter: DefaultPreemption's real decision (nominated node and victims, or why not)
+            "postFilter": r.preemption.as_dict() if r.preemption is not None else None,
         }
 
 

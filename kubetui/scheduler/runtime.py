@@ -13,8 +13,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetui.scheduler.diagnosis import fit_error_message, preemption_message
+from kubetui.scheduler.diagnosis import fit_error_message
 from kubetui.scheduler.framework import Code, CycleState, NodeInfo, PodInfo, Status
+from kubetui.scheduler.preemption import DefaultPreemption, PreemptionResult, node_with
 from kubetui.scheduler.profiles import Profile
 
 # Upstream's constants for sampling: with many nodes the scheduler stops
@@ -79,6 +80,8 @@ class ScheduleResult:
     # Set when no node fits: the FailedScheduling message.
     message: str = ""
     error: str = ""
+    # PostFilter (DefaultPreemption): the nominated node and its victims, or why preemption cannot help.
+    preemption: PreemptionResult | None = None
 
     @property
     def scheduled(self) -> bool:
@@ -111,6 +114,12 @@ class Framework:
         self.next_start_node_index = 0
         # Ties between the best nodes are broken at random, seeded so runs repeat.
         self.rng = random.Random(seed)
+        # PostFilter: DefaultPreemption over the same Filter plugins (the scheduler gives it the PDBs).
+        self.preemption = DefaultPreemption([(p.name, p.filter) for p in self.filter_plugins],
+                                            nominated_node_of=self.nominated_node_of)
+        # node name -> pods nominated to it by preemption, waiting for their victims to go
+        # (upstream's nominator): a pod of lower or equal priority must leave them room.
+        self.nominated: dict[str, dict[str, PodInfo]] = {}
 
     @property
     def name(self) -> str:
@@ -144,8 +153,9 @@ class Framework:
                 result.evaluated_nodes = n
                 for ni in nodes:
                     result.statuses[ni.name] = st
+                result.preemption = self.preemption.post_filter(state, pod, nodes, result.statuses)
                 result.message = fit_error_message(n, [], pre_filter_msg=st.message,
-                                                   post_filter_msg=preemption_message(pod, nodes, result.statuses))
+                                                   post_filter_msg=result.preemption.message)
                 return result
 
         # Filter: every node until enough feasible ones are found.
@@ -159,8 +169,9 @@ class Framework:
         for i in range(n):
             ni = nodes[(start + i) % n]
             processed += 1
+            target = self._with_nominated(pod, ni)
             for name, fn in filters:
-                st = fn(state, pod, ni)
+                st = fn(state, pod, target)
                 if st is not None:
                     st.plugin = st.plugin or name
                     statuses[ni.name] = st
@@ -175,8 +186,8 @@ class Framework:
         result.feasible = [ni.name for ni in feasible]
 
         if not feasible:
-            result.message = fit_error_message(n, statuses.values(),
-                                               post_filter_msg=preemption_message(pod, nodes, statuses))
+            result.preemption = self.preemption.post_filter(state, pod, nodes, statuses)
+            result.message = fit_error_message(n, statuses.values(), post_filter_msg=result.preemption.message)
             return result
         if len(feasible) == 1:
             # Upstream skips scoring when only one node fits: there is nothing to rank.
@@ -208,6 +219,24 @@ class Framework:
         result.totals = totals
         result.suggested_host = feasible[self._select_host(totals)].name
         return result
+
+    def _with_nominated(self, pod: PodInfo, ni: NodeInfo) -> NodeInfo:
+        """``addNominatedPods``: the node as if the pods nominated to it with priority >= this pod's ran there."""
+        nominated = self.nominated.get(ni.name)
+        if not nominated:
+            return ni
+        extra = [p for key, p in nominated.items() if key != pod.key and p.priority >= pod.priority]
+        return node_with(ni, add=extra) if extra else ni
+
+    def nominated_node_of(self, key: str) -> str | None:
+        return next((node for node, pods in self.nominated.items() if key in pods), None)
+
+    def nominate(self, pod: PodInfo, node: str | None) -> None:
+        """Record (or, with None, forget) the node a pod was nominated to."""
+        for pods in self.nominated.values():
+            pods.pop(pod.key, None)
+        if node:
+            self.nominated.setdefault(node, {})[pod.key] = pod
 
     def _select_host(self, totals: list[int]) -> int:
         """Index of the highest total; ties broken uniformly at random.

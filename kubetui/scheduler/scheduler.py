@@ -9,7 +9,10 @@ pod's ``binding`` subresource — and moves on to the next pod without waiting.
 On success the pod gets a ``Scheduled`` event ("Successfully assigned
 default/web-1 to node-2"). On failure it gets a ``FailedScheduling`` event and
 a ``PodScheduled=False`` condition (reason ``Unschedulable``) with the same
-message, and goes back to the queue to wait for a cluster event.
+message, and goes back to the queue to wait for a cluster event. If the
+DefaultPreemption PostFilter found room by evicting lower-priority pods
+(``preemption.py``), the scheduler preempts them (``_preempt``) and sets the
+pod's ``status.nominatedNodeName``; the pod is scheduled once they are gone.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Scheduler:
         self.failed = 0
         self.bound = 0
         self.binding_errors = 0
+        self.preempted = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -117,6 +121,9 @@ class Scheduler:
                                 ("storageclasses", fw.STORAGECLASS_CHANGE), ("namespaces", fw.NAMESPACE_CHANGE)):
             inf = self._informer(resource)
             inf.add_handler(*self._volume_handlers(resource, event))
+        # PodDisruptionBudgets: preemption spares the pods they protect where it can.
+        pdbs = self._informer("poddisruptionbudgets")
+        self.framework.preemption.pdbs = pdbs.list
         self.pods = self._informer("pods")
         self.pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
         for inf in self._informers:
@@ -204,6 +211,7 @@ class Scheduler:
     def _on_pod_delete(self, pod: dict[str, Any]) -> None:
         key = _key(pod)
         self.queue.delete(key)
+        self.framework.nominate(PodInfo(pod), None)
         self.explanations_store.forget(key)
         if key in self.cache.pod_node:
             self.cache.remove_pod(key)
@@ -263,6 +271,7 @@ class Scheduler:
             self.scheduled += 1
             host = result.suggested_host
             assert host is not None
+            self.framework.nominate(pi, None)
             self.cache.assume_pod(pi, host)
             self.queue.done(pi.key)
             self._spawn(self._bind(q, host, rec))
@@ -270,8 +279,39 @@ class Scheduler:
             self.failed += 1
             self.queue.add_unschedulable(q, result.unschedulable_plugins(), cycle,
                                          error=bool(result.error) and result.error != result.message)
+            pf = result.preemption
+            if pf is not None and pf.nominated_node:
+                self.framework.nominate(pi, pf.nominated_node)
+                self._spawn(self._preempt(live, pi, pf.nominated_node, pf.victims))
             self._spawn(self._report_failure(live, rec.message))
         return result
+
+    async def _preempt(self, pod: dict[str, Any], pi: PodInfo, node: str, victims: list[PodInfo]) -> None:
+        """``prepareCandidate``: mark each victim ``DisruptionTarget`` (PreemptionByScheduler), delete it,
+        record ``Preempted``; then set the preemptor's ``status.nominatedNodeName``."""
+        now = rfc3339(self.clock.time())
+        for v in victims:
+            cond = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                    "message": f"{self.scheduler_name}: preempting to accommodate a higher priority pod",
+                    "lastProbeTime": None, "lastTransitionTime": now}
+            try:
+                await self.client.patch("pods", v.name, {"status": {"conditions": [cond]}}, v.namespace,
+                                        subresource="status", patch_type=STRATEGIC_MERGE_PATCH)
+                await self.client.delete("pods", v.name, v.namespace)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:      # already gone: nothing to preempt
+                log.info("preempting %s for %s: %s", v.key, pi.key, e)
+                continue
+            self.preempted += 1
+            await self._event(v.pod, "Normal", "Preempted", f"Preempted by pod {pi.uid} on node {node}")
+        try:
+            await self.client.patch("pods", pi.name, {"status": {"nominatedNodeName": node}}, pi.namespace,
+                                    subresource="status", patch_type=STRATEGIC_MERGE_PATCH)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.debug("setting nominatedNodeName on %s failed: %s", pi.key, e)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -337,6 +377,7 @@ class Scheduler:
         pending = self.queue.pending()
         return {"profile": self.profile.name, "attempts": self.attempts, "scheduled": self.scheduled,
                 "failed": self.failed, "bound": self.bound, "bindingErrors": self.binding_errors,
+                "preempted": self.preempted,
                 "queue": {k: len(v) for k, v in pending.items()}, "nodes": len(self.cache.node_list())}
 
     async def wait_for_bindings(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import make_node
-from kubetui.scheduler.diagnosis import preemption_message
+from kubetui.scheduler.preemption import DefaultPreemption
 from kubetui.scheduler.framework import CycleState, NodeInfo, PodInfo, Resource, pod_requests
 from kubetui.scheduler.plugins.node_resources_fit import NodeResourcesFit, insufficient_resources
 
@@ -78,6 +78,8 @@ def test_preemption_dry_run_counts_victims_dongles():
     low["spec"]["priority"] = -1
     ni.add_pod(PodInfo(low))
     pod = PodInfo(dongle_pod("p", 2))
-    st = NodeResourcesFit().filter(CycleState(), pod, ni)
-    msg = preemption_message(pod, [ni], {"n1": st})
-    assert "kubetui does not preempt" in msg      # evicting "low" would free enough dongles
+    fit = NodeResourcesFit()
+    st = fit.filter(CycleState(), pod, ni)
+    result = DefaultPreemption([(fit.name, fit.filter)]).post_filter(CycleState(), pod, [ni], {"n1": st})
+    # evicting "low" frees enough dongles: n1 is nominated with low as the only victim
+    assert (result.nominated_node, [v.name for v in result.victims], result.message) == ("n1", ["low"], "")

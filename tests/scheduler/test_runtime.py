@@ -81,7 +81,9 @@ def test_lower_priority_pods_change_the_preemption_verdict():
     low = PodInfo(make_pod("low", cpu="800m", priority=0))
     cache.assume_pod(low, "n1")
     r = fwk.schedule_pod(PodInfo(make_pod("high", cpu="500m", priority=1000)), cache.node_list())
-    assert "kubetui does not preempt lower-priority pods" in r.message
+    # DefaultPreemption nominates n1 with "low" as victim; the FailedScheduling message has no "preemption:" part
+    assert r.message == "0/1 nodes are available: 1 Insufficient cpu."
+    assert (r.preemption.nominated_node, [v.name for v in r.preemption.victims]) == ("n1", ["low"])
     never = make_pod("never", cpu="500m", priority=1000)
     never["spec"]["preemptionPolicy"] = "Never"
     r = fwk.schedule_pod(PodInfo(never), cache.node_list())
