@@ -322,10 +322,61 @@ def _describe_cronjob(cj: Obj, w: _Writer) -> None:
     w.kv("Active Jobs", ", ".join(a.get("name", "") for a in status.get("active") or []) or "<none>", width=31)
 
 
+def _selector_text(spec: Obj) -> str:
+    return ",".join(f"{k}={v}" for k, v in ((spec.get("selector") or {}).get("matchLabels") or {}).items())
+
+
+def _describe_daemonset(ds: Obj, w: _Writer) -> None:
+    """``DaemonSetDescriber``: how many nodes should run the pod, run it, run it up to date."""
+    spec, status = ds.get("spec", {}), ds.get("status", {})
+    _meta(ds, w, 15)
+    w.kv("Selector", _selector_text(spec), width=15)
+    node_selector = (spec.get("template", {}).get("spec") or {}).get("nodeSelector") or {}
+    w.kv("Node-Selector", ",".join(f"{k}={v}" for k, v in node_selector.items()) or "<none>", width=15)
+    w.kv("Desired Number of Nodes Scheduled", status.get("desiredNumberScheduled", 0), width=0)
+    w.kv("Current Number of Nodes Scheduled", status.get("currentNumberScheduled", 0), width=0)
+    w.kv("Number of Nodes Scheduled with Up-to-date Pods", status.get("updatedNumberScheduled", 0), width=0)
+    w.kv("Number of Nodes Scheduled with Available Pods", status.get("numberAvailable", 0), width=0)
+    w.kv("Number of Nodes Misscheduled", status.get("numberMisscheduled", 0), width=0)
+    w.kv("Pods Status", f"{status.get('numberReady', 0)} Running / "
+         f"{max(0, status.get('currentNumberScheduled', 0) - status.get('numberReady', 0))} Waiting / "
+         "0 Succeeded / 0 Failed", width=15)
+    _template(spec.get("template", {}), w)
+
+
+def _describe_statefulset(sts: Obj, w: _Writer) -> None:
+    """``StatefulSetDescriber``: replicas, update strategy (partition), the claim templates."""
+    spec, status = sts.get("spec", {}), sts.get("status", {})
+    _meta(sts, w, 20)
+    w.kv("Selector", _selector_text(spec), width=20)
+    w.kv("Replicas", f"{spec.get('replicas', 1)} desired | {status.get('replicas', 0)} total", width=20)
+    strategy = spec.get("updateStrategy") or {}
+    w.kv("Update Strategy", strategy.get("type", "RollingUpdate"), width=20)
+    rolling = strategy.get("rollingUpdate") or {}
+    if rolling.get("partition") is not None:
+        w.kv("Partition", rolling["partition"], 2, 20)
+    w.kv("Pods Status", f"{status.get('readyReplicas', 0)} Running / "
+         f"{max(0, status.get('replicas', 0) - status.get('readyReplicas', 0))} Waiting / 0 Succeeded / 0 Failed",
+         width=20)
+    _template(spec.get("template", {}), w)
+    claims = spec.get("volumeClaimTemplates") or []
+    if not claims:
+        w.line("Volume Claims:  <none>")
+    else:
+        w.line("Volume Claims:")
+    for c in claims:
+        cspec = c.get("spec") or {}
+        w.kv("Name", (c.get("metadata") or {}).get("name"), 2, 17)
+        w.kv("StorageClass", cspec.get("storageClassName") or "", 2, 17)
+        w.kv("Capacity", ((cspec.get("resources") or {}).get("requests") or {}).get("storage", ""), 2, 17)
+        w.kv("Access Modes", "[" + " ".join(cspec.get("accessModes") or []) + "]", 2, 17)
+
+
 DESCRIBERS: dict[str, Callable[[Obj, _Writer], None]] = {
     "Pod": _describe_pod, "Deployment": _describe_deployment, "ReplicaSet": _describe_replicaset,
     "Service": _describe_service, "Node": _describe_node, "Secret": _describe_secret,
     "Job": _describe_job, "CronJob": _describe_cronjob,
+    "DaemonSet": _describe_daemonset, "StatefulSet": _describe_statefulset,
 }
 
 

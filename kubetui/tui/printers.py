@@ -21,6 +21,9 @@ Obj = dict[str, Any]
 GROUP_RESOURCE = {
     "deployments": "deployments.apps",
     "replicasets": "replicasets.apps",
+    "daemonsets": "daemonsets.apps",
+    "statefulsets": "statefulsets.apps",
+    "controllerrevisions": "controllerrevisions.apps",
     "jobs": "jobs.batch",
     "cronjobs": "cronjobs.batch",
     "endpointslices": "endpointslices.discovery.k8s.io",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
-SCALABLE = ("deployments", "replicasets")
+SCALABLE = ("deployments", "replicasets", "statefulsets")
 
 
 class MainScreen(Screen[None]):

@@ -22,7 +22,7 @@ from kubetui.tui.widgets.resource_table import ResourceTable
 
 Obj = dict[str, Any]
 
-BROWSABLE = ("pods", "deployments", "replicasets", "services", "endpoints", "nodes", "configmaps",
+BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions", "services", "endpoints", "nodes", "configmaps",
              "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs")
 
 

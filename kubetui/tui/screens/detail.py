@@ -72,7 +72,7 @@ class DetailScreen(ObjectActions, Screen[None]):
         self.title = f"{resource_for(self.resource).kind} {md.get('name')}"
         self.sub_title = md.get("namespace") or "cluster-scoped"
         self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments", "jobs",
-                                  "cronjobs")
+                                  "cronjobs", "daemonsets", "statefulsets")
         self.render_all()
 
     def on_unmount(self) -> None:
@@ -92,7 +92,7 @@ class DetailScreen(ObjectActions, Screen[None]):
         return events_for(self.obj, list(self.app.bridge.objects("events").values()))
 
     def _lookup(self, kind: str, name: str, namespace: str | None) -> Obj | None:
-        for res in ("replicasets", "deployments", "jobs", "cronjobs"):
+        for res in ("replicasets", "deployments", "jobs", "cronjobs", "daemonsets", "statefulsets"):
             if resource_for(res).kind == kind:
                 return self.app.bridge.get(res, f"{namespace}/{name}" if namespace else name)
         return None

@@ -55,19 +55,32 @@ def chip_label(pod: Obj, width: int = 14) -> str:
     return "…" + name[-(width - 1):]
 
 
-def chip_order(pod: Obj) -> tuple[str, str, int, str]:
-    """Where a pod's chip sits: grouped under its controller (a Job's pods side by side), in index order.
+def chip_order(pod: Obj) -> tuple[int, str, str, int, str]:
+    """Where a pod's chip sits: grouped under its controller, in index order.
+
+    A DaemonSet's pod comes first on every node, so its chips line up as one
+    row across the map (one per node); a StatefulSet's pods follow their
+    ordinals (``web-2`` before ``web-10``), a Job's its completion indexes.
 
     >>> sorted(["b", "a"], key=lambda n: chip_order({"metadata": {"name": n}}))
     ['a', 'b']
+    >>> def sts(n): return {"metadata": {"name": f"web-{n}", "labels": {"apps.kubernetes.io/pod-index": str(n)},
+    ...     "ownerReferences": [{"kind": "StatefulSet", "name": "web", "controller": True}]}}
+    >>> ds = {"metadata": {"name": "zz-agent-x", "ownerReferences": [{"kind": "DaemonSet", "name": "zz",
+    ...     "controller": True}]}}
+    >>> [p["metadata"]["name"] for p in sorted([sts(10), sts(2), ds], key=chip_order)]
+    ['zz-agent-x', 'web-2', 'web-10']
     """
     md = pod.get("metadata", {})
     ref = next((r for r in md.get("ownerReferences") or [] if r.get("controller")), {})
+    raw = ((md.get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
+           or (md.get("labels") or {}).get("apps.kubernetes.io/pod-index") or -1)
     try:
-        index = int((md.get("annotations") or {}).get("batch.kubernetes.io/job-completion-index", -1))
+        index = int(raw)
     except ValueError:
         index = -1
-    return (ref.get("kind", ""), ref.get("name", ""), index, md.get("name", ""))
+    kind = ref.get("kind", "")
+    return (0 if kind == "DaemonSet" else 1, kind, ref.get("name", ""), index, md.get("name", ""))
 
 
 class NodePanel(Static):
