@@ -35,6 +35,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.api",
     "kubetui.bench.scheduler",
     "kubetui.bench.jobs",
+    "kubetui.bench.daemonset",
     "kubetui.bench.nodes",
     "kubetui.bench.tui",
     "kubetui.bench.service",

@@ -120,14 +120,16 @@ class DaemonSetController(Controller):
         nodes = sorted(self.node_informer.list(), key=lambda n: meta(n)["name"])
         pods_by_node = self._pods_by_node(ds, pods)
         now = self.clock.time()
+        eligible = dsu.eligibility(ds, nodes)
+        hash_ = dsu.template_hash(ds)
         if not is_deleting(ds):
             await self._construct_history(ds)
             if self.expectations.satisfied(key):
-                actions = dsu.decide(ds, nodes, pods_by_node, now)
+                actions = dsu.decide(ds, nodes, pods_by_node, now, eligible, hash_)
                 if actions:
                     await self._sync_nodes(key, ds, actions)
                 await self._cleanup_history(ds, pods)
-        status = dsu.daemon_set_status(ds, nodes, pods_by_node, now)
+        status = dsu.daemon_set_status(ds, nodes, pods_by_node, now, eligible, hash_)
         if status != (ds.get("status") or {}):
             await self._update_status(ds, status)
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)

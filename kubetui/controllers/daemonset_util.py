@@ -72,7 +72,7 @@ def _untolerated(taints: list[Obj], tolerations: list[Obj], effects: tuple[str, 
     return any(t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations) for t in taints)
 
 
-def node_should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
+def node_should_run(ds: Obj, node: Obj, tolerations: list[Obj] | None = None) -> tuple[bool, bool]:
     """``NodeShouldRunDaemonPod``: (should a daemon pod be placed here, may an existing one stay).
 
     >>> ds = {"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd"}}}}}
@@ -91,7 +91,9 @@ def node_should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     if not _fits_affinity(spec, node):
         return False, False
     taints = (node.get("spec") or {}).get("taints") or []
-    tolerations = daemon_tolerations(spec)
+    if not taints:
+        return True, True
+    tolerations = daemon_tolerations(spec) if tolerations is None else tolerations
     if _untolerated(taints, tolerations, ("NoSchedule", "NoExecute")):
         return False, not _untolerated(taints, tolerations, ("NoExecute",))
     return True, True
@@ -109,6 +111,16 @@ def target_node(pod: Obj) -> str | None:
             if req.get("key") == "metadata.name" and req.get("operator") == "In" and len(req.get("values") or []) == 1:
                 return req["values"][0]
     return None
+
+
+Eligibility = dict[str, tuple[bool, bool]]
+
+
+def eligibility(ds: Obj, nodes: list[Obj]) -> Eligibility:
+    """``node_should_run`` for every node, computed once per sync (node name -> (should run, may stay))."""
+    spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+    tolerations = daemon_tolerations(spec)
+    return {meta(n)["name"]: node_should_run(ds, n, tolerations) for n in nodes}
 
 
 # --- the pod ---------------------------------------------------------------------------
@@ -198,14 +210,16 @@ def surge_and_unavailable(ds: Obj, desired: int) -> tuple[int, int]:
     return surge, unavailable
 
 
-def manage(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_: str) -> DaemonSetActions:
+def manage(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_: str,
+           eligible: Eligibility | None = None) -> DaemonSetActions:
     """``manage`` + ``podsShouldBeOnNode``: a pod where one should run, none where none may stay."""
+    eligible = eligible if eligible is not None else eligibility(ds, nodes)
     actions = DaemonSetActions()
     surge_allowed = bool(_rolling(ds)) and surge_and_unavailable(ds, 1)[0] > 0
     for node in nodes:
         name = meta(node)["name"]
         pods = pods_by_node.get(name, [])
-        should_run, should_continue = node_should_run(ds, node)
+        should_run, should_continue = eligible[name]
         if should_run and not pods:
             actions.create_on.append(name)
             continue
@@ -263,7 +277,7 @@ def _updated_pods_on_node(pods: list[Obj], hash_: str, generation: str | None) -
 
 
 def rolling_update(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_: str,
-                   now: float) -> DaemonSetActions:
+                   now: float, eligible: Eligibility | None = None) -> DaemonSetActions:
     """``rollingUpdate``: replace old pods without more than maxUnavailable down (or maxSurge extra).
 
     Without surge, an old pod is deleted (and the manage step puts a new one
@@ -275,10 +289,10 @@ def rolling_update(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]]
     actions = DaemonSetActions()
     if _rolling(ds) is None:
         return actions
+    eligible = eligible if eligible is not None else eligibility(ds, nodes)
     generation = template_generation(ds)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
-    by_name = {meta(n)["name"]: n for n in nodes}
-    desired = sum(1 for n in nodes if node_should_run(ds, n)[0])
+    desired = sum(1 for run, _ in eligible.values() if run)
     surge, unavailable = surge_and_unavailable(ds, desired)
     if surge == 0:
         num_unavailable = 0
@@ -309,8 +323,7 @@ def rolling_update(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]]
             continue
         if old is None:
             continue
-        node = by_name.get(node_name)
-        should_run = node is not None and node_should_run(ds, node)[0]
+        should_run = eligible.get(node_name, (False, False))[0]
         if new is None:
             if not is_pod_available(old, min_ready, now):
                 if not should_run:
@@ -328,23 +341,27 @@ def rolling_update(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]]
     return actions
 
 
-def decide(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], now: float) -> DaemonSetActions:
+def decide(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], now: float,
+           eligible: Eligibility | None = None, hash_: str | None = None) -> DaemonSetActions:
     """One sync's actions: first make each node right (manage); only then roll the update forward."""
-    hash_ = template_hash(ds)
-    actions = manage(ds, nodes, pods_by_node, hash_)
+    hash_ = hash_ or template_hash(ds)
+    eligible = eligible if eligible is not None else eligibility(ds, nodes)
+    actions = manage(ds, nodes, pods_by_node, hash_, eligible)
     if actions or is_deleting(ds):
         return actions
-    return rolling_update(ds, nodes, pods_by_node, hash_, now)
+    return rolling_update(ds, nodes, pods_by_node, hash_, now, eligible)
 
 
-def daemon_set_status(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], now: float) -> Obj:
+def daemon_set_status(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], now: float,
+                      eligible: Eligibility | None = None, hash_: str | None = None) -> Obj:
     """``updateDaemonSetStatus``: counts over eligible nodes, judged by each node's oldest daemon pod."""
-    hash_ = template_hash(ds)
+    eligible = eligible if eligible is not None else eligibility(ds, nodes)
+    hash_ = hash_ or template_hash(ds)
     generation = template_generation(ds)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
     desired = current = ready = available = updated = misscheduled = 0
     for node in nodes:
-        should_run, _ = node_should_run(ds, node)
+        should_run, _ = eligible[meta(node)["name"]]
         pods = pods_by_node.get(meta(node)["name"], [])
         if not should_run:
             misscheduled += 1 if pods else 0
@@ -353,7 +370,7 @@ def daemon_set_status(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Ob
         if not pods:
             continue
         current += 1
-        pod = _by_age(pods)[0]
+        pod = pods[0] if len(pods) == 1 else _by_age(pods)[0]
         if is_pod_ready(pod):
             ready += 1
             if is_pod_available(pod, min_ready, now):

@@ -23,7 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON_IDS = ["meet-the-cluster", "pods-are-processes", "deployments", "rolling-updates", "services-and-dns",
-              "health-checks", "bin-packing", "configmaps-and-secrets", "storage", "node-failure"]
+              "health-checks", "bin-packing", "configmaps-and-secrets", "storage", "node-failure",
+              "jobs-and-cronjobs", "daemonsets", "statefulsets"]
 
 pytestmark = pytest.mark.slow
 
