@@ -27,6 +27,10 @@ from kubetui.controllers.util import (
 
 Obj = dict[str, Any]
 
+# failedPodsBackoff: 1 s, doubling to 15 min, per DaemonSet and node.
+FAILED_POD_BACKOFF_INITIAL = 1.0
+FAILED_POD_BACKOFF_MAX = 15 * 60.0
+
 
 class DaemonSetController(Controller):
     name = "daemonset"
@@ -40,6 +44,8 @@ class DaemonSetController(Controller):
         self.node_informer = self.factory.informer("nodes")
         self.cr_informer = self.factory.informer("controllerrevisions")
         self.expectations = Expectations(self.clock)
+        # (DaemonSet uid, node) -> (when a failed pod there may next be deleted, the current delay)
+        self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
         self.ds_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._ds_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.node_informer.add_handler(self._node_added, self._node_updated)
@@ -115,6 +121,9 @@ class DaemonSetController(Controller):
         if ds is None:
             self.expectations.delete(key)
             return None
+        # A backoff entry expires once its delay has passed twice (upstream's GC of the backoff map).
+        self.failed_backoff = {k: v for k, v in self.failed_backoff.items()
+                               if v[0] + v[1] > self.clock.time()}
         candidates = self.pod_informer.list(ns)
         pods = await claim_children(self.client, "pods", ds, "apps/v1", "DaemonSet", selector_of(ds), candidates)
         nodes = sorted(self.node_informer.list(), key=lambda n: meta(n)["name"])
@@ -122,10 +131,22 @@ class DaemonSetController(Controller):
         now = self.clock.time()
         eligible = dsu.eligibility(ds, nodes)
         hash_ = dsu.template_hash(ds)
+        again: float | None = None
         if not is_deleting(ds):
             await self._construct_history(ds)
             if self.expectations.satisfied(key):
-                actions = dsu.decide(ds, nodes, pods_by_node, now, eligible, hash_)
+                uid = meta(ds).get("uid", "")
+                in_backoff = {node for (u, node), (until, _) in self.failed_backoff.items()
+                              if u == uid and until > now}
+                actions = dsu.decide(ds, nodes, pods_by_node, now, eligible, hash_, in_backoff)
+                for node_name, pod_name in actions.failed_on:
+                    _, delay = self.failed_backoff.get((uid, node_name), (0.0, FAILED_POD_BACKOFF_INITIAL / 2))
+                    delay = min(delay * 2, FAILED_POD_BACKOFF_MAX)
+                    self.failed_backoff[(uid, node_name)] = (now + delay, delay)
+                    self.event(ds, "Warning", "FailedDaemonPod", f"Found failed daemon pod {ns}/{pod_name} on node "
+                                                                  f"{node_name}, will try to kill it")
+                if actions.backing_off:
+                    again = min(self.failed_backoff[(uid, n)][0] for n in actions.backing_off) - now
                 if actions:
                     await self._sync_nodes(key, ds, actions)
                 await self._cleanup_history(ds, pods)
@@ -134,8 +155,8 @@ class DaemonSetController(Controller):
             await self._update_status(ds, status)
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
         if min_ready and status["numberReady"] != status["numberAvailable"]:
-            return float(min_ready)
-        return None
+            again = min(again, float(min_ready)) if again is not None else float(min_ready)
+        return again
 
     async def _sync_nodes(self, key: str, ds: Obj, actions: dsu.DaemonSetActions) -> None:
         """``syncNodes``: create the pods (the scheduler binds them), delete the others."""

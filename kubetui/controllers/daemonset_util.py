@@ -188,6 +188,8 @@ class DaemonSetActions:
 
     create_on: list[str] = field(default_factory=list)
     delete: list[tuple[str, str]] = field(default_factory=list)   # (pod name, reason)
+    failed_on: list[tuple[str, str]] = field(default_factory=list)  # (node, failed pod deleted there)
+    backing_off: list[str] = field(default_factory=list)          # nodes whose failed pod waits for backoff
 
     def __bool__(self) -> bool:
         return bool(self.create_on or self.delete)
@@ -211,8 +213,14 @@ def surge_and_unavailable(ds: Obj, desired: int) -> tuple[int, int]:
 
 
 def manage(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_: str,
-           eligible: Eligibility | None = None) -> DaemonSetActions:
-    """``manage`` + ``podsShouldBeOnNode``: a pod where one should run, none where none may stay."""
+           eligible: Eligibility | None = None, in_backoff: set[str] | frozenset[str] = frozenset()
+           ) -> DaemonSetActions:
+    """``manage`` + ``podsShouldBeOnNode``: a pod where one should run, none where none may stay.
+
+    A failed daemon pod is deleted (and so replaced), but not on a node in
+    ``in_backoff``: a kubelet that keeps rejecting the pod would otherwise
+    fight the controller in a hot loop (upstream's failedPodsBackoff).
+    """
     eligible = eligible if eligible is not None else eligibility(ds, nodes)
     actions = DaemonSetActions()
     surge_allowed = bool(_rolling(ds)) and surge_and_unavailable(ds, 1)[0] > 0
@@ -231,8 +239,14 @@ def manage(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_:
             if is_deleting(p):
                 continue
             phase = (p.get("status") or {}).get("phase")
-            if phase in ("Failed", "Succeeded"):
-                actions.delete.append((meta(p)["name"], f"pod {phase.lower()}"))
+            if phase == "Failed":
+                if name in in_backoff:
+                    actions.backing_off.append(name)
+                else:
+                    actions.delete.append((meta(p)["name"], "pod failed"))
+                    actions.failed_on.append((name, meta(p)["name"]))
+            elif phase == "Succeeded":
+                actions.delete.append((meta(p)["name"], "pod succeeded"))
             else:
                 running.append(p)
         running = _by_age(running)
@@ -342,12 +356,13 @@ def rolling_update(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]]
 
 
 def decide(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], now: float,
-           eligible: Eligibility | None = None, hash_: str | None = None) -> DaemonSetActions:
+           eligible: Eligibility | None = None, hash_: str | None = None,
+           in_backoff: set[str] | frozenset[str] = frozenset()) -> DaemonSetActions:
     """One sync's actions: first make each node right (manage); only then roll the update forward."""
     hash_ = hash_ or template_hash(ds)
     eligible = eligible if eligible is not None else eligibility(ds, nodes)
-    actions = manage(ds, nodes, pods_by_node, hash_, eligible)
-    if actions or is_deleting(ds):
+    actions = manage(ds, nodes, pods_by_node, hash_, eligible, in_backoff)
+    if actions or actions.backing_off or is_deleting(ds):
         return actions
     return rolling_update(ds, nodes, pods_by_node, hash_, now, eligible)
 

@@ -241,3 +241,35 @@ async def test_deleting_the_daemonset_collects_its_pods_and_revisions(api, clock
     await settle(cm)
     assert await names(api, "controllerrevisions") == []
     assert [p for p in (await api.list("pods", "default"))["items"] if not p["metadata"].get("deletionTimestamp")] == []
+
+
+async def test_a_failed_daemon_pod_is_replaced_with_backoff(api, clock, manager_for):
+    """A kubelet that rejects the pod must not make the controller hot-loop (failedPodsBackoff)."""
+    await node(api, "node-1", clock)
+    cm = await manager_for("daemonset")
+    await api.create("daemonsets", ds_obj(), "default")
+    await settle(cm)
+
+    async def fail_current():
+        [p] = [p for p in (await api.list("pods", "default"))["items"] if not p["metadata"].get("deletionTimestamp")]
+        p["status"] = {"phase": "Failed", "reason": "OutOfcpu"}
+        await api.update("pods", p, "default", subresource="status")
+        return p["metadata"]["name"]
+
+    first = await fail_current()
+    await settle(cm)
+    await finish_terminating_pods(api)
+    await settle(cm)
+    second = await fail_current()
+    assert second != first                       # replaced once at once
+    await settle(cm)
+    await finish_terminating_pods(api)
+    await settle(cm)
+    live = [p["metadata"]["name"] for p in (await api.list("pods", "default"))["items"]]
+    assert live == [second]                      # within the backoff: the failed pod stays
+    await settle(cm, clock, 2.5)
+    await finish_terminating_pods(api)
+    await settle(cm)
+    live = [p["metadata"]["name"] for p in (await api.list("pods", "default"))["items"]]
+    assert second not in live and len(live) == 1
+    assert "Found failed daemon pod" in " ".join(await events(api, "FailedDaemonPod"))
