@@ -340,13 +340,18 @@ class SimulatedProvider(Provider):
             self._spawn(self._resume(sim, rebooted=before == "killed"))
 
     async def _resume(self, sim: SimulatedNode, rebooted: bool) -> None:
-        """What a kubelet does when it runs again: post Ready now, renew the Lease, sync its pods."""
+        """What a kubelet does when it runs again: renew the Lease, post Ready now, sync its pods.
+
+        The Lease goes first so that anyone who sees Ready=True again also sees a fresh Lease.
+        """
         try:
+            if self.heartbeats and not sim.silent and not rebooted:
+                await self._renew_lease(sim)
             if rebooted:
                 await self._register(sim)
             elif self.heartbeats:
                 await self._post_ready(sim)
-            if self.heartbeats and not sim.silent:
+            if self.heartbeats and not sim.silent and rebooted:
                 await self._renew_lease(sim)
             if self.run_pods and not sim.silent:
                 await self._resync_pods(sim, restart=rebooted)
