@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from kubetui.tui.hpa import describe_hpa
 from kubetui.tui.printers import event_last_seen, node_ready, pod_status_reason
 
 Obj = dict[str, Any]
@@ -375,7 +376,7 @@ def _describe_statefulset(sts: Obj, w: _Writer) -> None:
 DESCRIBERS: dict[str, Callable[[Obj, _Writer], None]] = {
     "Pod": _describe_pod, "Deployment": _describe_deployment, "ReplicaSet": _describe_replicaset,
     "Service": _describe_service, "Node": _describe_node, "Secret": _describe_secret,
-    "Job": _describe_job, "CronJob": _describe_cronjob,
+    "Job": _describe_job, "CronJob": _describe_cronjob, "HorizontalPodAutoscaler": describe_hpa,
     "DaemonSet": _describe_daemonset, "StatefulSet": _describe_statefulset,
 }
 

@@ -26,6 +26,7 @@ GROUP_RESOURCE = {
     "controllerrevisions": "controllerrevisions.apps",
     "jobs": "jobs.batch",
     "cronjobs": "cronjobs.batch",
+    "horizontalpodautoscalers": "horizontalpodautoscalers.autoscaling",
     "endpointslices": "endpointslices.discovery.k8s.io",
     "storageclasses": "storageclasses.storage.k8s.io",
     "leases": "leases.coordination.k8s.io",

@@ -23,7 +23,8 @@ from kubetui.tui.widgets.resource_table import ResourceTable
 Obj = dict[str, Any]
 
 BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions", "services", "endpoints", "nodes", "configmaps",
-             "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs")
+             "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs",
+             "horizontalpodautoscalers")
 
 
 class BrowserScreen(ObjectActions, MainScreen):

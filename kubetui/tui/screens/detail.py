@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from kubetui.api.resources import resource_for, resource_for_kind
 from kubetui.tui.bridge import ObjectsChanged, object_key
 from kubetui.tui.describe import completions_bar, describe, events_for, events_table, owner_chain
+from kubetui.tui.hpa import MetricHistory
 from kubetui.tui.printers import pod_status_reason
 from kubetui.tui.screens.base import ObjectActions, mask_secret
 
@@ -101,11 +102,22 @@ class DetailScreen(ObjectActions, Screen[None]):
         now = self.app.clock.time()
         shown = mask_secret(self.obj, self.reveal)
         gone = "[b red]This object has been deleted.[/]\n\n" if self.deleted else ""
-        self.query_one("#describe-body", Static).update(gone + describe(shown, self._events(), now).replace("[", r"\["))
+        text = describe(shown, self._events(), now)
+        if self.obj.get("kind") == "HorizontalPodAutoscaler":
+            text = self._with_history(text, now)
+        self.query_one("#describe-body", Static).update(gone + text.replace("[", r"\["))
         text = yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, allow_unicode=True)
         self.query_one("#yaml-body", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
         self.query_one("#events-body", Static).update(events_table(self._events(), now).replace("[", r"\["))
         self.query_one("#owners-body", Static).update(self._owners_text())
+
+    def _with_history(self, text: str, now: float) -> str:
+        """An HPA's metric and replicas over time, from every status the watch delivered (kept per app)."""
+        histories = self.app.__dict__.setdefault("hpa_history", {})
+        history = histories.setdefault(self.key, MetricHistory())
+        history.record(self.obj, now)
+        at = text.rfind("Events:")
+        return text[:at] + history.text(self.obj) + text[at:]
 
     def _owners_text(self) -> str:
         chain = owner_chain(self.obj, self._lookup)
