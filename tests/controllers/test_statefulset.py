@@ -184,3 +184,13 @@ async def test_retention_policy_delete_ties_claims_to_set_and_pod(api, clock, ma
     web1 = await api.get("pods", "web-1", "default")
     claim = await api.get("persistentvolumeclaims", "www-web-1", "default")
     assert [r["uid"] for r in claim["metadata"]["ownerReferences"]] == [web1["metadata"]["uid"]]
+
+
+def test_on_delete_waits_for_the_user_and_recreates_at_the_update_revision():
+    sts = sts_obj(updateStrategy={"type": "OnDelete"})
+    pods = {0: pod("web-0"), 1: pod("web-1"), 2: pod("web-2")}
+    assert not ssu.decide(sts, pods, {"www-web-0", "www-web-1", "www-web-2"}, "r2", 0)
+    del pods[1]
+    actions = ssu.decide(sts, pods, {"www-web-0", "www-web-1", "www-web-2"}, "r2", 0)
+    assert actions.create_pods == [1] and actions.create_claims == []
+    assert not ssu.uses_current_revision(sts, 1)
