@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "kubetui.cmd.scheduler",
     "kubetui.cmd.lessons",
     "kubetui.cmd.faults",
+    "kubetui.cmd.users",
     "kubetui.tui.web",
 ]
 

@@ -74,6 +74,10 @@ STORAGE_PREFIX = {
     "replicationcontrollers": "controllers",
     "poddisruptionbudgets.policy": "poddisruptionbudgets",
     "priorityclasses.scheduling.k8s.io": "priorityclasses",
+    "roles.rbac.authorization.k8s.io": "roles",
+    "rolebindings.rbac.authorization.k8s.io": "rolebindings",
+    "clusterroles.rbac.authorization.k8s.io": "clusterroles",
+    "clusterrolebindings.rbac.authorization.k8s.io": "clusterrolebindings",
 }
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
@@ -130,6 +134,11 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("poddisruptionbudgets", "PodDisruptionBudget", group="policy", short_names=("pdb",),
              subresources={**_STATUS}),
     Resource("priorityclasses", "PriorityClass", group="scheduling.k8s.io", namespaced=False, short_names=("pc",)),
+    # issue 14 (RBAC): who may do what
+    Resource("roles", "Role", group="rbac.authorization.k8s.io"),
+    Resource("rolebindings", "RoleBinding", group="rbac.authorization.k8s.io"),
+    Resource("clusterroles", "ClusterRole", group="rbac.authorization.k8s.io", namespaced=False),
+    Resource("clusterrolebindings", "ClusterRoleBinding", group="rbac.authorization.k8s.io", namespaced=False),
 )
 
 # Other versions served over a stored kind: each request through one is converted

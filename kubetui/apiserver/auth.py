@@ -7,9 +7,13 @@ token authenticator reads a static token file, ``--token-auth-file``) and
 and one token per node (``system:node:<name>`` in ``system:nodes``, what a
 kubelet authenticates as). Tokens live in ``<state>/tokens.json``, mode 0600.
 
-Authorization: kubetui allows every *authenticated* request (like RBAC with
-everyone bound to cluster-admin). A learning cluster has one user; RBAC is a
-later lesson, and the answer ``kubectl auth can-i`` gets is honest about it.
+Users made with ``kubetui user add`` get a token of their own (kept with a
+serial number, so ``kubetui user revoke`` can remove it: a revoked or unknown
+token is 401). The running API server re-reads the file when it changes, so
+a user added or revoked from another process counts at the next request.
+Tokens are never logged.
+
+Authorization is RBAC (``rbac.py``, ``authz.py``), after authentication.
 """
 
 from __future__ import annotations
@@ -47,8 +51,21 @@ class TokenAuthenticator:
         self.path = Path(path) if path is not None else None
         # token -> {"user": ..., "groups": [...]}
         self._tokens: dict[str, dict] = {}
-        if self.path is not None and self.path.exists():
+        self._mtime: tuple[int, int] | None = None  # (mtime, inode): os.replace makes a new inode
+        self._reload()
+
+    def _reload(self) -> None:
+        """Re-read ``tokens.json`` if another process (``kubetui user``) changed it."""
+        if self.path is None:
+            return
+        try:
+            st = self.path.stat()
+            mtime = (st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            return
+        if mtime != self._mtime:
             self._tokens = json.loads(self.path.read_text() or "{}")
+            self._mtime = mtime
 
     @classmethod
     def for_state_dir(cls, state_dir: str | os.PathLike[str]) -> "TokenAuthenticator":
@@ -66,12 +83,39 @@ class TokenAuthenticator:
     def token_for(self, user: str, groups: tuple[str, ...]) -> str:
         """The token of ``user`` (created on first use): kube-proxy, a ServiceAccount, ..."""
         for tok, info in self._tokens.items():
-            if info["user"] == user:
+            if info["user"] == user and not info.get("issued"):
                 return tok
         tok = secrets.token_urlsafe(32)
         self._tokens[tok] = {"user": user, "groups": list(groups)}
         self._save()
         return tok
+
+    def issue(self, user: str, groups: tuple[str, ...]) -> tuple[str, int]:
+        """A new token for a (human) user, and its serial number (``kubetui user add``)."""
+        self._reload()
+        serial = 1 + max((int(i.get("serial") or 0) for i in self._tokens.values()), default=0)
+        tok = secrets.token_urlsafe(32)
+        self._tokens[tok] = {"user": user, "groups": list(groups), "serial": serial, "issued": True}
+        self._save()
+        return tok, serial
+
+    def issued(self) -> list[dict]:
+        """The users' credentials (serial, user, groups), never the tokens themselves."""
+        self._reload()
+        return sorted(({"serial": i["serial"], "user": i["user"], "groups": list(i.get("groups") or [])}
+                       for i in self._tokens.values() if i.get("issued")), key=lambda i: i["serial"])
+
+    def revoke(self, user_or_serial: str) -> list[int]:
+        """Revoke a user's credentials (by user name or serial); the serials revoked."""
+        self._reload()
+        gone = [t for t, i in self._tokens.items() if i.get("issued")
+                and (i["user"] == user_or_serial or str(i.get("serial")) == user_or_serial)]
+        serials = [int(self._tokens[t]["serial"]) for t in gone]
+        for t in gone:
+            del self._tokens[t]
+        if gone:
+            self._save()
+        return serials
 
     def _save(self) -> None:
         if self.path is None:
@@ -83,6 +127,8 @@ class TokenAuthenticator:
             json.dump(self._tokens, f, indent=1)
         os.replace(tmp, self.path)
         os.chmod(self.path, 0o600)
+        st = self.path.stat()
+        self._mtime = (st.st_mtime_ns, st.st_ino)
 
     # -- checking ----------------------------------------------------------
     def authenticate(self, authorization_header: str | None) -> UserInfo:
@@ -90,6 +136,7 @@ class TokenAuthenticator:
         if not authorization_header or not authorization_header.startswith("Bearer "):
             raise Unauthorized("Unauthorized")
         presented = authorization_header[len("Bearer "):].strip()
+        self._reload()
         for tok, info in self._tokens.items():
             # constant-time compare: a token check must not leak by timing
             if hmac.compare_digest(tok.encode(), presented.encode()):
@@ -102,8 +149,3 @@ class AllowAll:
 
     def authenticate(self, authorization_header: str | None) -> UserInfo:
         return UserInfo(ADMIN_USER, ("system:masters",))
-
-
-def authorize(user: UserInfo, verb: str, resource: str) -> bool:
-    """Every authenticated user may do everything (no RBAC yet; see module docstring)."""
-    return True

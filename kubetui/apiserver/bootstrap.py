@@ -63,3 +63,6 @@ async def bootstrap(registry: "Registry") -> None:
                                                  "PreemptLowerPriority"})
             except errors.AlreadyExists:
                 pass
+    # the rbac/bootstrap-roles post-start hook
+    from kubetui.apiserver.bootstrappolicy import reconcile
+    await reconcile(registry)

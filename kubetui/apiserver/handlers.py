@@ -213,6 +213,8 @@ class RestHandlers:
         self.watches = watches
         self.node_connector = node_connector
         self.metrics_source = metrics_source
+        self.authorizer: Any = None  # the API server's (rbac.Authorizer); None: the registry's
+        self.authenticate: Callable[[str], Any] = lambda header: None  # for TokenReview
 
     # -- responses ----------------------------------------------------------
     @staticmethod
@@ -244,7 +246,7 @@ class RestHandlers:
             if m != "GET":
                 raise MethodNotAllowed(f"the server does not allow this method on the requested resource")
             return await self.metrics(request, info)
-        if r.group == "authorization.k8s.io":
+        if r.group in ("authorization.k8s.io", "authentication.k8s.io"):
             if m != "POST" or info.name:
                 raise MethodNotAllowed("the server does not allow this method on the requested resource")
             return await self.access_review(request, info)
@@ -420,22 +422,24 @@ class RestHandlers:
             return await execmod.serve_exec(request, pod, self.node_connector)
         return await portforward.serve_portforward(request, pod, self.node_connector)
 
-    # -- authorization.k8s.io ---------------------------------------------------
+    # -- authorization.k8s.io, authentication.k8s.io -----------------------------
     async def access_review(self, request: web.Request, info: RequestInfo) -> web.Response:
+        """The reviews (``reviews.py``): answered by the authorizer guarding every request, never stored."""
+        from kubetui.apiserver import rbac, reviews
         obj = decode_object(await read_body(request), media_type(request))
         check_type_meta(obj, info.resource)
         obj.setdefault("metadata", {})
         obj["metadata"].setdefault("creationTimestamp", None)
-        # Authorization allows every authenticated user (see auth.py), and says so.
-        if info.resource.kind == "SelfSubjectAccessReview":
-            obj["status"] = {"allowed": True,
-                             "reason": "kubetui authorizes every authenticated user (no RBAC)"}
+        if info.namespace:
+            obj["metadata"]["namespace"] = info.namespace
+        caller = rbac.CURRENT_USER.get() or rbac.Subject("system:apiserver", ("system:masters",
+                                                                               "system:authenticated"))
+        authorizer = self.authorizer or rbac.authorizer_for(self.registry)
+        kind = info.resource.kind
+        if info.resource.group == "authentication.k8s.io":
+            obj = reviews.identity_review(kind, obj, caller, self.authenticate)
         else:
-            obj["status"] = {
-                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                "incomplete": False,
-            }
+            obj = reviews.access_review(kind, obj, caller, authorizer, info.namespace)
         return self.respond(obj, 201, pretty=encoding.wants_pretty(request))
 
     # -- metrics.k8s.io -------------------------------------------------------

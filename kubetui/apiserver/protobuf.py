@@ -175,6 +175,27 @@ SCHEMAS: dict[str, dict[int, F]] = {
     "NonResourceAttributes": {1: ("path", "string", ""), 2: ("verb", "string", "")},
     "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectRulesReviewSpec", "")},
     "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", "")},
+    "SubjectAccessReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SubjectAccessReviewSpec", "")},
+    "SubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
+                                2: ("nonResourceAttributes", "NonResourceAttributes", ""),
+                                3: ("user", "string", ""), 4: ("groups", "string", "rep"), 6: ("uid", "string", "")},
+    # authentication/v1 (kubectl auth whoami)
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", "")},
+    # rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|clusterrolebinding)
+    "Role": {1: ("metadata", "ObjectMeta", ""), 2: ("rules", "PolicyRule", "rep")},
+    "ClusterRole": {1: ("metadata", "ObjectMeta", ""), 2: ("rules", "PolicyRule", "rep"),
+                    3: ("aggregationRule", "AggregationRule", "")},
+    "AggregationRule": {1: ("clusterRoleSelectors", "LabelSelector", "rep")},
+    "PolicyRule": {1: ("verbs", "string", "rep"), 2: ("apiGroups", "string", "rep"),
+                   3: ("resources", "string", "rep"), 4: ("resourceNames", "string", "rep"),
+                   5: ("nonResourceURLs", "string", "rep")},
+    "RoleBinding": {1: ("metadata", "ObjectMeta", ""), 2: ("subjects", "RbacSubject", "rep"),
+                    3: ("roleRef", "RoleRef", "")},
+    "ClusterRoleBinding": {1: ("metadata", "ObjectMeta", ""), 2: ("subjects", "RbacSubject", "rep"),
+                           3: ("roleRef", "RoleRef", "")},
+    "RbacSubject": {1: ("kind", "string", ""), 2: ("apiGroup", "string", ""), 3: ("name", "string", ""),
+                    4: ("namespace", "string", "")},
+    "RoleRef": {1: ("apiGroup", "string", ""), 2: ("kind", "string", ""), 3: ("name", "string", "")},
 }
 
 # Top-level kinds we accept, by (apiVersion, kind).
@@ -186,6 +207,10 @@ DECODABLE = {
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
+    ("authorization.k8s.io/v1", "SubjectAccessReview"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"),
+    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }
 
 

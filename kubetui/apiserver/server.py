@@ -58,8 +58,9 @@ from aiohttp import web
 
 from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
-from kubetui.apiserver import discovery, encoding
+from kubetui.apiserver import discovery, encoding, rbac
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
+from kubetui.apiserver.authz import authorize_request, impersonate, request_attributes, subject_of
 from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock
@@ -116,6 +117,9 @@ class APIServer:
         self._openapi: dict[str, tuple[bytes, str]] | None = None
         self.rest = RestHandlers(registry, clock=self.clock, watches=self.watches,
                                  node_connector=node_connector, metrics_source=metrics_source)
+        self.authorizer = rbac.authorizer_for(registry)
+        self.rest.authorizer = self.authorizer
+        self.rest.authenticate = lambda header: subject_of(self.authenticator.authenticate(header))
         self.port: int = 0
         self.requests_served = 0
         self._runner: web.AppRunner | None = None
@@ -195,11 +199,24 @@ class APIServer:
 
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        """Authenticate, impersonate, then authorize (``endpoints/filters``: authentication.go,
+        impersonation.go, authorization.go): before any handler, admission or storage runs."""
         path = request.path.rstrip("/") or "/"
-        if not any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
-            # Authorization: every authenticated user may do everything (auth.authorize).
-            request[USER] = self.authenticator.authenticate(request.headers.get("Authorization"))
-        return await handler(request)
+        public = any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS)
+        header = request.headers.get("Authorization")
+        if public and not header:
+            # upstream: system:anonymous, whom system:public-info-viewer lets read these paths
+            return await handler(request)
+        info = self.authenticator.authenticate(header)
+        request[USER] = info
+        user = impersonate(self.authorizer, subject_of(info), request.headers)
+        attrs = request_attributes(request, user)
+        authorize_request(self.authorizer, attrs)
+        token = rbac.CURRENT_USER.set(user)
+        try:
+            return await handler(request)
+        finally:
+            rbac.CURRENT_USER.reset(token)
 
     # -- routing -------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:

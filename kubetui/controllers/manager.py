@@ -44,6 +44,7 @@ CONTROLLERS: dict[str, str] = {
     "namespace": "kubetui.controllers.namespace:NamespaceController",
     "persistentvolume-binder": "kubetui.controllers.persistentvolume:PersistentVolumeController",
     "nodeipam": "kubetui.controllers.nodeipam:NodeIpamController",
+    "clusterrole-aggregation": "kubetui.controllers.clusterroleaggregation:ClusterRoleAggregationController",
 }
 
 

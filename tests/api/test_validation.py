@@ -151,6 +151,18 @@ GOOD.update({
     "poddisruptionbudgets": {"metadata": {"name": "web", "namespace": "default"},
                              "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}},
     "priorityclasses": {"metadata": {"name": "high"}, "value": 1000, "description": "high"},
+    "roles": {"metadata": {"name": "pod-reader", "namespace": "default"},
+              "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
+    "clusterroles": {"metadata": {"name": "system:custom"},
+                     "rules": [{"nonResourceURLs": ["/healthz"], "verbs": ["get"]}]},
+    "rolebindings": {"metadata": {"name": "alice-reads", "namespace": "default"},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+                     "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+                                  {"kind": "ServiceAccount", "name": "default"}]},
+    "clusterrolebindings": {"metadata": {"name": "ops"},
+                            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                        "name": "view"},
+                            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ops"}]},
 })
 
 

@@ -67,6 +67,8 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.api.discovery.v1", ["V1EndpointSlice", "V1EndpointSliceList"]),
     ("io.k8s.api.storage.v1", ["V1StorageClass", "V1StorageClassList"]),
     ("io.k8s.api.batch.v1", ["V1Job", "V1JobList", "V1CronJob", "V1CronJobList"]),
+    ("io.k8s.api.rbac.v1", ["V1Role", "V1RoleList", "V1ClusterRole", "V1ClusterRoleList", "V1RoleBinding",
+                            "V1RoleBindingList", "V1ClusterRoleBinding", "V1ClusterRoleBindingList"]),
 ]
 
 # Types every API package shares (the meta package is placed first anyway).
@@ -83,13 +85,15 @@ GVK: dict[str, list[tuple[str, str, str]]] = {
                            ("coordination.k8s.io", "v1", "WatchEvent"), ("discovery.k8s.io", "v1", "WatchEvent"),
                            ("storage.k8s.io", "v1", "WatchEvent"), ("batch", "v1", "WatchEvent"),
                            ("policy", "v1", "WatchEvent"), ("scheduling.k8s.io", "v1", "WatchEvent"),
-                           ("autoscaling", "v1", "WatchEvent"), ("autoscaling", "v2", "WatchEvent")],
+                           ("autoscaling", "v1", "WatchEvent"), ("autoscaling", "v2", "WatchEvent"),
+                           ("rbac.authorization.k8s.io", "v1", "WatchEvent")],
     f"{META}.DeleteOptions": [("", "v1", "DeleteOptions"), ("apps", "v1", "DeleteOptions"),
                               ("coordination.k8s.io", "v1", "DeleteOptions"),
                               ("discovery.k8s.io", "v1", "DeleteOptions"), ("policy", "v1", "DeleteOptions"),
                               ("storage.k8s.io", "v1", "DeleteOptions"), ("batch", "v1", "DeleteOptions"),
                               ("scheduling.k8s.io", "v1", "DeleteOptions"),
-                              ("autoscaling", "v1", "DeleteOptions"), ("autoscaling", "v2", "DeleteOptions")],
+                              ("autoscaling", "v1", "DeleteOptions"), ("autoscaling", "v2", "DeleteOptions"),
+                              ("rbac.authorization.k8s.io", "v1", "DeleteOptions")],
 }
 GROUP_OF_PACKAGE = {
     "io.k8s.api.core.v1": ("", "v1"), "io.k8s.api.apps.v1": ("apps", "v1"),
@@ -99,6 +103,7 @@ GROUP_OF_PACKAGE = {
     "io.k8s.api.discovery.v1": ("discovery.k8s.io", "v1"), "io.k8s.api.storage.v1": ("storage.k8s.io", "v1"),
     "io.k8s.api.batch.v1": ("batch", "v1"),
     "io.k8s.api.scheduling.v1": ("scheduling.k8s.io", "v1"),
+    "io.k8s.api.rbac.v1": ("rbac.authorization.k8s.io", "v1"),
 }
 
 # (schema short name, field) -> patch strategy and merge key, from the

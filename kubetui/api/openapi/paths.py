@@ -23,6 +23,7 @@ _PACKAGE = {
     "discovery.k8s.io": "io.k8s.api.discovery.v1", "storage.k8s.io": "io.k8s.api.storage.v1",
     "batch": "io.k8s.api.batch.v1",
     "scheduling.k8s.io": "io.k8s.api.scheduling.v1",
+    "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
 }
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 

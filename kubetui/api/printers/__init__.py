@@ -31,6 +31,7 @@ from kubetui.api.printers.core import (CONFIGMAP_COLUMNS, ENDPOINTS_COLUMNS, EVE
                                        pv_row, pvc_row, secret_row, service_row, serviceaccount_row)
 from kubetui.api.printers.other import (ENDPOINTSLICE_COLUMNS, LEASE_COLUMNS, STORAGECLASS_COLUMNS,
                                         endpointslice_row, lease_row, storageclass_row)
+from kubetui.api.printers.rbac import BINDING_COLUMNS, ROLE_COLUMNS, binding_row, role_row
 from kubetui.api.printers.policy import (LIMITRANGE_COLUMNS, PDB_COLUMNS, PODTEMPLATE_COLUMNS,
                                          PRIORITYCLASS_COLUMNS, RC_COLUMNS, RESOURCEQUOTA_COLUMNS, limitrange_row,
                                          pdb_row, podtemplate_row, priorityclass_row, replicationcontroller_row,
@@ -93,6 +94,10 @@ PRINTERS: dict[str, Printer] = {
     "limitranges": Printer(LIMITRANGE_COLUMNS, limitrange_row),
     "poddisruptionbudgets.policy": Printer(PDB_COLUMNS, pdb_row),
     "priorityclasses.scheduling.k8s.io": Printer(PRIORITYCLASS_COLUMNS, priorityclass_row),
+    "roles.rbac.authorization.k8s.io": Printer(ROLE_COLUMNS, role_row),
+    "clusterroles.rbac.authorization.k8s.io": Printer(ROLE_COLUMNS, role_row),
+    "rolebindings.rbac.authorization.k8s.io": Printer(BINDING_COLUMNS, binding_row),
+    "clusterrolebindings.rbac.authorization.k8s.io": Printer(BINDING_COLUMNS, binding_row),
 }
 
 

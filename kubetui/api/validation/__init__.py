@@ -29,6 +29,9 @@ from kubetui.api.validation.field import Cause
 from kubetui.api.validation.meta import name_check_for, validate_object_meta, validate_object_meta_update
 from kubetui.api.validation.other import validate_endpoint_slice, validate_lease, validate_storage_class
 from kubetui.api.validation.pod import validate_pod
+from kubetui.api.validation.rbac import (
+    validate_cluster_role, validate_cluster_role_binding, validate_role, validate_role_binding,
+)
 from kubetui.api.validation.policy import (
     validate_limit_range, validate_pod_disruption_budget, validate_pod_template, validate_priority_class,
     validate_replication_controller, validate_resource_quota,
@@ -65,6 +68,10 @@ VALIDATORS: dict[str, KindValidator] = {
     "LimitRange": validate_limit_range,
     "PodDisruptionBudget": validate_pod_disruption_budget,
     "PriorityClass": validate_priority_class,
+    "Role": validate_role,
+    "ClusterRole": validate_cluster_role,
+    "RoleBinding": validate_role_binding,
+    "ClusterRoleBinding": validate_cluster_role_binding,
 }
 
 # Subresources whose body is not the parent object (Binding, Eviction, Scale…):

@@ -28,7 +28,13 @@ DNS1123_LABEL_KINDS = {"Namespace"}
 DNS1035_LABEL_KINDS = {"Service"}
 
 
+RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
 def name_check_for(kind: str) -> NameCheck:
+    if kind in RBAC_KINDS:
+        from kubetui.api.validation.rbac import is_valid_path_segment_name  # ValidateRBACName
+        return is_valid_path_segment_name
     if kind in DNS1123_LABEL_KINDS:
         return names.is_dns1123_label
     if kind in DNS1035_LABEL_KINDS:

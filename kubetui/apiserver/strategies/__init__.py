@@ -30,6 +30,7 @@ from kubetui.apiserver.strategies.policy import (
     PodDisruptionBudgetStrategy, PodTemplateStrategy, PriorityClassStrategy, ReplicationControllerStrategy,
     ResourceQuotaStrategy,
 )
+from kubetui.apiserver.strategies.rbac import BindingStrategy, RoleStrategy
 from kubetui.apiserver.strategies.services import ServiceStrategy
 from kubetui.apiserver.strategies.storage import DefaultStorageClass, VolumeStrategy
 
@@ -66,6 +67,10 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "resourcequotas": ResourceQuotaStrategy,
         "poddisruptionbudgets.policy": PodDisruptionBudgetStrategy,
         "priorityclasses.scheduling.k8s.io": PriorityClassStrategy,
+        "roles.rbac.authorization.k8s.io": RoleStrategy,
+        "clusterroles.rbac.authorization.k8s.io": RoleStrategy,
+        "rolebindings.rbac.authorization.k8s.io": BindingStrategy,
+        "clusterrolebindings.rbac.authorization.k8s.io": BindingStrategy,
     }
     return {gr: make(resource_for(gr)) for gr, make in kinds.items()}
 
