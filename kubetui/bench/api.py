@@ -10,6 +10,11 @@ watch and the time from a write to the *last* watcher receiving it is taken.
 
 Targets (reported, never asserted; issue 18): create p99 <= 25 ms and get
 p99 <= 5 ms at 50 concurrent clients, watch fan-out p99 < 50 ms.
+
+Authorization (issue 14): with ``--rolebindings`` (1,000) RoleBindings in the
+cluster, the cost the authorization filter adds to a request of a user who
+is not in ``system:masters`` (request attributes + RBAC evaluation over the
+subject index), timed per request in the server's process; target p99 <= 1 ms.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TARGETS_MS = {"create_p99_ms": 25.0, "get_p99_ms": 5.0, "fanout_p99_ms": 50.0}
+TARGETS_MS = {"create_p99_ms": 25.0, "get_p99_ms": 5.0, "fanout_p99_ms": 50.0, "authz_p99_ms": 1.0}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -187,7 +192,68 @@ async def fanout(kubeconfig: Path, writer: Any, args: argparse.Namespace) -> dic
     return {"fanout_events": len(lat), "fanout_p50_ms": pct(lat, 50) * 1e3, "fanout_p99_ms": pct(lat, 99) * 1e3}
 
 
+async def authz_cost(args: argparse.Namespace) -> dict[str, Any]:
+    """The authorization filter's cost per request with ``args.rolebindings`` RoleBindings stored."""
+    from kubetui.api.resources import resource_for
+    from kubetui.apiserver import rbac
+    from kubetui.apiserver.authz import request_attributes
+    from kubetui.apiserver.registry import Registry
+    from kubetui.store import Store
+
+    class FakeRequest:  # what request_attributes reads of an aiohttp request
+        def __init__(self, method: str, path: str) -> None:
+            self.method, self.path, self.query = method, path, {}
+
+    store = Store(None)
+    await store.open()
+    try:
+        registry = Registry(store)
+        await registry.bootstrap()
+        ns_res, rb = resource_for("namespaces"), resource_for("rolebindings")
+        namespaces = [f"team-{i}" for i in range(50)]
+        for ns in namespaces:
+            await registry.create(ns_res, None, {"metadata": {"name": ns}})
+        g = "rbac.authorization.k8s.io"
+        for i in range(args.rolebindings):
+            ns = namespaces[i % len(namespaces)]
+            await registry.create(rb, ns, {
+                "metadata": {"name": f"user-{i}"},
+                "roleRef": {"apiGroup": g, "kind": "ClusterRole", "name": ("view", "edit", "admin")[i % 3]},
+                "subjects": [{"kind": "User", "apiGroup": g, "name": f"user-{i}"},
+                             {"kind": "Group", "apiGroup": g, "name": f"group-{i % 20}"}]})
+        az = rbac.authorizer_for(registry)
+        rng = random.Random(14)
+        paths = ["/api/v1/namespaces/{ns}/pods", "/api/v1/namespaces/{ns}/pods/web",
+                 "/apis/apps/v1/namespaces/{ns}/deployments", "/api/v1/namespaces/{ns}/secrets/db"]
+        t0 = time.perf_counter()
+        az.index.refresh()
+        rebuild_ms = (time.perf_counter() - t0) * 1e3
+        lat: list[float] = []
+        allowed = 0
+        for i in range(args.authz_requests):
+            u = rng.randrange(args.rolebindings)
+            user = rbac.Subject(f"user-{u}", (f"group-{rng.randrange(20)}", rbac.AUTHENTICATED))
+            req = FakeRequest(rng.choice(["GET", "POST", "DELETE"]),
+                              rng.choice(paths).format(ns=rng.choice(namespaces)))
+            t0 = time.perf_counter()
+            ok = az.authorize(request_attributes(req, user))
+            lat.append(time.perf_counter() - t0)
+            allowed += ok
+        return {"authz_rolebindings": args.rolebindings, "authz_requests": len(lat), "authz_allowed": allowed,
+                "authz_p50_ms": pct(lat, 50) * 1e3, "authz_p99_ms": pct(lat, 99) * 1e3,
+                "authz_index_rebuild_ms": rebuild_ms}
+    finally:
+        await store.close()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    authz = await authz_cost(args)
+    result = await run_http(args)
+    result.update(authz)
+    return result
+
+
+async def run_http(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kubetui-bench-api-") as tmp:
         state = Path(tmp)
         if args.in_process:
@@ -238,7 +304,14 @@ def print_table(result: dict[str, Any]) -> None:
         t.add_row(label, f"{result[f'{key}_p50_ms']:.1f}", f"{p99:.1f}",
                   f"{result[rate]:.0f}/s" if rate else f"{result['fanout_events']} writes",
                   f"<= {target:.0f} ms", "yes" if p99 <= target else "no")
+    if "authz_p99_ms" in result:
+        p99 = result["authz_p99_ms"]
+        t.add_row(f"authorization ({result['authz_rolebindings']} RoleBindings)",
+                  f"{result['authz_p50_ms']:.3f}", f"{p99:.3f}", f"{result['authz_requests']} requests",
+                  f"<= {TARGETS_MS['authz_p99_ms']:.0f} ms", "yes" if p99 <= TARGETS_MS["authz_p99_ms"] else "no")
     Console().print(t)
+    if "authz_index_rebuild_ms" in result:
+        Console().print(f"RBAC index rebuild after a binding change: {result['authz_index_rebuild_ms']:.1f} ms")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -247,6 +320,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gets", type=int, default=2000, help="gets in total (default: %(default)s)")
     p.add_argument("--watchers", type=int, default=100, help="concurrent watchers (default: %(default)s)")
     p.add_argument("--events", type=int, default=50, help="writes timed for fan-out (default: %(default)s)")
+    p.add_argument("--rolebindings", type=int, default=1000,
+                   help="RoleBindings stored when timing authorization (default: %(default)s)")
+    p.add_argument("--authz-requests", type=int, default=5000,
+                   help="requests authorized when timing authorization (default: %(default)s)")
     p.add_argument("--in-process", action="store_true",
                    help="run the server in the benchmark's own event loop (figures then include the load)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

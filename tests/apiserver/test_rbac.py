@@ -314,3 +314,12 @@ async def test_bootstrap_roles_aggregate_view_into_edit_into_admin(registry):
              "rules": [{"apiGroups": ["stable.example.com"], "resources": ["crontabs"], "verbs": ["get"]}]}
     assert extra["rules"][0] in aggregate_rules(view, [view, edit, admin, extra, *cluster_roles()])
     assert extra["rules"][0] not in aggregate_rules(admin, [view, edit, admin, extra])  # edit not re-aggregated yet
+
+
+async def test_bench_authz_cost_runs_and_authorizes_some_requests():
+    import argparse
+
+    from kubetui.bench.api import authz_cost
+    r = await authz_cost(argparse.Namespace(rolebindings=60, authz_requests=300))
+    assert r["authz_requests"] == 300 and 0 < r["authz_allowed"] < 300
+    assert r["authz_p99_ms"] >= r["authz_p50_ms"] > 0
