@@ -13,6 +13,9 @@ from typing import Any, Callable
 from kubetui.tui.hpa import describe_hpa
 from kubetui.tui.printers import event_last_seen, node_ready, pod_status_reason
 
+from kubetui.tui.describe_policy import DESCRIBERS as POLICY_DESCRIBERS
+from kubetui.tui.describe_policy import describe_rc
+
 Obj = dict[str, Any]
 
 
@@ -378,6 +381,8 @@ DESCRIBERS: dict[str, Callable[[Obj, _Writer], None]] = {
     "Service": _describe_service, "Node": _describe_node, "Secret": _describe_secret,
     "Job": _describe_job, "CronJob": _describe_cronjob, "HorizontalPodAutoscaler": describe_hpa,
     "DaemonSet": _describe_daemonset, "StatefulSet": _describe_statefulset,
+    **POLICY_DESCRIBERS,
+    "ReplicationController": lambda rc, w: describe_rc(rc, w, _describe_replicaset),
 }
 
 

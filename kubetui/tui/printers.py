@@ -30,6 +30,8 @@ GROUP_RESOURCE = {
     "endpointslices": "endpointslices.discovery.k8s.io",
     "storageclasses": "storageclasses.storage.k8s.io",
     "leases": "leases.coordination.k8s.io",
+    "poddisruptionbudgets": "poddisruptionbudgets.policy",
+    "priorityclasses": "priorityclasses.scheduling.k8s.io",
 }
 
 #: Wide (``-o wide``) columns the browser shows anyway, because a learner

@@ -24,7 +24,8 @@ Obj = dict[str, Any]
 
 BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions", "services", "endpoints", "nodes", "configmaps",
              "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs",
-             "horizontalpodautoscalers")
+             "horizontalpodautoscalers", "replicationcontrollers", "podtemplates", "resourcequotas", "limitranges",
+             "poddisruptionbudgets", "priorityclasses")
 
 
 class BrowserScreen(ObjectActions, MainScreen):
