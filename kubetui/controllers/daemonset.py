@@ -46,11 +46,18 @@ class DaemonSetController(Controller):
         self.expectations = Expectations(self.clock)
         # (DaemonSet uid, node) -> (when a failed pod there may next be deleted, the current delay)
         self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
-        self.ds_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._ds_deleted)
+        self.ds_informer.add_handler(self.enqueue, self._ds_updated, self._ds_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.node_informer.add_handler(self._node_added, self._node_updated)
 
     # --- handlers: compute keys, enqueue ---
+
+    def _ds_updated(self, old: Obj, new: Obj) -> None:
+        # A write of our own status changes nothing we decide from: skip it (a resync still comes).
+        if old.get("spec") == new.get("spec") and {k: v for k, v in meta(old).items() if k != "resourceVersion"} \
+                == {k: v for k, v in meta(new).items() if k != "resourceVersion"}:
+            return
+        self.enqueue(new)
 
     def _ds_deleted(self, ds: Obj) -> None:
         key = f"{meta(ds).get('namespace')}/{meta(ds).get('name')}"
@@ -133,7 +140,8 @@ class DaemonSetController(Controller):
         hash_ = dsu.template_hash(ds)
         again: float | None = None
         if not is_deleting(ds):
-            await self._construct_history(ds)
+            if not await self._construct_history(ds):
+                return 0.1    # a name collision bumped collisionCount: look again with the new hash
             if self.expectations.satisfied(key):
                 uid = meta(ds).get("uid", "")
                 in_backoff = {node for (u, node), (until, _) in self.failed_backoff.items()
@@ -206,8 +214,12 @@ class DaemonSetController(Controller):
         return [cr for cr in self.cr_informer.by_index(CONTROLLER_INDEX, meta(ds).get("uid", ""))
                 if not is_deleting(cr)]
 
-    async def _construct_history(self, ds: Obj) -> None:
-        """``constructHistory``: make sure the current template has a revision, numbered newest."""
+    async def _construct_history(self, ds: Obj) -> bool:
+        """``constructHistory``: make sure the current template has a revision, numbered newest.
+
+        False when the revision's name was taken by another template (a hash
+        collision): collisionCount was bumped, and the sync must start again.
+        """
         ns = meta(ds).get("namespace")
         hash_ = dsu.template_hash(ds)
         revisions = self._revisions(ds)
@@ -224,7 +236,7 @@ class DaemonSetController(Controller):
                     await self.client.update("controllerrevisions", body, ns)
                 except (errors.NotFound, errors.Conflict):
                     pass
-            return
+            return True
         cr = history.new_revision(ds, "apps/v1", "DaemonSet", top + 1, None, hash_=hash_,
                                   hash_label=history.REVISION_HASH_LABEL)
         cr["metadata"]["name"] = history.revision_name(meta(ds)["name"], hash_)
@@ -237,6 +249,8 @@ class DaemonSetController(Controller):
                 status = dict(ds.get("status") or {})
                 status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
                 await self._update_status(ds, status)
+                return False
+        return True
 
     async def _cleanup_history(self, ds: Obj, pods: list[Obj]) -> None:
         """``cleanupHistory``: keep revisionHistoryLimit old revisions besides those pods still use."""

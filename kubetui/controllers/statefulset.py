@@ -45,10 +45,17 @@ class StatefulSetController(Controller):
         self.cr_informer = self.factory.informer("controllerrevisions")
         self.pvc_informer = self.factory.informer("persistentvolumeclaims")
         self.expectations = Expectations(self.clock)
-        self.sts_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._sts_deleted)
+        self.sts_informer.add_handler(self.enqueue, self._sts_updated, self._sts_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
     # --- handlers ---
+
+    def _sts_updated(self, old: Obj, new: Obj) -> None:
+        # A write of our own status changes nothing we decide from: skip it (a resync still comes).
+        if old.get("spec") == new.get("spec") and {k: v for k, v in meta(old).items() if k != "resourceVersion"} \
+                == {k: v for k, v in meta(new).items() if k != "resourceVersion"}:
+            return
+        self.enqueue(new)
 
     def _sts_deleted(self, sts: Obj) -> None:
         key = f"{meta(sts).get('namespace')}/{meta(sts).get('name')}"

@@ -273,3 +273,21 @@ async def test_a_failed_daemon_pod_is_replaced_with_backoff(api, clock, manager_
     live = [p["metadata"]["name"] for p in (await api.list("pods", "default"))["items"]]
     assert second not in live and len(live) == 1
     assert "Found failed daemon pod" in " ".join(await events(api, "FailedDaemonPod"))
+
+
+async def test_a_revision_name_taken_by_another_template_bumps_collision_count(api, clock, manager_for):
+    await node(api, "node-1", clock)
+    ds = await api.create("daemonsets", ds_obj(), "default")
+    hash_ = dsu.template_hash(ds)
+    await api.create("controllerrevisions", {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+                                             "metadata": {"name": f"agent-{hash_}", "namespace": "default"},
+                                             "data": {"spec": {"template": {"other": True}}}, "revision": 7},
+                     "default")
+    cm = await manager_for("daemonset")
+    await settle(cm, clock, 1.0)
+    ds = await api.get("daemonsets", "agent", "default")
+    assert ds["status"]["collisionCount"] == 1
+    mine = [r for r in (await api.list("controllerrevisions", "default"))["items"]
+            if (r["metadata"].get("ownerReferences") or [{}])[0].get("name") == "agent"]
+    assert [r["metadata"]["name"] for r in mine] == [f"agent-{dsu.template_hash(ds)}"]
+    assert dsu.template_hash(ds) != hash_
