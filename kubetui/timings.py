@@ -56,6 +56,9 @@ class Timings:
     # ... and an unready pod that became ready this soon after start counts as never ready
     # (--horizontal-pod-autoscaler-initial-readiness-delay)
     hpa_initial_readiness_delay_seconds: float = 30.0
+    # job controller: pod changes wake a Job's sync this much later, so a burst is one sync
+    # (upstream's syncJobBatchPeriod)
+    job_pod_update_batch_seconds: float = 1.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -99,6 +102,7 @@ LAB = Timings(
     hpa_downscale_stabilization_seconds=15.0,
     hpa_cpu_initialization_period_seconds=10.0,
     hpa_initial_readiness_delay_seconds=5.0,
+    job_pod_update_batch_seconds=0.1,
 )
 
 PRESETS = {t.name: t for t in (LAB, KUBERNETES)}

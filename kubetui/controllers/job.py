@@ -25,7 +25,7 @@ from typing import Any
 
 from kubetui.api import errors
 from kubetui.client.base import MERGE_PATCH
-from kubetui.client.informer import split_key
+from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.clock import parse_rfc3339, rfc3339
 from kubetui.controllers import job_util as ju
 from kubetui.controllers.base import Controller
@@ -34,6 +34,12 @@ from kubetui.controllers.util import claim_children, controller_ref, is_deleting
 
 Obj = dict[str, Any]
 ORPHAN = "orphan-pod:"
+UNOWNED_INDEX = "unowned-by-namespace"
+
+
+def index_unowned(pod: Obj) -> list[str]:
+    """Pods no controller owns, by namespace: the only ones a Job could adopt."""
+    return [] if controller_ref(pod) else [meta(pod).get("namespace") or ""]
 
 
 @dataclass
@@ -53,16 +59,25 @@ class JobController(Controller):
         super().__init__(*args, **kw)
         self.job_informer = self.factory.informer("jobs")
         self.pod_informer = self.factory.informer("pods")
+        self.pod_informer.add_indexers({UNOWNED_INDEX: index_unowned})
         self.expectations = Expectations(self.clock)
         self.backoff: dict[str, BackoffRecord] = {}
         # uids whose finalizer we removed, until the informer shows it gone (upstream's
         # finalizerExpectations): their finish is already in the status we wrote.
         self.counted: set[str] = set()
         self._latest: dict[str, Obj] = {}
-        self.job_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._job_deleted)
+        self.job_informer.add_handler(self.enqueue, self._job_updated, self._job_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
     # --- handlers -------------------------------------------------------------------
+
+    def _job_updated(self, old: Obj, new: Obj) -> None:
+        """A spec change syncs at once; a status change (our own writes, mostly) is batched (``updateJob``)."""
+        if meta(old).get("generation") != meta(new).get("generation") or is_deleting(new) != is_deleting(old):
+            self.enqueue(new)
+        else:
+            self.queue.add_after(f"{meta(new).get('namespace')}/{meta(new).get('name')}",
+                                 self.timings.job_pod_update_batch_seconds)
 
     def _job_deleted(self, job: Obj) -> None:
         key = f"{meta(job).get('namespace')}/{meta(job).get('name')}"
@@ -85,7 +100,8 @@ class JobController(Controller):
             if ju.TRACKING_FINALIZER in (meta(pod).get("finalizers") or []):
                 self.queue.add(f"{ORPHAN}{meta(pod).get('namespace')}/{meta(pod).get('name')}")
             return
-        self.queue.add(key)
+        # Batched, as upstream's syncJobBatchPeriod: a wave of pod changes is one sync.
+        self.queue.add_after(key, self.timings.job_pod_update_batch_seconds)
 
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)
@@ -107,7 +123,7 @@ class JobController(Controller):
         key = self._owner_key(pod)
         if key:
             self.expectations.deletion_observed(key, f"{meta(pod).get('namespace')}/{meta(pod).get('name')}")
-            self.queue.add(key)
+            self.queue.add_after(key, self.timings.job_pod_update_batch_seconds)
 
     # --- reconcile --------------------------------------------------------------------
 
@@ -129,7 +145,12 @@ class JobController(Controller):
         if job is None:
             return None
         ns, _ = split_key(key)
-        candidates = [p for p in self.pod_informer.list(ns)]
+        # Read the expectations before the cache: a pod created since must not be missed by
+        # what we count now (upstream checks SatisfiedExpectations first, then lists pods).
+        satisfied = self.expectations.satisfied(key)
+        # Its own pods by the controller index, and the namespace's orphans (adoption), not every pod.
+        candidates = (self.pod_informer.by_index(CONTROLLER_INDEX, meta(job).get("uid", ""))
+                      + self.pod_informer.by_index(UNOWNED_INDEX, ns or ""))
         pods = await claim_children(self.client, "pods", job, "batch/v1", "Job", selector_of(job), candidates)
         if is_deleting(job) or ju.is_finished(job):
             # Nothing more to run: let every pod go (upstream removes finalizers of a finished Job's pods).
@@ -138,9 +159,9 @@ class JobController(Controller):
                         (ju.finished_as(pod) or is_deleting(job)):
                     await self._remove_finalizer(pod)
             return None
-        return await self._sync(key, job, pods)
+        return await self._sync(key, job, pods, satisfied)
 
-    async def _sync(self, key: str, job: Obj, pods: list[Obj]) -> float | None:
+    async def _sync(self, key: str, job: Obj, pods: list[Obj], satisfied: bool) -> float | None:
         now = self.clock.time()
         ns = meta(job).get("namespace")
         t = ju.tally(job, pods, self.counted)
@@ -173,7 +194,7 @@ class JobController(Controller):
             st["completedIndexes"] = ju.format_indexes(t.completed_indexes)
             if ju.spec(job).get("backoffLimitPerIndex") is not None:
                 st["failedIndexes"] = ju.format_indexes(t.failed_indexes)
-        requeue = await self._decide_and_act(key, job, pods, t, st, record, now)
+        requeue = await self._decide_and_act(key, job, pods, t, st, record, now, satisfied)
         st["terminating"] = t.terminating
         st["ready"] = t.ready
         if st != (job.get("status") or {}):
@@ -181,7 +202,7 @@ class JobController(Controller):
         return requeue
 
     async def _decide_and_act(self, key: str, job: Obj, pods: list[Obj], t: ju.Tally, st: Obj,
-                              record: BackoffRecord, now: float) -> float | None:
+                              record: BackoffRecord, now: float, satisfied: bool) -> float | None:
         sp = ju.spec(job)
         target = ju.condition(job, "FailureTarget")
         failure = ((target["reason"], target["message"]) if target and target.get("status") == "True"
@@ -219,19 +240,19 @@ class JobController(Controller):
         deadline = sp.get("activeDeadlineSeconds")
         if deadline is not None:
             requeue = max(0.0, parse_rfc3339(st["startTime"]) + int(deadline) - now) + 0.01
-        wait, created, deleted = await self._manage(key, job, t, record, now)
+        wait, created, deleted = await self._manage(key, job, t, record, now, satisfied)
         st["active"] = len(t.active) + created - deleted
         if wait is not None:
             requeue = wait if requeue is None else min(requeue, wait)
         return requeue
 
     async def _manage(self, key: str, job: Obj, t: ju.Tally, record: BackoffRecord,
-                      now: float) -> tuple[float | None, int, int]:
+                      now: float, satisfied: bool) -> tuple[float | None, int, int]:
         """``manageJob``: create or delete pods toward the wanted number of active ones.
 
         Returns (seconds until a backoff ends, pods created, pods deleted).
         """
-        if not self.expectations.satisfied(key):
+        if not satisfied:
             return None, 0, 0
         want = ju.pods_wanted(job, t)
         budget = want - len(t.active)
@@ -285,6 +306,8 @@ class JobController(Controller):
     async def _delete_pods(self, key: str, job: Obj, pods: list[Obj], *, count: bool) -> None:
         """Delete running pods. ``count``: leave the finalizer so they are counted as failed
         (a failing Job); otherwise release them first (suspend, success, scale down)."""
+        if not pods:
+            return  # nothing to expect: an empty expectation would wipe pending creations
         ns = meta(job).get("namespace")
         self.expectations.expect_deletions(key, [f"{ns}/{meta(p)['name']}" for p in pods])
         for pod in pods:

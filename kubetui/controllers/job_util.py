@@ -259,7 +259,12 @@ def tally(job: Obj, pods: list[Obj], counted: set[str]) -> Tally:
     t.failed_indexes = parse_indexes(st.get("failedIndexes"))
     per_index = spec(job).get("backoffLimitPerIndex")
     for pod in pods:
-        uid = meta(pod).get("uid")
+        md = pod.get("metadata") or {}
+        tracked = TRACKING_FINALIZER in (md.get("finalizers") or ())
+        if not tracked and not indexed and not md.get("deletionTimestamp") and \
+                (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue  # finished, counted and released long ago: most pods of a big Job
+        uid = md.get("uid")
         idx = pod_index(pod) if indexed else None
         if is_active(pod):
             t.active.append(pod)
@@ -270,7 +275,6 @@ def tally(job: Obj, pods: list[Obj], counted: set[str]) -> Tally:
         if is_terminating(pod):
             t.terminating += 1
         how = finished_as(pod)
-        tracked = TRACKING_FINALIZER in (meta(pod).get("finalizers") or [])
         if how == "failed" and idx is not None:
             try:
                 prior = int((meta(pod).get("annotations") or {}).get(INDEX_FAILURE_COUNT, 0))

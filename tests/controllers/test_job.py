@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 
 from ctrl_helpers import events, settle
 from kubetui.clock import rfc3339
 from kubetui.controllers import job_util as ju
+from kubetui.timings import LAB
 
 pytestmark = pytest.mark.asyncio
+
+# Pod changes sync a Job at once here (no batching), so each step is one settle().
+UNBATCHED = dataclasses.replace(LAB, job_pod_update_batch_seconds=0.0)
+
+
+@pytest.fixture
+def manager_for(manager_for):
+    async def make(*names, **kw):
+        return await manager_for(*names, timings=kw.pop("timings", UNBATCHED), **kw)
+    return make
 
 
 def job(name="pi", **spec):
@@ -228,3 +240,19 @@ async def test_backoff_limit_per_index_fails_only_that_index(api, clock, manager
     assert (st["failedIndexes"], st["completedIndexes"]) == ("0", "1")
     failed = [c for c in st["conditions"] if c["type"] == "Failed"][0]
     assert (failed["reason"], failed["message"]) == ("FailedIndexes", "Job has failed indexes")
+
+
+async def test_pod_changes_are_batched_into_one_sync(api, clock, manager_for):
+    cm = await manager_for("job", timings=LAB)
+    await api.create("jobs", job(completions=3, parallelism=3), "default")
+    await settle(cm)
+    pods = await active(api)
+    assert len(pods) == 3
+    job_ctrl = cm.controllers["job"]
+    before = job_ctrl.stats.reconciles
+    for p in pods:
+        await finish(api, clock, p)
+    await settle(cm)
+    assert job_ctrl.stats.reconciles == before, "the sync waits for the batch period"
+    await settle(cm, clock, LAB.job_pod_update_batch_seconds + 0.01)
+    assert (await api.get("jobs", "pi", "default"))["status"]["succeeded"] == 3
