@@ -288,8 +288,8 @@ def test_protobuf_deployment_keeps_pointer_zero_and_intorstring():
 
 
 def test_protobuf_rejects_unknown_kinds_and_garbage():
-    with pytest.raises(UnsupportedMediaType, match="batch/v1/Job"):
-        protobuf.decode(protobuf.envelope("batch/v1", "Job", b""))
+    with pytest.raises(UnsupportedMediaType, match="stable.example.com/v1/CronTab"):
+        protobuf.decode(protobuf.envelope("stable.example.com/v1", "CronTab", b""))
     with pytest.raises(BadRequest):
         protobuf.decode(b"nope")
     with pytest.raises(BadRequest):
