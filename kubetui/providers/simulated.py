@@ -216,7 +216,8 @@ class SimulatedProvider(Provider):
     """Nodes that are in-process agents (``--provider simulated``)."""
 
     name = "simulated"
-    description = "nodes are simulated in-process (no containers): pods are only marked Running, as KWOK does"
+    description = ("nodes are simulated in-process (no containers): pods are only marked Running, as KWOK does; "
+                   "Job pods finish after the sleep N / exit K of their command")
 
     def __init__(self, cluster: ClusterConfig, client: Client, clock: Clock | None = None, *,
                  heartbeats: bool = True, run_pods: bool = True) -> None:

@@ -188,3 +188,12 @@ async def test_status_subresource_keeps_spec(cluster):
     await cluster.registry.update(JOBS, "default", "pi", job, subresource="status")
     stored = await cluster.registry.get(JOBS, "default", "pi")
     assert stored["status"]["active"] == 1 and stored["spec"]["parallelism"] == 1
+
+
+async def test_deleting_a_job_without_a_policy_orphans_its_pods_as_batch_v1_does(cluster):
+    await cluster.registry.create(JOBS, "default", yaml.safe_load(PI.replace("name: pi", "name: keep")))
+    gone = await cluster.registry.delete(JOBS, "default", "keep")
+    assert gone["metadata"]["finalizers"] == ["orphan"], "the garbage collector orphans the pods first"
+    await cluster.registry.create(JOBS, "default", yaml.safe_load(PI.replace("name: pi", "name: drop")))
+    gone = await cluster.registry.delete(JOBS, "default", "drop", propagation_policy="Background")
+    assert not gone["metadata"].get("finalizers")

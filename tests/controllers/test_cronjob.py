@@ -124,3 +124,17 @@ async def test_ttl_after_finished_deletes_the_job(api, clock, manager_for):
     await settle(cm, clock, 6)
     left = [j for j in await jobs(api) if not j["metadata"].get("deletionTimestamp")]
     assert left == []
+
+
+async def test_time_zone_runs_on_that_zones_wall_clock(api, clock, manager_for):
+    start = dt.datetime(2026, 12, 7, 23, 59, 30, tzinfo=dt.timezone.utc).timestamp()  # 08:59:30 in Tokyo
+    await clock.advance(start - clock.time())
+    cm = await manager_for("cronjob")
+    await api.create("cronjobs", cronjob("tokyo", "0 9 * * *", timeZone="Asia/Tokyo"), "default")
+    await settle(cm)
+    assert await jobs(api) == []
+    await settle(cm, clock, 31)
+    [job] = await jobs(api)
+    assert job["metadata"]["annotations"][SCHEDULED_TIMESTAMP] == "2026-12-08T09:00:00+09:00"
+    st = (await api.get("cronjobs", "tokyo", "default"))["status"]
+    assert st["lastScheduleTime"] == "2026-12-08T00:00:00Z"
