@@ -117,6 +117,11 @@ async def test_daemonset_per_node_new_node_taint_rollout_undo(cluster):
     out = await cluster.ok("rollout", "history", "ds/agent")
     lines = [line.split() for line in out.splitlines() if line and line[0].isdigit()]
     assert lines == [["1", "v1"], ["2", "v2"]]
+    out = await cluster.ok("rollout", "history", "ds/agent", "--revision=1")
+    assert "busybox:1.36" in out
+    out = await cluster.ok("describe", "ds", "agent")
+    assert "Desired Number of Nodes Scheduled: 3" in out and "Pods Status:  3 Running" in out
+    assert "SuccessfulCreate" in out
     await cluster.ok("rollout", "undo", "ds/agent")
     await eventually(lambda: all_ready(cluster, "app=agent", 3, image="busybox:1.36"), "the undo", timeout=60)
     out = await cluster.ok("rollout", "history", "ds/agent")
@@ -177,6 +182,9 @@ async def test_statefulset_order_scale_partition_undo(cluster):
     await eventually(lambda: all_ready(cluster, "app=web", 3, image="nginx:1.27"), "the undo", timeout=90)
     out = await cluster.ok("rollout", "history", "sts/web")
     assert [line.split()[0] for line in out.splitlines() if line and line[0].isdigit()] == ["2", "3"]
+    out = await cluster.ok("describe", "sts", "web")
+    assert "3 desired | 3 total" in out and "3 Running / 0 Waiting" in out
+    assert "create Pod web-2 in StatefulSet web successful" in out
 
     from kubernetes import client as k8s
     from kubernetes import config
