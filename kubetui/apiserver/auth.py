@@ -28,6 +28,7 @@ from pathlib import Path
 from kubetui.api.errors import Unauthorized
 
 ADMIN_USER = "kubernetes-admin"
+CERT_PREFIX = "x509:"  # tokens.json keys of issued client certificates (never valid as bearer tokens)
 
 
 @dataclass(frozen=True)
@@ -90,29 +91,46 @@ class TokenAuthenticator:
         self._save()
         return tok
 
+    def _next_serial(self) -> int:
+        return 1 + max((int(i.get("serial") or 0) for i in self._tokens.values()), default=0)
+
     def issue(self, user: str, groups: tuple[str, ...]) -> tuple[str, int]:
-        """A new token for a (human) user, and its serial number (``kubetui user add``)."""
+        """A new token for a (human) user, and its serial number (``kubetui user add --credential token``)."""
         self._reload()
-        serial = 1 + max((int(i.get("serial") or 0) for i in self._tokens.values()), default=0)
+        serial = self._next_serial()
         tok = secrets.token_urlsafe(32)
         self._tokens[tok] = {"user": user, "groups": list(groups), "serial": serial, "issued": True}
         self._save()
         return tok, serial
 
+    def record_cert(self, user: str, groups: tuple[str, ...], x509_serial: int) -> int:
+        """Remember a client certificate issued to ``user`` (so it can be listed and revoked)."""
+        self._reload()
+        serial = self._next_serial()
+        self._tokens[f"{CERT_PREFIX}{x509_serial:X}"] = {"user": user, "groups": list(groups), "serial": serial,
+                                                           "issued": True, "kind": "cert"}
+        self._save()
+        return serial
+
     def issued(self) -> list[dict]:
         """The users' credentials (serial, user, groups), never the tokens themselves."""
         self._reload()
-        return sorted(({"serial": i["serial"], "user": i["user"], "groups": list(i.get("groups") or [])}
+        return sorted(({"serial": i["serial"], "user": i["user"], "groups": list(i.get("groups") or []),
+                        "kind": i.get("kind", "token"), "revoked": bool(i.get("revoked"))}
                        for i in self._tokens.values() if i.get("issued")), key=lambda i: i["serial"])
 
     def revoke(self, user_or_serial: str) -> list[int]:
         """Revoke a user's credentials (by user name or serial); the serials revoked."""
         self._reload()
-        gone = [t for t, i in self._tokens.items() if i.get("issued")
+        gone = [t for t, i in self._tokens.items() if i.get("issued") and not i.get("revoked")
                 and (i["user"] == user_or_serial or str(i.get("serial")) == user_or_serial)]
         serials = [int(self._tokens[t]["serial"]) for t in gone]
         for t in gone:
-            del self._tokens[t]
+            if self._tokens[t].get("kind") == "cert":
+                # a certificate stays valid cryptographically: its serial goes on the revocation list
+                self._tokens[t]["revoked"] = True
+            else:
+                del self._tokens[t]
         if gone:
             self._save()
         return serials
@@ -138,10 +156,37 @@ class TokenAuthenticator:
         presented = authorization_header[len("Bearer "):].strip()
         self._reload()
         for tok, info in self._tokens.items():
+            if info.get("kind") == "cert":
+                continue
             # constant-time compare: a token check must not leak by timing
             if hmac.compare_digest(tok.encode(), presented.encode()):
                 return UserInfo(info["user"], tuple(info.get("groups", ())))
         raise Unauthorized("Unauthorized")
+
+
+    def authenticate_cert(self, peercert: dict | None) -> UserInfo | None:
+        """The user a verified client certificate names (CN user, O groups), None without one.
+
+        The TLS layer already checked it chains to the cluster CA and has not expired
+        (a bad certificate fails the handshake); a revoked serial is 401 here.
+        """
+        if not peercert:
+            return None
+        self._reload()
+        serial = int(peercert.get("serialNumber") or "0", 16)
+        info = self._tokens.get(f"{CERT_PREFIX}{serial:X}")
+        if info is not None and info.get("revoked"):
+            raise Unauthorized("Unauthorized")
+        cn, orgs = "", []
+        for rdn in peercert.get("subject") or ():
+            for k, v in rdn:
+                if k == "commonName":
+                    cn = v
+                elif k == "organizationName":
+                    orgs.append(v)
+        if not cn:
+            raise Unauthorized("Unauthorized")
+        return UserInfo(cn, tuple(orgs))
 
 
 class AllowAll:
@@ -149,3 +194,6 @@ class AllowAll:
 
     def authenticate(self, authorization_header: str | None) -> UserInfo:
         return UserInfo(ADMIN_USER, ("system:masters",))
+
+    def authenticate_cert(self, peercert: dict | None) -> UserInfo | None:
+        return None

@@ -63,7 +63,43 @@ class ClusterPKI:
         """The TLS context the API server listens with."""
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.apiserver_crt, self.apiserver_key)
+        # --client-ca-file: a client certificate is optional, but one given must be the CA's
+        # (upstream's tls.VerifyClientCertIfGiven); its CN/O name the user (auth.py).
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(cadata=self.ca_pem().decode())
         return ctx
+
+    def issue_client_cert(self, user: str, groups: tuple[str, ...] | list[str], *, days: int = 365,
+                          now: float | None = None) -> tuple[bytes, bytes, int]:
+        """A client certificate signed by the cluster CA: CN=user, O=each group (as kubeadm's
+        ``kubeconfig user``). Returns (cert PEM, key PEM, serial)."""
+        ca_cert, ca_key = _load_pair(self.ca_crt, self.ca_key)
+        if ca_cert is None:
+            raise ValueError(f"no cluster CA in {self.dir}")
+        when = _dt.datetime.fromtimestamp(now, _dt.timezone.utc) if now else _dt.datetime.now(_dt.timezone.utc)
+        key = ec.generate_private_key(ec.SECP256R1())
+        serial = x509.random_serial_number()
+        subject = x509.Name([*(x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups),
+                             x509.NameAttribute(NameOID.COMMON_NAME, user)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(when - _dt.timedelta(minutes=5))
+            .not_valid_after(when + _dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, content_commitment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        return cert.public_bytes(serialization.Encoding.PEM), key_pem, serial
 
     def client_ssl_context(self) -> ssl.SSLContext:
         """A context that trusts only this cluster's CA (what a kubeconfig gives)."""

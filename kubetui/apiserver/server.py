@@ -84,6 +84,13 @@ def _default_openapi() -> dict[str, dict]:
     return openapi_v3_documents()
 
 
+def _peercert(request: web.Request) -> dict | None:
+    """The client certificate the TLS layer verified against the cluster CA, if one was given."""
+    transport = request.transport
+    ssl_obj = transport.get_extra_info("ssl_object") if transport is not None else None
+    return ssl_obj.getpeercert() if ssl_obj is not None else None
+
+
 class APIServer:
     """The HTTPS API server over a ``Registry``.
 
@@ -204,10 +211,14 @@ class APIServer:
         path = request.path.rstrip("/") or "/"
         public = any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS)
         header = request.headers.get("Authorization")
-        if public and not header:
+        # x509 first, then bearer tokens (upstream's union authenticator order)
+        peercert = _peercert(request)
+        info = self.authenticator.authenticate_cert(peercert) if peercert else None
+        if info is None and public and not header:
             # upstream: system:anonymous, whom system:public-info-viewer lets read these paths
             return await handler(request)
-        info = self.authenticator.authenticate(header)
+        if info is None:
+            info = self.authenticator.authenticate(header)
         request[USER] = info
         user = impersonate(self.authorizer, subject_of(info), request.headers)
         attrs = request_attributes(request, user)

@@ -1,7 +1,8 @@
 """kubeconfig files: where the cluster is, how to trust it, who you are.
 
 Upstream: ``k8s.io/client-go/tools/clientcmd``. A kubeconfig names clusters
-(server URL + CA), users (here a bearer token) and contexts pairing them;
+(server URL + CA), users (a bearer token, or a client certificate and key
+signed by the cluster CA) and contexts pairing them;
 ``current-context`` picks one. kubetui writes one per cluster, so the same
 file works with real kubectl, the ``kubernetes`` Python client and
 kubetui's own ``HTTPClient``.
@@ -30,6 +31,8 @@ class KubeConfig:
     context: str = ""
     namespace: str = "default"
     insecure_skip_tls_verify: bool = False
+    client_cert_pem: bytes | None = None
+    client_key_pem: bytes | None = None
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.server.startswith("https://"):
@@ -38,10 +41,25 @@ class KubeConfig:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-            return ctx
-        if self.ca_pem:
-            return ssl.create_default_context(cadata=self.ca_pem.decode())
-        return ssl.create_default_context()
+        elif self.ca_pem:
+            ctx = ssl.create_default_context(cadata=self.ca_pem.decode())
+        else:
+            ctx = ssl.create_default_context()
+        if self.client_cert_pem and self.client_key_pem:
+            _load_client_cert(ctx, self.client_cert_pem, self.client_key_pem)
+        return ctx
+
+
+def _load_client_cert(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """``load_cert_chain`` reads files only: a private 0600 temp file, removed at once."""
+    import tempfile
+    fd, path = tempfile.mkstemp(prefix="kubetui-client-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(cert_pem + b"\n" + key_pem)
+        ctx.load_cert_chain(path)
+    finally:
+        os.unlink(path)
 
 
 def kubeconfig_dict(name: str, server: str, ca_pem: bytes | None, token: str,
@@ -65,11 +83,16 @@ def kubeconfig_dict(name: str, server: str, ca_pem: bytes | None, token: str,
 
 
 def write_kubeconfig(path: str | os.PathLike[str], name: str, server: str, ca_pem: bytes | None,
-                     token: str, user: str = "kubernetes-admin") -> Path:
-    """Write the kubeconfig (mode 0600: it holds a credential)."""
+                     token: str | None, user: str = "kubernetes-admin", *,
+                     client_cert: tuple[bytes, bytes] | None = None) -> Path:
+    """Write the kubeconfig (mode 0600: it holds a credential): a token, or a client (cert, key)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(kubeconfig_dict(name, server, ca_pem, token, user), sort_keys=False)
+    d = kubeconfig_dict(name, server, ca_pem, token or "", user)
+    if client_cert is not None:
+        d["users"][0]["user"] = {"client-certificate-data": base64.b64encode(client_cert[0]).decode(),
+                                 "client-key-data": base64.b64encode(client_cert[1]).decode()}
+    text = yaml.safe_dump(d, sort_keys=False)
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -103,7 +126,10 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None) ->
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = Path(user["tokenFile"]).read_text().strip()
+    cert = base64.b64decode(user["client-certificate-data"]) if user.get("client-certificate-data") else None
+    key = base64.b64decode(user["client-key-data"]) if user.get("client-key-data") else None
     return KubeConfig(server=cluster["server"].rstrip("/"), ca_pem=ca_pem, token=token,
+                      client_cert_pem=cert, client_key_pem=key,
                       cluster=ctx.get("cluster", ""), user=ctx.get("user", ""), context=ctx_name,
                       namespace=ctx.get("namespace") or "default",
                       insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")))

@@ -4,11 +4,13 @@ Upstream has no user objects: a user is whoever a credential names (a
 client certificate's CN and O, a token's entry in ``--token-auth-file``).
 ``kubeadm kubeconfig user --client-name alice`` issues one and writes a
 kubeconfig; the admin then grants rights with a RoleBinding. ``user add``
-does both: it issues a bearer token (held by the API server's token
-authenticator, with a serial number), writes ``<state>/users/<name>.kubeconfig``
+does both: it issues a client certificate signed by the cluster CA (CN=name,
+O=each group, as kubeadm does; ``--credential token`` issues a bearer token
+instead), records its serial, writes ``<state>/users/<name>.kubeconfig``
 (0600) and, with ``--namespace``/``--role``, binds the ClusterRole ``view``,
 ``edit`` or ``admin`` to the user in that namespace. ``user revoke`` removes
-the credential: the next request with it gets 401 Unauthorized.
+the credential (a certificate's serial goes on the revocation list the API
+server checks): the next request with it gets 401 Unauthorized.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("--group", action="append", default=[], help="a group the user is in (repeatable)")
     add.add_argument("--namespace", help="bind --role to the user in this namespace")
     add.add_argument("--role", choices=ROLES, help="the ClusterRole to bind in --namespace")
+    add.add_argument("--credential", choices=("cert", "token"), default="cert",
+                     help="a client certificate signed by the cluster CA (default) or a bearer token")
+    add.add_argument("--days", type=int, default=365, help="how long the certificate is valid (default 365)")
     add.add_argument("-o", "--output", help="where to write the kubeconfig (default <state>/users/NAME.kubeconfig)")
     add_cluster_selector(add)
     add.set_defaults(func=run_add)
@@ -66,9 +71,19 @@ def run_add(args: argparse.Namespace) -> int:
     ca = base64.b64decode(cluster["certificate-authority-data"]) if cluster.get("certificate-authority-data") \
         else None
     auth = TokenAuthenticator.for_state_dir(state)
-    token, serial = auth.issue(args.name, tuple(args.group))
     out = Path(args.output) if args.output else state / "users" / f"{args.name}.kubeconfig"
-    write_kubeconfig(out, admin["clusters"][0]["name"], cluster["server"], ca, token, user=args.name)
+    name = admin["clusters"][0]["name"].removeprefix("kubetui-")
+    if args.credential == "token":
+        token, serial = auth.issue(args.name, tuple(args.group))
+        write_kubeconfig(out, name, cluster["server"], ca, token, user=args.name)
+    else:
+        from kubetui.apiserver.certs import ClusterPKI
+        pki = ClusterPKI(state / "pki", ())
+        if not pki.ca_key.exists():
+            raise CLIError(f"no cluster CA key in {pki.dir}")
+        cert, key, x509_serial = pki.issue_client_cert(args.name, args.group, days=args.days)
+        serial = auth.record_cert(args.name, tuple(args.group), x509_serial)
+        write_kubeconfig(out, name, cluster["server"], ca, None, user=args.name, client_cert=(cert, key))
     if args.role:
         asyncio.run(_bind(state / "kubeconfig", args.name, args.namespace, args.role))
     print(f"user {args.name} added (credential serial {serial}); kubeconfig: {out}")
@@ -98,9 +113,10 @@ async def _bind(kubeconfig: Path, user: str, namespace: str, role: str) -> None:
 def run_list(args: argparse.Namespace) -> int:
     auth = TokenAuthenticator.for_state_dir(resolve_state_dir(args))
     rows = auth.issued()
-    print(f"{'SERIAL':<8}{'USER':<24}GROUPS")
+    print(f"{'SERIAL':<8}{'USER':<24}{'CREDENTIAL':<12}{'STATUS':<10}GROUPS")
     for r in rows:
-        print(f"{r['serial']:<8}{r['user']:<24}{','.join(r['groups']) or '<none>'}")
+        print(f"{r['serial']:<8}{r['user']:<24}{r['kind']:<12}{'revoked' if r['revoked'] else 'valid':<10}"
+              f"{','.join(r['groups']) or '<none>'}")
     return 0
 
 

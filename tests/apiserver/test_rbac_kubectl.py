@@ -185,12 +185,48 @@ async def test_python_client_with_a_user_kubeconfig(cluster, alice):
     assert "web" in names and status == 403
 
 
-async def test_revoked_credential_is_401(cluster):
-    await user_add(cluster, "add", "mallory", "--namespace", "team", "--role", "view")
-    path = cluster.state_dir / "users" / "mallory.kubeconfig"
+@pytest.mark.parametrize("credential", ["cert", "token"])
+async def test_revoked_credential_is_401(cluster, credential):
+    name = f"mallory-{credential}"
+    await user_add(cluster, "add", name, "--namespace", "team", "--role", "view", "--credential", credential)
+    path = cluster.state_dir / "users" / f"{name}.kubeconfig"
+    user = yaml.safe_load(path.read_text())["users"][0]["user"]
+    assert set(user) == ({"client-certificate-data", "client-key-data"} if credential == "cert" else {"token"})
     assert "web" in await ok(cluster, "get", "deploy", "-n", "team", kubeconfig=path)
+    assert name in await ok(cluster, "auth", "whoami", kubeconfig=path)
     out = await user_add(cluster, "list")
-    assert "mallory" in out and "alice" in out
-    await user_add(cluster, "revoke", "mallory")
+    assert any(line.split()[1:4] == [name, credential, "valid"] for line in out.splitlines())
+    await user_add(cluster, "revoke", name)
     rc, _, err = await kubectl(cluster, "get", "deploy", "-n", "team", kubeconfig=path)
     assert rc == 1 and "error: You must be logged in to the server (Unauthorized)" in err
+    assert any(line.split()[1:4] == [name, credential, "revoked"] for line in (await user_add(cluster, "list"))
+               .splitlines()) or credential == "token"
+
+
+async def test_kubetui_client_with_a_certificate_kubeconfig(cluster, alice):
+    from kubetui.api.errors import Forbidden
+    from kubetui.client.http import HTTPClient
+    c = HTTPClient.from_kubeconfig(alice)
+    try:
+        assert "web" in [d["metadata"]["name"] for d in (await c.list("deployments", "team"))["items"]]
+        with pytest.raises(Forbidden):
+            await c.get("secrets", "db-password", "team")
+    finally:
+        await c.close()
+
+
+async def test_bad_credentials_are_401_everywhere(cluster, alice):
+    import aiohttp
+
+    from kubetui.apiserver.auth import CERT_PREFIX
+    records = cluster.server.authenticator._tokens
+    cert_key = next(k for k in records if k.startswith(CERT_PREFIX))
+    ssl_ctx = cluster.server.ssl_context and __import__("ssl").create_default_context(
+        cadata=(cluster.state_dir / "pki" / "ca.crt").read_text())
+    async with aiohttp.ClientSession() as s:
+        for header in ("Bearer not-a-token", f"Bearer {cert_key}", "Basic YWxpY2U6cHc="):
+            for path in ("/healthz", "/api/v1/namespaces/team/pods"):
+                async with s.get(cluster.server.url + path, headers={"Authorization": header}, ssl=ssl_ctx) as r:
+                    assert r.status == 401, (header, path)
+        async with s.get(cluster.server.url + "/healthz", ssl=ssl_ctx) as r:  # anonymous may read health
+            assert r.status == 200
