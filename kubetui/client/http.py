@@ -24,6 +24,7 @@ from kubetui.client.base import MERGE_PATCH, WatchEvent
 from kubetui.client.kubeconfig import load_kubeconfig
 
 if TYPE_CHECKING:
+    from kubetui.client.portforward import PortForward
     from kubetui.client.remotecommand import ExecStream
 
 
@@ -192,6 +193,14 @@ class HTTPClient:
         from kubetui.client.remotecommand import open_exec
         return await open_exec(self._sess(), self.server, namespace, pod, command, container=container,
                                stdin=stdin, tty=tty)
+
+    async def port_forward(self, namespace: str, pod: str, port: int, local_port: int = 0) -> "PortForward":
+        """Listen on 127.0.0.1 (``local_port``, 0 = any) and relay to ``port`` in the pod:
+        see ``client.portforward``. Close the returned object to stop."""
+        from kubetui.client.portforward import PortForward
+        pf = PortForward(self._sess(), self.server, namespace, pod, port)
+        await pf.start(local_port)
+        return pf
 
     async def close(self) -> None:
         if self._session is not None:

@@ -197,3 +197,30 @@ def test_spdy_header_blocks_round_trip_with_the_spdy3_dictionary():
         (kind, ftype, _, payload), = b.feed(frame[:5]) + b.feed(frame[5:])
         sid, block = spdy.syn_stream_id(payload)
         assert (kind, ftype, sid, b.headers(block)) == ("control", spdy.SYN_STREAM, 3, hdrs)
+
+
+async def test_kubetui_client_forwards_a_service_as_kubectl_picks_its_pod(cluster):
+    """What the TUI's ``F`` key runs: the Service's targetPort on one of its running pods, a local
+    listener, one channel-protocol WebSocket per connection."""
+    from kubetui.client.http import HTTPClient
+    from kubetui.client.portforward import target_for
+    client = HTTPClient.from_kubeconfig(cluster.kubeconfig)
+    try:
+        svc = await client.get("services", "web", "default")
+        pod, port = await target_for(client, "services", svc)
+        assert (pod["metadata"]["name"], port) == ("web", 8080)
+        pf = await client.port_forward("default", "web", port)
+        try:
+            answers = await asyncio.wait_for(asyncio.to_thread(fetch_many, pf.local_port, 20), 60)
+            assert all('"pod": "web"' in a or '"pod":"web"' in a for a in answers), answers[:2]
+        finally:
+            await pf.close()
+        bad = await client.port_forward("default", "web", 81)
+        try:
+            with pytest.raises(Exception):
+                await asyncio.to_thread(fetch, bad.local_port)
+            assert any("failed to connect to localhost:81 inside namespace" in e for e in bad.errors), bad.errors
+        finally:
+            await bad.close()
+    finally:
+        await client.close()

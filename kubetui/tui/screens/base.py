@@ -86,6 +86,7 @@ class ObjectActions:
     | + / - | scale a Deployment or ReplicaSet |
     | w | why here? the scheduler's decision for a pod |
     | t | traffic across a Service's endpoints |
+    | F | port-forward: 127.0.0.1:<port> to the selected pod or Service |
     """
 
     OBJECT_BINDINGS = [
@@ -103,6 +104,8 @@ class ObjectActions:
                 tooltip="one replica fewer (Deployment or ReplicaSet)"),
         Binding("w", "explain", "Scheduler", tooltip="why is this pod on its node? the scheduler's decision"),
         Binding("t", "traffic", "Traffic", tooltip="how a Service's requests spread over its endpoints"),
+        Binding("F", "port_forward", "Port-forward", show=False,
+                tooltip="forward a local port to the selected pod or Service (kubectl port-forward)"),
     ]
 
     app: "KubetuiApp"
@@ -152,6 +155,33 @@ class ObjectActions:
                                 "this backend has none", severity="warning")
                 return
             self.app.push_screen(ShellScreen(sel[1]))
+
+    def action_port_forward(self) -> None:
+        """As k9s's shift-f: forward a free local port to the pod's (or Service's pod's) port."""
+        if not (sel := self._need("pods", "services")):
+            return
+        client = self.app.backend.client  # type: ignore[attr-defined]
+        if getattr(client, "port_forward", None) is None:
+            self.app.notify("Port-forward needs the cluster's API over HTTPS; this backend has none",
+                            severity="warning")
+            return
+
+        async def start() -> None:
+            from kubetui.client.portforward import target_for
+            try:
+                pod, port = await target_for(client, *sel)
+                pf = await client.port_forward(pod["metadata"].get("namespace", "default"),
+                                               pod["metadata"]["name"], port)
+            except Exception as exc:  # noqa: BLE001 (shown to the user)
+                self.app.notify(error_text(exc), severity="error")
+                return
+            if not hasattr(self.app, "port_forwards"):
+                self.app.port_forwards = []      # type: ignore[attr-defined]
+            self.app.port_forwards.append(pf)    # type: ignore[attr-defined]
+            what = f"{resource_for(sel[0]).singular}/{sel[1]['metadata']['name']}"
+            self.app.notify(f"Forwarding from 127.0.0.1:{pf.local_port} -> {port} ({what}, pod "
+                            f"{pod['metadata']['name']}) until kubetui quits", timeout=30)
+        self.app.run_worker(start(), exclusive=False)
 
     def action_edit(self) -> None:
         if sel := self._need():
