@@ -16,6 +16,7 @@ import copy
 from typing import Any
 
 from kubetui.api import errors
+from kubetui.api.patch import MERGE_PATCH
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.controllers import history
 from kubetui.controllers import statefulset_util as ssu
@@ -147,6 +148,13 @@ class StatefulSetController(Controller):
                 raise
             self.event(sts, "Normal", "SuccessfulCreate",
                        f"create Pod {meta(pod)['name']} in StatefulSet {meta(sts)['name']} successful")
+        for pod_name, labels in actions.relabel:
+            # updateIdentity: put back the labels that make the pod findable by its name and ordinal.
+            try:
+                await self.client.patch("pods", pod_name, {"metadata": {"labels": labels}}, ns,
+                                        patch_type=MERGE_PATCH)
+            except errors.NotFound:
+                pass
         for ordinal in actions.release_claims_of:
             await self._claims_follow_pod(sts, pods[ordinal], ordinal)
         self.expectations.expect_deletions(key, [f"{ns}/{n}" for n, _ in actions.delete_pods])

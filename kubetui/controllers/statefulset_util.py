@@ -155,10 +155,18 @@ class StatefulSetActions:
     create_pods: list[int] = field(default_factory=list)         # ordinals
     delete_pods: list[tuple[str, str]] = field(default_factory=list)   # (pod name, reason)
     release_claims_of: list[int] = field(default_factory=list)   # condemned ordinals (whenScaled: Delete)
+    relabel: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (pod, identity labels it lost)
     waiting_for: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.create_pods or self.delete_pods or self.create_claims)
+        return bool(self.create_pods or self.delete_pods or self.create_claims or self.relabel)
+
+
+def missing_identity(sts: Obj, pod: Obj, ordinal: int) -> dict[str, str]:
+    """``identityMatches``: the identity labels a pod should carry and does not (someone removed them)."""
+    want = {POD_NAME_LABEL: pod_name(sts, ordinal), POD_INDEX_LABEL: str(ordinal)}
+    labels = meta(pod).get("labels") or {}
+    return {k: v for k, v in want.items() if labels.get(k) != v}
 
 
 def decide(sts: Obj, pods: dict[int, Obj], claims: set[str], update_revision: str, now: float) -> StatefulSetActions:
@@ -200,6 +208,9 @@ def decide(sts: Obj, pods: dict[int, Obj], claims: set[str], update_revision: st
                 actions.waiting_for = f"{pod_name(sts, ordinal)} to be Running and Ready"
                 return actions
             continue
+        lost = missing_identity(sts, pod, ordinal)
+        if lost and not is_deleting(pod):
+            actions.relabel.append((meta(pod)["name"], lost))
         if not is_healthy(pod, min_ready, now) and first_unhealthy is None:
             first_unhealthy = ordinal
         if monotonic and is_deleting(pod):

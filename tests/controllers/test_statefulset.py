@@ -21,7 +21,8 @@ def sts_obj(name="web", replicas=3, claims=True, **spec):
 
 
 def pod(name, rev="r1", ready=True, deleting=False):
-    p = {"metadata": {"name": name, "labels": {REVISION_HASH_LABEL: rev}},
+    p = {"metadata": {"name": name, "labels": {REVISION_HASH_LABEL: rev, ssu.POD_NAME_LABEL: name,
+                                               ssu.POD_INDEX_LABEL: name.rsplit("-", 1)[1]}},
          "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
     if deleting:
         p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
@@ -194,3 +195,11 @@ def test_on_delete_waits_for_the_user_and_recreates_at_the_update_revision():
     actions = ssu.decide(sts, pods, {"www-web-0", "www-web-1", "www-web-2"}, "r2", 0)
     assert actions.create_pods == [1] and actions.create_claims == []
     assert not ssu.uses_current_revision(sts, 1)
+
+
+def test_a_pod_that_lost_its_identity_labels_gets_them_back():
+    sts = sts_obj(replicas=1)
+    p = pod("web-0")
+    del p["metadata"]["labels"][ssu.POD_NAME_LABEL]
+    actions = ssu.decide(sts, {0: p}, {"www-web-0"}, "r1", 0)
+    assert actions.relabel == [("web-0", {ssu.POD_NAME_LABEL: "web-0"})]
