@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
+from kubetui.api.customresource.crd import set_defaults as crd_defaults
 from kubetui.api.autoscaling import default_hpa
 from kubetui.api.canonical import canonicalize_quantities
 from kubetui.api.quantity import parse_quantity
@@ -498,6 +499,7 @@ def default_priority_class(pc: Obj) -> None:
 
 
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
+    "CustomResourceDefinition": crd_defaults,
     "Pod": default_pod,
     "Service": default_service,
     "Endpoints": default_endpoints,

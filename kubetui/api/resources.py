@@ -78,6 +78,8 @@ STORAGE_PREFIX = {
     "rolebindings.rbac.authorization.k8s.io": "rolebindings",
     "clusterroles.rbac.authorization.k8s.io": "clusterroles",
     "clusterrolebindings.rbac.authorization.k8s.io": "clusterrolebindings",
+    "customresourcedefinitions.apiextensions.k8s.io": "apiextensions.k8s.io/customresourcedefinitions",
+    "apiservices.apiregistration.k8s.io": "apiregistration.k8s.io/apiservices",
 }
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
@@ -139,6 +141,12 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("rolebindings", "RoleBinding", group="rbac.authorization.k8s.io"),
     Resource("clusterroles", "ClusterRole", group="rbac.authorization.k8s.io", namespaced=False),
     Resource("clusterrolebindings", "ClusterRoleBinding", group="rbac.authorization.k8s.io", namespaced=False),
+    # issue 14: extending the API
+    Resource("customresourcedefinitions", "CustomResourceDefinition", group="apiextensions.k8s.io",
+             namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
+             subresources={**_STATUS}),
+    Resource("apiservices", "APIService", group="apiregistration.k8s.io", namespaced=False,
+             categories=("api-extensions",), subresources={**_STATUS}),
 )
 
 # Other versions served over a stored kind: each request through one is converted
@@ -161,9 +169,51 @@ for _r in CONVERTED:
     _BY_GVK[(_r.api_version, _r.kind)] = _STORAGE[(_r.group, _r.plural)]
 
 
+# -- custom resources ---------------------------------------------------------
+# Served only while their CustomResourceDefinition is Established (upstream:
+# apiextensions-apiserver's crdHandler); ``kubetui.apiserver.customresources``
+# replaces this whole set whenever a CRD changes. Every served version is one
+# Resource; the storage version's is the one objects are stored under.
+_DYNAMIC: tuple[Resource, ...] = ()
+_DYN_BY_NAME: dict[str, Resource] = {}
+_DYN_BY_GVK: dict[tuple[str, str], Resource] = {}
+_DYN_STORAGE: dict[tuple[str, str], Resource] = {}
+
+
+def set_custom_resources(served: tuple[Resource, ...], storage: dict[tuple[str, str], Resource]) -> None:
+    """Replace the served custom resources (each CRD's versions, preferred first) and their storage versions."""
+    global _DYNAMIC
+    by_name: dict[str, Resource] = {}
+    for r in storage.values():
+        for n in (r.plural, r.group_resource, r.singular, r.kind, *r.short_names):
+            by_name.setdefault(n, r)
+            by_name.setdefault(n.lower(), r)
+    for st in storage.values():
+        STORAGE_PREFIX.setdefault(st.group_resource, f"{st.group}/{st.plural}")
+    _DYN_BY_NAME.clear()
+    _DYN_BY_NAME.update(by_name)
+    _DYN_BY_GVK.clear()
+    _DYN_BY_GVK.update({(r.api_version, r.kind): storage[(r.group, r.plural)] for r in served})
+    _DYN_STORAGE.clear()
+    _DYN_STORAGE.update(storage)
+    _DYNAMIC = tuple(served)
+
+
+def custom_resources() -> tuple[Resource, ...]:
+    """Every served version of every established custom resource."""
+    return _DYNAMIC
+
+
+def is_custom(resource: Resource) -> bool:
+    return (resource.group, resource.plural) in _DYN_STORAGE
+
+
 def storage_resource(resource: Resource) -> Resource:
     """The stored version of ``resource`` (itself unless it is a converted version)."""
-    return _STORAGE.get((resource.group, resource.plural), resource)
+    got = _STORAGE.get((resource.group, resource.plural))
+    if got is None:
+        got = _DYN_STORAGE.get((resource.group, resource.plural))
+    return got or resource
 
 
 def resource_for(name: str) -> Resource:
@@ -172,15 +222,20 @@ def resource_for(name: str) -> Resource:
     >>> resource_for("deploy").kind
     'Deployment'
     """
+    for table in (_BY_NAME, _DYN_BY_NAME):
+        if name in table:
+            return table[name]
+        if name.lower() in table:
+            return table[name.lower()]
     try:
-        return _BY_NAME[name] if name in _BY_NAME else _BY_NAME[name.lower()]
+        raise KeyError(name)
     except KeyError:
         raise KeyError(f'the server doesn\'t have a resource type "{name}"') from None
 
 
 def resource_for_kind(api_version: str, kind: str) -> Resource | None:
     """The resource that stores objects of ``apiVersion``/``kind``, if served (a converted version: its storage)."""
-    return _BY_GVK.get((api_version, kind))
+    return _BY_GVK.get((api_version, kind)) or _DYN_BY_GVK.get((api_version, kind))
 
 
 def groups() -> dict[str, list[str]]:

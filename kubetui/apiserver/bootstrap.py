@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kubetui.api import errors
 from kubetui.api.resources import resource_for
+from kubetui.apiserver import customresources
 from kubetui.apiserver.strategies.namespaces import ensure_default_service_account
 from kubetui.apiserver.strategies.services import kubernetes_service_ip
 
@@ -32,6 +33,9 @@ SYSTEM_PRIORITY_CLASSES = {
 
 
 async def bootstrap(registry: "Registry") -> None:
+    # Serve the custom resources of the CRDs already stored (apiextensions-apiserver's start-up),
+    # and register the local APIServices (kube-aggregator's autoregister).
+    customresources.sync(registry)
     ns = resource_for("namespaces")
     for name in SYSTEM_NAMESPACES:
         if registry.store.get(ns.key(name), copy=False) is None:
@@ -66,3 +70,4 @@ async def bootstrap(registry: "Registry") -> None:
     # the rbac/bootstrap-roles post-start hook
     from kubetui.apiserver.bootstrappolicy import reconcile
     await reconcile(registry)
+    await customresources.ensure_local_apiservices(registry)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kubetui.api import autoscaling
 from kubetui.api.errors import BadRequest, Conflict, UnsupportedMediaType
 from kubetui.api.patch import APPLY_PATCH, apply_patch, copy_json, decode_patch
-from kubetui.api.resources import Resource, storage_resource
+from kubetui.api.resources import Resource, is_custom, storage_resource
 from kubetui.apiserver import encoding, requestchecks, tables
 
 if TYPE_CHECKING:
@@ -38,8 +38,28 @@ CONVERSIONS: dict[tuple[str, str], tuple[Callable[[Obj], Obj], Callable[[Obj], O
 _PATCH_RETRIES = 5
 
 
+def _rewrite_api_version(api_version: str) -> Callable[[Obj], Obj]:
+    def convert(obj: Obj) -> Obj:
+        return dict(obj, apiVersion=api_version)
+    return convert
+
+
+def conversions(resource: Resource) -> tuple[Callable[[Obj], Obj], Callable[[Obj], Obj]] | None:
+    """(to storage, from storage) for a served version other than the stored one.
+
+    A custom resource's versions use the ``None`` conversion strategy (upstream
+    ``pkg/apiserver/conversion/nop_converter.go``): only ``apiVersion`` changes.
+    """
+    found = CONVERSIONS.get((resource.group_resource, resource.version))
+    if found is None and is_custom(resource):
+        stored = storage_resource(resource)
+        if stored.version != resource.version:
+            found = (_rewrite_api_version(stored.api_version), _rewrite_api_version(resource.api_version))
+    return found
+
+
 def is_converted(resource: Resource) -> bool:
-    return (resource.group_resource, resource.version) in CONVERSIONS
+    return conversions(resource) is not None
 
 
 class ConvertedHandlers:
@@ -53,7 +73,7 @@ class ConvertedHandlers:
             RequestInfo, call, decode_object, media_type, q_bool, q_dry_run, q_field_validation, read_body,
         )
         served = info.resource
-        to_storage, from_storage = CONVERSIONS[(served.group_resource, served.version)]
+        to_storage, from_storage = conversions(served)  # type: ignore[misc]
         stored = RequestInfo(storage_resource(served), info.namespace, info.name, info.subresource)
         rest, registry, q, m = self.rest, self.rest.registry, request.query, request.method
         pretty = encoding.wants_pretty(request)
@@ -125,13 +145,13 @@ class ConvertedHandlers:
     async def _patch(self, request: "web.Request", stored: "RequestInfo", served: Resource,
                      decoded: Callable[[Obj, str], Obj], from_storage: Callable[[Obj], Obj]) -> Obj:
         """A patch is applied to the object *as the served version*, then converted back and stored."""
-        from kubetui.apiserver.handlers import PATCH_TYPES, call, media_type, q_bool, q_dry_run, q_field_validation
+        from kubetui.apiserver.handlers import call, media_type, patch_types, q_bool, q_dry_run, q_field_validation
         from kubetui.apiserver.handlers import read_body
         q, registry = request.query, self.rest.registry
         ptype = media_type(request)
-        if ptype not in PATCH_TYPES:
+        if ptype not in patch_types(served):
             raise UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media types "
-                                       f"include: {', '.join(PATCH_TYPES)}")
+                                       f"include: {', '.join(patch_types(served))}")
         body = await read_body(request)
         fv = q_field_validation(q)
         common = dict(subresource=stored.subresource, dry_run=q_dry_run(q), field_validation=fv,

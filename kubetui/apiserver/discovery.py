@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetui.api.resources import CONVERTED, RESOURCES, Resource
+from kubetui.api.resources import CONVERTED, RESOURCES, Resource, custom_resources
 
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
@@ -41,10 +41,15 @@ VIRTUAL_RESOURCES: tuple[Resource, ...] = (
 ALL_SERVED: tuple[Resource, ...] = RESOURCES + CONVERTED + VIRTUAL_RESOURCES
 
 
+def all_served() -> tuple[Resource, ...]:
+    """The built-in resources, then the custom resources of Established CRDs (preferred version first)."""
+    return ALL_SERVED + custom_resources()
+
+
 def group_versions() -> dict[str, list[str]]:
     """Group -> versions, in the order groups are first seen (core ``""`` first)."""
     out: dict[str, list[str]] = {}
-    for r in ALL_SERVED:
+    for r in all_served():
         vs = out.setdefault(r.group, [])
         if r.version not in vs:
             vs.append(r.version)
@@ -52,11 +57,11 @@ def group_versions() -> dict[str, list[str]]:
 
 
 def resources_in(group: str, version: str) -> list[Resource]:
-    return [r for r in ALL_SERVED if r.group == group and r.version == version]
+    return [r for r in all_served() if r.group == group and r.version == version]
 
 
 def find_resource(group: str, version: str, plural: str) -> Resource | None:
-    for r in ALL_SERVED:
+    for r in all_served():
         if r.group == group and r.version == version and r.plural == plural:
             return r
     return None

@@ -27,7 +27,7 @@ from aiohttp import web
 from kubetui.api.errors import (
     BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
 )
-from kubetui.api.resources import Resource
+from kubetui.api.resources import Resource, is_custom
 from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, portforward, protobuf, tables
 from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.metrics import metrics_list
@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body (etcd's value limit)
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+def patch_types(resource: Resource) -> tuple[str, ...]:
+    """The patch types a resource accepts: custom resources have no Go struct tags, so no strategic merge
+    (upstream ``customresource_handler.go`` leaves it out of the handler's ``PatchTypes``)."""
+    if is_custom(resource):
+        return tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
+    return PATCH_TYPES
 
 
 @dataclass
@@ -354,10 +362,10 @@ class RestHandlers:
     async def patch(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
         ptype = media_type(request)
-        if ptype not in PATCH_TYPES:
+        if ptype not in patch_types(info.resource):
             raise UnsupportedMediaType(
                 f"the body of the request was in an unknown format - accepted media types include: "
-                f"{', '.join(PATCH_TYPES)}")
+                f"{', '.join(patch_types(info.resource))}")
         body = await read_body(request)
         if ptype == "application/apply-patch+yaml" and not q.get("fieldManager"):
             raise BadRequest('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '

@@ -15,6 +15,7 @@ import re
 from typing import Any, Iterator
 
 from kubetui.api import defaults, openapi, validation
+from kubetui.apiserver import customresources
 from kubetui.apiserver.admission import Admission
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,30 @@ class Hooks:
     """The defaulting/validation functions of ``kubetui.api`` the registry calls."""
 
     def __init__(self) -> None:
-        self.apply_defaults = defaults.apply_defaults
         self.admission = Admission()  # mutating admission plugins (ServiceAccount, Priority, ...)
         self.qos_class = defaults.qos_class
         self.validate = validation.validate
-        self.unknown_fields = openapi.unknown_fields
-        self.type_errors = openapi.type_errors
+
+    # A custom resource is decoded by its CRD's structural schema (prune, default),
+    # a built-in kind by its Go type's (here: the OpenAPI schemas and ``kubetui.api.defaults``).
+    @staticmethod
+    def apply_defaults(resource: Any, obj: Any) -> None:
+        if customresources.custom(resource):
+            customresources.apply_defaults(resource, obj)
+        else:
+            defaults.apply_defaults(resource, obj)
+
+    @staticmethod
+    def unknown_fields(resource: Any, obj: Any) -> list[str]:
+        if customresources.custom(resource):
+            return customresources.unknown_fields(resource, obj)
+        return openapi.unknown_fields(resource, obj)
+
+    @staticmethod
+    def type_errors(resource: Any, obj: Any) -> list:
+        if customresources.custom(resource):
+            return []  # the schema's type errors are 422s from validation, as upstream
+        return openapi.type_errors(resource, obj)
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

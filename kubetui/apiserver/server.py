@@ -58,7 +58,7 @@ from aiohttp import web
 
 from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
-from kubetui.apiserver import discovery, encoding, rbac
+from kubetui.apiserver import customresources, discovery, encoding, rbac
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
 from kubetui.apiserver.authz import authorize_request, impersonate, request_attributes, subject_of
 from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
@@ -122,6 +122,7 @@ class APIServer:
         self.watches = WatchStreams()
         self._openapi_source = openapi_documents or _default_openapi
         self._openapi: dict[str, tuple[bytes, str]] | None = None
+        self._openapi_generation = -1
         self.rest = RestHandlers(registry, clock=self.clock, watches=self.watches,
                                  node_connector=node_connector, metrics_source=metrics_source)
         self.authorizer = rbac.authorizer_for(registry)
@@ -300,8 +301,9 @@ class APIServer:
 
     # -- OpenAPI v3 --------------------------------------------------------------
     def _openapi_docs(self) -> dict[str, tuple[bytes, str]]:
-        if self._openapi is None:
-            docs = self._openapi_source()
+        if self._openapi is None or self._openapi_generation != customresources.serving.generation:
+            self._openapi_generation = customresources.serving.generation
+            docs = customresources.openapi_documents(self._openapi_source())
             out = {}
             for gv, doc in docs.items():
                 body = encoding.encode_marshal(doc)

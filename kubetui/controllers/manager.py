@@ -45,6 +45,8 @@ CONTROLLERS: dict[str, str] = {
     "persistentvolume-binder": "kubetui.controllers.persistentvolume:PersistentVolumeController",
     "nodeipam": "kubetui.controllers.nodeipam:NodeIpamController",
     "clusterrole-aggregation": "kubetui.controllers.clusterroleaggregation:ClusterRoleAggregationController",
+    # apiextensions-apiserver's naming/establishing/finalizer controllers (not kube-controller-manager's)
+    "customresourcedefinition": "kubetui.controllers.customresourcedefinition:CustomResourceDefinitionController",
 }
 
 

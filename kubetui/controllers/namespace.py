@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from kubetui.api import errors
-from kubetui.api.resources import RESOURCES
+from kubetui.api.resources import RESOURCES, custom_resources, storage_resource
 from kubetui.clock import rfc3339
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import meta
@@ -28,7 +28,9 @@ RECHECK_SECONDS = 1.0
 
 
 def namespaced_resources() -> list[str]:
-    return [r.plural for r in RESOURCES if r.namespaced and "delete" in r.verbs and "list" in r.verbs]
+    builtin = [r.plural for r in RESOURCES if r.namespaced and "delete" in r.verbs and "list" in r.verbs]
+    # Custom resources too (upstream discovers every deletable namespaced resource).
+    return builtin + [r.group_resource for r in custom_resources() if r.namespaced and storage_resource(r) is r]
 
 
 class NamespaceController(Controller):

@@ -24,6 +24,8 @@ _PACKAGE = {
     "batch": "io.k8s.api.batch.v1",
     "scheduling.k8s.io": "io.k8s.api.scheduling.v1",
     "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
+    "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
+    "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1",
 }
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 
@@ -33,6 +35,9 @@ PATCH_CONTENT_TYPES = ("application/apply-patch+yaml", "application/json-patch+j
 
 def schema_name(group: str, kind: str, version: str = "v1") -> str:
     """``io.k8s.api.apps.v1.Deployment`` for ``("apps", "Deployment")``; ``…autoscaling.v2…`` for version v2."""
+    if group and group not in _PACKAGE:
+        # a custom resource: upstream names its schema by the reversed group (``com.example.stable.v1.CronTab``)
+        return ".".join(reversed(group.split("."))) + f".{version}.{kind}"
     package = _PACKAGE.get(group, "io.k8s.api.core.v1")
     if version != "v1":
         package = package.rsplit(".", 1)[0] + "." + version

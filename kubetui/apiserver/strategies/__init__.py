@@ -44,6 +44,9 @@ class CreateOnUpdateStrategy(Strategy):
 def build(*, service_cidr: str, node_port_range: tuple[int, int],
           rng: random.Random | None = None) -> dict[str, Strategy]:
     """Every served kind's strategy, by group-resource: the registration list."""
+    # (imported here: the custom-resource strategies build on ``strategies.base`` themselves)
+    from kubetui.apiserver import customresources
+    from kubetui.apiserver.customresources.strategy import APIServiceStrategy, CustomResourceDefinitionStrategy
     kinds: dict[str, Callable[[Resource], Strategy]] = {
         "pods": PodStrategy,
         "services": lambda r: ServiceStrategy(r, service_cidr=service_cidr, node_port_range=node_port_range,
@@ -71,6 +74,9 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "clusterroles.rbac.authorization.k8s.io": RoleStrategy,
         "rolebindings.rbac.authorization.k8s.io": BindingStrategy,
         "clusterrolebindings.rbac.authorization.k8s.io": BindingStrategy,
+        "customresourcedefinitions.apiextensions.k8s.io": lambda r: CustomResourceDefinitionStrategy(
+            r, on_change=customresources.sync),
+        "apiservices.apiregistration.k8s.io": APIServiceStrategy,
     }
     return {gr: make(resource_for(gr)) for gr, make in kinds.items()}
 
