@@ -69,6 +69,9 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.api.batch.v1", ["V1Job", "V1JobList", "V1CronJob", "V1CronJobList"]),
     ("io.k8s.api.rbac.v1", ["V1Role", "V1RoleList", "V1ClusterRole", "V1ClusterRoleList", "V1RoleBinding",
                             "V1RoleBindingList", "V1ClusterRoleBinding", "V1ClusterRoleBindingList"]),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
+     ["V1CustomResourceDefinition", "V1CustomResourceDefinitionList"]),
+    ("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1", ["V1APIService", "V1APIServiceList"]),
 ]
 
 # Types every API package shares (the meta package is placed first anyway).
@@ -104,6 +107,8 @@ GROUP_OF_PACKAGE = {
     "io.k8s.api.batch.v1": ("batch", "v1"),
     "io.k8s.api.scheduling.v1": ("scheduling.k8s.io", "v1"),
     "io.k8s.api.rbac.v1": ("rbac.authorization.k8s.io", "v1"),
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1": ("apiextensions.k8s.io", "v1"),
+    "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1": ("apiregistration.k8s.io", "v1"),
 }
 
 # (schema short name, field) -> patch strategy and merge key, from the

@@ -41,6 +41,8 @@ from kubetui.api.printers.pods import (POD_COLUMNS, PodStatus, pod_row, pod_row_
 
 Row = Callable[[dict, float], list[Any]]
 
+from kubetui.api.printers.apiextensions import APISERVICE_COLUMNS, apiservice_row  # noqa: E402
+
 
 @dataclass(frozen=True)
 class Printer:
@@ -98,6 +100,8 @@ PRINTERS: dict[str, Printer] = {
     "clusterroles.rbac.authorization.k8s.io": Printer(ROLE_COLUMNS, role_row),
     "rolebindings.rbac.authorization.k8s.io": Printer(BINDING_COLUMNS, binding_row),
     "clusterrolebindings.rbac.authorization.k8s.io": Printer(BINDING_COLUMNS, binding_row),
+    "customresourcedefinitions.apiextensions.k8s.io": DEFAULT_PRINTER,
+    "apiservices.apiregistration.k8s.io": Printer(APISERVICE_COLUMNS, apiservice_row),
 }
 
 
