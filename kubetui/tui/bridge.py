@@ -37,6 +37,7 @@ Obj = dict[str, Any]
 Changes = dict[str, dict[str, str]]
 
 FRAME_SECONDS = 1 / 60
+FORBIDDEN_RETRY_SECONDS = 30.0  # permissions change rarely: retry a refused list slowly
 RETRY_SECONDS = 1.0
 
 
@@ -134,6 +135,11 @@ class WatchBridge:
                 raise
             except errors.Gone:
                 log.debug("watch %s: resourceVersion too old, relisting", resource)
+            except errors.Forbidden as exc:
+                # RBAC said no: the user's view says so (kubectl's words), and asks again now and then
+                self.errors[resource] = f"forbidden: you may not list {resource} ({exc.message})"
+                self._synced[resource].set()
+                await asyncio.sleep(FORBIDDEN_RETRY_SECONDS)
             except Exception as exc:  # loop boundary: keep the informer alive, show the error
                 log.warning("informer %s failed: %s", resource, exc)
                 self.errors[resource] = str(exc)

@@ -32,6 +32,10 @@ GROUP_RESOURCE = {
     "leases": "leases.coordination.k8s.io",
     "poddisruptionbudgets": "poddisruptionbudgets.policy",
     "priorityclasses": "priorityclasses.scheduling.k8s.io",
+    "roles": "roles.rbac.authorization.k8s.io",
+    "rolebindings": "rolebindings.rbac.authorization.k8s.io",
+    "clusterroles": "clusterroles.rbac.authorization.k8s.io",
+    "clusterrolebindings": "clusterrolebindings.rbac.authorization.k8s.io",
 }
 
 #: Wide (``-o wide``) columns the browser shows anyway, because a learner

@@ -108,3 +108,24 @@ async def test_gone_relists_like_a_reflector():
 def test_object_key():
     assert object_key({"metadata": {"name": "n1"}}) == "n1"
     assert object_key({"metadata": {"name": "p", "namespace": "default"}}) == "default/p"
+
+
+async def test_a_forbidden_list_says_so_instead_of_erroring():
+    """A user's TUI: RBAC refusing a list is shown as 'forbidden', the view still syncs (empty)."""
+    client = populated_client()
+    real_list = client.list
+
+    async def list_(resource, namespace=None, **kw):
+        if resource == "secrets":
+            raise errors.Forbidden('secrets is forbidden: User "alice" cannot list resource "secrets" in API '
+                                   'group "" at the cluster scope')
+        return await real_list(resource, namespace, **kw)
+
+    client.list = list_
+    app = BridgeApp(client)
+    async with app.run_test():
+        await app.bridge.wait_synced("secrets", "pods")
+        assert app.bridge.objects("secrets") == {}
+        assert app.bridge.errors["secrets"].startswith("forbidden: you may not list secrets (secrets is forbidden: "
+                                                       'User "alice" cannot list')
+        assert "pods" not in app.bridge.errors

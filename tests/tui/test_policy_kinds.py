@@ -66,3 +66,10 @@ async def test_quota_tab_and_describe_pane(make_app, backend):
         detail.render_all()
         text = str(detail.query_one("#describe-body", Static).content)
         assert "requests.cpu  500m  1" in text
+
+
+def test_rbac_kinds_are_browsable_with_kubectl_columns():
+    assert {"roles", "rolebindings", "clusterroles", "clusterrolebindings"} <= set(BROWSABLE)
+    assert headers_for("roles") == ["NAME", "CREATED AT"]
+    assert headers_for("rolebindings") == ["NAME", "ROLE", "AGE"]
+    assert headers_for("clusterrolebindings") == ["NAME", "ROLE", "AGE"]

@@ -25,7 +25,8 @@ Obj = dict[str, Any]
 BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions", "services", "endpoints", "nodes", "configmaps",
              "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs",
              "horizontalpodautoscalers", "replicationcontrollers", "podtemplates", "resourcequotas", "limitranges",
-             "poddisruptionbudgets", "priorityclasses")
+             "poddisruptionbudgets", "priorityclasses", "roles", "rolebindings", "clusterroles",
+             "clusterrolebindings")
 
 
 class BrowserScreen(ObjectActions, MainScreen):
@@ -128,7 +129,8 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.query_one("#browser-status", Static).update(
             f"{len(self.table.shown_keys)}/{len(self._objects())} {self.resource}"
             f" · namespace: {self.app.namespace or 'all'} · sort: {self.table.sort_column}"
-            f"{' (desc)' if self.table.sort_reverse else ''}" + (f" · error: {err}" if err else ""))
+            f"{' (desc)' if self.table.sort_reverse else ''}" + (f" · {err}" if err and err.startswith("forbidden")
+                                                                 else f" · error: {err}" if err else ""))
 
     @on(ObjectsChanged)
     def _changed(self, message: ObjectsChanged) -> None:
