@@ -34,6 +34,8 @@ from kubetui.controllers.util import claim_children, controller_ref, is_deleting
 
 Obj = dict[str, Any]
 ORPHAN = "orphan-pod:"
+#: ``spec.managedBy``: Jobs naming another controller are left to it (upstream's JobManagedBy)
+JOB_CONTROLLER_NAME = "kubernetes.io/job-controller"
 UNOWNED_INDEX = "unowned-by-namespace"
 
 
@@ -142,7 +144,7 @@ class JobController(Controller):
             await self._release_orphan(key[len(ORPHAN):])
             return None
         job = self._current(key)
-        if job is None:
+        if job is None or ju.spec(job).get("managedBy") not in (None, JOB_CONTROLLER_NAME):
             return None
         ns, _ = split_key(key)
         # Read the expectations before the cache: a pod created since must not be missed by

@@ -256,3 +256,11 @@ async def test_pod_changes_are_batched_into_one_sync(api, clock, manager_for):
     assert job_ctrl.stats.reconciles == before, "the sync waits for the batch period"
     await settle(cm, clock, LAB.job_pod_update_batch_seconds + 0.01)
     assert (await api.get("jobs", "pi", "default"))["status"]["succeeded"] == 3
+
+
+async def test_a_job_managed_by_another_controller_is_left_alone(api, clock, manager_for):
+    cm = await manager_for("job")
+    await api.create("jobs", job(managedBy="example.com/batch-runner"), "default")
+    await settle(cm)
+    assert await pods_of(api) == []
+    assert not (await api.get("jobs", "pi", "default")).get("status")
