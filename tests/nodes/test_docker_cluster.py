@@ -396,9 +396,15 @@ def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_
     assert on3, "the scheduler spreads new pods to the recovered node"
     assert len(netns(c, "node-3")) == len(on3)
     client = next(p for p in pods if p["spec"]["nodeName"] == "node-1")
-    out = c.kubectl("exec", client["metadata"]["name"], "--", "wget", "-q", "-O", "-", "-T", "5",
-                    f"http://{on3[0]['status']['podIP']}:8080/json").stdout
-    assert json.loads(out)["client"] == client["status"]["podIP"]
+
+    def fetch() -> dict | None:
+        # hello has no readiness probe, so Ready comes when its process starts, a moment
+        # before it listens (as on a real cluster): a refused first try is retried.
+        r = c.kubectl("exec", client["metadata"]["name"], "--", "wget", "-q", "-O", "-", "-T", "5",
+                      f"http://{on3[0]['status']['podIP']}:8080/json", check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    assert wait_for("the recovered node's pod to answer across nodes", fetch, 30)["client"] == \
+        client["status"]["podIP"]
 
 
 def test_up_again_reuses_running_nodes_and_restarts_stopped_ones(docker_cluster):
