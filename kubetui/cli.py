@@ -40,6 +40,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.nodes",
     "kubetui.bench.tui",
     "kubetui.bench.service",
+    "kubetui.bench.hpa",
 ]
 
 

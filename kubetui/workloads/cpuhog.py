@@ -2,11 +2,16 @@
 
 Arguments: ``[workers]`` (default 1). Prints how many loops per second it manages,
 which drops when a CPU limit throttles the container.
+
+``IDLE_SECONDS`` (environment) makes it sit idle that long first, then print
+``kubetui/cpuhog: load starts at <epoch seconds>`` and burn: load that arrives
+at a known moment (an autoscaler's reaction is measured from there).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 
@@ -24,6 +29,11 @@ def burn(report: bool) -> None:
 
 def main(argv: list[str]) -> int:
     workers = int(argv[0]) if argv else 1
+    idle = float(os.environ.get("IDLE_SECONDS") or 0)
+    if idle > 0:
+        print(f"kubetui/cpuhog: idle for {idle:g}s", flush=True)
+        time.sleep(idle)
+        print(f"kubetui/cpuhog: load starts at {time.time():.3f}", flush=True)
     print(f"kubetui/cpuhog: burning {workers} CPU(s)", flush=True)
     for _ in range(workers - 1):
         multiprocessing.Process(target=burn, args=(False,), daemon=True).start()
