@@ -368,6 +368,28 @@ def test_kubectl_port_forward_reaches_an_isolated_pod_through_its_netns(docker_c
         c.kubectl("delete", "pod/pf-web", "svc/pf-web", "--wait=false", check=False)
 
 
+def test_cpuhog_load_makes_the_hpa_scale_up_from_real_kubelet_stats(docker_cluster):
+    """Real CPU in a container -> the kubelet's stats -> metrics.k8s.io -> the HPA scales the Deployment up."""
+    c = docker_cluster
+    c.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hog"},
+             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "hog"}},
+                      "template": {"metadata": {"labels": {"app": "hog"}},
+                                   "spec": {"containers": [{"name": "hog", "image": "kubetui/cpuhog:latest",
+                                                            "resources": {"requests": {"cpu": "100m"}}}]}}}})
+    c.kubectl("autoscale", "deployment", "hog", "--cpu-percent=50", "--min=1", "--max=3")
+    try:
+        wait_for("the HPA to scale hog above 1 replica", lambda: c.get("deploy", "hog")["spec"]["replicas"] > 1,
+                 timeout=120, interval=1.0)
+        hpa = c.get("hpa", "hog")
+        assert hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] > 50
+        reasons = [e["reason"] for e in c.get("events", "--field-selector",
+                                              "involvedObject.kind=HorizontalPodAutoscaler")["items"]]
+        assert "SuccessfulRescale" in reasons
+    finally:
+        c.kubectl("delete", "hpa", "hog", "--ignore-not-found", check=False)
+        c.kubectl("delete", "deployment", "hog", "--ignore-not-found", "--wait=false", check=False)
+
+
 def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_cluster):
     c = docker_cluster
     docker("kill", c.container("node-3"))
