@@ -175,3 +175,19 @@ async def test_explain_hpa_both_versions(cluster):
     assert "stabilizationWindowSeconds" in out
     out = await ok(cluster, "explain", "hpa.spec", "--api-version=autoscaling/v1")
     assert "targetCPUUtilizationPercentage" in out
+
+
+async def test_watch_through_v1_sends_v1_objects(cluster):
+    from kubernetes import client, watch
+    api = client.AutoscalingV1Api(api_client(cluster))
+
+    def first_events():
+        w = watch.Watch()
+        out = []
+        for ev in w.stream(api.list_namespaced_horizontal_pod_autoscaler, "default", timeout_seconds=2):
+            out.append((ev["type"], ev["object"].api_version, ev["object"].metadata.name,
+                        ev["object"].spec.target_cpu_utilization_percentage))
+        return out
+    events = await asyncio.to_thread(first_events)
+    assert ("ADDED", "autoscaling/v1", "web", 50) in events
+    assert all(e[1] == "autoscaling/v1" for e in events)
