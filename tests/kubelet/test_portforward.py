@@ -224,3 +224,51 @@ async def test_kubetui_client_forwards_a_service_as_kubectl_picks_its_pod(cluste
             await bad.close()
     finally:
         await client.close()
+
+
+ECHO_SERVER = r'''
+import os, socket, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((os.environ.get("KUBETUI_POD_IP", "0.0.0.0"), 9000))
+s.listen(64)
+def serve(c):
+    while d := c.recv(65536):
+        c.sendall(d)
+    c.shutdown(socket.SHUT_WR)          # answer the client's half-close with ours
+    c.close()
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+'''
+
+
+@pytest.mark.parametrize("env", [{}, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}], ids=["websocket", "spdy"])
+async def test_kubectl_port_forward_streams_megabytes_both_ways_and_half_closes(cluster, env):
+    """Bytes are relayed unchanged in both directions (many DATA frames), and the client's
+    half-close (DATA+FIN) reaches the pod as EOF while the pod can still answer."""
+    if "echo" not in [p["metadata"]["name"] for p in
+                      (await cluster.registry.list(resource_for("pods"), "default"))["items"]]:
+        await cluster.registry.create(resource_for("pods"), "default", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "echo"},
+            "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "c", "image": "busybox", "command": ["python3", "-c", ECHO_SERVER],
+                                     "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1}}]}})
+        await cluster.wait_pod("echo", ready)
+    proc, port = await start_forward(cluster, "pod/echo", f"{free_port()}:9000", env=env)
+    payload = os.urandom(4 << 20)
+
+    def roundtrip() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            sender = concurrent.futures.ThreadPoolExecutor(1)
+            sent = sender.submit(lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
+            got = bytearray()
+            while chunk := s.recv(1 << 20):
+                got += chunk
+            sent.result(30)
+            sender.shutdown()
+            return bytes(got)
+    try:
+        got = await asyncio.wait_for(asyncio.to_thread(roundtrip), 60)
+    finally:
+        await stop_forward(proc)
+    assert len(got) == len(payload) and got == payload
