@@ -91,8 +91,19 @@ class ConvertedHandlers:
             return to_storage(obj)
 
         if m == "GET" and info.name is None and q_bool(q, "watch"):
-            if as_table:
-                return await rest.watch(request, stored)
+            first = [True]
+
+            def transform(_type: str, obj: Obj) -> Obj:
+                if not as_table:
+                    return out(obj)
+                table = rest._table(stored, [obj], q)  # printed from the stored object, rows hold the served one
+                for row in table.get("rows") or []:
+                    if "object" in row:
+                        row["object"] = out(row["object"])
+                if not first[0]:
+                    table.pop("columnDefinitions", None)
+                first[0] = False
+                return table
             events = call(registry.watch, stored.resource, info.namespace,
                           resource_version=q.get("resourceVersion") or None,
                           label_selector=q.get("labelSelector") or None,
@@ -100,7 +111,7 @@ class ConvertedHandlers:
                           allow_bookmarks=q_bool(q, "allowWatchBookmarks"))
             timeout = q.get("timeoutSeconds")
             return await rest.watches.serve(request, events, timeout_seconds=int(timeout) if timeout else None,
-                                            transform=lambda _t, obj: out(obj))
+                                            transform=transform)
         if m == "GET" and (as_table or info.subresource not in (None, "status")):
             # Tables are printed from the stored object; kubectl's ``-o json`` reads the rows' objects.
             resp = await (rest.get(request, stored) if info.name else rest.list(request, stored))

@@ -191,3 +191,17 @@ async def test_watch_through_v1_sends_v1_objects(cluster):
     events = await asyncio.to_thread(first_events)
     assert ("ADDED", "autoscaling/v1", "web", 50) in events
     assert all(e[1] == "autoscaling/v1" for e in events)
+
+
+async def test_table_watch_through_v1_carries_v1_objects_in_its_rows(cluster):
+    import aiohttp
+    url = (f"{cluster.server.url}/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+           f"?watch=1&timeoutSeconds=1&includeObject=Object")
+    headers = {"Authorization": f"Bearer {cluster.token}",
+               "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, headers=headers, ssl=False) as resp:
+            lines = [json.loads(line) for line in (await resp.text()).splitlines() if line.strip()]
+    rows = [row for ev in lines for row in ev["object"].get("rows") or []]
+    assert rows and {r["object"]["apiVersion"] for r in rows} == {"autoscaling/v1"}
+    assert "web" in [r["cells"][0] for r in rows]
