@@ -170,3 +170,51 @@ async def test_zero_replicas_disables_scaling(api, clock, world):
     await settle(cm)
     h = await api.get("horizontalpodautoscalers", "web", "default")
     assert (cond(h, "ScalingActive")["reason"], await replicas(api)) == ("ScalingDisabled", 0)
+
+
+async def test_behavior_policy_limits_the_scale_up_rate(api, clock, world):
+    cm, metrics = world
+    await running_pod(api, clock, 0)
+    metrics.usage = {"web-0": 400}            # 200%: wants 4
+    behavior = {"scaleUp": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}}
+    await api.create("horizontalpodautoscalers", hpa(behavior=behavior), "default")
+    await settle(cm)
+    assert await replicas(api) == 2
+    h = await api.get("horizontalpodautoscalers", "web", "default")
+    assert h["spec"]["behavior"]["scaleUp"]["selectPolicy"] == "Max"          # defaulted by the API server
+    assert h["spec"]["behavior"]["scaleDown"]["policies"] == [{"type": "Percent", "value": 100,
+                                                               "periodSeconds": 15}]
+    await running_pod(api, clock, 1)
+    metrics.usage = {"web-0": 400, "web-1": 400}
+    await settle(cm, clock, 2.0)               # next sync: still within the 60 s period
+    assert await replicas(api) == 2
+    h = await api.get("horizontalpodautoscalers", "web", "default")
+    assert (cond(h, "ScalingLimited")["status"], cond(h, "ScalingLimited")["reason"]) == ("True", "ScaleUpLimit")
+    await settle(cm, clock, 60.0, step=2.0)    # a new period: one more pod
+    assert await replicas(api) == 3
+
+
+async def test_below_min_replicas_is_raised_to_min(api, clock, world):
+    cm, metrics = world
+    await api.create("horizontalpodautoscalers", hpa(minReplicas=3), "default")
+    await settle(cm)
+    assert await replicas(api) == 3
+    assert "New size: 3; reason: Current number of replicas below Spec.MinReplicas" in [
+        e["message"] for e in await events(api)]
+
+
+async def test_average_value_target_scales_on_raw_usage(api, clock, world):
+    cm, metrics = world
+    for i in range(2):
+        await running_pod(api, clock, i)
+    await api.patch("deployments", "web", {"spec": {"replicas": 2}}, "default")
+    metrics.usage = {"web-0": 300, "web-1": 300}
+    body = hpa(metrics=[{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "AverageValue", "averageValue": "100m"}}}])
+    await api.create("horizontalpodautoscalers", body, "default")
+    await settle(cm)
+    assert await replicas(api) == 4            # scale-up limit: max(2 x 2, 4)
+    h = await api.get("horizontalpodautoscalers", "web", "default")
+    assert h["status"]["currentMetrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "current": {"averageValue": "300m"}}}]
+    assert "New size: 4; reason: cpu resource above target" in [e["message"] for e in await events(api)]
