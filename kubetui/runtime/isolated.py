@@ -447,8 +447,8 @@ def _connect_in_netns(path: str, port: int, pod_ip: str | None = None):
     where pods share the host's loopback), so after localhost the pod's IP is tried too, still
     inside the pod's namespace. Returns the connected socket, or the dial errors joined by NUL
     (IPv4, IPv6)."""
+    target = os.open(path, os.O_RDONLY)        # FileNotFoundError if the pod's netns is gone
     own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
-    target = os.open(path, os.O_RDONLY)
     try:
         _setns(target)
         errs = []
