@@ -49,7 +49,6 @@ class MetricResult:
     replicas: int
     name: str
     status: Obj
-    timestamp: float = 0.0
 
 
 class MetricError(Exception):
@@ -96,7 +95,6 @@ def decide_metric(spec: Obj, current_replicas: int, pods: list[Obj], pod_metrics
                                       f"resource metrics API")
         return rc.pod_metrics_from_api(pod_metrics, name, container)
 
-    ts = 0.0
     if target.get("averageValue") is not None:
         try:
             replicas, usage = rc.raw_resource_replicas(current_replicas, quantity_millis(target["averageValue"]),
@@ -120,7 +118,7 @@ def decide_metric(spec: Obj, current_replicas: int, pods: list[Obj], pod_metrics
     status: Obj = {"type": mtype, field: {"name": name, "current": current}}
     if container:
         status[field]["container"] = container
-    return MetricResult(replicas, metric_name, status, ts)
+    return MetricResult(replicas, metric_name, status)
 
 
 def set_condition(hpa: Obj, type_: str, status: str, reason: str, message: str, now: float) -> None:
