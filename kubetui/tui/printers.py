@@ -48,7 +48,17 @@ def age(obj: Obj, now: float) -> str:
 
 
 def _printer(resource: str) -> P.Printer:
-    return P.printer_for(GROUP_RESOURCE.get(resource, resource))
+    gr = GROUP_RESOURCE.get(resource)
+    if gr is None:
+        gr = resource
+        if resource not in P.PRINTERS:
+            # a custom resource: its printer (the CRD's printer columns) is keyed by plural.group
+            from kubetui.api.resources import resource_for
+            try:
+                gr = resource_for(resource).group_resource
+            except KeyError:
+                pass
+    return P.printer_for(gr)
 
 
 def _shown(resource: str) -> list[int]:

@@ -20,10 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from kubetui.api import errors
 from kubetui.api.customresource import schema as crschema
-from kubetui.api.customresource.crd import is_established, storage_version, version_priority
-from kubetui.api.customresource.printer import column_definitions, row
-from kubetui.api.printers import PRINTERS, Printer
-from kubetui.api.resources import RESOURCES, Resource, is_custom, resource_for, set_custom_resources
+from kubetui.api.customresource.serve import serve
+from kubetui.api.resources import Resource, is_custom, resource_for
 from kubetui.apiserver.customresources.strategy import CustomResourceStrategy
 
 if TYPE_CHECKING:
@@ -31,9 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-
-_STATUS = ("get", "patch", "update")
-_SCALE = ("get", "patch", "update")
 
 #: group-resource -> the storage version's structural schema (for decoding: pruning, defaulting).
 _SCHEMAS: dict[str, Obj | None] = {}
@@ -44,66 +39,19 @@ generation = 0
 _tasks: set[asyncio.Task] = set()
 
 
-def crd_resources(crd: Obj) -> tuple[list[Resource], Resource]:
-    """The served versions (highest priority first) and the storage version of one CRD."""
-    spec = crd["spec"]
-    names = (crd.get("status") or {}).get("acceptedNames") or spec["names"]
-    if not names.get("plural"):
-        names = spec["names"]
-    versions = sorted(spec["versions"], key=lambda v: version_priority(v["name"]))
-    out, storage = [], None
-    for v in versions:
-        subs: dict[str, Any] = {}
-        if "status" in (v.get("subresources") or {}):
-            subs["status"] = (("", "v1", ""), _STATUS)
-        if "scale" in (v.get("subresources") or {}):
-            subs["scale"] = (("autoscaling", "v1", "Scale"), _SCALE)
-        r = Resource(names["plural"], names["kind"], group=spec["group"], version=v["name"],
-                     namespaced=spec.get("scope") == "Namespaced",
-                     short_names=tuple(names.get("shortNames") or ()),
-                     categories=tuple(names.get("categories") or ()), subresources=subs)
-        if v.get("served"):
-            out.append(r)
-        if v.get("storage"):
-            storage = r
-    assert storage is not None
-    return out, storage
-
-
 def sync(registry: "Registry") -> None:
     """Serve exactly the custom resources of the Established CRDs in the store."""
     global generation
     crd_res = resource_for("customresourcedefinitions")
-    served: list[Resource] = []
-    storage: dict[tuple[str, str], Resource] = {}
-    schemas: dict[str, Obj | None] = {}
-    crds: dict[str, Obj] = {}
-    builtin = {(r.group, r.plural) for r in RESOURCES}
-    for kv in registry.store.range(crd_res.key()):
-        crd = kv.value
-        if not is_established(crd) or (crd["spec"]["group"], crd["spec"]["names"]["plural"]) in builtin:
-            continue
-        try:
-            versions, stored = crd_resources(crd)
-        except (KeyError, TypeError, AssertionError):
-            log.warning("CustomResourceDefinition %s cannot be served", crd["metadata"].get("name"))
-            continue
-        served += versions
-        storage[(stored.group, stored.plural)] = stored
-        version = next(v for v in crd["spec"]["versions"] if v["name"] == stored.version)
-        schemas[stored.group_resource] = (version.get("schema") or {}).get("openAPIV3Schema")
-        crds[stored.group_resource] = crd
-        registry.strategies[stored.group_resource] = CustomResourceStrategy(stored, crd)
-        PRINTERS[stored.group_resource] = Printer(column_definitions(version),
-                                                  lambda obj, now, _v=version: row(_v, obj, now))
-    for gr in set(_CRDS) - set(crds):
+    served = serve([kv.value for kv in registry.store.range(crd_res.key())])
+    for gr, (stored, _version, crd) in served.items():
+        registry.strategies[gr] = CustomResourceStrategy(stored, crd)
+    for gr in set(_CRDS) - set(served):
         registry.strategies.pop(gr, None)
-        PRINTERS.pop(gr, None)
-    set_custom_resources(tuple(served), storage)
     _SCHEMAS.clear()
-    _SCHEMAS.update(schemas)
+    _SCHEMAS.update({gr: (v.get("schema") or {}).get("openAPIV3Schema") for gr, (_, v, _c) in served.items()})
     _CRDS.clear()
-    _CRDS.update(crds)
+    _CRDS.update({gr: crd for gr, (_, _v, crd) in served.items()})
     generation += 1
     try:
         loop = asyncio.get_running_loop()

@@ -2,19 +2,22 @@
 
 Pods, Deployments, ReplicaSets, Services, Endpoints, Nodes, ConfigMaps,
 Secrets, Events, PersistentVolumes and Claims, with kubectl's columns; type to
-filter, pick a namespace, sort by a column (k9s keys: N, A, S).
+filter, pick a namespace, sort by a column (k9s keys: N, A, S). Custom
+resources get a tab of their own once their CRD is Established, with the
+CRD's printer columns.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 
+from kubetui.api.customresource.serve import serve
 from kubetui.api.resources import resource_for
 from kubetui.tui.bridge import ObjectsChanged
 from kubetui.tui.screens.base import MainScreen, ObjectActions
@@ -57,9 +60,14 @@ class BrowserScreen(ObjectActions, MainScreen):
     #: how often the rows on screen are recomputed, so AGE ticks (kubectl's finest unit is a second)
     AGE_TICK_SECONDS = 1.0
 
+    #: how often the browser asks the API for CustomResourceDefinitions (new kinds get a tab)
+    CRD_POLL_SECONDS = 5.0
+
     def __init__(self) -> None:
         super().__init__(id="browser-screen")
         self.resource = "pods"
+        #: the kinds with a tab: the built-in ones, then the custom resources the cluster serves
+        self.browsable: list[str] = list(BROWSABLE)
 
     def compose_content(self) -> ComposeResult:
         self.resource = self.app.pending_resource or self.resource
@@ -75,6 +83,29 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.title = f"kubetui · {self.app.backend.cluster_name}"
         self.show_resource(self.resource)
         self.set_interval(self.AGE_TICK_SECONDS, self.tick_ages)
+        self.discover_custom_resources()
+        self.set_interval(self.CRD_POLL_SECONDS, self.discover_custom_resources)
+
+    @work(exclusive=True, group="crds")
+    async def discover_custom_resources(self) -> None:
+        """Custom resources come and go with their CRDs: list them, learn their names and printer
+        columns (as kubectl's discovery does), and give each served kind a tab."""
+        try:
+            crds = (await self.app.backend.client.list("customresourcedefinitions")).get("items") or []
+        except Exception as exc:  # a cluster without CRDs, or a user who may not list them
+            self.log.debug(f"listing CustomResourceDefinitions failed: {exc}")
+            return
+        served = serve(crds)
+        plurals = sorted(stored.plural for stored, _v, _c in served.values() if stored.plural not in BROWSABLE)
+        tabs = self.query_one("#kinds", Tabs)
+        for plural in [p for p in self.browsable[len(BROWSABLE):] if p not in plurals]:
+            tabs.remove_tab(f"tab-{plural}")
+        for plural in plurals:
+            if plural not in self.browsable:
+                tabs.add_tab(Tab(plural, id=f"tab-{plural}"))
+        self.browsable = list(BROWSABLE) + plurals
+        if self.resource not in self.browsable:
+            self.show_resource("pods")
 
     def tick_ages(self) -> None:
         """AGE moves on with the clock: recompute the rows on screen (only while this screen shows)."""
@@ -108,7 +139,7 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.table.configure(resource, with_namespace=namespaced and self.app.namespace is None)
         self.app.bridge.subscribe(self, resource)
         tabs = self.query_one("#kinds", Tabs)
-        if tabs.active != f"tab-{resource}" and resource in BROWSABLE:
+        if tabs.active != f"tab-{resource}" and resource in self.browsable:
             tabs.active = f"tab-{resource}"
         self.refresh_rows()
         self.table.focus()
@@ -174,8 +205,8 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.table.focus()
 
     def action_next_resource(self, step: int) -> None:
-        i = BROWSABLE.index(self.resource) if self.resource in BROWSABLE else 0
-        self.show_resource(BROWSABLE[(i + step) % len(BROWSABLE)])
+        i = self.browsable.index(self.resource) if self.resource in self.browsable else 0
+        self.show_resource(self.browsable[(i + step) % len(self.browsable)])
 
     def action_next_namespace(self) -> None:
         self.app.cycle_namespace()
