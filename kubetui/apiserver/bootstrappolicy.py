@@ -111,9 +111,9 @@ CLUSTER_ROLES: dict[str, tuple[dict[str, str], list[dict], dict | None]] = {
         rule(READ, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
         rule(READ, ["networking.k8s.io"], ["networkpolicies", "ingresses", "ingresses/status"]),
     ], None),
-    # A kubelet's role. Upstream binds it to no one and lets the Node authorizer
-    # restrict each kubelet to its own node's objects; kubetui (no Node authorizer
-    # yet) binds it to the system:nodes group, as clusters before 1.8 did.
+    # A kubelet's rules. Bound to no one: the Node authorizer (nodeauthorizer.py)
+    # holds kubelets to them, and lets each read only its own pods' Secrets,
+    # ConfigMaps and volumes.
     "system:node": ({}, [
         rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
         rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews", "localsubjectaccessreviews"]),
@@ -125,7 +125,7 @@ CLUSTER_ROLES: dict[str, tuple[dict[str, str], list[dict], dict | None]] = {
         rule(["create", "delete"], [""], ["pods"]),
         rule(["update", "patch"], [""], ["pods/status"]),
         rule(["create"], [""], ["pods/eviction"]),
-        rule(READ, [""], ["secrets", "configmaps"]),
+        rule(["get"], [""], ["secrets", "configmaps"]),
         # upstream: get only; kubetui's kubelet lists PersistentVolumes to find local volumes
         rule(READ, [""], ["persistentvolumeclaims", "persistentvolumes"]),
         rule(["update", "patch"], [""], ["persistentvolumeclaims/status"]),
@@ -187,7 +187,6 @@ CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[str]]] = {
     "system:basic-user": ("system:basic-user", ["G:system:authenticated"]),
     "system:public-info-viewer": ("system:public-info-viewer", ["G:system:authenticated",
                                                                 "G:system:unauthenticated"]),
-    "system:node": ("system:node", ["G:system:nodes"]),
     "system:node-proxier": ("system:node-proxier", ["U:system:kube-proxy"]),
     "system:kube-scheduler": ("system:kube-scheduler", ["U:system:kube-scheduler"]),
     "system:kube-controller-manager": ("system:kube-controller-manager", ["U:system:kube-controller-manager"]),
@@ -226,9 +225,20 @@ def cluster_role_bindings() -> list[dict]:
             for name, (role, subjects) in CLUSTER_ROLE_BINDINGS.items()]
 
 
+#: bootstrap bindings earlier kubetui versions made and this one must not keep
+#: (system:node to every node: the Node authorizer replaces it)
+OBSOLETE_BINDINGS = ("system:node",)
+
+
 async def reconcile(registry: "Registry") -> None:
     """Create missing bootstrap roles and bindings; add back rules/subjects removed from auto-updated ones."""
     from kubetui.controllers.clusterroleaggregation import aggregate_rules
+    crb = resource_for(f"clusterrolebindings.{GROUP}")
+    for name in OBSOLETE_BINDINGS:
+        kv = registry.store.get(crb.key(name), copy=False)
+        if kv is not None and (kv.value["metadata"].get("labels") or {}) == BOOTSTRAP_LABEL:
+            log.info("RBAC bootstrap: removing the obsolete binding %s", name)
+            await registry.delete(crb, None, name)
     roles = cluster_roles()
     # aggregated roles get their rules now, so they work before the controller's first pass
     # (view -> edit -> admin: repeat until nothing changes, as the controller converges)

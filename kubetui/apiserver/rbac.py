@@ -198,13 +198,19 @@ class RBACIndex:
 
 
 class Authorizer:
-    """``system:masters`` first (the privileged-group authorizer), then RBAC."""
+    """``system:masters`` first (the privileged-group authorizer), then Node, then RBAC
+    (``--authorization-mode=Node,RBAC``)."""
 
     def __init__(self, store: Any) -> None:
+        from kubetui.apiserver.bootstrappolicy import CLUSTER_ROLES
+        from kubetui.apiserver.nodeauthorizer import NodeAuthorizer
         self.index = RBACIndex(store)
+        self.node = NodeAuthorizer(store, CLUSTER_ROLES["system:node"][1])
 
     def authorize(self, attrs: Attributes) -> bool:
         if SYSTEM_MASTERS in attrs.user.groups:
+            return True
+        if self.node.decide(attrs):
             return True
         ns = attrs.namespace if attrs.resource_request else ""
         return any(rule_allows(attrs, rule) for rule in self.index.rules_for(attrs.user, ns))

@@ -323,3 +323,36 @@ async def test_bench_authz_cost_runs_and_authorizes_some_requests():
     r = await authz_cost(argparse.Namespace(rolebindings=60, authz_requests=300))
     assert r["authz_requests"] == 300 and 0 < r["authz_allowed"] < 300
     assert r["authz_p99_ms"] >= r["authz_p50_ms"] > 0
+
+
+# -- the Node authorizer ------------------------------------------------------------------
+
+async def test_a_kubelet_reads_only_its_own_pods_secrets(registry):
+    pods, secrets, cms = resource_for("pods"), resource_for("secrets"), resource_for("configmaps")
+    for name in ("a-secret", "b-secret", "pull"):
+        await registry.create(secrets, "dev", {"metadata": {"name": name}, "data": {}})
+    await registry.create(cms, "dev", {"metadata": {"name": "a-config"}, "data": {}})
+
+    def pod(name: str, node: str, secret: str) -> dict:
+        return {"metadata": {"name": name}, "spec": {
+            "nodeName": node, "imagePullSecrets": [{"name": "pull"}] if node == "node-a" else [],
+            "volumes": [{"name": "s", "secret": {"secretName": secret}}],
+            "containers": [{"name": "c", "image": "nginx",
+                            "envFrom": [{"configMapRef": {"name": "a-config"}}] if node == "node-a" else []}]}}
+    await registry.create(pods, "dev", pod("on-a", "node-a", "a-secret"))
+    await registry.create(pods, "dev", pod("on-b", "node-b", "b-secret"))
+    az = rbac.authorizer_for(registry)
+    kubelet_a = rbac.Subject("system:node:node-a", ("system:nodes", rbac.AUTHENTICATED))
+
+    def may(verb: str, resource: str, name: str = "", ns: str = "dev") -> bool:
+        return az.authorize(rbac.Attributes(kubelet_a, verb, ns, "", resource, "", name))
+    assert may("get", "secrets", "a-secret") and may("get", "secrets", "pull")
+    assert may("get", "configmaps", "a-config")
+    assert not may("get", "secrets", "b-secret"), "another node's pod's Secret"
+    assert not may("get", "secrets", "a-secret", ns="default")
+    assert not may("list", "secrets") and not may("watch", "configmaps")
+    assert may("list", "pods") and may("get", "services", "x")  # the system:node rules
+    assert not may("delete", "deployments")
+    # the same user name without the group is not a kubelet
+    assert not az.authorize(rbac.Attributes(rbac.Subject("system:node:node-a", (rbac.AUTHENTICATED,)), "get",
+                                            "dev", "", "secrets", "", "a-secret"))

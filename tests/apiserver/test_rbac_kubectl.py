@@ -230,3 +230,25 @@ async def test_bad_credentials_are_401_everywhere(cluster, alice):
                     assert r.status == 401, (header, path)
         async with s.get(cluster.server.url + "/healthz", ssl=ssl_ctx) as r:  # anonymous may read health
             assert r.status == 200
+
+
+async def test_a_kubelet_credential_cannot_read_another_nodes_pods_secret(cluster):
+    import ssl
+
+    import aiohttp
+    pods = resource_for("pods")
+    await cluster.registry.create(resource_for("secrets"), "team", {"metadata": {"name": "a-only"}, "data": {}})
+    await cluster.registry.create(pods, "team", {"metadata": {"name": "on-node-a"}, "spec": {
+        "nodeName": "node-a", "volumes": [{"name": "s", "secret": {"secretName": "a-only"}}],
+        "containers": [{"name": "c", "image": "nginx"}]}})
+    ctx = ssl.create_default_context(cadata=(cluster.state_dir / "pki" / "ca.crt").read_text())
+    url = cluster.server.url + "/api/v1/namespaces/team/secrets/a-only"
+    async with aiohttp.ClientSession() as s:
+        for node, status in (("node-a", 200), ("node-b", 403)):
+            token = cluster.server.authenticator.node_token(node)
+            async with s.get(url, headers={"Authorization": f"Bearer {token}"}, ssl=ctx) as r:
+                assert r.status == status, node
+                if status == 403:
+                    assert (await r.json())["message"] == (
+                        'secrets "a-only" is forbidden: User "system:node:node-b" cannot get resource "secrets" in '
+                        'API group "" in the namespace "team"')
