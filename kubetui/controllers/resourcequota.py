@@ -2,10 +2,11 @@
 
 Upstream: ``pkg/controller/resourcequota/resource_quota_controller.go``
 (``syncResourceQuota``: ``status.hard`` copies ``spec.hard``, ``status.used``
-is recalculated from every object the quota matches) and
+is recalculated from every object the quota matches, when a quota is new,
+its limits change, or on the periodic resync) and
 ``resource_quota_monitor.go`` (replenishment: a deleted or finished pod, a
 removed Service… requeues its namespace's quotas so freed room shows at
-once). The admission plugin charges a create against ``status.used``
+once; a *new* object does not, because admission already charged it). The admission plugin charges a create against ``status.used``
 immediately; this controller is what gives the room back and corrects any
 over-count. The arithmetic is ``kubetui.api.resourcequota`` (pure,
 table-tested); this module only gathers objects and writes status.
@@ -17,7 +18,7 @@ import copy
 from typing import Any
 
 from kubetui.api import errors
-from kubetui.api.resourcequota import LEGACY_COUNTS, namespace_usage
+from kubetui.api.resourcequota import LEGACY_COUNTS, namespace_usage, pod_is_terminal
 from kubetui.api.resources import resource_for
 from kubetui.client.informer import split_key
 from kubetui.controllers.base import Controller
@@ -58,15 +59,30 @@ class ResourceQuotaController(Controller):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.rq_informer = self.factory.informer("resourcequotas")
-        self.rq_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), None)
+        self.rq_informer.add_handler(self.enqueue, self._quota_updated, None)
         self.informers = {}
         for plural in REPLENISHED:
             inf = self.factory.informer(plural)
             self.informers[resource_for(plural).group_resource] = inf
-            inf.add_handler(self._replenish, lambda old, new: self._replenish(new), self._replenish)
+            inf.add_handler(None, self._object_updated, self._replenish)
+
+    def _quota_updated(self, old: Obj, new: Obj) -> None:
+        """``updateQuota``: recount when the limits change (or on a resync), never because admission
+        charged ``status.used``: the pod it charged for may not be in this controller's cache yet, and
+        recounting then would give its room away (upstream enqueues only on a ``spec.hard`` change)."""
+        hard = (new.get("spec") or {}).get("hard")
+        if (meta(old).get("resourceVersion") == meta(new).get("resourceVersion")
+                or (old.get("spec") or {}).get("hard") != hard or (new.get("status") or {}).get("hard") != hard):
+            self.enqueue(new)
+
+    def _object_updated(self, old: Obj, new: Obj) -> None:
+        """Replenishment on update: a pod that finished (or is being deleted) no longer uses compute."""
+        if (meta(new).get("deletionTimestamp") and not meta(old).get("deletionTimestamp")) or (
+                pod_is_terminal(new) and not pod_is_terminal(old)):
+            self._replenish(new)
 
     def _replenish(self, obj: Obj) -> None:
-        """Something quotable changed: recount its namespace's quotas."""
+        """Something quotable went away: recount its namespace's quotas so the room shows at once."""
         for rq in self.rq_informer.list(meta(obj).get("namespace")):
             self.enqueue(rq)
 

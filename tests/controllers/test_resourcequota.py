@@ -96,3 +96,22 @@ async def test_priority_classes_resolve_and_one_global_default(api, clock):
         await api.create("priorityclasses", {"metadata": {"name": "other"}, "value": 5, "globalDefault": True}, None)
     with pytest.raises(errors.Forbidden, match="no PriorityClass with name nope was found"):
         await api.create("pods", {**pod("x"), "spec": {**pod("x")["spec"], "priorityClassName": "nope"}}, "default")
+
+
+async def test_admission_charges_do_not_trigger_a_recount(api, clock, manager_for):
+    """Regression: recounting on every status change let a Deployment's burst slip past the quota (the
+    controller's pod cache lagged the charge it undid). Only spec.hard changes and resyncs recount."""
+    cm = await manager_for("resourcequota")
+    ctrl = cm.controllers["resourcequota"]
+    await settle(cm)
+    old = {"metadata": {"name": "q", "namespace": "default", "resourceVersion": "5"},
+           "spec": {"hard": {"pods": "2"}}, "status": {"hard": {"pods": "2"}, "used": {"pods": "0"}}}
+    charged = {**old, "metadata": {**old["metadata"], "resourceVersion": "6"},
+               "status": {"hard": {"pods": "2"}, "used": {"pods": "1"}}}
+    ctrl._quota_updated(old, charged)
+    assert len(ctrl.queue) == 0
+    raised = {**charged, "spec": {"hard": {"pods": "3"}}}
+    ctrl._quota_updated(charged, raised)
+    assert len(ctrl.queue) == 1
+    ctrl._quota_updated(raised, raised)    # a resync
+    assert len(ctrl.queue) == 1            # (same key, already queued)
