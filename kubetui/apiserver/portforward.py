@@ -32,7 +32,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from kubetui.api.errors import BadRequest, StatusError
+from kubetui.api.errors import BadRequest, MethodNotAllowed, StatusError
 from kubetui.apiserver import spdy
 from kubetui.apiserver.exec import require_node
 
@@ -59,6 +59,8 @@ def parse_port(raw: str) -> int:
 
 async def serve_portforward(request: web.Request, pod: dict, connector) -> web.StreamResponse:
     name = pod["metadata"]["name"]
+    if request.method not in ("GET", "POST"):           # a "connect" subresource: GET and POST only
+        raise MethodNotAllowed("the server does not allow this method on the requested resource")
     # kubectl checks the phase itself before it asks; other clients get the same words from here
     phase = (pod.get("status") or {}).get("phase") or "Pending"
     if phase != "Running":

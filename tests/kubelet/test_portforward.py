@@ -272,3 +272,22 @@ async def test_kubectl_port_forward_streams_megabytes_both_ways_and_half_closes(
     finally:
         await stop_forward(proc)
     assert len(got) == len(payload) and got == payload
+
+
+async def test_portforward_without_an_upgrade_or_with_another_method_is_refused(cluster):
+    import json
+    import ssl
+    ctx = ssl.create_default_context(cadata=cluster.pki.ca_pem().decode())
+
+    def call(method: str) -> tuple[int, dict]:
+        req = urllib.request.Request(f"{cluster.server.url}/api/v1/namespaces/default/pods/web/portforward",
+                                     method=method, headers={"Authorization": f"Bearer {cluster.auth.admin_token()}"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+    code, body = await asyncio.to_thread(call, "GET")
+    assert (code, body["message"]) == (400, "Upgrade request required")
+    code, body = await asyncio.to_thread(call, "DELETE")
+    assert (code, body["reason"]) == (405, "MethodNotAllowed")
