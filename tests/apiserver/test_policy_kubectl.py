@@ -192,3 +192,30 @@ async def test_team_namespace_quota_and_limit_range_kubectl_and_python_client(cl
         assert ["Container", "cpu", "-", "1", "250m", "500m", "-"] in [line.split() for line in out.splitlines()]
     finally:
         await cm.stop()
+
+
+async def test_get_all_lists_rcs_and_object_count_quota(cluster):
+    """``kubectl get all`` includes ReplicationControllers (upstream's ``all`` category), and a
+    ``count/deployments.apps`` quota refuses the second Deployment with upstream's words."""
+    from kubetui.apiserver.inprocess import InProcessClient
+    from kubetui.controllers.manager import ControllerManager
+
+    out = await ok(cluster, "get", "all")
+    assert "replicationcontroller/nginx" in out
+    cm = ControllerManager(InProcessClient(cluster.registry), controllers=["resourcequota"])
+    await cm.start()
+    try:
+        await ok(cluster, "create", "namespace", "counted")
+        await ok(cluster, "create", "quota", "objects", "-n", "counted", "--hard=count/deployments.apps=1")
+        import asyncio
+        for _ in range(200):
+            rq = await cluster.registry.get(resource_for("quota"), "counted", "objects")
+            if (rq.get("status") or {}).get("used") == {"count/deployments.apps": "0"}:
+                break
+            await asyncio.sleep(0.05)
+        await ok(cluster, "create", "deployment", "one", "-n", "counted", "--image=nginx")
+        err = await fails(cluster, "create", "deployment", "two", "-n", "counted", "--image=nginx")
+        assert ('deployments.apps "two" is forbidden: exceeded quota: objects, requested: '
+                'count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1') in err
+    finally:
+        await cm.stop()

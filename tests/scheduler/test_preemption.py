@@ -163,3 +163,26 @@ async def test_scheduler_preempts_a_low_priority_pod_end_to_end():
         assert c.scheduler.preempted == 1
     finally:
         await c.stop()
+
+
+def test_explain_pod_shows_the_post_filter_step():
+    """``kubetui explain pod``: the decisions carry DefaultPreemption's real result and the table prints it."""
+    from rich.console import Console
+
+    from kubetui.cmd.scheduler import render_attempt
+    from kubetui.scheduler.explain import AttemptRecord
+
+    cache, fwk = setup([make_node("n1", cpu="1"), make_node("n2", cpu="1")],
+                       [("n1", pod("low", "800m", 0)), ("n2", pod("mid", "800m", 500))])
+    p = PodInfo(pod("high", "500m", 1000))
+    r = fwk.schedule_pod(p, cache.node_list())
+    attempt = AttemptRecord(1, 0.0, "default", "default", "high", "uid-high", r).to_dict()
+    pf = attempt["postFilter"]
+    assert (pf["plugin"], pf["nominatedNode"], pf["victims"]) == ("DefaultPreemption", "n1",
+                                                                  [{"name": "default/low", "priority": 0}])
+    console = Console(width=200, record=True)
+    for part in render_attempt(attempt):
+        console.print(part)
+    text = console.export_text()
+    assert "PostFilter DefaultPreemption: preempting on n1: default/low (priority 0)" in text
+    assert "also possible on n2: 1 victim(s), 0 PodDisruptionBudget violation(s)" in text
