@@ -354,6 +354,20 @@ def test_kubectl_port_forward_reaches_an_isolated_pod_through_its_netns(docker_c
                 proc.communicate(timeout=20)
         assert all(a.startswith("pod=pf-web ") for a in answers), answers[:3]
 
+        # the official client's portforward() (the v4 channel protocol) into the same netns
+        from kubernetes import client as k8s, config as k8s_config
+        from kubernetes.stream import portforward
+        core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(c.kubeconfig)))
+        pf = portforward(core.connect_get_namespaced_pod_portforward, "pf-web", "default", ports="8080")
+        sock = pf.socket(8080)
+        sock.setblocking(True)
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+        sock.close()
+        assert reply.startswith(b"HTTP/1.0 200") and b"pod=pf-web " in reply and pf.error(8080) is None, reply
+
         proc, port = forward("pod/pf-web", "81")
         try:
             with pytest.raises(OSError):
