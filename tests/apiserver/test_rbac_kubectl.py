@@ -252,3 +252,27 @@ async def test_a_kubelet_credential_cannot_read_another_nodes_pods_secret(cluste
                     assert (await r.json())["message"] == (
                         'secrets "a-only" is forbidden: User "system:node:node-b" cannot get resource "secrets" in '
                         'API group "" in the namespace "team"')
+
+
+async def test_token_review_and_subject_access_review(cluster, alice):
+    # (--validate=false: the review kinds have no OpenAPI document yet)
+    token = cluster.server.authenticator.node_token("node-z")
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    out = yaml.safe_load(await ok(cluster, "create", "--validate=false", "-f", "-", "-o", "yaml", stdin=yaml.safe_dump(review).encode()))
+    assert out["status"] == {"authenticated": True, "user": {
+        "username": "system:node:node-z", "groups": ["system:nodes", "system:authenticated"]}}
+    review["spec"]["token"] = "nope"
+    out = yaml.safe_load(await ok(cluster, "create", "--validate=false", "-f", "-", "-o", "yaml", stdin=yaml.safe_dump(review).encode()))
+    assert out["status"]["authenticated"] is False
+    sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+        "user": "alice", "groups": ["devs"],
+        "resourceAttributes": {"namespace": "team", "verb": "create", "group": "apps", "resource": "deployments"}}}
+    out = yaml.safe_load(await ok(cluster, "create", "--validate=false", "-f", "-", "-o", "yaml", stdin=yaml.safe_dump(sar).encode()))
+    assert out["status"]["allowed"] is True
+    sar["spec"]["resourceAttributes"]["resource"] = "secrets"
+    sar["spec"]["resourceAttributes"]["group"] = ""
+    out = yaml.safe_load(await ok(cluster, "create", "--validate=false", "-f", "-", "-o", "yaml", stdin=yaml.safe_dump(sar).encode()))
+    assert out["status"]["allowed"] is False
+    # alice may not ask about others (SubjectAccessReview is cluster-admin's)
+    rc, _, err = await kubectl(cluster, "create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(sar).encode(), kubeconfig=alice)
+    assert rc == 1 and 'cannot create resource "subjectaccessreviews" in API group "authorization.k8s.io"' in err
