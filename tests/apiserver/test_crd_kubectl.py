@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from kubetui.api.customresource.serve import serve
 from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.controllers.manager import ControllerManager
 
@@ -30,6 +31,7 @@ async def cluster(tmp_path_factory):
     yield c
     await cm.stop()
     await c.stop()
+    serve([])  # the served custom resources are process-wide: leave none behind for other modules
 
 
 async def ok(c: HTTPCluster, *args: str, stdin: bytes | None = None) -> str:
@@ -166,6 +168,14 @@ async def test_validation_defaulting_pruning_status_scale_and_versions(cluster):
     assert raw["apiVersion"] == "example.org/v1beta1" and raw["items"][0]["apiVersion"] == "example.org/v1beta1"
 
 
+async def test_deleting_a_namespace_deletes_its_custom_resources(cluster):
+    await ok(cluster, "create", "namespace", "wd-ns")
+    await ok(cluster, "apply", "-n", "wd-ns", "-f", "-", stdin=b"apiVersion: example.org/v1\nkind: Widget\n"
+             b"metadata: {name: in-ns}\nspec: {cronSpec: '* * * * *'}\n")
+    await ok(cluster, "delete", "namespace", "wd-ns", "--wait=true", "--timeout=60s")
+    assert cluster.registry.store.range("/registry/example.org/widgets/wd-ns/") == []
+
+
 async def test_deleting_a_crd_deletes_its_objects(cluster):
     await ok(cluster, "create", "namespace", "crd-del")
     for i in range(3):
@@ -176,6 +186,11 @@ async def test_deleting_a_crd_deletes_its_objects(cluster):
     assert "crontabs" not in await ok(cluster, "get", "crd")
     out = await ok(cluster, "api-resources", "--api-group=stable.example.com")
     assert "crontabs" not in out
+    for _ in range(100):  # its local APIService goes too (autoregister), right after
+        if cluster.registry.store.get("/registry/apiregistration.k8s.io/apiservices/v1.stable.example.com") is None:
+            break
+        await asyncio.sleep(0.1)
+    assert "v1.stable.example.com" not in await ok(cluster, "get", "apiservices")
     for _ in range(100):
         if not cluster.registry.store.range("/registry/stable.example.com/"):
             break
@@ -188,6 +203,7 @@ async def test_apiservices_local_ones_and_a_remote_one_said_unavailable(cluster)
     assert out.splitlines()[0].split() == ["NAME", "SERVICE", "AVAILABLE", "AGE"]
     got = rows(out)
     assert got["v1."][1:3] == ["Local", "True"] and got["v1.apps"][1:3] == ["Local", "True"]
+    assert got["v1.example.org"][1:3] == ["Local", "True"]  # a CRD's group/version is registered too
     await ok(cluster, "apply", "-f", "-", stdin=b"apiVersion: apiregistration.k8s.io/v1\nkind: APIService\n"
              b"metadata: {name: v1beta1.custom.metrics.k8s.io}\nspec:\n  service: {name: adapter, namespace: "
              b"monitoring}\n  group: custom.metrics.k8s.io\n  version: v1beta1\n  insecureSkipTLSVerify: true\n"

@@ -15,6 +15,7 @@ from kubernetes import dynamic, watch as k8s_watch
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from kubetui.api.customresource.serve import serve
 from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.controllers.manager import ControllerManager
 
@@ -35,6 +36,7 @@ async def cluster(tmp_path_factory):
     yield c
     await cm.stop()
     await c.stop()
+    serve([])  # the served custom resources are process-wide: leave none behind for other modules
 
 
 async def established(ext: k8s.ApiextensionsV1Api, name: str) -> None:

@@ -193,6 +193,16 @@ async def ensure_local_apiservices(registry: "Registry") -> None:
     from kubetui.apiserver import discovery
     res = resource_for("apiservices")
     custom_groups = {r.group for r in _custom_resources()}
+    served = {(g, v) for g, vs in discovery.group_versions().items() for v in vs}
+    for kv in registry.store.range(res.key()):
+        svc = kv.value
+        spec = svc.get("spec") or {}
+        managed = ((svc.get("metadata") or {}).get("labels") or {}).get("kube-aggregator.kubernetes.io/automanaged")
+        if managed == "true" and (spec.get("group"), spec.get("version")) not in served:
+            try:  # the CRD that served it is gone (upstream: crdregistration removes it)
+                await registry.delete(res, None, svc["metadata"]["name"])
+            except errors.NotFound:
+                pass
     for group, versions in discovery.group_versions().items():
         if group.endswith(_KUBETUI_OWN):
             continue
