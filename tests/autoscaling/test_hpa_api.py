@@ -205,3 +205,17 @@ async def test_table_watch_through_v1_carries_v1_objects_in_its_rows(cluster):
     rows = [row for ev in lines for row in ev["object"].get("rows") or []]
     assert rows and {r["object"]["apiVersion"] for r in rows} == {"autoscaling/v1"}
     assert "web" in [r["cells"][0] for r in rows]
+
+
+async def test_kubectl_apply_of_a_v1_manifest_creates_then_patches(cluster):
+    manifest = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "legacy"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                         "minReplicas": 1, "maxReplicas": 3, "targetCPUUtilizationPercentage": 70}}
+    await ok(cluster, "apply", "-f", "-", stdin=json.dumps(manifest).encode())
+    manifest["spec"]["targetCPUUtilizationPercentage"] = 40
+    manifest["spec"]["maxReplicas"] = 6
+    out = await ok(cluster, "apply", "-f", "-", stdin=json.dumps(manifest).encode())
+    assert "configured" in out
+    v2 = json.loads(await ok(cluster, "get", "hpa", "legacy", "-o", "json"))
+    assert v2["spec"]["maxReplicas"] == 6
+    assert v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 40
