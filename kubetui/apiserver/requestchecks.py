@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from kubetui.api.errors import BadRequest, field_error
-from kubetui.api.resources import Resource
+from kubetui.api.resources import Resource, is_custom
 from kubetui.apiserver.hooks import Hooks, prune, warn
 
 Obj = dict[str, Any]
@@ -78,7 +78,10 @@ def decode_checks(h: Hooks, resource: Resource, obj: Obj, field_validation: str 
         return
     mode = (field_validation or "Strict").capitalize()
     if mode == "Strict":
-        raise BadRequest("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
+        detail = "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
+        if is_custom(resource):  # the unstructured decoder of a custom resource says which kind it was decoding
+            detail = f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: {detail}'
+        raise BadRequest(detail)
     for f in unknown:
         if mode == "Warn":
             warn(f'unknown field "{f}"')
