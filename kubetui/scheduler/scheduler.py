@@ -281,14 +281,22 @@ class Scheduler:
                                          error=bool(result.error) and result.error != result.message)
             pf = result.preemption
             if pf is not None and pf.nominated_node:
+                # getLowerPriorityNominatedPods: pods nominated there earlier with a lower priority lose
+                # their claim (they will be tried again from scratch).
+                lower = [p for p in (self.framework.nominated.get(pf.nominated_node) or {}).values()
+                         if p.priority < pi.priority]
+                for p in lower:
+                    self.framework.nominate(p, None)
                 self.framework.nominate(pi, pf.nominated_node)
-                self._spawn(self._preempt(live, pi, pf.nominated_node, pf.victims))
+                self._spawn(self._preempt(live, pi, pf.nominated_node, pf.victims, lower))
             self._spawn(self._report_failure(live, rec.message))
         return result
 
-    async def _preempt(self, pod: dict[str, Any], pi: PodInfo, node: str, victims: list[PodInfo]) -> None:
+    async def _preempt(self, pod: dict[str, Any], pi: PodInfo, node: str, victims: list[PodInfo],
+                       cleared: list[PodInfo] = ()) -> None:  # type: ignore[assignment]
         """``prepareCandidate``: mark each victim ``DisruptionTarget`` (PreemptionByScheduler), delete it,
-        record ``Preempted``; then set the preemptor's ``status.nominatedNodeName``."""
+        record ``Preempted``; clear ``nominatedNodeName`` of lower-priority pods nominated to the node;
+        then set the preemptor's ``status.nominatedNodeName``."""
         now = rfc3339(self.clock.time())
         for v in victims:
             cond = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
@@ -305,6 +313,14 @@ class Scheduler:
                 continue
             self.preempted += 1
             await self._event(v.pod, "Normal", "Preempted", f"Preempted by pod {pi.uid} on node {node}")
+        for p in cleared:
+            try:
+                await self.client.patch("pods", p.name, {"status": {"nominatedNodeName": None}}, p.namespace,
+                                        subresource="status", patch_type=STRATEGIC_MERGE_PATCH)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.debug("clearing nominatedNodeName on %s failed: %s", p.key, e)
         try:
             await self.client.patch("pods", pi.name, {"status": {"nominatedNodeName": node}}, pi.namespace,
                                     subresource="status", patch_type=STRATEGIC_MERGE_PATCH)

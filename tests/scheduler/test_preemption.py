@@ -186,3 +186,41 @@ def test_explain_pod_shows_the_post_filter_step():
     text = console.export_text()
     assert "PostFilter DefaultPreemption: preempting on n1: default/low (priority 0)" in text
     assert "also possible on n2: 1 victim(s), 0 PodDisruptionBudget violation(s)" in text
+
+
+async def test_a_higher_priority_preemptor_takes_over_a_lower_priority_nomination():
+    """getLowerPriorityNominatedPods: mid was nominated to node-1; high preempts there too, so mid loses
+    its nomination (status.nominatedNodeName cleared) and high is the one bound when the room appears."""
+    from cluster_fixture import MiniCluster, settle
+
+    c = await MiniCluster().start()
+    try:
+        await c.add_node("node-1", cpus=1)
+
+        async def create(name, cpu, priority):
+            p = make_pod(name, cpu=cpu)
+            p["metadata"].pop("uid")
+            if priority:
+                await c.client.create("priorityclasses", {"metadata": {"name": name}, "value": priority}, None)
+                p["spec"]["priorityClassName"] = name
+            return await c.client.create("pods", p, "default")
+
+        await create("low", "800m", 0)
+        await settle(lambda: c.scheduler.bound >= 1, "low bound")
+        mid = await create("mid", "600m", 100)
+        await settle(lambda: c.scheduler.framework.nominated_node_of("default/mid") == "node-1", "mid nominated")
+        await create("high", "500m", 1000)
+        await settle(lambda: c.scheduler.framework.nominated_node_of("default/high") == "node-1", "high nominated")
+        assert c.scheduler.framework.nominated_node_of("default/mid") is None
+        await c.scheduler.wait_for_bindings()
+        assert (await c.client.get("pods", "mid", "default"))["status"].get("nominatedNodeName") is None
+        for _ in range(200):
+            await c.clock.advance(1.0)
+            pods = await c.pods()
+            if "low" not in pods and pods["high"]["spec"].get("nodeName"):
+                break
+        pods = await c.pods()
+        assert pods["high"]["spec"].get("nodeName") == "node-1" and not pods["mid"]["spec"].get("nodeName")
+        assert mid["metadata"]["uid"]
+    finally:
+        await c.stop()
