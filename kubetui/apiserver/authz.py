@@ -75,6 +75,8 @@ def request_attributes(request: Any, user: rbac.Subject) -> rbac.Attributes:
 def authorize_request(authorizer: rbac.Authorizer, attrs: rbac.Attributes) -> None:
     if not authorizer.authorize(attrs):
         raise rbac.forbidden_error(attrs)
+    from kubetui.apiserver.nodeauthorizer import node_restriction
+    node_restriction(authorizer.index.store, attrs)
 
 
 def impersonate(authorizer: rbac.Authorizer, user: rbac.Subject, headers: Mapping[str, str]) -> rbac.Subject:

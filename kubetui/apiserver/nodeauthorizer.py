@@ -112,3 +112,34 @@ class NodeAuthorizer:
         if attrs.resource_request and attrs.api_group == "" and attrs.resource in ("secrets", "configmaps"):
             return None  # no listing or watching every Secret of the cluster
         return True if any(rbac.rule_allows(attrs, r) for r in self.node_rules) else None
+
+
+_WRITES = {"create", "update", "patch", "delete"}
+
+
+def node_restriction(store: Any, attrs: rbac.Attributes) -> None:
+    """NodeRestriction admission (``plugin/pkg/admission/noderestriction``), the name-based part:
+    a kubelet may write only its own Node and Lease, and only the status (or deletion) of pods
+    bound to it. Raises Forbidden worded as upstream's admission errors."""
+    from kubetui.api.errors import Forbidden
+    from kubetui.api.resources import resource_for
+    node = node_name(attrs.user)
+    if node is None or not attrs.resource_request or attrs.verb not in _WRITES:
+        return
+
+    def refuse(msg: str) -> None:
+        raise Forbidden(f'{attrs.resource}{"." + attrs.api_group if attrs.api_group else ""} "{attrs.name}" is '
+                        f"forbidden: {msg}", name=attrs.name or None, group=attrs.api_group or None,
+                        kind=attrs.resource)
+
+    if attrs.api_group == "" and attrs.resource == "nodes" and attrs.name and attrs.name != node:
+        refuse(f'node "{node}" is not allowed to modify node "{attrs.name}"')
+    if attrs.api_group == "coordination.k8s.io" and attrs.resource == "leases" and attrs.name \
+            and (attrs.namespace != "kube-node-lease" or attrs.name != node):
+        refuse(f'can only access node lease with the same name as the requesting node')
+    if attrs.api_group == "" and attrs.resource == "pods" and attrs.name and attrs.verb != "create":
+        kv = store.get(resource_for("pods").key(attrs.name, attrs.namespace), copy=False)
+        if kv is not None and (kv.value.get("spec") or {}).get("nodeName") != node:
+            if attrs.subresource == "status":
+                refuse(f'node "{node}" can only update pod status for pods with spec.nodeName set to itself')
+            refuse(f'node "{node}" can only delete pods with spec.nodeName set to itself')

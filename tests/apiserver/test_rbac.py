@@ -356,3 +356,28 @@ async def test_a_kubelet_reads_only_its_own_pods_secrets(registry):
     # the same user name without the group is not a kubelet
     assert not az.authorize(rbac.Attributes(rbac.Subject("system:node:node-a", (rbac.AUTHENTICATED,)), "get",
                                             "dev", "", "secrets", "", "a-secret"))
+
+
+async def test_node_restriction_a_kubelet_writes_only_its_own_objects(registry):
+    from kubetui.apiserver.nodeauthorizer import node_restriction
+    pods = resource_for("pods")
+    await registry.create(pods, "dev", {"metadata": {"name": "on-b"}, "spec": {
+        "nodeName": "node-b", "containers": [{"name": "c", "image": "nginx"}]}})
+    await registry.create(pods, "dev", {"metadata": {"name": "on-a"}, "spec": {
+        "nodeName": "node-a", "containers": [{"name": "c", "image": "nginx"}]}})
+    a = rbac.Subject("system:node:node-a", ("system:nodes", rbac.AUTHENTICATED))
+
+    def check(verb, resource, name, ns="", sub="", group=""):
+        node_restriction(registry.store, rbac.Attributes(a, verb, ns, group, resource, sub, name))
+    check("patch", "nodes", "node-a", sub="status")
+    check("update", "pods", "on-a", "dev", "status")
+    check("update", "leases", "node-a", "kube-node-lease", group="coordination.k8s.io")
+    with pytest.raises(Forbidden, match='nodes "node-b" is forbidden: node "node-a" is not allowed to modify '
+                                        'node "node-b"'):
+        check("patch", "nodes", "node-b", sub="status")
+    with pytest.raises(Forbidden, match="can only update pod status for pods with spec.nodeName set to itself"):
+        check("patch", "pods", "on-b", "dev", "status")
+    with pytest.raises(Forbidden, match="can only delete pods with spec.nodeName set to itself"):
+        check("delete", "pods", "on-b", "dev")
+    with pytest.raises(Forbidden, match="can only access node lease with the same name"):
+        check("update", "leases", "node-b", "kube-node-lease", group="coordination.k8s.io")
