@@ -163,6 +163,17 @@ GOOD.update({
                             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                         "name": "view"},
                             "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ops"}]},
+    "customresourcedefinitions": {
+        "metadata": {"name": "crontabs.stable.example.com"},
+        "spec": {"group": "stable.example.com", "scope": "Namespaced",
+                 "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab", "listKind": "CronTabList"},
+                 "conversion": {"strategy": "None"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                     "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                         "cronSpec": {"type": "string"}, "replicas": {"type": "integer"}}}}}}}]}},
+    "apiservices": {"metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+                    "spec": {"group": "custom.metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+                             "versionPriority": 100, "service": {"name": "adapter", "namespace": "monitoring"}}},
 })
 
 

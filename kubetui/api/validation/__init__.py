@@ -37,9 +37,22 @@ from kubetui.api.validation.policy import (
     validate_replication_controller, validate_resource_quota,
 )
 
+def validate_crd(obj: dict[str, Any], old: dict[str, Any] | None, subresource: str | None) -> list[Cause]:
+    # (imported here: kubetui.api.customresource uses this package's name checks)
+    from kubetui.api.customresource.crd import validate_crd as validate
+    return validate(obj, old, subresource)
+
+
+def validate_apiservice(obj: dict[str, Any], old: dict[str, Any] | None, subresource: str | None) -> list[Cause]:
+    from kubetui.api.customresource.apiservice import validate_apiservice as validate
+    return validate(obj, old, subresource)
+
+
 KindValidator = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], list[Cause]]
 
 VALIDATORS: dict[str, KindValidator] = {
+    "CustomResourceDefinition": validate_crd,
+    "APIService": validate_apiservice,
     "Pod": validate_pod,
     "Service": validate_service,
     "ConfigMap": validate_config_map,

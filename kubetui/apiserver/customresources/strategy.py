@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubetui.api import errors
 from kubetui.api.customresource import schema as crschema
+from kubetui.api.customresource.apiservice import validate_apiservice
 from kubetui.api.customresource.crd import STORED_VERSIONS_FINALIZER, storage_version, validate_crd
 from kubetui.api.customresource.printer import eval_path
 from kubetui.api.errors import BadRequest, field_error
@@ -137,27 +138,6 @@ def availability(apiservice: Obj, now: str) -> Obj:
     return {"type": "Available", "status": "False", "lastTransitionTime": now, "reason": "ServiceNotFound",
             "message": f"service/{svc.get('name')} in \"{svc.get('namespace')}\" is not served: kubetui does not "
                        "proxy aggregated APIs (API aggregation is not supported)"}
-
-
-def validate_apiservice(obj: Obj) -> list[dict[str, str]]:
-    """``ValidateAPIService``: the name is version.group, priorities in range, a service or none."""
-    spec = obj.get("spec") or {}
-    out = []
-    name = (obj.get("metadata") or {}).get("name", "")
-    version, group = spec.get("version") or "", spec.get("group") or ""
-    want = f"{version}.{group}"
-    if name != want:
-        out.append(field_error("metadata.name", f'Invalid value: "{name}": must be `spec.version+"."+spec.group`: '
-                               f'"{want}"'))
-    if not version:
-        out.append(field_error("spec.version", "Required value", "FieldValueRequired"))
-    gpm, vp = spec.get("groupPriorityMinimum"), spec.get("versionPriority")
-    if not isinstance(gpm, int) or not 0 < gpm < 20000:
-        out.append(field_error("spec.groupPriorityMinimum", f"Invalid value: {gpm}: must be positive and less "
-                               "than 20000"))
-    if not isinstance(vp, int) or not 0 < vp < 1000000:
-        out.append(field_error("spec.versionPriority", f"Invalid value: {vp}: must be positive and less than 1000000"))
-    return out
 
 
 class CustomResourceStrategy(Strategy):
