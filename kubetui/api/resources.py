@@ -106,7 +106,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("configmaps", "ConfigMap", short_names=("cm",)),
     Resource("secrets", "Secret"),
     Resource("events", "Event", short_names=("ev",)),
-    Resource("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    Resource("serviceaccounts", "ServiceAccount", short_names=("sa",), subresources={
+        "token": (("authentication.k8s.io", "v1", "TokenRequest"), ("create",)),
+    }),
     Resource("persistentvolumes", "PersistentVolume", namespaced=False, short_names=("pv",),
              subresources={**_STATUS}),
     Resource("persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",),

@@ -15,6 +15,7 @@ a cluster with Kubernetes' timings, a few seconds with kubetui's lab timings
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Callable
 
 from kubetui.api.errors import Forbidden
@@ -26,6 +27,11 @@ Obj = dict[str, Any]
 Lookup = Callable[[str, "str | None", str], "Obj | None"]
 
 DEFAULT_SERVICE_ACCOUNT = "default"
+API_ACCESS_VOLUME = "kube-api-access"                      # ServiceAccountVolumeName
+API_TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"  # DefaultAPITokenMountPath
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"                     # what the root-ca-cert-publisher writes
+WARN_ONLY_BOUND_TOKEN_EXPIRATION = 3607                    # serviceaccount.WarnOnlyBoundTokenExpirationSeconds
+RAND_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"              # k8s.io/apimachinery/pkg/util/rand
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 # scheduling.DefaultPriorityWhenNoDefaultClassExists
@@ -47,8 +53,12 @@ def service_account(pod: Obj, namespace: str, lookup: Lookup) -> None:
     A pod without ``serviceAccountName`` runs as the namespace's ``default``
     ServiceAccount; the account must exist (403 otherwise, upstream's words),
     and its ``imagePullSecrets`` become the pod's if the pod names none.
-    Mirror pods are left alone. (Upstream also mounts the account's API token
-    as a projected volume; kubetui's nodes have no TokenRequest API to fill it.)
+    Mirror pods are left alone. Unless the pod (or else the account) says
+    ``automountServiceAccountToken: false``, every container and init
+    container mounts the projected ``kube-api-access-xxxxx`` volume (a bound
+    token the kubelet requests, the cluster CA, the namespace) read-only at
+    ``/var/run/secrets/kubernetes.io/serviceaccount``, where in-cluster
+    clients look.
     """
     if "kubernetes.io/config.mirror" in ((pod.get("metadata") or {}).get("annotations") or {}):
         return
@@ -63,6 +73,52 @@ def service_account(pod: Obj, namespace: str, lookup: Lookup) -> None:
     if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):
         spec["imagePullSecrets"] = [{"name": s.get("name", "")} for s in account["imagePullSecrets"]
                                     if isinstance(s, dict)]
+    if should_automount(account, spec):
+        mount_service_account_token(spec)
+
+
+def should_automount(account: Obj, spec: Obj) -> bool:
+    """``shouldAutomount``: the pod's ``automountServiceAccountToken`` wins, then the account's, else true."""
+    if spec.get("automountServiceAccountToken") is not None:
+        return bool(spec["automountServiceAccountToken"])
+    if account.get("automountServiceAccountToken") is not None:
+        return bool(account["automountServiceAccountToken"])
+    return True
+
+
+def token_volume_source() -> Obj:
+    """Upstream ``TokenVolumeSource()``: a bound token, the cluster CA, the namespace."""
+    return {"sources": [
+        {"serviceAccountToken": {"expirationSeconds": WARN_ONLY_BOUND_TOKEN_EXPIRATION, "path": "token"}},
+        {"configMap": {"name": ROOT_CA_CONFIGMAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+    ], "defaultMode": 420}
+
+
+def _generate_name(base: str) -> str:
+    """``names.SimpleNameGenerator``: base + 5 characters of ``utilrand``'s alphabet (no vowels, no look-alikes)."""
+    return base + "".join(secrets.choice(RAND_ALPHABET) for _ in range(5))
+
+
+def mount_service_account_token(spec: Obj) -> None:
+    """``mountServiceAccountToken``: the projected volume, mounted by each container without a mount there."""
+    volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+    existing = next((v.get("name") for v in volumes if isinstance(v, dict)
+                     and str(v.get("name", "")).startswith(API_ACCESS_VOLUME + "-")), None)
+    name = existing or _generate_name(API_ACCESS_VOLUME + "-")
+    needs = False
+    for field in ("initContainers", "containers"):
+        for c in spec.get(field) or []:
+            if not isinstance(c, dict):
+                continue
+            mounts = c.get("volumeMounts") if isinstance(c.get("volumeMounts"), list) else []
+            if any(isinstance(m, dict) and m.get("mountPath") == API_TOKEN_MOUNT_PATH for m in mounts):
+                continue  # an existing mount at the default path prevents the token's
+            c["volumeMounts"] = [*mounts, {"name": name, "readOnly": True, "mountPath": API_TOKEN_MOUNT_PATH}]
+            needs = True
+    if existing is None and needs:
+        spec["volumes"] = [*volumes, {"name": name, "projected": token_volume_source()}]
 
 
 def default_toleration_seconds(pod: Obj, seconds: int) -> None:

@@ -181,6 +181,12 @@ SCHEMAS: dict[str, dict[int, F]] = {
                                 3: ("user", "string", ""), 4: ("groups", "string", "rep"), 6: ("uid", "string", "")},
     # authentication/v1 (kubectl auth whoami)
     "SelfSubjectReview": {1: ("metadata", "ObjectMeta", "")},
+    # authentication/v1 TokenRequest (kubectl create token)
+    "TokenRequest": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "TokenRequestSpec", "")},
+    "TokenRequestSpec": {1: ("audiences", "string", "rep"), 3: ("boundObjectRef", "BoundObjectReference", ""),
+                         4: ("expirationSeconds", "int64", "ptr")},
+    "BoundObjectReference": {1: ("kind", "string", ""), 2: ("apiVersion", "string", ""), 3: ("name", "string", ""),
+                             4: ("uid", "string", "")},
     # rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|clusterrolebinding)
     "Role": {1: ("metadata", "ObjectMeta", ""), 2: ("rules", "PolicyRule", "rep")},
     "ClusterRole": {1: ("metadata", "ObjectMeta", ""), 2: ("rules", "PolicyRule", "rep"),
@@ -208,7 +214,7 @@ DECODABLE = {
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
     ("authorization.k8s.io/v1", "SubjectAccessReview"),
-    ("authentication.k8s.io/v1", "SelfSubjectReview"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest"),
     ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }

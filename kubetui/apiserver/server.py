@@ -60,6 +60,7 @@ from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
 from kubetui.apiserver import customresources, discovery, encoding, rbac
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
+from kubetui.apiserver.serviceaccount import ServiceAccountTokenAuthenticator, UnionAuthenticator
 from kubetui.apiserver.authz import authorize_request, impersonate, request_attributes, subject_of
 from kubetui.apiserver.handlers import RestHandlers, parse_resource_path
 from kubetui.apiserver.watchstream import WatchStreams
@@ -118,6 +119,9 @@ class APIServer:
         self._requested_port = port
         self.ssl_context = ssl_context
         self.authenticator = authenticator if ssl_context is not None else AllowAll()
+        if not isinstance(self.authenticator, AllowAll):
+            # ServiceAccount JWTs (TokenRequest) are checked first, then the static/user credentials
+            self.authenticator = UnionAuthenticator(self.authenticator, ServiceAccountTokenAuthenticator(registry))
         self.clock = clock or Clock()
         self.watches = WatchStreams()
         self._openapi_source = openapi_documents or _default_openapi

@@ -16,6 +16,7 @@ from typing import Any
 
 from kubetui.api.resources import resource_for
 from kubetui.apiserver.auth import TokenAuthenticator
+from kubetui.apiserver.serviceaccount import TokenIssuer, load_or_create_key
 from kubetui.apiserver.certs import ensure_pki
 from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
 from kubetui.apiserver.inprocess import InProcessClient
@@ -92,6 +93,8 @@ class ControlPlane:
         sans = [*self.extra_hosts, kubernetes_service_ip(self.registry)]
         self.pki = ensure_pki(self.state_dir, self.settings.name, sans)
         self.authenticator = TokenAuthenticator.for_state_dir(self.state_dir)
+        # ServiceAccount tokens are signed with the state dir's key, so they outlive a restart
+        self.registry.token_issuer = TokenIssuer(load_or_create_key(self.state_dir))
         port = self.settings.api_port
         if not port_free(port):
             port = free_port()
@@ -166,6 +169,7 @@ class ControlPlane:
     def _make_controllers(self) -> ControllerManager:
         cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
                                api_server_endpoint=(self.api_advertise_address, self.apiserver.port),
+                               root_ca_pem=self.pki.ca_pem().decode(),
                                metrics_client=InProcessMetricsClient(self.registry, getattr(self, "metrics_source", None),
                                                                      self.clock))
         if self.settings.provider in ("docker", "local"):

@@ -45,6 +45,8 @@ CONTROLLERS: dict[str, str] = {
     "persistentvolume-binder": "kubetui.controllers.persistentvolume:PersistentVolumeController",
     "nodeipam": "kubetui.controllers.nodeipam:NodeIpamController",
     "clusterrole-aggregation": "kubetui.controllers.clusterroleaggregation:ClusterRoleAggregationController",
+    "serviceaccount": "kubetui.controllers.serviceaccounts:ServiceAccountsController",
+    "root-ca-cert-publisher": "kubetui.controllers.serviceaccounts:RootCACertPublisher",
     # apiextensions-apiserver's naming/establishing/finalizer controllers (not kube-controller-manager's)
     "customresourcedefinition": "kubetui.controllers.customresourcedefinition:CustomResourceDefinitionController",
 }
@@ -59,8 +61,11 @@ class ControllerManager:
     def __init__(self, client: Client, *, clock: Clock | None = None,
                  timings: _timings.Timings = _timings.LAB, controllers: list[str] | None = None,
                  api_server_endpoint: tuple[str, int] = ("127.0.0.1", 6443),
-                 resync_seconds: float | None = 30.0, metrics_client: Any = None) -> None:
+                 resync_seconds: float | None = 30.0, metrics_client: Any = None,
+                 root_ca_pem: str | None = None) -> None:
         self.client = client
+        # the cluster CA the root-ca-cert-publisher puts in every namespace (kube-root-ca.crt)
+        self.root_ca_pem = root_ca_pem
         # the resource metrics API (metrics.k8s.io) the HPA controller reads
         self.metrics_client = metrics_client
         self.clock = clock or Clock()

@@ -21,6 +21,7 @@ from kubetui.kubelet.atomicwriter import FileProjection
 Obj = dict[str, Any]
 
 DEFAULT_MODE = 0o644
+SA_TOKEN = "ServiceAccountToken"  # the api_data_sources kind of a serviceAccountToken source
 
 
 class ProjectionError(Exception):
@@ -216,7 +217,14 @@ def api_data_sources(volume: Obj) -> list[tuple[str, str]]:
             out.append(("ConfigMap", s["configMap"].get("name", "")))
         elif "secret" in s:
             out.append(("Secret", s["secret"].get("name", "")))
+        elif "serviceAccountToken" in s:
+            out.append((SA_TOKEN, token_source_key(s["serviceAccountToken"])))
     return out
+
+
+def token_source_key(src: Obj) -> str:
+    """How a ``serviceAccountToken`` source is keyed among a volume's objects: audience and lifetime."""
+    return f"{src.get('audience') or ''}|{int(src.get('expirationSeconds') or 3600)}"
 
 
 def volume_payload(volume: Obj, pod: Obj, objects: dict[tuple[str, str], Obj | None], pod_ip: str,
@@ -250,10 +258,17 @@ def volume_payload(volume: Obj, pod: Obj, objects: dict[tuple[str, str], Obj | N
                 part = key_payload("Secret", objects.get(("Secret", s["secret"].get("name", ""))), s["secret"], mode)
             elif "downwardAPI" in s:
                 part = downward_payload(pod, s["downwardAPI"], mode, pod_ip, allocatable)
+            elif "serviceAccountToken" in s:
+                # the kubelet's TokenRequest answer (``objects`` holds {"token": ...}); the file gets the
+                # volume's defaultMode, as upstream's projected volume plugin
+                tr = objects.get((SA_TOKEN, token_source_key(s["serviceAccountToken"])))
+                if not tr or not tr.get("token"):
+                    raise ProjectionError("failed to fetch token: no token for the pod's service account")
+                part = {s["serviceAccountToken"].get("path") or "token": FileProjection(tr["token"].encode(), mode)}
             else:
                 other = ", ".join(s) or "an empty source"
                 raise ProjectionError(f"projected volume source {other} is not supported by kubetui's kubelet "
-                                      "(configMap, secret and downwardAPI are)")
+                                      "(configMap, secret, downwardAPI and serviceAccountToken are)")
             clash = set(part) & set(out)
             if clash:
                 raise ProjectionError(f"projected volume: several sources write {sorted(clash)[0]!r}")

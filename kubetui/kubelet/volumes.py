@@ -42,6 +42,7 @@ from kubetui.kubelet import projection
 from kubetui.agent.apiclient import APIClient, APIError
 from kubetui.kubelet.atomicwriter import AtomicWriter, PayloadError
 from kubetui.kubelet.projection import ProjectionError
+from kubetui.kubelet.tokens import TokenManager
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ObjectCache:
     def __init__(self, api: APIClient, clock, ttl: float) -> None:
         self.api, self.clock, self.ttl = api, clock, ttl
         self._entries: dict[tuple[str, str, str], tuple[float, Obj | None]] = {}
+        self.tokens = TokenManager(api, clock)  # serviceAccountToken sources (TokenRequest)
 
     async def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         """The object, or None if it does not exist. Other API errors propagate."""
@@ -284,9 +286,13 @@ class PodVolumes:
         return path
 
     async def _fetch(self, v: Obj) -> dict[tuple[str, str], Obj | None]:
-        out = {}
+        out: dict[tuple[str, str], Obj | None] = {}
         for kind, obj_name in projection.api_data_sources(v):
-            out[(kind, obj_name)] = await self.objects.get(kind, self.namespace, obj_name)
+            if kind == projection.SA_TOKEN:
+                audience, seconds = obj_name.rsplit("|", 1)
+                out[(kind, obj_name)] = await self.objects.tokens.get(self.pod, audience, int(seconds))
+            else:
+                out[(kind, obj_name)] = await self.objects.get(kind, self.namespace, obj_name)
         return out
 
     async def _project(self, v: Obj, d: Path, pod_ip: str) -> bool:

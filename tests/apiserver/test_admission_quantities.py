@@ -4,8 +4,7 @@ Quantities come back in canonical form wherever a Quantity lives, and pods
 carry what upstream's admission plugins add (ServiceAccount,
 DefaultTolerationSeconds, Priority), through the real kubectl and the
 official Python client. The expected pod spec is what kube-apiserver returns
-for the same manifest (less the service account token volume, which kubetui
-does not mount).
+for the same manifest, the ``kube-api-access-xxxxx`` token volume included.
 """
 
 from __future__ import annotations
@@ -60,9 +59,14 @@ async def test_a_pod_reads_back_as_from_a_real_cluster(cluster):
     finally:
         cluster.registry.hooks.admission.timings = LAB
     spec = (await get_json(cluster, "pod", "plain"))["spec"]
+    # the ServiceAccount plugin's volume: "kube-api-access-" and 5 random characters
+    vol = spec["volumes"][0]["name"]
+    assert vol.startswith("kube-api-access-") and len(vol) == len("kube-api-access-") + 5
     assert spec == {
         "containers": [{"image": "nginx:1.27", "imagePullPolicy": "IfNotPresent", "name": "c", "resources": {},
-                        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}],
+                        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+                        "volumeMounts": [{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                                          "name": vol, "readOnly": True}]}],
         "dnsPolicy": "ClusterFirst",
         "enableServiceLinks": True,
         "preemptionPolicy": "PreemptLowerPriority",
@@ -79,6 +83,12 @@ async def test_a_pod_reads_back_as_from_a_real_cluster(cluster):
             {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists",
              "tolerationSeconds": 300},
         ],
+        "volumes": [{"name": vol, "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
+            {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                        "path": "namespace"}]}},
+        ]}}],
     }
 
 

@@ -46,9 +46,11 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
     """Every served kind's strategy, by group-resource: the registration list."""
     # (imported here: the custom-resource strategies build on ``strategies.base`` themselves)
     from kubetui.apiserver import customresources
+    from kubetui.apiserver.serviceaccount import ServiceAccountStrategy
     from kubetui.apiserver.customresources.strategy import APIServiceStrategy, CustomResourceDefinitionStrategy
     kinds: dict[str, Callable[[Resource], Strategy]] = {
         "pods": PodStrategy,
+        "serviceaccounts": ServiceAccountStrategy,
         "services": lambda r: ServiceStrategy(r, service_cidr=service_cidr, node_port_range=node_port_range,
                                               rng=rng),
         "namespaces": NamespaceStrategy,

@@ -70,8 +70,9 @@ async def ensure_default_service_account(registry: "Registry", namespace: str) -
     """Put a ``default`` ServiceAccount into ``namespace`` if it has none.
 
     Upstream the ServiceAccount controller (in kube-controller-manager) does
-    this; doing it when the namespace is created gives the same result
-    without one more controller.
+    this alone; kubetui runs that controller too (``controllers/serviceaccounts.py``:
+    a deleted ``default`` comes back) and also creates it here, so a pod
+    created right after its namespace never races the controller.
     """
     sa = resource_for("serviceaccounts")
     if registry.store.get(sa.key("default", namespace), copy=False) is None:
