@@ -385,6 +385,9 @@ class PodWorker:
             ev.pod_event(self.pod, WARNING, "Failed", f"Error: {e}", rec.name, rec.init)
             rec.waiting = (reason or "CreateContainerError", str(e))
             rec.attempt = attempt
+            # upstream's syncPod remounts API-data volumes on every retry (ReprocessPod): the files the
+            # container starts with come from the same objects as its env, not a sync period behind
+            self._volumes_due = min(self._volumes_due, now)
             self.wake_at(now + self.k.config.backoff_initial)
             return
         rec.cid, rec.attempt, rec.waiting = cid, attempt, None

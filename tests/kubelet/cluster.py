@@ -17,6 +17,8 @@ from kubetui.kubelet.apiclient import APIClient
 from kubetui.apiserver.kubeletclient import KubeletConnector, KubeletMetrics
 from kubetui.kubelet.kubelet import Kubelet, KubeletConfig
 from kubetui.runtime.process import ProcessRuntime
+from kubetui.apiserver.inprocess import InProcessClient
+from kubetui.controllers.manager import ControllerManager
 from kubetui.store import Store
 
 NODE = "node-e2e"
@@ -39,6 +41,11 @@ class Cluster:
                                 authenticator=auth, node_connector=self.connector,
                                 metrics_source=KubeletMetrics(self.connector, list_nodes))
         await self.server.start()
+        # what every control plane runs for pods' kube-api-access volumes: kube-root-ca.crt in each namespace
+        self.controllers = ControllerManager(InProcessClient(self.registry), resync_seconds=None,
+                                             controllers=["serviceaccount", "root-ca-cert-publisher"],
+                                             root_ca_pem=pki.ca_pem().decode())
+        await self.controllers.start()
         self.auth, self.pki = auth, pki
         self.kubelet = None
         self.kubeconfig = write_kubeconfig(tmp / "kubeconfig", "e2e", self.server.url, pki.ca_pem(),
@@ -63,6 +70,7 @@ class Cluster:
     async def stop(self):
         if self.kubelet:
             await self.kubelet.stop()
+        await self.controllers.stop()
         await self.server.stop()
         await self.store.close()
 
