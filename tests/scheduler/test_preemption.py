@@ -200,6 +200,9 @@ async def test_a_higher_priority_preemptor_takes_over_a_lower_priority_nominatio
         async def create(name, cpu, priority):
             p = make_pod(name, cpu=cpu)
             p["metadata"].pop("uid")
+            if name == "low":
+                # a finalizer holds the victim while it terminates, as a slow shutdown would
+                p["metadata"]["finalizers"] = ["example.com/hold"]
             if priority:
                 await c.client.create("priorityclasses", {"metadata": {"name": name}, "value": priority}, None)
                 p["spec"]["priorityClassName"] = name
@@ -214,6 +217,7 @@ async def test_a_higher_priority_preemptor_takes_over_a_lower_priority_nominatio
         assert c.scheduler.framework.nominated_node_of("default/mid") is None
         await c.scheduler.wait_for_bindings()
         assert (await c.client.get("pods", "mid", "default"))["status"].get("nominatedNodeName") is None
+        await c.client.patch("pods", "low", {"metadata": {"finalizers": None}}, "default")
         for _ in range(200):
             await c.clock.advance(1.0)
             pods = await c.pods()
