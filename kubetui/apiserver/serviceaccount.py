@@ -231,8 +231,12 @@ class UnionAuthenticator:
         self.service_accounts = service_accounts
 
     def authenticate(self, authorization_header: str | None) -> UserInfo:
-        if authorization_header and authorization_header.startswith("Bearer "):
-            token = authorization_header[len("Bearer "):].strip()
+        scheme, _, rest = (authorization_header or "").partition(" ")
+        if scheme.lower() == "bearer":
+            # the scheme is case-insensitive (upstream strings.EqualFold): the official Python
+            # client's in-cluster config sends "bearer <token>"
+            authorization_header = "Bearer " + rest
+            token = rest.strip()
             if token.count(".") == 2:
                 info = self.service_accounts.authenticate_token(token)
                 if info is not None:

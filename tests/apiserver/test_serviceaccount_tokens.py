@@ -207,3 +207,33 @@ async def test_pod_volume_or_none(cluster):
              "--overrides", '{"spec": {"automountServiceAccountToken": false}}')
     spec = json.loads(await ok(cluster, "get", "pod", "noauto", "-o", "json"))["spec"]
     assert "volumes" not in spec and "volumeMounts" not in spec["containers"][0]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_official_client_in_cluster_config(cluster, tmp_path):
+    """What ``load_incluster_config()`` reads in a pod (token, ca.crt, KUBERNETES_SERVICE_*) works against us."""
+    import asyncio
+    from urllib.parse import urlparse
+
+    from kubernetes import client as k8s
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    await ok(cluster, "create", "serviceaccount", "incluster")
+    await ok(cluster, "create", "rolebinding", "incluster-view", "--clusterrole=view",
+             "--serviceaccount=default:incluster")
+    (tmp_path / "token").write_text((await ok(cluster, "create", "token", "incluster")).strip())
+    (tmp_path / "ca.crt").write_bytes((cluster.state_dir / "pki" / "ca.crt").read_bytes())
+    url = urlparse(cluster.server.url)
+    cfg = k8s.Configuration()
+    InClusterConfigLoader(str(tmp_path / "token"), str(tmp_path / "ca.crt"),
+                          environ={"KUBERNETES_SERVICE_HOST": url.hostname,
+                                   "KUBERNETES_SERVICE_PORT": str(url.port)}).load_and_set(cfg)
+
+    def calls():
+        with k8s.ApiClient(cfg) as api:
+            pods = k8s.CoreV1Api(api).list_namespaced_pod("default")
+            with pytest.raises(k8s.ApiException) as e:
+                k8s.CoreV1Api(api).list_namespaced_secret("default")  # view does not read Secrets
+            return pods, e.value.status
+    pods, secrets_status = await asyncio.to_thread(calls)
+    assert isinstance(pods.items, list) and secrets_status == 403

@@ -404,6 +404,47 @@ def test_cpuhog_load_makes_the_hpa_scale_up_from_real_kubelet_stats(docker_clust
         c.kubectl("delete", "deployment", "hog", "--ignore-not-found", "--wait=false", check=False)
 
 
+IN_CLUSTER_CLIENT = r"""
+import json, os, ssl, urllib.request
+d = "/var/run/secrets/kubernetes.io/serviceaccount"   # what load_incluster_config() reads
+token, ns = open(d + "/token").read(), open(d + "/namespace").read()
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")  # verifies the ClusterIP against the serving cert
+url = "https://%s:%s" % (os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"])
+def call(path, body=None):
+    req = urllib.request.Request(url + path, data=body, method="POST" if body else "GET",
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        return urllib.request.urlopen(req, context=ctx, timeout=10).status, None
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+review = urllib.request.urlopen(urllib.request.Request(
+    url + "/apis/authentication.k8s.io/v1/selfsubjectreviews", method="POST",
+    data=b'{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}',
+    headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"}), context=ctx, timeout=10)
+print(ns, json.load(review)["status"]["userInfo"]["username"], call("/api/v1/namespaces/%s/pods" % ns)[0])
+"""
+
+
+def test_a_pod_reads_its_token_and_calls_the_api_through_the_kubernetes_service(docker_cluster):
+    """Issue 14: the kube-api-access volume, KUBERNETES_SERVICE_HOST and kube-proxy -> the API server as the SA."""
+    c = docker_cluster
+    c.kubectl("create", "serviceaccount", "sa-reader")
+    c.kubectl("create", "rolebinding", "sa-reader-view", "--clusterrole=view", "--serviceaccount=default:sa-reader")
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sa-client"},
+             "spec": {"serviceAccountName": "sa-reader",
+                      "containers": [{"name": "c", "image": "kubetui/hello:1"}]}})
+    try:
+        wait_for("sa-client ready", lambda: pod_ready(c.get("pod", "sa-client")), 90)
+        spec = c.get("pod", "sa-client")["spec"]
+        assert spec["containers"][0]["volumeMounts"][0]["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+        out = c.kubectl("exec", "sa-client", "--", "python3", "-c", IN_CLUSTER_CLIENT).stdout.split()
+        # authenticated as the ServiceAccount, and its RoleBinding lets it list pods
+        assert out == ["default", "system:serviceaccount:default:sa-reader", "200"], out
+    finally:
+        c.kubectl("delete", "pod/sa-client", "rolebinding/sa-reader-view", "serviceaccount/sa-reader",
+                  "--wait=false", "--ignore-not-found", check=False)
+
+
 def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_cluster):
     c = docker_cluster
     docker("kill", c.container("node-3"))
