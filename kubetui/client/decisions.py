@@ -83,3 +83,27 @@ def why_this_node(attempt: dict[str, Any]) -> list[str]:
         lines.append("The same on both, so no part in the choice: "
                      + ", ".join(f"{p} {w}" for p, w, _ in same) + ".")
     return lines
+
+
+# --- preemption (the PostFilter step) ------------------------------------------------------------
+
+def preemption_sentences(attempt: dict[str, Any]) -> list[str]:
+    """What DefaultPreemption did in this attempt, in words (empty if it did not run).
+
+    >>> preemption_sentences({"postFilter": {"plugin": "DefaultPreemption", "nominatedNode": "node-2",
+    ...     "victims": [{"name": "default/batch-x", "priority": 0}], "message": "", "candidates": []}})
+    ['Preemption: evicting default/batch-x (priority 0) from node-2; the pod waits for it there (nominatedNodeName).']
+    """
+    pf = attempt.get("postFilter")
+    if not pf:
+        return []
+    if pf.get("nominatedNode"):
+        victims = ", ".join(f"{v['name']} (priority {v['priority']})" for v in pf.get("victims") or ()) or "nothing"
+        lines = [f"Preemption: evicting {victims} from {pf['nominatedNode']}; the pod waits for it there "
+                 f"(nominatedNodeName)."]
+        others = [c for c in pf.get("candidates") or () if c.get("node") != pf["nominatedNode"]]
+        if others:
+            lines.append("Other candidates lost on upstream's criteria (PDB violations, victim priorities, "
+                         "victim count, start times): " + ", ".join(c["node"] for c in others) + ".")
+        return lines
+    return [pf["message"]] if pf.get("message") else []

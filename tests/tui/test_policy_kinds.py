@@ -73,3 +73,17 @@ def test_rbac_kinds_are_browsable_with_kubectl_columns():
     assert headers_for("roles") == ["NAME", "CREATED AT"]
     assert headers_for("rolebindings") == ["NAME", "ROLE", "AGE"]
     assert headers_for("clusterrolebindings") == ["NAME", "ROLE", "AGE"]
+
+
+def test_why_screen_says_what_preemption_did():
+    from kubetui.tui.screens.scheduler import decision_summary
+    attempt = {"attempt": 2, "outcome": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient cpu.",
+               "nodes": [], "numAllNodes": 3, "feasibleNodes": 0, "evaluatedNodes": 3,
+               "postFilter": {"plugin": "DefaultPreemption", "nominatedNode": "node-2",
+                              "victims": [{"name": "default/batch-1", "priority": 0},
+                                          {"name": "default/batch-2", "priority": 0}], "message": "",
+                              "candidates": [{"node": "node-1"}, {"node": "node-2"}]}}
+    text = decision_summary(attempt)
+    assert ("Preemption: evicting default/batch-1 (priority 0), default/batch-2 (priority 0) from node-2; "
+            "the pod waits for it there (nominatedNodeName).") in text
+    assert "criteria (PDB violations, victim priorities, victim count, start times): node-1." in text

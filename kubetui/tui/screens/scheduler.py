@@ -20,7 +20,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from kubetui.client.decisions import why_this_node
+from kubetui.client.decisions import preemption_sentences, why_this_node
 
 Obj = dict[str, Any]
 
@@ -62,6 +62,7 @@ def decision_summary(attempt: Obj) -> str:
     lines.append(f"{attempt.get('feasibleNodes', len(feasible))} of {attempt.get('numAllNodes', len(nodes))} nodes "
                  f"passed the filters ({attempt.get('evaluatedNodes', len(nodes))} evaluated).")
     lines.extend(why_this_node(attempt))
+    lines.extend(preemption_sentences(attempt))
     return "\n".join(lines)
 
 
