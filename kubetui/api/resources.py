@@ -160,6 +160,23 @@ CONVERTED: tuple[Resource, ...] = (
              short_names=("hpa",), categories=("all",), subresources={**_STATUS}),
 )
 
+#: The reviews the API server answers and never stores (``kubectl auth can-i``, ``auth whoami``):
+#: served in discovery and OpenAPI, create-only.
+REVIEWS: tuple[Resource, ...] = (
+    Resource("selfsubjectaccessreviews", "SelfSubjectAccessReview", group="authorization.k8s.io",
+             namespaced=False, verbs=("create",)),
+    Resource("selfsubjectrulesreviews", "SelfSubjectRulesReview", group="authorization.k8s.io",
+             namespaced=False, verbs=("create",)),
+    Resource("subjectaccessreviews", "SubjectAccessReview", group="authorization.k8s.io",
+             namespaced=False, verbs=("create",)),
+    Resource("localsubjectaccessreviews", "LocalSubjectAccessReview", group="authorization.k8s.io",
+             verbs=("create",)),
+    Resource("selfsubjectreviews", "SelfSubjectReview", group="authentication.k8s.io",
+             namespaced=False, verbs=("create",)),
+    Resource("tokenreviews", "TokenReview", group="authentication.k8s.io",
+             namespaced=False, verbs=("create",)),
+)
+
 _BY_NAME: dict[str, Resource] = {}
 for _r in RESOURCES:
     for _n in (_r.plural, _r.group_resource, _r.singular, _r.kind, *_r.short_names):

@@ -13,25 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetui.api.resources import CONVERTED, RESOURCES, Resource, custom_resources
+from kubetui.api.resources import CONVERTED, RESOURCES, REVIEWS, Resource, custom_resources
 
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 # Resources the server answers itself rather than storing (upstream: the
 # authorization "virtual" resources and metrics-server's aggregated API).
-VIRTUAL_RESOURCES: tuple[Resource, ...] = (
-    Resource("selfsubjectaccessreviews", "SelfSubjectAccessReview", group="authorization.k8s.io",
-             namespaced=False, verbs=("create",)),
-    Resource("selfsubjectrulesreviews", "SelfSubjectRulesReview", group="authorization.k8s.io",
-             namespaced=False, verbs=("create",)),
-    Resource("subjectaccessreviews", "SubjectAccessReview", group="authorization.k8s.io",
-             namespaced=False, verbs=("create",)),
-    Resource("localsubjectaccessreviews", "LocalSubjectAccessReview", group="authorization.k8s.io",
-             verbs=("create",)),
-    Resource("selfsubjectreviews", "SelfSubjectReview", group="authentication.k8s.io",
-             namespaced=False, verbs=("create",)),
-    Resource("tokenreviews", "TokenReview", group="authentication.k8s.io",
-             namespaced=False, verbs=("create",)),
+VIRTUAL_RESOURCES: tuple[Resource, ...] = REVIEWS + (
     Resource("nodes", "NodeMetrics", group="metrics.k8s.io", version="v1beta1",
              namespaced=False, verbs=("get", "list")),
     Resource("pods", "PodMetrics", group="metrics.k8s.io", version="v1beta1", verbs=("get", "list")),

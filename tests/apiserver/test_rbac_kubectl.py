@@ -255,7 +255,7 @@ async def test_a_kubelet_credential_cannot_read_another_nodes_pods_secret(cluste
 
 
 async def test_token_review_and_subject_access_review(cluster, alice):
-    # (--validate=false: the review kinds have no OpenAPI document yet)
+    # (--validate=false: kubectl's client-side validation does not find these kinds' schemas yet)
     token = cluster.server.authenticator.node_token("node-z")
     review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
     out = yaml.safe_load(await ok(cluster, "create", "--validate=false", "-f", "-", "-o", "yaml", stdin=yaml.safe_dump(review).encode()))

@@ -23,7 +23,7 @@ from typing import Any
 
 from kubetui.api.openapi.paths import SCHEMA_PREFIX, resource_paths
 from kubetui.api.openapi.walk import find_type_errors, find_unknown_fields
-from kubetui.api.resources import CONVERTED, RESOURCES, Resource
+from kubetui.api.resources import CONVERTED, RESOURCES, REVIEWS, Resource
 
 SCHEMAS_FILE = Path(__file__).with_name("schemas.json.gz")
 KUBERNETES_VERSION = "v1.33.0"
@@ -84,7 +84,7 @@ def _gv_key(r: Resource) -> str:
 @cache
 def _documents() -> dict[str, dict[str, Any]]:
     docs: dict[str, dict[str, Any]] = {}
-    for r in RESOURCES + CONVERTED:
+    for r in RESOURCES + CONVERTED + REVIEWS:
         doc = docs.setdefault(_gv_key(r), {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},

@@ -67,6 +67,9 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.api.discovery.v1", ["V1EndpointSlice", "V1EndpointSliceList"]),
     ("io.k8s.api.storage.v1", ["V1StorageClass", "V1StorageClassList"]),
     ("io.k8s.api.batch.v1", ["V1Job", "V1JobList", "V1CronJob", "V1CronJobList"]),
+    ("io.k8s.api.authorization.v1", ["V1SelfSubjectAccessReview", "V1SelfSubjectRulesReview",
+                                     "V1SubjectAccessReview", "V1LocalSubjectAccessReview"]),
+    ("io.k8s.api.authentication.v1", ["V1SelfSubjectReview", "V1TokenReview"]),
     ("io.k8s.api.rbac.v1", ["V1Role", "V1RoleList", "V1ClusterRole", "V1ClusterRoleList", "V1RoleBinding",
                             "V1RoleBindingList", "V1ClusterRoleBinding", "V1ClusterRoleBindingList"]),
     ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
@@ -107,6 +110,8 @@ GROUP_OF_PACKAGE = {
     "io.k8s.api.batch.v1": ("batch", "v1"),
     "io.k8s.api.scheduling.v1": ("scheduling.k8s.io", "v1"),
     "io.k8s.api.rbac.v1": ("rbac.authorization.k8s.io", "v1"),
+    "io.k8s.api.authorization.v1": ("authorization.k8s.io", "v1"),
+    "io.k8s.api.authentication.v1": ("authentication.k8s.io", "v1"),
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1": ("apiextensions.k8s.io", "v1"),
     "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1": ("apiregistration.k8s.io", "v1"),
 }

@@ -24,6 +24,7 @@ _PACKAGE = {
     "batch": "io.k8s.api.batch.v1",
     "scheduling.k8s.io": "io.k8s.api.scheduling.v1",
     "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
+    "authorization.k8s.io": "io.k8s.api.authorization.v1", "authentication.k8s.io": "io.k8s.api.authentication.v1",
     "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
     "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1",
 }
@@ -191,7 +192,8 @@ def resource_paths(r: Resource) -> dict[str, dict[str, Any]]:
         single["delete"] = ops.op("delete", "delete", kind, namespaced=namespaced, schema=f"{META}.Status",
                                   params=[DRY_RUN], body=_json_body(f"{META}.DeleteOptions"),
                                   codes=("200", "202"))
-    paths[item] = single
+    if any(k != "parameters" for k in single):  # create-only kinds (the reviews) have no item path
+        paths[item] = single
     if namespaced and "list" in r.verbs:
         paths[f"{base}/{plural}"] = {
             "parameters": [PRETTY],
