@@ -381,3 +381,20 @@ async def test_node_restriction_a_kubelet_writes_only_its_own_objects(registry):
         check("delete", "pods", "on-b", "dev")
     with pytest.raises(Forbidden, match="can only access node lease with the same name"):
         check("update", "leases", "node-b", "kube-node-lease", group="coordination.k8s.io")
+
+
+async def test_the_escalate_verb_allows_writing_rules_not_held(registry):
+    await registry.create(ROLE, "dev", {"metadata": {"name": "role-writer"}, "rules": [
+        {"apiGroups": [G], "resources": ["roles"], "verbs": ["create", "escalate"]}]})
+    await registry.create(RB, "dev", {"metadata": {"name": "carol"}, "subjects": [subj("User", "carol")],
+                                      "roleRef": {"apiGroup": G, "kind": "Role", "name": "role-writer"}})
+    token = rbac.CURRENT_USER.set(user("carol"))
+    try:
+        await registry.create(ROLE, "dev", {"metadata": {"name": "secrets-reader"}, "rules": [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]})
+        # escalate does not let her bind it: binding needs the rules or the bind verb
+        with pytest.raises(Forbidden, match="not currently held"):
+            await registry.create(RB, "dev", {"metadata": {"name": "x"}, "subjects": [subj("User", "carol")],
+                                              "roleRef": {"apiGroup": G, "kind": "Role", "name": "secrets-reader"}})
+    finally:
+        rbac.CURRENT_USER.reset(token)
