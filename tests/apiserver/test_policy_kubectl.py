@@ -219,3 +219,51 @@ async def test_get_all_lists_rcs_and_object_count_quota(cluster):
                 'count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1') in err
     finally:
         await cm.stop()
+
+
+async def test_python_client_eviction_is_refused_by_the_budget(cluster):
+    """The official client's create_namespaced_pod_eviction gets upstream's 429 with the DisruptionBudget cause."""
+    import asyncio
+    import json
+
+    from kubernetes import client as k8s
+    from kubernetes.client.rest import ApiException
+
+    from kubetui.apiserver.inprocess import InProcessClient
+    from kubetui.clock import rfc3339
+    from kubetui.controllers.manager import ControllerManager
+    from tests.apiserver.test_pyclient import api_client
+
+    pods = resource_for("pods")
+    await ok(cluster, "create", "namespace", "budgets")   # (default has a compute quota from another test)
+    await cluster.registry.create(pods, "budgets", {"metadata": {"name": "guarded", "labels": {"app": "guarded"}},
+                                                    "spec": {"nodeName": "node-x",
+                                                             "containers": [{"name": "c", "image": "nginx"}]}})
+    live = await cluster.registry.get(pods, "budgets", "guarded")
+    live["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
+                                                          "lastTransitionTime": rfc3339(0)}]}
+    await cluster.registry.update(pods, "budgets", "guarded", live, subresource="status")
+    cm = ControllerManager(InProcessClient(cluster.registry), controllers=["disruption"])
+    await cm.start()
+    try:
+        await ok(cluster, "create", "pdb", "guarded", "-n", "budgets", "--selector=app=guarded", "--min-available=1")
+        for _ in range(200):
+            pdb = await cluster.registry.get(resource_for("pdb"), "budgets", "guarded")
+            if (pdb.get("status") or {}).get("observedGeneration") == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert pdb["status"]["currentHealthy"] == 1 and pdb["status"]["disruptionsAllowed"] == 0
+        core = k8s.CoreV1Api(api_client(cluster))
+        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name="guarded", namespace="budgets"))
+        try:
+            await asyncio.to_thread(core.create_namespaced_pod_eviction, "guarded", "budgets", body)
+            raise AssertionError("the eviction was allowed")
+        except ApiException as e:
+            status = json.loads(e.body)
+            assert (e.status, status["reason"]) == (429, "TooManyRequests")
+            assert status["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+            assert status["details"]["causes"] == [{"reason": "DisruptionBudget", "message": "The disruption budget "
+                                                    "guarded needs 1 healthy pods and has 1 currently"}]
+        assert (await cluster.registry.get(pods, "budgets", "guarded"))["metadata"].get("deletionTimestamp") is None
+    finally:
+        await cm.stop()
