@@ -90,7 +90,10 @@ def parse_ref(image: str) -> tuple[str, str]:
     ref = image.strip()
     if "@" in ref:                       # digests name no image of ours
         ref = ref.split("@", 1)[0]
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "library/"):
+    # Docker Hub's spellings, and the Kubernetes project's own registry (old and new name): the
+    # Kubernetes documentation's manifests say registry.k8s.io/busybox, which is busybox.
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "library/",
+                   "registry.k8s.io/", "k8s.gcr.io/"):
         if ref.startswith(prefix):
             ref = ref[len(prefix):]
     name, tag = ref, "latest"

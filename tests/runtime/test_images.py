@@ -10,6 +10,9 @@ from kubetui.runtime.cri import ImagePullError
     ("docker.io/library/busybox:1.36", ("busybox", "1.36")),
     ("localhost:5000/x", ("localhost:5000/x", "latest")),
     ("kubetui/crash@sha256:abc", ("kubetui/crash", "latest")),
+    # the Kubernetes documentation's images (e.g. dapi-volume.yaml): first-hour walk-through
+    ("registry.k8s.io/busybox:1.27.2", ("busybox", "1.27.2")),
+    ("k8s.gcr.io/busybox", ("busybox", "latest")),
 ])
 def test_parse_ref(ref, expected):
     assert images.parse_ref(ref) == expected
@@ -19,6 +22,7 @@ def test_resolve_known_and_any_busybox_tag():
     assert images.resolve("kubetui/hello:broken").env["KUBETUI_VERSION"] == "broken"
     assert images.resolve("busybox:1.36.1").cmd == ("sh",)
     assert images.resolve("kubetui/hello").tag == "1"
+    assert images.resolve("registry.k8s.io/busybox:1.27.2").cmd == ("sh",)
 
 
 def test_unknown_image_lists_available():

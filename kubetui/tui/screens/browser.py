@@ -32,6 +32,10 @@ BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets",
              "clusterrolebindings")
 
 
+#: Letters are the screen's keys (w, d, l, s...): typing goes to the filter only after ``/``, as in k9s.
+FILTER_PLACEHOLDER = "/ to filter (then type to narrow; esc clears)"
+
+
 class BrowserScreen(ObjectActions, MainScreen):
     """Tabs of resources over a live table.
 
@@ -75,7 +79,7 @@ class BrowserScreen(ObjectActions, MainScreen):
         with Vertical(id="browser"):
             yield Tabs(*[Tab(r, id=f"tab-{r}") for r in BROWSABLE], id="kinds",
                        active=f"tab-{self.resource}" if self.resource in BROWSABLE else None)
-            yield Input(placeholder="filter (type to narrow, esc to clear)", id="filter")
+            yield Input(placeholder=FILTER_PLACEHOLDER, id="filter")
             yield ResourceTable(id="table")
             yield Static("", id="browser-status")
 

@@ -37,6 +37,9 @@ class LastUIQuitScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     LastUIQuitScreen { align: center middle; }
     LastUIQuitScreen > Vertical { width: 72; height: auto; border: round $primary; padding: 1 2; background: $surface; }
+    /* A Label sizes itself to its longest source line; the question is longer than the dialog,
+       so it must take the dialog's width to wrap (otherwise it is clipped after one row). */
+    LastUIQuitScreen #last-ui-question { width: 100%; }
     LastUIQuitScreen Horizontal { height: auto; margin-top: 1; }
     LastUIQuitScreen Button { margin-right: 2; }
     """
