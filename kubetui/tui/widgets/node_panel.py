@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from kubetui.tui.capacity import NodeAllocation, format_bytes, format_cpu, node_allocation
+from kubetui.tui.capacity import (NodeAllocation, counts_against_node, format_bytes, format_cpu, node_allocation,
+                                  pod_requests)
 from kubetui.tui.chips import chip_state, chip_style
 from kubetui.tui.printers import node_ready
 from kubetui.tui.widgets.bars import bar, pressure_style
@@ -121,6 +122,11 @@ class NodePanel(Static):
         self._flash_until: dict[str, float] = {}
         self._drawn_count = -1
         self._allocation: NodeAllocation | None = None
+        #: per pod: (the pod object it was computed from, its chip state, its place); the bridge
+        #: replaces a pod's object on every event, so identity says whether to recompute
+        self._chip_info: dict[str, tuple[Obj, str, tuple[Any, ...], tuple[int, int] | None]] = {}
+        #: what the last render() drew (see _plan): a change that draws the same skips the repaint
+        self._drawn_plan: tuple[Any, ...] | None = None
         #: pods the current lesson step is about (drawn with a ▸ marker)
         self.lesson_pods: set[str] = set()
 
@@ -136,7 +142,17 @@ class NodePanel(Static):
     def allocation(self) -> NodeAllocation:
         """Requests vs allocatable, recomputed only after the node or its pods changed."""
         if self._allocation is None:
-            self._allocation = node_allocation(self.node or {}, self.pods.values())
+            node = self.node or {}
+            alloc = node.get("status", {}).get("allocatable") or node.get("status", {}).get("capacity") or {}
+            # node_allocation's sums, from each pod's requests as computed when its object arrived
+            cpu = mem = n = 0
+            for key in self.pods:
+                requests = self._chip_info_for(key)[3]
+                if requests is not None:
+                    cpu, mem, n = cpu + requests[0], mem + requests[1], n + 1
+            empty = node_allocation({"status": {"allocatable": alloc}}, ())
+            self._allocation = NodeAllocation(cpu, empty.cpu_allocatable, mem, empty.memory_allocatable,
+                                              n, empty.pods_allocatable)
         return self._allocation
 
     @property
@@ -180,7 +196,10 @@ class NodePanel(Static):
                 self._flash_until[key] = now + FLASH_SECONDS
         if changed:
             self.set_timer(FLASH_SECONDS, self._end_flash)
-        self.refresh(layout=relayout)
+        # Most watch events change nothing a chip shows (an annotation, a heartbeat-like status
+        # write): the panel then keeps its drawing instead of re-rendering every chip.
+        if relayout or self._drawn_plan is None or self._plan() != self._drawn_plan:
+            self.refresh(layout=relayout)
 
     def flash_panel(self) -> None:
         if self.app.animation_level == "none":
@@ -210,35 +229,61 @@ class NodePanel(Static):
     def on_mount(self) -> None:
         self._update_titles()
 
-    def render(self) -> Text:
-        out = Text()
+    def _chip_info_for(self, key: str) -> tuple[Obj, str, tuple[Any, ...], tuple[int, int] | None]:
+        """A pod's chip state, place and requests, recomputed only when the bridge replaced its object."""
+        pod = self.pods[key]
+        info = self._chip_info.get(key)
+        if info is None or info[0] is not pod:
+            info = (pod, chip_state(pod), chip_order(pod), pod_requests(pod) if counts_against_node(pod) else None)
+            self._chip_info[key] = info
+        return info
+
+    def _plan(self) -> tuple[Any, ...]:
+        """Everything render() draws, as plain data: equal plans draw equal panels."""
+        if len(self._chip_info) > len(self.pods):  # pods gone from this node
+            self._chip_info = {k: v for k, v in self._chip_info.items() if k in self.pods}
+        header: tuple[Any, ...] = ()
         if self.node is not None:
             a = self.allocation
-            out.append_text(self._bar_line("cpu", a.cpu_requested, a.cpu_allocatable,
-                                           f"{format_cpu(a.cpu_requested)}/{format_cpu(a.cpu_allocatable)}"))
+            header = (a.cpu_requested, a.cpu_allocatable, a.memory_requested, a.memory_allocatable,
+                      a.pods, a.pods_allocatable, tuple(sorted(self.usage.items())))
+        now = time.monotonic()
+        # A chip is " name " plus a marker and a gap: names as long as the panel allows stay whole.
+        label_width = max(CHIP_LABEL_MIN, self.size.width - 4)
+        infos = sorted((self._chip_info_for(key) + (key,) for key in self.pods), key=lambda i: i[2])
+        selected, flash, lesson = self.selected_pod, self._flash_until, self.lesson_pods
+        drawn = tuple((key, state, flash.get(key, 0) > now, key == selected, key in lesson,
+                       chip_label(pod, label_width)) for pod, state, _, _, key in infos)
+        return header, drawn
+
+    def render(self) -> Text:
+        plan = self._plan()
+        self._drawn_plan = plan
+        header, chips = plan
+        out = Text()
+        if header:
+            cpu_req, cpu_alloc, mem_req, mem_alloc, pods, pods_alloc, _ = header
+            out.append_text(self._bar_line("cpu", cpu_req, cpu_alloc, f"{format_cpu(cpu_req)}/{format_cpu(cpu_alloc)}"))
             out.append("\n")
-            out.append_text(self._bar_line("mem", a.memory_requested, a.memory_allocatable,
-                                           f"{format_bytes(a.memory_requested)}/{format_bytes(a.memory_allocatable)}"))
+            out.append_text(self._bar_line("mem", mem_req, mem_alloc,
+                                           f"{format_bytes(mem_req)}/{format_bytes(mem_alloc)}"))
             out.append("\n")
-            out.append_text(self._bar_line("pods", a.pods, a.pods_allocatable, f"{a.pods}/{a.pods_allocatable}"))
+            out.append_text(self._bar_line("pods", pods, pods_alloc, f"{pods}/{pods_alloc}"))
             if self.usage:
                 cpu = self.usage.get("cpu", 0.0)
                 out.append(f"\nuse  cpu {cpu:.0%} mem {self.usage.get('memory', 0.0):.0%}", style="italic")
             out.append("\n")
-        now = time.monotonic()
-        # A chip is " name " plus a marker and a gap: names as long as the panel allows stay whole.
-        label_width = max(CHIP_LABEL_MIN, self.size.width - 4)
-        for key in sorted(self.pods, key=lambda k: chip_order(self.pods[k])):
-            style = Style.parse(chip_style(chip_state(self.pods[key])))
-            if self._flash_until.get(key, 0) > now:
+        for key, state, flashing, selected, lesson, label in chips:
+            style = Style.parse(chip_style(state))
+            if flashing:
                 style += Style(bold=True, underline=True)
-            if key == self.selected_pod:
+            if selected:
                 style += Style(reverse=True, bold=True)
             style += Style(meta={"@click": f"click_pod({key!r})"})
-            marker = "▸" if key in self.lesson_pods else " "
-            out.append(f"{marker}{chip_label(self.pods[key], label_width)} ", style=style)
+            marker = "▸" if lesson else " "
+            out.append(f"{marker}{label} ", style=style)
             out.append(" ")
-        if not self.pods:
+        if not chips:
             out.append("no pods", style="dim")
         return out
 
