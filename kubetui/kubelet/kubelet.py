@@ -381,7 +381,12 @@ class Kubelet:
         w = PodWorker(self, pod)
         self.workers[uid] = w
         w.start()
-        w.task.add_done_callback(lambda _t, uid=uid: self.workers.pop(uid, None))
+        w.task.add_done_callback(lambda _t, uid=uid: self._worker_done(uid))
+
+    def _worker_done(self, uid: str) -> None:
+        """A pod's worker ended: forget it and its ServiceAccount tokens (upstream DeleteServiceAccountToken)."""
+        self.workers.pop(uid, None)
+        self.objects.tokens.forget_pod(uid)
 
     def pod_gone(self, pod: dict) -> None:
         w = self.workers.get(pod["metadata"].get("uid", ""))

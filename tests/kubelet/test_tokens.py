@@ -51,3 +51,12 @@ def test_projected_token_file_gets_the_volume_mode():
     files = projection.volume_payload(vol, POD, {(projection.SA_TOKEN, "|3607"): {"token": "abc"}}, "", {})
     assert (files["token"].data, files["token"].mode) == (b"abc", 0o440)
     assert files["namespace"].data == b"team"
+
+
+async def test_forgetting_a_pod_drops_its_tokens():
+    clock = FakeClock(start=1_000_000)
+    api = FakeAPI(clock)
+    tm = TokenManager(api, clock)
+    await tm.get(POD, "", 3607)
+    tm.forget_pod("u1")
+    assert await tm.get(POD, "", 3607) == {"token": "tok2"}
