@@ -69,7 +69,7 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.api.batch.v1", ["V1Job", "V1JobList", "V1CronJob", "V1CronJobList"]),
     ("io.k8s.api.authorization.v1", ["V1SelfSubjectAccessReview", "V1SelfSubjectRulesReview",
                                      "V1SubjectAccessReview", "V1LocalSubjectAccessReview"]),
-    ("io.k8s.api.authentication.v1", ["V1SelfSubjectReview", "V1TokenReview"]),
+    ("io.k8s.api.authentication.v1", ["V1SelfSubjectReview", "V1TokenReview", "AuthenticationV1TokenRequest"]),
     ("io.k8s.api.rbac.v1", ["V1Role", "V1RoleList", "V1ClusterRole", "V1ClusterRoleList", "V1RoleBinding",
                             "V1RoleBindingList", "V1ClusterRoleBinding", "V1ClusterRoleBindingList"]),
     ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
