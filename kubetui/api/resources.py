@@ -98,6 +98,7 @@ RESOURCES: tuple[Resource, ...] = (
         "binding": (("", "v1", "Binding"), ("create",)),
         "log": (("", "v1", "Pod"), ("get",)),
         "exec": (("", "v1", "PodExecOptions"), ("create", "get")),
+        "attach": (("", "v1", "PodAttachOptions"), ("create", "get")),
         "portforward": (("", "v1", "PodPortForwardOptions"), ("create", "get")),
         "eviction": (("policy", "v1", "Eviction"), ("create",)),
     }),

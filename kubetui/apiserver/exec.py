@@ -82,6 +82,12 @@ class NodeConnector(Protocol):
         """Start ``command`` in the container (kubelet's ``/exec``)."""
         ...
 
+    async def attach(self, pod: dict, container: str, *, stdin: bool, tty: bool) -> ExecSession:
+        """Attach to the container's main process (kubelet's ``/attach``): its output from
+        now on and, if its spec has ``stdin: true``, its stdin. ``exit_code`` is the
+        container's when it ends."""
+        ...
+
 
 def pick_container(pod: dict, requested: str | None) -> str:
     """``container=`` or the only container; upstream's errors otherwise."""
@@ -183,6 +189,31 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
                          "SPDY is not supported by kubetui")
     want_stdin, tty = _bool(q, "stdin"), _bool(q, "tty")
     session = await conn.exec(pod, container, list(command), stdin=want_stdin, tty=tty)
+    return await _stream(request, session, tty, list(command))
+
+
+async def serve_attach(request: web.Request, pod: dict, connector: NodeConnector | None) -> web.StreamResponse:
+    """``pods/attach``: the same channels as exec, to the container's main process.
+
+    kubectl checks the container spec itself (``stdin``/``tty``) and warns; the
+    server streams what the container prints from now on, feeds its stdin when the
+    spec keeps one open, and ends with ``Success`` on channel 3 when the container
+    exits (attach reports no exit code: ``kubectl run`` reads it from the pod).
+    """
+    q = request.query
+    conn = require_node(pod, connector, "attach to")
+    container = pick_container(pod, q.get("container"))
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise BadRequest("attach needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); "
+                         "SPDY is not supported by kubetui")
+    want_stdin, tty = _bool(q, "stdin"), _bool(q, "tty")
+    session = await conn.attach(pod, container, stdin=want_stdin, tty=tty)
+    return await _stream(request, session, tty, None)
+
+
+async def _stream(request: web.Request, session: ExecSession, tty: bool,
+                  command: list[str] | None) -> web.StreamResponse:
+    """Relay a session over the remotecommand WebSocket (``command`` None: attach)."""
 
     ws = web.WebSocketResponse(protocols=PROTOCOLS, autoping=True)
     await ws.prepare(request)
@@ -215,8 +246,11 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
                 except (ValueError, AttributeError):
                     pass
         # WebSocket closed by the client: no more stdin. A terminal nobody is at any more
-        # is hung up (the kubelet then kills its session), as when kubectl dies.
-        if tty:
+        # is hung up (the kubelet then kills its session), as when kubectl dies; an
+        # attach only detaches (the container goes on).
+        if command is None and ws.closed:
+            await session.close()
+        elif tty and command is not None:
             await session.close()
         else:
             await session.close_stdin()
@@ -231,7 +265,8 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
             if data:
                 await ws.send_bytes(bytes([stream]) + data)
         code = await session.exit_code()
-        await ws.send_bytes(bytes([ERROR]) + json.dumps(exit_status(code, list(command))).encode())
+        status = exit_status(code, command) if command is not None else exit_status(0)
+        await ws.send_bytes(bytes([ERROR]) + json.dumps(status).encode())
     except StatusError as exc:
         if not ws.closed:
             with contextlib.suppress(ConnectionResetError):

@@ -260,7 +260,7 @@ class RestHandlers:
             return await self.access_review(request, info)
         if conversion.is_converted(r):
             return await conversion.ConvertedHandlers(self).handle(request, info)
-        if info.subresource in ("log", "exec", "portforward") and r.plural == "pods":
+        if info.subresource in ("log", "exec", "attach", "portforward") and r.plural == "pods":
             return await self.pod_proxy(request, info)
         if m == "GET":
             if info.name is None:
@@ -419,7 +419,7 @@ class RestHandlers:
                          _required=("dry_run",), **opts)
         return self.respond(out, 200, pretty=encoding.wants_pretty(request))
 
-    # -- pods/log, pods/exec, pods/portforward -------------------------------------------------
+    # -- pods/log, pods/exec, pods/attach, pods/portforward----------------------------------------------
     async def pod_proxy(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         pod = await call(self.registry.get, info.resource, info.namespace, info.name)
         if info.subresource == "log":
@@ -428,6 +428,8 @@ class RestHandlers:
             return await execmod.serve_logs(request, pod, self.node_connector)
         if info.subresource == "exec":
             return await execmod.serve_exec(request, pod, self.node_connector)
+        if info.subresource == "attach":
+            return await execmod.serve_attach(request, pod, self.node_connector)
         return await portforward.serve_portforward(request, pod, self.node_connector)
 
     # -- authorization.k8s.io, authentication.k8s.io -----------------------------

@@ -202,6 +202,17 @@ class KubeletConnector:
             raise _status_error(500, "InternalError", f"the kubelet did not upgrade the exec stream ({code})")
         return KubeletExecSession(reader, writer)
 
+    async def attach(self, pod: dict, container: str, *, stdin: bool, tty: bool) -> KubeletExecSession:
+        qs = urllib.parse.urlencode([("stdin", str(stdin).lower()), ("tty", str(tty).lower())])
+        path = self._pod_path("attach", pod, container) + "?" + qs
+        code, _, reader, writer = await self._connect(
+            pod["spec"]["nodeName"], "POST", path,
+            ["Connection: Upgrade", f"Upgrade: {EXEC_PROTOCOL}"])
+        if code != 101:
+            writer.close()
+            raise _status_error(500, "InternalError", f"the kubelet did not upgrade the attach stream ({code})")
+        return KubeletExecSession(reader, writer)
+
     async def check_port_forward(self, pod: dict) -> None:
         """Refuse up front what can never be forwarded: pods on simulated nodes run nothing."""
         node_name = pod["spec"]["nodeName"]

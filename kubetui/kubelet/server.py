@@ -15,6 +15,9 @@ endpoints keep upstream's paths:
   stdin. With ``tty=true`` the command runs on a pseudo-terminal
   (``runtime/tty.py``) and all its output comes on channel 1. (Upstream speaks SPDY/WebSocket here;
   a plain framing keeps this stdlib-only.)
+- ``POST /attach/{ns}/{pod}/{container}?stdin=&stdout=&stderr=&tty=``, upgraded the
+  same way: the container's main process, output from now on plus its stdin pipe
+  when the spec has ``stdin: true``; channel 3 ends it when the container exits.
 - ``POST /portForward/{ns}/{pod}?port=N`` with ``Upgrade: kubetui-portforward/1``:
   the kubelet connects to ``localhost:N`` inside the pod's network namespace
   (the runtime's ``port_forward``, as CRI ``PortForward``), answers ``101``
@@ -35,6 +38,7 @@ stdlib cannot mint certificates.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -161,6 +165,8 @@ class KubeletServer:
             return await self._logs(parts[1], parts[2], parts[3], q, writer)
         if len(parts) == 4 and parts[0] == "exec" and method in ("POST", "GET"):
             return await self._exec(parts[1], parts[2], parts[3], q, headers, reader, writer)
+        if len(parts) == 4 and parts[0] == "attach" and method in ("POST", "GET"):
+            return await self._attach(parts[1], parts[2], parts[3], q, reader, writer)
         if len(parts) == 3 and parts[0] == "portForward" and method in ("POST", "GET"):
             return await self._port_forward(parts[1], parts[2], q, reader, writer)
         raise HTTPError(404, "NotFound", f"the kubelet has no endpoint {method} /{'/'.join(parts)}")
@@ -281,6 +287,74 @@ class KubeletServer:
             await proc.kill()
         finally:
             stdin_task.cancel()
+
+    # -- attach --------------------------------------------------------------
+    async def _attach(self, ns, pod, container, q, reader, writer) -> None:
+        """Attach to the container's main process (upstream: CRI ``Attach``).
+
+        Output is the process's stdout/stderr from now on: the kubelet follows what the
+        runtime writes to the container's log (the same bytes the process prints).
+        Stdin, when the spec says ``stdin: true``, is the pipe the runtime kept open when it
+        started the container; with ``stdinOnce`` it is closed when the first attach
+        session that used it ends (what ``kubectl run -i`` relies on).
+        """
+        w, rec = self._record(ns, pod, container)
+        st = w._status_of(rec)
+        if st is None or st.state != RUNNING:
+            raise HTTPError(400, "BadRequest",
+                            f"unable to upgrade connection: container not found (\"{container}\")")
+        spec = next((c for c in (w.pod.get("spec") or {}).get("containers") or []
+                     if c.get("name") == container), {})
+        want_stdin = q.get("stdin", ["false"])[0].lower() in ("true", "1")
+        cid = rec.cid
+        stdin = self.k.runtime.container_stdin(cid) if want_stdin and spec.get("stdin") else None
+        writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {EXEC_PROTOCOL}\r\n"
+                     f"Connection: Upgrade\r\n\r\n".encode())
+        await writer.drain()
+
+        def close_stdin_once() -> None:
+            if stdin is not None and spec.get("stdinOnce") and not stdin.is_closing():
+                stdin.close()
+
+        async def pump_stdin() -> None:
+            while True:
+                f = await read_frame(reader)
+                if f is None:
+                    close_stdin_once()
+                    return
+                ch, data = f
+                if stdin is None or stdin.is_closing():
+                    continue  # resize: the main process has no terminal here (no tty support yet)
+                if ch == STDIN and data:
+                    stdin.write(data)
+                    with contextlib.suppress(ConnectionError):
+                        await stdin.drain()
+                elif ch == CLOSE:
+                    close_stdin_once()
+
+        def running() -> bool:
+            try:
+                return self.k.runtime.container_status(cid).state == RUNNING
+            except RuntimeError_:
+                return False
+        path = st.log_path
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        stdin_task = asyncio.create_task(pump_stdin())
+        try:
+            async for ln in crilogs.follow(path, size, running):
+                writer.write(frame(2 if ln.stream == "stderr" else 1, ln.render(False)))
+                await writer.drain()
+            try:
+                code = self.k.runtime.container_status(cid).exit_code
+            except RuntimeError_:
+                code = 0  # already removed (a restart): it ended; attach reports no exit code anyway
+            writer.write(frame(END, json.dumps({"exitCode": code}).encode()))
+            await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            stdin_task.cancel()
+            close_stdin_once()
 
     # -- port-forward ----------------------------------------------------------
     async def _port_forward(self, ns, pod, q, reader, writer) -> None:

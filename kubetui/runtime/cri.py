@@ -252,6 +252,13 @@ class RuntimeService(abc.ABC):
                    tty: bool = False) -> ExecProcess:
         """Start ``cmd`` in the container; with ``tty`` on a pseudo-terminal (``runtime.tty``)."""
 
+    def container_stdin(self, container_id: str):
+        """The main process's stdin pipe (an asyncio ``StreamWriter``) for CRI ``Attach``.
+
+        Only containers created with ``stdin`` keep one; ``None`` otherwise.
+        """
+        return None
+
     async def port_forward(self, sandbox_id: str, port: int) -> tuple:
         """Connect to ``port`` inside the pod's network namespace (CRI ``PortForward``).
 

@@ -364,6 +364,12 @@ class ProcessRuntime(RuntimeService):
                 dial_error("tcp4", f"{sb.ip}:{port}", err), None)) from None
 
     # -- exec, stats -----------------------------------------------------------
+    def container_stdin(self, container_id: str):
+        c = self._get(container_id)
+        if c.proc is None or c.proc.stdin is None or not c.config.stdin:
+            return None
+        return c.proc.stdin
+
     async def exec(self, container_id: str, cmd: list[str], stdin: bool,
                    tty: bool = False) -> ExecProcess:
         c = self._get(container_id)
