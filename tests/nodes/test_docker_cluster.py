@@ -163,6 +163,17 @@ def test_exec_it_gets_a_terminal_inside_the_container(docker_cluster, tmp_path):
     c.kubectl("delete", "pod", "tty-shell", "--wait=false")
 
 
+def test_kubectl_run_i_attaches_to_an_isolated_containers_main_process(docker_cluster):
+    """pods/attach through a node's kubelet: `kubectl run -i` feeds the isolated container's
+    stdin (kept open by the runtime: spec stdin/stdinOnce) and prints what it answers."""
+    c = docker_cluster
+    r = c.kubectl("run", "-i", "--rm", "attach-cat", "--image=busybox", "--restart=Never",
+                  "--", "sh", "-c", "read a; echo got:$a", stdin="hello\n", timeout=120)
+    assert "couldn't attach" not in r.stderr, r.stderr
+    assert "got:hello" in r.stdout.splitlines(), (r.stdout, r.stderr)
+    assert 'pod "attach-cat" deleted' in r.stdout + r.stderr
+
+
 def test_memory_hog_is_oomkilled_and_crashloops(docker_cluster):
     c = docker_cluster
     c.apply(pod("memhog", "kubetui/memhog", args=["8", "0.05"],
