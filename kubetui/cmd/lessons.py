@@ -202,17 +202,21 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     lib = _library(args)
     store = ProgressStore(state_dir_of(args), learner_of(args))
-    print(f"{'#':<4}{'ID':<24}{'TITLE':<48}{'STEPS':>6}  PROGRESS")
-    for lesson in lib.ordered():
+    lessons = lib.ordered()
+    # The ID column fits the longest id (kubectl-style: columns two spaces apart), so a
+    # long id never runs into its title.
+    w = max([len("ID"), *(len(lesson.id) for lesson in lessons)]) + 2
+    print(f"{'#':<4}{'ID':<{w}}{'TITLE':<48}{'STEPS':>6}  PROGRESS")
+    for lesson in lessons:
         rec = store.replay(lesson.id)
         passed = sum(1 for s in lesson.steps if rec.step(s.id).passed)
         status = rec.status if rec.status != "in progress" else \
             f"step {rec.current + 1}, {passed}/{len(lesson.steps)} passed"
         need = f" [{', '.join(lesson.requires)}]" if lesson.requires else ""
-        print(f"{lesson.dir.name.split('-', 1)[0]:<4}{lesson.id:<24}{(lesson.title + need)[:46]:<48}"
+        print(f"{lesson.dir.name.split('-', 1)[0]:<4}{lesson.id:<{w}}{(lesson.title + need)[:46]:<48}"
               f"{len(lesson.steps):>6}  {status}")
     for path, err in sorted(lib.errors.items()):
-        print(f"{'!':<4}{path.parent.name:<24}{'(broken) ' + err.message[:60]}")
+        print(f"{'!':<4}{path.parent.name:<{w}}{'(broken) ' + err.message[:60]}")
     return 0
 
 
