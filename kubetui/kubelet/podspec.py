@@ -189,4 +189,5 @@ def container_config(c: dict, env: dict[str, str], volume_paths: dict[str, str],
         command=[_expand(a, env) for a in c.get("command") or []],
         args=[_expand(a, env) for a in c.get("args") or []],
         env=env, working_dir=c.get("workingDir", ""), mounts=mounts(c, volume_paths, env, read_only_volumes),
-        memory_limit_bytes=mem, cpu_millicores=cpu, stdin=bool(c.get("stdin")), attempt=attempt)
+        memory_limit_bytes=mem, cpu_millicores=cpu, stdin=bool(c.get("stdin")),
+        tty=bool(c.get("tty")), attempt=attempt)

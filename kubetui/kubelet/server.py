@@ -312,25 +312,33 @@ class KubeletServer:
                      f"Connection: Upgrade\r\n\r\n".encode())
         await writer.drain()
 
-        def close_stdin_once() -> None:
-            if stdin is not None and spec.get("stdinOnce") and not stdin.is_closing():
-                stdin.close()
+        closed = False
+
+        async def close_stdin_once() -> None:
+            nonlocal closed
+            if stdin is not None and spec.get("stdinOnce") and not closed:
+                closed = True
+                await stdin.close_stdin()
 
         async def pump_stdin() -> None:
             while True:
                 f = await read_frame(reader)
                 if f is None:
-                    close_stdin_once()
+                    await close_stdin_once()
                     return
                 ch, data = f
-                if stdin is None or stdin.is_closing():
-                    continue  # resize: the main process has no terminal here (no tty support yet)
+                if stdin is None or closed:
+                    continue
                 if ch == STDIN and data:
-                    stdin.write(data)
-                    with contextlib.suppress(ConnectionError):
-                        await stdin.drain()
+                    await stdin.write_stdin(data)
                 elif ch == CLOSE:
-                    close_stdin_once()
+                    await close_stdin_once()
+                elif ch == RESIZE:
+                    try:
+                        size = json.loads(data)
+                        await stdin.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
+                    except (ValueError, AttributeError, TypeError):
+                        log.debug("bad resize message on attach stream: %r", data[:80])
 
         def running() -> bool:
             try:
@@ -354,7 +362,7 @@ class KubeletServer:
             pass
         finally:
             stdin_task.cancel()
-            close_stdin_once()
+            await close_stdin_once()
 
     # -- port-forward ----------------------------------------------------------
     async def _port_forward(self, ns, pod, q, reader, writer) -> None:

@@ -110,6 +110,8 @@ class ContainerConfig:
     memory_limit_bytes: int = 0
     cpu_millicores: int = 0
     stdin: bool = False
+    #: ``tty: true``: the main process runs on a pseudo-terminal (``runtime.tty``)
+    tty: bool = False
     # how many times the kubelet has (re)created this container in the pod
     attempt: int = 0
 
@@ -252,10 +254,11 @@ class RuntimeService(abc.ABC):
                    tty: bool = False) -> ExecProcess:
         """Start ``cmd`` in the container; with ``tty`` on a pseudo-terminal (``runtime.tty``)."""
 
-    def container_stdin(self, container_id: str):
-        """The main process's stdin pipe (an asyncio ``StreamWriter``) for CRI ``Attach``.
+    def container_stdin(self, container_id: str) -> "ExecProcess | None":
+        """The main process's input for CRI ``Attach`` (``write_stdin``/``close_stdin``/``resize``).
 
-        Only containers created with ``stdin`` keep one; ``None`` otherwise.
+        Only containers created with ``stdin`` keep one (a pipe, or the pty's master end
+        with ``tty``); ``None`` otherwise.
         """
         return None
 

@@ -145,6 +145,7 @@ class Cgroup:
 
 
 class IsolatedRuntime(ProcessRuntime):
+    TTY_CONTROLLING = False   # setsid --ctty inside the namespaces (``_wrap``), as for exec -it
     name = "kubetui-isolated"
     version = "0.1.0"
     limitations = ("containers share the node's root filesystem (built-in images are node programs)",)
@@ -319,7 +320,8 @@ class IsolatedRuntime(ProcessRuntime):
         inner.append('exec "$@"')
         netns = [] if sb.config.host_network else ["nsenter", f"--net={NETNS_DIR}/{self._netns(sb.id)}"]
         return [*netns, "unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
-                "sh", "-c", "; ".join(inner), "sh", *c.argv]
+                "sh", "-c", "; ".join(inner), "sh",
+                *(ptyexec.in_container_session(c.argv) if c.config.tty else c.argv)]
 
     async def start_container(self, container_id: str) -> None:
         c = self._get(container_id)

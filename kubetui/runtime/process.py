@@ -63,6 +63,7 @@ class _Container:
         self.env = env
         self.cwd = cwd
         self.proc: asyncio.subprocess.Process | None = None
+        self.pty: ptyexec.PtyExec | None = None     # the main process's terminal (spec tty)
         self.state = CREATED
         self.created_at = _now()
         self.started_at = 0.0
@@ -90,6 +91,9 @@ def exit_code_of(returncode: int) -> int:
 class ProcessRuntime(RuntimeService):
     name = "kubetui-process"
     version = "0.1.0"
+    #: a ``tty`` container's pty is its controlling terminal from the start (the isolated
+    #: runtime makes it so inside the container's namespaces instead)
+    TTY_CONTROLLING = True
     limitations = (
         "pods are plain processes: no network, mount, UTS or PID namespaces",
         "no cgroups: memory and CPU limits are not enforced (no OOMKilled)",
@@ -256,10 +260,16 @@ class ProcessRuntime(RuntimeService):
             raise RuntimeError_("RunContainerError", f"container {container_id[:12]} already started")
         writer = LogWriter(c.log_path, self.clock.time)
         try:
-            c.proc = await asyncio.create_subprocess_exec(
-                *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=c.env, cwd=c.cwd, start_new_session=True)
+            if c.config.tty:
+                # runc's console: the main process on a pty whose master the runtime keeps
+                # (its output goes to the log as stdout; attach writes to it)
+                c.pty = await ptyexec.spawn(c.argv, env=c.env, cwd=c.cwd, controlling=self.TTY_CONTROLLING)
+                c.proc = c.pty.proc
+            else:
+                c.proc = await asyncio.create_subprocess_exec(
+                    *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                    env=c.env, cwd=c.cwd, start_new_session=True)
         except OSError as e:
             writer.close()
             # what runc reports when the command cannot be executed
@@ -284,8 +294,17 @@ class ProcessRuntime(RuntimeService):
 
     async def _wait(self, c: _Container, writer: LogWriter) -> None:
         assert c.proc is not None
-        pumps = [asyncio.create_task(writer.pump(c.proc.stdout, "stdout")),
-                 asyncio.create_task(writer.pump(c.proc.stderr, "stderr"))]
+        if c.pty is not None:
+            term = asyncio.StreamReader()
+
+            async def feed() -> None:
+                async for _, data in c.pty.output():
+                    term.feed_data(data)
+                term.feed_eof()
+            pumps = [asyncio.create_task(feed()), asyncio.create_task(writer.pump(term, "stdout"))]
+        else:
+            pumps = [asyncio.create_task(writer.pump(c.proc.stdout, "stdout")),
+                     asyncio.create_task(writer.pump(c.proc.stderr, "stderr"))]
         rc = await c.proc.wait()
         # The container is its process group: what it left running dies with it,
         # as everything in a PID namespace dies with its init.
@@ -364,11 +383,13 @@ class ProcessRuntime(RuntimeService):
                 dial_error("tcp4", f"{sb.ip}:{port}", err), None)) from None
 
     # -- exec, stats -----------------------------------------------------------
-    def container_stdin(self, container_id: str):
+    def container_stdin(self, container_id: str) -> ExecProcess | None:
         c = self._get(container_id)
-        if c.proc is None or c.proc.stdin is None or not c.config.stdin:
+        if c.proc is None or not c.config.stdin:
             return None
-        return c.proc.stdin
+        if c.pty is not None:
+            return c.pty
+        return SubprocessExec(c.proc) if c.proc.stdin is not None else None
 
     async def exec(self, container_id: str, cmd: list[str], stdin: bool,
                    tty: bool = False) -> ExecProcess:

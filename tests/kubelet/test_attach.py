@@ -11,10 +11,13 @@ import ssl
 import urllib.error
 import urllib.request
 
+import shutil
+
 import pytest
 
 from kubetui.api.resources import resource_for
 from tests.kubelet.cluster import NODE, Cluster
+from tests.kubelet.tty_session import run_it_session
 
 PODS = resource_for("pods")
 
@@ -107,3 +110,11 @@ async def test_attach_to_an_unknown_container_is_upstreams_400(cluster):
         return 200, {}
     code, status = await asyncio.to_thread(get)
     assert (code, status["message"]) == (400, "container nope is not valid for pod one")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_kubectl_run_it_rm_sh_is_a_terminal(cluster, tmp_path):
+    """The docs' `kubectl run -it --rm debug --image=busybox -- sh`: `tty: true` puts the main
+    process on a pty the runtime keeps; attach types into it and resizes it."""
+    kubectl = [cluster.kubectl_bin, "--kubeconfig", str(cluster.kubeconfig)]
+    await asyncio.wait_for(asyncio.to_thread(run_it_session, tmp_path, kubectl, "debug"), 150)

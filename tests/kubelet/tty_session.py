@@ -71,3 +71,26 @@ def exec_it_session(tmp: Path, kubectl: list[str], pod: str) -> None:
         wait_line(tmux, "rc=7", at)
     finally:
         tmux.kill()
+
+
+def run_it_session(tmp: Path, kubectl: list[str], pod: str) -> None:
+    """``kubectl run -it --rm POD --image=busybox --restart=Never -- sh`` (the docs' debug pod):
+    the container's main process on a terminal, reached by pods/attach, removed at exit."""
+    tmux = Tmux(tmp)
+    run_it = shlex.join([*kubectl, "run", "-it", "--rm", pod, "--image=busybox", "--restart=Never",
+                         "--", "sh"])
+    try:
+        tmux.start(f"env PS1='{HOST_PROMPT} ' bash --norc --noprofile", width=100, height=30)
+        wait_prompt(tmux, 1)
+        tmux.keys(run_it, "Enter")
+        wait_line(tmux, "If you don't see a command prompt, try pressing enter.", timeout=60)
+        tmux.keys("echo $((6*7)); tty", "Enter")
+        at = wait_line(tmux, "42", end=True)
+        assert lines(tmux.screen())[at + 1].startswith("/dev/pts/"), tmux.screen()
+        tmux.keys("stty size", "Enter")
+        at = wait_line(tmux, "30 100", at, end=True)   # the resize channel reached the main process's pty
+        tmux.keys("exit", "Enter")
+        wait_line(tmux, f'pod "{pod}" deleted from default namespace', at, timeout=60)
+        wait_prompt(tmux, 2, timeout=60)
+    finally:
+        tmux.kill()
