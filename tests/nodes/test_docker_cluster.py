@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.kubelet.tty_session import exec_it_session
+from tests.kubelet.tty_session import exec_it_session, run_it_session
 from tests.nodes.conftest import docker, labelled, node_ready, pod_ready, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -172,6 +172,14 @@ def test_kubectl_run_i_attaches_to_an_isolated_containers_main_process(docker_cl
     assert "couldn't attach" not in r.stderr, r.stderr
     assert "got:hello" in r.stdout.splitlines(), (r.stdout, r.stderr)
     assert 'pod "attach-cat" deleted' in r.stdout + r.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_kubectl_run_it_rm_sh_gets_a_terminal_in_the_container(docker_cluster, tmp_path):
+    """The docs' debug pod on an isolated-runtime node: the main process's pty is the
+    container's controlling terminal (setsid --ctty inside its namespaces)."""
+    c = docker_cluster
+    run_it_session(tmp_path, [c.kubectl_bin, f"--kubeconfig={c.kubeconfig}"], "attach-debug")
 
 
 def test_memory_hog_is_oomkilled_and_crashloops(docker_cluster):
