@@ -347,8 +347,7 @@ class KubeletServer:
                 return False
         path = st.log_path
         size = os.path.getsize(path) if os.path.exists(path) else 0
-        stdin_task = asyncio.create_task(pump_stdin())
-        try:
+        async def relay_output() -> None:
             async for ln in crilogs.follow(path, size, running):
                 writer.write(frame(2 if ln.stream == "stderr" else 1, ln.render(False)))
                 await writer.drain()
@@ -358,10 +357,19 @@ class KubeletServer:
                 code = 0  # already removed (a restart): it ended; attach reports no exit code anyway
             writer.write(frame(END, json.dumps({"exitCode": code}).encode()))
             await writer.drain()
-        except ConnectionError:
-            pass
+
+        stdin_task = asyncio.create_task(pump_stdin())
+        out_task = asyncio.create_task(relay_output())
+        try:
+            # Ends when the container does, or when the client detaches (EOF on the
+            # stream): the container goes on either way.
+            await asyncio.wait({stdin_task, out_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stdin_task.cancel()
+            for t in (stdin_task, out_task):
+                t.cancel()
+            for t in (stdin_task, out_task):
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await t
             await close_stdin_once()
 
     # -- port-forward ----------------------------------------------------------

@@ -74,6 +74,16 @@ class LogWriter:
                 chunk = await reader.readexactly(e.consumed)
             self._f.write(format_line(self._now(), stream, chunk))
 
+    def write(self, stream: str, data: bytes) -> None:
+        """Log ``data`` as it came (a terminal's output: a prompt or an echoed key is a
+        partial ``P`` line at once, not held back until a newline, as containerd logs a tty)."""
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end + 1
+            self._f.write(format_line(self._now(), stream, data[start:end]))
+            start = end
+
     def close(self) -> None:
         self._f.close()
 

@@ -295,13 +295,10 @@ class ProcessRuntime(RuntimeService):
     async def _wait(self, c: _Container, writer: LogWriter) -> None:
         assert c.proc is not None
         if c.pty is not None:
-            term = asyncio.StreamReader()
-
             async def feed() -> None:
                 async for _, data in c.pty.output():
-                    term.feed_data(data)
-                term.feed_eof()
-            pumps = [asyncio.create_task(feed()), asyncio.create_task(writer.pump(term, "stdout"))]
+                    writer.write("stdout", data)
+            pumps = [asyncio.create_task(feed())]
         else:
             pumps = [asyncio.create_task(writer.pump(c.proc.stdout, "stdout")),
                      asyncio.create_task(writer.pump(c.proc.stderr, "stderr"))]

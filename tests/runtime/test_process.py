@@ -132,3 +132,24 @@ async def test_cleanup_kills_leftovers_of_a_killed_node(tmp_path):
     assert r1.container_status(cid).exit_code == 137
     assert not list((tmp_path / "rt" / "pods").iterdir())
     assert pid
+
+
+async def test_tty_container_main_process_is_on_a_pty_logged_as_it_prints(rt):
+    """``tty: true``: the main process runs on a terminal the runtime keeps; attach's input
+    goes to it, and what the terminal shows reaches the log at once (a prompt is a partial
+    line), as containerd logs a tty container."""
+    sb = await rt.run_pod_sandbox(sandbox())
+    cid = await run(rt, sb, "busybox", command=["sh", "-c", "printf 'name? '; read a; tty; echo hi-$a"],
+                    stdin=True, tty=True)
+    st = rt.container_status(cid)
+    for _ in range(100):
+        if any(l.text == b"name? " and not l.full for l in logs.read_lines(st.log_path)):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no partial prompt line: {logs.read_lines(st.log_path)}")
+    term = rt.container_stdin(cid)
+    await term.write_stdin(b"bob\r")
+    await asyncio.wait_for(rt.wait_container(cid), 10)
+    text = b"".join(l.render(False) for l in logs.read_lines(st.log_path))
+    assert b"/dev/pts/" in text and b"hi-bob" in text, text
