@@ -3,10 +3,16 @@
 kind ships a prebuilt ``kindest/node`` image from a registry. Classrooms and
 these machines often have no registry, so kubetui can build its node image
 offline: ``debootstrap`` a minimal Debian (python3, iproute2, iptables,
-procps) into a folder, ``docker import`` it as the base, then layer the node
+procps, busybox-static) into a folder, ``docker import`` it as the base, then layer the node
 agent (kubelet, runtime, kube-proxy, built-in workloads) on top. Where a
 registry is reachable, ``assets/node/Dockerfile`` builds the same image
 ``FROM python:3.11-slim-bookworm``.
+
+``busybox-static`` puts one static ``/bin/busybox`` on the node and nothing
+else (no applet links, so the node's own ``sh`` stays dash and ``ip`` stays
+iproute2's): the runtime links its applets into a directory that only
+containers of the built-in ``busybox`` image have first on ``PATH``
+(``kubetui.runtime.busybox``).
 
 Images are tagged by a hash of their inputs, so each is built once and reused.
 """
@@ -35,7 +41,7 @@ log = logging.getLogger(__name__)
 BASE_REPO = "kubetui/node-base"
 NODE_REPO = "kubetui/node"
 SUITE = "bookworm"
-PACKAGES = ("python3", "iproute2", "iptables", "procps")
+PACKAGES = ("python3", "iproute2", "iptables", "procps", "busybox-static")
 # Bump when the recipe below changes: it is part of the base image's tag.
 BASE_RECIPE = f"debootstrap minbase {SUITE} {' '.join(PACKAGES)} strip-v1"
 
