@@ -15,6 +15,9 @@ set          unset     command
 set          set       command + args
 ===========  ========  ======================================
 
+The ``busybox`` image runs BusyBox's applets (``kubetui.runtime.busybox``)
+on the node's root filesystem: not yet an image root filesystem of its own.
+
 An unknown image fails like a missing tag does on a real node: ErrImagePull,
 then ImagePullBackOff, with a message listing what is available.
 """
@@ -39,6 +42,8 @@ class Image:
     env: dict[str, str] = field(default_factory=dict)
     description: str = ""
     size_bytes: int = 5_000_000
+    #: run with BusyBox's applets first on PATH where the node has BusyBox (kubetui.runtime.busybox)
+    busybox: bool = False
 
     @property
     def ref(self) -> str:
@@ -73,9 +78,12 @@ _CATALOGUE: list[Image] = [
           description="sends N requests to a URL and prints which pods answered"),
     Image("kubetui/dns", "1", (PYTHON, "-m", "kubetui.dns"),
           description="the cluster DNS server (what kube-system/kube-dns runs; CoreDNS's role)"),
-    # busybox: no ENTRYPOINT, CMD ["sh"], like the real image. Any tag is accepted.
-    Image("busybox", "latest", (), ("sh",),
-          description="a shell with the usual tools (sh, sleep, cat, wget, ...); any tag"),
+    # busybox: no ENTRYPOINT, CMD ["sh"], like the real image. Any tag is accepted. Its sh, wget,
+    # nslookup, ... are the node's BusyBox (Docker nodes have busybox-static); on a node without
+    # BusyBox (the local provider on a host without it) they are the node's dash and tools.
+    Image("busybox", "latest", (), ("sh",), busybox=True,
+          description="BusyBox: ash, wget, nslookup, nc, httpd, ... (the node's own tools where "
+                      "the node has no BusyBox); any tag"),
 ]
 
 _ANY_TAG = {"busybox"}

@@ -34,7 +34,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from kubetui.runtime import netlink, shims
+from kubetui.runtime import busybox, netlink, shims
 from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
                                  PodSandboxConfig, RuntimeError_, Usage, dial_error,
@@ -172,6 +172,8 @@ class IsolatedRuntime(ProcessRuntime):
     async def start(self) -> None:
         (self.root / "pods").mkdir(parents=True, exist_ok=True)
         shims.install(self._bin_dir, with_hostname=False)
+        # BusyBox's applets for the busybox image; its `hostname` is right here (a UTS namespace)
+        self._busybox_dir = busybox.install(self.root / "busybox" / "bin")
         self.cleanup_leftovers()
         self._started = True
         if self.network is not None:
@@ -304,7 +306,8 @@ class IsolatedRuntime(ProcessRuntime):
             # A private /tmp, unless something the container needs lives under /tmp, which
             # the tmpfs would hide: a volume, or its program itself (kubetui run from a
             # checkout under /tmp, as in a CI clone; never the case in a node image).
-            private_tmp=not any(_under(p, "/tmp") for p in _host_paths_needed(c)),
+            private_tmp=not any(_under(p, "/tmp") for p in [
+                *_host_paths_needed(c), *([str(self._busybox_dir)] if self._busybox_dir else [])]),
             own_sysfs=not sb.config.host_network))
         hostname = sb.config.hostname or sb.config.name
         # The shell runs in the node's /sys until `mount -a` mounts the pod's own, so the cgroup
@@ -318,10 +321,20 @@ class IsolatedRuntime(ProcessRuntime):
         if c.cwd and c.config.working_dir:
             inner.append(f"cd {shlex.quote(c.config.working_dir)}")
         inner.append('exec "$@"')
+        argv = c.argv
+        if c.env.get("PATH") != self._spawn_env(c).get("PATH"):
+            # the plumbing (and setsid) run with the node's tools; the command finds the
+            # container's (a busybox container's PATH starts with BusyBox's applets: sh is ash)
+            argv = ["env", f"PATH={c.env['PATH']}", *argv]
         netns = [] if sb.config.host_network else ["nsenter", f"--net={NETNS_DIR}/{self._netns(sb.id)}"]
         return [*netns, "unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
                 "sh", "-c", "; ".join(inner), "sh",
-                *(ptyexec.in_container_session(c.argv) if c.config.tty else c.argv)]
+                *(ptyexec.in_container_session(argv) if c.config.tty else argv)]
+
+    def _spawn_env(self, c) -> dict[str, str]:
+        # nsenter, unshare, sh, mount are the node's, whatever the container's PATH says
+        # (BusyBox has applets of those names, with other options)
+        return {**c.env, "PATH": os.pathsep.join([str(self._bin_dir), os.environ.get("PATH", "/usr/bin:/bin")])}
 
     async def start_container(self, container_id: str) -> None:
         c = self._get(container_id)
@@ -365,6 +378,9 @@ class IsolatedRuntime(ProcessRuntime):
         if c.state != RUNNING or pid is None:
             raise RuntimeError_("ContainerNotRunning", f"container {c.config.name} is not running")
         join = "; ".join(f"echo $$ > {shlex.quote(p)}" for p in self._cgroup(c).procs_files())
+        env = self._spawn_env(c)
+        if c.env.get("PATH") != env.get("PATH"):
+            cmd = ["env", f"PATH={c.env['PATH']}", *cmd]   # the command finds the container's tools
         argv = ["sh", "-c", f'{join}; exec "$@"', "sh",
                 "nsenter", "-t", str(pid), "-n", "-m", "-u", "-p", "--", *cmd]
         if tty:
@@ -373,14 +389,14 @@ class IsolatedRuntime(ProcessRuntime):
             # after nsenter), and it finds the terminal at /dev/pts/N in its mount namespace.
             argv[-len(cmd):] = ptyexec.in_container_session(cmd)
             try:
-                return await ptyexec.spawn(argv, env=dict(c.env), cwd=c.cwd, controlling=False)
+                return await ptyexec.spawn(argv, env=env, cwd=c.cwd, controlling=False)
             except OSError as e:
                 return FailedExec(f"nsenter failed: {e}\r\n".encode(), channel=1)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=dict(c.env), cwd=c.cwd, start_new_session=True)
+                env=env, cwd=c.cwd, start_new_session=True)
         except OSError as e:
             return FailedExec(f"nsenter failed: {e}\n".encode())
         return SubprocessExec(proc)

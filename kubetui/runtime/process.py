@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import AsyncIterator
 
-from kubetui.runtime import images, shims
+from kubetui.runtime import busybox, images, shims
 from kubetui.agent.clock import RealClock
 from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
@@ -113,11 +113,16 @@ class ProcessRuntime(RuntimeService):
         self._sandboxes: dict[str, PodSandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._bin_dir = self.root / "bin"
+        self._busybox_dir: Path | None = None   # BusyBox's applet links, if the node has BusyBox
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
         (self.root / "pods").mkdir(parents=True, exist_ok=True)
         shims.install(self._bin_dir, with_hostname=True)
+        self._busybox_dir = busybox.install(self.root / "busybox" / "bin")
+        if self._busybox_dir:
+            # no UTS namespace here: the hostname shim (the pod's name) answers, not the host's name
+            (self._busybox_dir / "hostname").unlink(missing_ok=True)
         self.cleanup_leftovers()
 
     def cleanup_leftovers(self) -> int:
@@ -244,6 +249,9 @@ class ProcessRuntime(RuntimeService):
         img = images.resolve(config.image)
         env = dict(img.env)
         env.update(self._env(sb, config))
+        if img.busybox and self._busybox_dir and "PATH" not in config.env:
+            # BusyBox's applets come first for this image only: its `sh` is ash, its `wget` BusyBox's
+            env["PATH"] = os.pathsep.join([str(self._busybox_dir), env["PATH"]])
         argv = images.container_argv(img, config.command, config.args, sys.executable)
         if not argv:
             raise RuntimeError_("CreateContainerError", "no command specified")
@@ -263,13 +271,13 @@ class ProcessRuntime(RuntimeService):
             if c.config.tty:
                 # runc's console: the main process on a pty whose master the runtime keeps
                 # (its output goes to the log as stdout; attach writes to it)
-                c.pty = await ptyexec.spawn(c.argv, env=c.env, cwd=c.cwd, controlling=self.TTY_CONTROLLING)
+                c.pty = await ptyexec.spawn(c.argv, env=self._spawn_env(c), cwd=c.cwd, controlling=self.TTY_CONTROLLING)
                 c.proc = c.pty.proc
             else:
                 c.proc = await asyncio.create_subprocess_exec(
                     *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                    env=c.env, cwd=c.cwd, start_new_session=True)
+                    env=self._spawn_env(c), cwd=c.cwd, start_new_session=True)
         except OSError as e:
             writer.close()
             # what runc reports when the command cannot be executed
@@ -282,6 +290,10 @@ class ProcessRuntime(RuntimeService):
         c.state, c.started_at = RUNNING, self.clock.time()
         self._record_pid(c)
         c.waiter = asyncio.create_task(self._wait(c, writer))
+
+    def _spawn_env(self, c: _Container) -> dict[str, str]:
+        """The environment the container's first process is started with (its own, here)."""
+        return c.env
 
     def _record_pid(self, c: _Container) -> None:
         f = self._pod_dir(c.sandbox.id) / "processes.json"

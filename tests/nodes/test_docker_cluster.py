@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -462,6 +463,35 @@ def test_a_pod_reads_its_token_and_calls_the_api_through_the_kubernetes_service(
     finally:
         c.kubectl("delete", "pod/sa-client", "rolebinding/sa-reader-view", "serviceaccount/sa-reader",
                   "--wait=false", "--ignore-not-found", check=False)
+
+
+DAPI_VOLUME = Path(__file__).parent.parent / "api" / "manifests" / "dapi-volume.yaml"
+
+
+def test_busybox_is_real_busybox_ash_and_applets(docker_cluster):
+    """The busybox image runs BusyBox (the node's busybox-static), not the node's dash: the docs'
+    dapi-volume.yaml loop uses `[[ -e ... ]]`, which dash answers with `sh: 1: [[: not found`."""
+    c = docker_cluster
+    c.kubectl("apply", "-f", str(DAPI_VOLUME))
+    name = "kubernetes-downwardapi-volume-example"
+    try:
+        wait_for("the dapi pod running", lambda: c.get("pod", name)["status"].get("phase") == "Running", 60)
+        logs = wait_for("the labels (or an error) in its log", lambda: (
+            lambda out: out if 'builder="john-doe"' in out or "not found" in out else None)(
+            c.kubectl("logs", name, check=False).stdout), 60)
+        assert "not found" not in logs, logs
+        assert 'zone="us-est-coast"' in logs, logs
+        # kubectl exec finds BusyBox too: ash arithmetic and [[ ]], BusyBox's wget and nslookup
+        out = c.kubectl("exec", name, "--", "sh", "-c", "echo $((6*7)); [[ 1 -eq 1 ]] && echo ok").stdout
+        assert out.split() == ["42", "ok"], out
+        r = c.kubectl("exec", name, "--", "wget", "--help", check=False)
+        assert "--post-data" in r.stdout + r.stderr, r
+        assert "BusyBox" in r.stdout + r.stderr, r
+        r = c.kubectl("exec", name, "--", "sh", "-c", "for a in nslookup nc httpd; do $a --help 2>&1 | head -1; done",
+                      check=False)
+        assert r.stdout.count("BusyBox v") == 3, r      # each applet's usage header
+    finally:
+        c.kubectl("delete", "pod", name, "--wait=false", "--ignore-not-found", check=False)
 
 
 def test_killed_node_goes_notready_its_pods_move_and_it_comes_back_clean(docker_cluster):

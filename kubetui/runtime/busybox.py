@@ -1,0 +1,69 @@
+"""BusyBox's applets for the built-in ``busybox`` image (upstream: the ``busybox`` image's ``/bin``).
+
+The real ``busybox`` image is one static binary and a link per applet
+(``/bin/sh``, ``/bin/wget``, ``/bin/nslookup``, ...): its ``sh`` is BusyBox
+ash (``[[ ]]``, ``$((6*7))``), its ``wget`` knows ``--post-data``.
+kubetui has no image layers yet (a per-image root filesystem is issue #15),
+so a busybox container still sees the node's root filesystem. What this
+module gives it is the part learners notice: a directory of applet links to
+the node's BusyBox binary (Debian's ``busybox-static``, installed in the
+Docker node image), which the runtime puts **first on PATH for containers of
+the busybox image only**. Other images, and the node itself, keep Debian's
+``dash`` and tools (BusyBox's ``ip`` applet has no ``netns``, for one).
+
+Where the node has no BusyBox (the local provider on a host without it),
+:func:`install` returns ``None`` and busybox containers run the node's own
+tools, as before, with the runtime's small ``wget`` shim.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: where Debian's busybox-static (and busybox) put the binary
+CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+
+
+def find() -> str | None:
+    """The node's BusyBox binary, or ``None``."""
+    for p in CANDIDATES:
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which("busybox")
+
+
+def applets(binary: str) -> list[str]:
+    """The applets this BusyBox was built with (``busybox --list``)."""
+    r = subprocess.run([binary, "--list"], capture_output=True, text=True, timeout=10)
+    return [a for a in r.stdout.split() if a and "/" not in a] if r.returncode == 0 else []
+
+
+def install(bin_dir: Path, binary: str | None = None) -> Path | None:
+    """Link every applet of the node's BusyBox into ``bin_dir``; ``None`` if there is no BusyBox.
+
+    BusyBox picks the applet by the name it is run as (``argv[0]``), so a
+    symlink per applet is the whole "installation", as ``busybox --install -s`` does.
+    """
+    binary = binary or find()
+    if not binary:
+        return None
+    names = applets(binary)
+    if "sh" not in names:
+        log.warning("%s has no sh applet: busybox containers use the node's tools", binary)
+        return None
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        link = bin_dir / name
+        if link.is_symlink() and os.readlink(link) == binary:
+            continue
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(binary)
+    log.info("busybox image: %d applets of %s in %s", len(names), binary, bin_dir)
+    return bin_dir
