@@ -11,6 +11,13 @@ Docker node image), which the runtime puts **first on PATH for containers of
 the busybox image only**. Other images, and the node itself, keep Debian's
 ``dash`` and tools (BusyBox's ``ip`` applet has no ``netns``, for one).
 
+One exception: Debian 12's BusyBox is built without ``FEATURE_WGET_TIMEOUT``,
+and its ``wget -T 3`` (which lessons and tutorials use) crashes with a
+segmentation fault (measured; Debian fixed it in ``1:1.36.1-5``). When
+``wget --help`` lists no ``-T``, the ``wget`` link is a few lines of BusyBox
+sh that turn ``-T N`` / ``--timeout=N`` into ``timeout N`` around BusyBox's
+own ``wget`` (:data:`WGET_TIMEOUT`).
+
 Where the node has no BusyBox (the local provider on a host without it),
 :func:`install` returns ``None`` and busybox containers run the node's own
 tools, as before, with the runtime's small ``wget`` shim.
@@ -30,6 +37,25 @@ log = logging.getLogger(__name__)
 CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 
 
+#: ``wget`` for a BusyBox without -T support: -T N becomes BusyBox's ``timeout N`` (see above)
+WGET_TIMEOUT = r"""#!{bb} sh
+# kubetui: this BusyBox's wget has no -T (and crashes on it): -T N runs it under `timeout N`.
+t=
+n=$#
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n-1))
+  case $a in
+    -T|--timeout) t=$1; shift; n=$((n-1)); continue ;;
+    -T*) t=${{a#-T}}; continue ;;
+    --timeout=*) t=${{a#--timeout=}}; continue ;;
+  esac
+  set -- "$@" "$a"
+done
+[ -n "$t" ] && exec {bb} timeout "$t" {bb} wget "$@"
+exec {bb} wget "$@"
+"""
+
+
 def find() -> str | None:
     """The node's BusyBox binary, or ``None``."""
     for p in CANDIDATES:
@@ -42,6 +68,11 @@ def applets(binary: str) -> list[str]:
     """The applets this BusyBox was built with (``busybox --list``)."""
     r = subprocess.run([binary, "--list"], capture_output=True, text=True, timeout=10)
     return [a for a in r.stdout.split() if a and "/" not in a] if r.returncode == 0 else []
+
+
+def _wget_has_timeout(binary: str) -> bool:
+    r = subprocess.run([binary, "wget", "--help"], capture_output=True, text=True, timeout=10)
+    return "-T SEC" in r.stdout + r.stderr
 
 
 def install(bin_dir: Path, binary: str | None = None) -> Path | None:
@@ -65,5 +96,9 @@ def install(bin_dir: Path, binary: str | None = None) -> Path | None:
         if link.exists() or link.is_symlink():
             link.unlink()
         link.symlink_to(binary)
+    if "wget" in names and "timeout" in names and not _wget_has_timeout(binary):
+        (bin_dir / "wget").unlink()
+        (bin_dir / "wget").write_text(WGET_TIMEOUT.format(bb=binary))
+        (bin_dir / "wget").chmod(0o755)
     log.info("busybox image: %d applets of %s in %s", len(names), binary, bin_dir)
     return bin_dir

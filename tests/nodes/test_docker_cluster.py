@@ -487,6 +487,9 @@ def test_busybox_is_real_busybox_ash_and_applets(docker_cluster):
         r = c.kubectl("exec", name, "--", "wget", "--help", check=False)
         assert "--post-data" in r.stdout + r.stderr, r
         assert "BusyBox" in r.stdout + r.stderr, r
+        # -T (lessons' checks use it): Debian 12's BusyBox wget crashes on it unless wrapped
+        r = c.kubectl("exec", name, "--", "sh", "-c", "wget -q -O- -T 2 http://127.0.0.1:9/; echo rc=$?")
+        assert r.stdout.strip().endswith("rc=1"), r
         r = c.kubectl("exec", name, "--", "sh", "-c", "for a in nslookup nc httpd; do $a --help 2>&1 | head -1; done",
                       check=False)
         assert r.stdout.count("BusyBox v") == 3, r      # each applet's usage header
