@@ -6,8 +6,8 @@ ash (``[[ ]]``, ``$((6*7))``), its ``wget`` knows ``--post-data``.
 kubetui has no image layers yet (a per-image root filesystem is issue #15),
 so a busybox container still sees the node's root filesystem. What this
 module gives it is the part learners notice: a directory of applet links to
-the node's BusyBox binary (Debian's ``busybox-static``, installed in the
-Docker node image), which the runtime puts **first on PATH for containers of
+the node's BusyBox binary (Debian's ``busybox``, installed in the Docker
+node image), which the runtime puts **first on PATH for containers of
 the busybox image only**. Other images, and the node itself, keep Debian's
 ``dash`` and tools (BusyBox's ``ip`` applet has no ``netns``, for one).
 
@@ -15,7 +15,8 @@ One exception: Debian 12's BusyBox is built without ``FEATURE_WGET_TIMEOUT``,
 and its ``wget -T 3`` (which lessons and tutorials use) crashes with a
 segmentation fault (measured; Debian fixed it in ``1:1.36.1-5``). When
 ``wget --help`` lists no ``-T``, the ``wget`` link is a few lines of BusyBox
-sh that turn ``-T N`` / ``--timeout=N`` into ``timeout N`` around BusyBox's
+sh (found first on PATH: Debian's dynamic build, unlike ``busybox-static``,
+does not run its applets before searching PATH) that turn ``-T N`` / ``--timeout=N`` into ``timeout N`` around BusyBox's
 own ``wget`` (:data:`WGET_TIMEOUT`).
 
 Where the node has no BusyBox (the local provider on a host without it),

@@ -79,7 +79,7 @@ _CATALOGUE: list[Image] = [
     Image("kubetui/dns", "1", (PYTHON, "-m", "kubetui.dns"),
           description="the cluster DNS server (what kube-system/kube-dns runs; CoreDNS's role)"),
     # busybox: no ENTRYPOINT, CMD ["sh"], like the real image. Any tag is accepted. Its sh, wget,
-    # nslookup, ... are the node's BusyBox (Docker nodes have busybox-static); on a node without
+    # nslookup, ... are the node's BusyBox (Docker nodes have busybox); on a node without
     # BusyBox (the local provider on a host without it) they are the node's dash and tools.
     Image("busybox", "latest", (), ("sh",), busybox=True,
           description="BusyBox: ash, wget, nslookup, nc, httpd, ... (the node's own tools where "

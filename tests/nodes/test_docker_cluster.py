@@ -469,7 +469,7 @@ DAPI_VOLUME = Path(__file__).parent.parent / "api" / "manifests" / "dapi-volume.
 
 
 def test_busybox_is_real_busybox_ash_and_applets(docker_cluster):
-    """The busybox image runs BusyBox (the node's busybox-static), not the node's dash: the docs'
+    """The busybox image runs BusyBox (Debian's busybox on the node), not the node's dash: the docs'
     dapi-volume.yaml loop uses `[[ -e ... ]]`, which dash answers with `sh: 1: [[: not found`."""
     c = docker_cluster
     c.kubectl("apply", "-f", str(DAPI_VOLUME))

@@ -3,16 +3,18 @@
 kind ships a prebuilt ``kindest/node`` image from a registry. Classrooms and
 these machines often have no registry, so kubetui can build its node image
 offline: ``debootstrap`` a minimal Debian (python3, iproute2, iptables,
-procps, busybox-static) into a folder, ``docker import`` it as the base, then layer the node
+procps, busybox) into a folder, ``docker import`` it as the base, then layer the node
 agent (kubelet, runtime, kube-proxy, built-in workloads) on top. Where a
 registry is reachable, ``assets/node/Dockerfile`` builds the same image
 ``FROM python:3.11-slim-bookworm``.
 
-``busybox-static`` puts one static ``/bin/busybox`` on the node and nothing
-else (no applet links, so the node's own ``sh`` stays dash and ``ip`` stays
+Debian's ``busybox`` puts one ``/bin/busybox`` on the node and nothing else
+(no applet links, so the node's own ``sh`` stays dash and ``ip`` stays
 iproute2's): the runtime links its applets into a directory that only
 containers of the built-in ``busybox`` image have first on ``PATH``
-(``kubetui.runtime.busybox``).
+(``kubetui.runtime.busybox``). Not ``busybox-static``: that build's ash runs
+its own applets before searching PATH (``FEATURE_SH_STANDALONE``), so its
+crashing ``wget -T`` could not be wrapped (measured).
 
 Images are tagged by a hash of their inputs, so each is built once and reused.
 """
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 BASE_REPO = "kubetui/node-base"
 NODE_REPO = "kubetui/node"
 SUITE = "bookworm"
-PACKAGES = ("python3", "iproute2", "iptables", "procps", "busybox-static")
+PACKAGES = ("python3", "iproute2", "iptables", "procps", "busybox")
 # Bump when the recipe below changes: it is part of the base image's tag.
 BASE_RECIPE = f"debootstrap minbase {SUITE} {' '.join(PACKAGES)} strip-v1"
 
