@@ -71,6 +71,31 @@ def parse_command_line(line: str) -> tuple[str, list[str]]:
     return "kubectl", parse_command(line)
 
 
+def echo_line(line: str) -> str:
+    """The command line to echo for what the user typed: their own words and quotes, as typed.
+
+    Only a missing or abbreviated ``kubectl`` is spelled out, so the echo stays a
+    command a terminal would run the same way (re-joining the parsed words would drop
+    the user's quotes: ``--overrides={"a": 1}`` would read as a different command).
+
+    >>> echo_line("get po")
+    'kubectl get po'
+    >>> echo_line("k get po")
+    'kubectl get po'
+    >>> echo_line("kubectl get pods -l 'app in (web)'")
+    "kubectl get pods -l 'app in (web)'"
+    >>> echo_line("kubetui explain pod")
+    'kubetui explain pod'
+    """
+    line = line.strip()
+    first = line.split(None, 1)[0] if line else ""
+    if first in ("kubectl", "kubetui"):
+        return line
+    if first == "k":
+        return "kubectl" + line[1:]
+    return f"kubectl {line}"
+
+
 #: kubetui commands that answer and exit (the others start clusters, servers or a second TUI)
 KUBETUI_COMMANDS = ("explain", "store", "lessons", "fault", "logs", "--help", "-h", "--version")
 

@@ -104,6 +104,31 @@ async def test_command_bar_runs_kubetui_commands_only_with_the_prefix(make_app, 
         assert "does not run in the command bar" in "\n".join(app.command_output)
 
 
+async def test_command_bar_echoes_the_line_as_typed_with_its_quotes(make_app, tmp_path):
+    """first-hour item 4: the echo kept the words but dropped the quotes (``--overrides={"a": 1}``),
+    which reads as a different command from the one typed."""
+    from kubetui.tui.screens.command import CommandScreen
+    from tests.tui.fakes import FakeBackend
+    from tests.tui.test_app import wait_workers
+
+    backend = FakeBackend()
+    backend.kubeconfig_path = tmp_path / "lab" / "kubeconfig"
+    app = make_app(backend=backend)
+    typed = """run x --image=busybox --dry-run=client -o yaml --overrides='{"spec": {"hostNetwork": true}}'"""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        screen = await wait_screen(pilot, CommandScreen)
+        screen.query_one("#command-input").value = typed
+        await pilot.press("enter")
+        await wait_workers(app, "kubectl")
+        assert app.command_output[0] == f"$ kubectl {typed}", app.command_output[0]
+        app.command_output.clear()
+        screen.query_one("#command-input").value = 'k get pods -l "app in (web, api)"'
+        await pilot.press("enter")
+        await wait_workers(app, "kubectl")
+        assert app.command_output[0] == '$ kubectl get pods -l "app in (web, api)"'
+
+
 async def test_age_ticks_without_any_change(make_app, monkeypatch):
     """Issue 12 item 16: AGE (and events' LAST SEEN) move on with the clock, not only when objects change."""
     from kubetui.tui.screens.events import EventsScreen

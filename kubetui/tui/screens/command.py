@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, RichLog, Static
 
 from kubetui.api.resources import resource_for
-from kubetui.tui.kubectl import kubetui_refusal, parse_command_line, run_kubectl, run_kubetui
+from kubetui.tui.kubectl import echo_line, kubetui_refusal, parse_command_line, run_kubectl, run_kubetui
 
 
 class CommandFinished(Message):
@@ -125,11 +125,11 @@ class CommandScreen(ModalScreen[None]):
         if program == "kubetui":
             refusal = kubetui_refusal(words)
             if refusal:
-                self._write(f"$ kubetui {' '.join(words)}\n{refusal}")
+                self._write(f"$ {echo_line(line)}\n{refusal}")
                 return
         elif self._navigate(words):
             return
-        self.run_command(words, program)
+        self.run_command(words, program, echo=echo_line(line))
 
     def _navigate(self, words: list[str]) -> bool:
         """k9s-style shortcuts that change what the TUI shows rather than run kubectl."""
@@ -148,9 +148,10 @@ class CommandScreen(ModalScreen[None]):
         return False
 
     @work(exclusive=True, group="kubectl")
-    async def run_command(self, words: list[str], program: str = "kubectl") -> None:
+    async def run_command(self, words: list[str], program: str = "kubectl", echo: str | None = None) -> None:
         self.running = True
-        self._write(f"$ {program} " + " ".join(words))
+        # Echo the line as typed (with its quotes), not the parsed words re-joined.
+        self._write(f"$ {echo or (program + ' ' + ' '.join(words))}")
         backend = self.app.backend  # type: ignore[attr-defined]
         try:
             if program == "kubetui":
