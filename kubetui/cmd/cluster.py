@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kubetui.cluster.lifecycle import Cluster
-from kubetui.cluster.settings import ClusterSettings, make_provider, settings_from_args
+from kubetui.cluster.settings import ClusterSettings, make_provider, node_names, settings_from_args
 from kubetui.cmdutil import CLIError, default_state_dir
 from kubetui.providers.base import ClusterConfig
 from kubetui.statedir import (
@@ -222,12 +222,32 @@ def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> st
     pid = running_pid(state_dir)
     nodes = ""
     if settings is not None and settings.provider == "docker":
-        nodes = f" and {settings.nodes} Docker node container(s) (kubetui-{name}-…)"
+        nodes = _docker_nodes(settings, sel)
     elif settings is not None and settings.provider == "local":
         nodes = f" and {settings.nodes} local node process(es)"
     verb = "is up" if started else "keeps running"
     return (f"kubetui: cluster {name!r} {verb}: its control plane (pid {pid}, log {state_dir / LOG_FILE}){nodes}. "
             f"Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
+
+
+def _docker_nodes(settings: ClusterSettings, sel: str) -> str:
+    """The node containers Docker actually has, not the number the cluster was created with:
+    a container removed from outside must not be reported as running."""
+    from kubetui.providers.docker import node_container_states  # loads Docker's SDK
+    from kubetui.providers.docker.nodespec import container_name
+
+    name = settings.name
+    states = node_container_states(name)
+    if states is None:
+        return f" and {settings.nodes} Docker node container(s) (kubetui-{name}-…; no Docker engine answers)"
+    wanted = node_names(settings.nodes)
+    running = sum(1 for n in wanted if states.get(n) == "running")
+    text = f" and {running} of {len(wanted)} Docker node container(s) running (kubetui-{name}-…)"
+    missing = [container_name(name, n) for n in wanted if n not in states]
+    if missing:
+        text += (f"; MISSING (removed outside kubetui): {', '.join(missing)}: their nodes go NotReady. "
+                 f"`kubetui{sel} down` then `kubetui{sel} up` re-creates them")
+    return text
 
 
 # -- stopping -----------------------------------------------------------------------------------

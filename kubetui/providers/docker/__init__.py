@@ -48,6 +48,24 @@ def docker_available() -> bool:
         return False
 
 
+def node_container_states(cluster: str) -> dict[str, str] | None:
+    """Each of the cluster's node containers that Docker actually has: node name -> Docker status.
+
+    What the cluster's settings say it should have can differ: a container removed
+    from outside (``docker rm -f``, another tool cleaning up) is simply not there.
+    None when no Docker engine answers (nothing can be said then)."""
+    try:
+        client = docker_client()
+    except ImageError:
+        return None
+    try:
+        found = client.containers.list(
+            all=True, filters={"label": [f"{LABEL_CLUSTER}={cluster}", f"{LABEL_ROLE}=node"]})
+        return {c.labels.get(LABEL_NODE, c.name): c.status for c in found}
+    finally:
+        client.close()
+
+
 class DockerProvider(Provider):
     name = "docker"
     description = "nodes are Docker containers (like kind): pods get their own namespaces and cgroups"
