@@ -46,6 +46,15 @@ def run_up(args: Any, state_dir: Path) -> int:
     if getattr(args, "headless", False):
         return serve(settings_from_args(args, state_dir), state_dir)
     already = running_pid(state_dir)
+    missing = missing_node_containers(state_dir) if already is not None else []
+    if missing:
+        # `up` is idempotent: it brings the cluster to what cluster.json says. Only the
+        # control plane's start (Cluster.up) creates node containers (it holds the nodes'
+        # credentials), so restart it; the nodes that are still there keep running.
+        print(f"kubetui: node container(s) missing (removed outside kubetui): {', '.join(missing)}; "
+              f"restarting the control plane to re-create them", file=sys.stderr, flush=True)
+        stop_control_plane(state_dir)
+        already = None
     ensure_running(state_dir, settings_from_args(args, state_dir) if already is None else None,
                    wait_for="ready", say=lambda line: print(line, file=sys.stderr, flush=True))
     print(status_lines(state_dir, stopped=False, started=already is None))
@@ -230,6 +239,20 @@ def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> st
             f"Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
 
 
+def missing_node_containers(state_dir: Path) -> list[str]:
+    """The Docker node containers cluster.json says the cluster has but Docker has not."""
+    settings = ClusterSettings.load(state_dir)
+    if settings is None or settings.provider != "docker":
+        return []
+    from kubetui.providers.docker import node_container_states  # loads Docker's SDK
+    from kubetui.providers.docker.nodespec import container_name
+
+    states = node_container_states(settings.name)
+    if states is None:
+        return []
+    return [container_name(settings.name, n) for n in node_names(settings.nodes) if n not in states]
+
+
 def _docker_nodes(settings: ClusterSettings, sel: str) -> str:
     """The node containers Docker actually has, not the number the cluster was created with:
     a container removed from outside must not be reported as running."""
@@ -246,7 +269,7 @@ def _docker_nodes(settings: ClusterSettings, sel: str) -> str:
     missing = [container_name(name, n) for n in wanted if n not in states]
     if missing:
         text += (f"; MISSING (removed outside kubetui): {', '.join(missing)}: their nodes go NotReady. "
-                 f"`kubetui{sel} down` then `kubetui{sel} up` re-creates them")
+                 f"`kubetui{sel} up` re-creates them")
     return text
 
 

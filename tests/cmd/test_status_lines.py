@@ -34,7 +34,33 @@ def test_status_counts_the_node_containers_docker_has_and_names_the_missing_ones
         assert "0 of 2 Docker node container(s) running" in text, text
         assert f"MISSING (removed outside kubetui): kubetui-{name}-node-2:" in text, text
         assert f"kubetui-{name}-node-1," not in text and f"kubetui-{name}-node-1:" not in text
-        assert f"`kubetui --state-dir {state} down` then `kubetui --state-dir {state} up`" in text
+        assert f"`kubetui --state-dir {state} up` re-creates them" in text
     finally:
         created.remove(force=True)
+        client.close()
+
+
+def test_up_re_creates_a_node_container_removed_from_outside(tmp_path):
+    """`kubetui up` on a running cluster whose node container was `docker rm -f`ed says which
+    one is missing and re-creates it (it used to say "1 Docker node container(s)" and do nothing)."""
+    import subprocess
+    import sys
+
+    name = f"st-{uuid.uuid4().hex[:8]}"
+    state = tmp_path / name
+    kubetui = [sys.executable, "-m", "kubetui", "up", "--state-dir", str(state)]
+    client = docker_client()
+    try:
+        subprocess.run([*kubetui, "--name", name, "--nodes", "1", "--provider", "docker", "--api-port", "0"],
+                       check=True, capture_output=True, text=True, timeout=300)
+        client.containers.get(f"kubetui-{name}-node-1").remove(force=True)
+        assert f"MISSING (removed outside kubetui): kubetui-{name}-node-1" in status_lines(state, stopped=False)
+        again = subprocess.run(kubetui, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert f"node container(s) missing (removed outside kubetui): kubetui-{name}-node-1" in again.stderr
+        assert "1 of 1 Docker node container(s) running" in again.stdout, again.stdout
+        assert client.containers.get(f"kubetui-{name}-node-1").status == "running"
+    finally:
+        subprocess.run([sys.executable, "-m", "kubetui", "down", "--purge", "--state-dir", str(state)],
+                       capture_output=True, timeout=120)
         client.close()
