@@ -21,8 +21,9 @@ from kubetui.controllers import daemonset_util as dsu
 from kubetui.controllers import history
 from kubetui.controllers.base import Controller
 from kubetui.controllers.expectations import Expectations
+from kubetui.controllers.podowner import PodOwnerHandlers
 from kubetui.controllers.util import (
-    claim_children, controller_ref, is_deleting, is_pod_ready, labels_of, meta, resolve_controller, selector_of,
+    claim_children, is_deleting, labels_of, meta, selector_of,
 )
 
 Obj = dict[str, Any]
@@ -32,7 +33,8 @@ FAILED_POD_BACKOFF_INITIAL = 1.0
 FAILED_POD_BACKOFF_MAX = 15 * 60.0
 
 
-class DaemonSetController(Controller):
+class DaemonSetController(PodOwnerHandlers, Controller):
+    owner_kind = "DaemonSet"
     name = "daemonset"
     component = "daemonset-controller"
     workers = 2
@@ -46,55 +48,12 @@ class DaemonSetController(Controller):
         self.expectations = Expectations(self.clock)
         # (DaemonSet uid, node) -> (when a failed pod there may next be deleted, the current delay)
         self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
-        self.ds_informer.add_handler(self.enqueue, self._ds_updated, self._ds_deleted)
+        self.owner_informer = self.ds_informer
+        self.ds_informer.add_handler(self.enqueue, self._owner_updated, self._owner_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.node_informer.add_handler(self._node_added, self._node_updated)
 
     # --- handlers: compute keys, enqueue ---
-
-    def _ds_updated(self, old: Obj, new: Obj) -> None:
-        # A write of our own status changes nothing we decide from: skip it (a resync still comes).
-        if old.get("spec") == new.get("spec") and {k: v for k, v in meta(old).items() if k != "resourceVersion"} \
-                == {k: v for k, v in meta(new).items() if k != "resourceVersion"}:
-            return
-        self.enqueue(new)
-
-    def _ds_deleted(self, ds: Obj) -> None:
-        key = f"{meta(ds).get('namespace')}/{meta(ds).get('name')}"
-        self.expectations.delete(key)
-        self.queue.add(key)
-
-    def _owner_key(self, pod: Obj) -> str | None:
-        ns = meta(pod).get("namespace")
-        owner = resolve_controller(controller_ref(pod), self.ds_informer, ns, "DaemonSet")
-        return f"{ns}/{meta(owner)['name']}" if owner else None
-
-    def _pod_added(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-        elif controller_ref(pod) is None:
-            for ds in self.ds_informer.list(meta(pod).get("namespace")):
-                if selector_of(ds).matches(labels_of(pod)):
-                    self.enqueue(ds)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        key = self._owner_key(new)
-        if not key:
-            return
-        self.queue.add(key)
-        if is_pod_ready(new) and not is_pod_ready(old):
-            ds = self.ds_informer.get(key)
-            min_ready = int(((ds or {}).get("spec") or {}).get("minReadySeconds") or 0)
-            if min_ready:
-                self.queue.add_after(key, min_ready + 1)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            self.expectations.deletion_observed(key, f"{meta(pod).get('namespace')}/{meta(pod).get('name')}")
-            self.queue.add(key)
 
     def _enqueue_all(self) -> None:
         for ds in self.ds_informer.list():

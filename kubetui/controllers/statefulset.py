@@ -22,8 +22,9 @@ from kubetui.controllers import history
 from kubetui.controllers import statefulset_util as ssu
 from kubetui.controllers.base import Controller
 from kubetui.controllers.expectations import Expectations
+from kubetui.controllers.podowner import PodOwnerHandlers
 from kubetui.controllers.util import (
-    claim_children, controller_ref, is_deleting, is_pod_ready, labels_of, meta, resolve_controller, selector_of,
+    claim_children, is_deleting, meta, selector_of,
 )
 
 Obj = dict[str, Any]
@@ -34,7 +35,8 @@ def _owner_ref(owner: Obj, api_version: str, kind: str) -> Obj:
     return {"apiVersion": api_version, "kind": kind, "name": meta(owner)["name"], "uid": meta(owner)["uid"]}
 
 
-class StatefulSetController(Controller):
+class StatefulSetController(PodOwnerHandlers, Controller):
+    owner_kind = "StatefulSet"
     name = "statefulset"
     component = "statefulset-controller"
     workers = 2
@@ -46,56 +48,11 @@ class StatefulSetController(Controller):
         self.cr_informer = self.factory.informer("controllerrevisions")
         self.pvc_informer = self.factory.informer("persistentvolumeclaims")
         self.expectations = Expectations(self.clock)
-        self.sts_informer.add_handler(self.enqueue, self._sts_updated, self._sts_deleted)
+        self.owner_informer = self.sts_informer
+        self.sts_informer.add_handler(self.enqueue, self._owner_updated, self._owner_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
     # --- handlers ---
-
-    def _sts_updated(self, old: Obj, new: Obj) -> None:
-        # A write of our own status changes nothing we decide from: skip it (a resync still comes).
-        if old.get("spec") == new.get("spec") and {k: v for k, v in meta(old).items() if k != "resourceVersion"} \
-                == {k: v for k, v in meta(new).items() if k != "resourceVersion"}:
-            return
-        self.enqueue(new)
-
-    def _sts_deleted(self, sts: Obj) -> None:
-        key = f"{meta(sts).get('namespace')}/{meta(sts).get('name')}"
-        self.expectations.delete(key)
-        self.queue.add(key)
-
-    def _owner_key(self, pod: Obj) -> str | None:
-        ns = meta(pod).get("namespace")
-        owner = resolve_controller(controller_ref(pod), self.sts_informer, ns, "StatefulSet")
-        return f"{ns}/{meta(owner)['name']}" if owner else None
-
-    def _pod_added(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-        elif controller_ref(pod) is None:
-            for sts in self.sts_informer.list(meta(pod).get("namespace")):
-                if selector_of(sts).matches(labels_of(pod)):
-                    self.enqueue(sts)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        key = self._owner_key(new)
-        if not key:
-            return
-        if is_deleting(new) and not is_deleting(old):
-            self.expectations.deletion_observed(key, f"{meta(new).get('namespace')}/{meta(new).get('name')}")
-        self.queue.add(key)
-        if is_pod_ready(new) and not is_pod_ready(old):
-            sts = self.sts_informer.get(key)
-            min_ready = int(((sts or {}).get("spec") or {}).get("minReadySeconds") or 0)
-            if min_ready:
-                self.queue.add_after(key, min_ready + 1)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            self.expectations.deletion_observed(key, f"{meta(pod).get('namespace')}/{meta(pod).get('name')}")
-            self.queue.add(key)
 
     # --- reconcile ---
 
