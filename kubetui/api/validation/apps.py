@@ -99,11 +99,11 @@ def validate_deployment(obj: dict[str, Any], old: dict[str, Any] | None, subreso
         errs += non_negative("spec.progressDeadlineSeconds", deadline)
         if is_int(min_ready) and deadline <= min_ready:
             errs.append(invalid("spec.progressDeadlineSeconds", deadline, "must be greater than minReadySeconds"))
-    errs += _selector_update(spec, old)
+    errs += immutable_selector(spec, old)
     return errs
 
 
-def _selector_update(spec: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+def immutable_selector(spec: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
     # apps/v1 made selectors immutable: changing them would orphan pods.
     if old is None:
         return []
@@ -139,5 +139,5 @@ def validate_replica_set(obj: dict[str, Any], old: dict[str, Any] | None, subres
     errs = _replicas(spec) + _selector(spec, "deployment")
     errs += validate_template(spec.get("template"), spec.get("selector"), "spec.template")
     errs += non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
-    errs += _selector_update(spec, old)
+    errs += immutable_selector(spec, old)
     return errs

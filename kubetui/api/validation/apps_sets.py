@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from kubetui.api.validation import names
-from kubetui.api.validation.apps import validate_template
+from kubetui.api.validation.apps import immutable_selector, validate_template
 from kubetui.api.validation.field import (
     Cause, as_dict, as_list, dict_items, forbidden, immutable, index, invalid, is_int, non_negative, not_supported,
     required,
@@ -57,15 +57,6 @@ def _selector(spec: dict[str, Any], kind: str) -> list[Cause]:
     return errs
 
 
-def _immutable_selector(spec: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
-    if old is None:
-        return []
-    old_selector = as_dict(old.get("spec")).get("selector")
-    if old_selector is not None and spec.get("selector") != old_selector:
-        return [immutable("spec.selector", go_selector(spec.get("selector")))]
-    return []
-
-
 # --- DaemonSet ---------------------------------------------------------------
 
 
@@ -104,7 +95,7 @@ def validate_daemon_set(obj: dict[str, Any], old: dict[str, Any] | None, subreso
     errs += non_negative("spec.templateGeneration", spec.get("templateGeneration"))
     errs += _daemon_set_update_strategy(spec.get("updateStrategy"), "spec.updateStrategy")
     errs += non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
-    errs += _immutable_selector(spec, old)
+    errs += immutable_selector(spec, old)
     return errs
 
 
