@@ -23,6 +23,7 @@ from kubetui.controllers.base import Controller
 from kubetui.controllers.expectations import Expectations
 from kubetui.controllers.podowner import PodOwnerHandlers
 from kubetui.controllers.util import (
+    update_status_retrying_once,
     claim_children, is_deleting, labels_of, meta, selector_of,
 )
 
@@ -153,19 +154,7 @@ class DaemonSetController(PodOwnerHandlers, Controller):
             raise failure
 
     async def _update_status(self, ds: Obj, status: Obj) -> None:
-        ns, name = meta(ds).get("namespace"), meta(ds)["name"]
-        body = copy.deepcopy(ds)
-        for attempt in range(2):
-            body["status"] = status
-            try:
-                await self.client.update("daemonsets", body, ns, subresource="status")
-                return
-            except errors.NotFound:
-                return
-            except errors.Conflict:
-                if attempt:
-                    raise
-                body = await self.client.get("daemonsets", name, ns)
+        await update_status_retrying_once(self.client, "daemonsets", ds, status, missing_ok=True)
 
     # --- history ---
 

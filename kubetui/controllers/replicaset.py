@@ -20,6 +20,7 @@ from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.controllers.base import Controller
 from kubetui.controllers.expectations import Expectations
 from kubetui.controllers.util import (
+    update_status_retrying_once,
     claim_children, controller_ref, is_deleting, is_pod_active, is_pod_available, is_pod_ready,
     labels_of, meta, new_controller_ref, pod_ready_since, resolve_controller, selector_of,
 )
@@ -247,17 +248,7 @@ class ReplicaSetController(Controller):
         upstream retries once (``statusUpdateRetries``) before requeueing. The
         status keeps the observedGeneration of the ReplicaSet we acted on.
         """
-        ns, name = meta(rs).get("namespace"), meta(rs).get("name")
-        body = copy.deepcopy(rs)
-        for attempt in range(2):
-            body["status"] = status
-            try:
-                await self.client.update(self.resource, body, ns, subresource="status")
-                return
-            except errors.Conflict:
-                if attempt:
-                    raise
-                body = await self.client.get(self.resource, name, ns)
+        await update_status_retrying_once(self.client, self.resource, rs, status)
 
     async def _manage_replicas(self, key: str, rs: Obj, pods: list[Obj]) -> None:
         want = int((rs.get("spec") or {}).get("replicas", 1) or 0)

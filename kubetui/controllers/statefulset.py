@@ -24,6 +24,7 @@ from kubetui.controllers.base import Controller
 from kubetui.controllers.expectations import Expectations
 from kubetui.controllers.podowner import PodOwnerHandlers
 from kubetui.controllers.util import (
+    update_status_retrying_once,
     claim_children, is_deleting, meta, selector_of,
 )
 
@@ -51,8 +52,6 @@ class StatefulSetController(PodOwnerHandlers, Controller):
         self.owner_informer = self.sts_informer
         self.sts_informer.add_handler(self.enqueue, self._owner_updated, self._owner_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
-
-    # --- handlers ---
 
     # --- reconcile ---
 
@@ -166,19 +165,7 @@ class StatefulSetController(PodOwnerHandlers, Controller):
                 pass
 
     async def _update_status(self, sts: Obj, status: Obj) -> None:
-        ns, name = meta(sts).get("namespace"), meta(sts)["name"]
-        body = copy.deepcopy(sts)
-        for attempt in range(2):
-            body["status"] = status
-            try:
-                await self.client.update("statefulsets", body, ns, subresource="status")
-                return
-            except errors.NotFound:
-                return
-            except errors.Conflict:
-                if attempt:
-                    raise
-                body = await self.client.get("statefulsets", name, ns)
+        await update_status_retrying_once(self.client, "statefulsets", sts, status, missing_ok=True)
 
     # --- history ---
 

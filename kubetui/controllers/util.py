@@ -155,3 +155,30 @@ def resolve_controller(ref: Obj | None, informer: Any, namespace: str | None, ki
     if owner is None or meta(owner).get("uid") != ref.get("uid"):
         return None
     return owner
+
+
+async def update_status_retrying_once(client: Client, resource: str, obj: Obj, status: Obj, *,
+                                      missing_ok: bool = False) -> None:
+    """Write ``status`` through the status subresource; on a conflict fetch the latest and try once more.
+
+    Upstream's workload controllers do this (``statusUpdateRetries`` in
+    replica_set.go, ``updateDaemonSetStatus``, ``updateStatefulSetStatus``):
+    another controller writes the same object's spec meanwhile, so a stale
+    resourceVersion is routine; a second conflict is raised and the key is
+    requeued. ``missing_ok``: the object was deleted meanwhile, nothing to write.
+    """
+    ns, name = meta(obj).get("namespace"), meta(obj).get("name")
+    body = copy.deepcopy(obj)
+    for attempt in range(2):
+        body["status"] = status
+        try:
+            await client.update(resource, body, ns, subresource="status")
+            return
+        except errors.NotFound:
+            if missing_ok:
+                return
+            raise
+        except errors.Conflict:
+            if attempt:
+                raise
+            body = await client.get(resource, name, ns)
