@@ -498,6 +498,13 @@ def default_priority_class(pc: Obj) -> None:
     pc.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
+def default_ingress_class(ic: Obj) -> None:
+    """``SetDefaults_IngressClass`` (networking/v1): parameters without a scope are cluster-scoped."""
+    params = _sub(ic, "spec").get("parameters")
+    if isinstance(params, dict):
+        params.setdefault("scope", "Cluster")
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "CustomResourceDefinition": crd_defaults,
     "Pod": default_pod,
@@ -521,4 +528,5 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "PodTemplate": default_pod_template_object,
     "LimitRange": default_limit_range,
     "PriorityClass": default_priority_class,
+    "IngressClass": default_ingress_class,
 }

@@ -80,6 +80,7 @@ STORAGE_PREFIX = {
     "clusterrolebindings.rbac.authorization.k8s.io": "clusterrolebindings",
     "customresourcedefinitions.apiextensions.k8s.io": "apiextensions.k8s.io/customresourcedefinitions",
     "apiservices.apiregistration.k8s.io": "apiregistration.k8s.io/apiservices",
+    "ingresses.networking.k8s.io": "ingress",
 }
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
@@ -150,6 +151,9 @@ RESOURCES: tuple[Resource, ...] = (
              subresources={**_STATUS}),
     Resource("apiservices", "APIService", group="apiregistration.k8s.io", namespaced=False,
              categories=("api-extensions",), subresources={**_STATUS}),
+    # issue 14: Ingress (the way in from outside)
+    Resource("ingresses", "Ingress", group="networking.k8s.io", short_names=("ing",), subresources={**_STATUS}),
+    Resource("ingressclasses", "IngressClass", group="networking.k8s.io", namespaced=False),
 )
 
 # Other versions served over a stored kind: each request through one is converted

@@ -10,8 +10,8 @@ namespace|deployment|service|serviceaccount`` and ``kubectl auth can-i`` POSTs
 
 kubetui answers in JSON (kubectl's Accept allows it) and only *decodes*
 protobuf, for the kinds those commands send. Field numbers below come from
-upstream ``core/v1``, ``apps/v1``, ``batch/v1``, ``autoscaling/v2``, ``authorization/v1`` and ``meta/v1``
-``generated.proto``. Unknown fields are skipped and logged, never guessed.
+upstream ``core/v1``, ``apps/v1``, ``batch/v1``, ``autoscaling/v2``, ``authorization/v1``,
+``networking/v1`` and ``meta/v1`` ``generated.proto``. Unknown fields are skipped and logged, never guessed.
 """
 
 from __future__ import annotations
@@ -202,6 +202,22 @@ SCHEMAS: dict[str, dict[int, F]] = {
     "RbacSubject": {1: ("kind", "string", ""), 2: ("apiGroup", "string", ""), 3: ("name", "string", ""),
                     4: ("namespace", "string", "")},
     "RoleRef": {1: ("apiGroup", "string", ""), 2: ("kind", "string", ""), 3: ("name", "string", "")},
+    # networking/v1 (``kubectl create ingress``); IngressRuleValue is embedded, so inlined in JSON
+    "Ingress": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "IngressSpec", ""), 3: ("status", "IngressStatus", "")},
+    "IngressSpec": {1: ("defaultBackend", "IngressBackend", ""), 2: ("tls", "IngressTLS", "rep"),
+                    3: ("rules", "IngressRule", "rep"), 4: ("ingressClassName", "string", "ptr")},
+    "IngressStatus": {},
+    "IngressBackend": {3: ("resource", "TypedLocalObjectReference", ""), 4: ("service", "IngressServiceBackend", "")},
+    "TypedLocalObjectReference": {1: ("apiGroup", "string", "ptr"), 2: ("kind", "string", ""),
+                                  3: ("name", "string", "")},
+    "IngressServiceBackend": {1: ("name", "string", ""), 2: ("port", "ServiceBackendPort", "")},
+    "ServiceBackendPort": {1: ("name", "string", ""), 2: ("number", "int32", "")},
+    "IngressTLS": {1: ("hosts", "string", "rep"), 2: ("secretName", "string", "")},
+    "IngressRule": {1: ("host", "string", ""), 2: ("ingressRuleValue", "IngressRuleValue", "inline")},
+    "IngressRuleValue": {1: ("http", "HTTPIngressRuleValue", "")},
+    "HTTPIngressRuleValue": {1: ("paths", "HTTPIngressPath", "rep")},
+    "HTTPIngressPath": {1: ("path", "string", ""), 2: ("backend", "IngressBackend", ""),
+                        3: ("pathType", "string", "ptr")},
 }
 
 # Top-level kinds we accept, by (apiVersion, kind).
@@ -217,6 +233,7 @@ DECODABLE = {
     ("authentication.k8s.io/v1", "SelfSubjectReview"), ("authentication.k8s.io/v1", "TokenRequest"),
     ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("networking.k8s.io/v1", "Ingress"),
 }
 
 
@@ -324,7 +341,9 @@ def decode_message(name: str, buf: bytes) -> dict[str, Any]:
             out.setdefault(jname, {})[k] = v
             continue
         value = _scalar(typ, val)
-        if "rep" in flags:
+        if "inline" in flags:           # an embedded Go struct: its fields sit in the parent's JSON
+            out.update(value)
+        elif "rep" in flags:
             out.setdefault(jname, []).append(value)
         elif "ptr" in flags or not _is_zero(value):
             out[jname] = value

@@ -108,6 +108,7 @@ def test_documents_are_self_contained_and_carry_kind_schemas():
                          "apis/storage.k8s.io/v1", "apis/batch/v1", "apis/policy/v1", "apis/scheduling.k8s.io/v1",
                          "apis/autoscaling/v1", "apis/autoscaling/v2", "apis/rbac.authorization.k8s.io/v1",
                          "apis/apiextensions.k8s.io/v1", "apis/apiregistration.k8s.io/v1",
+                         "apis/networking.k8s.io/v1",
                          "apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1"}
     for gv, doc in docs.items():
         assert doc["openapi"].startswith("3.")

@@ -174,6 +174,11 @@ GOOD.update({
     "apiservices": {"metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
                     "spec": {"group": "custom.metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
                              "versionPriority": 100, "service": {"name": "adapter", "namespace": "monitoring"}}},
+    "ingresses": {"metadata": {"name": "shop", "namespace": "default"},
+                  "spec": {"rules": [{"host": "shop.example", "http": {"paths": [
+                      {"path": "/cart", "pathType": "Prefix",
+                       "backend": {"service": {"name": "cart", "port": {"number": 80}}}}]}}]}},
+    "ingressclasses": {"metadata": {"name": "kubetui"}, "spec": {"controller": "kubetui.dev/ingress-controller"}},
 })
 
 

@@ -75,6 +75,7 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
      ["V1CustomResourceDefinition", "V1CustomResourceDefinitionList"]),
     ("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1", ["V1APIService", "V1APIServiceList"]),
+    ("io.k8s.api.networking.v1", ["V1Ingress", "V1IngressList", "V1IngressClass", "V1IngressClassList"]),
 ]
 
 # Types every API package shares (the meta package is placed first anyway).
@@ -92,14 +93,16 @@ GVK: dict[str, list[tuple[str, str, str]]] = {
                            ("storage.k8s.io", "v1", "WatchEvent"), ("batch", "v1", "WatchEvent"),
                            ("policy", "v1", "WatchEvent"), ("scheduling.k8s.io", "v1", "WatchEvent"),
                            ("autoscaling", "v1", "WatchEvent"), ("autoscaling", "v2", "WatchEvent"),
-                           ("rbac.authorization.k8s.io", "v1", "WatchEvent")],
+                           ("rbac.authorization.k8s.io", "v1", "WatchEvent"),
+                           ("networking.k8s.io", "v1", "WatchEvent")],
     f"{META}.DeleteOptions": [("", "v1", "DeleteOptions"), ("apps", "v1", "DeleteOptions"),
                               ("coordination.k8s.io", "v1", "DeleteOptions"),
                               ("discovery.k8s.io", "v1", "DeleteOptions"), ("policy", "v1", "DeleteOptions"),
                               ("storage.k8s.io", "v1", "DeleteOptions"), ("batch", "v1", "DeleteOptions"),
                               ("scheduling.k8s.io", "v1", "DeleteOptions"),
                               ("autoscaling", "v1", "DeleteOptions"), ("autoscaling", "v2", "DeleteOptions"),
-                              ("rbac.authorization.k8s.io", "v1", "DeleteOptions")],
+                              ("rbac.authorization.k8s.io", "v1", "DeleteOptions"),
+                              ("networking.k8s.io", "v1", "DeleteOptions")],
 }
 GROUP_OF_PACKAGE = {
     "io.k8s.api.core.v1": ("", "v1"), "io.k8s.api.apps.v1": ("apps", "v1"),
@@ -114,6 +117,7 @@ GROUP_OF_PACKAGE = {
     "io.k8s.api.authentication.v1": ("authentication.k8s.io", "v1"),
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1": ("apiextensions.k8s.io", "v1"),
     "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1": ("apiregistration.k8s.io", "v1"),
+    "io.k8s.api.networking.v1": ("networking.k8s.io", "v1"),
 }
 
 # (schema short name, field) -> patch strategy and merge key, from the

@@ -27,6 +27,7 @@ _PACKAGE = {
     "authorization.k8s.io": "io.k8s.api.authorization.v1", "authentication.k8s.io": "io.k8s.api.authentication.v1",
     "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
     "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1",
+    "networking.k8s.io": "io.k8s.api.networking.v1",
 }
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 

@@ -31,6 +31,7 @@ from kubetui.api.printers.core import (CONFIGMAP_COLUMNS, ENDPOINTS_COLUMNS, EVE
                                        pv_row, pvc_row, secret_row, service_row, serviceaccount_row)
 from kubetui.api.printers.other import (ENDPOINTSLICE_COLUMNS, LEASE_COLUMNS, STORAGECLASS_COLUMNS,
                                         endpointslice_row, lease_row, storageclass_row)
+from kubetui.api.printers.ingress import INGRESS_COLUMNS, INGRESSCLASS_COLUMNS, ingress_row, ingressclass_row
 from kubetui.api.printers.rbac import BINDING_COLUMNS, ROLE_COLUMNS, binding_row, role_row
 from kubetui.api.printers.policy import (LIMITRANGE_COLUMNS, PDB_COLUMNS, PODTEMPLATE_COLUMNS,
                                          PRIORITYCLASS_COLUMNS, RC_COLUMNS, RESOURCEQUOTA_COLUMNS, limitrange_row,
@@ -102,6 +103,8 @@ PRINTERS: dict[str, Printer] = {
     "clusterrolebindings.rbac.authorization.k8s.io": Printer(BINDING_COLUMNS, binding_row),
     "customresourcedefinitions.apiextensions.k8s.io": DEFAULT_PRINTER,
     "apiservices.apiregistration.k8s.io": Printer(APISERVICE_COLUMNS, apiservice_row),
+    "ingresses.networking.k8s.io": Printer(INGRESS_COLUMNS, ingress_row),
+    "ingressclasses.networking.k8s.io": Printer(INGRESSCLASS_COLUMNS, ingressclass_row),
 }
 
 

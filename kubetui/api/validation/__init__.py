@@ -26,6 +26,7 @@ from kubetui.api.validation.core import (
     validate_service_account,
 )
 from kubetui.api.validation.field import Cause
+from kubetui.api.validation.ingress import validate_ingress, validate_ingress_class
 from kubetui.api.validation.meta import name_check_for, validate_object_meta, validate_object_meta_update
 from kubetui.api.validation.other import validate_endpoint_slice, validate_lease, validate_storage_class
 from kubetui.api.validation.pod import validate_pod
@@ -85,6 +86,8 @@ VALIDATORS: dict[str, KindValidator] = {
     "ClusterRole": validate_cluster_role,
     "RoleBinding": validate_role_binding,
     "ClusterRoleBinding": validate_cluster_role_binding,
+    "Ingress": validate_ingress,
+    "IngressClass": validate_ingress_class,
 }
 
 # Subresources whose body is not the parent object (Binding, Eviction, Scale…):

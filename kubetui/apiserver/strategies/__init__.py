@@ -24,6 +24,7 @@ from kubetui.apiserver.strategies.apps_sets import DaemonSetStrategy, StatefulSe
 from kubetui.apiserver.strategies.autoscaling import HorizontalPodAutoscalerStrategy
 from kubetui.apiserver.strategies.base import Strategy
 from kubetui.apiserver.strategies.batch import CronJobStrategy, JobStrategy
+from kubetui.apiserver.strategies.ingress import DefaultIngressClass, IngressClassStrategy, IngressStrategy
 from kubetui.apiserver.strategies.namespaces import NamespaceStrategy
 from kubetui.apiserver.strategies.pods import PodStrategy
 from kubetui.apiserver.strategies.policy import (
@@ -79,13 +80,15 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "customresourcedefinitions.apiextensions.k8s.io": lambda r: CustomResourceDefinitionStrategy(
             r, on_change=customresources.sync),
         "apiservices.apiregistration.k8s.io": APIServiceStrategy,
+        "ingresses.networking.k8s.io": IngressStrategy,
+        "ingressclasses.networking.k8s.io": IngressClassStrategy,
     }
     return {gr: make(resource_for(gr)) for gr, make in kinds.items()}
 
 
 #: Mutating admission plugins besides the pod ones (``kubetui.apiserver.admission``), in upstream's order.
 def admission_plugins() -> list:
-    return [DefaultStorageClass(), PriorityClassAdmission(), LimitRanger()]
+    return [DefaultStorageClass(), DefaultIngressClass(), PriorityClassAdmission(), LimitRanger()]
 
 
 #: Validating admission plugins, in upstream's order (ResourceQuota is always last).
