@@ -41,8 +41,19 @@ class UserInfo:
     extra: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"username": self.name, "uid": self.uid,
-                "groups": list(self.groups) + ["system:authenticated"]}
+        groups = list(self.groups)
+        if "system:unauthenticated" not in groups and "system:authenticated" not in groups:
+            groups.append("system:authenticated")
+        return {"username": self.name, "uid": self.uid, "groups": groups}
+
+
+# Upstream's anonymous authenticator (``--anonymous-auth``, on by default, as kubeadm
+# leaves it): a request that presents no credential at all is not refused with 401; it
+# becomes this user, and RBAC decides. The bootstrap policy lets it read only
+# /healthz, /livez, /readyz and /version (system:public-info-viewer), so anything else
+# is 403 "User \"system:anonymous\" cannot ...". A credential that is presented but
+# wrong, expired or revoked is still 401.
+ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
 
 class TokenAuthenticator:
@@ -149,6 +160,8 @@ class TokenAuthenticator:
         self._mtime = (st.st_mtime_ns, st.st_ino)
 
     # -- checking ----------------------------------------------------------
+    anonymous = ANONYMOUS  # who a request without any credential is
+
     def authenticate(self, authorization_header: str | None) -> UserInfo:
         """The user behind ``Authorization: Bearer <token>``; ``Unauthorized`` otherwise."""
         if not authorization_header or not authorization_header.startswith("Bearer "):
@@ -191,6 +204,8 @@ class TokenAuthenticator:
 
 class AllowAll:
     """For ``insecure_http`` test servers: everyone is the admin (no credentials)."""
+
+    anonymous = UserInfo(ADMIN_USER, ("system:masters",))
 
     def authenticate(self, authorization_header: str | None) -> UserInfo:
         return UserInfo(ADMIN_USER, ("system:masters",))

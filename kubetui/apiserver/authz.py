@@ -23,9 +23,10 @@ _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
 
 
 def subject_of(info: UserInfo) -> rbac.Subject:
-    """An authenticated user, with ``system:authenticated`` as upstream's authenticators add it."""
+    """An authenticated user, with ``system:authenticated`` as upstream's authenticators add it
+    (not to the anonymous user, who is in ``system:unauthenticated`` instead)."""
     groups = tuple(info.groups)
-    if rbac.AUTHENTICATED not in groups:
+    if rbac.AUTHENTICATED not in groups and rbac.UNAUTHENTICATED not in groups:
         groups += (rbac.AUTHENTICATED,)
     return rbac.Subject(info.name, groups, info.uid, dict(info.extra))
 

@@ -219,9 +219,11 @@ class APIServer:
         # x509 first, then bearer tokens (upstream's union authenticator order)
         peercert = _peercert(request)
         info = self.authenticator.authenticate_cert(peercert) if peercert else None
-        if info is None and public and not header:
-            # upstream: system:anonymous, whom system:public-info-viewer lets read these paths
-            return await handler(request)
+        if info is None and not header:
+            if public:
+                # system:public-info-viewer lets system:anonymous read these paths
+                return await handler(request)
+            info = self.authenticator.anonymous  # no credential: system:anonymous; RBAC decides (403)
         if info is None:
             info = self.authenticator.authenticate(header)
         request[USER] = info

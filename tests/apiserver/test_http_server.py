@@ -61,10 +61,16 @@ async def jreq(http, method, path, *, body=None, data=None, ctype="application/j
 
 async def test_auth_public_paths_and_version(cluster, http):
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as anon:
+        # no credential at all: upstream's anonymous user, refused by RBAC (403), not 401
         async with anon.get(cluster.server.url + PODS) as r:
-            assert r.status == 401
+            assert r.status == 403
             st = await r.json()
-            assert st["kind"] == "Status" and st["reason"] == "Unauthorized" and st["code"] == 401
+            assert st["kind"] == "Status" and st["reason"] == "Forbidden" and st["code"] == 403
+            assert st["message"] == ('pods is forbidden: User "system:anonymous" cannot list resource "pods" '
+                                     'in API group "" in the namespace "default"'), st
+        async with anon.get(cluster.server.url + "/api") as r:
+            assert r.status == 403
+            assert (await r.json())["message"] == 'forbidden: User "system:anonymous" cannot get path "/api"'
         async with anon.get(cluster.server.url + "/api", headers={"Authorization": "Bearer wrong"}) as r:
             assert r.status == 401
         for path in ("/healthz", "/livez", "/readyz"):
