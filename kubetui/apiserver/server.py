@@ -58,6 +58,7 @@ from aiohttp import web
 
 from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
+from kubetui.api.openapi import v2 as openapi_v2
 from kubetui.apiserver import customresources, discovery, encoding, rbac
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
 from kubetui.apiserver.serviceaccount import ServiceAccountTokenAuthenticator, UnionAuthenticator
@@ -127,6 +128,8 @@ class APIServer:
         self._openapi_source = openapi_documents or _default_openapi
         self._openapi: dict[str, tuple[bytes, str]] | None = None
         self._openapi_generation = -1
+        self._openapi_v3_docs: dict[str, dict] = {}
+        self._openapi_v2: tuple[bytes, bytes, str] | None = None
         self.rest = RestHandlers(registry, clock=self.clock, watches=self.watches,
                                  node_connector=node_connector, metrics_source=metrics_source)
         self.authorizer = rbac.authorizer_for(registry)
@@ -241,7 +244,7 @@ class APIServer:
         parts = [p for p in request.path.split("/") if p]
         if not parts:
             # upstream's WriteRawJSON: non-API documents are always indented
-            return encoding.response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+            return encoding.response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3",
                                                 "/readyz", "/version"]}, raw=True)
         head = parts[0]
         if head in ("healthz", "livez", "readyz"):
@@ -315,11 +318,30 @@ class APIServer:
                 body = encoding.encode_marshal(doc)
                 out[gv] = (body, hashlib.sha512(body).hexdigest().upper())
             self._openapi = out
+            self._openapi_v3_docs = docs
+            self._openapi_v2 = None
         return self._openapi
 
+    def _openapi_v2_response(self, request: web.Request) -> web.Response:
+        """``/openapi/v2``: one Swagger 2.0 document, as protobuf when asked (kubectl's client-side validation)."""
+        self._openapi_docs()
+        if self._openapi_v2 is None:
+            doc = openapi_v2.swagger_document(self._openapi_v3_docs, self.version_info()["gitVersion"])
+            as_json = encoding.encode_marshal(doc)
+            as_proto = openapi_v2.encode_document(doc)
+            self._openapi_v2 = (as_json, as_proto, hashlib.sha512(as_json).hexdigest().upper())
+        as_json, as_proto, h = self._openapi_v2
+        if "protobuf" in request.headers.get("Accept", ""):
+            resp = web.Response(body=as_proto, content_type=openapi_v2.PROTOBUF_CONTENT_TYPE)
+        else:
+            resp = web.Response(body=as_json, content_type="application/json")
+        resp.headers["Etag"] = f'"{h}"'
+        return resp
+
     def _openapi_response(self, request: web.Request, rest: list[str]) -> web.Response:
+        if rest == ["v2"]:
+            return self._openapi_v2_response(request)
         if not rest or rest[0] != "v3":
-            # Only v3 is served; kubectl uses v3 when present.
             raise NotFound("the server could not find the requested resource")
         docs = self._openapi_docs()
         if len(rest) == 1:
