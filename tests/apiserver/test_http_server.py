@@ -103,7 +103,9 @@ async def test_openapi_v3_root_and_documents(http):
     async with http.get(url) as r:
         doc = await r.json()
         assert r.status == 200 and "components" in doc and r.headers["Etag"]
-    status, body, _ = await jreq(http, "GET", "/openapi/v2")
+    status, body, _ = await jreq(http, "GET", "/openapi/v2")  # Swagger 2.0 too (kubectl's client-side validation)
+    assert status == 200 and body["swagger"] == "2.0" and "io.k8s.api.core.v1.Pod" in body["definitions"]
+    status, body, _ = await jreq(http, "GET", "/openapi/v4")
     assert status == 404 and body["kind"] == "Status"
 
 
