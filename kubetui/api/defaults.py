@@ -505,6 +505,26 @@ def default_ingress_class(ic: Obj) -> None:
         params.setdefault("scope", "Cluster")
 
 
+def default_network_policy(np: Obj) -> None:
+    """``SetDefaults_NetworkPolicy`` and ``SetDefaults_NetworkPolicyPort`` (pkg/apis/networking/v1/defaults.go).
+
+    Every policy is at least an Ingress policy; one with ``egress`` rules is
+    also an Egress policy. So a policy meant to deny all egress must say
+    ``policyTypes: [Egress]`` itself (it has no egress rules to infer it from).
+    A port without a protocol is TCP. ``podSelector`` is a struct, not a
+    pointer, in the Go type: it is always written, ``{}`` when empty.
+    """
+    spec = _sub(np, "spec")
+    if not isinstance(spec.get("podSelector"), dict):
+        spec["podSelector"] = {}
+    for rules in ("ingress", "egress"):
+        for rule in _items(spec, rules):
+            for port in _items(rule, "ports"):
+                port.setdefault("protocol", "TCP")
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "CustomResourceDefinition": crd_defaults,
     "Pod": default_pod,
@@ -529,4 +549,5 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "LimitRange": default_limit_range,
     "PriorityClass": default_priority_class,
     "IngressClass": default_ingress_class,
+    "NetworkPolicy": default_network_policy,
 }

@@ -81,6 +81,7 @@ STORAGE_PREFIX = {
     "customresourcedefinitions.apiextensions.k8s.io": "apiextensions.k8s.io/customresourcedefinitions",
     "apiservices.apiregistration.k8s.io": "apiregistration.k8s.io/apiservices",
     "ingresses.networking.k8s.io": "ingress",
+    "networkpolicies.networking.k8s.io": "networkpolicies",
 }
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
@@ -154,6 +155,8 @@ RESOURCES: tuple[Resource, ...] = (
     # issue 14: Ingress (the way in from outside)
     Resource("ingresses", "Ingress", group="networking.k8s.io", short_names=("ing",), subresources={**_STATUS}),
     Resource("ingressclasses", "IngressClass", group="networking.k8s.io", namespaced=False),
+    # issue 14: who may talk to whom
+    Resource("networkpolicies", "NetworkPolicy", group="networking.k8s.io", short_names=("netpol",)),
 )
 
 # Other versions served over a stored kind: each request through one is converted

@@ -75,7 +75,8 @@ ROOTS: list[tuple[str, list[str]]] = [
     ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
      ["V1CustomResourceDefinition", "V1CustomResourceDefinitionList"]),
     ("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1", ["V1APIService", "V1APIServiceList"]),
-    ("io.k8s.api.networking.v1", ["V1Ingress", "V1IngressList", "V1IngressClass", "V1IngressClassList"]),
+    ("io.k8s.api.networking.v1", ["V1Ingress", "V1IngressList", "V1IngressClass", "V1IngressClassList",
+                                  "V1NetworkPolicy", "V1NetworkPolicyList"]),
 ]
 
 # Types every API package shares (the meta package is placed first anyway).

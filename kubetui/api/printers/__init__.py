@@ -29,6 +29,7 @@ from kubetui.api.printers.core import (CONFIGMAP_COLUMNS, ENDPOINTS_COLUMNS, EVE
                                        event_first_seen, event_last_seen, event_object, event_row,
                                        format_endpoints, namespace_row, node_roles, node_row, node_status,
                                        pv_row, pvc_row, secret_row, service_row, serviceaccount_row)
+from kubetui.api.printers.networkpolicy import NETWORKPOLICY_COLUMNS, networkpolicy_row
 from kubetui.api.printers.other import (ENDPOINTSLICE_COLUMNS, LEASE_COLUMNS, STORAGECLASS_COLUMNS,
                                         endpointslice_row, lease_row, storageclass_row)
 from kubetui.api.printers.ingress import INGRESS_COLUMNS, INGRESSCLASS_COLUMNS, ingress_row, ingressclass_row
@@ -105,6 +106,7 @@ PRINTERS: dict[str, Printer] = {
     "apiservices.apiregistration.k8s.io": Printer(APISERVICE_COLUMNS, apiservice_row),
     "ingresses.networking.k8s.io": Printer(INGRESS_COLUMNS, ingress_row),
     "ingressclasses.networking.k8s.io": Printer(INGRESSCLASS_COLUMNS, ingressclass_row),
+    "networkpolicies.networking.k8s.io": Printer(NETWORKPOLICY_COLUMNS, networkpolicy_row),
 }
 
 

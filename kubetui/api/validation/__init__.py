@@ -27,6 +27,7 @@ from kubetui.api.validation.core import (
 )
 from kubetui.api.validation.field import Cause
 from kubetui.api.validation.ingress import validate_ingress, validate_ingress_class
+from kubetui.api.validation.networkpolicy import validate_network_policy
 from kubetui.api.validation.meta import name_check_for, validate_object_meta, validate_object_meta_update
 from kubetui.api.validation.other import validate_endpoint_slice, validate_lease, validate_storage_class
 from kubetui.api.validation.pod import validate_pod
@@ -88,6 +89,7 @@ VALIDATORS: dict[str, KindValidator] = {
     "ClusterRoleBinding": validate_cluster_role_binding,
     "Ingress": validate_ingress,
     "IngressClass": validate_ingress_class,
+    "NetworkPolicy": validate_network_policy,
 }
 
 # Subresources whose body is not the parent object (Binding, Eviction, Scale…):

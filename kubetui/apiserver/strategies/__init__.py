@@ -26,6 +26,7 @@ from kubetui.apiserver.strategies.base import Strategy
 from kubetui.apiserver.strategies.batch import CronJobStrategy, JobStrategy
 from kubetui.apiserver.strategies.ingress import DefaultIngressClass, IngressClassStrategy, IngressStrategy
 from kubetui.apiserver.strategies.namespaces import NamespaceStrategy
+from kubetui.apiserver.strategies.networkpolicy import NetworkPolicyStrategy
 from kubetui.apiserver.strategies.pods import PodStrategy
 from kubetui.apiserver.strategies.policy import (
     PodDisruptionBudgetStrategy, PodTemplateStrategy, PriorityClassStrategy, ReplicationControllerStrategy,
@@ -77,6 +78,7 @@ def build(*, service_cidr: str, node_port_range: tuple[int, int],
         "clusterroles.rbac.authorization.k8s.io": RoleStrategy,
         "rolebindings.rbac.authorization.k8s.io": BindingStrategy,
         "clusterrolebindings.rbac.authorization.k8s.io": BindingStrategy,
+        "networkpolicies.networking.k8s.io": NetworkPolicyStrategy,
         "customresourcedefinitions.apiextensions.k8s.io": lambda r: CustomResourceDefinitionStrategy(
             r, on_change=customresources.sync),
         "apiservices.apiregistration.k8s.io": APIServiceStrategy,

@@ -1,0 +1,114 @@
+"""The real kubectl against networking.k8s.io/v1 NetworkPolicies over HTTPS: discovery, the
+documentation's examples applied unchanged, kubectl's columns, 422s worded as upstream, Warning headers."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from tests.apiserver.test_http_support import HTTPCluster, start_cluster
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+# https://kubernetes.io/docs/concepts/services-networking/network-policies/ (the first example, verbatim)
+DOC_EXAMPLE = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: test-network-policy
+  namespace: default
+spec:
+  podSelector:
+    matchLabels:
+      role: db
+  policyTypes:
+  - Ingress
+  - Egress
+  ingress:
+  - from:
+    - ipBlock:
+        cidr: 172.17.0.0/16
+        except:
+        - 172.17.1.0/24
+    - namespaceSelector:
+        matchLabels:
+          project: myproject
+    - podSelector:
+        matchLabels:
+          role: frontend
+    ports:
+    - protocol: TCP
+      port: 6379
+  egress:
+  - to:
+    - ipBlock:
+        cidr: 10.0.0.0/24
+    ports:
+    - protocol: TCP
+      port: 5978
+"""
+
+DENY_ALL = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny-ingress
+spec:
+  podSelector: {}
+  policyTypes:
+  - Ingress
+"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cluster(tmp_path_factory):
+    c = await start_cluster(tmp_path_factory.mktemp("netpol"))
+    yield c
+    await c.stop()
+
+
+async def ok(c: HTTPCluster, *args: str, stdin: bytes | None = None) -> tuple[str, str]:
+    rc, out, err = await c.kubectl(*args, stdin=stdin)
+    assert rc == 0, f"kubectl {' '.join(args)} -> {rc}\nstdout: {out}\nstderr: {err}"
+    return out, err
+
+
+async def test_api_resources_and_explain(cluster):
+    out, _ = await ok(cluster, "api-resources", "--api-group=networking.k8s.io")
+    assert ["networkpolicies", "netpol", "networking.k8s.io/v1", "true", "NetworkPolicy"] in [
+        line.split() for line in out.splitlines()]
+    out, _ = await ok(cluster, "explain", "networkpolicy.spec.ingress.ports.endPort")
+    assert "endPort indicates that the range of ports from port to endPort" in out
+
+
+async def test_documentation_examples_apply_unchanged_and_print_kubectls_columns(cluster):
+    out, _ = await ok(cluster, "apply", "-f", "-", stdin=DOC_EXAMPLE.encode())
+    assert "networkpolicy.networking.k8s.io/test-network-policy created" in out
+    await ok(cluster, "apply", "-f", "-", stdin=DENY_ALL.encode())
+    out, _ = await ok(cluster, "get", "netpol")
+    lines = [line.split() for line in out.splitlines()]
+    assert lines[0] == ["NAME", "POD-SELECTOR", "AGE"]
+    assert ["default-deny-ingress", "<none>"] == lines[1][:2] and ["test-network-policy", "role=db"] == lines[2][:2]
+    got = yaml.safe_load((await ok(cluster, "get", "netpol", "default-deny-ingress", "-o", "yaml"))[0])
+    assert got["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert got["metadata"]["generation"] == 1
+
+
+async def test_bad_cidr_is_a_422_with_upstreams_message_and_nothing_stored(cluster):
+    bad = DENY_ALL.replace("default-deny-ingress", "bad").replace(
+        "  - Ingress\n", "  - Ingress\n  ingress:\n  - from:\n    - ipBlock: {cidr: 10.0.0.0/16, except: [10.1.0.0/24]}\n"
+                         "    ports: [{port: 80, endPort: 70}]\n")
+    rc, out, err = await cluster.kubectl("apply", "-f", "-", stdin=bad.encode())
+    assert rc != 0
+    assert 'The NetworkPolicy "bad" is invalid' in err
+    assert 'spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.1.0.0/24": must be a strict subset of `cidr`' in err
+    assert "spec.ingress[0].ports[0].endPort: Invalid value: 70: must be greater than or equal to `port`" in err
+    rc, _, err = await cluster.kubectl("get", "netpol", "bad")
+    assert rc != 0 and "NotFound" in err
+
+
+async def test_ambiguous_cidr_is_stored_with_a_warning(cluster):
+    amb = DENY_ALL.replace("default-deny-ingress", "amb").replace(
+        "  - Ingress\n", "  - Ingress\n  ingress:\n  - from:\n    - ipBlock: {cidr: 10.0.0.1/8}\n")
+    out, err = await ok(cluster, "apply", "-f", "-", stdin=amb.encode())
+    assert 'Warning: spec.ingress[0].from[0].ipBlock.cidr: CIDR value "10.0.0.1/8" is ambiguous in this context ' \
+           '(should be "10.0.0.0/8" or "10.0.0.1/32"?)' in err
