@@ -108,13 +108,8 @@ def test_documents_are_self_contained_and_carry_kind_schemas():
                          "apis/storage.k8s.io/v1", "apis/batch/v1", "apis/policy/v1", "apis/scheduling.k8s.io/v1",
                          "apis/autoscaling/v1", "apis/autoscaling/v2", "apis/rbac.authorization.k8s.io/v1",
                          "apis/apiextensions.k8s.io/v1", "apis/apiregistration.k8s.io/v1",
-<<<<<<< HEAD
                          "apis/networking.k8s.io/v1",
                          "apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1"}
-=======
-                         "apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1",
-                         "apis/networking.k8s.io/v1"}
->>>>>>> c065c64 (issue 14 (NetworkPolicy): networking.k8s.io/v1 NetworkPolicy served: discovery, OpenAPI v3 schemas, upstream defaults (policyTypes from the presence of egress, protocol TCP), validation with upstream's messages (CIDR, except subset, ports/endPort, protocols, policyTypes, peers), CIDR Warning headers, a Warning that local/simulated nodes cannot enforce, kubectl's NAME/POD-SELECTOR/AGE columns)
     for gv, doc in docs.items():
         assert doc["openapi"].startswith("3.")
         schemas = doc["components"]["schemas"]

@@ -179,6 +179,10 @@ GOOD.update({
                       {"path": "/cart", "pathType": "Prefix",
                        "backend": {"service": {"name": "cart", "port": {"number": 80}}}}]}}]}},
     "ingressclasses": {"metadata": {"name": "kubetui"}, "spec": {"controller": "kubetui.dev/ingress-controller"}},
+    "networkpolicies": {"metadata": {"name": "allow-frontend", "namespace": "default"},
+                        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
+                                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                                              "ports": [{"port": 5432}]}]}},
 })
 
 

@@ -112,3 +112,18 @@ async def test_ambiguous_cidr_is_stored_with_a_warning(cluster):
     out, err = await ok(cluster, "apply", "-f", "-", stdin=amb.encode())
     assert 'Warning: spec.ingress[0].from[0].ipBlock.cidr: CIDR value "10.0.0.1/8" is ambiguous in this context ' \
            '(should be "10.0.0.0/8" or "10.0.0.1/32"?)' in err
+
+
+async def test_a_cluster_with_local_nodes_says_it_cannot_enforce_policies(cluster):
+    from kubetui.api.resources import resource_for
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "netpol-local-1"},
+            "status": {"nodeInfo": {"containerRuntimeVersion": "kubetui-process://0.1"}}}
+    await cluster.store.create(resource_for("nodes").key("netpol-local-1"), node)
+    try:
+        out, err = await ok(cluster, "apply", "-f", "-",
+                            stdin=DENY_ALL.replace("default-deny-ingress", "local").encode())
+        assert "networkpolicy.networking.k8s.io/local created" in out
+        assert "Warning: NetworkPolicy is not enforced on node netpol-local-1: local and simulated nodes run " \
+               "pods without a network namespace of their own" in err
+    finally:
+        await cluster.store.delete(resource_for("nodes").key("netpol-local-1"))
