@@ -59,6 +59,9 @@ class Timings:
     # job controller: pod changes wake a Job's sync this much later, so a burst is one sync
     # (upstream's syncJobBatchPeriod)
     job_pod_update_batch_seconds: float = 1.0
+    # kubelet: image pull backoff (ImagePullBackOff) starts at this and doubles to the max
+    image_pull_backoff_initial_seconds: float = 10.0
+    image_pull_backoff_max_seconds: float = 300.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -103,6 +106,8 @@ LAB = Timings(
     hpa_cpu_initialization_period_seconds=10.0,
     hpa_initial_readiness_delay_seconds=5.0,
     job_pod_update_batch_seconds=0.1,
+    image_pull_backoff_initial_seconds=2.0,
+    image_pull_backoff_max_seconds=20.0,
 )
 
 PRESETS = {t.name: t for t in (LAB, KUBERNETES)}

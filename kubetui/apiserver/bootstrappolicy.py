@@ -134,6 +134,8 @@ CLUSTER_ROLES: dict[str, tuple[dict[str, str], list[dict], dict | None]] = {
         rule(["create", "get", "list", "watch", "update", "patch", "delete"], ["coordination.k8s.io"], ["leases"]),
         rule(["create"], [""], ["serviceaccounts/token"]),
         rule(["get", "list", "watch"], ["storage.k8s.io"], ["storageclasses"]),
+        # kubetui: a node pulls images through the control plane (kubelet/images.py); not upstream
+        rule(["create"], ["images.kubetui.dev"], ["nodes/pulls"]),
     ], None),
     "system:node-proxier": ({}, [
         rule(["list", "watch"], [""], ["services", "endpoints"]),

@@ -48,34 +48,43 @@ class EventRecorder:
         field_path = ""
         if container:
             field_path = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
-        key = (meta.get("uid"), field_path, reason, message)
-        now = self.clock.time()
         involved = {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
                     "namespace": meta.get("namespace", "default"), "uid": meta.get("uid", "")}
         if field_path:
             involved["fieldPath"] = field_path
+        self._record(involved, involved["namespace"], etype, reason, message)
+
+    def node_event(self, etype: str, reason: str, message: str) -> None:
+        """An Event about this Node (upstream's nodeRef: kind Node, uid = the node's name, in ``default``)."""
+        self._record({"kind": "Node", "name": self.node_name, "uid": self.node_name}, "default",
+                     etype, reason, message)
+
+    def _record(self, involved: dict, namespace: str, etype: str, reason: str, message: str) -> None:
+        field_path = involved.get("fieldPath", "")
+        key = (involved.get("uid"), field_path, reason, message)
+        now = self.clock.time()
         if key in self._seen:
             name, count = self._seen[key]
             count += 1
             self._seen[key] = (name, count)
             body = {"count": count, "lastTimestamp": rfc3339(now)}
-            self._spawn(self._patch, involved["namespace"], name, body)
+            self._spawn(self._patch, namespace, name, body)
         else:
-            name = f"{meta['name']}.{secrets.token_hex(8)}"
+            name = f"{involved['name']}.{secrets.token_hex(8)}"
             self._seen[key] = (name, 1)
             event = {
                 "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": name, "namespace": involved["namespace"]},
+                "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": involved, "reason": reason, "message": message, "type": etype,
                 "source": {"component": "kubelet", "host": self.node_name},
                 "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
                 "eventTime": None, "reportingComponent": "kubelet", "reportingInstance": self.node_name,
             }
-            self._spawn(self._create, involved["namespace"], event)
+            self._spawn(self._create, namespace, event)
         # upstream's kubelet logs its events at verbosity 3: kubectl get events is where they show
-        log.debug("event %s %s/%s %s: %s", etype, involved["namespace"], meta["name"], reason, message)
+        log.debug("event %s %s/%s %s: %s", etype, namespace, involved["name"], reason, message)
         self.recorded.append({"type": etype, "reason": reason, "message": message,
-                              "pod": meta["name"], "fieldPath": field_path})
+                              "pod": involved["name"], "fieldPath": field_path})
         del self.recorded[:-200]
 
     def forget(self, uid: str) -> None:

@@ -22,6 +22,7 @@ from kubetui.agent.clock import RealClock
 from kubetui.agent.reflector import Reflector, uid_key
 from kubetui.kubelet.backoff import Backoff
 from kubetui.kubelet.events import EventRecorder
+from kubetui.kubelet.images import ImageManager, NodeImages, remote_puller
 from kubetui.kubelet.network import NodeNetwork, set_sysctls
 from kubetui.kubelet.podworker import PodWorker
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
@@ -51,6 +52,11 @@ class KubeletConfig:
     status_update: float = 2.0
     backoff_initial: float = 1.0
     backoff_max: float = 10.0
+    # image pull backoff (upstream: 10 s doubling to 5 min; lab timings are shorter)
+    image_backoff_initial: float = 1.0
+    image_backoff_max: float = 10.0
+    # image garbage collection (imageGCHigh/LowThresholdPercent 85/80, ImageGCPeriod 5 min)
+    image_gc_period: float = 300.0
     termination_grace: float = 5.0
     sync_period: float = 1.0
     # --cluster-dns / --cluster-domain: what ClusterFirst pods get in /etc/resolv.conf
@@ -75,6 +81,8 @@ class KubeletConfig:
                    "node_status_update_seconds": "status_update",
                    "crashloop_backoff_initial_seconds": "backoff_initial",
                    "crashloop_backoff_max_seconds": "backoff_max",
+                   "image_pull_backoff_initial_seconds": "image_backoff_initial",
+                   "image_pull_backoff_max_seconds": "image_backoff_max",
                    "termination_grace_seconds": "termination_grace"}
         for src, dst in mapping.items():
             if src in t:
@@ -92,6 +100,11 @@ class Kubelet:
         self.pods_dir = Path(config.root_dir) / "pods"
         self.backoff = Backoff(config.backoff_initial, config.backoff_max, self.clock)
         self.events = EventRecorder(api, config.node_name, self.clock)
+        # the image manager: the node's images (its store, the built-in ones) and pulls through the control plane
+        self.images = ImageManager(
+            NodeImages(getattr(runtime, "image_store", None), fs_path=str(config.root_dir)),
+            remote_puller(api, config.node_name), self.events, self.clock,
+            config.image_backoff_initial, config.image_backoff_max)
         self.workers: dict[str, PodWorker] = {}
         self.pods: Reflector | None = None     # this node's pods, once the node has its podCIDR
         self.node_uid = ""
@@ -158,6 +171,8 @@ class Kubelet:
             loops.append(self.network.resync_loop())
         if self.config.local_volumes_dir:
             loops.append(self._volume_gc_loop())
+        if getattr(self.runtime, "image_store", None) is not None:
+            loops.append(self._image_gc_loop())
         await asyncio.gather(*loops)
 
     async def _pod_cidr_assigned(self, cidr: str) -> None:
@@ -265,6 +280,18 @@ class Kubelet:
                 log.warning("node-local volume cleanup failed: %s", e)
             await self.clock.sleep(self.config.volume_gc_period)
 
+    async def _image_gc_loop(self) -> None:
+        """Image garbage collection every ImageGCPeriod (upstream ``StartGarbageCollection``)."""
+        while True:
+            await self.clock.sleep(self.config.image_gc_period)
+            in_use = [c.get("image", "") for w in self.workers.values()
+                      for c in (w.spec.get("initContainers") or []) + (w.spec.get("containers") or [])]
+            try:
+                for etype, reason, message in await asyncio.to_thread(self.images.collect_garbage, in_use):
+                    self.events.node_event(etype, reason, message)
+            except OSError as e:
+                log.warning("image garbage collection failed: %s", e)
+
     # -- the Node ------------------------------------------------------------
     def node_object(self) -> dict:
         c = self.config
@@ -288,7 +315,7 @@ class Kubelet:
                           {"type": "Hostname", "address": c.node_name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.port}},
             "nodeInfo": nodestatus.node_info(self.runtime.name, self.runtime.version, self.machine_id),
-            "images": nodestatus.node_images(),
+            "images": nodestatus.node_images(self.images.images()),
         }
 
     async def register(self) -> None:

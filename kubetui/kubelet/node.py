@@ -13,7 +13,6 @@ import platform
 from typing import Any
 
 from kubetui.kubelet.timefmt import rfc3339
-from kubetui.runtime import images
 
 KUBELET_VERSION = "v1.37.0"   # kubetui.KUBERNETES_VERSION (the node package cannot import it)
 
@@ -111,9 +110,16 @@ def node_info(runtime_name: str, runtime_version: str, machine_id: str) -> dict[
             "operatingSystem": "linux", "osImage": os_image, "systemUUID": machine_id}
 
 
-def node_images() -> list[dict[str, Any]]:
-    return [{"names": [f"docker.io/{img.ref}" if "/" in img.name else f"docker.io/library/{img.ref}",
-                       img.ref], "sizeBytes": img.size_bytes} for img in images.catalogue()]
+def node_images(records: list) -> list[dict[str, Any]]:
+    """``status.images``: every image the node holds, largest first, at most nodeStatusMaxImages (50).
+
+    Names are the digest form, the fully qualified tag and the short tag (what a
+    pod spec usually says, which the scheduler's ImageLocality matches as given).
+    """
+    from kubetui.kubelet.imagepolicy import ImageRecord, familiar, node_status_images
+    named = [ImageRecord(r.id, tuple(dict.fromkeys([*r.repo_tags, *(familiar(t) for t in r.repo_tags)])),
+                         r.repo_digests, r.size, r.pinned) for r in records]
+    return node_status_images(named)
 
 
 _KUBELET_MANAGED = ("cpu", "memory", "pods", "ephemeral-storage")

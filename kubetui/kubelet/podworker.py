@@ -32,7 +32,7 @@ from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, 
 from kubetui.kubelet.timefmt import duration, rfc3339
 from kubetui.kubelet.projection import binary_quantity
 from kubetui.kubelet.volumes import PodVolumes, VolumeError
-from kubetui.runtime.cri import EXITED, RUNNING, ContainerStatus, ImagePullError, RuntimeError_
+from kubetui.runtime.cri import EXITED, RUNNING, ContainerStatus, RuntimeError_
 
 if TYPE_CHECKING:
     from kubetui.kubelet.kubelet import Kubelet
@@ -52,8 +52,6 @@ class ContainerRecord:
     previous_log: str | None = None
     waiting: tuple[str, str] | None = None  # (reason, message) overriding the state
     image_id: str = ""
-    pulled: bool = False
-    pull_failed_at: float = 0.0
     backoff_reported: str = ""              # the exited container a BackOff event was sent for
     spec_hash: str = ""                     # container_hash() of the spec the current attempt runs
     probes: dict[str, ProbeWorker] = field(default_factory=dict)
@@ -334,35 +332,38 @@ class PodWorker:
                 f"{meta['name']}_{meta.get('namespace')}({self.uid})", rec.name, rec.init)
         self.wake_at(self.k.clock.time() + left)
 
+    async def _pull_secrets(self, c: dict) -> list[dict]:
+        """The registry credentials of the pod's ``imagePullSecrets`` that match the image's registry."""
+        refs = self.spec.get("imagePullSecrets") or []
+        if not refs:
+            return []
+        from kubetui.kubelet.images import credentials_for
+        ns = self.pod["metadata"].get("namespace", "default")
+        secrets = []
+        for ref in refs:
+            try:
+                s = await self.k.objects.get("Secret", ns, ref.get("name", ""))
+            except APIError:
+                s = None
+            if s is None:   # upstream pulls anyway, without that secret's credentials
+                log.info("pod %s: imagePullSecret %s not found", self.key, ref.get("name"))
+                continue
+            secrets.append(s)
+        return credentials_for(c.get("image", ""), secrets)
+
     async def _start(self, rec: ContainerRecord, c: dict) -> None:
         ev = self.k.events
         image = c.get("image", "")
         now = self.k.clock.time()
-        # -- the image ("pull": resolve in the built-in catalogue) --
-        try:
-            rec.image_id = self.k.runtime.pull_image(image)
-        except ImagePullError as e:
-            key = f"pull/{self.uid}/{rec.name}"
-            if rec.waiting and rec.waiting[0] in ("ErrImagePull", "ImagePullBackOff") \
-                    and self.k.backoff.remaining(key, rec.pull_failed_at) > 0:
-                if rec.waiting[0] != "ImagePullBackOff":
-                    ev.pod_event(self.pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"',
-                                 rec.name, rec.init)
-                rec.waiting = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
-                self.wake_at(now + self.k.backoff.remaining(key, rec.pull_failed_at))
-                return
-            ev.pod_event(self.pod, NORMAL, "Pulling", f'Pulling image "{image}"', rec.name, rec.init)
-            ev.pod_event(self.pod, WARNING, "Failed", e.message, rec.name, rec.init)
-            ev.pod_event(self.pod, WARNING, "Failed", "Error: ErrImagePull", rec.name, rec.init)
-            rec.waiting = ("ErrImagePull", e.message)
-            rec.pull_failed_at = now
-            self.k.backoff.next(key, now)
-            self.wake_at(now + self.k.backoff.current(key))
+        # -- the image: present, pulled through the control plane, or why not (kubelet/images.py) --
+        pulled = await self.k.images.ensure_image_exists(self.pod, c, rec.init, await self._pull_secrets(c))
+        if pulled.error:
+            ev.pod_event(self.pod, WARNING, "Failed", f"Error: {pulled.error}", rec.name, rec.init)
+            rec.waiting = (pulled.error, pulled.message)
+            left = self.k.images.backoff.remaining(f"{self.uid}_{image}", self.k.clock.time())
+            self.wake_at(now + (left or self.k.config.backoff_initial))
             return
-        if not rec.pulled:
-            rec.pulled = True
-            ev.pod_event(self.pod, NORMAL, "Pulled",
-                         f'Container image "{image}" already present on machine', rec.name, rec.init)
+        rec.image_id = pulled.image_id
         # -- a new attempt replaces the previous container (kept for --previous logs) --
         attempt = rec.attempt
         if rec.cid is not None:
@@ -499,7 +500,7 @@ class PodWorker:
             await asyncio.to_thread(self.pod_volumes.teardown)     # unmount tmpfs volumes first
         shutil.rmtree(self._pod_dir(), ignore_errors=True)
         self.k.backoff.forget(self.uid)
-        self.k.backoff.forget(f"pull/{self.uid}")
+        self.k.images.forget_pod(self.uid)
         self.k.events.forget(self.uid)
 
     # -- status --------------------------------------------------------------

@@ -432,7 +432,7 @@ class NodeInfo:
 
     __slots__ = ("node", "name", "labels", "taints", "unschedulable", "allocatable",
                  "requested", "non_zero_cpu", "non_zero_mem", "pods", "used_ports", "generation",
-                 "num_with_affinity", "num_with_required_anti_affinity")
+                 "num_with_affinity", "num_with_required_anti_affinity", "image_states")
 
     def __init__(self, node: dict[str, Any] | None = None) -> None:
         self.pods: dict[str, PodInfo] = {}
@@ -452,6 +452,8 @@ class NodeInfo:
         self.taints: list[dict[str, Any]] = []
         self.unschedulable = False
         self.allocatable = Resource()
+        # every name in status.images -> the image's size (upstream NodeInfo.ImageStates; ImageLocality)
+        self.image_states: dict[str, int] = {}
         if node is not None:
             self.set_node(node)
 
@@ -465,6 +467,10 @@ class NodeInfo:
         self.taints = spec.get("taints") or []
         self.unschedulable = bool(spec.get("unschedulable"))
         self.allocatable = Resource.from_list(status.get("allocatable") or status.get("capacity"))
+        self.image_states = {}
+        for img in status.get("images") or ():
+            for name in img.get("names") or ():
+                self.image_states.setdefault(name, int(img.get("sizeBytes") or 0))
         self.generation += 1
 
     def add_pod(self, pi: PodInfo) -> None:

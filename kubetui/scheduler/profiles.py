@@ -2,11 +2,11 @@
 
 Upstream: a ``KubeSchedulerConfiguration`` (``pkg/scheduler/apis/config/v1/default_plugins.go``).
 The default profile is Kubernetes' own list, minus the plugins kubetui does
-not implement (ImageLocality, VolumeRestrictions, NodeVolumeLimits,
+not implement (VolumeRestrictions, NodeVolumeLimits,
 VolumeZone, DefaultPreemption's eviction): Filters run in this order and a
 node stops at its first failure; Score weights are upstream's
 (TaintToleration 3, NodeAffinity 2, NodeResourcesFit 1, PodTopologySpread 2,
-InterPodAffinity 2, NodeResourcesBalancedAllocation 1).
+InterPodAffinity 2, NodeResourcesBalancedAllocation 1, ImageLocality 1).
 
 ``bin-packing`` is the configuration the Kubernetes docs give for "Resource
 Bin Packing": the same profile with NodeResourcesFit's scoring strategy set to
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubetui.scheduler.plugins.balanced_allocation import BalancedAllocation
+from kubetui.scheduler.plugins.image_locality import ImageLocality
 from kubetui.scheduler.plugins.inter_pod_affinity import InterPodAffinity
 from kubetui.scheduler.plugins.node_affinity import NodeAffinity
 from kubetui.scheduler.plugins.node_name import NodeName
@@ -89,7 +90,8 @@ def build_profile(name: str = DEFAULT, lister: Any = None) -> Profile:
         PodTopologySpread(),
         InterPodAffinity(lister if hasattr(lister, "namespace_labels") else None),
         BalancedAllocation(),
+        ImageLocality(),
     ]
     weights = {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2,
-               "InterPodAffinity": 2, "NodeResourcesBalancedAllocation": 1}
+               "InterPodAffinity": 2, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
     return Profile(name=name, plugins=plugins, weights=weights)

@@ -300,7 +300,7 @@ def test_default_profile_order_and_weights_match_upstream():
     names = [p["name"] for p in d["plugins"]]
     assert names == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
                      "NodeResourcesFit", "VolumeBinding", "PodTopologySpread", "InterPodAffinity",
-                     "NodeResourcesBalancedAllocation"]
+                     "NodeResourcesBalancedAllocation", "ImageLocality"]
     weights = {p["name"]: p.get("weight") for p in d["plugins"] if "weight" in p}
     assert weights["PodTopologySpread"] == 2 and weights["InterPodAffinity"] == 2
     assert [p["name"] for p in build_profile("bin-packing").describe()["plugins"]] == names

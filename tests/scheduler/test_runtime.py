@@ -160,7 +160,7 @@ def test_explanation_shape():
     winner = by_name[r.suggested_host]
     assert winner["selected"] is True
     plugins = [s["plugin"] for s in winner["scores"]]
-    assert plugins == ["TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]
+    assert plugins == ["TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"]
     for s in winner["scores"]:
         assert s["weighted"] == s["normalized"] * s["weight"]
     assert winner["total"] == sum(s["weighted"] for s in winner["scores"])
