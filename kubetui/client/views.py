@@ -8,8 +8,8 @@ serves them beside Kubernetes' APIs, like aggregated APIs
 and ``kubectl get --raw`` read them the same way:
 
 - ``scheduling.kubetui.dev``: the scheduler's decisions for a pod;
-- ``networking.kubetui.dev``: connections per endpoint, from every kube-proxy
-  and the LoadBalancer listeners;
+- ``networking.kubetui.dev``: connections per endpoint, from every kube-proxy,
+  the LoadBalancer listeners and the ingress controller;
 - ``controlplane.kubetui.dev``: each component's activity counters (the map's
   control-plane boxes) and the store's keys with their revisions (the store view).
 
@@ -111,7 +111,8 @@ async def service_endpoints(client: Any, namespace: str, name: str) -> dict[str,
     once its node's kube-proxy knocked, ``probe`` (``open``, ``refused``, ``timeout``, ``unreachable``)."""
     doc = await client.request("GET", traffic_path(namespace, name))
     out: dict[str, dict[str, Any]] = {}
-    for eps in (doc.get("services") or {}).values():
+    # kube-proxies' counts, then the ingress controller's (it picks Service endpoints itself)
+    for eps in [*(doc.get("services") or {}).values(), *(doc.get("ingresses") or {}).values()]:
         for ep, v in eps.items():
             o = out.setdefault(ep, {"connections": 0, "pod": v.get("pod", ""), "node": v.get("node", "")})
             o["connections"] += int(v.get("connections") or 0)

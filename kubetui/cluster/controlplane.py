@@ -31,8 +31,10 @@ from kubetui.clock import Clock
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.client.views import CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP
 from kubetui.cluster.views import serve_controlplane, serve_decisions, serve_traffic
+from kubetui.controllers.ingress import IngressController, ensure_ingress_class
 from kubetui.controllers.manager import ControllerManager
 from kubetui.dns.manifests import NAMESPACE as DNS_NAMESPACE
+from kubetui.ingress.dataplane import IngressDataPlane, dial_direct
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
 from kubetui.providers import simulated_stats
@@ -65,6 +67,10 @@ class ControlPlane:
     encryption: Any = None
     _encryption_task: Any = None
     load_balancer: Any = None
+    #: the built-in ingress controller (docker and local providers): its data plane and control loop
+    ingress_dataplane: Any = None
+    ingress: Any = None
+    kubelet_connector: Any = None
     #: where kube-proxies serve /traffic (host:port); None: every real node's InternalIP:10249
     proxy_metrics: list[str] | None = None
 
@@ -114,6 +120,12 @@ class ControlPlane:
                                    timings=self.settings.timing_preset)
         await self.scheduler.start()
         self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
+        if self.settings.provider in ("docker", "local"):
+            self.ingress_dataplane = await self._start_ingress()
+            await ensure_ingress_class(self.client)
+            progress("ingress", f"ingress controller (IngressClass kubetui): http://127.0.0.1:"
+                                f"{self.ingress_dataplane.http_port}, https://127.0.0.1:"
+                                f"{self.ingress_dataplane.https_port}")
         progress("controllers", "starting the controller manager: it turns Deployments into pods")
         self.controllers = self._make_controllers()
         await self.controllers.start()
@@ -160,6 +172,7 @@ class ControlPlane:
             return [simulated_stats.summary(name, pods, now) for name in names]
 
         connector = KubeletConnector.for_registry(self.registry, self.authenticator)
+        self.kubelet_connector = connector
         extras["node_connector"] = connector
         self.metrics_source = KubeletMetrics(connector, list_nodes, simulated=simulated_summaries)
         extras["metrics_source"] = self.metrics_source
@@ -179,10 +192,38 @@ class ControlPlane:
                 recorder=EventRecorder(self.client, LoadBalancerController.component, clock=self.clock),
                 backends="nodeports" if self.settings.provider == "docker" else "endpoints")
             cm.controllers[LoadBalancerController.name] = self.load_balancer
+        if self.ingress_dataplane is not None:
+            self.ingress = IngressController(
+                self.client, cm.factory, clock=self.clock, timings=self.settings.timing_preset,
+                recorder=EventRecorder(self.client, IngressController.component, clock=self.clock),
+                dataplane=self.ingress_dataplane)
+            cm.controllers[IngressController.name] = self.ingress
         pv_controller = cm.controllers.get("persistentvolume-binder")
         if pv_controller is not None:
             pv_controller.provisioners = Provisioners(volume_host_for(self.settings.provider, self.state_dir))
         return cm
+
+    async def _start_ingress(self) -> IngressDataPlane:
+        """Bind the ingress controller's ports: the remembered ones, or free ones when those are taken."""
+        ports = []
+        for port in (self.settings.ingress_http_port, self.settings.ingress_https_port):
+            if port and not port_free(port):
+                log.warning("port %s is taken; the ingress controller listens on a free port instead", port)
+                port = 0
+            ports.append(port)
+        dial = dial_direct if self.settings.provider == "local" else self._dial_through_kubelet
+        dataplane = IngressDataPlane(host="127.0.0.1", http_port=ports[0], https_port=ports[1], dial=dial)
+        await dataplane.start()
+        return dataplane
+
+    async def _dial_through_kubelet(self, ep: Any):
+        """Docker nodes' pod network is not routed from the host: reach the pod through its kubelet's
+        ``/portForward`` stream (the path ``kubectl port-forward`` takes), one per connection."""
+        ns, _, name = (ep.pod or "").partition("/")
+        if not name or not ep.node_name:
+            raise OSError(f"endpoint {ep} names no pod and node (its EndpointSlice has no targetRef)")
+        pod = {"metadata": {"namespace": ns, "name": name}, "spec": {"nodeName": ep.node_name}}
+        return await self.kubelet_connector.port_forward(pod, ep.port)
 
     def node_config(self, name: str, api_host: str) -> NodeConfig:
         return NodeConfig(
@@ -202,6 +243,8 @@ class ControlPlane:
                     await part.stop()
                 except Exception:  # noqa: BLE001 - shutting down: log and go on
                     log.exception("stopping %s", part)
+        if self.ingress_dataplane is not None:
+            await self.ingress_dataplane.close()
         if self.apiserver is not None:
             await self.apiserver.stop()
         if self._encryption_task is not None:

@@ -20,6 +20,9 @@ from kubetui.timings import PRESETS, Timings
 Progress = Callable[[str, str], None]
 
 DEFAULT_API_PORT = 6443
+#: where the built-in ingress controller listens on 127.0.0.1 (unprivileged; kind maps 80/443 instead)
+DEFAULT_INGRESS_HTTP_PORT = 8080
+DEFAULT_INGRESS_HTTPS_PORT = 8443
 
 
 @dataclass
@@ -36,6 +39,9 @@ class ClusterSettings:
     node_memory: str = "2Gi"
     insecure_http: bool = False
     encrypt_secrets: bool = False
+    #: the ingress controller's ports, kept like api_port: a taken one is replaced by a free one, then remembered
+    ingress_http_port: int = DEFAULT_INGRESS_HTTP_PORT
+    ingress_https_port: int = DEFAULT_INGRESS_HTTPS_PORT
 
     @classmethod
     def load(cls, state_dir: Path) -> "ClusterSettings | None":

@@ -43,7 +43,8 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
 
     Which endpoint answered how many connections: every kube-proxy's
     ``/traffic`` (iptables rule counters, or the userspace proxy's own
-    counts) added up, plus what the LoadBalancer listeners sent where.
+    counts) added up, plus what the LoadBalancer listeners and the ingress
+    controller (``ingresses``: per Service backend ``ns/name:port``) sent where.
     Upstream has no such API; it is served like an aggregated API for the TUI.
     """
     if request.method != "GET":
@@ -105,13 +106,15 @@ async def traffic(cp: "ControlPlane", service: str | None = None) -> dict[str, A
                for a, d in zip(addresses, docs)}
     services = merge([d for d in docs if "error" not in d])
     lbs = cp.load_balancer.traffic() if cp.load_balancer is not None else {}
+    ingresses = cp.ingress_dataplane.traffic() if getattr(cp, "ingress_dataplane", None) is not None else {}
 
     def mine(key: str) -> bool:
         return service is None or key == service or key.startswith(service + ":")
     return {"kind": "ServiceTraffic", "apiVersion": NETWORKING_VERSION,
             "proxies": proxies,
             "services": {k: v for k, v in services.items() if mine(k)},
-            "loadBalancers": {k: v for k, v in lbs.items() if mine(k)}}
+            "loadBalancers": {k: v for k, v in lbs.items() if mine(k)},
+            "ingresses": {k: v for k, v in ingresses.items() if mine(k)}}
 
 
 async def _fetch_traffic(address: str, timeout: float = 2.0) -> dict[str, Any]:
