@@ -177,6 +177,12 @@ CLUSTER_ROLES: dict[str, tuple[dict[str, str], list[dict], dict | None]] = {
         rule(["list", "watch"], ["*"], ["*"]),
         rule(["create"], [""], ["serviceaccounts/token"]),
     ], None),
+    # The NetworkPolicy agent's role (like calico-node's or kube-router's ClusterRole): every
+    # policy, pod and namespace, since a policy on one node selects peers anywhere.
+    "system:kubetui:netpol-agent": ({}, [
+        rule(["list", "watch"], ["networking.k8s.io"], ["networkpolicies"]),
+        rule(["list", "watch"], [""], ["pods", "namespaces"]),
+    ], None),
     # kube-dns's role (kubeadm's system:coredns addon role, here a bootstrap one)
     "system:kube-dns": ({}, [rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
                              rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"])], None),
@@ -193,6 +199,8 @@ CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[str]]] = {
     "system:kube-scheduler": ("system:kube-scheduler", ["U:system:kube-scheduler"]),
     "system:kube-controller-manager": ("system:kube-controller-manager", ["U:system:kube-controller-manager"]),
     "system:kube-dns": ("system:kube-dns", ["SA:kube-system:kube-dns"]),
+    # kubetui.netpol runs in each node's agents process with the node's credential (as kube-proxy does)
+    "system:kubetui:netpol-agent": ("system:kubetui:netpol-agent", ["G:system:nodes"]),
 }
 
 

@@ -33,7 +33,9 @@ fi
 # thread and event loop (kubetui/agent/main.py): one interpreter's imports instead
 # of two. `python3 -m kubetui.agent freeze kube-proxy` stops one of them alone, as
 # `kill -STOP` would a process of its own. kube-proxy programs the node's iptables
-# for every Service; `iptables -t nat -S` shows it.
+# for every Service; `iptables -t nat -S` shows it. The NetworkPolicy agent
+# (kubetui.netpol, a CNI plugin's firewall: Calico's Felix, kube-router) runs
+# there too and owns the filter table's KUBETUI-* chains: `iptables -S KUBETUI-NETPOL`.
 arg() { local want=$1; shift; while [ $# -gt 1 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }
 API_SERVER=$(arg --api-server "$@")
 NODE_NAME=$(arg --node-name "$@")
@@ -43,4 +45,6 @@ export MALLOC_ARENA_MAX=2
 exec python3 -m kubetui.agent run kubetui.kubelet "$@" \
   -- kubetui.proxy --api-server "$API_SERVER" --node-name "$NODE_NAME" \
      --token-file /etc/kubetui/token --ca-file /etc/kubetui/ca.crt \
-     --cluster-cidr "${KUBETUI_CLUSTER_CIDR:-10.244.0.0/16}" --set-iptables-alternatives
+     --cluster-cidr "${KUBETUI_CLUSTER_CIDR:-10.244.0.0/16}" --set-iptables-alternatives \
+  -- kubetui.netpol --api-server "$API_SERVER" --node-name "$NODE_NAME" \
+     --token-file /etc/kubetui/token --ca-file /etc/kubetui/ca.crt

@@ -48,7 +48,7 @@ PACKAGES = ("python3", "iproute2", "iptables", "procps", "busybox")
 BASE_RECIPE = f"debootstrap minbase {SUITE} {' '.join(PACKAGES)} strip-v1"
 
 # The node agent's packages: standard library only, copied into the image.
-AGENT_PACKAGES = ("agent", "kubelet", "runtime", "workloads", "proxy", "dns")
+AGENT_PACKAGES = ("agent", "kubelet", "runtime", "workloads", "proxy", "dns", "netpol")
 PKG_ROOT = Path(kubetui.__file__).parent
 ENTRYPOINT = Path(__file__).with_name("entrypoint.sh")
 
