@@ -11,7 +11,9 @@ and ``kubectl get --raw`` read them the same way:
 - ``networking.kubetui.dev``: connections per endpoint, from every kube-proxy,
   the LoadBalancer listeners and the ingress controller;
 - ``controlplane.kubetui.dev``: each component's activity counters (the map's
-  control-plane boxes) and the store's keys with their revisions (the store view).
+  control-plane boxes), the store's keys with their revisions (the store view),
+  and the reconcile log (``reconciles``: every controller sync and scheduling
+  cycle, see ``kubetui.client.reconciles``).
 
 The fetchers below take any client with ``request(method, path)`` (``HTTPClient``).
 """
@@ -37,6 +39,9 @@ CONTROLPLANE_GROUP = "controlplane.kubetui.dev"
 CONTROLPLANE_VERSION = f"{CONTROLPLANE_GROUP}/v1alpha1"
 ACTIVITY_PATH = f"/apis/{CONTROLPLANE_VERSION}/activity"
 STORE_KEYS_PATH = f"/apis/{CONTROLPLANE_VERSION}/storekeys"
+RECONCILES_KIND = "ReconcileRecordList"
+#: the longest a reconciles long poll (``wait=``) is held open, in seconds
+RECONCILES_MAX_WAIT = 60.0
 
 #: the components ``activity`` counts, each a monotonic counter:
 #: API server requests (HTTPS and in-process), store revision (writes), scheduling attempts, reconciles
@@ -82,6 +87,37 @@ def store_keys_object(revision: int, keys: list[StoreKeyInfo]) -> dict[str, Any]
     return {"apiVersion": CONTROLPLANE_VERSION, "kind": "StoreKeyList", "metadata": {}, "revision": revision,
             "items": [{"key": k.key, "createRevision": k.create_revision, "modRevision": k.mod_revision,
                        "version": k.version} for k in keys]}
+
+
+def reconciles_path(namespace: str | None = None) -> str:
+    """Every namespace's records, or one namespace's (RBAC can then grant it per namespace)."""
+    if namespace:
+        return f"/apis/{CONTROLPLANE_VERSION}/namespaces/{namespace}/reconciles"
+    return f"/apis/{CONTROLPLANE_VERSION}/reconciles"
+
+
+def reconciles_object(items: list[dict[str, Any]], oldest_seq: int, last_seq: int) -> dict[str, Any]:
+    """``GET .../reconciles``: records oldest first; ``lastSeq`` is where the next ``since=`` starts, and
+    ``oldestSeq`` the oldest record the ring still holds (older ones were dropped)."""
+    return {"apiVersion": CONTROLPLANE_VERSION, "kind": RECONCILES_KIND,
+            "metadata": {"resourceVersion": str(last_seq)}, "oldestSeq": oldest_seq, "lastSeq": last_seq,
+            "items": items}
+
+
+async def reconciles(client: Any, *, since: int = 0, object: str | None = None, namespace: str | None = None,
+                     controller: str | None = None, tail: int | None = None, limit: int | None = None,
+                     wait: float | None = None) -> dict[str, Any]:
+    """The reconcile log's records with a sequence number above ``since`` (a ``ReconcileRecordList``).
+
+    ``object`` is ``kind/name`` (``deploy/web``, in ``namespace``) or ``Kind/ns/name``: that
+    object's records and those of what it owns. ``wait`` makes it a long poll: the answer comes
+    as soon as one record matches, or empty after ``wait`` seconds (keep it under the client's
+    request timeout, 30 s for ``HTTPClient``).
+    """
+    params = {"since": since, "object": object, "controller": controller, "tail": tail, "limit": limit,
+              "wait": wait}
+    return await client.request("GET", reconciles_path(namespace),
+                                params={k: str(v) for k, v in params.items() if v is not None})
 
 
 async def decisions(client: Any, namespace: str, name: str) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from kubetui.apiserver.registry import Registry
 from kubetui.apiserver.server import APIServer
 from kubetui.apiserver.strategies.services import kubernetes_service_ip
 from kubetui.client.kubeconfig import write_kubeconfig
+from kubetui.client.reconciles import ReconcileLog, RecordingClient
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.cluster.settings import ClusterSettings, Progress
@@ -73,6 +74,8 @@ class ControlPlane:
     kubelet_connector: Any = None
     #: where kube-proxies serve /traffic (host:port); None: every real node's InternalIP:10249
     proxy_metrics: list[str] | None = None
+    #: every controller sync and scheduling cycle (served as controlplane.kubetui.dev reconciles)
+    reconcile_log: Any = None
 
     @property
     def api_advertise_address(self) -> str:
@@ -115,9 +118,10 @@ class ControlPlane:
         self.client = InProcessClient(self.registry)
         await ensure_storage_classes(self.client)
 
+        self.reconcile_log = ReconcileLog(clock=self.clock)
         progress("scheduler", "starting the scheduler: it picks a node for every new pod")
         self.scheduler = Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
-                                   timings=self.settings.timing_preset)
+                                   timings=self.settings.timing_preset, reconcile_log=self.reconcile_log)
         await self.scheduler.start()
         self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
         if self.settings.provider in ("docker", "local"):
@@ -184,13 +188,15 @@ class ControlPlane:
                                api_server_endpoint=(self.api_advertise_address, self.apiserver.port),
                                root_ca_pem=self.pki.ca_pem().decode(),
                                metrics_client=InProcessMetricsClient(self.registry, getattr(self, "metrics_source", None),
-                                                                     self.clock))
+                                                                     self.clock),
+                               reconcile_log=self.reconcile_log)
         if self.settings.provider in ("docker", "local"):
             # the cloud-controller-manager's service controller, played on this machine's loopback
             self.load_balancer = LoadBalancerController(
-                self.client, cm.factory, clock=self.clock, timings=self.settings.timing_preset,
+                RecordingClient(self.client), cm.factory, clock=self.clock, timings=self.settings.timing_preset,
                 recorder=EventRecorder(self.client, LoadBalancerController.component, clock=self.clock),
                 backends="nodeports" if self.settings.provider == "docker" else "endpoints")
+            self.load_balancer.reconcile_log = self.reconcile_log
             cm.controllers[LoadBalancerController.name] = self.load_balancer
         if self.ingress_dataplane is not None:
             self.ingress = IngressController(

@@ -10,11 +10,12 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from kubetui.api.errors import MethodNotAllowed, NotFound
+from kubetui.api.errors import BadRequest, MethodNotAllowed, NotFound
 from kubetui.apiserver import encoding
+from kubetui.client.reconciles import object_filter
 from kubetui.client.views import (
-    CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, StoreKeyInfo, activity_object,
-    store_keys_object,
+    CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, RECONCILES_MAX_WAIT, StoreKeyInfo,
+    activity_object, reconciles_object, store_keys_object,
 )
 from kubetui.proxy.counters import merge
 from kubetui.scheduler.explain import handle_decisions
@@ -60,12 +61,13 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     return encoding.response(await traffic(cp, service), pretty=encoding.wants_pretty(request))
 
 async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str]) -> Any:
-    """GET /apis/controlplane.kubetui.dev/v1alpha1/activity and .../storekeys?prefix=/registry/.
+    """GET /apis/controlplane.kubetui.dev/v1alpha1/activity, .../storekeys?prefix=/registry/ and
+    .../[namespaces/NS/]reconciles.
 
     What a TUI hosting the control plane used to read from its own memory,
-    served to every client: each component's counter (the map's boxes) and
+    served to every client: each component's counter (the map's boxes),
     the store's keys with create/mod revision and version (the store view,
-    like ``etcdctl get --prefix --keys-only -w json``).
+    like ``etcdctl get --prefix --keys-only -w json``), and the reconcile log.
     """
     if request.method != "GET":
         raise MethodNotAllowed(f"{request.method} is not supported on {CONTROLPLANE_GROUP}")
@@ -75,9 +77,51 @@ async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str])
         prefix = request.query.get("prefix", "/registry/")
         body = store_keys_object(int(cp.store.revision), [
             StoreKeyInfo(kv.key, kv.create_revision, kv.mod_revision, kv.version) for kv in cp.store.range(prefix)])
+    elif parts == ["v1alpha1", "reconciles"]:
+        body = await reconciles(cp.reconcile_log, request.query, None)
+    elif len(parts) == 4 and parts[:2] == ["v1alpha1", "namespaces"] and parts[3] == "reconciles":
+        body = await reconciles(cp.reconcile_log, request.query, parts[2])
     else:
         raise NotFound("the server could not find the requested resource")
     return encoding.response(body, pretty=encoding.wants_pretty(request))
+
+
+def _int(query: Any, name: str, default: int | None = None) -> int | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise BadRequest(f'invalid value for {name}: "{value}": must be an integer') from None
+    if n < 0:
+        raise BadRequest(f"invalid value for {name}: {n}: must be 0 or more")
+    return n
+
+
+async def reconciles(log: Any, query: Any, namespace: str | None) -> dict[str, Any]:
+    """The reconcile log's records after ``?since=SEQ`` (oldest first), filtered by ``object=`` (``deploy/web``:
+    its records and its ReplicaSets' and pods'), ``controller=`` and the path's namespace; ``tail=N`` keeps
+    the last N, ``limit=N`` the first N; ``wait=SECONDS`` holds the answer until one record matches."""
+    since = _int(query, "since", 0)
+    tail, limit = _int(query, "tail"), _int(query, "limit")
+    try:
+        wait = float(query.get("wait") or 0)
+    except ValueError:
+        raise BadRequest(f'invalid value for wait: "{query.get("wait")}": must be a number of seconds') from None
+    obj = query.get("object") or None
+    if obj is not None:
+        try:
+            obj = object_filter(obj, namespace)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+    filters = {"object": obj, "namespace": namespace, "controller": query.get("controller") or None,
+               "tail": tail, "limit": limit}
+    if wait > 0:
+        records = await log.wait(since, min(wait, RECONCILES_MAX_WAIT), **filters)
+    else:
+        records = log.since(since, **filters)
+    return reconciles_object([r.to_dict() for r in records], log.oldest_seq, log.last_seq)
 
 
 def control_plane_activity(cp: "ControlPlane") -> dict[str, int]:

@@ -8,6 +8,11 @@ the difference. Reconcile is level-triggered and idempotent: it never trusts
 the event that woke it, only the current state, so a missed or repeated event
 is harmless. An exception is logged with the key and the key is requeued with
 exponential backoff; success ``forget``s the backoff.
+
+Each reconcile also leaves a record in the reconcile log
+(``kubetui.client.reconciles``) when the manager gives the controller one:
+``_reconcile_recorded`` opens it around ``reconcile``, and the writes the
+controller's client carries meanwhile land in it by themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from kubetui import timings as _timings
 from kubetui.api import errors
 from kubetui.client.base import Client
 from kubetui.client.informer import InformerFactory, meta_namespace_key
+from kubetui.client.reconciles import CURRENT as _CURRENT_RECORD, ReconcileLog
 from kubetui.client.workqueue import ShutDown, WorkQueue, describe
 from kubetui.clock import Clock
 
@@ -52,6 +58,10 @@ class Controller:
     #: ``source.component`` of the Events it records
     component = "controller"
     workers = 1
+    #: the Kind of the objects whose keys its queue holds (``Deployment``), for the reconcile log
+    kind: str | None = None
+    #: where each reconcile leaves a record (set by the manager; None: nothing is recorded)
+    reconcile_log: ReconcileLog | None = None
 
     def __init__(self, client: Client, factory: InformerFactory, *, clock: Clock,
                  timings: _timings.Timings = _timings.LAB, recorder: Any = None) -> None:
@@ -75,6 +85,13 @@ class Controller:
     async def reconcile(self, key: Hashable) -> float | None:
         """Make the world match the object at ``key``; return seconds to look again, if needed."""
         raise NotImplementedError
+
+    def record_object(self, key: Hashable) -> tuple[str | None, str | None, str]:
+        """(kind, namespace, name) of the object a key stands for, as the reconcile log names it."""
+        if isinstance(key, str):
+            namespace, _, name = key.rpartition("/")
+            return self.kind, namespace or None, name
+        return None, None, describe(key)
 
     def loops(self) -> list[Callable[[], Awaitable[None]]]:
         """Extra periodic coroutines (e.g. the node monitor)."""
@@ -123,7 +140,7 @@ class Controller:
     async def process(self, key: Hashable) -> None:
         """One ``processNextWorkItem``: reconcile, then forget or requeue with backoff."""
         try:
-            again = await self.reconcile(key)
+            again = await self._reconcile_recorded(key)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -145,6 +162,27 @@ class Controller:
             self.stats.last_key = describe(key)
             self.stats.recent = (self.stats.recent + [describe(key)])[-5:]
             self.queue.done(key)
+
+    async def _reconcile_recorded(self, key: Hashable) -> float | None:
+        """``reconcile(key)``, with a record in the reconcile log around it (if there is a log)."""
+        log = self.reconcile_log
+        rec = None
+        if log is not None:
+            rec = log.begin(self.name, *self.record_object(key))
+        if rec is None:
+            return await self.reconcile(key)
+        token = _CURRENT_RECORD.set(rec)
+        try:
+            again = await self.reconcile(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.end(rec, f"error: {type(e).__name__}: {e}")
+            raise
+        finally:
+            _CURRENT_RECORD.reset(token)
+        log.end(rec, "ok" if again is None else f"requeue after {again:.3g}s")
+        return again
 
     async def stop(self) -> None:
         await self.queue.shut_down()

@@ -39,6 +39,7 @@ def aggregate_rules(role: Obj, all_roles: list[Obj]) -> list[dict]:
 
 class ClusterRoleAggregationController(Controller):
     name = "clusterrole-aggregation"
+    kind = "ClusterRole"
     component = "clusterrole-aggregation-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

@@ -75,6 +75,7 @@ def _finish_time(job: Obj) -> float:
 
 class CronJobController(Controller):
     name = "cronjob"
+    kind = "CronJob"
     component = "cronjob-controller"
     workers = 1
 

@@ -85,6 +85,7 @@ def desired_status(crd: Obj, others: list[Obj], now: str) -> Obj:
 
 class CustomResourceDefinitionController(Controller):
     name = "customresourcedefinition"
+    kind = "CustomResourceDefinition"
     component = "apiextensions-apiserver"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

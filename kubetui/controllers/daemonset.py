@@ -37,6 +37,7 @@ FAILED_POD_BACKOFF_MAX = 15 * 60.0
 class DaemonSetController(PodOwnerHandlers, Controller):
     owner_kind = "DaemonSet"
     name = "daemonset"
+    kind = "DaemonSet"
     component = "daemonset-controller"
     workers = 2
 

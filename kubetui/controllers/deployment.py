@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from kubetui.client import reconciles
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.controllers import deployment_util as du
 from kubetui.controllers.base import Controller
@@ -29,6 +30,7 @@ Obj = dict[str, Any]
 
 class DeploymentController(Controller):
     name = "deployment"
+    kind = "Deployment"
     component = "deployment-controller"
     workers = 2
 
@@ -91,6 +93,8 @@ class DeploymentController(Controller):
                 await sync.update_status(d["status"])
             return None
         rs_list = await self._replica_sets_for(d)
+        if (rec := reconciles.current()) is not None:
+            self._observe(rec, d, rs_list, sync)
         if meta(d).get("deletionTimestamp"):
             await sync.sync_status_only(rs_list)
             return None
@@ -104,6 +108,23 @@ class DeploymentController(Controller):
         if du.is_rolling(d):
             return await sync.rollout_rolling(rs_list)
         return await sync.rollout_recreate(rs_list, self._pods_by_rs(d, rs_list))
+
+    def _observe(self, rec: Any, d: Obj, rs_list: list[Obj], sync: DeploymentSync) -> None:
+        """The reconcile log's "observed": ``want 5, have 4 pods (1 terminating); rs web-7d9f (new) 2 of 2 ...``."""
+        want = du.replicas_of(d)
+        pods = [p for pods in self._pods_by_rs(d, rs_list).values() for p in pods]
+        terminating = sum(1 for p in pods if meta(p).get("deletionTimestamp"))
+        line = f"want {want}, have {len(pods) - terminating} pods" + (f" ({terminating} terminating)" if terminating else "")
+        if du.is_rolling(d):
+            line += f"; maxSurge {du.max_surge(d)}, maxUnavailable {du.max_unavailable(d)}"
+        rec.observe(line)
+        new = sync.find_new_rs(rs_list)
+        if not rs_list:
+            rec.observe("no ReplicaSet yet")
+        for rs in sorted(rs_list, key=lambda r: meta(r).get("creationTimestamp") or ""):
+            st = rs.get("status") or {}
+            rec.observe(f"rs {meta(rs)['name']} ({'new' if rs is new else 'old'}): {du.replicas_of(rs)} wanted, "
+                        f"{int(st.get('replicas') or 0)} pods, {int(st.get('availableReplicas') or 0)} available")
 
     async def _replica_sets_for(self, d: Obj) -> list[Obj]:
         """This Deployment's ReplicaSets: owned ones that match, plus adopted orphans."""

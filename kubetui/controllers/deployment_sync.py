@@ -11,6 +11,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from kubetui.api import errors
+from kubetui.client import reconciles
 from kubetui.clock import parse_rfc3339, rfc3339
 from kubetui.controllers import deployment_util as du
 from kubetui.controllers.util import controller_ref, meta, new_controller_ref
@@ -166,6 +167,9 @@ class DeploymentSync:
                                                           self.now()))
                 await self.update_status(status)
             raise
+        if not already_exists:
+            reconciles.decide(f"create rs {meta(created)['name']} with {replicas} replica{'s' if replicas != 1 else ''}",
+                              **{"action": "scale", "replicaSet": meta(created)["name"], "from": 0, "to": replicas})
         if not already_exists and replicas > 0:
             self.c.event(self.d, "Normal", "ScalingReplicaSet",
                          f"Scaled up replica set {meta(created)['name']} from 0 to {replicas}")
@@ -187,6 +191,10 @@ class DeploymentSync:
         if not size_changed and not du.replicas_annotations_need_update(rs, desired, max_total):
             return False
         old_scale = du.replicas_of(rs)
+        if size_changed:
+            reconciles.decide(f"scale {'up' if new_scale > old_scale else 'down'} rs {meta(rs)['name']} "
+                              f"from {old_scale} to {new_scale}",
+                              **{"action": "scale", "replicaSet": meta(rs)["name"], "from": old_scale, "to": new_scale})
         body = copy.deepcopy(rs)
         body["spec"]["replicas"] = new_scale
         du.set_replicas_annotations(body, desired, max_total)
@@ -422,6 +430,8 @@ class DeploymentSync:
             if (int(st.get("replicas") or 0) != 0 or du.replicas_of(rs) != 0
                     or meta(rs).get("generation", 0) > int(st.get("observedGeneration") or 0)):
                 continue
+            reconciles.decide(f"delete old rs {meta(rs)['name']} (more than revisionHistoryLimit {limit} old ones)",
+                              action="delete", replicaSet=meta(rs)["name"])
             try:
                 await self.c.client.delete("replicasets", meta(rs)["name"], self.ns, uid=meta(rs).get("uid"))
             except errors.NotFound:

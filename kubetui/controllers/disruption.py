@@ -34,6 +34,7 @@ SCALED = {"ReplicaSet": "replicasets", "ReplicationController": "replicationcont
 
 class DisruptionController(Controller):
     name = "disruption"
+    kind = "PodDisruptionBudget"
     component = "controllermanager"
     workers = 1
 

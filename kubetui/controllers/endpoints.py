@@ -162,6 +162,7 @@ class ServiceWatcher(Controller):
 
 class EndpointsController(ServiceWatcher):
     name = "endpoints"
+    kind = "Service"
     component = "endpoint-controller"
 
     async def reconcile(self, key: Any) -> float | None:

@@ -83,6 +83,7 @@ def desired_slices(svc: Obj, pods: list[Obj]) -> list[tuple[tuple, list[Obj]]]:
 
 class EndpointSliceController(ServiceWatcher):
     name = "endpointslice"
+    kind = "Service"
     component = "endpoint-slice-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

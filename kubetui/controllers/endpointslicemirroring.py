@@ -227,6 +227,7 @@ class SliceTracker:
 
 class EndpointSliceMirroringController(Controller):
     name = "endpointslicemirroring"
+    kind = "Endpoints"
     component = "endpoint-slice-mirroring-controller"
 
     def __init__(self, *args: Any, max_endpoints_per_subset: int = MAX_ENDPOINTS_PER_SUBSET, **kw: Any) -> None:

@@ -148,6 +148,7 @@ def tolerances_of(behavior: Obj | None, default: float) -> rc.Tolerances:
 
 class HorizontalPodAutoscalerController(Controller):
     name = "horizontalpodautoscaling"
+    kind = "HorizontalPodAutoscaler"
     component = "horizontal-pod-autoscaler"
     workers = 1
 

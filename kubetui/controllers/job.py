@@ -54,6 +54,7 @@ class BackoffRecord:
 
 class JobController(Controller):
     name = "job"
+    kind = "Job"
     component = "job-controller"
     workers = 2
 
@@ -138,6 +139,12 @@ class JobController(Controller):
                 int(meta(latest).get("resourceVersion") or 0) > int(meta(cached).get("resourceVersion") or 0):
             return latest
         return cached
+
+    def record_object(self, key: Any) -> tuple[str | None, str | None, str]:
+        if isinstance(key, str) and key.startswith(ORPHAN):
+            namespace, _, name = key[len(ORPHAN):].rpartition("/")
+            return "Pod", namespace or None, name   # an orphan pod whose finalizer it removes
+        return super().record_object(key)
 
     async def reconcile(self, key: Any) -> float | None:
         if key.startswith(ORPHAN):

@@ -15,6 +15,7 @@ from typing import Any
 from kubetui import timings as _timings
 from kubetui.client.base import Client
 from kubetui.client.informer import InformerFactory
+from kubetui.client.reconciles import ReconcileLog, RecordingClient
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.controllers.base import Controller
@@ -62,7 +63,7 @@ class ControllerManager:
                  timings: _timings.Timings = _timings.LAB, controllers: list[str] | None = None,
                  api_server_endpoint: tuple[str, int] = ("127.0.0.1", 6443),
                  resync_seconds: float | None = 30.0, metrics_client: Any = None,
-                 root_ca_pem: str | None = None) -> None:
+                 root_ca_pem: str | None = None, reconcile_log: ReconcileLog | None = None) -> None:
         self.client = client
         # the cluster CA the root-ca-cert-publisher puts in every namespace (kube-root-ca.crt)
         self.root_ca_pem = root_ca_pem
@@ -72,6 +73,11 @@ class ControllerManager:
         self.timings = timings
         self.api_server_endpoint = api_server_endpoint
         self.factory = InformerFactory(client, clock=self.clock, resync_seconds=resync_seconds)
+        #: every reconcile's record (shared with the scheduler in a control plane)
+        self.reconcile_log = reconcile_log if reconcile_log is not None else ReconcileLog(clock=self.clock)
+        # The controllers write through a client that adds each write to the running reconcile's
+        # record; Events go through the plain one (they are the recorder's, not the reconcile's).
+        recording = RecordingClient(client)
         names = list(CONTROLLERS) if controllers is None else controllers
         unknown = [n for n in names if n not in CONTROLLERS]
         if unknown:
@@ -79,9 +85,10 @@ class ControllerManager:
         self.controllers: dict[str, Controller] = {}
         for name in names:
             klass = _load(CONTROLLERS[name])
-            self.controllers[name] = klass(client, self.factory, clock=self.clock, timings=timings,
+            self.controllers[name] = klass(recording, self.factory, clock=self.clock, timings=timings,
                                            recorder=EventRecorder(client, klass.component, clock=self.clock),
                                            **klass.extra_args(self))
+            self.controllers[name].reconcile_log = self.reconcile_log
         self._started = False
 
     async def start(self) -> None:

@@ -35,6 +35,7 @@ def namespaced_resources() -> list[str]:
 
 class NamespaceController(Controller):
     name = "namespace"
+    kind = "Namespace"
     component = "namespace-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

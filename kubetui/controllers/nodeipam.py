@@ -76,6 +76,7 @@ def choose_cidr(node_name: str, used: set[str], cluster_cidr: str = CLUSTER_CIDR
 
 class NodeIpamController(Controller):
     name = "nodeipam"
+    kind = "Node"
     component = "node-ipam-controller"
 
     def __init__(self, *args: Any, cluster_cidr: str = CLUSTER_CIDR,

@@ -91,6 +91,7 @@ def reconcile_taints(node: Obj, now: str) -> list[Obj] | None:
 
 class NodeLifecycleController(Controller):
     name = "node-lifecycle"
+    kind = "Node"
     component = "node-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

@@ -61,6 +61,7 @@ def pods_using_claim(pods: list[Obj], claim_name: str) -> list[Obj]:
 
 class PersistentVolumeController(Controller):
     name = "persistentvolume-binder"
+    kind = "PersistentVolumeClaim"
     component = "persistentvolume-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -148,6 +149,10 @@ class PersistentVolumeController(Controller):
                 self.queue.add(f"{ns}/{claim}")
 
     # --- reconcile ---
+
+    def record_object(self, key: Hashable) -> tuple[str | None, str | None, str]:
+        kind, namespace, name = super().record_object(key)
+        return ("PersistentVolumeClaim" if namespace else "PersistentVolume"), namespace, name
 
     async def reconcile(self, key: Hashable) -> float | None:
         assert isinstance(key, str)

@@ -54,6 +54,7 @@ def should_force_delete(pod: Obj, node: Obj | None) -> bool:
 
 class PodGCController(Controller):
     name = "pod-garbage-collector"
+    kind = "Pod"
     component = "pod-garbage-collector"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

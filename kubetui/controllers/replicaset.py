@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from kubetui.api import errors
+from kubetui.client import reconciles
 from kubetui.clock import parse_rfc3339
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.controllers.base import Controller
@@ -134,6 +135,7 @@ def pod_from_template(rs: Obj, api_version: str = "apps/v1", kind: str = "Replic
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    kind = "ReplicaSet"
     component = "replicaset-controller"
     workers = 2
     #: the kind this controller manages; the ReplicationController manager reuses all of this class
@@ -226,6 +228,8 @@ class ReplicaSetController(Controller):
         candidates = [p for p in self.pod_informer.list(ns) if is_pod_active(p)]
         pods = await claim_children(self.client, "pods", rs, self.owner_api_version, self.owner_kind, selector,
                                     candidates)
+        if (rec := reconciles.current()) is not None:
+            self._observe(rec, key, rs, pods, satisfied)
         if satisfied and not is_deleting(rs):
             await self._manage_replicas(key, rs, pods)
         now = self.clock.time()
@@ -239,6 +243,22 @@ class ReplicaSetController(Controller):
         if mrs and status["readyReplicas"] != status["availableReplicas"]:
             return float(mrs)
         return None
+
+    def _observe(self, rec: Any, key: str, rs: Obj, pods: list[Obj], satisfied: bool) -> None:
+        """The reconcile log's "observed": ``want 3, have 2 pods (1 not ready); waiting to see 1 creation``."""
+        reconciles.set_owner_of(rec, rs)
+        want = int((rs.get("spec") or {}).get("replicas", 1) or 0)
+        not_ready = sum(1 for p in pods if not is_pod_ready(p))
+        terminating = sum(1 for p in self.pod_informer.by_index(CONTROLLER_INDEX, meta(rs).get("uid", ""))
+                          if is_deleting(p))
+        text = f"want {want}, have {len(pods)} pods"
+        extra = [f"{n} {what}" for n, what in ((not_ready, "not ready"), (terminating, "terminating")) if n]
+        rec.observe(text + (f" ({', '.join(extra)})" if extra else ""))
+        if not satisfied:
+            adds, deletes = self.expectations.pending(key)
+            waiting = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((adds, "creation"), (deletes, "deletion"))
+                       if n]
+            rec.observe(f"waiting to see {' and '.join(waiting)} it made: no action until then (expectations)")
 
     async def _update_status(self, rs: Obj, status: Obj) -> None:
         """``updateReplicaSetStatus``: on a conflict, fetch the latest object and try once more.
@@ -256,6 +276,7 @@ class ReplicaSetController(Controller):
         ns = meta(rs).get("namespace")
         if diff < 0:
             count = min(-diff, BURST_REPLICAS)
+            reconciles.decide(f"create {count} pod{'s' if count > 1 else ''}", action="create", count=count)
             self.expectations.expect_creations(key, count)
             created, failure = await self._slow_start_create(rs, count)
             for _ in range(count - created):
@@ -266,6 +287,9 @@ class ReplicaSetController(Controller):
             count = min(diff, BURST_REPLICAS)
             related = self._related_pods(rs, pods)
             victims = pods_to_delete(pods, count, self.clock.time(), related)
+            reconciles.decide(f"delete {count} pod{'s' if count > 1 else ''}: "
+                              f"{', '.join(meta(p)['name'] for p in victims)} (ranked as upstream's getPodsToDelete)",
+                              action="delete", count=count)
             self.expectations.expect_deletions(key, [f"{ns}/{meta(p)['name']}" for p in victims])
             for pod in victims:
                 pod_name = meta(pod)["name"]

@@ -24,6 +24,7 @@ Obj = dict[str, Any]
 
 class ReplicationControllerController(ReplicaSetController):
     name = "replicationcontroller"
+    kind = "ReplicationController"
     component = "replication-controller"
     resource = "replicationcontrollers"
     owner_api_version = "v1"

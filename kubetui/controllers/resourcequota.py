@@ -53,6 +53,7 @@ def tracked_resources(hard: dict[str, Any]) -> set[str]:
 
 class ResourceQuotaController(Controller):
     name = "resourcequota"
+    kind = "ResourceQuota"
     component = "resourcequota-controller"
     workers = 1
 

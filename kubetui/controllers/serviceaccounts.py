@@ -48,6 +48,7 @@ class ServiceAccountsController(Controller):
     """Every active namespace has a ``default`` ServiceAccount."""
 
     name = "serviceaccount"
+    kind = "Namespace"
     component = "serviceaccount-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -81,6 +82,7 @@ class RootCACertPublisher(Controller):
     """Every active namespace has ``kube-root-ca.crt`` holding the cluster CA."""
 
     name = "root-ca-cert-publisher"
+    kind = "Namespace"
     component = "root-ca-cert-publisher"
 
     def __init__(self, *args: Any, ca_pem: str | None = None, **kw: Any) -> None:

@@ -39,6 +39,7 @@ def _owner_ref(owner: Obj, api_version: str, kind: str) -> Obj:
 class StatefulSetController(PodOwnerHandlers, Controller):
     owner_kind = "StatefulSet"
     name = "statefulset"
+    kind = "StatefulSet"
     component = "statefulset-controller"
     workers = 2
 

@@ -84,6 +84,7 @@ def eviction_time(pod: Obj, taints: list[Obj], default_seconds: int) -> float | 
 
 class TaintEvictionController(Controller):
     name = "taint-eviction"
+    kind = "Pod"
     component = "taint-eviction-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

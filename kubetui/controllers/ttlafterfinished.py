@@ -34,6 +34,7 @@ def expires_at(job: Obj) -> float | None:
 
 class TTLAfterFinishedController(Controller):
     name = "ttl-after-finished"
+    kind = "Job"
     component = "ttl-after-finished-controller"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

@@ -56,6 +56,7 @@ def node_backends(nodes: list[Obj], node_port: int) -> list[Endpoint]:
 
 class LoadBalancerController(Controller):
     name = "service-lb-controller"
+    kind = "Service"
     component = "service-controller"
 
     def __init__(self, *args: Any, backends: str = "nodeports", host: str = INGRESS_IP, **kw: Any) -> None:

@@ -13,6 +13,11 @@ message, and goes back to the queue to wait for a cluster event. If the
 DefaultPreemption PostFilter found room by evicting lower-priority pods
 (``preemption.py``), the scheduler preempts them (``_preempt``) and sets the
 pod's ``status.nominatedNodeName``; the pod is scheduled once they are gone.
+
+Each cycle leaves a record in the reconcile log (``kubetui.client.reconciles``):
+what the scheduler saw (nodes, feasible ones), what it decided (bind to a node
+with its score, or why not) and its writes (the binding, status patches,
+preemption's deletes), published when the binding cycle it started has ended.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import logging
 from typing import Any
 
 from kubetui.client.base import STRATEGIC_MERGE_PATCH, Client
+from kubetui.client import reconciles
 from kubetui.client.informer import SharedInformer
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock, rfc3339
@@ -72,8 +78,12 @@ class Scheduler:
     def __init__(self, client: Client, *, clock: Clock | None = None, timings: Timings = LAB,
                  profile: str = DEFAULT, seed: int = 0, recorder: Any = None,
                  scheduler_name: str = DEFAULT_SCHEDULER_NAME, informers: Any = None,
-                 percentage_of_nodes_to_score: int = 0, record_explanations: bool = True) -> None:
-        self.client = client
+                 percentage_of_nodes_to_score: int = 0, record_explanations: bool = True,
+                 reconcile_log: reconciles.ReconcileLog | None = None) -> None:
+        #: every scheduling cycle's record (shared with the controllers in a control plane)
+        self.reconcile_log = reconcile_log if reconcile_log is not None else reconciles.ReconcileLog(clock=clock)
+        # writes go through a client that adds them to the running cycle's record (Events do not)
+        self.client = reconciles.RecordingClient(client)
         self.clock = clock or Clock()
         self.scheduler_name = scheduler_name
         self.cache = SchedulerCache()
@@ -260,6 +270,23 @@ class Scheduler:
         if live is None or (live.get("spec") or {}).get("nodeName") or not self._pending(live):
             self.queue.done(pi.key)
             return None
+        rec = self.reconcile_log.begin("scheduler", "Pod", pi.namespace, pi.name)
+        if rec is None:
+            return self._schedule_cycle(q, pi, live)
+        reconciles.set_owner_of(rec, live)
+        token = reconciles.CURRENT.set(rec)
+        try:
+            result = self._schedule_cycle(q, pi, live)
+        except Exception as e:
+            self.reconcile_log.end(rec, f"error: {type(e).__name__}: {e}")
+            raise
+        finally:
+            reconciles.CURRENT.reset(token)
+        _record_result(rec, result)
+        self.reconcile_log.end(rec)
+        return result
+
+    def _schedule_cycle(self, q: QueuedPodInfo, pi: PodInfo, live: dict[str, Any]) -> ScheduleResult:
         cycle = self.queue.scheduling_cycle
         result = self.framework.schedule_pod(pi, self.cache.node_list())
         self.attempts += 1
@@ -331,6 +358,8 @@ class Scheduler:
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
+        # the cycle's record waits for the binding (and status writes) it starts
+        self.reconcile_log.hold(reconciles.CURRENT.get(), task)
         self._bindings.add(task)
         task.add_done_callback(self._bindings.discard)
 
@@ -400,6 +429,23 @@ class Scheduler:
         """Wait for the background binding / reporting tasks started so far (tests, benchmarks)."""
         while self._bindings:
             await asyncio.gather(*list(self._bindings), return_exceptions=True)
+
+
+def _record_result(rec: reconciles.ReconcileRecord, result: ScheduleResult) -> None:
+    """The cycle's "observed" and "decided", in words."""
+    rec.observe(f"{len(result.feasible)} of {result.num_all_nodes} nodes feasible "
+                f"({result.evaluated_nodes} evaluated)")
+    if result.scheduled:
+        host = result.suggested_host
+        score = max(result.totals) if result.totals else None
+        rec.decide(f"bind {rec.name} to {host}" + (f" (score {score})" if score is not None else ""),
+                   action="bind", node=host, score=score)
+    else:
+        rec.decide(f"unschedulable: {result.message}", action="unschedulable")
+        pf = result.preemption
+        if pf is not None and pf.nominated_node:
+            victims = ", ".join(v.key for v in pf.victims) or "nothing"
+            rec.decide(f"preempt {victims} on {pf.nominated_node}", action="preempt", node=pf.nominated_node)
 
 
 def _spec_or_labels_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
