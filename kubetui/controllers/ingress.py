@@ -24,8 +24,8 @@ from kubetui.client.informer import meta_namespace_key
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import meta
 from kubetui.ingress.dataplane import IngressDataPlane
-from kubetui.ingress.routing import Backend, RoutingTable, class_names, served_by
-from kubetui.proxy.model import Endpoint, categorize, endpoints_for, service_ports
+from kubetui.ingress.routing import Backend, RoutingTable, backend_endpoints, class_names, served_by
+from kubetui.proxy.model import Endpoint
 
 Obj = dict[str, Any]
 
@@ -48,20 +48,6 @@ async def ensure_ingress_class(client: Any) -> None:
         await client.create("ingressclasses", default_ingress_class())
     except errors.AlreadyExists:
         pass
-
-
-def backend_endpoints(backend: Backend, services: dict[tuple[str, str], Obj],
-                      slices: Iterable[Obj]) -> list[Endpoint] | None:
-    """The ready endpoints behind a Service backend (None: no such Service or port), kube-proxy's way."""
-    svc = services.get((backend.namespace, backend.service))
-    if svc is None:
-        return None
-    for sp in service_ports(svc):
-        if sp.port == backend.port or (isinstance(backend.port, str) and sp.port_name == backend.port):
-            mine = [s for s in slices if (meta(s).get("namespace") == backend.namespace and
-                    (meta(s).get("labels") or {}).get("kubernetes.io/service-name") == backend.service)]
-            return categorize(endpoints_for(sp, mine), sp, "").cluster
-    return None
 
 
 def tls_pair(secret: Obj | None) -> tuple[bytes, bytes] | None:

@@ -32,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from kubetui.proxy.model import Endpoint, categorize, endpoints_for, service_ports
+
 Obj = dict[str, Any]
 
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
@@ -244,3 +246,21 @@ def served_by(ing: Obj, names: set[str], is_default: bool) -> bool:
     if cls is None:
         return is_default
     return cls in names
+
+
+def backend_endpoints(backend: Backend, services: dict[tuple[str, str], Obj],
+                      slices: Iterable[Obj]) -> list[Endpoint] | None:
+    """The ready endpoints behind a Service backend, kube-proxy's way (None: no such Service or port).
+
+    The backend's port is the Service's port number or name; the endpoints are the
+    EndpointSlices' ready ones for that port (so the pod's target port)."""
+    svc = services.get((backend.namespace, backend.service))
+    if svc is None:
+        return None
+    for sp in service_ports(svc):
+        if sp.port == backend.port or (isinstance(backend.port, str) and sp.port_name == backend.port):
+            mine = [s for s in slices if ((s.get("metadata") or {}).get("namespace") == backend.namespace and
+                    ((s.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name")
+                    == backend.service)]
+            return categorize(endpoints_for(sp, mine), sp, "").cluster
+    return None

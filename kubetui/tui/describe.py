@@ -15,6 +15,7 @@ from kubetui.tui.printers import event_last_seen, node_ready, pod_status_reason
 
 from kubetui.tui.describe_policy import DESCRIBERS as POLICY_DESCRIBERS
 from kubetui.tui.describe_policy import describe_rc
+from kubetui.tui.describe_ingress import describe_ingress
 
 Obj = dict[str, Any]
 
@@ -386,10 +387,17 @@ DESCRIBERS: dict[str, Callable[[Obj, _Writer], None]] = {
 }
 
 
-def describe(obj: Obj, events: list[Obj] | None = None, now: float = 0.0) -> str:
-    """The describe text for ``obj``, ending with its ``Events:`` table."""
+def describe(obj: Obj, events: list[Obj] | None = None, now: float = 0.0, *,
+             related: dict[str, list[Obj]] | None = None) -> str:
+    """The describe text for ``obj``, ending with its ``Events:`` table.
+
+    ``related``: other objects a describer reads, by resource (an Ingress: its
+    ``services`` and ``endpointslices``, as kubectl's describer fetches them)."""
     w = _Writer()
-    DESCRIBERS.get(obj.get("kind", ""), _describe_generic)(obj, w)
+    if obj.get("kind") == "Ingress":
+        describe_ingress(obj, w, (related or {}).get("services"), (related or {}).get("endpointslices"))
+    else:
+        DESCRIBERS.get(obj.get("kind", ""), _describe_generic)(obj, w)
     w.lines.append(events_table(events or [], now))
     return w.text()
 

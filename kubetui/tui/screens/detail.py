@@ -72,8 +72,10 @@ class DetailScreen(ObjectActions, Screen[None]):
         md = self.obj.get("metadata", {})
         self.title = f"{resource_for(self.resource).kind} {md.get('name')}"
         self.sub_title = md.get("namespace") or "cluster-scoped"
+        # an Ingress's describe resolves its routes to Services and their endpoints (kubectl's describer does too)
+        related = ("services", "endpointslices") if self.resource == "ingresses" else ()
         self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments", "jobs",
-                                  "cronjobs", "daemonsets", "statefulsets")
+                                  "cronjobs", "daemonsets", "statefulsets", *related)
         self.render_all()
 
     def on_unmount(self) -> None:
@@ -102,7 +104,10 @@ class DetailScreen(ObjectActions, Screen[None]):
         now = self.app.clock.time()
         shown = mask_secret(self.obj, self.reveal)
         gone = "[b red]This object has been deleted.[/]\n\n" if self.deleted else ""
-        text = describe(shown, self._events(), now)
+        related = None
+        if self.resource == "ingresses":
+            related = {r: list(self.app.bridge.objects(r).values()) for r in ("services", "endpointslices")}
+        text = describe(shown, self._events(), now, related=related)
         if self.obj.get("kind") == "HorizontalPodAutoscaler":
             text = self._with_history(text, now)
         self.query_one("#describe-body", Static).update(gone + text.replace("[", r"\["))
