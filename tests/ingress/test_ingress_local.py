@@ -157,3 +157,36 @@ async def test_traffic_view_counts_ingress_connections_per_endpoint(shop):
     assert {e["pod"].split("/")[1] for e in eps.values()} == cart
     assert sum(e["connections"] for e in eps.values()) >= 4
     assert not doc["ingresses"].get("default/web:http") and json.dumps(doc)
+
+
+async def _kubectl(cp, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig_path)}
+    return await asyncio.to_thread(subprocess.run, ["kubectl", *args], capture_output=True, text=True, env=env,
+                                   timeout=30)
+
+
+async def test_kubectl_create_and_describe_and_bad_input(shop):
+    cluster, cart, _web, _ = shop
+    cp = cluster.control_plane
+    # kubectl create ingress sends protobuf; the rule becomes upstream's shape, the class the default one
+    out = await _kubectl(cp, "create", "ingress", "simple", "--rule=foo.example/bar*=cart:80")
+    assert out.returncode == 0, out.stderr
+    got = await cp.client.get("ingresses", "simple", "default")
+    assert got["spec"]["rules"] == [{"host": "foo.example", "http": {"paths": [
+        {"path": "/bar", "pathType": "Prefix", "backend": {"service": {"name": "cart", "port": {"number": 80}}}}]}}]
+    assert got["spec"]["ingressClassName"] == "kubetui"
+    out = await _kubectl(cp, "describe", "ingress", "shop")
+    assert out.returncode == 0, out.stderr
+    assert "shop-tls terminates shop.example" in out.stdout
+    line = next(x for x in out.stdout.splitlines() if "/cart" in x)
+    assert "cart:80 (" in line and line.count(":8080") == 2, line      # both cart pods, as upstream prints
+    # a path without a type: 422 with upstream's message, nothing stored
+    bad = {**SHOP_INGRESS, "metadata": {"name": "bad"}, "spec": {"rules": [{"host": "x.example", "http": {"paths": [
+        {"path": "/", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+    out = await asyncio.to_thread(
+        subprocess.run, ["kubectl", "apply", "-f", "-"], input=json.dumps(bad), capture_output=True, text=True,
+        env={**os.environ, "KUBECONFIG": str(cp.kubeconfig_path)}, timeout=30)
+    assert out.returncode != 0
+    assert 'The Ingress "bad" is invalid: spec.rules[0].http.paths[0].pathType: Required value: pathType ' \
+           "must be specified" in out.stderr
+    assert (await _kubectl(cp, "get", "ingress", "bad")).returncode != 0
