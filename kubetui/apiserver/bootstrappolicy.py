@@ -183,6 +183,10 @@ CLUSTER_ROLES: dict[str, tuple[dict[str, str], list[dict], dict | None]] = {
         rule(["list", "watch"], ["networking.k8s.io"], ["networkpolicies"]),
         rule(["list", "watch"], [""], ["pods", "namespaces"]),
     ], None),
+    # kubetui's own: every signed-in user may read the control plane's activity counters (requests
+    # served, store revision, pods bound, reconciles: numbers, no object names), so the map's
+    # control-plane boxes work for a user RBAC keeps in one namespace too
+    "kubetui:activity-viewer": ({}, [rule(["get", "list"], ["controlplane.kubetui.dev"], ["activity"])], None),
     # kube-dns's role (kubeadm's system:coredns addon role, here a bootstrap one)
     "system:kube-dns": ({}, [rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
                              rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"])], None),
@@ -195,6 +199,7 @@ CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[str]]] = {
     "system:basic-user": ("system:basic-user", ["G:system:authenticated"]),
     "system:public-info-viewer": ("system:public-info-viewer", ["G:system:authenticated",
                                                                 "G:system:unauthenticated"]),
+    "kubetui:activity-viewer": ("kubetui:activity-viewer", ["G:system:authenticated"]),
     "system:node-proxier": ("system:node-proxier", ["U:system:kube-proxy"]),
     "system:kube-scheduler": ("system:kube-scheduler", ["U:system:kube-scheduler"]),
     "system:kube-controller-manager": ("system:kube-controller-manager", ["U:system:kube-controller-manager"]),

@@ -84,11 +84,15 @@ def kubeconfig_dict(name: str, server: str, ca_pem: bytes | None, token: str,
 
 def write_kubeconfig(path: str | os.PathLike[str], name: str, server: str, ca_pem: bytes | None,
                      token: str | None, user: str = "kubernetes-admin", *,
-                     client_cert: tuple[bytes, bytes] | None = None) -> Path:
-    """Write the kubeconfig (mode 0600: it holds a credential): a token, or a client (cert, key)."""
+                     client_cert: tuple[bytes, bytes] | None = None, namespace: str = "default") -> Path:
+    """Write the kubeconfig (mode 0600: it holds a credential): a token, or a client (cert, key).
+
+    ``namespace`` is the context's: where kubectl (and the TUI) work without ``-n``.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     d = kubeconfig_dict(name, server, ca_pem, token or "", user)
+    d["contexts"][0]["context"]["namespace"] = namespace
     if client_cert is not None:
         d["users"][0]["user"] = {"client-certificate-data": base64.b64encode(client_cert[0]).decode(),
                                  "client-key-data": base64.b64encode(client_cert[1]).decode()}

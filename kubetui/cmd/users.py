@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
     add = sub.add_parser("add", help="issue a credential for a user and write their kubeconfig")
     add.add_argument("name", help="the user name (what RBAC subjects of kind User name)")
     add.add_argument("--group", action="append", default=[], help="a group the user is in (repeatable)")
-    add.add_argument("--namespace", help="bind --role to the user in this namespace")
+    add.add_argument("--namespace", help="bind --role to the user in this namespace (also their kubeconfig "
+                                         "context's namespace)")
     add.add_argument("--role", choices=ROLES, help="the ClusterRole to bind in --namespace")
     add.add_argument("--credential", choices=("cert", "token"), default="cert",
                      help="a client certificate signed by the cluster CA (default) or a bearer token")
@@ -75,7 +76,8 @@ def run_add(args: argparse.Namespace) -> int:
     name = admin["clusters"][0]["name"].removeprefix("kubetui-")
     if args.credential == "token":
         token, serial = auth.issue(args.name, tuple(args.group))
-        write_kubeconfig(out, name, cluster["server"], ca, token, user=args.name)
+        write_kubeconfig(out, name, cluster["server"], ca, token, user=args.name,
+                         namespace=args.namespace or "default")
     else:
         from kubetui.apiserver.certs import ClusterPKI
         pki = ClusterPKI(state / "pki", ())
@@ -83,7 +85,8 @@ def run_add(args: argparse.Namespace) -> int:
             raise CLIError(f"no cluster CA key in {pki.dir}")
         cert, key, x509_serial = pki.issue_client_cert(args.name, args.group, days=args.days)
         serial = auth.record_cert(args.name, tuple(args.group), x509_serial)
-        write_kubeconfig(out, name, cluster["server"], ca, None, user=args.name, client_cert=(cert, key))
+        write_kubeconfig(out, name, cluster["server"], ca, None, user=args.name, client_cert=(cert, key),
+                         namespace=args.namespace or "default")
     if args.role:
         asyncio.run(_bind(state / "kubeconfig", args.name, args.namespace, args.role))
     print(f"user {args.name} added (credential serial {serial}); kubeconfig: {out}")

@@ -128,6 +128,7 @@ class KubetuiApp(LessonActions, App[None]):
         self.start = start
         # The client is read on each use: an in-process backend gets its client once the cluster is up.
         self.bridge = WatchBridge(self, lambda: backend.client)
+        self.bridge.fallback_namespace = getattr(backend, "namespace", None) or "default"
         self.command_history: list[str] = []
         #: a resource the browser should show next (set by the command bar and palette)
         self.pending_resource: str | None = None

@@ -126,6 +126,8 @@ class ClientBackend:
         self._activity = activity
         self._traffic = traffic
         self.kubectl = kubectl
+        #: the kubeconfig context's namespace: what a user RBAC keeps out of other namespaces sees
+        self.namespace = "default"
         #: where the cluster keeps its state (lesson progress lives there): beside its kubeconfig
         self.state_dir: Path | None = kubeconfig_path.parent if kubeconfig_path else None
 

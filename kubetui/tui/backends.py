@@ -41,6 +41,7 @@ class KubeconfigBackend(ClientBackend):
         super().__init__(HTTPClient.from_kubeconfig(kubeconfig),
                          cluster_name=cfg.cluster.removeprefix("kubetui-") or "kubetui",
                          kubeconfig_path=Path(kubeconfig))
+        self.namespace = cfg.namespace or "default"
         if state_dir is not None:
             self.state_dir = Path(state_dir)
         self._counters: dict[str, int] = {}

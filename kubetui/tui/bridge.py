@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from kubetui.api import errors
+from kubetui.api.resources import resource_for
 from kubetui.client.base import Client
 
 if TYPE_CHECKING:
@@ -39,6 +40,13 @@ Changes = dict[str, dict[str, str]]
 FRAME_SECONDS = 1 / 60
 FORBIDDEN_RETRY_SECONDS = 30.0  # permissions change rarely: retry a refused list slowly
 RETRY_SECONDS = 1.0
+
+
+def _namespaced(resource: str) -> bool:
+    try:
+        return resource_for(resource).namespaced
+    except KeyError:
+        return True  # a custom resource the TUI has no table for: let the server decide
 
 
 def object_key(obj: Obj) -> str:
@@ -81,6 +89,10 @@ class WatchBridge:
         self._changed = asyncio.Condition()
         #: last error per resource (shown in the status line), cleared on success
         self.errors: dict[str, str] = {}
+        #: the namespace to fall back to when RBAC refuses a list across all namespaces (the
+        #: kubeconfig context's, as kubectl uses it); ``scopes`` says which resources fell back
+        self.fallback_namespace: str | None = None
+        self.scopes: dict[str, str] = {}
         #: perf_counter() when the newest event for (resource, key) arrived (for latency figures)
         self.received_at: dict[tuple[str, str], float] = {}
         self.events_seen = 0
@@ -126,19 +138,27 @@ class WatchBridge:
 
     async def _informer(self, resource: str) -> None:
         while True:
+            scope = self.scopes.get(resource)
             try:
-                rv = await self._relist(resource)
+                rv = await self._relist(resource, scope)
                 self.errors.pop(resource, None)
                 while True:  # re-watch from the last version seen until the server says Gone
-                    rv = await self._watch(resource, rv)
+                    rv = await self._watch(resource, rv, scope)
             except asyncio.CancelledError:
                 raise
             except errors.Gone:
                 log.debug("watch %s: resourceVersion too old, relisting", resource)
             except errors.Forbidden as exc:
+                if scope is None and self.fallback_namespace and _namespaced(resource):
+                    # A user bound to one namespace (a RoleBinding) may not list across all of
+                    # them; like kubectl without -A, show their namespace instead
+                    self.scopes[resource] = self.fallback_namespace
+                    self._ping(resource)
+                    continue
                 # RBAC said no: the user's view says so (kubectl's words), and asks again now and then
                 self.errors[resource] = f"forbidden: you may not list {resource} ({exc.message})"
                 self._synced[resource].set()
+                self._ping(resource)
                 await asyncio.sleep(FORBIDDEN_RETRY_SECONDS)
             except Exception as exc:  # loop boundary: keep the informer alive, show the error
                 log.warning("informer %s failed: %s", resource, exc)
@@ -146,8 +166,8 @@ class WatchBridge:
                 self._synced[resource].set()  # an empty, failed view is still a view
                 await asyncio.sleep(RETRY_SECONDS)
 
-    async def _relist(self, resource: str) -> str:
-        lst = await self.client.list(resource)
+    async def _relist(self, resource: str, namespace: str | None = None) -> str:
+        lst = await self.client.list(resource, namespace)
         fresh = {object_key(o): o for o in lst.get("items", [])}
         cache = self._cache[resource]
         now = time.perf_counter()
@@ -164,9 +184,9 @@ class WatchBridge:
         self._schedule_flush()
         return str(lst.get("metadata", {}).get("resourceVersion") or "")
 
-    async def _watch(self, resource: str, rv: str) -> str:
+    async def _watch(self, resource: str, rv: str, namespace: str | None = None) -> str:
         cache = self._cache[resource]
-        async for ev in self.client.watch(resource, resource_version=rv or None, allow_bookmarks=True):
+        async for ev in self.client.watch(resource, namespace, resource_version=rv or None, allow_bookmarks=True):
             obj = ev.object or {}
             if ev.type == "ERROR":
                 if int(obj.get("code") or 0) == 410:
@@ -211,6 +231,23 @@ class WatchBridge:
                 # ADDED then MODIFIED is still ADDED for the widget; a DELETED wins.
                 if not (kind == "MODIFIED" and per.get(key) == "ADDED"):
                     per[key] = kind
+
+    def _ping(self, resource: str) -> None:
+        """Tell subscribers of ``resource`` to look again (its error or scope changed, not its objects)."""
+        for sub in self._subscribers.values():
+            if resource in sub.resources:
+                sub.pending.setdefault(resource, {})
+        self._schedule_flush()
+
+    def status_notes(self, *resources: str) -> list[str]:
+        """What a view of ``resources`` should say about what it cannot show (RBAC)."""
+        notes = []
+        for r in resources:
+            if r in self.scopes:
+                notes.append(f"{r}: namespace {self.scopes[r]} only (you may not list {r} in all namespaces)")
+            elif self.errors.get(r, "").startswith("forbidden"):
+                notes.append(f"{r}: forbidden")
+        return notes
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is None:

@@ -309,6 +309,12 @@ async def test_bootstrap_roles_aggregate_view_into_edit_into_admin(registry):
     assert az.authorize(rbac.Attributes(user("nobody"), "create", "", "authorization.k8s.io",
                                         "selfsubjectaccessreviews"))
     assert not az.authorize(rbac.Attributes(user("nobody"), "list", "default", "", "pods"))
+    # kubetui's own: any signed-in user reads the control plane's counters, the anonymous user does not
+    assert az.authorize(rbac.Attributes(user("nobody"), "get", "", "controlplane.kubetui.dev", "activity"))
+    anonymous = rbac.Subject("system:anonymous", (rbac.UNAUTHENTICATED,))
+    assert not az.authorize(rbac.Attributes(anonymous, "get", "", "controlplane.kubetui.dev", "activity"))
+    assert az.authorize(rbac.Attributes(anonymous, "get", path="/healthz", resource_request=False))
+    assert not az.authorize(rbac.Attributes(anonymous, "get", path="/api", resource_request=False))
     # a user ClusterRole labelled aggregate-to-view extends view (the controller's pure rule)
     extra = {"metadata": {"name": "crontabs-view", "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
              "rules": [{"apiGroups": ["stable.example.com"], "resources": ["crontabs"], "verbs": ["get"]}]}

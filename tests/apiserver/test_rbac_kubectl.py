@@ -129,7 +129,8 @@ async def test_user_can_deploy_but_not_read_secrets(cluster, alice):
 async def test_can_i_list_as_alice_matches_hand_computed_rules(cluster, alice):
     out = await ok(cluster, "auth", "can-i", "--list", "--as", "alice", "-n", "team")
     rows = [line.split() for line in out.splitlines()]
-    # hand-computed: Role deployer + system:basic-user (self reviews) + system:discovery and
+    # hand-computed: Role deployer + system:basic-user (self reviews) + kubetui:activity-viewer +
+    # system:discovery and
     # system:public-info-viewer (their URLs overlap, so /healthz, /livez, /readyz, /version show twice,
     # as on a real cluster)
     resource_rows = [
@@ -139,6 +140,8 @@ async def test_can_i_list_as_alice_matches_hand_computed_rules(cluster, alice):
         ["deployments.apps", "[]", "[]", "[get", "list", "watch", "create", "update", "patch", "delete]"],
         ["pods/log", "[]", "[]", "[get", "list", "watch]"],
         ["pods", "[]", "[]", "[get", "list", "watch]"],
+        # kubetui's own bootstrap role: every signed-in user reads the control-plane counters
+        ["activity.controlplane.kubetui.dev", "[]", "[]", "[get", "list]"],
     ]
     urls = ["/api/*", "/api", "/apis/*", "/apis", "/healthz", "/healthz", "/livez", "/livez", "/openapi/*",
             "/openapi", "/readyz", "/readyz", "/version/", "/version/", "/version", "/version"]
@@ -193,6 +196,7 @@ async def test_revoked_credential_is_401(cluster, credential):
     user = yaml.safe_load(path.read_text())["users"][0]["user"]
     assert set(user) == ({"client-certificate-data", "client-key-data"} if credential == "cert" else {"token"})
     assert "web" in await ok(cluster, "get", "deploy", "-n", "team", kubeconfig=path)
+    assert "web" in await ok(cluster, "get", "deploy", kubeconfig=path)  # the context's namespace is team
     assert name in await ok(cluster, "auth", "whoami", kubeconfig=path)
     out = await user_add(cluster, "list")
     assert any(line.split()[1:4] == [name, credential, "valid"] for line in out.splitlines())

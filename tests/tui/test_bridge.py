@@ -129,3 +129,37 @@ async def test_a_forbidden_list_says_so_instead_of_erroring():
         assert app.bridge.errors["secrets"].startswith("forbidden: you may not list secrets (secrets is forbidden: "
                                                        'User "alice" cannot list')
         assert "pods" not in app.bridge.errors
+
+
+async def test_a_user_kept_in_one_namespace_sees_that_namespace():
+    """RBAC refuses pods across all namespaces (a RoleBinding in ``team``): the bridge lists and
+    watches the kubeconfig context's namespace instead, as kubectl without ``-A`` does, and says so;
+    a cluster-scoped kind it may not list (nodes) stays forbidden."""
+    client = populated_client()
+    client.put("pods", pod("mine", ns="team"))
+    real_list, real_watch = client.list, client.watch
+    calls = []
+
+    async def list_(resource, namespace=None, **kw):
+        calls.append((resource, namespace))
+        if namespace is None:
+            raise errors.Forbidden(f'{resource} is forbidden: User "bob" cannot list resource "{resource}" in API '
+                                   'group "" at the cluster scope')
+        return await real_list(resource, namespace, **kw)
+
+    def watch_(resource, namespace=None, **kw):
+        assert namespace == "team"
+        return real_watch(resource, namespace, **kw)
+
+    client.list, client.watch = list_, watch_
+    app = BridgeApp(client)
+    app.bridge.fallback_namespace = "team"
+    async with app.run_test():
+        await app.bridge.wait_synced("pods", "nodes")
+        await app.bridge.wait_until(lambda: "team/mine" in app.bridge.objects("pods"))
+        assert set(app.bridge.objects("pods")) == {"team/mine"}
+        assert ("pods", "team") in calls and ("nodes", "team") not in calls
+        assert app.bridge.status_notes("nodes", "pods") == [
+            "nodes: forbidden", "pods: namespace team only (you may not list pods in all namespaces)"]
+        client.put("pods", pod("later", ns="team"))
+        await app.bridge.wait_until(lambda: "team/later" in app.bridge.objects("pods"))

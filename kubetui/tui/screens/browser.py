@@ -165,7 +165,9 @@ class BrowserScreen(ObjectActions, MainScreen):
             f"{len(self.table.shown_keys)}/{len(self._objects())} {self.resource}"
             f" · namespace: {self.app.namespace or 'all'} · sort: {self.table.sort_column}"
             f"{' (desc)' if self.table.sort_reverse else ''}" + (f" · {err}" if err and err.startswith("forbidden")
-                                                                 else f" · error: {err}" if err else ""))
+                                                                 else f" · error: {err}" if err else "")
+            + "".join(f" · {note}" for note in self.app.bridge.status_notes(self.resource) if self.resource
+                      in self.app.bridge.scopes))
 
     @on(ObjectsChanged)
     def _changed(self, message: ObjectsChanged) -> None:

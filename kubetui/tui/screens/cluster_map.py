@@ -189,8 +189,9 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             if new or touched:
                 self.show_lesson_focus()
         ready = sum(1 for p in self.panels.values() if p.node is not None and p.ready_state.startswith("Ready"))
-        status = (f"{len(nodes)} nodes ({ready} Ready) · {len(self.pod_node)} pods"
-                  f" · namespace: {self.app.namespace or 'all'}")
+        status = " · ".join([f"{len(nodes)} nodes ({ready} Ready)", f"{len(self.pod_node)} pods",
+                             f"namespace: {self.app.namespace or 'all'}",
+                             *self.app.bridge.status_notes("nodes", "pods")])
         if status != self._status_text and not self.selected_key:
             self._status_text = status
             self.query_one("#map-status", Static).update(status)

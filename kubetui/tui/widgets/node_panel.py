@@ -157,7 +157,10 @@ class NodePanel(Static):
 
     @property
     def ready_state(self) -> str:
-        return node_ready(self.node) if self.node else "Unscheduled"
+        if self.node:
+            return node_ready(self.node)
+        # no Node object: the unscheduled pods' panel, or a node this user may not read (RBAC)
+        return "Unscheduled" if self.node_name == "(unscheduled)" else "Unknown"
 
     @staticmethod
     def _node_signature(node: Obj | None) -> tuple[Any, ...]:
@@ -176,7 +179,7 @@ class NodePanel(Static):
             return
         if self.is_mounted:
             self._update_titles()
-        self.set_class(self.ready_state.split(",")[0] not in ("Ready", "Unscheduled"), "-notready")
+        self.set_class(self.ready_state.split(",")[0] not in ("Ready", "Unscheduled", "Unknown"), "-notready")
         if flash and self.ready_state != before:
             self.flash_panel()
         self.refresh(layout=True)
