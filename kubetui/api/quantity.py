@@ -13,6 +13,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 # The regular expression upstream quotes in its parse error.
 QUANTITY_REGEX = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
@@ -51,6 +52,16 @@ def parse_quantity_format(s: str | int | float) -> tuple[Fraction, str]:
         return Fraction(Decimal(repr(s))), DECIMAL_SI
     if not isinstance(s, str):
         raise ValueError(QUANTITY_ERROR)
+    return _parse_cached(s) if len(s) <= _CACHED_LEN else _parse_text(s)
+
+
+# Every pod write parses the same few quantities several times over (canonical
+# form, validation, LimitRanger, quota): the exact values of the (short) strings
+# seen are kept. A Fraction is immutable, so sharing one is safe; errors are not kept.
+_CACHED_LEN = 40
+
+
+def _parse_text(s: str) -> tuple[Fraction, str]:
     text = s.strip()
     if not text or not re.match(QUANTITY_REGEX, text):
         raise ValueError(QUANTITY_ERROR)
@@ -66,6 +77,9 @@ def parse_quantity_format(s: str | int | float) -> tuple[Fraction, str]:
     if suffix[:1] in ("e", "E") and re.fullmatch(r"[eE][-+]?[0-9]+", suffix):
         return value * Fraction(10) ** int(suffix[1:]), DECIMAL_EXPONENT
     raise ValueError("unable to parse quantity's suffix")
+
+
+_parse_cached = lru_cache(maxsize=4096)(_parse_text)
 
 
 def parse_quantity(s: str | int | float) -> Fraction:
@@ -109,6 +123,12 @@ def format_quantity(value: str | int | float | Fraction, fmt: str | None = None)
     >>> format_quantity("0.5"), format_quantity("1.5Gi"), format_quantity("2000")
     ('500m', '1536Mi', '2k')
     """
+    if isinstance(value, str) and len(value) <= _CACHED_LEN:
+        return _format_cached(value, fmt)
+    return _format(value, fmt)
+
+
+def _format(value: str | int | float | Fraction, fmt: str | None) -> str:
     if isinstance(value, Fraction):
         q, parsed_fmt = value, DECIMAL_SI
     else:
@@ -129,3 +149,6 @@ def format_quantity(value: str | int | float | Fraction, fmt: str | None = None)
     if fmt == DECIMAL_EXPONENT:
         return f"{sign}{mantissa}" + (f"e{exp}" if exp else "")
     return f"{sign}{mantissa}{_DECIMAL_BY_EXP[exp]}"
+
+
+_format_cached = lru_cache(maxsize=4096)(_format)

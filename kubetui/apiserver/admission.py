@@ -15,7 +15,7 @@ a cluster with Kubernetes' timings, a few seconds with kubetui's lab timings
 
 from __future__ import annotations
 
-import secrets
+import random
 from typing import Any, Callable
 
 from kubetui.api.errors import Forbidden
@@ -32,6 +32,9 @@ API_TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"  # Defaul
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"                     # what the root-ca-cert-publisher writes
 WARN_ONLY_BOUND_TOKEN_EXPIRATION = 3607                    # serviceaccount.WarnOnlyBoundTokenExpirationSeconds
 RAND_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"              # k8s.io/apimachinery/pkg/util/rand
+# utilrand is math/rand, not a cryptographic source: the suffix only has to differ, and the
+# OS's random source (five reads per pod before) is not worth a pod write's time.
+_RNG = random.Random()
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 # scheduling.DefaultPriorityWhenNoDefaultClassExists
@@ -98,7 +101,7 @@ def token_volume_source() -> Obj:
 
 def _generate_name(base: str) -> str:
     """``names.SimpleNameGenerator``: base + 5 characters of ``utilrand``'s alphabet (no vowels, no look-alikes)."""
-    return base + "".join(secrets.choice(RAND_ALPHABET) for _ in range(5))
+    return base + "".join(_RNG.choices(RAND_ALPHABET, k=5))
 
 
 def mount_service_account_token(spec: Obj) -> None:

@@ -33,11 +33,17 @@ events alike. The objects kubetui builds itself (``Status`` in
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
 
 JSON = "application/json"
+
+# One encoder of each kind for the process: ``json.dumps`` with options builds a
+# new JSONEncoder on every call, which is a measurable share of a small response.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_INDENTED = json.JSONEncoder(indent=2, ensure_ascii=False)
 
 # Characters Go's encoding/json escapes although JSON does not require it.
 # They can only occur inside JSON strings, so replacing them in the encoded
@@ -103,15 +109,47 @@ def encode(obj: Any, *, pretty: bool = False) -> bytes:
     if isinstance(obj, dict) and isinstance(obj.get("object"), dict) and "type" in obj:
         obj = {"type": obj["type"], "object": _ordered(obj["object"])}  # a watch event
     if pretty:
-        text = json.dumps(obj, indent=2, ensure_ascii=False)
+        text = _INDENTED.encode(obj)
     else:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
+        text = _COMPACT.encode(obj) + "\n"
     return _go_escape(text).encode()
 
 
 def encode_marshal(obj: Any) -> bytes:
     """Go's plain ``json.Marshal`` (kube-openapi's documents): compact, no trailing newline."""
-    return _go_escape(json.dumps(obj, separators=(",", ":"), ensure_ascii=False)).encode()
+    return _go_escape(_COMPACT.encode(obj)).encode()
+
+
+class EncodedObjects:
+    """The compact body of a stored object at one ``resourceVersion``, encoded once.
+
+    A stored object never changes at a given resourceVersion (the store hands
+    out a new revision for every write), so (store key, resourceVersion) names
+    its bytes for good: a GET of an unchanged object, and the GET after its
+    create, reuse the bytes instead of encoding the object again (upstream's
+    watch cache keeps serialized objects for the same reason, ``CachingObject``).
+    The most recently used ``size`` bodies are kept. Objects without a
+    resourceVersion (dry runs) are always encoded.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._bodies: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def body(self, key: str, obj: dict[str, Any]) -> bytes:
+        meta = obj.get("metadata")
+        rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        if not rv or not isinstance(rv, str):
+            return encode(obj)
+        k = (key, rv)
+        body = self._bodies.get(k)
+        if body is not None:
+            self._bodies.move_to_end(k)
+            return body
+        body = self._bodies[k] = encode(obj)
+        if len(self._bodies) > self.size:
+            self._bodies.popitem(last=False)
+        return body
 
 
 def encode_raw(obj: Any) -> bytes:
@@ -131,7 +169,11 @@ def wants_pretty(request: web.Request) -> bool:
 def response(obj: Any, status: int = 200, *, pretty: bool = False, raw: bool = False,
              content_type: str = JSON) -> web.Response:
     """A JSON response; ``raw`` for non-API documents (always indented, as upstream)."""
-    body = encode_raw(obj) if raw else encode(obj, pretty=pretty)
+    return body_response(encode_raw(obj) if raw else encode(obj, pretty=pretty), status, content_type)
+
+
+def body_response(body: bytes, status: int = 200, content_type: str = JSON) -> web.Response:
+    """A response with an encoded body."""
     resp = web.Response(status=status, body=body)
     resp.headers["Content-Type"] = content_type
     return resp

@@ -222,6 +222,7 @@ class RestHandlers:
         self.node_connector = node_connector
         self.metrics_source = metrics_source
         self.authorizer: Any = None  # the API server's (rbac.Authorizer); None: the registry's
+        self.bodies = encoding.EncodedObjects()  # compact bodies of stored objects, by key and resourceVersion
         self.authenticate: Callable[[str], Any] = lambda header: None  # for TokenReview
 
     # -- responses ----------------------------------------------------------
@@ -229,6 +230,20 @@ class RestHandlers:
     def respond(obj: Any, status: int = 200, *, pretty: bool = False,
                 warnings: list[str] | None = None) -> web.Response:
         resp = encoding.response(obj, status, pretty=pretty)
+        for w in warnings or []:
+            resp.headers.add("Warning", f'299 - {json.dumps(w)}')
+        return resp
+
+    def respond_stored(self, info: RequestInfo, obj: Any, status: int = 200, *, pretty: bool = False,
+                       warnings: list[str] | None = None) -> web.Response:
+        """``respond`` for an object as the store holds it (a get, a create): its compact body
+        is encoded once per resourceVersion (``encoding.EncodedObjects``)."""
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if pretty or not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            return self.respond(obj, status, pretty=pretty, warnings=warnings)
+        res = info.resource
+        key = res.key(meta["name"], info.namespace if res.namespaced else None)
+        resp = encoding.body_response(self.bodies.body(key, obj), status)
         for w in warnings or []:
             resp.headers.add("Warning", f'299 - {json.dumps(w)}')
         return resp
@@ -290,6 +305,8 @@ class RestHandlers:
         pretty = encoding.wants_pretty(request)
         if tables.wants_table(request.headers.get("Accept")) and info.subresource is None:
             return self.respond(self._table(info, [obj], q), pretty=pretty)
+        if info.subresource is None:
+            return self.respond_stored(info, obj, pretty=pretty)
         return self.respond(obj, pretty=pretty)
 
     async def list(self, request: web.Request, info: RequestInfo) -> web.Response:
@@ -343,6 +360,8 @@ class RestHandlers:
                                  subresource=info.subresource, name=info.name,
                                  dry_run=q_dry_run(q), field_validation=q_field_validation(q),
                                  field_manager=q.get("fieldManager") or None, _required=("dry_run",))
+        if info.subresource is None:
+            return self.respond_stored(info, created, 201, pretty=encoding.wants_pretty(request), warnings=warnings)
         return self.respond(created, 201, pretty=encoding.wants_pretty(request), warnings=warnings)
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.Response:

@@ -64,6 +64,8 @@ def check_object_namespace(resource: Resource, namespace: str | None, meta: Obj)
 
 def decode_checks(h: Hooks, resource: Resource, obj: Obj, field_validation: str | None) -> None:
     """What strict JSON decoding into Go types catches: wrong types (400) and unknown fields."""
+    if h.decodes_cleanly(resource, obj):
+        return
     if h.type_errors is not None:
         causes = h.type_errors(resource, obj)
         if causes:

@@ -89,8 +89,9 @@ def _default_openapi() -> dict[str, dict]:
 def _peercert(request: web.Request) -> dict | None:
     """The client certificate the TLS layer verified against the cluster CA, if one was given."""
     transport = request.transport
-    ssl_obj = transport.get_extra_info("ssl_object") if transport is not None else None
-    return ssl_obj.getpeercert() if ssl_obj is not None else None
+    # asyncio's TLS transport keeps what ``getpeercert()`` said at the handshake (a connection's
+    # peer cannot change afterwards); None on a plain-http transport
+    return transport.get_extra_info("peercert") if transport is not None else None
 
 
 class APIServer:

@@ -23,9 +23,13 @@ PUT = "PUT"
 DELETE = "DELETE"
 
 
+# one encoder for every write (``json.dumps`` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_value(value: dict[str, Any]) -> bytes:
     """The canonical JSON of a value (compact, UTF-8, no NaN)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 class KeyValue:

@@ -223,3 +223,43 @@ def test_unknown_kind_is_accepted():
     from kubetui.api.resources import Resource
     r = Resource("widgets", "Widget", group="example.com")
     assert unknown_fields(r, {"spec": {"x": 1}}) == [] and type_errors(r, {"spec": 1}) == []
+
+
+def _mutations(obj, rng, n):
+    """``n`` copies of ``obj``, each with one value somewhere replaced by a value of another JSON
+    type, or one unknown key added to an object, or nothing changed."""
+    def nodes(o, out):
+        out.append(o)
+        for v in (o.values() if isinstance(o, dict) else o if isinstance(o, list) else ()):
+            nodes(v, out)
+        return out
+    replacements = ["s", 7, 2.5, 3.0, True, None, [], [1, "x"], {}, {"k": "v"}]
+    for _ in range(n):
+        o = copy.deepcopy(obj)
+        targets = [t for t in nodes(o, []) if isinstance(t, (dict, list)) and t]
+        target = rng.choice(targets)
+        if isinstance(target, dict) and rng.random() < 0.3:
+            target[rng.choice(["zz", "imagee", "spec"])] = rng.choice(replacements)
+        elif isinstance(target, dict):
+            target[rng.choice(list(target))] = rng.choice(replacements)
+        elif rng.random() < 0.8:
+            target[rng.randrange(len(target))] = rng.choice(replacements)
+        yield o
+
+
+@pytest.mark.parametrize("plural, obj", [("deployments", FULL_DEPLOYMENT), ("services", FULL_SERVICE),
+                                         *sorted(GOOD.items())])
+def test_decodes_cleanly_agrees_with_the_two_walks(plural, obj):
+    """The one-walk fast path (``decodes_cleanly``) says True exactly when neither
+    ``type_errors`` nor ``unknown_fields`` reports anything, over random damage."""
+    import random
+
+    from kubetui.api.openapi import decodes_cleanly
+    r = resource_for(plural)
+    rng = random.Random(plural)
+    seen = set()
+    for o in [obj, *_mutations(obj, rng, 150)]:
+        slow = not type_errors(r, o) and not unknown_fields(r, o)
+        assert decodes_cleanly(r, o) == slow, json.dumps(o)
+        seen.add(slow)
+    assert seen == {True, False} or plural in ("namespaces",)

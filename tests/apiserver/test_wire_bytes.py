@@ -131,3 +131,39 @@ async def test_watch_frames_are_one_compact_line_even_when_pretty(http):
         line = await asyncio.wait_for(r.content.readline(), 10)
     assert line.startswith(b'{"type":"ADDED","object":{"kind":"ConfigMap"') and line.endswith(b"}}\n")
     assert b"\n" not in line[:-1] and b": " not in line
+
+
+def test_encoded_objects_key_bodies_by_resource_version():
+    """``EncodedObjects`` encodes a stored object once per (key, resourceVersion): the same
+    version is the same bytes, a new version is encoded anew, dry runs (no version) always."""
+    bodies = encoding.EncodedObjects(size=2)
+    v1 = {"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "5"}, "data": {"k": "1"}}
+    first = bodies.body("/registry/configmaps/default/a", v1)
+    assert first == encoding.encode(v1)
+    assert bodies.body("/registry/configmaps/default/a", v1) is first
+    v2 = {"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "6"}, "data": {"k": "2"}}
+    assert bodies.body("/registry/configmaps/default/a", v2) == encoding.encode(v2)
+    dry = {"kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"k": "3"}}
+    assert bodies.body("/registry/configmaps/default/b", dry) == encoding.encode(dry)
+    bodies.body("/registry/configmaps/default/c", {**v1, "metadata": {"name": "c", "resourceVersion": "7"}})
+    assert len(bodies._bodies) == 2  # the least recently used went
+
+
+@ASYNC
+async def test_get_after_writes_answers_each_version(http):
+    """A GET answers the object's current version, whatever was answered for the earlier ones
+    (the create's and the first GET's bodies are reused only while the version stands)."""
+    async with http.post(CMS, json={"metadata": {"name": "versions"}, "data": {"k": "1"}}) as r:
+        created = await r.read()
+    async with http.get(f"{CMS}/versions") as r:
+        assert await r.read() == created
+    for value in ("2", "3"):
+        async with http.patch(f"{CMS}/versions", data=json.dumps({"data": {"k": value}}),
+                              headers={"Content-Type": "application/merge-patch+json"}) as r:
+            patched = await r.read()
+            assert r.status == 200
+        async with http.get(f"{CMS}/versions") as r:
+            got = await r.read()
+        assert got == patched and json.loads(got)["data"] == {"k": value}
+    async with http.get(f"{CMS}/versions", params={"pretty": "true"}) as r:
+        assert (await r.read()).endswith(b"\n}")

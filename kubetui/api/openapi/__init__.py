@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.api.openapi.paths import SCHEMA_PREFIX, resource_paths
-from kubetui.api.openapi.walk import find_type_errors, find_unknown_fields
+from kubetui.api.openapi.walk import decodes_cleanly as _decodes_cleanly, find_type_errors, find_unknown_fields
 from kubetui.api.resources import CONVERTED, RESOURCES, REVIEWS, Resource
 
 SCHEMAS_FILE = Path(__file__).with_name("schemas.json.gz")
@@ -144,6 +144,12 @@ def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
     if root is None:
         return []
     return find_unknown_fields(component_schemas(), root, obj)
+
+
+def decodes_cleanly(resource: Resource, obj: dict[str, Any]) -> bool:
+    """True when ``type_errors`` and ``unknown_fields`` would both be empty (one quick walk)."""
+    root = _root_schema(resource)
+    return root is None or _decodes_cleanly(component_schemas(), root, obj)
 
 
 def type_errors(resource: Resource, obj: dict[str, Any]) -> list[dict[str, str]]:

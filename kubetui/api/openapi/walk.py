@@ -176,3 +176,114 @@ def _strip_indexes(path: str) -> str:
         elif depth == 0:
             out.append(ch)
     return "".join(out)
+
+
+# -- the fast path: one walk that only says whether there is anything to report -----------
+#
+# Almost every object decodes cleanly. Checking that walks the object once
+# against a compiled form of the schema (references resolved and each field's
+# type check chosen once per schema, no paths built); only when it finds
+# something do the two walks above run to say what, in upstream's words.
+
+_ANY, _STR, _INT, _NUM, _BOOL, _ARR, _OBJ, _INT_OR_STR, _QTY = range(9)
+_TYPE_CODES = {"string": _STR, "integer": _INT, "number": _NUM, "boolean": _BOOL, "array": _ARR, "object": _OBJ}
+
+
+class _Compiled:
+    """A schema node: free-form or not, and (compiled child, type code) per property / map value / item."""
+
+    __slots__ = ("schema", "free", "props", "additional", "items")
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self.free = _free_form(schema)
+        self.props: dict[str, tuple[_Compiled, int]] | None = None
+        self.additional: tuple[_Compiled, int] | None = None
+        self.items: tuple[_Compiled, int] | None = None
+
+
+_COMPILED: dict[int, _Compiled] = {}  # by id() of the schema node, which each entry keeps alive
+
+
+def _type_code(schema: dict[str, Any], name: str | None) -> int:
+    """Which check ``_type_ok(schema, name, value)`` makes, decided once."""
+    if name == _INT_OR_STRING or schema.get("x-kubernetes-int-or-string"):
+        return _INT_OR_STR
+    if name == _QUANTITY or "oneOf" in schema:
+        return _QTY
+    if _free_form(schema) and schema.get("type") in (None, "object") and "properties" not in schema:
+        return _ANY
+    return _TYPE_CODES.get(schema.get("type"), _ANY)
+
+
+def _compiled(schemas: Schemas, schema: dict[str, Any]) -> _Compiled:
+    node = _COMPILED.get(id(schema))
+    if node is not None and node.schema is schema:
+        return node
+    node = _COMPILED[id(schema)] = _Compiled(schema)  # registered first: schemas refer to themselves
+
+    def entry(ref: dict[str, Any]) -> tuple[_Compiled, int]:
+        sub, name = _resolve(schemas, ref)
+        return _compiled(schemas, sub), _type_code(sub, name)
+
+    props = schema.get("properties")
+    if props is not None:
+        node.props = {k: entry(v) for k, v in props.items()}
+    elif isinstance(schema.get("additionalProperties"), dict):
+        node.additional = entry(schema["additionalProperties"])
+    if isinstance(schema.get("items"), dict):
+        node.items = entry(schema["items"])
+    return node
+
+
+def _value_ok(code: int, value: Any) -> bool:
+    """``_type_ok`` by type code."""
+    if value is None or code == _ANY:
+        return True
+    if code == _STR:
+        return isinstance(value, str)
+    if code == _OBJ:
+        return isinstance(value, dict)
+    if code == _ARR:
+        return isinstance(value, list)
+    if code == _BOOL:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if code == _INT:
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if code == _NUM:
+        return isinstance(value, (int, float))
+    if code == _INT_OR_STR:
+        return isinstance(value, (str, int))
+    return isinstance(value, (str, int, float))  # _QTY
+
+
+def _clean(node: _Compiled, value: Any) -> bool:
+    if node.free:
+        return True
+    if isinstance(value, dict):
+        props = node.props
+        if props is not None:
+            for k, v in value.items():
+                child = props.get(k)
+                if child is None:
+                    return False  # an unknown field
+                if v is not None and not (_value_ok(child[1], v) and _clean(child[0], v)):
+                    return False
+        elif node.additional is not None:
+            sub, code = node.additional
+            for v in value.values():
+                if v is not None and not (_value_ok(code, v) and _clean(sub, v)):
+                    return False
+    elif isinstance(value, list) and node.items is not None:
+        sub, code = node.items
+        for v in value:
+            if v is not None and not (_value_ok(code, v) and _clean(sub, v)):
+                return False
+    return True
+
+
+def decodes_cleanly(schemas: Schemas, root: str, obj: Any) -> bool:
+    """True when ``find_type_errors`` and ``find_unknown_fields`` would both find nothing."""
+    return _clean(_compiled(schemas, schemas[root]), obj)
