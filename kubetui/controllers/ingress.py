@@ -10,8 +10,7 @@ the cluster's default class): informers -> work queue -> ``reconcile(key)``,
 which decides with the pure ``desired_config`` (the routing table, each
 backend's ready endpoints, the TLS certificates by Secret) and acts thinly:
 it hands that to the data plane (``kubetui.ingress.dataplane``) and writes
-the Ingress's status: ``ip: 127.0.0.1`` with the HTTP port (and the HTTPS
-port once the Ingress has a TLS section).
+the Ingress's status: ``ip: 127.0.0.1`` with the HTTP and HTTPS ports.
 """
 
 from __future__ import annotations
@@ -115,12 +114,11 @@ class IngressController(Controller):
         if not self.ing_informer.list():
             self.queue.add("")                      # nothing to route, but the data plane must hear it
 
-    def address(self, tls: bool) -> list[Obj]:
-        """``status.loadBalancer.ingress`` of an Ingress this controller serves."""
-        ports = [{"port": self.dataplane.http_port, "protocol": "TCP"}]
-        if tls:
-            ports.append({"port": self.dataplane.https_port, "protocol": "TCP"})
-        return [{"ip": self.dataplane.host, "ports": ports}]
+    def address(self) -> list[Obj]:
+        """``status.loadBalancer.ingress`` of an Ingress this controller serves: the IP and both ports (HTTP
+        first; the HTTPS port answers every Ingress, with the fallback certificate when it has no TLS)."""
+        return [{"ip": self.dataplane.host, "ports": [{"port": self.dataplane.http_port, "protocol": "TCP"},
+                                                      {"port": self.dataplane.https_port, "protocol": "TCP"}]}]
 
     async def reconcile(self, key: Any) -> float | None:
         served, table, endpoints, certificates, problems = desired_config(
@@ -139,7 +137,7 @@ class IngressController(Controller):
         mine = any(meta_namespace_key(i) == key for i in served)
         current = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress")
         if mine:
-            want = self.address(bool((ing.get("spec") or {}).get("tls")))
+            want = self.address()
             if current != want:
                 await self._set_status(ing, want)
                 self.event(ing, "Normal", "Sync", "Scheduled for sync")
