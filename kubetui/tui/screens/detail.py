@@ -20,14 +20,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from kubetui.api.resources import resource_for, resource_for_kind
+from kubetui.tui.access import ACCESS_KINDS, access_commands
 from kubetui.tui.bridge import ObjectsChanged, object_key
 from kubetui.tui.describe import completions_bar, describe, events_for, events_table, owner_chain
 from kubetui.tui.hpa import MetricHistory
+from kubetui.tui.kubectl import run_kubectl
 from kubetui.tui.printers import pod_status_reason
 from kubetui.tui.screens.base import ObjectActions, mask_secret
 
 Obj = dict[str, Any]
-TABS = ("describe", "yaml", "events", "owners")
+TABS = ("describe", "yaml", "events", "owners", "access")
 
 
 class DetailScreen(ObjectActions, Screen[None]):
@@ -37,7 +39,7 @@ class DetailScreen(ObjectActions, Screen[None]):
     | :- | :- |
     | escape / q | back |
     | x | reveal / mask Secret values |
-    | 1-4 | describe / YAML / events / owners |
+    | 1-5 | describe / YAML / events / owners / access (who may do what: ServiceAccounts, bindings) |
     """
 
     BINDINGS = [
@@ -47,6 +49,7 @@ class DetailScreen(ObjectActions, Screen[None]):
         Binding("2", "tab('yaml')", "YAML", show=False),
         Binding("3", "tab('events')", "Events", show=False),
         Binding("4", "tab('owners')", "Owners", show=False),
+        Binding("5", "tab('access')", "Access", show=False),
         *[b for b in ObjectActions.OBJECT_BINDINGS if b.action not in ("describe", "yaml")],
     ]
 
@@ -62,7 +65,7 @@ class DetailScreen(ObjectActions, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
-            for tab, title in zip(TABS, ("Describe", "YAML", "Events", "Owners")):
+            for tab, title in zip(TABS, ("Describe", "YAML", "Events", "Owners", "Access")):
                 with TabPane(title, id=tab):
                     with VerticalScroll():
                         yield Static("", id=f"{tab}-body", classes="detail-body")
@@ -77,6 +80,22 @@ class DetailScreen(ObjectActions, Screen[None]):
         self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments", "jobs",
                                   "cronjobs", "daemonsets", "statefulsets", *related)
         self.render_all()
+        self.run_worker(self._access(), group="access", exclusive=True)
+
+    async def _access(self) -> None:
+        """The Access tab: ``kubectl auth can-i --list`` for each subject (run once, on open)."""
+        body = self.query_one("#access-body", Static)
+        commands = access_commands(self.obj)
+        if not commands:
+            body.update(f"Access lists what a subject may do: open a {', '.join(ACCESS_KINDS)} to see it.")
+            return
+        parts = []
+        for who, args in commands:
+            result = await run_kubectl(args, self.app.backend.kubeconfig_path,
+                                       kubectl=getattr(self.app.backend, "kubectl", None))
+            parts.append(f"[b]{who}[/b]\n[dim]$ kubectl {' '.join(args)}[/dim]\n"
+                         + result.output.rstrip().replace("[", r"\["))
+        body.update("\n\n".join(parts))
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)
