@@ -235,8 +235,13 @@ def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> st
     elif settings is not None and settings.provider == "local":
         nodes = f" and {settings.nodes} local node process(es)"
     verb = "is up" if started else "keeps running"
-    return (f"kubetui: cluster {name!r} {verb}: its control plane (pid {pid}, log {state_dir / LOG_FILE}){nodes}. "
-            f"Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
+    ingress = ""
+    if settings is not None and settings.provider in ("docker", "local"):
+        # the built-in ingress controller (IngressClass kubetui): where Ingresses are reached from here
+        ingress = (f" Ingress: http://127.0.0.1:{settings.ingress_http_port}, "
+                   f"https://127.0.0.1:{settings.ingress_https_port}.")
+    return (f"kubetui: cluster {name!r} {verb}: its control plane (pid {pid}, log {state_dir / LOG_FILE}){nodes}."
+            f"{ingress} Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
 
 
 def missing_node_containers(state_dir: Path) -> list[str]:

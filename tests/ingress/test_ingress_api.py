@@ -214,3 +214,15 @@ def test_protobuf_ingress_inlines_the_rule_value():
     assert obj["spec"] == {"ingressClassName": "kubetui", "rules": [
         {"host": "shop.example", "http": {"paths": [
             {"path": "/cart", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}
+
+
+def test_up_says_where_the_ingress_controller_listens(tmp_path):
+    """`kubetui up`'s closing lines name the ingress ports kept in cluster.json (local provider: no Docker)."""
+    from kubetui.cluster.settings import ClusterSettings
+    from kubetui.cmd.cluster import status_lines
+    ClusterSettings(name="ingress-st", provider="local", nodes=1, ingress_http_port=18080,
+                    ingress_https_port=18443).save(tmp_path)
+    text = status_lines(tmp_path, stopped=False)
+    assert "Ingress: http://127.0.0.1:18080, https://127.0.0.1:18443." in text
+    ClusterSettings(name="ingress-st", provider="simulated", nodes=1).save(tmp_path)
+    assert "Ingress:" not in status_lines(tmp_path, stopped=False)
