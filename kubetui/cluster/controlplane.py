@@ -219,7 +219,12 @@ class ControlPlane:
             ports.append(port)
         dial = dial_direct if self.settings.provider == "local" else self._dial_through_kubelet
         dataplane = IngressDataPlane(host="127.0.0.1", http_port=ports[0], https_port=ports[1], dial=dial)
-        await dataplane.start()
+        try:
+            await dataplane.start()
+        except OSError as e:                        # taken between the check and the bind: free ones
+            log.warning("ingress controller: %s; listening on free ports instead", e)
+            dataplane = IngressDataPlane(host="127.0.0.1", dial=dial)
+            await dataplane.start()
         return dataplane
 
     async def _dial_through_kubelet(self, ep: Any):

@@ -98,21 +98,24 @@ class IngressController(Controller):
                                       on_delete=self.enqueue)
         for res in ("ingressclasses", "services", "endpointslices", "secrets"):
             inf = self.factory.informer(res)
-            handler = self._secret if res == "secrets" else self._all
+            handler = {"ingressclasses": self._all, "secrets": self._secret}.get(res, self._routes)
             inf.add_handler(on_add=handler, on_update=lambda o, n, h=handler: h(n), on_delete=handler)
             setattr(self, f"{res}_informer", inf)
         self.problems: list[str] = []
 
     def _secret(self, obj: Obj) -> None:
         if obj.get("type") == TLS_SECRET_TYPE:      # only TLS Secrets matter here
-            self._all(obj)
+            self._routes(obj)
+
+    def _routes(self, _obj: Obj) -> None:
+        """A Service, slice or TLS Secret changed: the data plane's table is rebuilt (key ""), no status changes."""
+        self.queue.add("")
 
     def _all(self, obj: Obj) -> None:
-        """A class, Service, slice or TLS Secret changed: every Ingress may route differently now."""
+        """An IngressClass changed: which Ingresses this controller serves may have changed (their status too)."""
         for ing in self.ing_informer.list():
             self.enqueue(ing)
-        if not self.ing_informer.list():
-            self.queue.add("")                      # nothing to route, but the data plane must hear it
+        self.queue.add("")
 
     def address(self) -> list[Obj]:
         """``status.loadBalancer.ingress`` of an Ingress this controller serves: the IP and both ports (HTTP
