@@ -181,10 +181,23 @@ def mounts(c: dict, volumes: dict[str, str], env: dict[str, str] | None = None,
     return out
 
 
+def security_settings(c: dict, pod_security_context: dict | None) -> dict:
+    """runAsUser, runAsGroup, runAsNonRoot from the container's securityContext, else the pod's
+    (upstream ``determineEffectiveSecurityContext``); readOnlyRootFilesystem is the container's only."""
+    own, pod = c.get("securityContext") or {}, pod_security_context or {}
+
+    def pick(field: str):
+        return own[field] if own.get(field) is not None else pod.get(field)
+    return {"run_as_user": pick("runAsUser"), "run_as_group": pick("runAsGroup"),
+            "run_as_non_root": bool(pick("runAsNonRoot")),
+            "read_only_root_filesystem": bool(own.get("readOnlyRootFilesystem"))}
+
+
 def container_config(c: dict, env: dict[str, str], volume_paths: dict[str, str],
-                     attempt: int, read_only_volumes: set[str] | frozenset[str] = frozenset()) -> ContainerConfig:
+                     attempt: int, read_only_volumes: set[str] | frozenset[str] = frozenset(),
+                     pod_security_context: dict | None = None) -> ContainerConfig:
     mem, cpu = container_limits(c)
-    return ContainerConfig(
+    return ContainerConfig(**security_settings(c, pod_security_context),
         name=c["name"], image=c.get("image", ""),
         command=[_expand(a, env) for a in c.get("command") or []],
         args=[_expand(a, env) for a in c.get("args") or []],

@@ -379,7 +379,8 @@ class PodWorker:
             env = await podspec.container_env(self.k.objects, self.pod, c, self.sandbox.ip, self.k.config.node_ip,
                                               self.k.allocatable(), await self.k.service_env())
             config = podspec.container_config(c, env, self.volumes or {}, attempt,
-                                              self.pod_volumes.read_only if self.pod_volumes else frozenset())
+                                              self.pod_volumes.read_only if self.pod_volumes else frozenset(),
+                                              self.pod["spec"].get("securityContext"))
             cid = await self.k.runtime.create_container(self.sandbox.id, config)
         except (podspec.SpecError, APIError, RuntimeError_, ValueError) as e:
             reason = getattr(e, "reason", "") if isinstance(e, RuntimeError_) else "CreateContainerConfigError"

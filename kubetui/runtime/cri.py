@@ -114,6 +114,11 @@ class ContainerConfig:
     tty: bool = False
     # how many times the kubelet has (re)created this container in the pod
     attempt: int = 0
+    # securityContext (CRI ``LinuxContainerSecurityContext``): the container's, else the pod's
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool = False
+    read_only_root_filesystem: bool = False
 
 
 @dataclass
@@ -206,6 +211,15 @@ class RuntimeService(abc.ABC):
 
         Raises ``ImagePullError`` whose message lists the images available.
         """
+
+    def image_status(self, image: str):
+        """The image ``image`` names on this node (CRI ``ImageStatus``): an object with ``id``,
+        ``refs``, ``size``, ``layers`` and ``config`` (``imagestore.Image``), or ``None``."""
+        return None
+
+    def list_images(self) -> list:
+        """Every image this node holds (CRI ``ListImages``), as ``imagestore.Image`` objects."""
+        return []
 
     # -- sandboxes ---------------------------------------------------------
     @abc.abstractmethod

@@ -34,7 +34,8 @@ from kubetui.runtime import busybox, images, shims
 from kubetui.agent.clock import RealClock
 from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
-                                 ExecProcess, ExecResult, NotFound, PodSandbox, PodSandboxConfig,
+                                 ExecProcess, ExecResult, ImagePullError, NotFound, PodSandbox,
+                                 PodSandboxConfig,
                                  RuntimeError_, RuntimeService, Usage, dial_error,
                                  port_forward_error)
 from kubetui.runtime.logs import LogWriter
@@ -168,7 +169,13 @@ class ProcessRuntime(RuntimeService):
 
     # -- images --------------------------------------------------------------
     def pull_image(self, image: str) -> str:
-        return images.resolve(image).image_id
+        try:
+            return images.resolve(image).image_id
+        except ImagePullError as e:
+            # plain processes on the host: no root filesystem to give an image
+            raise ImagePullError(f"{e.message}. Nodes of the local provider run kubetui's built-in programs "
+                                 f"as plain processes and cannot run container images: "
+                                 f"`kubetui up --provider docker` runs real images") from None
 
     # -- sandboxes -----------------------------------------------------------
     def _allocate_ip(self, config: PodSandboxConfig) -> str:
@@ -271,13 +278,14 @@ class ProcessRuntime(RuntimeService):
             if c.config.tty:
                 # runc's console: the main process on a pty whose master the runtime keeps
                 # (its output goes to the log as stdout; attach writes to it)
-                c.pty = await ptyexec.spawn(c.argv, env=self._spawn_env(c), cwd=c.cwd, controlling=self.TTY_CONTROLLING)
+                c.pty = await ptyexec.spawn(c.argv, env=self._spawn_env(c), cwd=c.cwd, controlling=self.TTY_CONTROLLING,
+                                            pass_fds=self._start_fds(c))
                 c.proc = c.pty.proc
             else:
                 c.proc = await asyncio.create_subprocess_exec(
                     *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                    env=self._spawn_env(c), cwd=c.cwd, start_new_session=True)
+                    env=self._spawn_env(c), cwd=c.cwd, start_new_session=True, pass_fds=self._start_fds(c))
         except OSError as e:
             writer.close()
             # what runc reports when the command cannot be executed
@@ -294,6 +302,10 @@ class ProcessRuntime(RuntimeService):
     def _spawn_env(self, c: _Container) -> dict[str, str]:
         """The environment the container's first process is started with (its own, here)."""
         return c.env
+
+    def _start_fds(self, c: _Container) -> tuple[int, ...]:
+        """Descriptors the container's first process inherits (a runtime's start-up handshake)."""
+        return ()
 
     def _record_pid(self, c: _Container) -> None:
         f = self._pod_dir(c.sandbox.id) / "processes.json"

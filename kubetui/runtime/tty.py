@@ -68,7 +68,7 @@ def in_container_session(cmd: list[str]) -> list[str]:
 
 
 async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None,
-                controlling: bool = True) -> "PtyExec":
+                controlling: bool = True, pass_fds: tuple[int, ...] = ()) -> "PtyExec":
     """Start ``argv`` on a new pseudo-terminal (raises ``OSError`` if it cannot be executed).
 
     ``controlling``: make the terminal ``argv``'s controlling terminal here; ``False`` when
@@ -91,7 +91,7 @@ async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None,
         env.setdefault("TERM", DEFAULT_TERM)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-            start_new_session=new_session, preexec_fn=hook)
+            start_new_session=new_session, preexec_fn=hook, pass_fds=pass_fds)
     except BaseException:
         os.close(master)
         raise

@@ -153,3 +153,12 @@ async def test_tty_container_main_process_is_on_a_pty_logged_as_it_prints(rt):
     await asyncio.wait_for(rt.wait_container(cid), 10)
     text = b"".join(l.render(False) for l in logs.read_lines(st.log_path))
     assert b"/dev/pts/" in text and b"hi-bob" in text, text
+
+
+def test_local_provider_refuses_real_images_naming_the_docker_provider(tmp_path):
+    rt = ProcessRuntime(tmp_path, node_name="n")
+    with pytest.raises(cri.ImagePullError) as e:
+        rt.pull_image("nginx:1.27")
+    assert 'Failed to pull image "nginx:1.27"' in e.value.message
+    assert "cannot run container images" in e.value.message and "--provider docker" in e.value.message
+    assert rt.pull_image("kubetui/hello:1").startswith("sha256:")

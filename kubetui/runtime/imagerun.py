@@ -1,0 +1,161 @@
+"""Creating a container from an image (upstream: containerd's CRI ``CreateContainer`` + the OCI spec it writes).
+
+What containerd does between the kubelet's ``CreateContainer`` and runc:
+look the image up in the node's store, check it is for this node's CPU,
+decide the process (:mod:`imageconfig`: Entrypoint/Cmd against
+command/args, Env, WorkingDir, User), give the container a writable layer of
+its own over the image's layers (:mod:`rootfs`), and write the spec that
+``containerinit`` (runc's part) carries out inside the container's
+namespaces. :func:`prepare` does all of that and returns a
+:class:`Prepared`; the isolated runtime starts it.
+
+Standard library only: this runs inside the node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubetui.runtime import rootfs
+from kubetui.runtime.cri import ContainerConfig, PodSandbox, RuntimeError_
+from kubetui.runtime.imageconfig import ConfigError, ProcessSpec, container_process
+from kubetui.runtime.imagestore import Image, ImageStore, familiar, node_architecture
+
+INIT = str(Path(__file__).with_name("containerinit.py"))
+
+#: The Kubernetes project's busybox (the documentation's manifests say registry.k8s.io/busybox) and
+#: Docker Hub's, at any tag, are the node's one built-in BusyBox image: the lessons and the
+#: Kubernetes documentation name many tags, and kubetui nodes have no registry to fetch them from.
+BUSYBOX_ALIASES = ("docker.io/library/busybox", "registry.k8s.io/busybox", "k8s.gcr.io/busybox",
+                   "gcr.io/google-containers/busybox")
+BUILTIN_BUSYBOX = "docker.io/library/busybox:latest"
+
+
+def resolve(store: ImageStore, ref: str) -> Image | None:
+    """The image ``ref`` names on this node (BusyBox at any tag falls back to the built-in one)."""
+    img = store.resolve(ref)
+    if img is not None:
+        return img
+    from kubetui.runtime.imagestore import ImageStoreError, normalize
+    try:
+        repo = normalize(ref).split("@")[0].rsplit(":", 1)[0]
+    except ImageStoreError:
+        return None
+    if repo in BUSYBOX_ALIASES:
+        img = store.resolve(BUILTIN_BUSYBOX)
+        if img is not None and img.builtin:
+            return img
+    return None
+
+
+@dataclass
+class Prepared:
+    """A container ready to start: its process, its directory, and the command that starts it."""
+
+    dir: Path                 # <store>/containers/<id>: upper, work, merged, spec.json, start-error
+    process: ProcessSpec
+    argv: list[str]           # nsenter ... unshare ... python3 containerinit.py spec.json
+    image: Image
+
+    @property
+    def error_file(self) -> Path:
+        return self.dir / "start-error"
+
+
+def check_architecture(img: Image, ref: str, node_arch: str | None = None) -> None:
+    node_arch = node_arch or node_architecture()
+    arch = img.architecture
+    if arch and arch != node_arch:
+        raise RuntimeError_("CreateContainerError",
+                            f'image "{ref}" ({familiar(img.refs[0]) if img.refs else img.id}) is built for '
+                            f"linux/{arch}; this node is linux/{node_arch} (exec format error)")
+
+
+def etc_files(pod_dir: Path, sb: PodSandbox) -> dict[str, str]:
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers (written once per pod)."""
+    hostname = sb.config.hostname or sb.config.name
+    hosts, name_file, resolv = pod_dir / "hosts", pod_dir / "hostname", pod_dir / "resolv.conf"
+    if sb.config.host_network:
+        # a hostNetwork pod sees the node's names (as the kubelet gives it the node's /etc/hosts)
+        hostname = socket.gethostname()
+        if not hosts.exists():
+            shutil.copyfile("/etc/hosts", hosts)
+    elif not hosts.exists():
+        hosts.write_text(rootfs.hosts_file(sb.ip, hostname))
+    if not name_file.exists():
+        name_file.write_text(hostname + "\n")
+    if not resolv.exists():
+        shutil.copyfile("/etc/resolv.conf", resolv)
+    return {"/etc/hosts": str(hosts), "/etc/hostname": str(name_file), "/etc/resolv.conf": str(resolv)}
+
+
+def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: ContainerConfig,
+            pod_dir: Path, env: dict[str, str], cgroup_procs: list[str], netns_path: str | None,
+            tools: dict[str, str]) -> Prepared:
+    """Everything containerd does for ``CreateContainer``; ``env`` is what the kubelet and runtime set."""
+    check_architecture(img, config.image)
+    d = store.containers_dir() / cid
+    upper, work, merged = d / "upper", d / "work", d / "merged"
+    for p in (upper, work, merged):
+        p.mkdir(parents=True)
+    os.chmod(upper, 0o755)
+    (d / "image").write_text(img.id)
+    lowers = [Path(p) for p in reversed(img.layer_dirs)]        # overlayfs: the top layer first
+    layers = [upper, *lowers]
+    try:
+        proc = container_process(
+            img.run_config, command=config.command, args=config.args, env=env,
+            working_dir=config.working_dir, run_as_user=config.run_as_user,
+            run_as_group=config.run_as_group, run_as_non_root=config.run_as_non_root,
+            passwd=rootfs.read_file(lowers, "/etc/passwd"), group=rootfs.read_file(lowers, "/etc/group"))
+    except ConfigError as e:
+        raise RuntimeError_(e.reason, e.message) from None
+    mounts = []
+    for m in rootfs.container_mounts(etc_files(pod_dir, sb), config.mounts, config.read_only_root_filesystem):
+        if m.target == "/dev" or m.target.startswith("/dev/"):
+            target = os.path.normpath(m.target)             # inside the container's own /dev tmpfs
+        else:
+            try:
+                target = rootfs.secure_join(layers, m.target)
+                rootfs.ensure_mountpoint(upper, lowers, target, m.is_file)
+            except (rootfs.RootfsError, OSError) as e:
+                raise RuntimeError_("CreateContainerError", f"failed to prepare the mount at {m.target}: {e}") from None
+        mounts.append([m.source, target, m.fstype, m.flags, m.data, m.readonly, m.is_file])
+    spec = {"cgroup_procs": cgroup_procs, "hostname": sb.config.hostname or sb.config.name,
+            "overlay": {"lower": [str(p) for p in lowers], "upper": str(upper), "work": str(work),
+                        "merged": str(merged)},
+            "mounts": mounts, "readonly_root": config.read_only_root_filesystem,
+            "argv": proc.argv, "cwd": proc.cwd, "uid": proc.uid, "gid": proc.gid, "groups": proc.groups,
+            "tty": config.tty, "error_file": str(d / "start-error")}
+    (d / "spec.json").write_text(json.dumps(spec))
+    netns = [tools["nsenter"], f"--net={netns_path}"] if netns_path else []
+    argv = [*netns, tools["unshare"], "--mount", "--uts", "--pid", "--fork",
+            sys.executable, "-I", "-S", INIT, str(d / "spec.json")]
+    return Prepared(dir=d, process=proc, argv=argv, image=img)
+
+
+def exec_argv(tools: dict[str, str], pid: int, spec: Path, cmd: list[str], tty: bool) -> list[str]:
+    """``kubectl exec`` in an image's container (runc exec): ``containerinit --exec`` joins its
+    cgroup and namespaces (its root filesystem is its mount namespace's root), becomes its user
+    with its groups and starts in its working directory."""
+    argv = [sys.executable, "-I", "-S", INIT, "--exec", str(pid), str(spec), "--", *cmd]
+    if tty:
+        # the session and its controlling terminal are made here, with the node's setsid: the
+        # image may have no setsid of its own
+        argv = [tools["setsid"], "--wait", "--ctty", *argv]
+    return argv
+
+
+def find_tools() -> dict[str, str]:
+    """The node's own binaries the runtime runs, by absolute path (the container's PATH is the image's)."""
+    out = {}
+    for t in ("nsenter", "unshare", "setsid", "sh"):
+        p = shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin:" + os.environ.get("PATH", ""))
+        out[t] = p or t
+    return out

@@ -1,0 +1,210 @@
+"""Containers of real images in the isolated runtime: their own root filesystem (overlay + pivot_root).
+
+The test image is built here from this machine's own binaries (sh, cat, ls, id, touch, sleep and
+their libraries, in a usrmerged layout), so nothing needs Docker or a registry. Needs root
+(skipped elsewhere; fails in CI), like the rest of the isolated runtime's tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kubetui.runtime import cri, logs
+from tests.runtime.conftest import isolated_runtime
+from tests.runtime.imagearchives import docker_save, image_config
+
+TOOLS = ("sh", "cat", "ls", "id", "touch", "sleep", "stat", "mkdir", "grep")
+
+
+def _closure() -> set[str]:
+    files = set()
+    for t in TOOLS:
+        p = shutil.which(t)
+        if not p:
+            pytest.skip(f"no {t} here")
+        files.add(os.path.realpath(p))
+        files.add(p)                      # /usr/bin/sh -> dash: the link too
+        for line in subprocess.run(["ldd", p], capture_output=True, text=True).stdout.splitlines():
+            for word in line.split():
+                if word.startswith("/"):
+                    files.add(os.path.realpath(word))
+                    files.add(word)
+    return files
+
+
+def _tool_layer() -> bytes:
+    """The machine's tools at their real paths under usr/, with Debian's usrmerge links."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        def add_dir(name):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(info)
+
+        def add_link(name, target):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            t.addfile(info)
+        for d in ("usr", "usr/bin", "usr/lib", "usr/lib64", "etc", "tmp", "run", "var"):
+            add_dir(d)
+        for name, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
+                             ("var/run", "/run")):
+            add_link(name, target)
+        done = set()
+        for f in sorted(_closure()):
+            rel = f.lstrip("/")
+            for top in ("bin/", "lib/", "lib64/", "sbin/"):
+                if rel.startswith(top):
+                    rel = "usr/" + rel
+            if rel in done:
+                continue
+            done.add(rel)
+            parts = rel.split("/")
+            for i in range(2, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in done:
+                    done.add(d)
+                    add_dir(d)
+            if os.path.islink(f):
+                add_link(rel, os.readlink(f))
+            else:
+                t.add(f, arcname=rel)
+        for name, text in (("etc/os-release", "ID=kubetui-test\nPRETTY_NAME=\"kubetui test image\"\n"),
+                           ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+                           ("etc/group", "root:x:0:\napp:x:1000:\nstaff:x:50:app\n"),
+                           ("etc/motd", "hidden by the next layer\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _top_layer() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in (("etc/.wh.motd", b""), ("srv/app.txt", b"from the top layer\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory):
+    d = tmp_path_factory.mktemp("imgs")
+    base, top = _tool_layer(), _top_layer()
+    default = docker_save(d / "os.tar", [base, top], ["test/os:1"], config=image_config(
+        [base, top], Entrypoint=["/bin/sh", "-c"], Cmd=["echo from-cmd $FROM_IMAGE; cat /etc/os-release"],
+        Env=["FROM_IMAGE=yes", "PATH=/usr/bin:/bin"], WorkingDir="/srv"))
+    as_app = docker_save(d / "app.tar", [base, top], ["test/app:1"], config=image_config(
+        [base, top], Cmd=["sleep", "30"], Env=["PATH=/usr/bin:/bin"], User="app"))
+    arm = docker_save(d / "arm.tar", [base], ["test/arm:1"], config=image_config(
+        [base], arch="arm64", Cmd=["sh"]))
+    return [default, as_app, arm]
+
+
+@pytest.fixture
+async def rt(tmp_path, archives):
+    async for r in isolated_runtime(tmp_path / "rt", "10.251.9.0/24", "i"):
+        for a in archives:
+            r.images.import_archive(a)
+        yield r
+
+
+async def run(rt, sb, image="test/os:1", name="c", **kw) -> str:
+    cid = await rt.create_container(sb.id, cri.ContainerConfig(name=name, image=image, **kw))
+    await rt.start_container(cid)
+    return cid
+
+
+async def sh(rt, cid, script: str) -> cri.ExecResult:
+    st = rt.container_status(cid)
+    await asyncio.sleep(0.05)
+    if st.state != cri.RUNNING:
+        await asyncio.sleep(0.2)
+        st = rt.container_status(cid)
+        raise AssertionError(f"{st.name} {st.state} {st.reason} {st.message}: "
+                             f"{[l.text for l in logs.read_lines(st.log_path)]}")
+    return await rt.exec_sync(cid, ["sh", "-c", script], 10)
+
+
+async def test_own_root_filesystem_image_config_and_mounts(rt, tmp_path):
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="web-img", namespace="default", uid="u1"))
+    assert rt.pull_image("test/os:1").startswith("sha256:")
+    # Entrypoint + Cmd, the image's Env, its files (not the node's)
+    cid = await run(rt, sb, name="once")
+    await asyncio.wait_for(rt.wait_container(cid), 10)
+    text = b"".join(line.text + b"\n" for line in logs.read_lines(rt.container_status(cid).log_path)).decode()
+    assert "from-cmd yes" in text and "ID=kubetui-test" in text, text
+    assert rt.container_status(cid).exit_code == 0
+
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "data.txt").write_text("from a volume\n")
+    cid = await run(rt, sb, command=["sleep", "30"], mounts=[cri.Mount("/var/run/app", str(vol), True)])
+    r = await sh(rt, cid, "cat /etc/os-release; pwd; cat /etc/hostname; ls /proc | grep -c '^[0-9]';"
+                          " cat /run/app/data.txt; test -e /etc/motd || echo motd-whiteout; cat /srv/app.txt;"
+                          " echo x > /dev/null && echo devnull-ok; ls /dev/pts/ptmx; grep web-img /etc/hosts")
+    lines = r.stdout.decode().splitlines()
+    assert r.exit_code == 0, r.stderr
+    assert lines[0] == "ID=kubetui-test"                                # the image's file, not the node's
+    assert lines[2:4] == ["/srv", "web-img"]                            # WorkingDir; /etc/hostname
+    assert int(lines[4]) <= 4                                           # its own PID namespace
+    assert lines[5:10] == ["from a volume", "motd-whiteout", "from the top layer", "devnull-ok",
+                           "/dev/pts/ptmx"]
+    assert lines[10].split() == [sb.ip, "web-img"]                      # the kubelet's /etc/hosts
+    # the read-only volume, reached through the image's /var/run -> /run link, refuses writes
+    assert (await sh(rt, cid, "touch /var/run/app/x")).exit_code != 0
+    # nothing of the node is visible: no path of this checkout, no node-only directory
+    assert (await sh(rt, cid, f"test -e {Path(__file__).parent} || echo gone")).stdout == b"gone\n"
+
+    # writes go to this container's upper directory only; a second container does not see them
+    assert (await sh(rt, cid, "echo mine > /srv/written; echo new > /newfile")).exit_code == 0
+    other = await run(rt, sb, name="other", command=["sleep", "30"])
+    r2 = await sh(rt, other, "cat /srv/written /newfile 2>&1; cat /srv/app.txt")
+    assert b"No such file" in r2.stdout and b"from the top layer" in r2.stdout
+    upper = rt.images.containers_dir() / cid / "upper"
+    assert (upper / "srv/written").read_text() == "mine\n" and (upper / "newfile").exists()
+    layers = rt.image_status("test/os:1").layer_dirs
+    assert not any(Path(d, "srv/written").exists() for d in layers)
+
+    # removing the container removes its upper dir; the layers stay for others
+    await rt.stop_container(cid, 0)
+    await rt.remove_container(cid)
+    assert not upper.exists() and all(Path(d).is_dir() for d in layers)
+
+
+async def test_users_read_only_root_and_start_errors(rt):
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="sec", namespace="default", uid="u2"))
+    app = await run(rt, sb, image="test/app:1", name="app")
+    r = await sh(rt, app, "id -u; id -g; id -G; echo $HOME")
+    assert r.stdout.decode().split() == ["1000", "1000", "1000", "50", "/home/app"], r.stderr
+    forced = await run(rt, sb, image="test/app:1", name="forced", run_as_user=1234, run_as_group=77)
+    assert (await sh(rt, forced, "id -u; id -g")).stdout.decode().split() == ["1234", "77"]
+
+    ro = await run(rt, sb, name="ro", command=["sleep", "30"], read_only_root_filesystem=True)
+    r = await sh(rt, ro, "touch /srv/x")
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr
+    assert (await sh(rt, ro, "echo ok > /dev/shm/x && cat /dev/shm/x")).stdout == b"ok\n"
+
+    bad = await rt.create_container(sb.id, cri.ContainerConfig(name="bad", image="test/os:1", command=["nope"]))
+    await rt.start_container(bad)
+    await asyncio.wait_for(rt.wait_container(bad), 10)
+    st = rt.container_status(bad)
+    assert (st.exit_code, st.reason) == (128, "StartError")
+    assert st.message.endswith('unable to start container process: exec: "nope": executable file not found '
+                               'in $PATH: unknown')
+
+    with pytest.raises(cri.RuntimeError_, match="built for linux/arm64; this node is linux/amd64"):
+        await rt.create_container(sb.id, cri.ContainerConfig(name="arm", image="test/arm:1"))
+    with pytest.raises(cri.ImagePullError, match='Failed to pull image "nginx"'):
+        rt.pull_image("nginx")
