@@ -136,6 +136,15 @@ class EncodedObjects:
         self.size = size
         self._bodies: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
+    def stored_body(self, key: str, kv: Any) -> bytes:
+        """The body of a store KeyValue (``mod_revision`` is its resourceVersion), decoding
+        its value only when the bytes are not kept (``KeyValue.peek``: it keeps no copy)."""
+        body = self._bodies.get((key, str(kv.mod_revision)))
+        if body is not None:
+            self._bodies.move_to_end((key, str(kv.mod_revision)))
+            return body
+        return self.body(key, kv.peek())
+
     def body(self, key: str, obj: dict[str, Any]) -> bytes:
         meta = obj.get("metadata")
         rv = meta.get("resourceVersion") if isinstance(meta, dict) else None

@@ -300,6 +300,12 @@ class RestHandlers:
     # -- reads --------------------------------------------------------------
     async def get(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
+        get_stored = getattr(self.registry, "get_stored", None)
+        if (info.subresource is None and get_stored is not None and not encoding.wants_pretty(request)
+                and not tables.wants_table(request.headers.get("Accept"))):
+            # the common GET: the stored object's compact body, encoded once per resourceVersion
+            kv = get_stored(info.resource, info.namespace, info.name)
+            return encoding.body_response(self.bodies.stored_body(kv.key, kv))
         obj = await call(self.registry.get, info.resource, info.namespace, info.name,
                          subresource=info.subresource)
         pretty = encoding.wants_pretty(request)

@@ -39,7 +39,7 @@ from kubetui.apiserver.hooks import Hooks
 from kubetui.apiserver.strategies.base import Strategy, apply_propagation_finalizers, should_delete_during_update
 from kubetui.apiserver.watch import RegistryWatch
 from kubetui.clock import Clock, rfc3339
-from kubetui.store import KeyExists, KeyNotFound, RevisionMismatch, Store
+from kubetui.store import KeyExists, KeyNotFound, KeyValue, RevisionMismatch, Store
 
 log = logging.getLogger(__name__)
 
@@ -219,14 +219,20 @@ class Registry:
 
     async def get(self, resource: Resource, namespace: str | None, name: str, *,
                   subresource: str | None = None) -> Obj:
-        namespace = self._namespace_arg(resource, namespace)
         if subresource not in (None, "status"):
+            namespace = self._namespace_arg(resource, namespace)
             rest = subresources.rest_for(self, resource, subresource, "get")
             return await rest.get(self, resource, namespace, name, subresource)
+        return self.get_stored(resource, namespace, name).value
+
+    def get_stored(self, resource: Resource, namespace: str | None, name: str) -> KeyValue:
+        """What ``get`` reads: the object's stored KeyValue (shared: read-only). The API server
+        answers a plain GET from it (``KeyValue.peek``, ``encoding.EncodedObjects``)."""
+        namespace = self._namespace_arg(resource, namespace)
         kv = self.store.get(self.key(resource, namespace, name), copy=False)
         if kv is None:
             raise not_found(resource, name)
-        return kv.value
+        return kv
 
     # --------------------------------------------------------------------- list
 

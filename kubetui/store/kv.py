@@ -67,6 +67,14 @@ class KeyValue:
             self._value = json.loads(self._raw)
         return self._value
 
+    def peek(self) -> dict[str, Any]:
+        """The value for one read, decoded without keeping it (unless it already was).
+
+        A reader that only encodes the value again (the API server answering a
+        GET) leaves a shared KeyValue as small as the store keeps it. Read-only.
+        """
+        return self._value if self._value is not None else json.loads(self.raw)
+
     @property
     def raw(self) -> bytes:
         """The value's JSON, as stored in the log and checkpoints."""
