@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "kubetui.cmd.lessons",
     "kubetui.cmd.faults",
     "kubetui.cmd.users",
+    "kubetui.cmd.audit",
     "kubetui.tui.web",
 ]
 

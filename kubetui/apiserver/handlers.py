@@ -90,6 +90,9 @@ def media_type(request: web.Request) -> str:
     return ct.split(";")[0].strip().lower()
 
 
+REQUEST_BODY = web.RequestKey("request_body", bytes)
+
+
 async def read_body(request: web.Request) -> bytes:
     """The request body, refusing anything over 3 MiB with 413 (as kube-apiserver does)."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
@@ -100,7 +103,9 @@ async def read_body(request: web.Request) -> bytes:
         if size > MAX_BODY_BYTES:
             raise RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY_BYTES}")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request[REQUEST_BODY] = body  # the audit filter records it (Request level) once the handler is done
+    return body
 
 
 def decode_object(body: bytes, ctype: str) -> dict[str, Any]:

@@ -61,6 +61,8 @@ from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
 from kubetui.api.openapi import v2 as openapi_v2
 from kubetui.apiserver import customresources, discovery, encoding, rbac
+from kubetui.apiserver.audit import AuditLog
+from kubetui.apiserver.auditfilter import audited
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
 from kubetui.apiserver.serviceaccount import ServiceAccountTokenAuthenticator, UnionAuthenticator
 from kubetui.apiserver.authz import authorize_request, impersonate, request_attributes, subject_of
@@ -111,7 +113,8 @@ class APIServer:
                  authenticator: TokenAuthenticator | AllowAll | None = None,
                  node_connector: Any = None, metrics_source: Callable[[], Any] | None = None,
                  clock: Clock | None = None, insecure_http: bool = False,
-                 openapi_documents: Callable[[], dict[str, dict]] | None = None) -> None:
+                 openapi_documents: Callable[[], dict[str, dict]] | None = None,
+                 audit: AuditLog | None = None) -> None:
         if ssl_context is None and not insecure_http:
             raise ValueError("APIServer needs an ssl_context (see certs.ensure_pki), or insecure_http=True")
         if ssl_context is not None and authenticator is None:
@@ -126,6 +129,8 @@ class APIServer:
             # ServiceAccount JWTs (TokenRequest) are checked first, then the static/user credentials
             self.authenticator = UnionAuthenticator(self.authenticator, ServiceAccountTokenAuthenticator(registry))
         self.clock = clock or Clock()
+        #: the audit log backend (``--audit-log-path``), or None: nothing is recorded
+        self.audit = audit
         self.watches = WatchStreams()
         self._openapi_source = openapi_documents or _default_openapi
         self._openapi: dict[str, tuple[bytes, str]] | None = None
@@ -197,6 +202,8 @@ class APIServer:
             await self._runner.cleanup()
             self._runner = None
             gc.unfreeze()  # what the process keeps from here on is collectable again
+        if self.audit is not None:
+            self.audit.close()
 
     # -- middleware ------------------------------------------------------------
     @web.middleware
@@ -240,12 +247,17 @@ class APIServer:
         if info is None:
             info = self.authenticator.authenticate(header)
         request[USER] = info
-        user = impersonate(self.authorizer, subject_of(info), request.headers)
+        authenticated = subject_of(info)
+        user = impersonate(self.authorizer, authenticated, request.headers)
         attrs = request_attributes(request, user)
-        authorize_request(self.authorizer, attrs)
         token = rbac.CURRENT_USER.set(user)
         try:
-            return await handler(request)
+            if self.audit is None:
+                authorize_request(self.authorizer, attrs)
+                return await handler(request)
+            return await audited(self.audit, request, attrs, authenticated=authenticated, now=self.clock.time,
+                                 authorize=lambda: authorize_request(self.authorizer, attrs),
+                                 handler=lambda: handler(request))
         finally:
             rbac.CURRENT_USER.reset(token)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.api.resources import resource_for
+from kubetui.apiserver.audit import AUDIT_FILE, AuditLog, load_policy
 from kubetui.apiserver.auth import TokenAuthenticator
 from kubetui.apiserver.serviceaccount import TokenIssuer, load_or_create_key
 from kubetui.apiserver.certs import ensure_pki
@@ -181,6 +182,7 @@ class ControlPlane:
         self.metrics_source = KubeletMetrics(connector, list_nodes, simulated=simulated_summaries)
         extras["metrics_source"] = self.metrics_source
         extras["clock"] = self.clock
+        extras["audit"] = AuditLog(self.state_dir / AUDIT_FILE, load_policy(self.settings.audit_policy_file))
         return extras
 
     def _make_controllers(self) -> ControllerManager:

@@ -42,6 +42,8 @@ class ClusterSettings:
     #: the ingress controller's ports, kept like api_port: a taken one is replaced by a free one, then remembered
     ingress_http_port: int = DEFAULT_INGRESS_HTTP_PORT
     ingress_https_port: int = DEFAULT_INGRESS_HTTPS_PORT
+    #: ``--audit-policy-file``: a copy kept in the state dir (empty: the built-in policy)
+    audit_policy_file: str = ""
 
     @classmethod
     def load(cls, state_dir: Path) -> "ClusterSettings | None":
@@ -81,6 +83,8 @@ def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
     s.insecure_http = bool(getattr(args, "insecure_http", False))
     if getattr(args, "encrypt_secrets", False):
         s.encrypt_secrets = True  # once on, it stays on (cluster.json)
+    if getattr(args, "audit_policy_file", None):
+        s.audit_policy_file = str(Path(args.audit_policy_file).resolve())
     return s
 
 

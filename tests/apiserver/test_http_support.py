@@ -138,7 +138,7 @@ class HTTPCluster:
 async def start_cluster(state_dir: Path, *, store_path: Path | None = None, clock: Clock | None = None,
                         port: int = 0, metrics_source=None, history_events: int = 10_000,
                         history_seconds: float = 300,
-                        node_connector: object | None = "fake") -> HTTPCluster:
+                        node_connector: object | None = "fake", audit=None) -> HTTPCluster:
     clock = clock or Clock()
     store = Store(store_path, history_events=history_events, history_seconds=history_seconds, clock=clock)
     await store.open()
@@ -148,7 +148,8 @@ async def start_cluster(state_dir: Path, *, store_path: Path | None = None, cloc
     auth = TokenAuthenticator.for_state_dir(state_dir)
     connector = FakeConnector()
     server = APIServer(registry, port=port, ssl_context=pki.server_ssl_context(), authenticator=auth,
-                       node_connector=connector if node_connector == "fake" else node_connector, clock=clock, metrics_source=metrics_source)
+                       node_connector=connector if node_connector == "fake" else node_connector, clock=clock, metrics_source=metrics_source,
+                       audit=audit)
     await server.start()
     kubeconfig = write_kubeconfig(state_dir / "kubeconfig", "test", server.url, pki.ca_pem(), auth.admin_token())
     return HTTPCluster(server, registry, store, state_dir, kubeconfig, auth.admin_token(), connector)
