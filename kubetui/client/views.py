@@ -9,7 +9,8 @@ and ``kubectl get --raw`` read them the same way:
 
 - ``scheduling.kubetui.dev``: the scheduler's decisions for a pod;
 - ``networking.kubetui.dev``: connections per endpoint, from every kube-proxy,
-  the LoadBalancer listeners and the ingress controller;
+  the LoadBalancer listeners and the ingress controller; which NetworkPolicy
+  rule allowed or dropped connections, from every node's policy agent;
 - ``controlplane.kubetui.dev``: each component's activity counters (the map's
   control-plane boxes), the store's keys with their revisions (the store view),
   and the reconcile log (``reconciles``: every controller sync and scheduling
@@ -64,6 +65,18 @@ def traffic_path(namespace: str | None = None, service: str | None = None) -> st
     if service is None:
         return f"/apis/{NETWORKING_VERSION}/traffic"
     return f"/apis/{NETWORKING_VERSION}/namespaces/{namespace}/services/{service}/traffic"
+
+
+POLICY_TRAFFIC_PATH = f"/apis/{NETWORKING_VERSION}/networkpolicytraffic"
+
+
+async def policy_traffic(client: Any) -> dict[str, Any]:
+    """Every node's NetworkPolicy counters: ``{"rules": [{"node", "pod": "ns/name", "direction":
+    "ingress"|"egress", "action": "allow"|"drop", "policy": "ns/name" (allow), "rule": i, "policies":
+    [every policy isolating the pod], "packets": n}], "agents": {node: {"applied": {"ns/name":
+    resourceVersion}}}, "unenforcedNodes": [...]}``. An allow rule's packets are the connections it
+    let through (only a connection's first packet reaches it); a drop's, the packets refused."""
+    return await client.request("GET", POLICY_TRAFFIC_PATH)
 
 
 def activity_object(counters: dict[str, int]) -> dict[str, Any]:

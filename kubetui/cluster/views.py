@@ -17,6 +17,7 @@ from kubetui.client.views import (
     CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, RECONCILES_MAX_WAIT, StoreKeyInfo,
     activity_object, reconciles_object, store_keys_object,
 )
+from kubetui.apiserver.strategies.networkpolicy import unenforcing_nodes
 from kubetui.proxy.counters import merge
 from kubetui.scheduler.explain import handle_decisions
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from kubetui.cluster.controlplane import ControlPlane
 
 KUBE_PROXY_METRICS_PORT = 10249
+NETPOL_METRICS_PORT = 9099          # kubetui.netpol's /policies (Calico's Felix serves health there)
 
 
 async def serve_decisions(cp: "ControlPlane", request: Any, parts: list[str]) -> Any:
@@ -47,6 +49,9 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     counts) added up, plus what the LoadBalancer listeners and the ingress
     controller (``ingresses``: per Service backend ``ns/name:port``) sent where.
     Upstream has no such API; it is served like an aggregated API for the TUI.
+
+    ``.../networkpolicytraffic``: which NetworkPolicy rule allowed, and how many
+    connections each isolated pod dropped, from every node's policy agent.
     """
     if request.method != "GET":
         raise MethodNotAllowed(f"{request.method} is not supported on traffic")
@@ -56,6 +61,8 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
         ns, name = parts[2], parts[4]
         await cp.client.get("services", name, ns)       # NotFound for a Service that does not exist
         service = f"{ns}/{name}"
+    elif parts == ["v1alpha1", "networkpolicytraffic"]:
+        return encoding.response(await policy_traffic(cp), pretty=encoding.wants_pretty(request))
     elif parts != ["v1alpha1", "traffic"]:
         raise NotFound("the server could not find the requested resource")
     return encoding.response(await traffic(cp, service), pretty=encoding.wants_pretty(request))
@@ -161,13 +168,41 @@ async def traffic(cp: "ControlPlane", service: str | None = None) -> dict[str, A
             "ingresses": {k: v for k, v in ingresses.items() if mine(k)}}
 
 
-async def _fetch_traffic(address: str, timeout: float = 2.0) -> dict[str, Any]:
-    """One kube-proxy's ``GET /traffic`` (plain HTTP on its metrics port), or ``{"error": ...}``."""
+async def policy_traffic(cp: "ControlPlane") -> dict[str, Any]:
+    """Every node's NetworkPolicy agent's ``GET /policies`` (``kubetui.netpol``), merged: each counted
+    rule (a policy rule that allowed connections to or from a pod, or a pod's drop) with its node;
+    nodes that cannot enforce policies (local, simulated) are listed as such."""
+    nodes = (await cp.client.list("nodes")).get("items", [])
+    unenforced = unenforcing_nodes(nodes)
+    addresses: dict[str, str] = {}
+    for n in nodes:
+        name = n["metadata"]["name"]
+        if name in unenforced:
+            continue
+        ips = [a["address"] for a in (n.get("status") or {}).get("addresses") or [] if a.get("type") == "InternalIP"]
+        if ips:
+            addresses[name] = f"{ips[0]}:{NETPOL_METRICS_PORT}"
+    docs = await asyncio.gather(*(_fetch_traffic(a, "/policies") for a in addresses.values()))
+    agents: dict[str, Any] = {}
+    rules: list[dict[str, Any]] = []
+    for name, doc in zip(addresses, docs):
+        if "error" in doc and "rules" not in doc:
+            agents[name] = {"error": doc["error"]}
+            continue
+        agents[name] = {"applied": doc.get("applied") or {}, "syncs": doc.get("syncs"), "error": doc.get("error")}
+        rules += [{**r, "node": name} for r in doc.get("rules") or []]
+    return {"kind": "NetworkPolicyTraffic", "apiVersion": NETWORKING_VERSION, "agents": agents,
+            "unenforcedNodes": unenforced, "rules": rules}
+
+
+async def _fetch_traffic(address: str, path: str = "/traffic", timeout: float = 2.0) -> dict[str, Any]:
+    """One node agent's ``GET /traffic`` (kube-proxy) or ``/policies`` (the policy agent), plain HTTP
+    on its metrics port, or ``{"error": ...}``."""
     host, _, port = address.rpartition(":")
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
         try:
-            writer.write(f"GET /traffic HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n".encode())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n".encode())
             raw = await asyncio.wait_for(reader.read(), timeout)
         finally:
             writer.close()

@@ -196,6 +196,10 @@ class ClientBackend:
     def service_probes(self, namespace: str, name: str) -> dict[str, str]:
         return {}
 
+    def policy_traffic(self) -> list[dict[str, Any]]:
+        """NetworkPolicy counters (``kubetui.client.views.policy_traffic``'s rules); none without kubetui's API."""
+        return []
+
     async def pod_exec(self, namespace: str, name: str, command: list[str], *,
                        container: str | None = None, tty: bool = True) -> "ExecStream":
         """``pods/exec`` over the API's WebSocket (``kubectl exec -it``), through a client:

@@ -48,6 +48,8 @@ class KubeconfigBackend(ClientBackend):
         self._traffic_cache: dict[tuple[str, str], dict[str, int]] = {}
         self._probe_cache: dict[tuple[str, str], dict[str, str]] = {}
         self._wanted_traffic: set[tuple[str, str]] = set()
+        self._policy_rules: list[dict[str, Any]] = []
+        self._wants_policies = False
         self._poller: asyncio.Task[None] | None = None
 
     # -- start-up, from the control-plane process's state dir --------------------------------
@@ -116,6 +118,13 @@ class KubeconfigBackend(ClientBackend):
                     log.debug("traffic of %s/%s: %s", ns, name, exc)
                     self._traffic_cache.pop((ns, name), None)
                     self._probe_cache.pop((ns, name), None)
+            if self._wants_policies:
+                try:
+                    self._policy_rules = list((await views.policy_traffic(self.client)).get("rules") or [])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - an older control plane: no policy counters
+                    log.debug("network policy traffic: %s", exc)
             await asyncio.sleep(self.POLL_SECONDS)
 
     def control_plane_activity(self) -> dict[str, int]:
@@ -131,6 +140,11 @@ class KubeconfigBackend(ClientBackend):
         self._wanted_traffic.add((namespace, name))
         self._ensure_poller()
         return dict(self._probe_cache.get((namespace, name), {}))
+
+    def policy_traffic(self) -> list[dict[str, Any]]:
+        self._wants_policies = True
+        self._ensure_poller()
+        return list(self._policy_rules)
 
     async def store_view(self, prefix: str = "/registry/") -> StoreSnapshot:
         revision, keys = await views.store_keys(self.client, prefix)

@@ -16,6 +16,7 @@ from kubetui.tui.printers import event_last_seen, node_ready, pod_status_reason
 from kubetui.tui.describe_policy import DESCRIBERS as POLICY_DESCRIBERS
 from kubetui.tui.describe_policy import describe_rc
 from kubetui.tui.describe_ingress import describe_ingress
+from kubetui.tui.netpol import describe_network_policy
 
 Obj = dict[str, Any]
 
@@ -384,6 +385,7 @@ DESCRIBERS: dict[str, Callable[[Obj, _Writer], None]] = {
     "DaemonSet": _describe_daemonset, "StatefulSet": _describe_statefulset,
     **POLICY_DESCRIBERS,
     "ReplicationController": lambda rc, w: describe_rc(rc, w, _describe_replicaset),
+    "NetworkPolicy": describe_network_policy,
 }
 
 

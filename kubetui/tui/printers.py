@@ -36,6 +36,7 @@ GROUP_RESOURCE = {
     "rolebindings": "rolebindings.rbac.authorization.k8s.io",
     "clusterroles": "clusterroles.rbac.authorization.k8s.io",
     "clusterrolebindings": "clusterrolebindings.rbac.authorization.k8s.io",
+    "networkpolicies": "networkpolicies.networking.k8s.io",
 }
 
 #: Wide (``-o wide``) columns the browser shows anyway, because a learner

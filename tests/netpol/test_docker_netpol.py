@@ -134,6 +134,11 @@ def test_default_deny_ingress_then_allow_from_label(cluster):
     rules = {(r["pod"], r["action"], r["policy"]): r["packets"] for r in doc["rules"]}
     assert rules[("default/db", "allow", "default/allow-web")] >= 2
     assert rules[("default/db", "drop", "")] >= 1
+    # the same counters, merged from every node, through kubetui's own API (what the TUI's `t` view reads)
+    view = json.loads(c.kubectl("get", "--raw", "/apis/networking.kubetui.dev/v1alpha1/networkpolicytraffic").stdout)
+    assert set(view["agents"]) == {"node-1", "node-2", "node-3"} and view["unenforcedNodes"] == []
+    allowed = [r for r in view["rules"] if r["pod"] == "default/db" and r["policy"] == "default/allow-web"]
+    assert allowed and allowed[0]["node"] == "node-1" and allowed[0]["packets"] >= 2
     # and iptables shows the same chains a learner can read
     assert "KUBETUI-NETPOL" in c.node_exec("node-1", "iptables", "-S", "FORWARD").splitlines()[1]
 

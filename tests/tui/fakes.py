@@ -332,6 +332,8 @@ class FakeBackend(ClientBackend):
         self.progress_gate: asyncio.Event | None = None
         #: service name -> {"ip:port": "open" | "refused" | ...}
         self.probes: dict[str, dict[str, str]] = {}
+        #: NetworkPolicy counters, as kubetui.client.views.policy_traffic's rules (a test sets them)
+        self.policy_rules: list[dict] = []
 
     def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
         if not self.with_progress:
@@ -362,6 +364,9 @@ class FakeBackend(ClientBackend):
 
     def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
         return {"10.244.1.5:80": 60, "10.244.2.7:80": 40} if name == "web" else {}
+
+    def policy_traffic(self) -> list[dict]:
+        return list(self.policy_rules)
 
     def service_probes(self, namespace: str, name: str) -> dict[str, str]:
         """What each endpoint's kube-proxy found knocking (a test sets ``probes``)."""

@@ -29,7 +29,7 @@ BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets",
              "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs",
              "horizontalpodautoscalers", "replicationcontrollers", "podtemplates", "resourcequotas", "limitranges",
              "poddisruptionbudgets", "priorityclasses", "roles", "rolebindings", "clusterroles",
-             "clusterrolebindings", "ingresses", "ingressclasses")
+             "clusterrolebindings", "ingresses", "ingressclasses", "networkpolicies")
 
 
 #: Letters are the screen's keys (w, d, l, s...): typing goes to the filter only after ``/``, as in k9s.

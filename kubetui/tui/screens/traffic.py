@@ -5,6 +5,11 @@ connections across the ready endpoints (the pods the selector matches, listed
 in the Endpoints object). The bars show how requests were really spread,
 from the backend's per-endpoint counters.
 
+NetworkPolicies are drawn under the bars: each policy rule that selects the
+endpoint pods, in words, with the connections it let in, and the connections
+the pods dropped because no rule allowed them (every node's policy agent
+counts them in iptables).
+
 A counted connection is not a served one: each kube-proxy also knocks on its
 node's endpoints, and when none accepts connections on the Service's target
 port (``kubectl expose deployment web --port 80`` for an app on 8080) the
@@ -24,6 +29,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from kubetui.tui.netpol import policy_table
 from kubetui.tui.widgets.bars import bar
 
 Obj = dict[str, Any]
@@ -135,6 +141,7 @@ class TrafficScreen(Screen[None]):
         with VerticalScroll():
             yield Static("", id="traffic-summary")
             yield Static("", id="traffic-table")
+            yield Static("", id="traffic-policies")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -142,6 +149,7 @@ class TrafficScreen(Screen[None]):
         self.title = f"traffic to service {md['namespace']}/{md['name']}"
         self.app.bridge.ensure("endpoints")  # type: ignore[attr-defined]
         self.app.bridge.ensure("pods")  # type: ignore[attr-defined]  # their declared containerPorts
+        self.app.bridge.ensure("networkpolicies")  # type: ignore[attr-defined]  # who may reach them
         self.poll()
         self.set_interval(self.POLL_SECONDS, self.poll)
 
@@ -165,3 +173,9 @@ class TrafficScreen(Screen[None]):
             summary.append("\n" + self.diagnosis, style="bold red")
         self.query_one("#traffic-summary", Static).update(summary)
         self.query_one("#traffic-table", Static).update(traffic_table(addresses, self.counts, probes=self.probes))
+        # NetworkPolicies drawn over the same pods: which rule let connections in, how many were dropped
+        endpoint_pods = [pods[name] for _, name in addresses if name in pods]
+        policies = list(self.app.bridge.objects("networkpolicies").values())  # type: ignore[attr-defined]
+        rules_of = getattr(backend, "policy_traffic", None)
+        self.query_one("#traffic-policies", Static).update(
+            policy_table(endpoint_pods, policies, rules_of() if rules_of else []))
