@@ -32,8 +32,10 @@ from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.client.views import CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP
+from kubetui.cluster.imagepulls import PullThrough, serve_pulls, unsupported
 from kubetui.cluster.views import serve_controlplane, serve_decisions, serve_traffic
 from kubetui.controllers.ingress import IngressController, ensure_ingress_class
+from kubetui.kubelet.images import PULLS_GROUP
 from kubetui.controllers.manager import ControllerManager
 from kubetui.dns.manifests import NAMESPACE as DNS_NAMESPACE
 from kubetui.ingress.dataplane import IngressDataPlane, dial_direct
@@ -136,6 +138,7 @@ class ControlPlane:
         await self.controllers.start()
         self.apiserver.extensions[NETWORKING_GROUP] = functools.partial(serve_traffic, self)
         self.apiserver.extensions[CONTROLPLANE_GROUP] = functools.partial(serve_controlplane, self)
+        self.apiserver.extensions[PULLS_GROUP] = functools.partial(serve_pulls, self._image_puller())
         if self.settings.provider == "docker":
             # Docker's SDK is loaded only for Docker clusters (kubetui.providers.docker is the one module using it).
             from kubetui.providers.docker.addons import SERVICE_ACCOUNT, install_dns, service_account_user
@@ -184,6 +187,27 @@ class ControlPlane:
         extras["clock"] = self.clock
         extras["audit"] = AuditLog(self.state_dir / AUDIT_FILE, load_policy(self.settings.audit_policy_file))
         return extras
+
+    def _image_puller(self):
+        """Where nodes' image pulls go: the host's Docker engine for Docker nodes (cluster/imagepulls.py)."""
+        if self.settings.provider != "docker":
+            return unsupported(f"the {self.settings.provider} provider runs kubetui's built-in programs only, "
+                               "not container images: start the cluster with `--provider docker`")
+        source = None
+
+        async def pull(node: str, image: str, auth: list) -> dict:
+            nonlocal source
+            if source is None:
+                from kubetui.providers.docker import docker_client
+                from kubetui.providers.docker.images import DockerEngine, DockerNodes, DockerPullSource
+                try:
+                    client = await asyncio.to_thread(docker_client)
+                except Exception as e:  # noqa: BLE001 - no engine: say so in the pod's status
+                    return await unsupported(f"no Docker engine answers on this machine ({e})")(node, image, auth)
+                src = DockerPullSource(DockerEngine(client), DockerNodes(client, self.settings.name))
+                source = PullThrough(src.pull, src.inspect, src.copy_to_node, src.transport.nodes)
+            return await source.pull(node, image, auth)
+        return pull
 
     def _make_controllers(self) -> ControllerManager:
         cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,

@@ -244,7 +244,10 @@ def remote_puller(api, node_name: str) -> Puller:
             raise PullFailed(getattr(e, "message", "") or str(e)) from None
         except OSError as e:
             raise PullFailed(f"the control plane could not be asked to pull: {e}") from None
-        return None, float(out.get("pullSeconds") or 0.0)
+        status = out.get("status") or {}
+        if not status.get("pulled"):
+            raise PullFailed(status.get("message") or f'failed to pull and unpack image "{normalize(image)}"')
+        return None, float(status.get("pullSeconds") or 0.0)
     return pull
 
 
