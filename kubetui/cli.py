@@ -43,6 +43,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.tui",
     "kubetui.bench.service",
     "kubetui.bench.hpa",
+    "kubetui.bench.images",
 ]
 
 

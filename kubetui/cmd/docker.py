@@ -1,4 +1,4 @@
-"""``kubetui image build|save|load``: the node image (kind's ``build node-image`` / ``load``)."""
+"""``kubetui image build|save``: the node image (kind's ``build node-image``); ``load``/``ls`` are ``cmd/images.py``."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ from kubetui.cmdutil import CLIError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("image", help="build, save or load the node image",
-                       description="The node image: a minimal Debian with python3 and kubetui's node agent. "
-                                   "Built offline with debootstrap when no registry is reachable; tagged by a "
-                                   "hash of its inputs, built once and reused.")
+    p = sub.add_parser("image", help="the node image (build, save) and container images on the nodes (load, ls)",
+                       description="build/save: the node image, a minimal Debian with python3 and kubetui's node "
+                                   "agent, built offline with debootstrap when no registry is reachable; tagged by "
+                                   "a hash of its inputs, built once and reused. load/ls: container images in the "
+                                   "nodes' image stores (kind load docker-image).")
     isub = p.add_subparsers(dest="image_command", metavar="ACTION", required=True)
     b = isub.add_parser("build", help="build the node image if missing (about a minute the first time)")
     b.add_argument("--force", action="store_true", help="rebuild the agent layer even if present")
     b.set_defaults(func=_build)
-    s = isub.add_parser("save", help="write the node image to a file to hand to a class")
+    s = isub.add_parser("save", help="write the node image to a file to hand to a class "
+                                     "(load it with `kubetui image load --node-image FILE`)")
     s.add_argument("file", type=Path)
     s.set_defaults(func=_save)
-    ld = isub.add_parser("load", help="load a node image saved with `kubetui image save`")
-    ld.add_argument("file", type=Path)
-    ld.set_defaults(func=_load)
+    from kubetui.cmd.images import register_actions
+    register_actions(isub)
 
 
 def _progress():
@@ -53,13 +54,14 @@ def _save(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> int:
+def load_node_image(file: Path) -> int:
+    """``kubetui image load --node-image FILE``: a node image from ``kubetui image save``, into this engine."""
     from kubetui.providers.docker import docker_client
     from kubetui.providers.docker.image import ImageError, load_image
-    if not args.file.exists():
-        raise CLIError(f"{args.file}: no such file")
+    if not file.exists():
+        raise CLIError(f"{file}: no such file")
     try:
-        tags = load_image(args.file, docker_client())
+        tags = load_image(file, docker_client())
     except ImageError as e:
         raise CLIError(str(e)) from None
     print("loaded " + ", ".join(tags))
