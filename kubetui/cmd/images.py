@@ -100,11 +100,12 @@ def image_rows(node: str, items: list[dict]) -> list[dict]:
     """One row per image name a node's store holds (``crictl images``: one line per tag)."""
     rows = []
     for it in items:
-        names = it.get("repoTags") or it.get("repo_tags") or it.get("tags") or it.get("names") or ["<none>"]
+        names = it.get("names") or it.get("refs") or it.get("repoTags") or ["<none>"]
         image_id = str(it.get("id") or it.get("digest") or "")
         size = int(it.get("size") or it.get("sizeBytes") or it.get("size_bytes") or 0)
         for n in names:
-            rows.append({"node": node, "image": n, "id": image_id, "size": size})
+            rows.append({"node": node, "image": n, "id": image_id, "size": size,
+                         "builtin": bool(it.get("builtin"))})
     return rows
 
 

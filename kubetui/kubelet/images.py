@@ -171,7 +171,7 @@ class ImageManager:
                 self.service.remove(image_id)
                 self.records.pop(image_id, None)
                 log.info("image GC removed %s", image_id)
-            except OSError as e:
+            except Exception as e:  # noqa: BLE001 - one image that cannot go must not stop the others
                 log.warning("image GC could not remove %s: %s", image_id, e)
         err = plan.failed_message
         events = []
@@ -259,22 +259,27 @@ def fs_stats(path: str) -> tuple[int, int]:
 # -- the node's images: the store and the built-in (pinned) images ----------------------------
 
 def _record_from_store(img) -> ImageRecord:
-    """An ``imagestore.Image`` as an ``ImageRecord`` (the CRI's ``Image`` message)."""
-    tags = getattr(img, "repo_tags", None) or getattr(img, "tags", None) or getattr(img, "names", None) or ()
-    digests = getattr(img, "repo_digests", None) or ()
-    size = getattr(img, "size", None) or getattr(img, "size_bytes", None) or 0
-    return ImageRecord(str(getattr(img, "id", "") or getattr(img, "digest", "")),
-                       tuple(normalize(t) for t in tags), tuple(digests), int(size),
-                       pinned=bool(getattr(img, "pinned", False)))
+    """An ``imagestore.Image`` (the CRI's ``Image`` message) as an ``ImageRecord``."""
+    refs = getattr(img, "refs", None) or getattr(img, "repo_tags", None) or ()
+    return ImageRecord(str(getattr(img, "id", "")), tuple(normalize(r) for r in refs),
+                       tuple(getattr(img, "repo_digests", None) or ()), int(getattr(img, "size", 0) or 0),
+                       pinned=bool(getattr(img, "builtin", False) or getattr(img, "pinned", False)))
 
 
 class NodeImages:
-    """``ImageService`` over the node's image store (when the runtime has one) and the built-in images."""
+    """``ImageService`` over the runtime's images (CRI ``ImageStatus``/``ListImages``, the node's store)
+    and kubetui's built-in images, which are pinned (part of the node, never pulled or collected)."""
 
-    def __init__(self, store=None, builtin: bool = True, fs_path: str = "/") -> None:
-        self.store = store
+    def __init__(self, runtime=None, builtin: bool = True, fs_path: str = "/") -> None:
+        self.runtime = runtime
         self.builtin = builtin
         self.fs_path = fs_path
+
+    @property
+    def store(self):
+        """The node's image store, when the runtime has one (``kubetui.runtime.imagestore.ImageStore``)."""
+        store = getattr(self.runtime, "images", None)
+        return store if hasattr(store, "import_archive") else None
 
     def _builtin(self, image: str) -> ImageRecord | None:
         if not self.builtin:
@@ -288,17 +293,20 @@ class NodeImages:
         return _builtin_record(img)
 
     def lookup(self, image: str) -> ImageRecord | None:
-        if self.store is not None:
+        status = getattr(self.runtime, "image_status", None)
+        if status is not None:
             try:
-                found = self.store.resolve(image)
-            except (KeyError, LookupError, ValueError, OSError):
+                found = status(image)
+            except Exception as e:  # noqa: BLE001 - a store that cannot answer: the image is not there
+                log.warning("image status of %s failed: %s", image, e)
                 found = None
             if found is not None:
                 return _record_from_store(found)
         return self._builtin(image)
 
     def list(self) -> list[ImageRecord]:
-        out = [_record_from_store(i) for i in self.store.list()] if self.store is not None else []
+        lister = getattr(self.runtime, "list_images", None)
+        out = [_record_from_store(i) for i in lister()] if lister is not None else []
         if self.builtin:
             from kubetui.runtime import images as catalogue
             have = {t for r in out for t in r.repo_tags}
@@ -310,7 +318,9 @@ class NodeImages:
             self.store.remove(image_id)
 
     def fs_stats(self) -> tuple[int, int]:
-        return fs_stats(self.fs_path)
+        store = self.store
+        return fs_stats(str(getattr(store, "root", "")) or self.fs_path) if store is not None \
+            else fs_stats(self.fs_path)
 
 
 def _builtin_record(img) -> ImageRecord:

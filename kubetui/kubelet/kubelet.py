@@ -102,7 +102,7 @@ class Kubelet:
         self.events = EventRecorder(api, config.node_name, self.clock)
         # the image manager: the node's images (its store, the built-in ones) and pulls through the control plane
         self.images = ImageManager(
-            NodeImages(getattr(runtime, "image_store", None), fs_path=str(config.root_dir)),
+            NodeImages(runtime, fs_path=str(config.root_dir)),
             remote_puller(api, config.node_name), self.events, self.clock,
             config.image_backoff_initial, config.image_backoff_max)
         self.workers: dict[str, PodWorker] = {}
@@ -171,7 +171,7 @@ class Kubelet:
             loops.append(self.network.resync_loop())
         if self.config.local_volumes_dir:
             loops.append(self._volume_gc_loop())
-        if getattr(self.runtime, "image_store", None) is not None:
+        if getattr(self.images.service, "store", None) is not None:    # a runtime with an image store
             loops.append(self._image_gc_loop())
         await asyncio.gather(*loops)
 

@@ -86,7 +86,7 @@ def test_split_tag(ref, want):
 
 
 def test_ls_rows_and_sizes():
-    rows = image_rows("n1", [{"id": "sha256:abc", "repoTags": ["docker.io/library/nginx:1.22", "nginx:1.22"],
+    rows = image_rows("n1", [{"id": "sha256:abc", "refs": ["docker.io/library/nginx:1.22"], "names": ["nginx:1.22"],
                               "size": 52_428_800}])
-    assert [r["image"] for r in rows] == ["docker.io/library/nginx:1.22", "nginx:1.22"]
+    assert [r["image"] for r in rows] == ["nginx:1.22"]
     assert human_size(52_428_800) == "52.4MB" and human_size(900) == "900B"

@@ -248,7 +248,9 @@ def node_images(transport: NodeTransport, node: str) -> list[dict]:
     if rc != 0:
         raise EngineError(f"{node}: {out.strip() or f'imagestore ls exited {rc}'}")
     data = json.loads(out or "[]")
-    return data.get("items", data) if isinstance(data, dict) else data
+    if isinstance(data, dict):
+        return data.get("images") or data.get("items") or []
+    return data
 
 
 class DockerPullSource:
