@@ -190,3 +190,10 @@ async def test_kubectl_create_and_describe_and_bad_input(shop):
     assert 'The Ingress "bad" is invalid: spec.rules[0].http.paths[0].pathType: Required value: pathType ' \
            "must be specified" in out.stderr
     assert (await _kubectl(cp, "get", "ingress", "bad")).returncode != 0
+    # discovery and the OpenAPI schemas: short name, explain
+    out = await _kubectl(cp, "api-resources", "--api-group=networking.k8s.io")
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[1:]}
+    assert rows["ingresses"] == ["ingresses", "ing", "networking.k8s.io/v1", "true", "Ingress"]
+    assert rows["ingressclasses"] == ["ingressclasses", "networking.k8s.io/v1", "false", "IngressClass"]
+    out = await _kubectl(cp, "explain", "ing.spec.rules.http.paths.pathType")
+    assert out.returncode == 0 and "ImplementationSpecific" in out.stdout, out.stderr
