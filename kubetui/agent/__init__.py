@@ -8,7 +8,11 @@ CoreDNS each link them in).
   its objects in;
 - ``clock``: real time, injectable (tests pass ``kubetui.clock.FakeClock``);
 - ``main``: running an agent process (logging, SIGTERM), or several agents in
-  one process, each on its own thread (a Docker node's kubelet and kube-proxy).
+  one process, each on its own thread (a Docker node's kubelet and kube-proxy);
+- ``httpwire``: the HTTP framing and ``APIError`` both clients share;
+- ``blocking``: the same client, reflector and main without asyncio, for the
+  cluster DNS pod (a second interpreter on its node: asyncio's imports alone
+  would be a third of its memory).
 
 Standard library only: this package ships in the node image with the agents
 (``kubelet``, ``runtime``, ``proxy``, ``dns``), which import nothing of kubetui

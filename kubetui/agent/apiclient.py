@@ -30,30 +30,8 @@ TLS_READ_BUFFER = 32 * 1024
 if asyncio.sslproto.SSLProtocol.max_size > TLS_READ_BUFFER:
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-
-
-class APIError(Exception):
-    def __init__(self, code: int, reason: str, message: str, status: dict | None = None) -> None:
-        super().__init__(f"{code} {reason}: {message}")
-        self.code, self.reason, self.message, self.status = code, reason, message, status or {}
-
-    @property
-    def not_found(self) -> bool:
-        return self.code == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.code == 409 and self.reason != "AlreadyExists"
-
-    @property
-    def already_exists(self) -> bool:
-        return self.reason == "AlreadyExists"
-
-    @property
-    def gone(self) -> bool:
-        return self.code == 410
+from kubetui.agent.httpwire import (MERGE_PATCH, STRATEGIC_MERGE_PATCH, APIError, error as _error,  # noqa: F401
+                                    header, query, request_head, reusable, status_code, watch_event)
 
 
 class _Connection:
@@ -136,15 +114,8 @@ class APIClient:
 
     def _head(self, method: str, path: str, body: bytes | None, ctype: str | None,
               keep_alive: bool) -> bytes:
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                f"User-Agent: {self.user_agent}", "Accept: application/json"]
-        if not keep_alive:
-            head.append("Connection: close")
-        if self.token:
-            head.append(f"Authorization: Bearer {self.token}")
-        if body is not None:
-            head += [f"Content-Type: {ctype or 'application/json'}", f"Content-Length: {len(body)}"]
-        return ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+        return request_head(self.host, self.port, self.user_agent, self.token, method, path, body, ctype,
+                            keep_alive)
 
     @staticmethod
     async def _response_head(conn: _Connection) -> tuple[int, dict[str, str]]:
@@ -154,22 +125,17 @@ class APIClient:
             raise _Reset(str(e)) from e
         if not status_line:
             raise _Reset("connection closed by the API server")
-        code = int(status_line.split()[1])
+        code = status_code(status_line)
         headers: dict[str, str] = {}
         while True:
             line = await conn.reader.readline()
             if line in (b"\r\n", b"\n", b""):
                 break
-            k, _, v = line.decode("latin-1").partition(":")
-            headers[k.strip().lower()] = v.strip()
+            k, v = header(line)
+            headers[k] = v
         return code, headers
 
-    @staticmethod
-    def _reusable(code: int, headers: dict[str, str]) -> bool:
-        """Does the connection end exactly where this response does, and may it carry another?"""
-        framed = ("chunked" in headers.get("transfer-encoding", "") or "content-length" in headers
-                  or code in (204, 304))
-        return framed and headers.get("connection", "").lower() != "close"
+    _reusable = staticmethod(reusable)
 
     async def _open(self, method: str, path: str, body: bytes | None, ctype: str | None):
         """A connection of its own (for a watch), closed by the caller."""
@@ -299,24 +265,8 @@ class APIClient:
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
-                    if not line.strip():
-                        continue
-                    ev = json.loads(line)
-                    if ev.get("type") == "ERROR":
-                        st = ev.get("object") or {}
-                        raise _error(int(st.get("code") or 500), st, line)
-                    yield ev["type"], ev["object"]
+                    ev = watch_event(line)
+                    if ev is not None:
+                        yield ev
         finally:
             writer.close()
-
-
-def _error(code: int, obj: Any, raw: bytes) -> APIError:
-    if isinstance(obj, dict) and obj.get("kind") == "Status":
-        return APIError(int(obj.get("code") or code), obj.get("reason") or "", obj.get("message") or "",
-                        obj)
-    return APIError(code, "", raw[:200].decode(errors="replace"))
-
-
-def query(path: str, **params: Any) -> str:
-    clean = {k: v for k, v in params.items() if v is not None}
-    return f"{path}?{urllib.parse.urlencode(clean)}" if clean else path

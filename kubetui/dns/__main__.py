@@ -3,6 +3,10 @@
 Inside a pod it finds the API server as any in-cluster client does
 (``KUBERNETES_SERVICE_HOST``/``PORT`` and the service account token and CA
 under ``/var/run/secrets/kubernetes.io/serviceaccount/``); flags override.
+
+It runs on threads, not asyncio (``kubetui.agent.blocking``): it is a second
+Python interpreter on its node, and asyncio's imports alone weigh more than
+everything else it holds.
 """
 
 from __future__ import annotations
@@ -11,24 +15,22 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
+from kubetui.agent.blocking import BlockingAPIClient, serve
 from kubetui.dns.cluster import ClusterData
 from kubetui.dns.server import DNSServer
-from kubetui.agent.apiclient import APIClient
-from kubetui.agent.main import main as agent_main
 
 log = logging.getLogger("kubetui.dns")
 NAME = "kubetui-dns"
-SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="kubetui-dns", description="kubetui's cluster DNS")
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     p.add_argument("--api-server", default=f"https://{host}:{port}" if host else None)
-    p.add_argument("--token-file", default=str(SA_DIR / "token"))
-    p.add_argument("--ca-file", default=str(SA_DIR / "ca.crt"))
+    p.add_argument("--token-file", default=f"{SA_DIR}/token")
+    p.add_argument("--ca-file", default=f"{SA_DIR}/ca.crt")
     p.add_argument("--listen", default="0.0.0.0:53", help="HOST:PORT for UDP and TCP")
     p.add_argument("--cluster-domain", default="cluster.local")
     p.add_argument("--upstream", default=None, help="HOST[:PORT] to forward other names to (default: refuse)")
@@ -42,28 +44,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 class DNSAgent:
-    """The cluster DNS as ``kubetui.agent.main`` runs it: answers only once both caches have listed."""
+    """The cluster DNS as ``kubetui.agent.blocking.serve`` runs it: answers only once both caches have listed."""
 
     def __init__(self, data: ClusterData, server: DNSServer, args: argparse.Namespace) -> None:
         self.data, self.server, self.args = data, server, args
 
-    async def start(self) -> None:
-        await self.data.start()
+    def start(self) -> None:
+        self.data.start()
         host, _, port = self.args.listen.rpartition(":")
-        bound = await self.server.start(host or "0.0.0.0", int(port))
+        bound = self.server.start(host or "0.0.0.0", int(port))
         up = self.server.upstream
         log.info("cluster DNS for %s on %s:%d (UDP+TCP), upstream %s", self.args.cluster_domain, host, bound,
                  f"{up[0]}:{up[1]}" if up else "none: other names are REFUSED")
 
-    async def stop(self) -> None:
-        await self.server.close()
-        await self.data.stop()
+    def stop(self) -> None:
+        self.server.close()
+        self.data.stop()
 
 
-async def build(args: argparse.Namespace) -> DNSAgent:
-    token = Path(args.token_file).read_text().strip() if Path(args.token_file).exists() else None
-    ca = args.ca_file if Path(args.ca_file).exists() else None
-    api = APIClient(args.api_server, token=token, ca_file=ca, user_agent="kubetui-dns/v1.37.0")
+def build(args: argparse.Namespace) -> DNSAgent:
+    token = None
+    if os.path.exists(args.token_file):
+        with open(args.token_file) as f:
+            token = f.read().strip()
+    ca = args.ca_file if os.path.exists(args.ca_file) else None
+    api = BlockingAPIClient(args.api_server, token=token, ca_file=ca, user_agent="kubetui-dns/v1.37.0")
     address_for = lambda ip: ip  # noqa: E731
     if args.service_addresses == "loopback":
         # Only the local provider's DNS needs kube-proxy's loopback addresses: the kube-dns pod
@@ -79,7 +84,7 @@ async def build(args: argparse.Namespace) -> DNSAgent:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return agent_main(NAME, lambda: build(args), args.log_level)
+    return serve(NAME, build(args), args.log_level)
 
 
 if __name__ == "__main__":

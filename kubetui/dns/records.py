@@ -22,13 +22,14 @@ carry the zone's SOA, so resolvers may cache the negative answer.
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+import socket
 
 from kubetui.dns import wire
 
-Obj = dict[str, Any]
+TYPE_CHECKING = False       # typing's own flag would import typing, half a megabyte of the DNS pod
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+    Obj = dict[str, Any]
 TTL = 30
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -38,16 +39,22 @@ def dashed(ip: str) -> str:
 
 
 def reverse_name(ip: str) -> str:
-    """``10.96.0.10`` -> ``10.0.96.10.in-addr.arpa``."""
-    return ipaddress.ip_address(ip).reverse_pointer
+    """``10.96.0.10`` -> ``10.0.96.10.in-addr.arpa`` (IPv6: nibbles under ``ip6.arpa``), as
+    ``ipaddress``'s ``reverse_pointer``; ``ValueError`` if ``ip`` is not an address."""
+    if ":" not in ip:
+        raw = wire.packed_ip(ip, socket.AF_INET)
+        return ".".join(str(b) for b in reversed(raw)) + ".in-addr.arpa"
+    nibbles = wire.packed_ip(ip, socket.AF_INET6).hex()
+    return ".".join(reversed(nibbles)) + ".ip6.arpa"
 
 
-@dataclass
 class Zone:
-    domain: str = "cluster.local"
-    records: dict[tuple[str, int], list[wire.Record]] = field(default_factory=dict)
-    names: set[str] = field(default_factory=set)        # every name that exists, with its parents
-    serial: int = 1
+    def __init__(self, domain: str = "cluster.local", records: dict[tuple[str, int], list[wire.Record]] | None = None,
+                 names: set[str] | None = None, serial: int = 1) -> None:
+        self.domain = domain
+        self.records = records if records is not None else {}
+        self.names = names if names is not None else set()    # every name that exists, with its parents
+        self.serial = serial
 
     def add(self, name: str, rtype: int, data: object) -> None:
         rec = wire.Record(name, rtype, TTL, data)
@@ -103,13 +110,15 @@ class Zone:
         if len(parts) != 2:
             return None
         try:
-            return str(ipaddress.IPv4Address(parts[0].replace("-", ".")))
+            ip = parts[0].replace("-", ".")
+            wire.packed_ip(ip, socket.AF_INET)
+            return ip
         except ValueError:
             return None
 
 
 def build_zone(services: Iterable[Obj], slices: Iterable[Obj], domain: str = "cluster.local",
-               address_for: Callable[[str], str] = lambda ip: ip, serial: int = 1) -> Zone:
+               address_for: Callable[[str], str] = lambda ip: ip, serial: int = 1) -> Zone:  # noqa: F821
     """The whole zone from the cluster's Services and EndpointSlices.
 
     ``address_for`` maps a ClusterIP to the address clients should use (the

@@ -9,9 +9,8 @@ Standard library only: it runs in a pod from the node image.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import struct
-from dataclasses import dataclass, field
 
 # record types (RFC 1035 §3.2.2, RFC 3596, RFC 2782)
 A, NS, CNAME, SOA, PTR, TXT, AAAA, SRV, OPT, ANY = 1, 2, 5, 6, 12, 16, 28, 33, 41, 255
@@ -27,29 +26,47 @@ class FormatError(ValueError):
     pass
 
 
-@dataclass
-class Question:
-    name: str          # lower-case, no trailing dot: "web.default.svc.cluster.local"
-    qtype: int
-    qclass: int = IN
+class _Value:
+    """Equality and repr by fields, as a dataclass would give (``dataclasses`` imports ``inspect``
+    and ``ast``: a megabyte of the DNS pod's memory)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self.__slots__)})"
 
 
-@dataclass
-class Record:
-    name: str
-    rtype: int
-    ttl: int
-    data: object       # A/AAAA: "10.96.0.10"; CNAME/PTR: name; SRV: (prio, weight, port, target); SOA: tuple
+class Question(_Value):
+    __slots__ = ("name", "qtype", "qclass")
+
+    def __init__(self, name: str, qtype: int, qclass: int = IN) -> None:
+        self.name = name            # lower-case, no trailing dot: "web.default.svc.cluster.local"
+        self.qtype = qtype
+        self.qclass = qclass
 
 
-@dataclass
-class Message:
-    id: int
-    flags: int = 0
-    questions: list[Question] = field(default_factory=list)
-    answers: list[Record] = field(default_factory=list)
-    authority: list[Record] = field(default_factory=list)
-    additional: list[Record] = field(default_factory=list)
+class Record(_Value):
+    __slots__ = ("name", "rtype", "ttl", "data")
+
+    def __init__(self, name: str, rtype: int, ttl: int, data: object) -> None:
+        self.name, self.rtype, self.ttl = name, rtype, ttl
+        self.data = data            # A/AAAA: "10.96.0.10"; CNAME/PTR: name; SRV: (prio, weight, port, target); SOA: tuple
+
+
+class Message(_Value):
+    __slots__ = ("id", "flags", "questions", "answers", "authority", "additional")
+
+    def __init__(self, id: int, flags: int = 0, questions: list[Question] | None = None,  # noqa: A002
+                 answers: list[Record] | None = None, authority: list[Record] | None = None,
+                 additional: list[Record] | None = None) -> None:
+        self.id, self.flags = id, flags
+        self.questions = questions if questions is not None else []
+        self.answers = answers if answers is not None else []
+        self.authority = authority if authority is not None else []
+        self.additional = additional if additional is not None else []
 
     @property
     def rcode(self) -> int:
@@ -132,11 +149,19 @@ def parse(data: bytes) -> Message:
     return msg
 
 
+def packed_ip(ip: str, family: int) -> bytes:
+    """The address's bytes; ``ValueError`` for anything that is not one (as ``ipaddress`` raises)."""
+    try:
+        return socket.inet_pton(family, ip)
+    except OSError:
+        raise ValueError(f"not an IPv{4 if family == socket.AF_INET else 6} address: {ip!r}") from None
+
+
 def _decode_rdata(msg: bytes, off: int, rtype: int, rdata: bytes) -> object:
     if rtype == A and len(rdata) == 4:
-        return str(ipaddress.IPv4Address(rdata))
+        return socket.inet_ntop(socket.AF_INET, rdata)
     if rtype == AAAA and len(rdata) == 16:
-        return str(ipaddress.IPv6Address(rdata))
+        return socket.inet_ntop(socket.AF_INET6, rdata)
     if rtype in (CNAME, PTR, NS):
         return read_name(msg, off)[0]
     if rtype == SRV and len(rdata) >= 7:
@@ -151,9 +176,9 @@ def _decode_rdata(msg: bytes, off: int, rtype: int, rdata: bytes) -> object:
 
 def _encode_rdata(r: Record) -> bytes:
     if r.rtype == A:
-        return ipaddress.IPv4Address(r.data).packed
+        return packed_ip(str(r.data), socket.AF_INET)
     if r.rtype == AAAA:
-        return ipaddress.IPv6Address(r.data).packed
+        return packed_ip(str(r.data), socket.AF_INET6)
     if r.rtype in (CNAME, PTR, NS):
         return encode_name(str(r.data))
     if r.rtype == SRV:

@@ -49,9 +49,9 @@ async def tcp(port: int, name: str, qtype: int) -> wire.Message:
 async def dns():
     zone = build_zone(SERVICES, [DB])
     server = DNSServer(lambda: zone)
-    port = await server.start(HOST, 0)
+    port = server.start(HOST, 0)
     yield server, port
-    await server.close()
+    server.close()
 
 
 async def test_service_and_headless_answers_over_udp_and_tcp(dns):
@@ -82,43 +82,43 @@ async def test_large_udp_answers_are_truncated_and_complete_over_tcp():
     eps = [endpoint(f"10.244.1.{i}") for i in range(2, 62)]
     zone = build_zone([service("big", ip="None")], [slice_("big", eps)])
     server = DNSServer(lambda: zone)
-    port = await server.start(HOST, 0)
+    port = server.start(HOST, 0)
     try:
         msg = await udp(port, "big.default.svc.cluster.local", wire.A)
         assert msg.flags & 0x0200 and not msg.answers                   # TC: ask again over TCP
         msg = await tcp(port, "big.default.svc.cluster.local", wire.A)
         assert len(msg.answers) == 60
     finally:
-        await server.close()
+        server.close()
 
 
 async def test_names_outside_the_zone_are_forwarded_to_an_upstream():
     upstream = DNSServer(lambda: build_zone([service("www", ip="10.1.2.3")], [], domain="example.test"))
-    up_port = await upstream.start("127.53.0.2", 0)
+    up_port = upstream.start("127.53.0.2", 0)
     server = DNSServer(lambda: build_zone(SERVICES, []), upstream=("127.53.0.2", up_port))
-    port = await server.start(HOST, 0)
+    port = server.start(HOST, 0)
     try:
         msg = await udp(port, "www.default.svc.example.test", wire.A)
         assert msg.rcode == wire.NOERROR and [r.data for r in msg.answers] == ["10.1.2.3"]
         assert (await udp(port, "web.default.svc.cluster.local", wire.A)).answers[0].data == "10.96.0.20"
     finally:
-        await server.close()
-        await upstream.close()
+        server.close()
+        upstream.close()
 
 
 async def test_dns_follows_the_api(tmp_path):
     """ClusterData over the stdlib client against a real API server: a new Service resolves."""
     from kubetui.cluster import ClusterSettings, ControlPlane
     from kubetui.dns.cluster import ClusterData
-    from kubetui.kubelet.apiclient import APIClient
+    from kubetui.agent.blocking import BlockingAPIClient
     cp = ControlPlane(ClusterSettings(name="t", provider="simulated", nodes=0, api_port=0), tmp_path)
     await cp.start()
-    data = ClusterData(APIClient(cp.apiserver.url, token=cp.authenticator.admin_token(),
-                                 ca_data=cp.pki.ca_pem().decode()))
+    data = ClusterData(BlockingAPIClient(cp.apiserver.url, token=cp.authenticator.admin_token(),
+                                         ca_data=cp.pki.ca_pem().decode()))
     server = DNSServer(data.zone)
     try:
-        await data.start()
-        port = await server.start(HOST, 0)
+        assert await asyncio.to_thread(data.start, 30)     # the API server answers on this loop
+        port = server.start(HOST, 0)
         msg = await udp(port, "kubernetes.default.svc.cluster.local", wire.A)
         assert msg.answers[0].data == "10.96.0.1"
         svc = await cp.client.create("services", {"metadata": {"name": "shop"},
@@ -131,8 +131,8 @@ async def test_dns_follows_the_api(tmp_path):
             await asyncio.sleep(0.02)
         assert [r.data for r in msg.answers] == [svc["spec"]["clusterIP"]]
     finally:
-        await server.close()
-        await data.stop()
+        server.close()
+        await asyncio.to_thread(data.stop)
         await cp.stop()
 
 
