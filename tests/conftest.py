@@ -17,6 +17,12 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Learners' progress lives outside clusters (~/.local/share/kubetui-progress): tests keep theirs
+# in a folder of this run (events name their cluster, so tests on different clusters do not mix)
+if "KUBETUI_PROGRESS_DIR" not in os.environ:
+    import tempfile
+    os.environ["KUBETUI_PROGRESS_DIR"] = tempfile.mkdtemp(prefix="kubetui-progress-")
+
 
 def docker_available() -> tuple[bool, str]:
     if not shutil.which("docker"):

@@ -108,6 +108,8 @@ def register(sub: Any) -> None:
     common(q)
     q.add_argument("--format", choices=("junit", "csv"), required=True)
     q.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    q.add_argument("--all-clusters", action="store_true",
+                   help="every cluster the learners used (progress outlives a purged cluster); default: this one")
     q.set_defaults(func=cmd_export)
 
 
@@ -425,9 +427,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     state = state_dir_of(args)
     only = [args.learner] if getattr(args, "learner", None) else None
     if args.format == "csv":
-        text = gradebook_csv(gradebook_rows(state, lib.ordered(), only))
+        text = gradebook_csv(gradebook_rows(state, lib.ordered(), only, all_clusters=args.all_clusters))
     else:
-        text = progress_junit(state, lib.ordered(), only)
+        text = progress_junit(state, lib.ordered(), only, all_clusters=args.all_clusters)
     if args.output:
         Path(args.output).write_text(text)
     else:

@@ -6,7 +6,9 @@ JUnit (as Jenkins, GitLab and GitHub report tooling read it): one
 never reached is ``<skipped/>``; hints and solution use go in
 ``<properties>``. The CSV gradebook has one row per learner × lesson × step:
 ``learner, lesson, step, passed, attempts, hints, solution_used, seconds,
-prediction_correct``. Both are computed from the append-only event logs.
+prediction_correct``. Both are computed from the append-only event logs (``progress.py``: outside any cluster,
+so a purged cluster keeps its gradebook); by default for the cluster asked
+about, with ``all_clusters`` for every cluster a learner used.
 """
 
 from __future__ import annotations
@@ -17,32 +19,34 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from kubetui.lessons.format import Lesson
-from kubetui.lessons.progress import ProgressStore
+from kubetui.lessons.progress import ProgressStore, progress_root
 from kubetui.lessons.selftest import LessonTest
 
 GRADEBOOK_COLUMNS = ("learner", "lesson", "step", "passed", "attempts", "hints", "solution_used", "seconds",
                      "prediction_correct")
 
 
-def learners(state_dir: Path) -> list[str]:
-    """Learners with an event log under ``<state>/lessons/``."""
-    root = Path(state_dir) / "lessons"
+def learners(state_dir: Path, *, all_clusters: bool = False) -> list[str]:
+    """Learners with events on this cluster (or on any, with ``all_clusters``), from the progress folder."""
+    root = progress_root()
     if not root.exists():
         return []
     names = []
     for d in sorted(p for p in root.iterdir() if (p / "events.jsonl").exists()):
         store = ProgressStore(state_dir, d.name)
-        first = next(store.events(), None)
-        names.append(first.get("learner", d.name) if first else d.name)
+        first = next(store.events(all_clusters=all_clusters), None)
+        if first is not None:
+            names.append(first.get("learner", d.name))
     return names
 
 
-def gradebook_rows(state_dir: Path, lessons: list[Lesson], only: list[str] | None = None) -> list[dict]:
+def gradebook_rows(state_dir: Path, lessons: list[Lesson], only: list[str] | None = None, *,
+                   all_clusters: bool = False) -> list[dict]:
     rows = []
-    for learner in only or learners(state_dir):
+    for learner in only or learners(state_dir, all_clusters=all_clusters):
         store = ProgressStore(state_dir, learner)
         for lesson in lessons:
-            rec = store.replay(lesson.id)
+            rec = store.replay(lesson.id, all_clusters=all_clusters)
             if rec.status == "not started":
                 continue
             for step in lesson.steps:
@@ -77,13 +81,14 @@ def _xml(root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def progress_junit(state_dir: Path, lessons: list[Lesson], only: list[str] | None = None) -> str:
+def progress_junit(state_dir: Path, lessons: list[Lesson], only: list[str] | None = None, *,
+                   all_clusters: bool = False) -> str:
     """Learners' progress as JUnit: a testsuite per learner × lesson, a testcase per step."""
     root = ET.Element("testsuites", name="kubetui lessons")
-    for learner in only or learners(state_dir):
+    for learner in only or learners(state_dir, all_clusters=all_clusters):
         store = ProgressStore(state_dir, learner)
         for lesson in lessons:
-            rec = store.replay(lesson.id)
+            rec = store.replay(lesson.id, all_clusters=all_clusters)
             if rec.status == "not started":
                 continue
             suite = ET.SubElement(root, "testsuite", name=f"{lesson.id}", hostname=learner)

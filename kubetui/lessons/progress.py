@@ -1,4 +1,12 @@
-"""A learner's progress and append-only event log (``<state>/lessons/<learner>/``).
+"""A learner's progress and append-only event log, kept outside any cluster.
+
+Where: ``$KUBETUI_PROGRESS_DIR``, else ``$XDG_DATA_HOME/kubetui-progress``, else
+``~/.local/share/kubetui-progress``, one folder per learner. Not in the
+cluster's state dir, so ``kubetui down --purge`` never deletes a gradebook
+(progress used to live in ``<state>/lessons/<learner>/``: such logs are moved
+here the first time they are opened). Every event names the cluster it happened
+on (its state dir); where a lesson stands is replayed from that cluster's
+events, while exports may read every cluster's.
 
 No Kubernetes counterpart: this is the teacher's record. ``events.jsonl`` is
 append-only (one JSON object a line: ``t``, ``learner``, ``lesson``, ``step``,
@@ -27,8 +35,30 @@ from typing import Any, Iterator
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def learner_dir(state_dir: Path, learner: str) -> Path:
-    return Path(state_dir) / "lessons" / (_SAFE.sub("_", learner) or "learner")
+def progress_root() -> Path:
+    """Where learners' progress lives on this machine (outside every cluster's state dir)."""
+    explicit = os.environ.get("KUBETUI_PROGRESS_DIR")
+    if explicit:
+        return Path(explicit)
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "kubetui-progress"
+
+
+def safe_name(learner: str) -> str:
+    return _SAFE.sub("_", learner) or "learner"
+
+
+def learner_dir(learner: str, root: Path | None = None) -> Path:
+    return (root or progress_root()) / safe_name(learner)
+
+
+def cluster_id(state_dir: Path) -> str:
+    """How events name the cluster they happened on: its state dir."""
+    return str(Path(state_dir).resolve())
+
+
+def _legacy_dir(state_dir: Path, learner: str) -> Path:
+    return Path(state_dir) / "lessons" / safe_name(learner)
 
 
 @dataclass
@@ -69,25 +99,50 @@ class LessonRecord:
 
 
 class ProgressStore:
-    def __init__(self, state_dir: Path, learner: str) -> None:
+    """One learner's log, as seen from one cluster (``state_dir``)."""
+
+    def __init__(self, state_dir: Path, learner: str, *, root: Path | None = None) -> None:
         self.learner = learner
-        self.dir = learner_dir(state_dir, learner)
+        self.cluster = cluster_id(state_dir)
+        self.dir = learner_dir(learner, root)
         self.events_path = self.dir / "events.jsonl"
         self.progress_path = self.dir / "progress.json"
+        self._migrate(_legacy_dir(state_dir, learner))
+
+    def _migrate(self, legacy: Path) -> None:
+        """Move a log kept in the cluster's state dir (before progress lived outside it) here, once."""
+        old = legacy / "events.jsonl"
+        if not old.exists():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for raw in old.read_text(encoding="utf-8").splitlines():
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            ev.setdefault("cluster", self.cluster)
+            lines.append(json.dumps(ev) + "\n")
+        with open(self.events_path, "a", encoding="utf-8") as f:
+            f.writelines(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        old.rename(legacy / "events.jsonl.moved")  # kept, renamed: never read twice
 
     # --- the log -----------------------------------------------------------------------------------
 
     def append(self, lesson: str, event: str, step: str | None = None, **details: Any) -> dict[str, Any]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        line = {"t": round(time.time(), 3), "learner": self.learner, "lesson": lesson, "step": step,
-                "event": event, **details}
+        line = {"t": round(time.time(), 3), "learner": self.learner, "cluster": self.cluster, "lesson": lesson,
+                "step": step, "event": event, **details}
         with open(self.events_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
             f.flush()
             os.fsync(f.fileno())
         return line
 
-    def events(self, lesson: str | None = None) -> Iterator[dict[str, Any]]:
+    def events(self, lesson: str | None = None, *, all_clusters: bool = False) -> Iterator[dict[str, Any]]:
+        """The log's events (of one lesson), on this cluster unless ``all_clusters``."""
         try:
             with open(self.events_path, encoding="utf-8") as f:
                 for raw in f:
@@ -95,28 +150,40 @@ class ProgressStore:
                         ev = json.loads(raw)
                     except ValueError:
                         continue        # a torn last line after a crash: skip it
-                    if lesson is None or ev.get("lesson") == lesson:
+                    if lesson is not None and ev.get("lesson") != lesson:
+                        continue
+                    if all_clusters or ev.get("cluster", self.cluster) == self.cluster:
                         yield ev
         except FileNotFoundError:
             return
 
-    def replay(self, lesson: str) -> LessonRecord:
-        return replay(self.events(lesson), lesson)
+    def replay(self, lesson: str, *, all_clusters: bool = False) -> LessonRecord:
+        return replay(self.events(lesson, all_clusters=all_clusters), lesson)
+
+    def clusters(self) -> set[str]:
+        """The clusters this learner has events on."""
+        return {ev.get("cluster", "") for ev in self.events(all_clusters=True)}
 
     # --- the summary ---------------------------------------------------------------------------------
 
-    def positions(self) -> dict[str, dict[str, Any]]:
+    def _all_positions(self) -> dict[str, dict[str, Any]]:
         try:
-            return json.loads(self.progress_path.read_text())
+            data = json.loads(self.progress_path.read_text())
         except (OSError, ValueError):
             return {}
+        return data if isinstance(data, dict) else {}
+
+    def positions(self) -> dict[str, dict[str, Any]]:
+        """Where each lesson stands on this cluster."""
+        return self._all_positions().get(self.cluster, {})
 
     def save_position(self, lesson: str, current: int, status: str, passed: list[str]) -> None:
-        data = self.positions()
+        everything = self._all_positions()
+        data = everything.setdefault(self.cluster, {})
         data[lesson] = {"step": current, "status": status, "passed": passed, "updated": time.time()}
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.progress_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(json.dumps(everything, indent=2) + "\n")
         os.replace(tmp, self.progress_path)
 
 
