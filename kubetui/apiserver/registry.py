@@ -582,6 +582,7 @@ class Registry:
         """What a fresh kube-apiserver creates (``kubetui.apiserver.bootstrap``)."""
         from kubetui.apiserver import bootstrap
         await bootstrap.bootstrap(self)
+        self.bootstrapped = True  # /readyz's poststarthook/rbac/bootstrap-roles
 
 
 def _encode_continue(revision: int, start: str) -> str:

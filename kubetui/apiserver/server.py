@@ -60,7 +60,7 @@ from aiohttp import web
 from kubetui import KUBERNETES_VERSION, __version__
 from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
 from kubetui.api.openapi import v2 as openapi_v2
-from kubetui.apiserver import customresources, discovery, encoding, rbac
+from kubetui.apiserver import customresources, discovery, encoding, healthz, rbac
 from kubetui.apiserver.audit import AuditLog
 from kubetui.apiserver.auditfilter import audited
 from kubetui.apiserver.auth import AllowAll, TokenAuthenticator, UserInfo
@@ -131,6 +131,7 @@ class APIServer:
         self.clock = clock or Clock()
         #: the audit log backend (``--audit-log-path``), or None: nothing is recorded
         self.audit = audit
+        self.stopping = False
         self.watches = WatchStreams()
         self._openapi_source = openapi_documents or _default_openapi
         self._openapi: dict[str, tuple[bytes, str]] | None = None
@@ -194,8 +195,23 @@ class APIServer:
         gc.collect()
         gc.freeze()
 
+    def health_checks(self, endpoint: str) -> list[healthz.Check]:
+        """The checks behind ``/livez``, ``/readyz`` and ``/healthz``, named as kube-apiserver's."""
+        def etcd() -> str | None:  # the store plays etcd: is it open and still writing?
+            health = getattr(self.registry.store, "health", None)
+            return health() if health is not None else None
+
+        checks = [healthz.Check("ping", lambda: None), healthz.Check("log", lambda: None),
+                  healthz.Check("etcd", etcd),
+                  healthz.Check("poststarthook/rbac/bootstrap-roles",
+                                lambda: None if getattr(self.registry, "bootstrapped", False) else "not finished")]
+        if endpoint == "readyz":
+            checks.append(healthz.Check("shutdown", lambda: "shutting down" if self.stopping else None))
+        return checks
+
     async def stop(self) -> None:
         """End every watch stream cleanly, then close the listeners and connections."""
+        self.stopping = True  # /readyz says so, so a load balancer stops sending requests here
         self.watches.stop_all()
         await asyncio.sleep(0)
         if self._runner is not None:
@@ -270,7 +286,8 @@ class APIServer:
                                                 "/readyz", "/version"]}, raw=True)
         head = parts[0]
         if head in ("healthz", "livez", "readyz"):
-            return web.Response(text="ok", content_type="text/plain")
+            answer = healthz.evaluate(head, self.health_checks(head), parts[1:], request.query)
+            return web.Response(status=answer.status, text=answer.text, content_type="text/plain")
         if head == "version" and len(parts) == 1:
             return encoding.response(self.version_info(), raw=True)
         if head == "openapi":

@@ -190,6 +190,14 @@ class Store:
 
     # -------------------------------------------------------------------- reads
 
+    def health(self) -> str | None:
+        """None while the store serves reads and writes, else why not (kube-apiserver's etcd health check)."""
+        if not self._opened or self._closing:
+            return "the store is not open"
+        if self._failed is not None:
+            return f"writes stopped after a failure: {self._failed}"
+        return None
+
     @property
     def revision(self) -> int:
         """The revision of the last acknowledged write (0 for an empty store)."""
