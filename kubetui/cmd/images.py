@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
+from kubetui.statedir import SETTINGS_FILE
 
 
 def register_actions(isub: argparse._SubParsersAction) -> None:
@@ -37,14 +38,18 @@ def register_actions(isub: argparse._SubParsersAction) -> None:
 
 def _cluster(args: argparse.Namespace) -> tuple[str, object]:
     """The cluster's name and a Docker client, or CLIError saying why not."""
-    from kubetui.cluster.settings import ClusterSettings
     from kubetui.providers.docker import docker_client
     from kubetui.providers.docker.image import ImageError
     state = resolve_state_dir(args)
-    settings = ClusterSettings.load(state)
-    name = settings.name if settings else (getattr(args, "name", None) or "default")
-    if settings and settings.provider != "docker":
-        raise CLIError(f"cluster {name!r} runs on the {settings.provider} provider, whose nodes run kubetui's "
+    # cluster.json read directly: importing kubetui.cluster would load the whole control plane (a second)
+    try:
+        settings = json.loads((state / SETTINGS_FILE).read_text())
+    except (OSError, ValueError):
+        settings = {}
+    name = settings.get("name") or getattr(args, "name", None) or "default"
+    provider = settings.get("provider", "docker")
+    if provider != "docker":
+        raise CLIError(f"cluster {name!r} runs on the {provider} provider, whose nodes run kubetui's "
                        "built-in programs only: images need `kubetui up --provider docker`")
     try:
         return name, docker_client()
@@ -115,11 +120,17 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows = []
     try:
         transport = DockerNodes(client, name)
-        for node in transport.nodes():
+        nodes = transport.nodes()
+
+        def one(node: str) -> list[dict]:
             try:
-                rows += image_rows(node, node_images(transport, node))
+                return image_rows(node, node_images(transport, node))
             except (EngineError, ValueError) as e:
                 raise CLIError(f"listing the images of {node} failed: {e}") from None
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+            for part in pool.map(one, nodes):
+                rows += part
     finally:
         client.close()
     if args.output == "json":

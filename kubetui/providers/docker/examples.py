@@ -38,14 +38,16 @@ NGINX_ROOT_RECIPE = f"debootstrap minbase {SUITE} nginx-light strip v1"
 
 NGINX_CONF = """\
 # kubetui's example nginx: runs as www-data (the image's USER), so it listens on 8080 and keeps
-# its pid and temporary files in /tmp; logs go to the container's stdout and stderr.
+# its pid and temporary files in /tmp. Errors go to the container's stderr: `error_log stderr`
+# writes to file descriptor 2; reopening /dev/stderr would fail for a non-root user (the pipe the
+# runtime created belongs to root), which is also why the access log is off.
 worker_processes 1;
 pid /tmp/nginx.pid;
-error_log /dev/stderr;
+error_log stderr;
 events { worker_connections 64; }
 http {
     include /etc/nginx/mime.types;
-    access_log /dev/stdout;
+    access_log off;
     client_body_temp_path /tmp/client_body;
     proxy_temp_path /tmp/proxy;
     fastcgi_temp_path /tmp/fastcgi;
@@ -63,6 +65,7 @@ NGINX_DOCKERFILE = """\
 FROM {root}
 COPY nginx.conf /etc/nginx/nginx.conf
 COPY index.html /var/www/html/index.html
+RUN chown -R www-data:www-data /var/log/nginx /var/lib/nginx
 ENV NGINX_VERSION=1.22.1 GREETING=hello
 WORKDIR /var/www/html
 EXPOSE 8080
@@ -122,13 +125,7 @@ def build_busybox(client: docker.DockerClient, progress: Progress = _noop) -> st
     if image_exists(client, tag):
         return tag
     with tempfile.TemporaryDirectory(prefix="kubetui-imghost-busybox-") as tmp:
-        progress("busybox", "fetching Debian's busybox-static package (apt-get download)")
-        r = subprocess.run(["apt-get", "download", "busybox-static"], cwd=tmp, capture_output=True, text=True)
-        debs = list(Path(tmp).glob("busybox-static_*.deb"))
-        if r.returncode != 0 or not debs:
-            raise ImageError(f"apt-get download busybox-static failed: {(r.stderr or r.stdout).strip()[-300:]}")
-        pkg = Path(tmp) / "pkg"
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(pkg)], check=True)
+        pkg = _busybox_static(Path(tmp), progress)
         root = Path(tmp) / "rootfs"
         (root / "bin").mkdir(parents=True)
         shutil.copy2(pkg / "bin" / "busybox", root / "bin" / "busybox")
@@ -147,6 +144,29 @@ def build_busybox(client: docker.DockerClient, progress: Progress = _noop) -> st
         progress("busybox", f"docker build {tag} (FROM scratch)")
         _build(client, tag, {"Dockerfile": BUSYBOX_DOCKERFILE.encode(), "rootfs": root})
     return tag
+
+
+def _busybox_static(tmp: Path, progress: Progress) -> Path:
+    """A folder holding Debian's busybox-static package's files: ``apt-get download`` (seconds) where
+    apt's package lists are there, else a debootstrap that includes it (a minute, from the mirror)."""
+    progress("busybox", "fetching Debian's busybox-static package (apt-get download)")
+    r = subprocess.run(["apt-get", "download", "busybox-static"], cwd=tmp, capture_output=True, text=True)
+    debs = list(tmp.glob("busybox-static_*.deb"))
+    if r.returncode == 0 and debs:
+        pkg = tmp / "pkg"
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(pkg)], check=True)
+        return pkg
+    if not shutil.which("debootstrap"):
+        raise ImageError(f"apt-get download busybox-static failed ({(r.stderr or r.stdout).strip()[-200:]}) and "
+                         "there is no debootstrap to fetch it with")
+    mirror = debian_mirror()
+    progress("debootstrap", f"no apt package lists here: a minimal {SUITE} with busybox-static from {mirror}")
+    root = tmp / "debootstrap"
+    r = subprocess.run(["debootstrap", "--variant=minbase", "--include=busybox-static", SUITE, str(root), mirror],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ImageError(f"debootstrap failed (is {mirror} reachable?): {(r.stdout + r.stderr).strip()[-300:]}")
+    return root
 
 
 def build_nginx(client: docker.DockerClient, progress: Progress = _noop) -> str:

@@ -33,8 +33,9 @@ from kubetui.providers.docker.nodespec import KUBELET_ROOT, LABEL_CLUSTER, LABEL
 
 log = logging.getLogger(__name__)
 
-#: where archives wait in a node before the image store imports them (on the kubelet's Docker volume)
-IMPORT_DIR = f"{KUBELET_ROOT}/image-imports"
+#: where archives wait in a node before the image store imports them (the kubelet's Docker volume: no
+#: directory to create first, and on the same filesystem as the store)
+IMPORT_DIR = KUBELET_ROOT
 IMAGESTORE = ["python3", "-m", "kubetui.runtime.imagestore"]
 CHUNK = 1 << 20
 
@@ -193,14 +194,12 @@ class LoadResult:
 def import_into(transport: NodeTransport, node: str, archive: Path) -> NodeLoad:
     """Copy an archive into one node and import it into the node's image store."""
     started = time.monotonic()
-    target = f"{IMPORT_DIR}/{os.getpid()}-{time.monotonic_ns()}.tar"
+    target = f"{IMPORT_DIR}/image-import-{os.getpid()}-{time.monotonic_ns()}.tar"
     try:
-        rc, out = transport.run(node, ["mkdir", "-p", IMPORT_DIR])
-        if rc != 0:
-            return NodeLoad(node, error=f"mkdir {IMPORT_DIR}: {out.strip()}")
         transport.put_file(node, target, archive)
-        rc, out = transport.run(node, [*IMAGESTORE, "import", target])
-        transport.run(node, ["rm", "-f", target])
+        # one exec: import, then remove the archive whatever happened
+        rc, out = transport.run(node, ["sh", "-c", f'{" ".join(IMAGESTORE)} import "$1"; rc=$?; rm -f "$1"; exit $rc',
+                                       "import", target])
     except (EngineError, docker.errors.APIError, OSError) as e:
         return NodeLoad(node, time.monotonic() - started, error=str(e))
     if rc != 0:
