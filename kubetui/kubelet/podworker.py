@@ -31,6 +31,7 @@ from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, 
                                     probe_handler, run_lifecycle_hook)
 from kubetui.kubelet.timefmt import duration, rfc3339
 from kubetui.kubelet.projection import binary_quantity
+from kubetui.kubelet.sandbox import mount_then_create
 from kubetui.kubelet.volumes import PodVolumes, VolumeError
 from kubetui.runtime.cri import EXITED, RUNNING, ContainerStatus, RuntimeError_
 
@@ -84,6 +85,7 @@ class PodWorker:
         self.sandbox = None
         self.volumes: dict[str, str] | None = None
         self.pod_volumes: PodVolumes | None = None
+        self._mount_failed = False              # its volumes failed once: mount before any sandbox
         self._volumes_due = 0.0                 # when mounted ConfigMaps/Secrets are next re-read
         self.evicted: str | None = None         # why the kubelet evicted the pod (emptyDir sizeLimit)
         self.records: dict[str, ContainerRecord] = {}
@@ -257,11 +259,13 @@ class PodWorker:
                                           tmpfs=self.k.runtime.supports_tmpfs, allocatable=self.k.allocatable())
         try:
             # volumes set up in an earlier attempt stay; a claim bound meanwhile is picked up now
-            self.volumes = await self.pod_volumes.setup(self.k.api)
-            self.sandbox = await self.k.runtime.run_pod_sandbox(self.k.sandbox_config(self.pod))
+            self.volumes, self.sandbox = await mount_then_create(
+                self.pod_volumes, self.k.api, self.k.runtime, self.k.sandbox_config(self.pod),
+                overlap=not self._mount_failed)
         except (VolumeError, RuntimeError_, APIError, OSError) as e:
-            reason = "FailedMount" if isinstance(e, (VolumeError, APIError)) else "FailedCreatePodSandBox"
-            self.k.events.pod_event(self.pod, WARNING, reason, str(e))
+            mount = isinstance(e, (VolumeError, APIError))
+            self._mount_failed = self._mount_failed or mount
+            self.k.events.pod_event(self.pod, WARNING, "FailedMount" if mount else "FailedCreatePodSandBox", str(e))
             self.wake_at(self.k.clock.time() + self.k.config.backoff_initial)
             return False
         self._volumes_due = self.k.clock.time() + self.k.config.volume_sync_period
