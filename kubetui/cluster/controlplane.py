@@ -48,6 +48,7 @@ from kubetui.storage.classes import ensure_storage_classes
 from kubetui.storage.provisioners import Provisioners
 from kubetui.storage.volumes import volume_host_for
 from kubetui.store import Store
+from kubetui.timedial import TimeDial
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class ControlPlane:
     client: Any = None
     scheduler: Any = None
     controllers: Any = None
+    #: the time dial: pause, step and slow down the scheduler and the controllers (kubetui time ...)
+    dial: Any = None
     authenticator: Any = None
     pki: Any = None
     encryption: Any = None
@@ -123,8 +126,10 @@ class ControlPlane:
 
         self.reconcile_log = ReconcileLog(clock=self.clock)
         progress("scheduler", "starting the scheduler: it picks a node for every new pod")
+        self.dial = TimeDial(self.clock)
         self.scheduler = Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
-                                   timings=self.settings.timing_preset, reconcile_log=self.reconcile_log)
+                                   timings=self.settings.timing_preset, reconcile_log=self.reconcile_log,
+                                   dial=self.dial)
         await self.scheduler.start()
         self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
         if self.settings.provider in ("docker", "local"):
@@ -215,18 +220,19 @@ class ControlPlane:
                                root_ca_pem=self.pki.ca_pem().decode(),
                                metrics_client=InProcessMetricsClient(self.registry, getattr(self, "metrics_source", None),
                                                                      self.clock),
-                               reconcile_log=self.reconcile_log)
+                               reconcile_log=self.reconcile_log, dial=self.dial)
         if self.settings.provider in ("docker", "local"):
             # the cloud-controller-manager's service controller, played on this machine's loopback
             self.load_balancer = LoadBalancerController(
-                RecordingClient(self.client), cm.factory, clock=self.clock, timings=self.settings.timing_preset,
+                RecordingClient(self.client), cm.factory, clock=cm.timer_clock, dial=self.dial,
+                timings=self.settings.timing_preset,
                 recorder=EventRecorder(self.client, LoadBalancerController.component, clock=self.clock),
                 backends="nodeports" if self.settings.provider == "docker" else "endpoints")
             self.load_balancer.reconcile_log = self.reconcile_log
             cm.controllers[LoadBalancerController.name] = self.load_balancer
         if self.ingress_dataplane is not None:
             self.ingress = IngressController(
-                self.client, cm.factory, clock=self.clock, timings=self.settings.timing_preset,
+                self.client, cm.factory, clock=cm.timer_clock, dial=self.dial, timings=self.settings.timing_preset,
                 recorder=EventRecorder(self.client, IngressController.component, clock=self.clock),
                 dataplane=self.ingress_dataplane)
             cm.controllers[IngressController.name] = self.ingress

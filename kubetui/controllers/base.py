@@ -29,6 +29,7 @@ from kubetui.client.informer import InformerFactory, meta_namespace_key
 from kubetui.client.reconciles import CURRENT as _CURRENT_RECORD, ReconcileLog
 from kubetui.client.workqueue import ShutDown, WorkQueue, describe
 from kubetui.clock import Clock
+from kubetui.timedial import TimeDial
 
 Obj = dict[str, Any]
 
@@ -64,12 +65,15 @@ class Controller:
     reconcile_log: ReconcileLog | None = None
 
     def __init__(self, client: Client, factory: InformerFactory, *, clock: Clock,
-                 timings: _timings.Timings = _timings.LAB, recorder: Any = None) -> None:
+                 timings: _timings.Timings = _timings.LAB, recorder: Any = None,
+                 dial: TimeDial | None = None) -> None:
         self.client = client
         self.factory = factory
         self.clock = clock
         self.timings = timings
         self.recorder = recorder
+        # the control plane's time dial (pause / step / slow motion); a dial of its own if none is given
+        self.dial = dial or TimeDial(clock)
         self.queue = WorkQueue(name=self.name, clock=clock)
         self.stats = ControllerStats()
         self.log = logging.getLogger(f"kubetui.controllers.{self.name}")
@@ -135,7 +139,12 @@ class Controller:
                 key = await self.queue.get()
             except ShutDown:
                 return
-            await self.process(key)
+            # The time dial's gate: paused, the key waits here, held like any key being processed.
+            ticket = await self.dial.admit(self.name, key)
+            try:
+                await self.process(key)
+            finally:
+                self.dial.done(ticket)
 
     async def process(self, key: Hashable) -> None:
         """One ``processNextWorkItem``: reconcile, then forget or requeue with backoff."""

@@ -19,6 +19,7 @@ from kubetui.client.reconciles import ReconcileLog, RecordingClient
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
 from kubetui.controllers.base import Controller
+from kubetui.timedial import TimeDial
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,18 @@ class ControllerManager:
                  timings: _timings.Timings = _timings.LAB, controllers: list[str] | None = None,
                  api_server_endpoint: tuple[str, int] = ("127.0.0.1", 6443),
                  resync_seconds: float | None = 30.0, metrics_client: Any = None,
-                 root_ca_pem: str | None = None, reconcile_log: ReconcileLog | None = None) -> None:
+                 root_ca_pem: str | None = None, reconcile_log: ReconcileLog | None = None,
+                 dial: TimeDial | None = None) -> None:
         self.client = client
         # the cluster CA the root-ca-cert-publisher puts in every namespace (kube-root-ca.crt)
         self.root_ca_pem = root_ca_pem
         # the resource metrics API (metrics.k8s.io) the HPA controller reads
         self.metrics_client = metrics_client
         self.clock = clock or Clock()
+        # The time dial gates every controller's work; their timers run on its clock
+        # (events keep the real clock: they say when something happened).
+        self.dial = dial
+        self.timer_clock = dial.clock if dial is not None else self.clock
         self.timings = timings
         self.api_server_endpoint = api_server_endpoint
         self.factory = InformerFactory(client, clock=self.clock, resync_seconds=resync_seconds)
@@ -85,9 +91,9 @@ class ControllerManager:
         self.controllers: dict[str, Controller] = {}
         for name in names:
             klass = _load(CONTROLLERS[name])
-            self.controllers[name] = klass(recording, self.factory, clock=self.clock, timings=timings,
+            self.controllers[name] = klass(recording, self.factory, clock=self.timer_clock, timings=timings,
                                            recorder=EventRecorder(client, klass.component, clock=self.clock),
-                                           **klass.extra_args(self))
+                                           dial=dial, **klass.extra_args(self))
             self.controllers[name].reconcile_log = self.reconcile_log
         self._started = False
 

@@ -38,6 +38,7 @@ from kubetui.scheduler.framework import PodInfo
 from kubetui.scheduler.profiles import DEFAULT, build_profile
 from kubetui.scheduler.queue import QueuedPodInfo, SchedulingQueue
 from kubetui.scheduler.runtime import Framework, ScheduleResult
+from kubetui.timedial import TimeDial
 from kubetui.timings import LAB, Timings
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,14 @@ class Scheduler:
                  profile: str = DEFAULT, seed: int = 0, recorder: Any = None,
                  scheduler_name: str = DEFAULT_SCHEDULER_NAME, informers: Any = None,
                  percentage_of_nodes_to_score: int = 0, record_explanations: bool = True,
-                 reconcile_log: reconciles.ReconcileLog | None = None) -> None:
+                 reconcile_log: reconciles.ReconcileLog | None = None, dial: TimeDial | None = None) -> None:
         #: every scheduling cycle's record (shared with the controllers in a control plane)
         self.reconcile_log = reconcile_log if reconcile_log is not None else reconciles.ReconcileLog(clock=clock)
         # writes go through a client that adds them to the running cycle's record (Events do not)
         self.client = reconciles.RecordingClient(client)
         self.clock = clock or Clock()
+        # the control plane's time dial: it gates each scheduling cycle, its clock times the backoffs
+        self.dial = dial or TimeDial(self.clock)
         self.scheduler_name = scheduler_name
         self.cache = SchedulerCache()
         self.profile = build_profile(profile, self.cache)
@@ -94,7 +97,7 @@ class Scheduler:
         for p in self.profile.plugins:
             for ev in getattr(p, "events", ()):
                 event_plugins.setdefault(ev, set()).add(p.name)
-        self.queue = SchedulingQueue(self.clock, timings, event_plugins)
+        self.queue = SchedulingQueue(dial.clock if dial is not None else self.clock, timings, event_plugins)
         self.explanations_store = ExplanationStore()
         self.record_explanations = record_explanations
         if recorder is None:
@@ -254,11 +257,14 @@ class Scheduler:
         n = 0
         while True:
             q = await self.queue.pop()
+            ticket = await self.dial.admit("scheduler", q.key)    # the time dial's gate
             try:
                 self.schedule_one(q)
             except Exception:      # a bug in one attempt must not stop scheduling
                 log.exception("scheduling %s failed", q.key)
                 self.queue.add_unschedulable(q, (), self.queue.scheduling_cycle, error=True)
+            finally:
+                self.dial.done(ticket)
             n += 1
             if n % _YIELD_EVERY == 0 or not self.queue.in_flight:
                 await asyncio.sleep(0)

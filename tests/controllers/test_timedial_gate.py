@@ -1,0 +1,208 @@
+"""The time dial's gate in the real controllers and scheduler (issue 19): pause, step, slow motion.
+
+Everything runs on the real registry with simulated (KWOK-like) kubelets and a
+fake clock under the dial, so nothing waits for wall-clock seconds: slow
+motion is checked on the fake clock's timeline, not with a stopwatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctrl_helpers import deployment, replicaset
+from test_deployment_rollouts import Observer, _rolled_out, _watch
+from kubetui.client.base import STRATEGIC_MERGE_PATCH
+from kubetui.controllers import deployment_util as du
+from kubetui.controllers.manager import ControllerManager
+from kubetui.providers.base import ClusterConfig, NodeConfig
+from kubetui.providers.simulated import SimulatedProvider
+from kubetui.scheduler.scheduler import Scheduler
+from kubetui.timedial import TimeDial
+
+
+async def _until(pred: Any, what: str, limit: float = 20.0, tick: Any = None) -> None:
+    deadline = time.monotonic() + limit
+    while not await pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        if tick is not None:
+            await tick()
+        else:
+            await asyncio.sleep(0.002)
+
+
+def _reconciles(cm: ControllerManager) -> int:
+    return sum(c.stats.reconciles for c in cm.controllers.values())
+
+
+@pytest.fixture
+async def dialled(api, clock):
+    """deployment + replicaset controllers, the scheduler and 3 simulated nodes, all behind one dial."""
+    dial = TimeDial(clock)
+    provider = SimulatedProvider(ClusterConfig("timedial", Path(".")), api, clock, heartbeats=False)
+    for i in range(3):
+        await provider.start_node(NodeConfig(name=f"node-{i}", api_url="", token="", ca_pem="",
+                                             cpus=64, memory="256Gi", max_pods=500))
+    scheduler = Scheduler(api, clock=clock, seed=1, record_explanations=False, dial=dial)
+    await scheduler.start()
+    cm = ControllerManager(api, clock=clock, controllers=["deployment", "replicaset"], resync_seconds=None,
+                           dial=dial)
+    await cm.start()
+    await cm.settle()
+    yield dial, cm, scheduler, provider
+    dial.resume()
+    await cm.stop()
+    await scheduler.stop()
+    await provider.close()
+
+
+async def test_paused_a_new_deployment_gets_no_replicaset_until_a_step(api, dialled):
+    dial, cm, _, _ = dialled
+    dial.pause()
+    before = _reconciles(cm)
+    await api.create("deployments", deployment("web", replicas=3), "default")
+
+    async def held() -> bool:
+        return ("deployment", "default/web") in dial.waiting()
+    await _until(held, "the Deployment's key at the gate")
+    for _ in range(50):               # time passes for everyone else: the API server, the informers
+        await asyncio.sleep(0)
+    assert (await api.list("replicasets", "default"))["items"] == []
+    assert _reconciles(cm) == before
+
+    ran = await dial.step(1)
+    assert [(t.component, t.key) for t in ran] == [("deployment", "default/web")]
+    assert _reconciles(cm) == before + 1       # exactly one reconcile
+    rss = (await api.list("replicasets", "default"))["items"]
+    assert len(rss) == 1 and rss[0]["spec"]["replicas"] == 3
+    assert (await api.list("pods", "default"))["items"] == []   # the ReplicaSet controller has not run
+
+    rs_key = f"default/{rss[0]['metadata']['name']}"
+
+    async def rs_held() -> bool:
+        return ("replicaset", rs_key) in dial.waiting()
+    await _until(rs_held, "the ReplicaSet's key at the gate")
+    # the next step runs what came first: a step reports it, whoever it is
+    ran = []
+    while not any(t.component == "replicaset" for t in ran):
+        ran += await dial.step(1)
+    assert len((await api.list("pods", "default"))["items"]) == 3
+    pods = (await api.list("pods", "default"))["items"]
+    assert not any(p["spec"].get("nodeName") for p in pods)     # the scheduler waits at the gate too
+
+    async def pods_held() -> bool:
+        return sum(1 for c, _ in dial.waiting() if c == "scheduler") >= 1
+    await _until(pods_held, "a pod at the scheduler's gate")
+    dial.resume()
+
+    async def done() -> bool:
+        return await _rolled_out(api, "web")
+    await _until(done, "the Deployment to become available after resume")
+
+
+async def test_a_rollout_in_slow_motion_keeps_its_fenceposts_and_spaces_each_controllers_work(api, clock, dialled):
+    dial, cm, _, _ = dialled
+    replicas, surge, unavailable = 5, "25%", "25%"
+    fence = du.resolve_fenceposts(surge, unavailable, replicas)
+    spec = {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}
+    await api.create("deployments", deployment("web", replicas=replicas, image="kubetui/hello:1", **spec), "default")
+
+    async def done() -> bool:
+        return await _rolled_out(api, "web")
+    await _until(done, "the first rollout at 1x")
+    obs = Observer({"web": (replicas, *fence)})
+    obs.steady.add("web")
+    rv = (await api.list("pods", "default"))["metadata"]["resourceVersion"]
+    watches = [asyncio.create_task(_watch(api, "replicasets", rv, obs.on_rs)),
+               asyncio.create_task(_watch(api, "pods", rv, obs.on_pod))]
+    for p in (await api.list("pods", "default"))["items"]:
+        obs.pods[p["metadata"]["name"]] = p
+
+    dial.set_speed("0.1x")
+    start = clock.monotonic()
+    first = len(dial.history)
+    await api.patch("deployments", "web", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "kubetui/hello:2"}]}}}}, "default", patch_type=STRATEGIC_MERGE_PATCH)
+
+    async def tick() -> None:
+        await clock.advance(0.25)
+        await asyncio.sleep(0.001)
+    try:
+        await _until(done, "the rollout at 0.1x", tick=tick)
+    finally:
+        for w in watches:
+            w.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+    slow = clock.monotonic() - start
+    assert not obs.violations, "\n".join(obs.violations[:20])
+    # Each component's work items started at least (1/0.1 - 1) x base interval apart, on the dial's base clock.
+    gap = dial.spacing()
+    assert gap == pytest.approx(9 * dial.base_interval)
+    starts: dict[str, list[float]] = {}
+    for t in list(dial.history)[first:]:
+        starts.setdefault(t.component, []).append(t.started)
+    assert len(starts.get("deployment", [])) >= 3
+    for component, ts in starts.items():
+        assert all(b - a >= gap - 1e-6 for a, b in zip(ts, ts[1:])), (component, ts)
+    # so the rollout took at least that long for its deployment reconciles alone (fake seconds)
+    assert slow >= gap * (len(starts["deployment"]) - 1)
+
+
+async def test_pausing_and_resuming_a_busy_cluster_loses_no_work_and_deadlocks_nothing(api, clock, dialled):
+    dial, cm, scheduler, provider = dialled
+    rng = random.Random(19)
+    pods_wanted = 1000
+    for i in range(10):       # ReplicaSets, not Deployments: the Deployment controller would only add cost here
+        await api.create("replicasets", replicaset(f"app{i}", replicas=pods_wanted // 10), "default")
+    stop = asyncio.Event()
+    steps = 0
+
+    async def fiddle() -> None:
+        nonlocal steps
+        while not stop.is_set():
+            dial.pause()
+            await asyncio.sleep(rng.random() * 0.02)
+            if rng.random() < 0.5:
+                steps += len(await dial.step(rng.randint(1, 5), wait=0.01))
+            dial.resume()
+            await asyncio.sleep(rng.random() * 0.02)
+            await clock.advance(0.05)        # backoffs and requeues on the (fake) clock move on too
+
+    fiddler = asyncio.create_task(fiddle())
+
+    async def all_running() -> bool:
+        await asyncio.sleep(0.1)
+        if scheduler.bound < pods_wanted or provider.pods_started < pods_wanted:
+            return False          # cheap counters first: listing 1000 pods is not free
+        items = (await api.list("pods", "default"))["items"]
+        return (len(items) == pods_wanted
+                and all(p["spec"].get("nodeName") and (p.get("status") or {}).get("phase") == "Running"
+                        for p in items))
+    try:
+        await _until(all_running, "1000 pods bound and running through random pauses", limit=120)
+    finally:
+        stop.set()
+        await fiddler
+        dial.resume()
+    assert steps > 0
+    items = (await api.list("pods", "default"))["items"]
+    assert len(items) == pods_wanted                       # nothing created twice
+    assert len({p["metadata"]["name"] for p in items}) == pods_wanted
+
+    async def tick() -> None:
+        await clock.advance(0.05)
+        await asyncio.sleep(0.01)
+
+    async def counted() -> bool:        # each ReplicaSet's status caught up with its 100 running pods
+        rss = (await api.list("replicasets", "default"))["items"]
+        return all((r.get("status") or {}).get("readyReplicas") == pods_wanted // 10 for r in rss)
+    await _until(counted, "every ReplicaSet to count its ready pods", tick=tick)
+    await cm.settle()
+    assert dial.waiting() == []
+    assert not scheduler.queue.in_flight
