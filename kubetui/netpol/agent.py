@@ -104,6 +104,9 @@ class NetworkPolicyAgent:
         self.pods = Reflector(api, "/api/v1/pods", on_change=self._changed, clock=self.clock, name="pods")
         self.namespaces = Reflector(api, "/api/v1/namespaces", on_change=self._changed, clock=self.clock,
                                     name="namespaces")
+        # this node alone: its spec.podCIDR (where starting pods get their addresses)
+        self.nodes = Reflector(api, "/api/v1/nodes", params={"fieldSelector": f"metadata.name={node_name}"},
+                               on_change=self._changed, clock=self.clock, name="node")
         self.applied: dict[str, str] = {}       # "ns/name" -> resourceVersion of the policies last enforced
         self.syncs = 0
         self.last_sync: float | None = None
@@ -115,13 +118,20 @@ class NetworkPolicyAgent:
     def _changed(self) -> None:
         self._dirty.set()
 
+    def _reflectors(self) -> tuple[Reflector, ...]:
+        return (self.policies, self.pods, self.namespaces, self.nodes)
+
+    def pod_cidr(self) -> str | None:
+        node = next(iter(self.nodes.list()), None)
+        return ((node or {}).get("spec") or {}).get("podCIDR")
+
     async def start(self) -> None:
-        for r in (self.policies, self.pods, self.namespaces):
+        for r in self._reflectors():
             r.start()
         self._tasks.append(asyncio.create_task(self._sync_loop(), name="netpol sync"))
 
     async def _sync_loop(self) -> None:
-        for r in (self.policies, self.pods, self.namespaces):
+        for r in self._reflectors():
             await r.synced.wait()
         while True:
             self._dirty.clear()
@@ -141,12 +151,13 @@ class NetworkPolicyAgent:
 
     async def sync_once(self) -> None:
         policies, pods, namespaces = self.policies.list(), self.pods.list(), self.namespaces.list()
+        pod_cidr = self.pod_cidr()
         versions = {f"{p['metadata'].get('namespace')}/{p['metadata']['name']}":
                     str(p["metadata"].get("resourceVersion") or "") for p in policies}
 
         def build(counters, existing):
             return build_rules(policies, pods, namespaces, self.node_name, counters=counters,
-                               existing_chains=existing)
+                               existing_chains=existing, pod_cidr=pod_cidr)
         start = self.clock.monotonic()
         try:
             written = await asyncio.to_thread(self.enforcer.apply, build)
@@ -225,7 +236,7 @@ class NetworkPolicyAgent:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks.clear()
-        for r in (self.policies, self.pods, self.namespaces):
+        for r in self._reflectors():
             await r.stop()
         if self._http is not None:
             self._http.close()

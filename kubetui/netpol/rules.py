@@ -11,8 +11,10 @@ selects it becomes a rule chain that marks the packets it allows.
       src-type LOCAL -> ACCEPT                         (the node itself: kubelet probes)
       -s <pod ip> -> KUBETUI-EGR-<pod>                 (only for pods isolated for egress)
       -d <pod ip> -> KUBETUI-ING-<pod>                 (only for pods isolated for ingress)
+      -s/-d <podCIDR> -> KUBETUI-NEW-SRC/DST           (a starting pod not known yet: DROP)
     KUBETUI-ING-<pod>:
       clear the allow mark
+      -s <pod ip> -> RETURN                            (a pod may always reach itself)
       -> KUBETUI-NPR-<rule>  (sets the mark if policy P's rule i allows the packet)
       mark set -> RETURN     comment "ns/P ingress[i]"  <- its packet counter: connections P allowed
       ...                                               (one pair per rule of every selecting policy)
@@ -42,6 +44,12 @@ Why this shape, in Kubernetes terms:
   requires ("traffic from the node where a pod runs is always allowed").
 * Service traffic is already DNATed to a pod IP (nat PREROUTING runs first),
   so policies see the real destination pod, as they must.
+* A pod may always reach itself (upstream: "a pod cannot block access to
+  itself"), through its own Service too.
+* A pod is isolated "from the very first instant" (the docs' Pod lifecycle):
+  while a policy exists, an address of this node's podCIDR that no known pod
+  has yet (a pod starting, before its IP reaches the API) is dropped until the
+  agent learns whose it is; the docs allow a new pod no connectivity at first.
 * Named ports (``port: http``) are resolved against the pod that owns the
   port: the receiver for ingress, each peer pod for egress.
 
@@ -63,7 +71,10 @@ Obj = dict[str, Any]
 
 TOP_CHAIN = "KUBETUI-NETPOL"
 CHAIN_PREFIX = "KUBETUI-"
-OUR_CHAIN_PREFIXES = ("KUBETUI-NETPOL", "KUBETUI-ING-", "KUBETUI-EGR-", "KUBETUI-NPR-", "KUBETUI-NPB-")
+OUR_CHAIN_PREFIXES = ("KUBETUI-NETPOL", "KUBETUI-ING-", "KUBETUI-EGR-", "KUBETUI-NPR-", "KUBETUI-NPB-",
+                      "KUBETUI-NEW-")
+NEW_SRC_CHAIN = "KUBETUI-NEW-SRC"
+NEW_DST_CHAIN = "KUBETUI-NEW-DST"
 #: the packet mark bit a rule chain sets when it allows a packet (kube-proxy uses 0x4000, Calico 0x10000)
 ALLOW_MARK = "0x10000/0x10000"
 CLEAR_MARK = "0x0/0x10000"
@@ -235,7 +246,7 @@ def peer_pods(peer: Obj, policy_ns: str, pods: list[PodInfo], ns_labels: dict[st
 
 def build_rules(policies: Iterable[Obj], pods: Iterable[Obj], namespaces: Iterable[Obj], node_name: str,
                 counters: dict[tuple[str, str], tuple[int, int]] | None = None,
-                existing_chains: Iterable[str] = ()) -> PolicyRules:
+                existing_chains: Iterable[str] = (), pod_cidr: str | None = None) -> PolicyRules:
     """The filter-table restore input for ``node_name``'s pods (like kube-router's ``syncNetworkPolicyChains``).
 
     ``counters`` ((chain, comment) -> packets, bytes, from ``iptables-save -c``) are
@@ -282,6 +293,9 @@ def build_rules(policies: Iterable[Obj], pods: Iterable[Obj], namespaces: Iterab
             top.append(["-A", TOP_CHAIN, "-m", "comment", "--comment", _q(f"{pod.key} {direction} isolation"),
                         match, f"{pod.ip}/32", "-j", chain])
             rules.append(["-A", chain, "-j", "MARK", "--set-xmark", CLEAR_MARK])
+            # "a pod cannot block access to itself" (e.g. reaching itself through its own Service)
+            rules.append(["-A", chain, "-m", "comment", "--comment", _q("a pod may always reach itself"),
+                          "-s" if direction == "ingress" else "-d", f"{pod.ip}/32", "-j", "RETURN"])
             for pol in selecting:
                 pname = f"{pod.namespace}/{pol['metadata']['name']}"
                 spec = pol.get("spec") or {}
@@ -298,6 +312,21 @@ def build_rules(policies: Iterable[Obj], pods: Iterable[Obj], namespaces: Iterab
             comment = short(f"drop {pod.key} {direction}: no rule of {', '.join(names)} allows it")
             counted(chain, comment, "-j", "DROP")
             out.counted[(chain, comment)] = CountedRule(chain, comment, pod.key, direction, "drop", "", -1, names)
+
+    if pols and pod_cidr:
+        # A pod the API has not shown with its IP yet (it is starting) may already be selected by a
+        # policy: upstream requires isolation "from the very first instant", so until this agent knows
+        # the address, traffic to and from it is dropped (the docs allow a new pod no connectivity at
+        # first). Known pods of the node RETURN; only unknown addresses of the node's podCIDR drop.
+        local_ips = sorted({p.ip for p in infos if p.node == node_name})
+        for chain, flag, word in ((NEW_SRC_CHAIN, "-s", "from"), (NEW_DST_CHAIN, "-d", "to")):
+            chains.append(chain)
+            top.append(["-A", TOP_CHAIN, flag, pod_cidr, "-j", chain])
+            rules.extend(["-A", chain, flag, f"{ip}/32", "-j", "RETURN"] for ip in local_ips)
+            comment = short(f"drop traffic {word} a pod of {node_name} not known yet (starting)")
+            counted(chain, comment, "-j", "DROP")
+            out.counted[(chain, comment)] = CountedRule(chain, comment, "", "egress" if flag == "-s" else "ingress",
+                                                        "drop")
 
     for bchain, lines in sorted(block_chains.items()):
         chains.append(bchain)

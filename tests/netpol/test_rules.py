@@ -190,3 +190,26 @@ def test_rules_are_deterministic():
     a = build_rules([DENY_INGRESS, ALLOW_WEB_TO_DB], PODS, NAMESPACES, "node-1").text
     b = build_rules([ALLOW_WEB_TO_DB, DENY_INGRESS], list(reversed(PODS)), NAMESPACES, "node-1").text
     assert a == b
+
+
+def test_a_pod_may_always_reach_itself_even_through_its_service():
+    # a hairpin through the pod's own Service arrives from itself, after DNAT
+    rs = build_rules([DENY_INGRESS, DENY_EGRESS], PODS, NAMESPACES, "node-1")
+    assert verdict(rs.text, "10.244.1.2", "10.244.1.2")[0] == "allow"
+    assert verdict(rs.text, "10.244.1.3", "10.244.1.2")[0] == "drop"
+
+
+def test_a_starting_pod_is_isolated_until_its_address_is_known():
+    """The docs' Pod lifecycle: filtering is effective from the very first instant. A new pod's
+    address (in the node's podCIDR, not yet in the API) is dropped both ways while policies exist."""
+    rs = build_rules([ALLOW_WEB_TO_DB], PODS, NAMESPACES, "node-1", pod_cidr="10.244.1.0/24")
+    v, hits = verdict(rs.text, "10.244.2.3", "10.244.1.77")          # to the new pod
+    assert v == "drop" and hits == ["drop traffic to a pod of node-1 not known yet (starting)"]
+    assert verdict(rs.text, "10.244.1.77", "10.244.2.3")[0] == "drop"  # from it
+    # known pods of the node are untouched: web is not isolated, db only by allow-web
+    assert verdict(rs.text, "10.244.2.3", "10.244.1.3")[0] == "allow"
+    assert verdict(rs.text, "10.244.1.3", "10.244.2.3")[0] == "allow"
+    assert verdict(rs.text, "10.244.2.2", "10.244.1.2")[0] == "allow"
+    # without any policy nothing is isolated, starting or not
+    assert verdict(build_rules([], PODS, NAMESPACES, "node-1", pod_cidr="10.244.1.0/24").text,
+                   "10.244.2.3", "10.244.1.77")[0] == "allow"
