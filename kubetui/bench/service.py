@@ -217,11 +217,11 @@ async def bench_service(args: argparse.Namespace) -> dict[str, Any]:
             run = await _client_run(cp, svc["spec"]["clusterIP"], [p["status"]["podIP"] for p in pods], args)
             nodes = [f"{a['address']}:10249" for n in (await cp.client.list("nodes"))["items"]
                      for a in n["status"]["addresses"] if a["type"] == "InternalIP"]
-            log.info("adding %d pods for the propagation figure", args.add)
-            prop = await _propagation(cp, nodes, args.add, args.batch)
             from kubetui.bench.netpol import policy_propagation
             log.info("changing a NetworkPolicy %d times", args.policy_changes)
             policy = await policy_propagation(cp, [n.replace(":10249", ":9099") for n in nodes], args.policy_changes)
+            log.info("adding %d pods for the propagation figure", args.add)
+            prop = await _propagation(cp, nodes, args.add, args.batch)
         finally:
             await cluster.stop()
     finally:

@@ -17,7 +17,7 @@ from kubetui.client.views import (
     CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, RECONCILES_MAX_WAIT, StoreKeyInfo,
     activity_object, reconciles_object, store_keys_object,
 )
-from kubetui.apiserver.strategies.networkpolicy import unenforcing_nodes
+from kubetui.api.networkpolicy import unenforcing_nodes
 from kubetui.proxy.counters import merge
 from kubetui.scheduler.explain import handle_decisions
 

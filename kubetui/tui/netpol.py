@@ -18,32 +18,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from kubetui.api.networkpolicy import isolating_policies, not_enforced_warning, unenforcing_nodes
 from kubetui.api.printers.common import format_label_selector
 
 Obj = dict[str, Any]
-
-
-def _selects(selector: Obj | None, labels: dict[str, str]) -> bool:
-    if selector is None:
-        return False
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for e in selector.get("matchExpressions") or []:
-        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
-        if (op == "In" and labels.get(k) not in vals) or (op == "NotIn" and k in labels and labels[k] in vals) \
-                or (op == "Exists" and k not in labels) or (op == "DoesNotExist" and k in labels):
-            return False
-    return True
-
-
-def isolating_policies(policies: list[Obj], pod: Obj, direction: str = "ingress") -> list[Obj]:
-    """The policies of the pod's namespace that select it for ``direction`` (it is isolated if any)."""
-    ptype = "Ingress" if direction == "ingress" else "Egress"
-    ns, labels = pod["metadata"].get("namespace"), pod["metadata"].get("labels") or {}
-    return [p for p in policies if p["metadata"].get("namespace") == ns
-            and ptype in ((p.get("spec") or {}).get("policyTypes") or [])
-            and _selects((p.get("spec") or {}).get("podSelector") or {}, labels)]
 
 
 def peer_words(peer: Obj) -> str:
@@ -84,9 +62,15 @@ def rule_words(rule: Obj, direction: str) -> str:
     return f"{'from' if direction == 'ingress' else 'to'} {who} on {ports_words(rule.get('ports'))}"
 
 
-def policy_table(pods: list[Obj], policies: list[Obj], counters: list[Obj], direction: str = "ingress") -> Table | Text:
+def policy_table(pods: list[Obj], policies: list[Obj], counters: list[Obj], direction: str = "ingress",
+                 nodes: list[Obj] | None = None) -> Table | Text:
     """Rows: each policy rule that can let connections reach ``pods`` (or leave them, for egress),
-    with the connections it allowed, and one row for what the pods dropped."""
+    with the connections it allowed, and one row for what the pods dropped. When some of the pods
+    run on nodes that cannot enforce policies (local, simulated), it says so instead."""
+    where = {(p.get("spec") or {}).get("nodeName") for p in pods}
+    blind = [n for n in unenforcing_nodes(nodes or []) if n in where]
+    if blind and any(isolating_policies(policies, pod, direction) for pod in pods):
+        return Text(not_enforced_warning(blind), style="bold yellow")
     keys = {f"{p['metadata'].get('namespace')}/{p['metadata']['name']}" for p in pods}
     selecting: dict[str, Obj] = {}
     for pod in pods:

@@ -128,3 +128,12 @@ async def test_traffic_view_draws_the_policies_on_the_services_pods(make_app, ba
         text = drawn()
         assert "from pods role=client of this namespace on TCP 80" in text
         assert next(line for line in text.splitlines() if "dropped" in line).rstrip(" │").endswith("3")
+
+
+def test_pods_on_local_nodes_are_said_to_be_unprotected():
+    pod = {**WEB, "spec": {"nodeName": "node-1"}}
+    local = {"metadata": {"name": "node-1"}, "status": {"nodeInfo": {"containerRuntimeVersion": "kubetui-process://0.1"}}}
+    text = render(policy_table([pod], [DENY], [], nodes=[local]))
+    assert "NetworkPolicy is not enforced on node node-1" in text
+    docker = {"metadata": {"name": "node-1"}, "status": {"nodeInfo": {"containerRuntimeVersion": "kubetui-isolated://1"}}}
+    assert "not enforced" not in render(policy_table([pod], [DENY], [], nodes=[docker]))

@@ -20,33 +20,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kubetui.api.networkpolicy import not_enforced_warning, unenforcing_nodes
 from kubetui.api.resources import resource_for
 from kubetui.api.validation.networkpolicy import cidr_warnings
 from kubetui.apiserver.strategies.base import Obj, Strategy
 
 if TYPE_CHECKING:
     from kubetui.apiserver.registry import Registry
-
-#: ``containerRuntimeVersion`` prefixes of nodes whose pods have no network namespace to filter
-UNENFORCING_RUNTIMES = ("kubetui-process://", "simulated://")
-
-
-def unenforcing_nodes(nodes: list[Obj]) -> list[str]:
-    """Names of the nodes no NetworkPolicy can be enforced on (local and simulated ones)."""
-    out = []
-    for n in nodes:
-        runtime = ((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") or ""
-        if runtime.startswith(UNENFORCING_RUNTIMES):
-            out.append(n["metadata"]["name"])
-    return sorted(out)
-
-
-def not_enforced_warning(names: list[str]) -> str:
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return (f"NetworkPolicy is not enforced on node{'s' if len(names) > 1 else ''} {shown}: local and "
-            f"simulated nodes run pods without a network namespace of their own, so kubetui cannot filter "
-            f"their traffic; the policy is stored, and enforced only on Docker nodes")
-
 
 class NetworkPolicyStrategy(Strategy):
     track_generation = True

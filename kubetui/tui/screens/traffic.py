@@ -149,7 +149,7 @@ class TrafficScreen(Screen[None]):
         self.title = f"traffic to service {md['namespace']}/{md['name']}"
         self.app.bridge.ensure("endpoints")  # type: ignore[attr-defined]
         self.app.bridge.ensure("pods")  # type: ignore[attr-defined]  # their declared containerPorts
-        self.app.bridge.ensure("networkpolicies")  # type: ignore[attr-defined]  # who may reach them
+        self.app.bridge.ensure("networkpolicies", "nodes")  # type: ignore[attr-defined]  # who may reach them
         self.poll()
         self.set_interval(self.POLL_SECONDS, self.poll)
 
@@ -177,5 +177,6 @@ class TrafficScreen(Screen[None]):
         endpoint_pods = [pods[name] for _, name in addresses if name in pods]
         policies = list(self.app.bridge.objects("networkpolicies").values())  # type: ignore[attr-defined]
         rules_of = getattr(backend, "policy_traffic", None)
+        nodes = list(self.app.bridge.objects("nodes").values())  # type: ignore[attr-defined]
         self.query_one("#traffic-policies", Static).update(
-            policy_table(endpoint_pods, policies, rules_of() if rules_of else []))
+            policy_table(endpoint_pods, policies, rules_of() if rules_of else [], nodes=nodes))
