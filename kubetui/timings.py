@@ -62,6 +62,11 @@ class Timings:
     # kubelet: image pull backoff (ImagePullBackOff) starts at this and doubles to the max
     image_pull_backoff_initial_seconds: float = 10.0
     image_pull_backoff_max_seconds: float = 300.0
+    # kube-scheduler / kube-controller-manager leader election (--leader-elect-lease-duration,
+    # --leader-elect-renew-deadline, --leader-elect-retry-period)
+    leader_lease_duration_seconds: float = 15.0
+    leader_renew_deadline_seconds: float = 10.0
+    leader_retry_period_seconds: float = 2.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -108,6 +113,9 @@ LAB = Timings(
     job_pod_update_batch_seconds=0.1,
     image_pull_backoff_initial_seconds=2.0,
     image_pull_backoff_max_seconds=20.0,
+    leader_lease_duration_seconds=2.0,
+    leader_renew_deadline_seconds=1.5,
+    leader_retry_period_seconds=0.5,
 )
 
 PRESETS = {t.name: t for t in (LAB, KUBERNETES)}

@@ -12,7 +12,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kubetui.api.resources import resource_for
 from kubetui.apiserver.audit import AUDIT_FILE, AuditLog, load_policy
@@ -27,6 +27,7 @@ from kubetui.apiserver.registry import Registry
 from kubetui.apiserver.server import APIServer
 from kubetui.apiserver.strategies.services import kubernetes_service_ip
 from kubetui.client.kubeconfig import write_kubeconfig
+from kubetui.client.leaderelection import ElectionConfig, LeaderElector
 from kubetui.client.reconciles import ReconcileLog, RecordingClient
 from kubetui.client.record import EventRecorder
 from kubetui.clock import Clock
@@ -82,6 +83,8 @@ class ControlPlane:
     proxy_metrics: list[str] | None = None
     #: every controller sync and scheduling cycle (served as controlplane.kubetui.dev reconciles)
     reconcile_log: Any = None
+    #: leader election per component Lease (kube-system/kube-scheduler, kube-controller-manager)
+    elections: dict[str, LeaderElector] = field(default_factory=dict)
 
     @property
     def api_advertise_address(self) -> str:
@@ -127,10 +130,8 @@ class ControlPlane:
         self.reconcile_log = ReconcileLog(clock=self.clock)
         progress("scheduler", "starting the scheduler: it picks a node for every new pod")
         self.dial = TimeDial(self.clock)
-        self.scheduler = Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
-                                   timings=self.settings.timing_preset, reconcile_log=self.reconcile_log,
-                                   dial=self.dial)
-        await self.scheduler.start()
+        self.scheduler = self._make_scheduler()
+        await self._lead("kube-scheduler", "scheduler", self._make_scheduler)
         self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)
         if self.settings.provider in ("docker", "local"):
             self.ingress_dataplane = await self._start_ingress()
@@ -140,7 +141,7 @@ class ControlPlane:
                                 f"{self.ingress_dataplane.https_port}")
         progress("controllers", "starting the controller manager: it turns Deployments into pods")
         self.controllers = self._make_controllers()
-        await self.controllers.start()
+        await self._lead("kube-controller-manager", "controllers", self._make_controllers)
         self.apiserver.extensions[NETWORKING_GROUP] = functools.partial(serve_traffic, self)
         self.apiserver.extensions[CONTROLPLANE_GROUP] = functools.partial(serve_controlplane, self)
         self.apiserver.extensions[PULLS_GROUP] = functools.partial(serve_pulls, self._image_puller())
@@ -214,6 +215,32 @@ class ControlPlane:
             return await source.pull(node, image, auth)
         return pull
 
+    def _make_scheduler(self) -> Scheduler:
+        return Scheduler(self.client, profile=self.settings.scheduler_profile, clock=self.clock,
+                         timings=self.settings.timing_preset, reconcile_log=self.reconcile_log, dial=self.dial)
+
+    async def _lead(self, lease: str, attr: str, make: Callable[[], Any]) -> None:
+        """Run a component only while it holds its Lease in kube-system, as kube-scheduler and
+        kube-controller-manager do with --leader-elect. Alone, it leads at once (after a crash,
+        once the dead holder's lease has run out). Losing the lease stops the component; it
+        starts afresh when leading again, as a restarted process would."""
+        t = self.settings.timing_preset
+        config = ElectionConfig(t.leader_lease_duration_seconds, t.leader_renew_deadline_seconds,
+                                t.leader_retry_period_seconds)
+
+        async def started() -> None:
+            await getattr(self, attr).start()
+
+        async def stopped() -> None:
+            old = getattr(self, attr)
+            setattr(self, attr, make())
+            await old.stop()
+
+        elector = LeaderElector(self.client, lease, config=config, on_started=started, on_stopped=stopped)
+        await elector.acquire()
+        elector.start()
+        self.elections[lease] = elector
+
     def _make_controllers(self) -> ControllerManager:
         cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset,
                                api_server_endpoint=(self.api_advertise_address, self.apiserver.port),
@@ -280,6 +307,8 @@ class ControlPlane:
         )
 
     async def stop(self) -> None:
+        for elector in self.elections.values():
+            await elector.stop()  # releases the Leases: a next control plane leads at once
         for part in (self.controllers, self.scheduler):
             if part is not None:
                 try:
