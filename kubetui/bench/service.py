@@ -122,6 +122,25 @@ async def _proxy_endpoints(address: str) -> set[str]:
     return set((doc.get("services") or {}).get("default/web", {}))
 
 
+async def _poll_endpoints(node: str, programmed: dict[str, dict[str, float]], stop: asyncio.Event) -> None:
+    """Note when each endpoint first shows in ``node``'s kube-proxy ``/traffic``, until ``stop``."""
+    while not stop.is_set():
+        now = time.monotonic()
+        for ep in await _proxy_endpoints(node):
+            programmed.setdefault(ep, {}).setdefault(node, now)
+        await asyncio.sleep(0.01)
+
+
+async def _stop(tasks: list[asyncio.Task], stop: asyncio.Event, timeout: float = 5.0) -> None:
+    """End the pollers: set ``stop``, cancel, and wait (bounded). Cancelling alone is not enough on
+    Python 3.11, whose ``asyncio.wait_for`` can swallow a cancellation that arrives as the awaited
+    call completes: a ``while True`` poller then never ends, and gathering it hung the bench."""
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.wait(tasks, timeout=timeout)
+
+
 async def _propagation(cp, nodes: list[str], add: int, batch: int) -> list[float]:
     """Seconds from Ready (as a watch on the API server sees it) to the endpoint on every node."""
     client = cp.client
@@ -138,15 +157,10 @@ async def _propagation(cp, nodes: list[str], add: int, batch: int) -> list[float
             if ip and _ready(pod) and f"{ip}:8080" not in ready_at:
                 ready_at[f"{ip}:8080"] = time.monotonic()
 
-    async def poll(node: str) -> None:
-        while True:
-            now = time.monotonic()
-            for ep in await _proxy_endpoints(node):
-                programmed.setdefault(ep, {}).setdefault(node, now)
-            await asyncio.sleep(0.01)
-
+    stop = asyncio.Event()
     before = {f"{p['status']['podIP']}:8080" for p in await _ready_web(client, 1) or []}
-    tasks = [asyncio.create_task(watch())] + [asyncio.create_task(poll(n)) for n in nodes]
+    tasks = [asyncio.create_task(watch())] + [asyncio.create_task(_poll_endpoints(n, programmed, stop))
+                                              for n in nodes]
     try:
         replicas = len(before)
         for _ in range(max(1, add // batch)):
@@ -157,9 +171,7 @@ async def _propagation(cp, nodes: list[str], add: int, batch: int) -> list[float
             await _until("every node's rules", lambda: asyncio.sleep(0, all(
                 len(programmed.get(ep, {})) == len(nodes) for ep in new())), 30, 0.02)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _stop(tasks, stop)
     # a rule written before the watch delivered Ready counts as 0 (the proxy was faster than our watch)
     return [max(0.0, max(programmed[ep].values()) - ready_at[ep]) for ep in ready_at if ep not in before]
 
