@@ -1,0 +1,179 @@
+"""The API server load balancer: one address on 127.0.0.1 in front of several API servers.
+
+Upstream: a cluster with several control-plane nodes puts a TCP load balancer
+(kubeadm's docs: HAProxy with keepalived, or a cloud LB; kind's
+``kindest/haproxy`` container) in front of the kube-apiservers. kubeconfigs,
+kubelets and kube-proxies use its address, so losing one API server costs
+nothing but the connections it held. It balances *TCP* (TLS passes through:
+every API server has a certificate for the same address) and health-checks each
+backend on ``/readyz``: an API server that lost its etcd, or is shutting down,
+says so there and stops getting new connections.
+
+``choose`` (round robin over healthy backends) and ``next_health`` (how many
+checks in a row flip a backend, HAProxy's ``rise``/``fall``) are pure; the
+server and the checker are thin asyncio loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+from typing import Sequence
+
+log = logging.getLogger(__name__)
+
+RISE, FALL = 2, 2  # HAProxy's defaults: 2 good checks bring a backend in, 2 bad ones take it out (kubeadm's example)
+
+
+@dataclass
+class Backend:
+    host: str
+    port: int
+    healthy: bool = False
+    streak: int = 0  # consecutive check results that disagree with ``healthy``
+    connections: int = 0
+    served: int = 0
+    last_error: str = ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def next_health(b: Backend, ok: bool, *, rise: int = RISE, fall: int = FALL) -> tuple[bool, int]:
+    """A backend's health after one check: it flips after ``rise`` good (``fall`` bad) checks in a row."""
+    if ok == b.healthy:
+        return b.healthy, 0
+    streak = b.streak + 1
+    if streak >= (rise if ok else fall):
+        return ok, 0
+    return b.healthy, streak
+
+
+def choose(backends: Sequence[Backend], cursor: int) -> tuple[Backend | None, int]:
+    """Round robin over the healthy backends, starting after ``cursor``; None when none is healthy."""
+    n = len(backends)
+    for i in range(1, n + 1):
+        b = backends[(cursor + i) % n]
+        if b.healthy:
+            return b, (cursor + i) % n
+    return None, cursor
+
+
+@dataclass
+class APILoadBalancer:
+    """A TCP proxy on ``host:port`` over ``backends``, checking each one's ``/readyz``."""
+
+    backends: list[Backend]
+    ca_pem: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    interval: float = 0.25
+    timeout: float = 1.0
+    _server: asyncio.base_events.Server | None = None
+    _checker: asyncio.Task[None] | None = None
+    _cursor: int = -1
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> None:
+        await self.check_all()
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._checker = asyncio.get_running_loop().create_task(self._check_loop())
+
+    async def stop(self) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for t in list(self._tasks):
+            t.cancel()
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    # -- health ------------------------------------------------------------------------------
+    async def _readyz(self, b: Backend) -> bool:
+        ctx = ssl.create_default_context(cadata=self.ca_pem)
+        ctx.check_hostname = False  # the serving certificate names the LB's address, not each backend's
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(b.host, b.port, ssl=ctx), self.timeout)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            b.last_error = str(exc) or type(exc).__name__
+            return False
+        try:
+            writer.write(f"GET /readyz HTTP/1.1\r\nHost: {b.host}\r\nConnection: close\r\n\r\n".encode())
+            status = await asyncio.wait_for(reader.readline(), self.timeout)
+            ok = status.split(b" ")[1:2] == [b"200"]
+            b.last_error = "" if ok else status.decode(errors="replace").strip()
+            return ok
+        except (OSError, asyncio.TimeoutError, IndexError) as exc:
+            b.last_error = str(exc) or type(exc).__name__
+            return False
+        finally:
+            writer.close()
+
+    async def check_all(self) -> None:
+        results = await asyncio.gather(*(self._readyz(b) for b in self.backends))
+        for b, ok in zip(self.backends, results):
+            healthy, b.streak = next_health(b, ok)
+            if healthy != b.healthy:
+                log.info("API server %s is now %s", b.address, "up" if healthy else f"down ({b.last_error})")
+            b.healthy = healthy
+
+    async def _check_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.check_all()
+            except Exception:  # noqa: BLE001 - the checker must outlive one bad round
+                log.exception("API load balancer health check")
+
+    # -- proxying ----------------------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        tried: set[str] = set()
+        try:
+            while True:
+                b, self._cursor = choose([x for x in self.backends if x.address not in tried], self._cursor)
+                if b is None:
+                    writer.close()  # no API server is ready: the client sees a refused/closed connection
+                    return
+                tried.add(b.address)
+                try:
+                    up_r, up_w = await asyncio.wait_for(asyncio.open_connection(b.host, b.port), self.timeout)
+                except (OSError, asyncio.TimeoutError):
+                    continue  # the next healthy backend, before the client has sent a byte
+                b.connections += 1
+                b.served += 1
+                try:
+                    await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+                finally:
+                    b.connections -= 1
+                return
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            if not writer.is_closing():
+                writer.close()
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await src.read(65536):
+            dst.write(chunk)
+            await dst.drain()
+    except (OSError, asyncio.CancelledError):
+        pass
+    finally:
+        if not dst.is_closing():
+            try:
+                dst.write_eof()
+            except (OSError, RuntimeError):
+                dst.close()

@@ -1,0 +1,72 @@
+"""The API load balancer: round robin over ready API servers, health by /readyz with rise/fall, kubectl through it."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+
+from kubetui.apiserver.server import APIServer
+from kubetui.cluster.apilb import APILoadBalancer, Backend, choose, next_health
+
+from tests.apiserver.test_http_support import start_cluster
+
+
+def test_a_backend_flips_after_two_checks_in_a_row():
+    b = Backend("h", 1, healthy=True)
+    assert next_health(b, False) == (True, 1)
+    b.streak = 1
+    assert next_health(b, False) == (False, 0)
+    b.healthy, b.streak = False, 1
+    assert next_health(b, True) == (True, 0)
+    b.streak = 0
+    assert next_health(b, False) == (False, 0)  # agrees: nothing to count
+
+
+def test_round_robin_skips_unhealthy_backends():
+    bs = [Backend("a", 1, healthy=True), Backend("b", 2, healthy=False), Backend("c", 3, healthy=True)]
+    picked, cursor = [], -1
+    for _ in range(4):
+        b, cursor = choose(bs, cursor)
+        picked.append(b.host)
+    assert picked == ["a", "c", "a", "c"]
+    assert choose([Backend("x", 1)], 0) == (None, 0)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def two_servers(tmp_path_factory):
+    c = await start_cluster(tmp_path_factory.mktemp("apilb"))
+    from kubetui.apiserver.certs import ensure_pki
+    pki = ensure_pki(c.state_dir, "test")
+    second = APIServer(c.registry, port=0, ssl_context=pki.server_ssl_context(), authenticator=c.server.authenticator
+                       .primary)
+    await second.start()
+    lb = APILoadBalancer([Backend("127.0.0.1", c.server.port), Backend("127.0.0.1", second.port)],
+                         ca_pem=pki.ca_pem().decode(), interval=0.05)
+    await lb.start()
+    # kubectl talks to the load balancer, as a kubeadm HA cluster's kubeconfig does
+    text = c.kubeconfig.read_text().replace(c.server.url, lb.url)
+    (c.state_dir / "lb.kubeconfig").write_text(text)
+    yield c, second, lb
+    await lb.stop()
+    await second.stop()
+    await c.stop()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_kubectl_through_the_balancer_survives_losing_one_api_server(two_servers):
+    import asyncio
+    c, second, lb = two_servers
+    kcfg = str(c.state_dir / "lb.kubeconfig")
+    for i in range(4):
+        rc, out, err = await c.kubectl(f"--kubeconfig={kcfg}", "create", "configmap", f"cm{i}", "--from-literal=a=b")
+        assert rc == 0, err
+    assert all(b.served >= 1 for b in lb.backends)  # both answered
+    await second.stop()  # one API server goes away
+    for _ in range(100):
+        if not lb.backends[1].healthy:
+            break
+        await asyncio.sleep(0.05)
+    assert not lb.backends[1].healthy and lb.backends[0].healthy
+    for i in range(4):
+        rc, out, err = await c.kubectl(f"--kubeconfig={kcfg}", "get", "configmap", f"cm{i}")
+        assert rc == 0, err
