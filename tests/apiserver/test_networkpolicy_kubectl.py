@@ -127,3 +127,42 @@ async def test_a_cluster_with_local_nodes_says_it_cannot_enforce_policies(cluste
                "pods without a network namespace of their own" in err
     finally:
         await cluster.store.delete(resource_for("nodes").key("netpol-local-1"))
+
+
+async def test_the_official_python_client_creates_reads_and_is_refused(cluster):
+    """``NetworkingV1Api`` with the client's own models: defaults come back, a bad CIDR is its ApiException 422."""
+    import asyncio
+    import json
+
+    from kubernetes import client as k8s
+    from kubernetes.client.rest import ApiException
+
+    from tests.apiserver.test_pyclient import api_client
+
+    def run() -> tuple[object, ApiException]:
+        with api_client(cluster) as api:
+            net = k8s.NetworkingV1Api(api)
+            body = k8s.V1NetworkPolicy(
+                metadata=k8s.V1ObjectMeta(name="pyclient-allow"),
+                spec=k8s.V1NetworkPolicySpec(
+                    pod_selector=k8s.V1LabelSelector(match_labels={"app": "db"}),
+                    egress=[k8s.V1NetworkPolicyEgressRule(ports=[k8s.V1NetworkPolicyPort(port=53)])]))
+            net.create_namespaced_network_policy("default", body)
+            got = net.read_namespaced_network_policy("pyclient-allow", "default")
+            bad = k8s.V1NetworkPolicy(metadata=k8s.V1ObjectMeta(name="pyclient-bad"), spec=k8s.V1NetworkPolicySpec(
+                pod_selector=k8s.V1LabelSelector(),
+                ingress=[k8s.V1NetworkPolicyIngressRule(_from=[k8s.V1NetworkPolicyPeer(
+                    ip_block=k8s.V1IPBlock(cidr="10.0.0.0/99"))])]))
+            try:
+                net.create_namespaced_network_policy("default", bad)
+            except ApiException as e:
+                return got, e
+            raise AssertionError("a bad CIDR was accepted")
+
+    got, err = await asyncio.to_thread(run)
+    assert got.spec.policy_types == ["Ingress", "Egress"] and got.spec.egress[0].ports[0].protocol == "TCP"
+    assert err.status == 422
+    cause = json.loads(err.body)["details"]["causes"][0]
+    assert cause == {"reason": "FieldValueInvalid", "field": "spec.ingress[0].from[0].ipBlock.cidr",
+                     "message": 'Invalid value: "10.0.0.0/99": must be a valid CIDR value, '
+                                "(e.g. 10.9.8.0/24 or 2001:db8::/64)"}
