@@ -16,6 +16,7 @@ import copy
 from typing import Any
 
 from kubetui.api import errors
+from kubetui.client import reconciles
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.controllers import daemonset_util as dsu
 from kubetui.controllers import history
@@ -108,6 +109,8 @@ class DaemonSetController(PodOwnerHandlers, Controller):
                 in_backoff = {node for (u, node), (until, _) in self.failed_backoff.items()
                               if u == uid and until > now}
                 actions = dsu.decide(ds, nodes, pods_by_node, now, eligible, hash_, in_backoff)
+                if (rec := reconciles.current()) is not None:
+                    _record(rec, ds, nodes, eligible, pods_by_node, actions)
                 for node_name, pod_name in actions.failed_on:
                     _, delay = self.failed_backoff.get((uid, node_name), (0.0, FAILED_POD_BACKOFF_INITIAL / 2))
                     delay = min(delay * 2, FAILED_POD_BACKOFF_MAX)
@@ -214,3 +217,17 @@ class DaemonSetController(PodOwnerHandlers, Controller):
                 await self.client.delete("controllerrevisions", meta(cr)["name"], meta(cr).get("namespace"))
             except errors.NotFound:
                 pass
+
+
+def _record(rec: Any, ds: Obj, nodes: list[Obj], eligible: Any, pods_by_node: dict[str, list[Obj]],
+            actions: dsu.DaemonSetActions) -> None:
+    """The reconcile log's words: ``want a pod on 3 of 4 nodes, have 2`` and ``create a pod on node-3``."""
+    want = sum(1 for n in nodes if eligible.get(meta(n)["name"], (False, False))[0])
+    have = sum(1 for pods in pods_by_node.values() if pods)
+    rec.observe(f"want a pod on {want} of {len(nodes)} nodes, have pods on {have}")
+    for node in actions.create_on:
+        rec.decide(f"create a pod on {node}", action="create", node=node)
+    for pod, why in actions.delete:
+        rec.decide(f"delete pod {pod}: {why}", action="delete", pod=pod)
+    for node in actions.backing_off:
+        rec.decide(f"wait: the failed pod on {node} backs off", action="wait", node=node)

@@ -17,6 +17,7 @@ from typing import Any
 
 from kubetui.api import errors
 from kubetui.api.selectors import selector_from_set
+from kubetui.client import reconciles
 from kubetui.client.informer import split_key
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import is_deleting, is_pod_ready, labels_of, meta
@@ -180,6 +181,10 @@ class EndpointsController(ServiceWatcher):
             return None  # manual Endpoints
         else:
             subsets = compute_subsets(svc, selected_pods(self.pod_informer, svc))
+        if (rec := reconciles.current()) is not None:
+            ready = sum(len(s.get("addresses") or ()) for s in subsets)
+            not_ready = sum(len(s.get("notReadyAddresses") or ()) for s in subsets)
+            rec.observe(f"{ready} ready and {not_ready} not-ready endpoint addresses for the Service's selector")
         labels = dict(labels_of(svc))
         if (svc.get("spec") or {}).get("clusterIP") == "None":
             labels[HEADLESS_LABEL] = ""
@@ -188,6 +193,7 @@ class EndpointsController(ServiceWatcher):
         except errors.NotFound:
             current = None
         if current is None:
+            reconciles.decide(f"create Endpoints {name}", action="create")
             body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
                          "metadata": {"name": name, "namespace": ns, "labels": labels}}
             if subsets:
@@ -199,6 +205,7 @@ class EndpointsController(ServiceWatcher):
             return None
         if (current.get("subsets") or []) == subsets and (labels_of(current) == labels):
             return None
+        reconciles.decide(f"update Endpoints {name}: its addresses changed", action="update")
         body = copy.deepcopy(current)
         body["metadata"]["labels"] = labels
         if subsets:

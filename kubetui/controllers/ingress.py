@@ -88,6 +88,7 @@ def desired_config(ingresses: Iterable[Obj], classes: Iterable[Obj], services: I
 
 class IngressController(Controller):
     name = "ingress-controller"
+    kind = "Ingress"
     component = "ingress-controller"
 
     def __init__(self, *args: Any, dataplane: IngressDataPlane, **kw: Any) -> None:

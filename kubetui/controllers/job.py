@@ -25,6 +25,7 @@ from typing import Any
 
 from kubetui.api import errors
 from kubetui.client.base import MERGE_PATCH
+from kubetui.client import reconciles
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.clock import parse_rfc3339, rfc3339
 from kubetui.controllers import job_util as ju
@@ -174,6 +175,12 @@ class JobController(Controller):
         now = self.clock.time()
         ns = meta(job).get("namespace")
         t = ju.tally(job, pods, self.counted)
+        if (rec := reconciles.current()) is not None:
+            comp = ju.spec(job).get("completions")
+            rec.observe(f"{len(t.active)} active, {t.succeeded} succeeded, {t.failed} failed"
+                        + (f" of {comp} completions" if comp is not None else "")
+                        + (f"; {t.terminating} terminating" if t.terminating else "")
+                        + ("" if satisfied else "; waiting to see the pods it created (expectations)"))
         st = copy.deepcopy(ju.status(job))
         record = self.backoff.setdefault(key, BackoffRecord())
         # 1. record the newly finished pods as uncounted, durably, before touching them.
@@ -267,8 +274,11 @@ class JobController(Controller):
         budget = want - len(t.active)
         if ju.spec(job).get("podReplacementPolicy") == "Failed":
             budget -= t.terminating  # wait until a replaced pod has really stopped
+        reconciles.observe(f"want {want} active (parallelism, completions left), have {len(t.active)}")
         if budget < 0:
             excess = sorted(t.active, key=lambda p: (ju.phase(p) == "Running", -(ju.pod_index(p) or 0)))[:-budget]
+            reconciles.decide(f"delete {len(excess)} pods: {', '.join(meta(p)['name'] for p in excess)}",
+                              action="delete", count=len(excess))
             await self._delete_pods(key, job, excess, count=False)
             return None, 0, len(excess)
         if budget == 0:
@@ -277,7 +287,9 @@ class JobController(Controller):
                                  self.timings.job_backoff_max_seconds)
         remaining = record.last_failure + delay - now
         if record.failures and remaining > 0:
+            reconciles.decide(f"wait {remaining:.1f}s: backoff after {record.failures} failures", action="wait")
             return remaining, 0, 0
+        reconciles.decide(f"create {budget} pod{'s' if budget > 1 else ''}", action="create", count=budget)
         if ju.spec(job).get("completionMode") == "Indexed":
             indexes: list[int | None] = list(ju.indexes_to_start(job, t, budget))
         else:

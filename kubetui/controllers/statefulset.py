@@ -17,6 +17,7 @@ from typing import Any
 
 from kubetui.api import errors
 from kubetui.api.patch import MERGE_PATCH
+from kubetui.client import reconciles
 from kubetui.client.informer import CONTROLLER_INDEX, split_key
 from kubetui.controllers import history
 from kubetui.controllers import statefulset_util as ssu
@@ -71,6 +72,8 @@ class StatefulSetController(PodOwnerHandlers, Controller):
         if not is_deleting(sts) and self.expectations.satisfied(key):
             claims = {meta(c)["name"] for c in self.pvc_informer.list(ns)}
             actions = ssu.decide(sts, pods, claims, meta(update)["name"], now)  # type: ignore[arg-type]
+            if (rec := reconciles.current()) is not None:
+                _record(rec, sts, pods, actions)
             if actions:
                 await self._act(key, sts, actions, pods, current, update, claims)
             await self._truncate_history(sts, list(pods.values()), current, update)
@@ -217,3 +220,21 @@ class StatefulSetController(PodOwnerHandlers, Controller):
                 await self.client.delete("controllerrevisions", meta(cr)["name"], meta(cr).get("namespace"))
             except errors.NotFound:
                 pass
+
+
+def _record(rec: Any, sts: Obj, pods: dict[Any, Obj], actions: ssu.StatefulSetActions) -> None:
+    """The reconcile log's words: ``want 3, have 2 pods (0, 1)`` and ``create pod web-2``."""
+    want = int((sts.get("spec") or {}).get("replicas", 1) or 0)
+    have = sorted(o for o in pods if o is not None)
+    rec.observe(f"want {want}, have {len(have)} pods" + (f" (ordinals {', '.join(map(str, have))})" if have else ""))
+    name = meta(sts)["name"]
+    for ordinal in actions.create_claims:
+        rec.decide(f"create the volume claims of {name}-{ordinal}", action="create-claims", ordinal=ordinal)
+    for ordinal in actions.create_pods:
+        rec.decide(f"create pod {name}-{ordinal}", action="create", ordinal=ordinal)
+    for pod, why in actions.delete_pods:
+        rec.decide(f"delete pod {pod}: {why}", action="delete", pod=pod)
+    for pod, labels in actions.relabel:
+        rec.decide(f"put back pod {pod}'s identity labels {labels}", action="relabel", pod=pod)
+    if actions.waiting_for:
+        rec.decide(f"wait: {actions.waiting_for}", action="wait")

@@ -231,3 +231,42 @@ async def test_the_ring_is_bounded_and_keeps_the_newest(api, clock):
     assert log.oldest_seq == log.last_seq - 24
     assert kept[-1].name == "rs-39"
     assert log.since(log.last_seq - 3, tail=2) == kept[-2:]
+
+
+async def test_the_workload_controllers_say_what_they_saw_and_decided(api, clock, manager_for):
+    from ctrl_helpers import node
+    await node(api, "node-1", clock)
+    cm = await manager_for("statefulset", "daemonset", "job", "endpoints")
+    template = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    await api.create("statefulsets", {"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                      "metadata": {"name": "db", "namespace": "default"},
+                                      "spec": {"replicas": 2, "serviceName": "db", "podManagementPolicy": "Parallel",
+                                               "selector": {"matchLabels": {"app": "x"}}, "template": template}},
+                     "default")
+    await api.create("daemonsets", {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                    "metadata": {"name": "agent", "namespace": "default"},
+                                    "spec": {"selector": {"matchLabels": {"app": "a"}},
+                                             "template": {**template, "metadata": {"labels": {"app": "a"}}}}},
+                     "default")
+    await api.create("jobs", {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
+                              "spec": {"completions": 3, "parallelism": 2,
+                                       "template": {"spec": {"restartPolicy": "Never",
+                                                             "containers": [{"name": "c", "image": "perl"}]}}}},
+                     "default")
+    await api.create("services", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                                  "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}, "default")
+    await cm.settle()
+
+    def said(controller: str, obj: str) -> tuple[list[str], list[str]]:
+        recs = [r for r in cm.reconcile_log.since(0) if r.controller == controller and r.object == obj]
+        assert recs, f"no record of {controller} for {obj}"
+        return [o for r in recs for o in r.observed], [d["text"] for r in recs for d in r.decided]
+
+    observed, decided = said("statefulset", "StatefulSet/default/db")
+    assert observed[0] == "want 2, have 0 pods" and {"create pod db-0", "create pod db-1"} <= set(decided)
+    observed, decided = said("daemonset", "DaemonSet/default/agent")
+    assert observed[0] == "want a pod on 1 of 1 nodes, have pods on 0" and "create a pod on node-1" in decided
+    observed, decided = said("job", "Job/default/pi")
+    assert observed[0].startswith("0 active, 0 succeeded, 0 failed of 3 completions") and "create 2 pods" in decided
+    observed, decided = said("endpoints", "Service/default/web")
+    assert observed[0].endswith("endpoint addresses for the Service's selector") and "create Endpoints web" in decided
