@@ -52,6 +52,8 @@ class ClusterCommands(Provider):
             ("Cluster map", lambda: app.switch_mode("map"), "control plane, nodes and their pods"),
             ("Events stream", lambda: app.switch_mode("events"), "what the cluster is telling you"),
             ("Store", lambda: app.switch_mode("store"), "etcd keys, revisions and the watch stream"),
+            ("Activity (reconcile log)", app.open_activity,
+             "every controller sync and scheduling cycle: what it saw, decided and wrote"),
         ]
         for res in BROWSABLE:
             entries.append((f"Browse {res}", lambda r=res: app.show_resource(r), f"kubectl get {res}"))
@@ -205,6 +207,11 @@ class KubetuiApp(LessonActions, App[None]):
     def open_detail(self, resource: str, obj: Obj, *, tab: str = "describe") -> None:
         from kubetui.tui.screens.detail import DetailScreen
         self.push_screen(DetailScreen(resource, obj, tab=tab))
+
+    def open_activity(self, object: str | None = None) -> None:
+        """The activity view (the reconcile log), of everything or of ``object`` (``Deployment/ns/name``)."""
+        from kubetui.tui.screens.activity import ActivityScreen
+        self.push_screen(ActivityScreen(object))
 
     def cycle_namespace(self) -> None:
         names = sorted(o["metadata"]["name"] for o in self.bridge.objects("namespaces").values())

@@ -101,6 +101,11 @@ class ClusterBackend(Protocol):
         node's kube-proxy last found; empty if unknown."""
         ...
 
+    async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
+                         tail: int | None = None, wait: float | None = None) -> dict[str, Any]:
+        """The reconcile log's records after ``since`` (a ``ReconcileRecordList``, ``kubetui.client.views``)."""
+        ...
+
 
 class ClientBackend:
     """A backend that only has a ``Client`` (and maybe a kubeconfig): works with any kubetui cluster.
@@ -199,6 +204,16 @@ class ClientBackend:
     def policy_traffic(self) -> list[dict[str, Any]]:
         """NetworkPolicy counters (``kubetui.client.views.policy_traffic``'s rules); none without kubetui's API."""
         return []
+
+    async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
+                         tail: int | None = None, wait: float | None = None) -> dict[str, Any]:
+        """From kubetui's controlplane group when the client speaks HTTP; else an empty list that says so."""
+        if getattr(self.client, "request", None) is None:
+            return {"kind": "ReconcileRecordList", "items": [], "lastSeq": since, "oldestSeq": since + 1,
+                    "unavailable": "this backend's client cannot reach kubetui's controlplane API group"}
+        from kubetui.client import views
+        return await views.reconciles(self.client, since=since, object=object, controller=controller, tail=tail,
+                                      wait=wait)
 
     async def pod_exec(self, namespace: str, name: str, command: list[str], *,
                        container: str | None = None, tty: bool = True) -> "ExecStream":

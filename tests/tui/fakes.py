@@ -334,6 +334,10 @@ class FakeBackend(ClientBackend):
         self.probes: dict[str, dict[str, str]] = {}
         #: NetworkPolicy counters, as kubetui.client.views.policy_traffic's rules (a test sets them)
         self.policy_rules: list[dict] = []
+        #: the control plane's reconcile log, as a real one (tests publish records into it)
+        from kubetui.client.reconciles import ReconcileLog
+        from kubetui.clock import FakeClock
+        self.reconcile_log = ReconcileLog(clock=FakeClock(FIXED_NOW))
 
     def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
         if not self.with_progress:
@@ -371,3 +375,12 @@ class FakeBackend(ClientBackend):
     def service_probes(self, namespace: str, name: str) -> dict[str, str]:
         """What each endpoint's kube-proxy found knocking (a test sets ``probes``)."""
         return dict(self.probes.get(name, {}))
+
+    async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
+                         tail: int | None = None, wait: float | None = None) -> dict:
+        """What the control plane's endpoint answers (``kubetui.cluster.views.reconciles``), from this log."""
+        from kubetui.client.views import reconciles_object
+        log = self.reconcile_log
+        filters = {"object": object, "controller": controller, "tail": tail}
+        records = await log.wait(since, wait, **filters) if wait else log.since(since, **filters)
+        return reconciles_object([r.to_dict() for r in records], log.oldest_seq, log.last_seq)

@@ -87,6 +87,7 @@ class ObjectActions:
     | w | why here? the scheduler's decision for a pod |
     | t | traffic across a Service's endpoints |
     | F | port-forward: 127.0.0.1:<port> to the selected pod or Service |
+    | a | activity: the reconcile log of the selected object and what it owns (nothing selected: all) |
     """
 
     OBJECT_BINDINGS = [
@@ -106,6 +107,9 @@ class ObjectActions:
         Binding("t", "traffic", "Traffic", tooltip="how a Service's requests spread over its endpoints"),
         Binding("F", "port_forward", "Port-forward", show=False,
                 tooltip="forward a local port to the selected pod or Service (kubectl port-forward)"),
+        Binding("a", "activity", "Activity", show=False,
+                tooltip="the reconcile log: what the controllers and the scheduler decided about the "
+                        "selected object and what it owns (a Deployment: its ReplicaSets and pods)"),
     ]
 
     app: "KubetuiApp"
@@ -141,6 +145,18 @@ class ObjectActions:
         if sel := self._need("pods"):
             from kubetui.tui.screens.scheduler import SchedulerDecisionScreen
             self.app.push_screen(SchedulerDecisionScreen(sel[1]))
+
+    def action_activity(self) -> None:
+        """The activity view, filtered by the selected object (a Deployment: with its ReplicaSets and pods)."""
+        from kubetui.tui.screens.activity import ActivityScreen
+        sel = self.selected()
+        obj = None
+        if sel is not None:
+            res, o = sel
+            md = o.get("metadata") or {}
+            kind = resource_for(res).kind
+            obj = f"{kind}/{md['namespace']}/{md['name']}" if md.get("namespace") else f"{kind}/{md['name']}"
+        self.app.push_screen(ActivityScreen(obj))
 
     def action_traffic(self) -> None:
         if sel := self._need("services"):

@@ -19,6 +19,7 @@ from kubetui.tui.bridge import ObjectsChanged
 from kubetui.tui.screens.base import MainScreen, ObjectActions
 from kubetui.tui.widgets.control_plane import ControlPlanePanel
 from kubetui.tui.chips import chip_legend, chip_state
+from kubetui.tui.rollout import NEW_MARK, OLD_MARK, replica_set_marks
 from kubetui.tui.widgets.node_panel import NodePanel
 
 Obj = dict[str, Any]
@@ -54,6 +55,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self.pod_chip: dict[str, str] = {}
         self._legend_states: frozenset[str] = frozenset()
         self._status_text = ""
+        #: pods marked by ReplicaSet (old / new) because their Deployment is rolling out
+        self._rs_marks: dict[str, tuple[str, str]] = {}
 
     def compose_content(self) -> ComposeResult:
         with Vertical(id="map"):
@@ -66,7 +69,7 @@ class ClusterMapScreen(ObjectActions, MainScreen):
     def on_mount(self) -> None:
         self.title = f"kubetui · {self.app.backend.cluster_name}"
         self.sub_title = "cluster map"
-        self.app.bridge.subscribe(self, "nodes", "pods")
+        self.app.bridge.subscribe(self, "nodes", "pods", "replicasets")
         self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
         signal = getattr(self.app, "lesson_signal", None)
         if signal is not None:
@@ -97,7 +100,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         if not self._settled:
             # The first batch is the initial list: nothing "changed" yet, so nothing flashes.
             self._settled = all(self.app.bridge.is_synced(r) for r in ("nodes", "pods"))
-        self._rebuild(set(changes.get("nodes", {})), set(changes.get("pods", {})), flash=self._settled)
+        self._rebuild(set(changes.get("nodes", {})), set(changes.get("pods", {})), flash=self._settled,
+                      replicasets_changed=bool(changes.get("replicasets")))
 
     def refresh_all(self) -> None:
         """Rebuild every panel from the cache (the namespace changed), without flashing."""
@@ -112,7 +116,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         ns = self.app.namespace
         return pod is not None and (ns is None or pod["metadata"].get("namespace") == ns)
 
-    def _rebuild(self, changed_nodes: set[str], changed_pods: set[str], *, flash: bool = True) -> None:
+    def _rebuild(self, changed_nodes: set[str], changed_pods: set[str], *, flash: bool = True,
+                 replicasets_changed: bool = True) -> None:
         """Apply changes incrementally: move changed pods between panels, redraw only touched panels.
 
         Work is proportional to what changed, not to the cluster's size, so
@@ -180,10 +185,21 @@ class ClusterMapScreen(ObjectActions, MainScreen):
                 else:
                     grid.mount(panel)
                 panel.set_node(panel.node)
+        marks_changed = False
+        if changed_pods or replicasets_changed:
+            marks_changed = self._mark_rollouts()
         states = frozenset(self.pod_chip.values())
-        if states != self._legend_states:
+        if states != self._legend_states or marks_changed:
             self._legend_states = states
-            self.query_one("#legend", Static).update(chip_legend(states))
+            legend = chip_legend(states)
+            if self._rs_marks:
+                hashes = {NEW_MARK: set(), OLD_MARK: set()}
+                for mark, h in self._rs_marks.values():
+                    hashes[mark].add(h[:5])
+                legend.append(f" {NEW_MARK} new ReplicaSet ({', '.join(sorted(hashes[NEW_MARK]))})  "
+                              f"{OLD_MARK} old ({', '.join(sorted(hashes[OLD_MARK]))}): a rollout is under way",
+                              style="bold")
+            self.query_one("#legend", Static).update(legend)
         if touched or changed_nodes:
             self._sync_selection()
             if new or touched:
@@ -196,6 +212,18 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             self._status_text = status
             self.query_one("#map-status", Static).update(status)
         self.app.after_shown("pods", changed_pods)
+
+    def _mark_rollouts(self) -> bool:
+        """Mark the pods of Deployments whose pods come from more than one ReplicaSet; True if that changed."""
+        pods = self.app.bridge.objects("pods")
+        shown = {k: pods[k] for k in self.pod_node if k in pods}
+        marks = replica_set_marks(shown, self.app.bridge.objects("replicasets"))
+        if marks == self._rs_marks:
+            return False
+        self._rs_marks = marks
+        for name, panel in self.panels.items():
+            panel.set_rs_marks({k: marks[k] for k in panel.pods if k in marks})
+        return True
 
     # -- the lesson step's focus -----------------------------------------------------
 

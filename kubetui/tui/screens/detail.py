@@ -3,7 +3,9 @@
 Describe follows ``kubectl describe``; YAML is the object exactly as the API
 returns it (``kubectl get -o yaml``; Secret values masked until you ask);
 the owner chain walks ``metadata.ownerReferences`` up (Pod → ReplicaSet →
-Deployment), which is how garbage collection and rollouts are wired.
+Deployment), which is how garbage collection and rollouts are wired. A
+Deployment also has a Rollout tab: its ReplicaSet scale steps (from the
+reconcile log, else its Events) drawn against maxSurge and maxUnavailable.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import yaml
 from rich.syntax import Syntax
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -40,6 +42,7 @@ class DetailScreen(ObjectActions, Screen[None]):
     | escape / q | back |
     | x | reveal / mask Secret values |
     | 1-5 | describe / YAML / events / owners / access (who may do what: ServiceAccounts, bindings) |
+    | 6 | rollout (a Deployment's ReplicaSet scale steps) |
     """
 
     BINDINGS = [
@@ -50,6 +53,7 @@ class DetailScreen(ObjectActions, Screen[None]):
         Binding("3", "tab('events')", "Events", show=False),
         Binding("4", "tab('owners')", "Owners", show=False),
         Binding("5", "tab('access')", "Access", show=False),
+        Binding("6", "tab('rollout')", "Rollout", show=False),
         *[b for b in ObjectActions.OBJECT_BINDINGS if b.action not in ("describe", "yaml")],
     ]
 
@@ -69,6 +73,10 @@ class DetailScreen(ObjectActions, Screen[None]):
                 with TabPane(title, id=tab):
                     with VerticalScroll():
                         yield Static("", id=f"{tab}-body", classes="detail-body")
+            if self.resource == "deployments":
+                with TabPane("Rollout", id="rollout"):
+                    with VerticalScroll():
+                        yield Static("", id="rollout-body", classes="detail-body")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -134,6 +142,40 @@ class DetailScreen(ObjectActions, Screen[None]):
         self.query_one("#yaml-body", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
         self.query_one("#events-body", Static).update(events_table(self._events(), now).replace("[", r"\["))
         self.query_one("#owners-body", Static).update(self._owners_text())
+        if self.resource == "deployments" and self.is_mounted and self.active_tab == "rollout":
+            self.load_rollout()
+
+    @on(TabbedContent.TabActivated, "#detail-tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.resource == "deployments" and self.active_tab == "rollout":
+            self.load_rollout()
+
+    @work(exclusive=True, group="rollout")
+    async def load_rollout(self) -> None:
+        """The Deployment's scale steps: from the reconcile log, else from its ScalingReplicaSet Events."""
+        import asyncio
+
+        from kubetui.client.reconciles import ReconcileRecord
+
+        await asyncio.sleep(0.2)   # a burst of changes asks once (a newer call cancels this one)
+        from kubetui.tui import rollout
+
+        md = self.obj.get("metadata", {})
+        records: list[ReconcileRecord] = []
+        fetch = getattr(self.app.backend, "reconciles", None)
+        if fetch is not None:
+            try:
+                doc = await fetch(object=f"Deployment/{md.get('namespace')}/{md.get('name')}",
+                                  controller="deployment", tail=2000)
+                records = [ReconcileRecord.from_dict(i) for i in doc.get("items") or ()]
+            except Exception as exc:  # noqa: BLE001 - no log: the Events still tell the steps
+                self.log.debug(f"reconcile log: {exc}")
+        raw, source = rollout.steps_from_records(records), "reconcile log"
+        if not raw:
+            raw, source = rollout.steps_from_events(self._events()), "Deployment's events"
+        surge, unavailable = rollout.fenceposts(self.obj)
+        self.query_one("#rollout-body", Static).update(
+            rollout.draw_timeline(self.obj, rollout.timeline(raw), surge, unavailable, source=source))
 
     def _with_history(self, text: str, now: float) -> str:
         """An HPA's metric and replicas over time, from every status the watch delivered (kept per app)."""
@@ -183,6 +225,9 @@ class DetailScreen(ObjectActions, Screen[None]):
         self.render_all()
 
     def action_tab(self, tab: str) -> None:
+        if tab == "rollout" and self.resource != "deployments":
+            self.app.notify("Only Deployments roll out through ReplicaSets")
+            return
         self.query_one("#detail-tabs", TabbedContent).active = tab
 
     @property

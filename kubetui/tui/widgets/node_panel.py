@@ -56,6 +56,20 @@ def chip_label(pod: Obj, width: int = 14) -> str:
     return "…" + name[-(width - 1):]
 
 
+def chip_label_with_hash(pod: Obj, pod_hash: str, width: int = 14) -> str:
+    """During a rollout the template hash is what tells a pod's ReplicaSet: keep it, shorten the suffix.
+
+    >>> chip_label_with_hash({"metadata": {"name": "web-5f77454d7-mck92"}}, "5f77454d7")
+    'web-5f774…k92'
+    """
+    name = pod.get("metadata", {}).get("name", "")
+    m = _GENERATED.match(name)
+    if not m:
+        return chip_label(pod, width)
+    tail = "…" + m["suffix"][-3:]
+    return (m["base"] + pod_hash[:5])[: width - len(tail)] + tail
+
+
 def chip_order(pod: Obj) -> tuple[int, str, str, int, str]:
     """Where a pod's chip sits: grouped under its controller, in index order.
 
@@ -129,6 +143,14 @@ class NodePanel(Static):
         self._drawn_plan: tuple[Any, ...] | None = None
         #: pods the current lesson step is about (drawn with a ▸ marker)
         self.lesson_pods: set[str] = set()
+        #: mid-rollout, a pod's ReplicaSet: key -> (● new / ○ old, pod-template-hash) (``tui.rollout``)
+        self.rs_marks: dict[str, tuple[str, str]] = {}
+
+    def set_rs_marks(self, marks: dict[str, tuple[str, str]]) -> None:
+        """Mark pods by ReplicaSet (old vs new) while their Deployment rolls out; redraw if that changed."""
+        if marks != self.rs_marks:
+            self.rs_marks = marks
+            self.refresh()
 
     def set_lesson_focus(self, pods: set[str], node: bool) -> None:
         """Highlight what the lesson step is about: this node (``-lesson-focus``) and/or some of its pods."""
@@ -254,9 +276,10 @@ class NodePanel(Static):
         # A chip is " name " plus a marker and a gap: names as long as the panel allows stay whole.
         label_width = max(CHIP_LABEL_MIN, self.size.width - 4)
         infos = sorted((self._chip_info_for(key) + (key,) for key in self.pods), key=lambda i: i[2])
-        selected, flash, lesson = self.selected_pod, self._flash_until, self.lesson_pods
+        selected, flash, lesson, marks = self.selected_pod, self._flash_until, self.lesson_pods, self.rs_marks
         drawn = tuple((key, state, flash.get(key, 0) > now, key == selected, key in lesson,
-                       chip_label(pod, label_width)) for pod, state, _, _, key in infos)
+                       (marks[key][0] + chip_label_with_hash(pod, marks[key][1], label_width - 1)) if key in marks
+                       else chip_label(pod, label_width)) for pod, state, _, _, key in infos)
         return header, drawn
 
     def render(self) -> Text:
