@@ -30,15 +30,12 @@ def peer_words(peer: Obj) -> str:
         b = peer["ipBlock"]
         out = f"IPs {b.get('cidr')}"
         return out + (f" except {', '.join(b['except'])}" if b.get("except") else "")
-    pods = peer.get("podSelector")
-    nss = peer.get("namespaceSelector")
-    pod_part = "every pod" if pods is not None and not format_label_selector(pods).strip("<none>") \
-        else (f"pods {format_label_selector(pods)}" if pods is not None else "every pod")
-    if nss is None:
+    pods = format_label_selector(peer.get("podSelector"))
+    pod_part = f"pods {pods}" if peer.get("podSelector") and pods != "<none>" else "every pod"
+    if peer.get("namespaceSelector") is None:
         return f"{pod_part} of this namespace"
-    ns_part = "every namespace" if format_label_selector(nss) == "<none>" else \
-        f"namespaces {format_label_selector(nss)}"
-    return f"{pod_part} in {ns_part}"
+    nss = format_label_selector(peer["namespaceSelector"])
+    return f"{pod_part} in {'every namespace' if nss == '<none>' else 'namespaces ' + nss}"
 
 
 def ports_words(ports: list[Obj] | None) -> str:
