@@ -196,13 +196,19 @@ async def test_pausing_and_resuming_a_busy_cluster_loses_no_work_and_deadlocks_n
     assert len({p["metadata"]["name"] for p in items}) == pods_wanted
 
     async def tick() -> None:
-        await clock.advance(0.05)
+        await clock.advance(0.5)
         await asyncio.sleep(0.01)
 
     async def counted() -> bool:        # each ReplicaSet's status caught up with its 100 running pods
         rss = (await api.list("replicasets", "default"))["items"]
         return all((r.get("status") or {}).get("readyReplicas") == pods_wanted // 10 for r in rss)
-    await _until(counted, "every ReplicaSet to count its ready pods", tick=tick)
+    try:
+        await _until(counted, "every ReplicaSet to count its ready pods", limit=60, tick=tick)
+    except AssertionError as e:
+        rss = (await api.list("replicasets", "default"))["items"]
+        raise AssertionError(f"{e}: {[(r['metadata']['name'], r.get('status')) for r in rss]}; "
+                             f"at the gate: {dial.waiting()}; queues: "
+                             f"{ {n: (c.queue.pending(), c.queue.processing, c.queue.waiting()) for n, c in cm.controllers.items()} }") from None
     await cm.settle()
     assert dial.waiting() == []
     assert not scheduler.queue.in_flight
