@@ -90,7 +90,12 @@ def _describe_pod(pod: Obj, w: _Writer) -> None:
     for c in spec.get("containers") or []:
         cs = statuses.get(c.get("name"), {})
         w.line(f"{c.get('name')}:", 2)
+        # upstream's describeContainerBasicInfo: the IDs only once the kubelet reported the container
+        if cs:
+            w.kv("Container ID", cs.get("containerID", ""), 4, 20)
         w.kv("Image", c.get("image"), 4, 20)
+        if cs:
+            w.kv("Image ID", cs.get("imageID", ""), 4, 20)
         ports = c.get("ports") or []
         w.kv("Port", ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>", 4, 20)
         state = cs.get("state") or {}
@@ -402,6 +407,47 @@ def describe(obj: Obj, events: list[Obj] | None = None, now: float = 0.0, *,
         DESCRIBERS.get(obj.get("kind", ""), _describe_generic)(obj, w)
     w.lines.append(events_table(events or [], now))
     return w.text()
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
+def pod_images(pod: Obj, node: Obj | None) -> str:
+    """Each container's image, its digest and its size on the pod's node (kubetui's own section).
+
+    The size comes from the node's ``status.images`` (what its kubelet reports),
+    matched by the image's name or by the ID the container runs.
+
+    >>> pod = {"spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx:1.22"}]},
+    ...        "status": {"containerStatuses": [{"name": "web", "imageID": "sha256:abcdef0123456789"}]}}
+    >>> print(pod_images(pod, {"status": {"images": [{"names": ["nginx:1.22"], "sizeBytes": 87300000}]}}), end="")
+    Images (on node n1, from its status.images):
+      web  nginx:1.22  sha256:abcdef012345  87.3 MB
+    """
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    ids = {cs.get("name"): cs.get("imageID") or "" for cs in (status.get("initContainerStatuses") or [])
+           + (status.get("containerStatuses") or [])}
+    sizes: dict[str, int] = {}
+    for img in ((node or {}).get("status") or {}).get("images") or ():
+        for n in img.get("names") or ():
+            sizes[n] = int(img.get("sizeBytes") or 0)
+    rows = []
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        image, image_id = c.get("image", ""), ids.get(c.get("name"), "")
+        digest = image_id.rsplit("@", 1)[-1] if image_id else ""
+        size = sizes.get(image) or sizes.get(image_id) or sizes.get(image + ":latest")
+        rows.append((c.get("name", ""), image, digest[:19] if digest else "<not pulled yet>",
+                     _size(size) if size else "size unknown"))
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    out = [f"Images (on node {spec.get('nodeName') or '<none>'}, from its status.images):"]
+    out += ["  " + "  ".join(f"{v:<{widths[i]}}" if i < 3 else v for i, v in enumerate(r)) for r in rows]
+    return "\n".join(out) + "\n"
 
 
 def events_table(events: list[Obj], now: float) -> str:

@@ -207,7 +207,9 @@ def pod(name: str, *, node_name: str | None = "node-1", state: str = "Ready", ns
                    "startTime": ts(age) if node_name else None,
                    "containerStatuses": [{"name": "app", "image": "nginx:1.27", "ready": ready,
                                           "restartCount": restarts, "state": container_state,
-                                          "started": ready}] if node_name else []},
+                                          "started": ready,
+                                          "imageID": "docker.io/library/nginx@sha256:" + "4f" * 32,
+                                          "containerID": "kubetui://" + "a1" * 32}] if node_name else []},
     }
     if not node_name:
         del p["spec"]["nodeName"]

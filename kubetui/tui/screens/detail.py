@@ -24,7 +24,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from kubetui.api.resources import resource_for, resource_for_kind
 from kubetui.tui.access import ACCESS_KINDS, access_commands
 from kubetui.tui.bridge import ObjectsChanged, object_key
-from kubetui.tui.describe import completions_bar, describe, events_for, events_table, owner_chain
+from kubetui.tui.describe import completions_bar, describe, events_for, events_table, owner_chain, pod_images
 from kubetui.tui.hpa import MetricHistory
 from kubetui.tui.kubectl import run_kubectl
 from kubetui.tui.printers import pod_status_reason
@@ -85,6 +85,8 @@ class DetailScreen(ObjectActions, Screen[None]):
         self.sub_title = md.get("namespace") or "cluster-scoped"
         # an Ingress's describe resolves its routes to Services and their endpoints (kubectl's describer does too)
         related = ("services", "endpointslices") if self.resource == "ingresses" else ()
+        if self.resource == "pods":
+            related = ("nodes",)        # the images section reads the pod's node's status.images
         self.app.bridge.subscribe(self, self.resource, "events", "pods", "replicasets", "deployments", "jobs",
                                   "cronjobs", "daemonsets", "statefulsets", *related)
         self.render_all()
@@ -137,6 +139,9 @@ class DetailScreen(ObjectActions, Screen[None]):
         text = describe(shown, self._events(), now, related=related)
         if self.obj.get("kind") == "HorizontalPodAutoscaler":
             text = self._with_history(text, now)
+        if self.resource == "pods" and (self.obj.get("spec") or {}).get("nodeName"):
+            node = self.app.bridge.get("nodes", self.obj["spec"]["nodeName"])
+            text = text + "\n" + pod_images(self.obj, node)    # kubetui's own, after kubectl's describe
         self.query_one("#describe-body", Static).update(gone + text.replace("[", r"\["))
         text = yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, allow_unicode=True)
         self.query_one("#yaml-body", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
