@@ -30,6 +30,12 @@ def register_actions(isub: argparse._SubParsersAction) -> None:
                     help="instead: load a node image saved with `kubetui image save` into this machine's engine")
     add_cluster_selector(ld)
     ld.set_defaults(func=cmd_load)
+    ex = isub.add_parser("examples", help="build example images from Debian packages, no registry needed "
+                                           "(imghost/busybox:1.35, imghost/nginx:1.22)",
+                         description="Builds two images on this machine's Docker engine from Debian packages only: "
+                                     "busybox-static FROM scratch, and nginx-light on a debootstrap root (a minute "
+                                     "or two the first time, then cached). Load them with `kubetui image load`.")
+    ex.set_defaults(func=cmd_examples)
     ls = isub.add_parser("ls", help="the images each node holds (NODE, IMAGE, ID, SIZE)")
     ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
     add_cluster_selector(ls)
@@ -55,6 +61,21 @@ def _cluster(args: argparse.Namespace) -> tuple[str, object]:
         return name, docker_client()
     except ImageError as e:
         raise CLIError(str(e)) from None
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from kubetui.cmd.docker import _progress
+    from kubetui.providers.docker import docker_client
+    from kubetui.providers.docker.examples import build_examples
+    from kubetui.providers.docker.image import ImageError
+    try:
+        client = docker_client()
+        tags = build_examples(client, _progress())
+    except ImageError as e:
+        raise CLIError(str(e)) from None
+    for tag in tags.values():
+        print(tag)
+    return 0
 
 
 def human_size(n: int) -> str:

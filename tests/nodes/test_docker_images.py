@@ -1,7 +1,7 @@
 """Real images on a Docker cluster: ``kubetui image load`` of images built offline from Debian packages,
 then pods running them, served through a Service; pull failures worded as the kubelet's.
 
-One 3-node cluster for the module (its Docker objects are named ``kubetui-imghost…``). The example
+One 2-node cluster for the module (its Docker objects are named ``kubetui-imghost…``). The example
 images (busybox-static FROM scratch, nginx-light from a debootstrap root) are built once per machine.
 """
 
@@ -41,7 +41,7 @@ def images():
 def cluster(tmp_path_factory, kubectl_bin, images):
     name = f"imghost{uuid.uuid4().hex[:6]}"
     state = tmp_path_factory.mktemp("imghost") / name
-    args = ("--provider", "docker", "--nodes", "3", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
+    args = ("--provider", "docker", "--nodes", "2", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
     c = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
     try:
         c.start_control_plane("--api-port", "0")
@@ -65,7 +65,7 @@ def test_loaded_image_is_on_every_node_and_in_node_status(cluster, images):
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     want = images["nginx"]
-    assert {row["node"] for row in rows if row["image"] == want} == {"node-1", "node-2", "node-3"}
+    assert {row["node"] for row in rows if row["image"] == want} == {"node-1", "node-2"}
 
     def reported():
         node = cluster.get("node", "node-1")

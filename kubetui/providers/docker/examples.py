@@ -205,6 +205,21 @@ def build_nginx(client: docker.DockerClient, progress: Progress = _noop) -> str:
     return tag
 
 
+#: the names lessons use: each example image is also tagged without its recipe hash
+STABLE = {"busybox": f"{BUSYBOX_REPO}:1.35", "nginx": f"{NGINX_REPO}:1.22"}
+
+
+def build_examples(client: docker.DockerClient, progress: Progress = _noop) -> dict[str, str]:
+    """Both example images, built if missing and tagged with their stable names; name -> stable tag."""
+    out = {}
+    for name, build in (("busybox", build_busybox), ("nginx", build_nginx)):
+        tag = build(client, progress)
+        repo, version = STABLE[name].split(":")
+        client.images.get(tag).tag(repo, version)
+        out[name] = STABLE[name]
+    return out
+
+
 def build_bench_image(client: docker.DockerClient, megabytes: int = 50) -> str:
     """``imghost/bench``: FROM scratch with one incompressible file of ``megabytes`` MB (the load benchmark)."""
     tag = f"imghost/bench:{megabytes}mb"
