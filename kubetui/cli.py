@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "kubetui.cmd.store",
     "kubetui.cmd.encryption",
     "kubetui.cmd.scheduler",
+    "kubetui.cmd.timedial",
     "kubetui.cmd.activity",
     "kubetui.cmd.lessons",
     "kubetui.cmd.faults",

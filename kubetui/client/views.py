@@ -13,8 +13,9 @@ and ``kubectl get --raw`` read them the same way:
   rule allowed or dropped connections, from every node's policy agent;
 - ``controlplane.kubetui.dev``: each component's activity counters (the map's
   control-plane boxes), the store's keys with their revisions (the store view),
-  and the reconcile log (``reconciles``: every controller sync and scheduling
-  cycle, see ``kubetui.client.reconciles``).
+  the reconcile log (``reconciles``: every controller sync and scheduling
+  cycle, see ``kubetui.client.reconciles``) and the time dial (``timedial``:
+  pause, step and slow down the control plane, see ``kubetui.timedial``).
 
 The fetchers below take any client with ``request(method, path)`` (``HTTPClient``).
 """
@@ -40,6 +41,10 @@ CONTROLPLANE_GROUP = "controlplane.kubetui.dev"
 CONTROLPLANE_VERSION = f"{CONTROLPLANE_GROUP}/v1alpha1"
 ACTIVITY_PATH = f"/apis/{CONTROLPLANE_VERSION}/activity"
 STORE_KEYS_PATH = f"/apis/{CONTROLPLANE_VERSION}/storekeys"
+#: the time dial: GET its state; POST .../pause, .../resume, .../step, .../speed to turn it
+TIMEDIAL_PATH = f"/apis/{CONTROLPLANE_VERSION}/timedial"
+TIMEDIAL_KIND = "TimeDial"
+TIMEDIAL_ACTIONS = ("pause", "resume", "step", "speed")
 RECONCILES_KIND = "ReconcileRecordList"
 #: the longest a reconciles long poll (``wait=``) is held open, in seconds
 RECONCILES_MAX_WAIT = 60.0
@@ -173,3 +178,24 @@ async def service_endpoints(client: Any, namespace: str, name: str) -> dict[str,
 async def service_traffic(client: Any, namespace: str, name: str) -> dict[str, int]:
     """Connections per endpoint (``"ip:port"`` -> count) across a Service's ports."""
     return {ep: v["connections"] for ep, v in (await service_endpoints(client, namespace, name)).items()}
+
+
+def time_dial_object(state: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """``GET .../timedial`` (and every POST's answer): ``status`` is ``kubetui.timedial.TimeDial.state()``:
+    ``mode`` (Running, Slowed, Paused), ``speed``, ``realTimeTimers``, ``clockLagSeconds``, ``waiting``
+    (component and key, next first), ``running``, ``recent``. A step's answer adds ``ran`` (what it let
+    through) and ``reconciles`` (their reconcile log records)."""
+    return {"apiVersion": CONTROLPLANE_VERSION, "kind": TIMEDIAL_KIND, "metadata": {}, "status": state, **extra}
+
+
+async def time_dial(client: Any) -> dict[str, Any]:
+    """The control plane's time dial (``time_dial_object``)."""
+    return await client.request("GET", TIMEDIAL_PATH)
+
+
+async def turn_time_dial(client: Any, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``pause`` (``{"realTimeTimers": true}``), ``resume``, ``step`` (``{"count": N}``) or ``speed``
+    (``{"speed": "0.25x"}``); the answer is the dial after the turn (``time_dial_object``)."""
+    if action not in TIMEDIAL_ACTIONS:
+        raise ValueError(f"unknown time dial action {action!r}: one of {', '.join(TIMEDIAL_ACTIONS)}")
+    return await client.request("POST", f"{TIMEDIAL_PATH}/{action}", body=body or {})

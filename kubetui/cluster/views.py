@@ -10,12 +10,12 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from kubetui.api.errors import BadRequest, MethodNotAllowed, NotFound
+from kubetui.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from kubetui.apiserver import encoding
 from kubetui.client.reconciles import object_filter
 from kubetui.client.views import (
     CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, RECONCILES_MAX_WAIT, StoreKeyInfo,
-    activity_object, reconciles_object, store_keys_object,
+    activity_object, reconciles_object, store_keys_object, time_dial_object,
 )
 from kubetui.api.networkpolicy import unenforcing_nodes
 from kubetui.proxy.counters import merge
@@ -76,6 +76,9 @@ async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str])
     the store's keys with create/mod revision and version (the store view,
     like ``etcdctl get --prefix --keys-only -w json``), and the reconcile log.
     """
+    if parts[:2] == ["v1alpha1", "timedial"]:
+        body = await serve_timedial(cp, request, parts[2:])
+        return encoding.response(body, pretty=encoding.wants_pretty(request))
     if request.method != "GET":
         raise MethodNotAllowed(f"{request.method} is not supported on {CONTROLPLANE_GROUP}")
     if parts == ["v1alpha1", "activity"]:
@@ -91,6 +94,73 @@ async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str])
     else:
         raise NotFound("the server could not find the requested resource")
     return encoding.response(body, pretty=encoding.wants_pretty(request))
+
+
+#: the longest a step waits for work to reach the gate (``waitSeconds``)
+STEP_MAX_WAIT = 10.0
+
+
+async def serve_timedial(cp: "ControlPlane", request: Any, rest: list[str]) -> dict[str, Any]:
+    """``GET .../timedial`` and ``POST .../timedial/{pause,resume,step,speed}`` (``kubetui.timedial``).
+
+    Authorized like any request (``create`` on ``timedial`` in this group to turn it, ``list`` to read
+    it); a bad speed or count is 400, a step while the control plane runs is 409.
+    """
+    from kubetui.timedial import DialError
+
+    dial = cp.dial
+    if not rest:
+        if request.method != "GET":
+            raise MethodNotAllowed(f"{request.method} is not supported on the time dial: POST to "
+                                   f"timedial/pause, timedial/resume, timedial/step or timedial/speed")
+        return time_dial_object(dial.state())
+    if len(rest) != 1 or rest[0] not in ("pause", "resume", "step", "speed"):
+        raise NotFound("the server could not find the requested resource")
+    if request.method != "POST":
+        raise MethodNotAllowed(f"{request.method} is not supported on timedial/{rest[0]}: use POST")
+    body = await _json_body(request)
+    action = rest[0]
+    extra: dict[str, Any] = {}
+    try:
+        if action == "pause":
+            dial.pause(real_time_timers=bool(body.get("realTimeTimers")))
+        elif action == "resume":
+            dial.resume()
+        elif action == "speed":
+            if "speed" not in body:
+                raise BadRequest('the body needs "speed", e.g. {"speed": "0.25x"}')
+            dial.set_speed(body["speed"])
+        else:
+            count = body.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise BadRequest(f'invalid value for count: {count!r}: must be a positive integer')
+            wait = body.get("waitSeconds", 2.0)
+            if not isinstance(wait, (int, float)) or isinstance(wait, bool) or wait < 0:
+                raise BadRequest(f'invalid value for waitSeconds: {wait!r}: must be a number of seconds')
+            if not dial.paused:
+                raise Conflict("the control plane is not paused: pause it first (kubetui time pause)")
+            log = getattr(cp, "reconcile_log", None)
+            before = log.last_seq if log is not None else 0
+            ran = await dial.step(count, wait=min(float(wait), STEP_MAX_WAIT))
+            extra["ran"] = [t.as_dict() for t in ran]
+            # Paused, nothing runs but what the step let through: the records since are theirs.
+            extra["reconciles"] = [r.to_dict() for r in log.since(before)] if log is not None else []
+    except DialError as e:
+        raise BadRequest(str(e)) from None
+    return time_dial_object(dial.state(), **extra)
+
+
+async def _json_body(request: Any) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        raise BadRequest(f"the request body is not JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
 
 
 def _int(query: Any, name: str, default: int | None = None) -> int | None:
