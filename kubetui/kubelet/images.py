@@ -89,7 +89,10 @@ class ImageManager:
         image = container.get("image", "")
         name = container.get("name", "")
         uid = pod["metadata"].get("uid", "")
-        present = await asyncio.to_thread(self.service.lookup, image)
+        # On the event loop: a lookup reads the store's small index and one config, far less than
+        # the wait for a worker of the default executor, where a burst of pod starts queues every
+        # sandbox's network plumbing (each container then waited for every other pod's sandbox).
+        present = self.service.lookup(image)
         key = f"{uid}_{image}"
         now = self.clock.time()
         d = decide_pull(image, container.get("imagePullPolicy", ""), present is not None,

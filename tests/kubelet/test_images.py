@@ -146,6 +146,22 @@ async def test_present_image_is_used_and_said_so():
     assert m.events.seen == [("Normal", "Pulled", 'Container image "nginx:1.27" already present on machine')]
 
 
+async def test_a_present_image_does_not_wait_for_the_default_executor():
+    """A burst of pod starts fills the default executor with network plumbing; the image check of a
+    pod whose sandbox is ready must not queue behind the other pods' sandboxes."""
+    import threading
+    gate = threading.Event()
+    loop = asyncio.get_running_loop()
+    busy = [loop.run_in_executor(None, gate.wait, 10) for _ in range(40)]   # more jobs than workers
+    try:
+        m, _ = manager(Store("nginx:1.27"), None)
+        r = await asyncio.wait_for(m.ensure_image_exists(POD, {"name": "c", "image": "nginx:1.27"}, False), 5)
+        assert r.image_id == "sha256:nginx:1.27"
+    finally:
+        gate.set()
+        await asyncio.gather(*busy)
+
+
 async def test_failed_pull_then_backoff_then_pull_again_after_it():
     calls = []
 
