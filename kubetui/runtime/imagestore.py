@@ -156,6 +156,16 @@ class Image:
     repo_digests: list[str] = field(default_factory=list)
 
     @property
+    def repo_tags(self) -> list[str]:
+        """The CRI ``Image.repo_tags`` (normalised names)."""
+        return self.refs
+
+    @property
+    def pinned(self) -> bool:
+        """The CRI ``Image.pinned``: built-in images are never garbage-collected."""
+        return self.builtin
+
+    @property
     def architecture(self) -> str:
         return self.config.get("architecture", "")
 

@@ -173,6 +173,8 @@ class IsolatedRuntime(ProcessRuntime):
         base = imagestore.ImageStore(builtin_images_root, readonly=True) \
             if builtin_images_root and os.path.isdir(builtin_images_root) else None
         self.images = imagestore.ImageStore(image_root or self.root.parent / "images", base=base)
+        #: what the kubelet's image manager reads (kubelet/images.py ``NodeImages``)
+        self.image_store = self.images
         self._tools = imagerun.find_tools()
         self._prepared: dict[str, imagerun.Prepared] = {}
         self._sync_fds: dict[str, int] = {}

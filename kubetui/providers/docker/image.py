@@ -151,8 +151,20 @@ def build_base(client: docker.DockerClient, progress: Progress = _noop) -> str:
     return tag
 
 
+# The built-in images (kubetui/hello, busybox, ...) are built from the base's own Debian files in a
+# stage of their own (kubetui.runtime.imagebuild) and baked into the node image as a read-only image
+# store. The stage copies only what it runs, so a change to the kubelet does not rebuild them.
+IMAGES_STAGE_FILES = ("__init__.py", "workloads", "dns", "agent", "runtime/__init__.py", "runtime/busybox.py",
+                      "runtime/cri.py", "runtime/images.py", "runtime/imagestore.py", "runtime/imagebuild.py")
+BUILTIN_STORE = "/var/lib/kubetui/images"
+
 DOCKERFILE = """\
+FROM {base} AS images
+{images_copy}
+RUN python3 -m compileall -q /opt/kubetui && PYTHONPATH=/opt/kubetui python3 -m kubetui.runtime.imagebuild {store}
+
 FROM {base}
+COPY --from=images {store} {store}
 COPY kubetui /opt/kubetui/kubetui
 COPY entrypoint.sh /usr/local/bin/kubetui-node-entrypoint
 RUN chmod +x /usr/local/bin/kubetui-node-entrypoint && python3 -m compileall -q /opt/kubetui
@@ -160,6 +172,11 @@ ENV PYTHONPATH=/opt/kubetui PYTHONDONTWRITEBYTECODE=1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/kubetui-node-entrypoint"]
 """
+
+
+def dockerfile(base: str) -> str:
+    copies = "\n".join(f"COPY kubetui/{f} /opt/kubetui/kubetui/{f}" for f in IMAGES_STAGE_FILES)
+    return DOCKERFILE.format(base=base, images_copy=copies, store=BUILTIN_STORE)
 
 
 def build_node_image(client: docker.DockerClient | None = None, progress: Progress = _noop,
@@ -171,10 +188,11 @@ def build_node_image(client: docker.DockerClient | None = None, progress: Progre
         progress("cached", f"node image {tag} is already built")
         return tag
     base = build_base(client, progress)
-    progress("agent", f"layering the kubelet, kube-proxy and workloads on {base}")
+    progress("agent", f"layering the kubelet, kube-proxy and workloads on {base}, and building the "
+                      f"built-in images (kubetui/hello, busybox, ...) from its files")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        df = DOCKERFILE.format(base=base).encode()
+        df = dockerfile(base).encode()
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(df)
         tar.addfile(info, io.BytesIO(df))
