@@ -4,7 +4,7 @@ The isolated runtime starts every container of an image as (``--exec PID SPEC --
 is ``kubectl exec``, :func:`exec_in`)::
 
     nsenter --net=<pod netns> unshare --mount --uts --pid --fork \\
-        python3 -I -S containerinit.py <spec.json>
+        python3 -I -S containerinit.py --hostname <pod> <spec.json> <sync fd>
 
 so this runs as PID 1 of a new PID namespace, in new mount and UTS
 namespaces. From the spec the kubelet wrote (``rootfs.py`` decided it all), it:
@@ -248,6 +248,10 @@ def exec_in(pid, spec_path, argv):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--exec":
-        exec_in(int(sys.argv[2]), sys.argv[3], sys.argv[5:])     # --exec PID SPEC -- CMD...
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    args = sys.argv[1:]
+    if args[0] == "--exec":
+        exec_in(int(args[1]), args[2], args[4:])                 # --exec PID SPEC -- CMD...
+    if args[0] == "--hostname":
+        # the pod's name, also on the command line so that `ps` on the node says whose container this is
+        args = args[2:]
+    main(args[0], int(args[1]) if len(args) > 1 else None)

@@ -136,7 +136,7 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
     (d / "spec.json").write_text(json.dumps(spec))
     netns = [tools["nsenter"], f"--net={netns_path}"] if netns_path else []
     argv = [*netns, tools["unshare"], "--mount", "--uts", "--pid", "--fork",
-            sys.executable, "-I", "-S", INIT, str(d / "spec.json")]
+            sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(d / "spec.json")]
     return Prepared(dir=d, process=proc, argv=argv, image=img)
 
 

@@ -17,8 +17,9 @@ This module decides, in the kubelet's process and before anything runs:
 - the mount points the image lacks, made in the upper directory
   (:func:`ensure_mountpoint`), as runc makes them before mounting;
 - the mounts, in runc's order (:func:`container_mounts`): ``/proc``, a
-  minimal ``/dev`` (tmpfs with null, zero, full, random, urandom, tty, a
-  private ``/dev/pts`` and ``/dev/shm``, the ``fd``/``stdin``/... links),
+  minimal ``/dev`` (tmpfs with null, zero, full, random, urandom, tty, the
+  node's ``/dev/pts`` (see :func:`device_mounts`), a private ``/dev/shm``,
+  the ``fd``/``stdin``/... links),
   ``/sys`` read-only, ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf``,
   then the pod's volumes (parents before children, as containerd sorts them).
 
@@ -173,8 +174,11 @@ def device_mounts() -> list[MountSpec]:
     return [
         MountSpec("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV),
         MountSpec("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"),
-        MountSpec("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                  "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        # The node's devpts, not a new instance as runc mounts: the terminals of `kubectl exec -it`
+        # and `tty: true` are opened by the runtime on the node, and their /dev/pts/N must name the
+        # same terminal inside (runc instead opens them in the container's own instance and passes
+        # the master back over a socket). The price: a container can list the node's terminals.
+        MountSpec("/dev/pts", "/dev/pts", flags=MS_BIND | MS_REC),
         MountSpec("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k"),
         MountSpec("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, readonly=True),
     ]
