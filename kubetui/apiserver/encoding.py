@@ -90,6 +90,32 @@ def _ordered(obj: Any) -> Any:
     return out
 
 
+def response_order(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with its fields in the order a response writes them, for the store.
+
+    The registry stores a new object in this order, with ``resourceVersion`` in
+    its ObjectMeta place (the store writes the revision there): the stored JSON
+    is then the response body itself, less Go's escapes and the newline
+    (``stored_body``), so a create answers without encoding its object again.
+    """
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "resourceVersion" not in meta:
+        obj = {**obj, "metadata": {**meta, "resourceVersion": ""}}
+    return _ordered(obj)
+
+
+_GO_ESCAPED_BYTES = tuple((ch.encode(), esc.encode()) for ch, esc in _GO_ESCAPES)
+
+
+def stored_body(raw: bytes) -> bytes:
+    """The compact body of an object stored in ``response_order``, from its stored JSON
+    (which is ``encode`` of the object less the escapes and the newline)."""
+    for ch, esc in _GO_ESCAPED_BYTES:
+        if ch in raw:
+            raw = raw.replace(ch, esc)
+    return raw + b"\n"
+
+
 def _go_escape(text: str) -> str:
     for ch, esc in _GO_ESCAPES:
         if ch in text:
@@ -145,6 +171,17 @@ class EncodedObjects:
             return body
         return self.body(key, kv.peek())
 
+    def created_body(self, kv: Any) -> bytes:
+        """The body of a KeyValue the registry stored in ``response_order`` (``create(stored=True)``)."""
+        body = self._remember((kv.key, str(kv.mod_revision)), stored_body(kv.raw))
+        return body
+
+    def _remember(self, k: tuple[str, str], body: bytes) -> bytes:
+        self._bodies[k] = body
+        if len(self._bodies) > self.size:
+            self._bodies.popitem(last=False)
+        return body
+
     def body(self, key: str, obj: dict[str, Any]) -> bytes:
         meta = obj.get("metadata")
         rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
@@ -155,10 +192,7 @@ class EncodedObjects:
         if body is not None:
             self._bodies.move_to_end(k)
             return body
-        body = self._bodies[k] = encode(obj)
-        if len(self._bodies) > self.size:
-            self._bodies.popitem(last=False)
-        return body
+        return self._remember(k, encode(obj))
 
 
 def encode_raw(obj: Any) -> bytes:

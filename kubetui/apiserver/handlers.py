@@ -33,6 +33,7 @@ from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.metrics import metrics_list
 from kubetui.apiserver.watchstream import WatchStreams
 from kubetui.clock import Clock, rfc3339
+from kubetui.store import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -370,10 +371,18 @@ class RestHandlers:
             created = await call(self.registry.create, info.resource, info.namespace, obj,
                                  subresource=info.subresource, name=info.name,
                                  dry_run=q_dry_run(q), field_validation=q_field_validation(q),
-                                 field_manager=q.get("fieldManager") or None, _required=("dry_run",))
+                                 field_manager=q.get("fieldManager") or None, stored=True, _required=("dry_run",))
+        pretty = encoding.wants_pretty(request)
+        if isinstance(created, KeyValue):  # stored in response order: its JSON is the body
+            if pretty:
+                return self.respond(created.value, 201, pretty=True, warnings=warnings)
+            resp = encoding.body_response(self.bodies.created_body(created), 201)
+            for w in warnings:
+                resp.headers.add("Warning", f'299 - {json.dumps(w)}')
+            return resp
         if info.subresource is None:
-            return self.respond_stored(info, created, 201, pretty=encoding.wants_pretty(request), warnings=warnings)
-        return self.respond(created, 201, pretty=encoding.wants_pretty(request), warnings=warnings)
+            return self.respond_stored(info, created, 201, pretty=pretty, warnings=warnings)
+        return self.respond(created, 201, pretty=pretty, warnings=warnings)
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query

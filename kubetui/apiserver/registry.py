@@ -33,7 +33,7 @@ from kubetui.api.errors import BadRequest, Conflict, Forbidden, Invalid, NotFoun
 from kubetui.api.patch import APPLY_PATCH, apply_patch, copy_json, decode_patch
 from kubetui.api.resources import Resource, resource_for
 from kubetui.api.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from kubetui.apiserver import requestchecks, strategies, subresources
+from kubetui.apiserver import encoding, requestchecks, strategies, subresources
 from kubetui.apiserver.fieldmanager import apply_config, apply_entry, record_update
 from kubetui.apiserver.hooks import Hooks
 from kubetui.apiserver.strategies.base import Strategy, apply_propagation_finalizers, should_delete_during_update
@@ -149,8 +149,13 @@ class Registry:
 
     async def create(self, resource: Resource, namespace: str | None, obj: Obj, *, dry_run: bool = False,
                      field_validation: str | None = "Strict", subresource: str | None = None,
-                     name: str | None = None, field_manager: str | None = None) -> Obj:
-        """POST: store a new object (``obj`` becomes the registry's)."""
+                     name: str | None = None, field_manager: str | None = None, stored: bool = False) -> Any:
+        """POST: store a new object (``obj`` becomes the registry's).
+
+        Returns the object; with ``stored=True`` the store's KeyValue instead, whose
+        JSON is in ``encoding.response_order`` (the API server answers with it as it is),
+        except for a dry run or a subresource, which return the object.
+        """
         if subresource is not None:
             rest = subresources.rest_for(self, resource, subresource, "create")
             return await rest.create(self, resource, namespace, name, obj, subresource, dry_run)
@@ -201,7 +206,8 @@ class Registry:
                     if self.store.get(self.key(resource, namespace, meta["name"]), copy=False) is not None:
                         raise already_exists(resource, meta["name"])
                     return obj
-                kv = await self.store.create(self.key(resource, namespace, meta["name"]), obj)
+                kv = await self.store.create(self.key(resource, namespace, meta["name"]),
+                                             encoding.response_order(obj))
             except KeyExists:
                 finish(False)
                 if generated and attempt < 7:
@@ -212,8 +218,9 @@ class Registry:
                 raise
             finish(True)
             break
-        await strategy.after_create(self, kv.value)
-        return kv.value
+        if type(strategy).after_create is not Strategy.after_create:  # (decoding the value only for one)
+            await strategy.after_create(self, kv.value)
+        return kv if stored else kv.value
 
     # ---------------------------------------------------------------------- get
 

@@ -28,7 +28,9 @@ async def test_bootstrap_creates_system_namespaces_service_and_service_accounts(
 
 async def test_create_fills_type_meta_and_system_fields(registry, clock):
     p = await registry.create(PODS, "default", pod())
-    assert list(p)[:2] == ["apiVersion", "kind"]
+    # stored in the order kube-apiserver writes an object (Go's TypeMeta: kind, then apiVersion),
+    # so the stored JSON is the response body (encoding.response_order)
+    assert list(p)[:3] == ["kind", "apiVersion", "metadata"]
     assert (p["apiVersion"], p["kind"]) == ("v1", "Pod")
     meta = p["metadata"]
     assert meta["namespace"] == "default"

@@ -167,3 +167,27 @@ async def test_get_after_writes_answers_each_version(http):
         assert got == patched and json.loads(got)["data"] == {"k": value}
     async with http.get(f"{CMS}/versions", params={"pretty": "true"}) as r:
         assert (await r.read()).endswith(b"\n}")
+
+
+@ASYNC
+async def test_create_answers_its_stored_json_as_go_writes_it(http):
+    """A create answers with its stored JSON (stored in response order): still Go's field order,
+    sorted label and annotation keys and Go's escapes, and the GET after it the same bytes."""
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "caf\u00e9 <b> & \u2028"},
+            "metadata": {"labels": {"z": "1", "a": "2"}, "annotations": {"y": "<x>", "b": "&"},
+                         "name": "stored-order", "finalizers": ["example.com/f"]}}
+    async with http.post(CMS, json=body) as r:
+        created = await r.read()
+        assert r.status == 201
+    obj = json.loads(created)
+    assert created == encoding.encode(obj)
+    assert list(obj)[:3] == ["kind", "apiVersion", "metadata"]
+    assert list(obj["metadata"]) == ["name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                                     "labels", "annotations", "finalizers"]
+    assert list(obj["metadata"]["labels"]) == ["a", "z"] and list(obj["metadata"]["annotations"]) == ["b", "y"]
+    assert b"\\u003cb\\u003e \\u0026 \\u2028" in created and "caf\u00e9".encode() in created
+    async with http.get(f"{CMS}/stored-order") as r:
+        assert await r.read() == created
+    async with http.post(CMS, params={"dryRun": "All"}, json={**body, "metadata": {"name": "dry"}}) as r:
+        dry = await r.read()
+        assert r.status == 201 and dry == encoding.encode(json.loads(dry))
