@@ -74,6 +74,51 @@ def docker_stats_mib(containers: list[str]) -> dict[str, float]:
     return out
 
 
+#: run inside a node: every process's anonymous memory (what its pages cost the node) and command line
+_PROCESSES = ("import json, os\nout = []\nfor p in os.listdir('/proc'):\n    if not p.isdigit(): continue\n"
+              "    try:\n        st = open(f'/proc/{p}/status').read()\n"
+              "        cmd = open(f'/proc/{p}/cmdline', 'rb').read().replace(b'\\0', b' ').decode().strip()\n"
+              "    except OSError: continue\n"
+              "    kb = [int(l.split()[1]) for l in st.splitlines() if l.startswith('RssAnon:')]\n"
+              "    out.append([int(p), kb[0] if kb else 0, cmd])\nprint(json.dumps(out))\n")
+
+
+def memory_breakdown(total_mib: float, processes: list[list], self_pid: int | None = None) -> dict[str, float]:
+    """Split a node's ``docker stats`` figure (pure): the agents' process, each other program (by
+    command), and what is left, the kernel's share (page tables, sockets, network namespaces) and
+    page cache. ``processes`` is ``[[pid, RssAnon KiB, cmdline], ...]``; ``self_pid`` (the reader) is left out.
+
+    >>> memory_breakdown(28.0, [[7, 16384, "python3 -m kubetui.agent run kubetui.kubelet --x"],
+    ...                         [90, 8192, "python3 -m kubetui.dns --listen 0.0.0.0:53"], [1, 64, "/sbin/docker-init --"]])
+    {'agents': 16.0, 'python3 -m kubetui.dns': 8.0, '/sbin/docker-init': 0.1, 'kernel and cache': 3.9}
+    """
+    out: dict[str, float] = {}
+    used = 0.0
+    for pid, kb, cmd in processes:
+        if pid == self_pid or not cmd:
+            continue
+        if "kubetui.agent" in cmd:
+            label = "agents"
+        else:
+            words = cmd.split()
+            label = " ".join(words[:3]) if words[:2] == ["python3", "-m"] else words[0]
+        out[label] = out.get(label, 0.0) + kb / 1024
+        used += kb / 1024
+    out = {k: round(v, 1) for k, v in out.items()}
+    out["kernel and cache"] = round(max(0.0, total_mib - used), 1)
+    return out
+
+
+def node_memory_breakdown(container: str, total_mib: float) -> dict[str, float]:
+    """``memory_breakdown`` of one node container, read with ``docker exec`` (after ``docker stats``)."""
+    r = subprocess.run(["docker", "exec", container, "python3", "-c", _PROCESSES + "print(os.getpid())"],
+                       capture_output=True, text=True, timeout=60)
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or len(lines) < 2:
+        return {}
+    return memory_breakdown(total_mib, json.loads(lines[0]), int(lines[1]))
+
+
 # -- bringing a cluster up ----------------------------------------------------------
 
 
@@ -165,6 +210,7 @@ async def bench_up(args: argparse.Namespace) -> dict[str, Any]:
     image = await asyncio.to_thread(_ensure_image)
     runs = []
     memory: dict[str, float] = {}
+    breakdown: dict[str, dict[str, float]] = {}
     for i in range(args.runs):
         name = f"bench{secrets.token_hex(3)}"
         state = Path(tempfile.mkdtemp(prefix="kubetui-bench-up-"))
@@ -175,6 +221,7 @@ async def bench_up(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(args.settle)
                 memory = await asyncio.to_thread(
                     docker_stats_mib, [f"kubetui-{name}-node-{n}" for n in range(1, args.nodes + 1)])
+                breakdown = {c: await asyncio.to_thread(node_memory_breakdown, c, mib) for c, mib in memory.items()}
             await cluster.stop()
             from kubetui.cluster import ClusterSettings
             cluster, warm = await _up(ClusterSettings.load(state), state, wait_heartbeats=True)
@@ -190,6 +237,7 @@ async def bench_up(args: argparse.Namespace) -> dict[str, Any]:
             "warmMedianSeconds": round(statistics.median(warm_totals), 3),
             "idleMemoryMiB": memory,
             "idleMemoryMaxMiB": max(memory.values()) if memory else None,
+            "idleMemoryBreakdownMiB": breakdown,
             "target": {"upSeconds": TARGET_UP_SECONDS, "idleMemoryMiB": TARGET_IDLE_MIB}}
 
 
@@ -325,6 +373,10 @@ def print_up(r: dict[str, Any]) -> None:
         mem = ", ".join(f"{k.rsplit('-', 2)[-2]}-{k.rsplit('-', 1)[-1]} {v} MiB" for k, v in r["idleMemoryMiB"].items())
         console.print(f"idle memory per node (docker stats): {mem} (target ≤ {TARGET_IDLE_MIB:.0f} MiB) "
                       f"{_mark(r['idleMemoryMaxMiB'] <= TARGET_IDLE_MIB)}")
+        for node, parts in (r.get("idleMemoryBreakdownMiB") or {}).items():
+            if parts:
+                console.print(f"  {node.rsplit('-', 2)[-2]}-{node.rsplit('-', 1)[-1]}: "
+                              + ", ".join(f"{k} {v}" for k, v in parts.items()) + " MiB (processes: RssAnon)")
 
 
 def print_pods(r: dict[str, Any]) -> None:

@@ -1,0 +1,22 @@
+"""``kubetui bench up`` splits each node's docker stats figure by process (pure part)."""
+
+from __future__ import annotations
+
+from kubetui.bench.nodes import memory_breakdown
+
+
+def test_agents_pods_and_the_kernel_share():
+    procs = [[1, 52, "/sbin/docker-init -- /usr/local/bin/kubetui-node-entrypoint"],
+             [7, 17_000, "python3 -m kubetui.agent run kubetui.kubelet --api-server https://x -- kubetui.proxy"],
+             [111, 108, "unshare --mount --uts --pid --fork --mount-proc sh -c echo 0"],
+             [113, 8_700, "python3 -m kubetui.dns --listen 0.0.0.0:53"],
+             [150, 120, "sleep 3600"], [151, 120, "sleep 3600"],
+             [200, 9_000, "python3 -c import json"],        # the reader itself
+             [3, 0, ""]]                                     # a kernel thread
+    got = memory_breakdown(29.0, procs, self_pid=200)
+    assert got == {"/sbin/docker-init": 0.1, "agents": 16.6, "unshare": 0.1, "python3 -m kubetui.dns": 8.5,
+                   "sleep": 0.2, "kernel and cache": 3.5}
+
+
+def test_the_kernel_share_is_never_negative():
+    assert memory_breakdown(1.0, [[7, 4096, "python3 -m kubetui.agent run"]])["kernel and cache"] == 0.0
