@@ -37,6 +37,8 @@ from kubetui.tui.screens.browser import BROWSABLE, BrowserScreen
 from kubetui.tui.screens.cluster_map import ClusterMapScreen
 from kubetui.tui.screens.events import EventsScreen
 from kubetui.tui.screens.store import StoreScreen
+from kubetui.tui.time_dial import BINDINGS as TIME_DIAL_BINDINGS
+from kubetui.tui.time_dial import TimeDialActions
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -74,7 +76,7 @@ class ClusterCommands(Provider):
                       help="run in the command bar")
 
 
-class KubetuiApp(LessonActions, App[None]):
+class KubetuiApp(LessonActions, TimeDialActions, App[None]):
     """The TUI.
 
     | Key | Action |
@@ -85,6 +87,7 @@ class KubetuiApp(LessonActions, App[None]):
     | ? | help |
     | ctrl+t / T | dark / light theme |
     | ctrl+l / L, n / p, h, c | lessons (see ``MainScreen``) |
+    | z / . / < > | time dial: pause or resume the control plane / step one reconcile / slower, faster |
 
     Browsers keep ctrl+l, ctrl+d, ctrl+t and ctrl+p for themselves, so each has
     a browser-safe twin (L, delete, T, P) that the footer shows in ``kubetui web``.
@@ -112,6 +115,7 @@ class KubetuiApp(LessonActions, App[None]):
         Binding("P", "command_palette", "palette", show=False,
                 tooltip="the command palette: views, resources, lesson actions"),
         Binding("q", "quit", "Quit", show=False, tooltip="quit kubetui"),
+        *TIME_DIAL_BINDINGS,
     ]
     CSS_PATH = "app.tcss"
     MODES = {"map": ClusterMapScreen, "browse": BrowserScreen, "events": EventsScreen, "store": StoreScreen}
@@ -158,6 +162,7 @@ class KubetuiApp(LessonActions, App[None]):
         if self.is_web:
             # The footer shows the palette under this key: the browser keeps ctrl+p (print).
             self.COMMAND_PALETTE_BINDING = "P"
+        self.start_time_dial()
         if self._lesson_ref:
             self.start_lesson(self._lesson_ref, fresh=self._lesson_fresh)
         progress = self.backend.startup_progress()

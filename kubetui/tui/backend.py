@@ -106,6 +106,11 @@ class ClusterBackend(Protocol):
         """The reconcile log's records after ``since`` (a ``ReconcileRecordList``, ``kubetui.client.views``)."""
         ...
 
+    async def time_dial(self, action: str | None = None, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The control plane's time dial (a ``TimeDial``, ``kubetui.client.views``), turned first by ``action``
+        (pause, resume, step, speed); None when the cluster has none."""
+        ...
+
 
 class ClientBackend:
     """A backend that only has a ``Client`` (and maybe a kubeconfig): works with any kubetui cluster.
@@ -214,6 +219,15 @@ class ClientBackend:
         from kubetui.client import views
         return await views.reconciles(self.client, since=since, object=object, controller=controller, tail=tail,
                                       wait=wait)
+
+    async def time_dial(self, action: str | None = None, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """From kubetui's controlplane group when the client speaks HTTP; else None (no dial to turn)."""
+        if getattr(self.client, "request", None) is None:
+            return None
+        from kubetui.client import views
+        if action is None:
+            return await views.time_dial(self.client)
+        return await views.turn_time_dial(self.client, action, body)
 
     async def pod_exec(self, namespace: str, name: str, command: list[str], *,
                        container: str | None = None, tty: bool = True) -> "ExecStream":

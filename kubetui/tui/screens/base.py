@@ -20,6 +20,7 @@ from kubetui.api import errors
 from kubetui.api.resources import resource_for
 from kubetui.tui.widgets.footer import FittingFooter
 from kubetui.tui.widgets.lesson_panel import LessonPanel
+from kubetui.tui.widgets.time_dial import TimeDialBar
 
 if TYPE_CHECKING:
     from kubetui.tui.app import KubetuiApp
@@ -63,6 +64,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
+        yield TimeDialBar(id="time-dial")       # only while the control plane is paused or slowed
         with Horizontal(id="main-row"):
             yield from self.compose_content()
             yield LessonPanel(id="lesson")

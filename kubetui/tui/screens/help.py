@@ -37,7 +37,8 @@ def binding_rows(screen: Screen, app_bindings: list[Binding]) -> list[tuple[str,
 
 
 _KEY_NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "plus": "+", "minus": "-",
-              "left_square_bracket": "[", "right_square_bracket": "]"}
+              "left_square_bracket": "[", "right_square_bracket": "]", "full_stop": ".",
+              "less_than_sign": "<", "greater_than_sign": ">"}
 
 
 def key_names(keys: str) -> str:
