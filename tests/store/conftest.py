@@ -1,0 +1,96 @@
+"""The store backends under test: the embedded TinyDB store and a real etcd (one member, TLS,
+started once per test session by ``etcd_member``; each test starts from an empty keyspace)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import ssl
+import urllib.request
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from kubetui.store import Store
+
+BACKENDS = [pytest.param("tinydb"), pytest.param("etcd", marks=pytest.mark.etcd)]
+
+
+class Member:
+    """A running etcd member and how to reach it as a client."""
+
+    def __init__(self, server: Any, tls: Any) -> None:
+        self.server = server
+        self.tls = tls
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def context(self) -> ssl.SSLContext:
+        return self.tls.client_context()
+
+    def wipe(self) -> None:
+        """Delete every key (one request): the next test sees an empty keyspace."""
+        body = json.dumps({"key": base64.b64encode(b"\0").decode(),
+                           "range_end": base64.b64encode(b"\0").decode()}).encode()
+        req = urllib.request.Request(self.endpoint + "/v3/kv/deleterange", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=10, context=self.context()) as r:
+            r.read()
+
+
+@pytest.fixture(scope="session")
+def etcd_member(tmp_path_factory: pytest.TempPathFactory):
+    """One etcd member with TLS from a test CA, for the whole session."""
+    from kubetui.store.etcdserver import find_binary
+    if find_binary("etcd") is None:
+        pytest.skip("etcd is not installed")  # the etcd marker's gate fails instead in CI
+    from kubetui.apiserver.certs import ensure_pki
+    from kubetui.apiserver.etcdcerts import ensure_etcd_certs
+    from kubetui.netutil import free_port
+    from kubetui.store.etcdserver import EtcdServer
+    d = tmp_path_factory.mktemp("etcd")
+    tls = ensure_etcd_certs(ensure_pki(d, "test"))
+    server = EtcdServer(d / "etcd", free_port(), free_port(), d / "etcd.log", tls=tls)
+    server.start()
+    yield Member(server, tls)
+    server.stop()
+
+
+MakeStore = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture(params=BACKENDS)
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
+    """``await make_store(**options)``: an open store of this test's backend (closed afterwards).
+
+    Options are the TinyDB store's (``history_events``, ``history_seconds``,
+    ``clock``, ``watch_queue_limit``); the etcd store takes the same ones.
+    """
+    opened: list[Any] = []
+    member = request.getfixturevalue("etcd_member") if request.param == "etcd" else None
+    if member is not None:
+        member.wipe()
+
+    async def make(**options: Any) -> Any:
+        if member is None:
+            s = Store(None, **options)
+        else:
+            from kubetui.store.etcd import EtcdStore
+            s = EtcdStore(member.endpoint, ssl_context=member.context(), **options)
+        await s.open()
+        opened.append(s)
+        return s
+
+    make.backend = request.param  # type: ignore[attr-defined]
+    yield make
+    for s in opened:
+        await s.close()
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def store(make_store: MakeStore) -> Any:
+    return await make_store()
