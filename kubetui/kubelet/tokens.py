@@ -69,7 +69,7 @@ class TokenManager:
         # the lifetime as the server granted it (it may shorten it); our clock may differ from its
         issued = expires - expiration_seconds if expires - expiration_seconds <= now else now
         self._cache[key] = (issued, expires, token)
-        log.info("token for %s/%s (pod %s) requested, expires %s", ns, sa, meta.get("name"),
+        log.debug("token for %s/%s (pod %s) requested, expires %s", ns, sa, meta.get("name"),
                  tr["status"].get("expirationTimestamp"))
         return {"token": token}
 
