@@ -70,7 +70,7 @@ class TokenManager:
         issued = expires - expiration_seconds if expires - expiration_seconds <= now else now
         self._cache[key] = (issued, expires, token)
         log.debug("token for %s/%s (pod %s) requested, expires %s", ns, sa, meta.get("name"),
-                 tr["status"].get("expirationTimestamp"))
+                  tr["status"].get("expirationTimestamp"))
         return {"token": token}
 
     def forget_pod(self, uid: str) -> None:
