@@ -52,6 +52,8 @@ def require_or_skip(ok: bool, why: str) -> None:
 @pytest.fixture(autouse=True)
 def _docker_gate(request: pytest.FixtureRequest) -> None:
     global _DOCKER
+    if request.node.get_closest_marker("online") is not None and os.environ.get("KUBETUI_TEST_ONLINE") != "1":
+        pytest.skip("pulls from a real registry: opt in with KUBETUI_TEST_ONLINE=1")
     if request.node.get_closest_marker("docker") is None:
         return
     if _DOCKER is None:

@@ -175,3 +175,38 @@ async def test_a_node_pulls_only_for_itself(cluster):
         assert record is None and seconds >= 0
     finally:
         await api.close()
+
+
+# -- bad input to the pulls endpoint, and a real pull (opt-in) ------------------------------------------
+
+async def test_bad_image_pulls_are_400s_with_upstreams_words(cluster):
+    api = APIClient(cluster.server.url, token=cluster.auth.node_token(NODE), ca_data=cluster.pki.ca_pem().decode())
+    from kubetui.agent.apiclient import APIError
+    path = f"/apis/{PULLS_GROUP}/v1alpha1/nodes/{NODE}/pulls"
+    try:
+        for body, words in (({"image": ""}, "ImagePull.image: Required value"),
+                            ({"image": "x", "auth": "secret"}, "ImagePull.auth: must be a list")):
+            with pytest.raises(APIError) as e:
+                await api.create(path, body)
+            assert e.value.code == 400 and words in e.value.message
+        with pytest.raises(APIError) as e:        # a node may only create pulls: authorized before any handler
+            await api.get(path)
+        assert e.value.code == 403
+    finally:
+        await api.close()
+
+
+@pytest.mark.online
+@pytest.mark.docker
+async def test_a_real_pull_through_the_hosts_engine():
+    """With a registry in reach: the host's engine really pulls, then the (fake) node copy follows."""
+    from kubetui.providers.docker import docker_client
+    from kubetui.providers.docker.images import DockerEngine
+    eng = DockerEngine(docker_client())
+    copies = []
+    pt = PullThrough(lambda i, a: (lambda img: (img.id, img.size))(eng.pull(i, a)),
+                     lambda i: (lambda img: img and (img.id, img.size))(eng.inspect(i)),
+                     lambda n, i: copies.append((n, i)) or "", lambda: ["n1"])
+    r = await pt.pull("n1", "busybox:1.36", [])
+    assert r["pulled"] and r["imageID"].startswith("sha256:") and r["size"] > 1_000_000, r
+    assert copies == [("n1", "busybox:1.36")]
