@@ -29,6 +29,7 @@ CHIPS: dict[str, tuple[str, str, str]] = {
     "Pending": (BLACK, "#a8a8a8", "waiting for the scheduler to find a node"),
     "SchedulingGated": (BLACK, "#d7d7ff", "held back by spec.schedulingGates"),
     "ContainerCreating": (BLACK, "#00d7d7", "bound to a node; the kubelet is creating its containers"),
+    "Pulling": (BLACK, "#d7afff", "the kubelet is pulling an image (a Pulling event, no Pulled yet)"),
     "Init": (BLACK, "#87afd7", "init containers are running (Init:N/M)"),
     "PodInitializing": (BLACK, "#5fd7ff", "init containers done; starting the app containers"),
     "Running": (BLACK, "#87af87", "running, but not Ready: no traffic from Services yet"),
@@ -75,8 +76,11 @@ TAINT_EVICTION = "DeletionByTaintManager"
 ALWAYS_IN_LEGEND = ("Pending", "ContainerCreating", "Running", "Ready", "Terminating", "CrashLoopBackOff")
 
 
-def chip_state(pod: Obj) -> str:
+def chip_state(pod: Obj, pulling: bool = False) -> str:
     """The chip (a key of ``CHIPS``) for a pod, from the STATUS column ``kubectl get pods`` prints.
+
+    ``pulling``: its kubelet recorded ``Pulling`` and no ``Pulled``/``Failed`` since (``pulls_in_progress``):
+    kubectl still says ContainerCreating, the map says why.
 
     >>> chip_state({"status": {"phase": "Pending", "containerStatuses": [
     ...     {"state": {"waiting": {"reason": "ImagePullBackOff"}}}]}})
@@ -92,6 +96,8 @@ def chip_state(pod: Obj) -> str:
     if reason == "Pending" and any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
                                    for c in status.get("conditions") or []):
         reason = "SchedulingGated"  # printPod's own override (a gated pod is never bound)
+    if reason == "ContainerCreating" and pulling:
+        return "Pulling"
     if reason == "Running":
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         return "Ready" if ready else "Running"
@@ -109,6 +115,50 @@ def chip_state(pod: Obj) -> str:
         return reason
     # A waiting reason this table does not know yet: a back-off is a back-off, anything else waits.
     return "CrashLoopBackOff" if reason.endswith("BackOff") else "Pending"
+
+
+#: the kubelet's image events: Pulling starts a pull, the others end it
+PULL_STARTED = "Pulling"
+PULL_ENDED = frozenset(("Pulled", "Failed", "BackOff", "ErrImageNeverPull"))
+
+
+class PullTracker:
+    """Which pods wait on an image pull, from the kubelet's events (a pod's latest ``Pulling`` is newer
+    than its latest ``Pulled``/``Failed``/``BackOff``; Event times have whole seconds, so a pull that
+    ends within the second it began is not shown).
+
+    >>> t = PullTracker()
+    >>> ev = lambda reason, ts: {"involvedObject": {"kind": "Pod", "namespace": "default", "name": "web"},
+    ...                          "reason": reason, "lastTimestamp": ts}
+    >>> t.seen(ev("Pulling", "2026-01-01T00:00:01Z")), "default/web" in t.pulling
+    ('default/web', True)
+    >>> t.seen(ev("Pulled", "2026-01-01T00:00:05Z")), "default/web" in t.pulling
+    ('default/web', False)
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, list[str]] = {}      # pod key -> [latest Pulling, latest end]
+        self.pulling: set[str] = set()
+
+    def seen(self, ev: Obj) -> str | None:
+        """Take one Event; the pod key whose pulling state changed, else None."""
+        reason = ev.get("reason")
+        if reason != PULL_STARTED and reason not in PULL_ENDED:
+            return None
+        obj = ev.get("involvedObject") or {}
+        if obj.get("kind") != "Pod":
+            return None
+        key = f"{obj.get('namespace') or 'default'}/{obj.get('name')}"
+        ts = ev.get("lastTimestamp") or ev.get("eventTime") or ""
+        last = self._last.setdefault(key, ["", ""])
+        i = 0 if reason == PULL_STARTED else 1
+        if ts > last[i]:
+            last[i] = ts
+        now = last[0] > last[1]
+        if now == (key in self.pulling):
+            return None
+        (self.pulling.add if now else self.pulling.discard)(key)
+        return key
 
 
 def chip_style(state: str) -> str:

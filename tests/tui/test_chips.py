@@ -78,6 +78,7 @@ CASES = [
     (pod("p", state="Pending"), "Pending"),
     (_gated(), "SchedulingGated"),
     (pod("c", state="ContainerCreating"), "ContainerCreating"),
+    (pod("pull", state="ContainerCreating"), "Pulling"),        # with a Pulling event and no Pulled since
     (_waiting("PodInitializing"), "PodInitializing"),
     (_init(), "Init"),
     (_init("CrashLoopBackOff"), "Init"),
@@ -100,7 +101,7 @@ CASES = [
 
 @pytest.mark.parametrize("p,chip", CASES, ids=[c for _, c in CASES])
 def test_every_status_has_its_own_chip(p, chip):
-    assert chip_state(p) == chip
+    assert chip_state(p, pulling=chip == "Pulling") == chip
 
 
 def test_chips_differ_and_image_pull_is_not_crash_red():
@@ -130,6 +131,13 @@ def _all_states_client() -> FakeClient:
         if p.get("spec", {}).get("nodeName"):
             p["spec"]["nodeName"] = "node-1" if i % 2 else "node-2"
         client.put("pods", p)
+        if CASES[i][1] == "Pulling":       # what the kubelet records when it starts a pull
+            client.put("events", {"apiVersion": "v1", "kind": "Event",
+                                  "metadata": {"name": f"{p['metadata']['name']}.pull", "namespace": "default"},
+                                  "involvedObject": {"kind": "Pod", "namespace": "default",
+                                                     "name": p["metadata"]["name"]},
+                                  "reason": "Pulling", "message": 'Pulling image "nginx"', "type": "Normal",
+                                  "lastTimestamp": "2023-11-14T22:10:00Z"})
     return client
 
 
@@ -140,8 +148,8 @@ async def test_rendered_chips_and_legend_meet_wcag_aa_in_both_themes(theme):
     app.theme = theme
     async with app.run_test(size=(200, 60)) as pilot:
         screen = await wait_screen(pilot, ClusterMapScreen)
-        await settle(app, pilot, "nodes", "pods")
-        await wait_for(pilot, lambda: len(screen.pod_chip) == len(CASES))
+        await settle(app, pilot, "nodes", "pods", "events")
+        await wait_for(pilot, lambda: len(screen.pod_chip) == len(CASES) and "Pulling" in screen.pod_chip.values())
         chip_texts = {f"{chip_label(p)}" for p in (app.bridge.objects("pods").values())}
         checked: list[tuple[str, float]] = []
         widgets = [*screen.query(NodePanel), screen.query_one("#legend", Static)]

@@ -18,7 +18,7 @@ from textual.widgets import Static
 from kubetui.tui.bridge import ObjectsChanged
 from kubetui.tui.screens.base import MainScreen, ObjectActions
 from kubetui.tui.widgets.control_plane import ControlPlanePanel
-from kubetui.tui.chips import chip_legend, chip_state
+from kubetui.tui.chips import PullTracker, chip_legend, chip_state
 from kubetui.tui.rollout import NEW_MARK, OLD_MARK, replica_set_marks
 from kubetui.tui.widgets.node_panel import NodePanel
 
@@ -53,6 +53,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         self.pod_node: dict[str, str] = {}
         #: each visible pod's chip (the legend lists the states present)
         self.pod_chip: dict[str, str] = {}
+        #: which pods wait on an image pull, from the kubelet's events
+        self.pulls = PullTracker()
         self._legend_states: frozenset[str] = frozenset()
         self._status_text = ""
         #: pods marked by ReplicaSet (old / new) because their Deployment is rolling out
@@ -69,7 +71,9 @@ class ClusterMapScreen(ObjectActions, MainScreen):
     def on_mount(self) -> None:
         self.title = f"kubetui · {self.app.backend.cluster_name}"
         self.sub_title = "cluster map"
-        self.app.bridge.subscribe(self, "nodes", "pods", "replicasets")
+        # events too: the kubelet's Pulling/Pulled say which pods wait on an image pull
+        self.app.bridge.subscribe(self, "nodes", "pods", "replicasets", "events")
+        self._pulls_seen(set(self.app.bridge.objects("events")))
         self._rebuild(set(self.app.bridge.objects("nodes")), set(self.app.bridge.objects("pods")), flash=False)
         signal = getattr(self.app, "lesson_signal", None)
         if signal is not None:
@@ -100,8 +104,21 @@ class ClusterMapScreen(ObjectActions, MainScreen):
         if not self._settled:
             # The first batch is the initial list: nothing "changed" yet, so nothing flashes.
             self._settled = all(self.app.bridge.is_synced(r) for r in ("nodes", "pods"))
-        self._rebuild(set(changes.get("nodes", {})), set(changes.get("pods", {})), flash=self._settled,
+        pulls = self._pulls_seen(set(changes.get("events", {}))) if changes.get("events") else set()
+        self._rebuild(set(changes.get("nodes", {})), set(changes.get("pods", {})) | pulls, flash=self._settled,
                       replicasets_changed=bool(changes.get("replicasets")))
+
+    def _pulls_seen(self, event_keys: set[str]) -> set[str]:
+        """Pods whose waiting-on-a-pull state changed with these events (only image events count)."""
+        events = self.app.bridge.objects("events")
+        pods = self.app.bridge.objects("pods")
+        changed = set()
+        for key in event_keys:
+            ev = events.get(key)
+            pod_key = self.pulls.seen(ev) if ev is not None else None
+            if pod_key is not None and pod_key in pods:
+                changed.add(pod_key)
+        return changed
 
     def refresh_all(self) -> None:
         """Rebuild every panel from the cache (the namespace changed), without flashing."""
@@ -131,6 +148,8 @@ class ClusterMapScreen(ObjectActions, MainScreen):
             panel = self.panels.get(name)
             if panel is None:
                 panel = NodePanel(nodes.get(name), node_name=name, name=name)
+                panel.pulling = self.pulls.pulling
+                panel.pulling = self.pulls.pulling
                 panel.set_class(name == UNSCHEDULED, "-unscheduled")
                 self.panels[name] = panel
                 new.append(panel)
@@ -154,7 +173,7 @@ class ClusterMapScreen(ObjectActions, MainScreen):
                 self.pod_chip.pop(key, None)
                 continue
             self.pod_node[key] = target
-            self.pod_chip[key] = chip_state(pod)  # type: ignore[arg-type]
+            self.pod_chip[key] = chip_state(pod, key in self.pulls.pulling)  # type: ignore[arg-type]
             panel_for(target).pods[key] = pod  # type: ignore[assignment]
             touched.setdefault(target, set()).add(key)
         # Panels whose node is gone and that hold no pods go away; so does an empty "unscheduled".

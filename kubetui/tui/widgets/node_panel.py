@@ -139,6 +139,8 @@ class NodePanel(Static):
         #: per pod: (the pod object it was computed from, its chip state, its place); the bridge
         #: replaces a pod's object on every event, so identity says whether to recompute
         self._chip_info: dict[str, tuple[Obj, str, tuple[Any, ...], tuple[int, int] | None]] = {}
+        #: keys of pods waiting on an image pull (the map's ``PullTracker`` shares its set)
+        self.pulling: set[str] = set()
         #: what the last render() drew (see _plan): a change that draws the same skips the repaint
         self._drawn_plan: tuple[Any, ...] | None = None
         #: pods the current lesson step is about (drawn with a ▸ marker)
@@ -258,8 +260,10 @@ class NodePanel(Static):
         """A pod's chip state, place and requests, recomputed only when the bridge replaced its object."""
         pod = self.pods[key]
         info = self._chip_info.get(key)
-        if info is None or info[0] is not pod:
-            info = (pod, chip_state(pod), chip_order(pod), pod_requests(pod) if counts_against_node(pod) else None)
+        pulling = key in self.pulling
+        if info is None or info[0] is not pod or (info[1] == "Pulling") != pulling:
+            info = (pod, chip_state(pod, pulling), chip_order(pod),
+                    pod_requests(pod) if counts_against_node(pod) else None)
             self._chip_info[key] = info
         return info
 
