@@ -46,6 +46,7 @@ class Record:
 
 
 _VALUE = b',"value":'
+_HEAD = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # one for every record
 
 
 def encode(rec: Record) -> bytes:
@@ -54,9 +55,8 @@ def encode(rec: Record) -> bytes:
     The value's JSON is spliced in last, as is, so it is never encoded twice
     (and ``decode`` can cut it out without parsing it).
     """
-    head = json.dumps({"rev": rec.rev, "ts": rec.ts, "op": rec.op, "key": rec.key,
-                       "create": rec.create, "ver": rec.ver},
-                      separators=(",", ":"), ensure_ascii=False).encode()
+    head = _HEAD.encode({"rev": rec.rev, "ts": rec.ts, "op": rec.op, "key": rec.key,
+                         "create": rec.create, "ver": rec.ver}).encode()
     body = head[:-1] + _VALUE + rec.value + b"}"
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
