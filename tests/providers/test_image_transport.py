@@ -25,7 +25,7 @@ class Nodes:
         self.ran.append((node, argv))
         if argv[:2] == ["sh", "-c"] and " ".join(IMAGESTORE) + " import" in argv[2]:
             if node in self.fail:
-                return 1, "imagestore: manifest.json: not a docker save or OCI archive\n"
+                return 1, f"error: {argv[-1]} is not an image archive (a docker save or OCI tar)\n"
             assert self.files.pop((node, argv[-1])) == b"ARCHIVE"      # and the script removes it
             assert 'rm -f "$1"' in argv[2]
             return 0, "imported\n"
@@ -61,8 +61,9 @@ def test_a_node_that_refuses_the_archive_is_reported_not_hidden(tmp_path):
     f.write_bytes(b"ARCHIVE")
     r = load_archive(Nodes(["n1", "n2"], fail=["n2"]), f)
     assert not r.ok
-    assert {n.node: n.error for n in r.nodes} == {"n1": "", "n2": "imagestore: manifest.json: not a docker save or "
-                                                              "OCI archive"}
+    # the error names the user's file, not the node's temporary copy of it
+    assert {n.node: n.error for n in r.nodes} == {"n1": "", "n2": f"error: {f} is not an image archive (a docker save "
+                                                              "or OCI tar)"}
 
 
 def test_an_image_missing_from_the_engine_says_what_to_do():

@@ -191,8 +191,10 @@ class LoadResult:
         return all(not n.error for n in self.nodes)
 
 
-def import_into(transport: NodeTransport, node: str, archive: Path) -> NodeLoad:
-    """Copy an archive into one node and import it into the node's image store."""
+def import_into(transport: NodeTransport, node: str, archive: Path, label: str = "") -> NodeLoad:
+    """Copy an archive into one node and import it into the node's image store.
+
+    ``label`` names the archive in errors (the node's temporary copy means nothing to the user)."""
     started = time.monotonic()
     target = f"{IMPORT_DIR}/image-import-{os.getpid()}-{time.monotonic_ns()}.tar"
     try:
@@ -203,8 +205,8 @@ def import_into(transport: NodeTransport, node: str, archive: Path) -> NodeLoad:
     except (EngineError, docker.errors.APIError, OSError) as e:
         return NodeLoad(node, time.monotonic() - started, error=str(e))
     if rc != 0:
-        return NodeLoad(node, time.monotonic() - started, error=out.strip().splitlines()[-1] if out.strip()
-                        else f"import exited {rc}")
+        last = out.strip().splitlines()[-1] if out.strip() else f"import exited {rc}"
+        return NodeLoad(node, time.monotonic() - started, error=last.replace(target, label or archive.name))
     return NodeLoad(node, time.monotonic() - started, output=out)
 
 
@@ -216,7 +218,8 @@ def load_archive(transport: NodeTransport, archive: Path, nodes: list[str] | Non
     if not targets:
         return result
     with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="image-load") as pool:
-        result.nodes = list(pool.map(lambda n: import_into(transport, n, archive), targets))
+        label = str(archive) if not images else f"the docker save of {', '.join(images)}"
+        result.nodes = list(pool.map(lambda n: import_into(transport, n, archive, label), targets))
     return result
 
 
