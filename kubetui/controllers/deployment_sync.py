@@ -169,7 +169,8 @@ class DeploymentSync:
             raise
         if not already_exists:
             reconciles.decide(f"create rs {meta(created)['name']} with {replicas} replica{'s' if replicas != 1 else ''}",
-                              **{"action": "scale", "replicaSet": meta(created)["name"], "from": 0, "to": replicas})
+                              **{"action": "scale", "replicaSet": meta(created)["name"], "from": 0, "to": replicas,
+                                 "available": int((self.d.get("status") or {}).get("availableReplicas") or 0)})
         if not already_exists and replicas > 0:
             self.c.event(self.d, "Normal", "ScalingReplicaSet",
                          f"Scaled up replica set {meta(created)['name']} from 0 to {replicas}")
@@ -194,7 +195,8 @@ class DeploymentSync:
         if size_changed:
             reconciles.decide(f"scale {'up' if new_scale > old_scale else 'down'} rs {meta(rs)['name']} "
                               f"from {old_scale} to {new_scale}",
-                              **{"action": "scale", "replicaSet": meta(rs)["name"], "from": old_scale, "to": new_scale})
+                              **{"action": "scale", "replicaSet": meta(rs)["name"], "from": old_scale, "to": new_scale,
+                                 "available": int((self.d.get("status") or {}).get("availableReplicas") or 0)})
         body = copy.deepcopy(rs)
         body["spec"]["replicas"] = new_scale
         du.set_replicas_annotations(body, desired, max_total)

@@ -116,6 +116,15 @@ class GarbageCollector(Controller):
             return "deleting-foreground" if FOREGROUND in (meta(owner).get("finalizers") or []) else "deleting"
         return "present"
 
+    def record_object(self, key: Any) -> tuple[str | None, str | None, str]:
+        """The dependent the key names, by its Kind (``("replicasets", "default", "web-7d9f")``)."""
+        resource, ns, name = key
+        try:
+            kind = resource_for(resource).kind
+        except KeyError:
+            kind = resource
+        return kind, ns or None, name
+
     async def reconcile(self, key: Any) -> float | None:
         resource, ns, name = key
         inf = self.informers[resource]

@@ -120,21 +120,24 @@ class Step:
     before: int
     after: int
     sizes: dict[str, int] = field(default_factory=dict)
+    #: the Deployment's available pods as the controller saw them when it decided (None: unknown)
+    available: int | None = None
 
     @property
     def total(self) -> int:
         return sum(self.sizes.values())
 
 
-def steps_from_records(records: Iterable[Any]) -> list[tuple[int | None, str, str, int, int]]:
-    """(seq, time, ReplicaSet, from, to) from reconcile records' ``decide(..., action="scale")`` data."""
+def steps_from_records(records: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """(seq, time, ReplicaSet, from, to, available) from reconcile records' ``decide(..., action="scale")``."""
     import datetime as _dt
     out = []
     for r in records:
         at = _dt.datetime.fromtimestamp(r.start, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
         for d in r.decided:
             if d.get("action") == "scale" and "replicaSet" in d:
-                out.append((r.seq, at, d["replicaSet"], int(d.get("from") or 0), int(d.get("to") or 0)))
+                out.append((r.seq, at, d["replicaSet"], int(d.get("from") or 0), int(d.get("to") or 0),
+                            d.get("available")))
     return out
 
 
@@ -155,16 +158,16 @@ def steps_from_events(events: Iterable[Obj]) -> list[tuple[int | None, str, str,
     return out
 
 
-def timeline(raw: list[tuple[int | None, str, str, int, int]]) -> list[Step]:
+def timeline(raw: list[tuple[Any, ...]]) -> list[Step]:
     """Steps with every ReplicaSet's size after each: a ReplicaSet's size before its first step is that
     step's "from", so the totals are right from the first step on."""
     sizes: dict[str, int] = {}
-    for _, _, rs, before, _ in raw:
+    for _, _, rs, before, *_ in raw:
         sizes.setdefault(rs, before)
     out = []
-    for seq, at, rs, before, after in raw:
+    for seq, at, rs, before, after, *more in raw:
         sizes[rs] = after
-        out.append(Step(seq, at, rs, before, after, dict(sizes)))
+        out.append(Step(seq, at, rs, before, after, dict(sizes), more[0] if more else None))
     return out
 
 
@@ -210,8 +213,13 @@ def draw_timeline(d: Obj, steps: list[Step], max_surge: int, max_unavailable: in
         if replicas >= max(top, len(cells)):
             out.append("│", style="bold")
         over = s.total > top
-        out.append(f"  {s.total}/{top}" + (" ✗ above replicas + maxSurge" if over else "") + "\n",
+        out.append(f"  {s.total}/{top}" + (" ✗ above replicas + maxSurge" if over else ""),
                    style="bold red" if over else "")
+        if s.available is not None:
+            low = s.available < replicas - max_unavailable
+            out.append(f"  {s.available} available (≥ {replicas - max_unavailable})" + (" ✗" if low else ""),
+                       style="bold red" if low else "dim")
+        out.append("\n")
     out.append("\n")
     for n in names:
         out.append("█ ", style=colour[n])

@@ -174,6 +174,7 @@ async def test_a_rollouts_reconcile_log_lists_the_same_writes_as_the_audit(rollo
     steps = [x for r in d for x in r.decided if x.get("action") == "scale"]
     assert any(s["text"].startswith("scale up rs web-") for s in steps)
     assert any(s["text"].startswith("scale down rs web-") and s["to"] == 0 for s in steps)
+    assert all(isinstance(s["available"], int) for s in steps)      # what the rollout tab draws beside each
     rs = [r for r in recs if r.controller == "replicaset"]
     assert any(x["text"].startswith("create ") and x["text"].endswith(" pod") for r in rs for x in r.decided)
     assert all(r.owner == "Deployment/default/web" for r in rs)
@@ -270,3 +271,20 @@ async def test_the_workload_controllers_say_what_they_saw_and_decided(api, clock
     assert observed[0].startswith("0 active, 0 succeeded, 0 failed of 3 completions") and "create 2 pods" in decided
     observed, decided = said("endpoints", "Service/default/web")
     assert observed[0].endswith("endpoint addresses for the Service's selector") and "create Endpoints web" in decided
+
+
+async def test_the_garbage_collectors_records_name_the_dependent_by_kind(api, clock, manager_for):
+    cm = await manager_for("garbage-collector")
+    owner = await api.create("configmaps", {"metadata": {"name": "owner", "namespace": "default"}}, "default")
+    await api.create("configmaps", {"metadata": {"name": "dependent", "namespace": "default", "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}]}}, "default")
+    await cm.settle()
+    await api.delete("configmaps", "owner", "default")
+    for _ in range(50):
+        await cm.settle()
+        recs = [r for r in cm.reconcile_log.since(0) if any(w.verb == "delete" for w in r.writes)]
+        if recs:
+            break
+        await asyncio.sleep(0.01)
+    assert [r.object for r in recs] == ["ConfigMap/default/dependent"]
+    assert recs[0].writes[0].text().startswith("delete configmaps default/dependent")

@@ -36,7 +36,7 @@ def web_story(backend) -> None:
     """The log of web's rollout from web-5c4f8 (old) to web-7d4b9c8f6 (new), plus an unrelated record."""
     publish(backend, "deployment", "Deployment", "web", observed=("want 3, have 3 pods; maxSurge 1, maxUnavailable 0",),
             decided=((f"create rs {RS} with 1 replica",
-                      {"action": "scale", "replicaSet": RS, "from": 0, "to": 1}),),
+                      {"action": "scale", "replicaSet": RS, "from": 0, "to": 1, "available": 3}),),
             writes=(APIWrite("create", "replicasets", "default", RS, None, None, "120"),))
     publish(backend, "replicaset", "ReplicaSet", RS, owner="Deployment/default/web",
             observed=("want 1, have 0 pods",), decided=(("create 1 pod", {"action": "create", "count": 1}),),
@@ -47,7 +47,7 @@ def web_story(backend) -> None:
             writes=(APIWrite("create", "pods", "default", f"{RS}-abcde", "binding"),))
     publish(backend, "deployment", "Deployment", "web",
             decided=(("scale down rs web-5c4f8 from 3 to 2",
-                      {"action": "scale", "replicaSet": "web-5c4f8", "from": 3, "to": 2}),
+                      {"action": "scale", "replicaSet": "web-5c4f8", "from": 3, "to": 2, "available": 3}),
                      (f"scale up rs {RS} from 1 to 2", {"action": "scale", "replicaSet": RS, "from": 1, "to": 2})))
     publish(backend, "scheduler", "Pod", "crasher", decided=(("bind crasher to node-1", {}),))
 
@@ -172,7 +172,8 @@ async def test_a_deployments_rollout_tab_draws_its_scale_steps_against_the_bound
         assert "(from the reconcile log;" in text
         lines = [line for line in text.splitlines() if line.strip().startswith("#")]
         assert [line.split()[2:4] for line in lines] == [[RS, "0→1"], ["web-5c4f8", "3→2"], [RS, "1→2"]]
-        assert [line.split()[-1] for line in lines] == ["4/4", "3/4", "4/4"]
+        assert [line.split()[5] for line in lines] == ["4/4", "3/4", "4/4"]
+        assert lines[0].endswith("4/4  3 available (≥ 3)") and lines[2].endswith("4/4")
         # Without a log, the Deployment's ScalingReplicaSet Events tell the steps.
         backend.reconcile_log = type(backend.reconcile_log)()
         detail.load_rollout()
