@@ -163,6 +163,11 @@ class ReconcileRecord:
         rec._ended = rec._published = True
         return rec
 
+    @property
+    def silent(self) -> bool:
+        """Said nothing and wrote nothing (a garbage collector's look at a pod it leaves alone, say)."""
+        return not (self.observed or self.decided or self.writes) and self.result == "ok"
+
     def decided_text(self) -> list[str]:
         """What it decided, in words; when a controller said nothing, what its writes were."""
         if self.decided:
@@ -310,16 +315,19 @@ class ReconcileLog:
         return out
 
     def since(self, seq: int = 0, *, object: str | None = None, namespace: str | None = None,
-              controller: str | None = None, limit: int | None = None, tail: int | None = None) -> list[ReconcileRecord]:
+              controller: str | None = None, limit: int | None = None, tail: int | None = None,
+              silent: bool = True) -> list[ReconcileRecord]:
         """Published records with a sequence number above ``seq``, oldest first, filtered.
 
         ``object`` (``Deployment/default/web``) keeps the object's own records
         and those of everything it owns, as ``related_to`` says; ``limit`` keeps
-        the first ones, ``tail`` the last ones.
+        the first ones, ``tail`` the last ones; ``silent=False`` leaves out the records that said and
+        wrote nothing.
         """
         start = max(0, seq - self.oldest_seq + 1)   # sequence numbers in the ring are consecutive
         out = [r for r in itertools.islice(self._records, start, None)
-               if (namespace is None or r.namespace == namespace)
+               if (silent or not r.silent)
+               and (namespace is None or r.namespace == namespace)
                and (controller is None or r.controller == controller)
                and (object is None or related_to(r, object, self.ancestors))]
         if tail is not None:
@@ -479,25 +487,12 @@ def lines(rec: ReconcileRecord, *, with_writes: bool = True) -> list[str]:
     out = [head]
     for o in rec.observed:
         out.append(f"    observed: {o}")
-    for d in rec.decided_text():
+    # A record without words says what it did by its writes (printed below, unless left out).
+    for d in (rec.decided_text() if rec.decided or not with_writes or not rec.writes else []):
         out.append(f"    decided:  {d}")
     if with_writes:
         for w in rec.writes:
             out.append(f"    write:    {w.text()}")
-    return out
-
-
-def scale_steps(records: Iterable[ReconcileRecord]) -> list[dict[str, Any]]:
-    """The ReplicaSet scale steps a Deployment controller decided, oldest first (a rollout's timeline).
-
-    Each: ``{"seq", "time", "replicaSet", "from", "to"}``, from the ``decide(..., action="scale")`` data.
-    """
-    out = []
-    for r in records:
-        for d in r.decided:
-            if d.get("action") == "scale" and "replicaSet" in d:
-                out.append({"seq": r.seq, "time": r.start, "replicaSet": d["replicaSet"],
-                            "from": int(d.get("from") or 0), "to": int(d.get("to") or 0)})
     return out
 
 

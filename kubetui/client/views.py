@@ -124,16 +124,17 @@ def reconciles_object(items: list[dict[str, Any]], oldest_seq: int, last_seq: in
 
 async def reconciles(client: Any, *, since: int = 0, object: str | None = None, namespace: str | None = None,
                      controller: str | None = None, tail: int | None = None, limit: int | None = None,
-                     wait: float | None = None) -> dict[str, Any]:
+                     wait: float | None = None, silent: bool = True) -> dict[str, Any]:
     """The reconcile log's records with a sequence number above ``since`` (a ``ReconcileRecordList``).
 
     ``object`` is ``kind/name`` (``deploy/web``, in ``namespace``) or ``Kind/ns/name``: that
-    object's records and those of what it owns. ``wait`` makes it a long poll: the answer comes
+    object's records and those of what it owns; ``silent=False`` leaves out the syncs that said and
+    wrote nothing (a garbage collector looking at every pod). ``wait`` makes it a long poll: the answer comes
     as soon as one record matches, or empty after ``wait`` seconds (keep it under the client's
     request timeout, 30 s for ``HTTPClient``).
     """
     params = {"since": since, "object": object, "controller": controller, "tail": tail, "limit": limit,
-              "wait": wait}
+              "wait": wait, "silent": None if silent else "false"}
     return await client.request("GET", reconciles_path(namespace),
                                 params={k: str(v) for k, v in params.items() if v is not None})
 

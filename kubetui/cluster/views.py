@@ -179,7 +179,8 @@ def _int(query: Any, name: str, default: int | None = None) -> int | None:
 async def reconciles(log: Any, query: Any, namespace: str | None) -> dict[str, Any]:
     """The reconcile log's records after ``?since=SEQ`` (oldest first), filtered by ``object=`` (``deploy/web``:
     its records and its ReplicaSets' and pods'), ``controller=`` and the path's namespace; ``tail=N`` keeps
-    the last N, ``limit=N`` the first N; ``wait=SECONDS`` holds the answer until one record matches."""
+    the last N, ``limit=N`` the first N; ``silent=false`` leaves out syncs that said and wrote nothing;
+    ``wait=SECONDS`` holds the answer until one record matches."""
     since = _int(query, "since", 0)
     tail, limit = _int(query, "tail"), _int(query, "limit")
     try:
@@ -192,8 +193,11 @@ async def reconciles(log: Any, query: Any, namespace: str | None) -> dict[str, A
             obj = object_filter(obj, namespace)
         except ValueError as e:
             raise BadRequest(str(e)) from None
+    silent = (query.get("silent") or "true").lower()
+    if silent not in ("true", "false", "1", "0"):
+        raise BadRequest(f'invalid value for silent: "{query.get("silent")}": must be true or false')
     filters = {"object": obj, "namespace": namespace, "controller": query.get("controller") or None,
-               "tail": tail, "limit": limit}
+               "tail": tail, "limit": limit, "silent": silent in ("true", "1")}
     if wait > 0:
         records = await log.wait(since, min(wait, RECONCILES_MAX_WAIT), **filters)
     else:

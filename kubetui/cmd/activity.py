@@ -24,7 +24,7 @@ FOLLOW_WAIT_SECONDS = 20.0
 
 
 async def print_activity(client: Any, *, namespace: str | None, object: str | None, controller: str | None,
-                         tail: int | None, follow: bool, as_json: bool, writes: bool = True,
+                         tail: int | None, follow: bool, as_json: bool, writes: bool = True, silent: bool = False,
                          out: Callable[[str], None] = print, stop_after: int | None = None) -> int:
     """Print the records (``tail`` last ones, then with ``follow`` every new one); returns how many were printed.
 
@@ -32,7 +32,8 @@ async def print_activity(client: Any, *, namespace: str | None, object: str | No
     from kubetui.client import reconciles as rl
     from kubetui.client import views
 
-    doc = await views.reconciles(client, object=object, namespace=namespace, controller=controller, tail=tail)
+    doc = await views.reconciles(client, object=object, namespace=namespace, controller=controller, tail=tail,
+                                 silent=silent)
     printed = 0
     since = int(doc.get("lastSeq") or 0)
     while True:
@@ -48,7 +49,7 @@ async def print_activity(client: Any, *, namespace: str | None, object: str | No
         if not follow:
             return printed
         doc = await views.reconciles(client, since=since, object=object, namespace=namespace,
-                                     controller=controller, wait=FOLLOW_WAIT_SECONDS)
+                                     controller=controller, wait=FOLLOW_WAIT_SECONDS, silent=silent)
         oldest = int(doc.get("oldestSeq") or 0)
         if oldest > since + 1:
             out(f"… records #{since + 1} to #{oldest - 1} left the ring before they were read")
@@ -75,7 +76,8 @@ def cmd_activity(args: argparse.Namespace) -> int:
         try:
             return await print_activity(client, namespace=args.namespace, object=obj,
                                         controller=args.controller, tail=None if args.all else args.tail,
-                                        follow=args.follow, as_json=args.json, writes=not args.no_writes)
+                                        follow=args.follow, as_json=args.json, writes=not args.no_writes,
+                                        silent=args.silent)
         finally:
             await client.close()
     try:
@@ -102,6 +104,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tail", type=int, default=50, help="how many of the latest records to print (default: 50)")
     p.add_argument("--all", action="store_true", help="every record the ring holds")
     p.add_argument("--no-writes", action="store_true", help="leave out the API writes")
+    p.add_argument("--silent", action="store_true",
+                   help="also the syncs that said and wrote nothing (the garbage collector looking at each pod…)")
     p.add_argument("--json", action="store_true", help="one JSON record per line")
     p.add_argument("--kubeconfig", metavar="FILE", default=argparse.SUPPRESS,
                    help="the cluster's kubeconfig (default: the cluster's state dir)")

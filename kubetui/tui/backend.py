@@ -102,7 +102,7 @@ class ClusterBackend(Protocol):
         ...
 
     async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
-                         tail: int | None = None, wait: float | None = None) -> dict[str, Any]:
+                         tail: int | None = None, wait: float | None = None, silent: bool = True) -> dict[str, Any]:
         """The reconcile log's records after ``since`` (a ``ReconcileRecordList``, ``kubetui.client.views``)."""
         ...
 
@@ -211,14 +211,14 @@ class ClientBackend:
         return []
 
     async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
-                         tail: int | None = None, wait: float | None = None) -> dict[str, Any]:
+                         tail: int | None = None, wait: float | None = None, silent: bool = True) -> dict[str, Any]:
         """From kubetui's controlplane group when the client speaks HTTP; else an empty list that says so."""
         if getattr(self.client, "request", None) is None:
             return {"kind": "ReconcileRecordList", "items": [], "lastSeq": since, "oldestSeq": since + 1,
                     "unavailable": "this backend's client cannot reach kubetui's controlplane API group"}
         from kubetui.client import views
         return await views.reconciles(self.client, since=since, object=object, controller=controller, tail=tail,
-                                      wait=wait)
+                                      wait=wait, silent=silent)
 
     async def time_dial(self, action: str | None = None, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """From kubetui's controlplane group when the client speaks HTTP; else None (no dial to turn)."""

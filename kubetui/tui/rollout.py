@@ -129,13 +129,17 @@ class Step:
 
 
 def steps_from_records(records: Iterable[Any]) -> list[tuple[Any, ...]]:
-    """(seq, time, ReplicaSet, from, to, available) from reconcile records' ``decide(..., action="scale")``."""
+    """(seq, time, ReplicaSet, from, to, available) from reconcile records' ``decide(..., action="scale")``,
+    each only if the record's write of that ReplicaSet succeeded."""
     import datetime as _dt
     out = []
     for r in records:
         at = _dt.datetime.fromtimestamp(r.start, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        # a step happened only if its write went through (a Conflict makes the controller try again)
+        written = {w.name for w in r.writes if w.resource == "replicasets" and w.error is None
+                   and not w.subresource and w.verb in ("create", "update")}
         for d in r.decided:
-            if d.get("action") == "scale" and "replicaSet" in d:
+            if d.get("action") == "scale" and d.get("replicaSet") in written:
                 out.append((r.seq, at, d["replicaSet"], int(d.get("from") or 0), int(d.get("to") or 0),
                             d.get("available")))
     return out

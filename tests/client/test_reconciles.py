@@ -122,3 +122,14 @@ def test_a_disabled_log_records_nothing():
 def test_the_modules_examples():
     import doctest
     assert doctest.testmod(rl).failed == 0
+
+
+def test_silent_records_can_be_left_out():
+    log = rl.ReconcileLog(clock=FakeClock())
+    log.end(log.begin("garbage-collector", "Pod", "default", "web-1"))          # looked, did nothing
+    rec = log.begin("replicaset", "ReplicaSet", "default", "web")
+    rec.observe("want 1, have 1 pods")
+    log.end(rec)
+    log.end(log.begin("garbage-collector", "Pod", "default", "web-2"), "error: Conflict: x")   # failed: not silent
+    assert [r.seq for r in log.since(0)] == [1, 2, 3]
+    assert [r.seq for r in log.since(0, silent=False)] == [2, 3]

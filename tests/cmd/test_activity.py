@@ -76,14 +76,22 @@ async def test_the_endpoint_filters_by_object_and_long_polls(cluster):
         await client.patch("deployments", "web", {"spec": {"replicas": 3}}, "default")
         got = await asyncio.wait_for(poll, 20)
         assert got["items"] and all(i["seq"] > since for i in got["items"])
+        # the first of web's records after the patch answered the poll; the scale step is among the next ones
         texts = [t["text"] for i in got["items"] for t in i["decided"]]
-        assert any(t.startswith("scale up rs web-") and t.endswith("from 2 to 3") for t in texts), texts
+        deadline = time.monotonic() + 20
+        while not any(t.startswith("scale up rs web-") and t.endswith("from 2 to 3") for t in texts):
+            assert time.monotonic() < deadline, texts
+            got = await views.reconciles(client, since=got["lastSeq"], object="deploy/web", namespace="default",
+                                         wait=5, silent=False)
+            texts += [t["text"] for i in got["items"] for t in i["decided"]]
 
         # Bad input: 400 with the reason, never 5xx.
         with pytest.raises(errors.BadRequest, match='the server doesn\'t have a resource type "frobs"'):
             await views.reconciles(client, object="frobs/web")
         with pytest.raises(errors.BadRequest, match="since"):
             await client.request("GET", views.reconciles_path(), params={"since": "soon"})
+        with pytest.raises(errors.BadRequest, match="silent"):
+            await client.request("GET", views.reconciles_path(), params={"silent": "maybe"})
         with pytest.raises(errors.MethodNotAllowed):
             await client.request("POST", views.reconciles_path(), body={})
 
@@ -130,6 +138,10 @@ def test_the_command_prints_a_deployments_story(cluster):
     assert " scheduler Pod/default/web-" in out
     assert "    observed: want " in out and "    decided:  create rs web-" in out
     assert "    write:    create replicasets default/web-" in out
+    # Silent syncs (the garbage collector looking at web's pods) only with --silent.
+    assert " garbage-collector " not in out
+    loud = kubetui("activity", "--state-dir", str(state), "--object", "deploy/web", "--all", "--silent")
+    assert loud.returncode == 0 and " garbage-collector Pod/default/web-" in loud.stdout
     bad = kubetui("activity", "--state-dir", str(state), "--object", "web")
     assert bad.returncode == 1 and "must be TYPE/NAME" in bad.stderr and "Traceback" not in bad.stderr
 

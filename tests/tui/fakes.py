@@ -379,10 +379,10 @@ class FakeBackend(ClientBackend):
         return dict(self.probes.get(name, {}))
 
     async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
-                         tail: int | None = None, wait: float | None = None) -> dict:
+                         tail: int | None = None, wait: float | None = None, silent: bool = True) -> dict:
         """What the control plane's endpoint answers (``kubetui.cluster.views.reconciles``), from this log."""
         from kubetui.client.views import reconciles_object
         log = self.reconcile_log
-        filters = {"object": object, "controller": controller, "tail": tail}
+        filters = {"object": object, "controller": controller, "tail": tail, "silent": silent}
         records = await log.wait(since, wait, **filters) if wait else log.since(since, **filters)
         return reconciles_object([r.to_dict() for r in records], log.oldest_seq, log.last_seq)

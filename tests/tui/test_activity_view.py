@@ -48,7 +48,12 @@ def web_story(backend) -> None:
     publish(backend, "deployment", "Deployment", "web",
             decided=(("scale down rs web-5c4f8 from 3 to 2",
                       {"action": "scale", "replicaSet": "web-5c4f8", "from": 3, "to": 2, "available": 3}),
-                     (f"scale up rs {RS} from 1 to 2", {"action": "scale", "replicaSet": RS, "from": 1, "to": 2})))
+                     (f"scale up rs {RS} from 1 to 2", {"action": "scale", "replicaSet": RS, "from": 1, "to": 2})),
+            writes=(APIWrite("update", "replicasets", "default", "web-5c4f8", None, "118", "122"),
+                    APIWrite("update", "replicasets", "default", RS, None, "120", "123")))
+    publish(backend, "deployment", "Deployment", "web",      # a step that lost a race: not a step
+            decided=((f"scale up rs {RS} from 2 to 3", {"action": "scale", "replicaSet": RS, "from": 2, "to": 3}),),
+            writes=(APIWrite("update", "replicasets", "default", RS, None, "120", None, "Conflict: modified"),))
     publish(backend, "scheduler", "Pod", "crasher", decided=(("bind crasher to node-1", {}),))
 
 
@@ -67,14 +72,14 @@ async def test_a_on_a_deployment_shows_its_controllers_replicasets_and_pods_deci
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await _open_web_activity(app, pilot)
         table = screen.query_one("#activity-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 4)
+        await wait_for(pilot, lambda: table.row_count == 5)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert [r[3] for r in rows] == ["Deployment/default/web", f"ReplicaSet/default/{RS}",
-                                        f"Pod/default/{RS}-abcde", "Deployment/default/web"]
-        assert [r[0] for r in rows] == ["1", "2", "3", "4"]            # in order; crasher's (#5) is not here
+                                        f"Pod/default/{RS}-abcde", "Deployment/default/web", "Deployment/default/web"]
+        assert [r[0] for r in rows] == ["1", "2", "3", "4", "5"]        # in order; crasher's (#6) is not here
         assert rows[3][6] == f"scale down rs web-5c4f8 from 3 to 2; scale up rs {RS} from 1 to 2"
         # The highlighted record in full: what it observed, decided, wrote.
-        await pilot.press("up", "up")
+        await pilot.press("up", "up", "up")
         detail = str(screen.query_one("#activity-detail", Static).render())
         assert f"decided:  create 1 pod" in detail and "observed: want 1, have 0 pods" in detail
         assert f"write:    create pods default/{RS}-abcde rv - -> 121" in detail
@@ -82,14 +87,14 @@ async def test_a_on_a_deployment_shows_its_controllers_replicasets_and_pods_deci
         # Live: a new record of one of web's pods arrives while the view is open (the long poll wakes).
         publish(backend, "scheduler", "Pod", f"{RS}-fghij", owner=f"ReplicaSet/default/{RS}",
                 decided=((f"bind {RS}-fghij to node-2", {}),))
-        await wait_for(pilot, lambda: table.row_count == 5, tries=300)
-        assert table.get_row_at(4)[3] == f"Pod/default/{RS}-fghij"
+        await wait_for(pilot, lambda: table.row_count == 6, tries=300)
+        assert table.get_row_at(5)[3] == f"Pod/default/{RS}-fghij"
         # f: every object's records (crasher's too), and back.
         await pilot.press("f")
-        await wait_for(pilot, lambda: table.row_count == 6, tries=300)
+        await wait_for(pilot, lambda: table.row_count == 7, tries=300)
         assert "Pod/default/crasher" in {table.get_row_at(i)[3] for i in range(table.row_count)}
         await pilot.press("f")
-        await wait_for(pilot, lambda: table.row_count == 5, tries=300)
+        await wait_for(pilot, lambda: table.row_count == 6, tries=300)
         await pilot.press("escape")
         await wait_screen(pilot, BrowserScreen)
 
@@ -102,7 +107,7 @@ async def test_the_palette_opens_the_whole_log_and_a_plain_client_says_it_has_no
         await pilot.press("a")                       # nothing selected on the map: everything
         screen = await wait_screen(pilot, ActivityScreen)
         table = screen.query_one("#activity-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 5)
+        await wait_for(pilot, lambda: table.row_count == 6)
         assert screen.object is None
     from kubetui.tui.backend import ClientBackend
     plain = make_app(backend=ClientBackend(backend.client))
@@ -194,7 +199,7 @@ def test_snapshot_the_activity_of_a_deployment(snap_compare):
     async def before(pilot) -> None:
         screen = await _open_web_activity(pilot.app, pilot)
         table = screen.query_one("#activity-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 4)
-        await pilot.press("up")
+        await wait_for(pilot, lambda: table.row_count == 5)
+        await pilot.press("up", "up")
         await pilot.pause()
     assert snap_compare(app, terminal_size=(120, 40), run_before=before)

@@ -86,10 +86,10 @@ class ActivityScreen(Screen[None]):
         self.follow()
 
     def _show_filter(self) -> None:
-        what = (f"{self.object} and what it owns (its ReplicaSets, their pods…)" if self.filtered
-                else "every object")
+        what = f"{self.object} and what it owns" if self.filtered else "every object"
         state = "paused" if self.paused else "following"
-        text = Text(f"records of {what} · {state} · {len(self.records)} shown")
+        # silent syncs (nothing observed, decided or written: the garbage collector's looks) are left out
+        text = Text(f"records of {what} · {state} · {len(self.records)} shown (silent syncs hidden)")
         if self.note:
             text.append(f" · {self.note}", style="yellow")
         self.query_one("#activity-filter", Static).update(text)
@@ -111,9 +111,9 @@ class ActivityScreen(Screen[None]):
             obj = self.object if self.filtered else None
             try:
                 if first:
-                    doc = await fetch(object=obj, tail=INITIAL_TAIL)
+                    doc = await fetch(object=obj, tail=INITIAL_TAIL, silent=False)
                 else:
-                    doc = await fetch(since=self.last_seq, object=obj, wait=WAIT_SECONDS)
+                    doc = await fetch(since=self.last_seq, object=obj, wait=WAIT_SECONDS, silent=False)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a restarting control plane: say so, try again
