@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import secrets
 import time
 
 from kubetui.agent.apiclient import APIClient, APIError
@@ -41,6 +40,7 @@ class EventRecorder:
         self._queue: collections.deque = collections.deque()   # (queued at, send, args), oldest first
         self._sender: asyncio.Task | None = None
         self.recorded: list[dict] = []   # the last few, for tests and the node's log
+        self._last_ns = 0                # the last event name's nanoseconds (names never repeat)
 
     def pod_event(self, pod: dict, etype: str, reason: str, message: str,
                   container: str | None = None, init: bool = False) -> None:
@@ -70,7 +70,10 @@ class EventRecorder:
             body = {"count": count, "lastTimestamp": rfc3339(now)}
             self._spawn(self._patch, namespace, name, body)
         else:
-            name = f"{involved['name']}.{secrets.token_hex(8)}"
+            # client-go's makeEvent: "<name>.<UnixNano in hex>", so a list (sorted by name) keeps the
+            # order events were recorded in within one second (describe sorts by whole-second timestamps)
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)
+            name = f"{involved['name']}.{self._last_ns:x}"
             self._seen[key] = (name, 1)
             event = {
                 "apiVersion": "v1", "kind": "Event",

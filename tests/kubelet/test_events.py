@@ -98,3 +98,16 @@ async def test_events_wait_no_longer_than_max_defer(monkeypatch):
     await asyncio.wait_for(rec.flush(), 5)
     assert [c[2]["reason"] for c in api.calls] == ["Started"]
 
+
+
+async def test_event_names_sort_in_the_order_they_were_recorded():
+    """client-go names an Event ``<object>.<UnixNano in hex>``: listed by name (as the store lists them),
+    events of one second keep their order, so describe shows Pulling before Pulled."""
+    api = FakeAPI()
+    rec = EventRecorder(api, "node-1", FakeClock())
+    for reason in ("Pulling", "Pulled", "Created", "Started", "Killing", "BackOff"):
+        rec.pod_event(POD, NORMAL, reason, reason.lower(), "main")
+    await rec.flush()
+    created = [(body["metadata"]["name"], body["reason"]) for verb, _p, body in api.calls if verb == "POST"]
+    assert [r for _n, r in sorted(created)] == ["Pulling", "Pulled", "Created", "Started", "Killing", "BackOff"]
+    assert all(n.startswith("web.") for n, _r in created)
