@@ -80,6 +80,7 @@ class Registry:
         self.clock = clock or Clock()
         self.bookmark_interval = bookmark_interval
         self.hooks = Hooks()
+        self._now_second, self._now_text = -1, ""
         self._rng = rng or random.Random()
         # Each kind's hooks (upstream: the strategy each resource's storage is built with).
         self.strategies: dict[str, Strategy] = strategies.build(
@@ -107,7 +108,15 @@ class Registry:
         return resource.key(name, namespace if resource.namespaced else None)
 
     def _now(self) -> str:
-        return rfc3339(self.clock.time())
+        ts = self.clock.time()
+        second = int(ts)
+        # The text changes once a second: format it once (unless the instant is within a
+        # microsecond of the next second, which rfc3339's rounding may already show).
+        if ts < 0 or ts - second >= 0.999999:
+            return rfc3339(ts)
+        if second != self._now_second:
+            self._now_second, self._now_text = second, rfc3339(ts)
+        return self._now_text
 
     def _namespace_arg(self, resource: Resource, namespace: str | None) -> str | None:
         if not resource.namespaced:

@@ -241,3 +241,14 @@ async def test_server_side_apply_removes_fields_no_longer_applied(registry):
 async def test_patch_missing_object_is_not_found(registry):
     with pytest.raises(errors.NotFound):
         await registry.patch(DEPLOYS, "default", "ghost", {"spec": {}}, MERGE_PATCH)
+
+
+async def test_timestamps_are_rfc3339_of_the_clock_at_every_instant(registry, clock):
+    """The registry formats its timestamps once a second (Registry._now); what it writes is
+    still rfc3339 of the clock's instant, also a microsecond from the next second, and after
+    the clock goes back."""
+    from kubetui.clock import rfc3339
+    for t in (1_700_000_000.0, 1_700_000_000.5, 1_700_000_000.9999994, 1_700_000_000.9999996,
+              1_700_000_001.0, 1_699_999_999.25, 1_700_000_000.25, 1_800_000_000.999999):
+        clock._now = t
+        assert registry._now() == rfc3339(t), t

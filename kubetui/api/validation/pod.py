@@ -50,7 +50,7 @@ def validate_quantity(value: Any, path: str) -> tuple[list[Cause], Any]:
         q = parse_quantity(value)
     except ValueError as e:
         return [invalid(path, value, str(e))], None
-    if q < 0:
+    if q.numerator < 0:  # a Fraction's sign is its numerator's (cheaper than comparing Fractions)
         return [invalid(path, value, "must be greater than or equal to 0")], None
     return [], q
 
