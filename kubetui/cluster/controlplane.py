@@ -201,7 +201,7 @@ class ControlPlane:
                                "not container images: start the cluster with `--provider docker`")
         source = None
 
-        async def pull(node: str, image: str, auth: list) -> dict:
+        async def pull(node: str, image: str, auth: list, have: str = "") -> dict:
             nonlocal source
             if source is None:
                 from kubetui.providers.docker import docker_client
@@ -212,7 +212,7 @@ class ControlPlane:
                     return await unsupported(f"no Docker engine answers on this machine ({e})")(node, image, auth)
                 src = DockerPullSource(DockerEngine(client), DockerNodes(client, self.settings.name))
                 source = PullThrough(src.pull, src.inspect, src.copy_to_node, src.transport.nodes)
-            return await source.pull(node, image, auth)
+            return await source.pull(node, image, auth, have)
         return pull
 
     def _make_scheduler(self) -> Scheduler:

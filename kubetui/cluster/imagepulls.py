@@ -79,12 +79,15 @@ class PullThrough:
         self._copies: dict[tuple[str, str], asyncio.Future] = {}
         self.engine_pulls = 0          # how many pulls reached the engine (tests, the TUI's counters)
 
-    async def pull(self, node: str, image: str, auth: list[dict]) -> dict[str, Any]:
+    async def pull(self, node: str, image: str, auth: list[dict], have: str = "") -> dict[str, Any]:
+        """Pull ``image`` for ``node``; ``have``: the ID of the copy the node already holds (an ``Always``
+        pull), which needs no copying when the engine's image is the same (containerd, too, fetches
+        only the layers it lacks)."""
         started = time.monotonic()
         ref = normalize(image)
         try:
             image_id, size = await _shared(self._engine, ref, lambda: self._from_engine(image, auth))
-            err = await _shared(self._copies, (node, image_id), lambda: asyncio.to_thread(self.copy_to_node, node,
+            err = "" if have and have == image_id else await _shared(self._copies, (node, image_id), lambda: asyncio.to_thread(self.copy_to_node, node,
                                                                                           image))
         except _NotSupplied as e:
             return {"pulled": False, "message": str(e)}
@@ -126,7 +129,7 @@ async def _shared(table: dict, key, start: Callable[[], Awaitable]):
 
 def unsupported(reason: str) -> Callable[[str, str, list], Awaitable[dict]]:
     """For providers whose nodes cannot run images (local, simulated): every pull says why."""
-    async def pull(node: str, image: str, auth: list) -> dict:
+    async def pull(node: str, image: str, auth: list, have: str = "") -> dict:
         return {"pulled": False, "message": f'failed to pull and unpack image "{normalize(image)}": {reason}'}
     return pull
 
@@ -155,6 +158,9 @@ async def serve_pulls(pull: Callable[[str, str, list], Awaitable[dict]], request
     auth = body.get("auth") or []
     if not isinstance(auth, list) or not all(isinstance(a, dict) for a in auth):
         raise BadRequest("ImagePull.auth: must be a list of {username, password, serveraddress}")
-    status = await pull(node, image.strip(), auth)
+    have = body.get("haveImageID") or ""
+    if not isinstance(have, str):
+        raise BadRequest("ImagePull.haveImageID: must be a string")
+    status = await pull(node, image.strip(), auth, have)
     out = {"apiVersion": f"{PULLS_GROUP}/{VERSION}", "kind": "ImagePull", "image": image, "status": status}
     return encoding.response(out, 201, pretty=encoding.wants_pretty(request))

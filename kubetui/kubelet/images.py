@@ -59,7 +59,8 @@ class ImageService(Protocol):
         """(capacity, available) bytes of the filesystem holding the images."""
 
 
-Puller = Callable[[str, list], Awaitable[tuple[ImageRecord | None, float]]]
+#: ``(image, credentials, ID of the copy the node holds or "") -> (record or None, pull seconds)``
+Puller = Callable[[str, list, str], Awaitable[tuple[ImageRecord | None, float]]]
 
 
 @dataclass
@@ -104,7 +105,7 @@ class ImageManager:
             return EnsureResult(error=d.error, message=d.message)
         started = time.monotonic()
         try:
-            record, pull_seconds = await self._pull_shared(image, pull_secrets or [])
+            record, pull_seconds = await self._pull_shared(image, pull_secrets or [], present.id if present else "")
         except PullFailed as e:
             msg = str(e)
             self.events.pod_event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {msg}', name, init)
@@ -122,21 +123,21 @@ class ImageManager:
         self.records.setdefault(record.id, [now, now])[1] = now
         return record.repo_digests[0] if record.repo_digests else record.id
 
-    async def _pull_shared(self, image: str, secrets: list) -> tuple[ImageRecord, float]:
+    async def _pull_shared(self, image: str, secrets: list, have: str = "") -> tuple[ImageRecord, float]:
         """One pull per image at a time on this node: pods asking meanwhile wait for it."""
         ref = normalize(image)
         fut = self._pulls.get(ref)
         if fut is None:
-            fut = asyncio.ensure_future(self._pull(image, secrets))
+            fut = asyncio.ensure_future(self._pull(image, secrets, have))
             self._pulls[ref] = fut
             fut.add_done_callback(lambda _f: self._pulls.pop(ref, None))
         return await asyncio.shield(fut)
 
-    async def _pull(self, image: str, secrets: list) -> tuple[ImageRecord, float]:
+    async def _pull(self, image: str, secrets: list, have: str = "") -> tuple[ImageRecord, float]:
         if self.puller is None:
             raise PullFailed(f'failed to pull and unpack image "{normalize(image)}": this node has no image '
                              f"service to pull through; {HINT.format(image=image)}")
-        record, seconds = await self.puller(image, secrets)
+        record, seconds = await self.puller(image, secrets, have)
         if record is None:
             record = await asyncio.to_thread(self.service.lookup, image)
         if record is None:
@@ -234,9 +235,11 @@ def credentials_for(image: str, secrets: list[dict]) -> list[dict]:
 
 def remote_puller(api, node_name: str) -> Puller:
     """Pull through the control plane (kubetui's images.kubetui.dev API) and report its duration."""
-    async def pull(image: str, auth: list) -> tuple[ImageRecord | None, float]:
+    async def pull(image: str, auth: list, have: str = "") -> tuple[ImageRecord | None, float]:
         from kubetui.agent.apiclient import APIError
         body = {"apiVersion": f"{PULLS_GROUP}/v1alpha1", "kind": "ImagePull", "image": image, "auth": auth}
+        if have:        # an Always pull of an image the node holds: no copy when the engine's is the same
+            body["haveImageID"] = have
         try:
             out = await api.create(f"/apis/{PULLS_GROUP}/v1alpha1/nodes/{node_name}/pulls", body)
         except APIError as e:

@@ -210,3 +210,14 @@ async def test_a_real_pull_through_the_hosts_engine():
     r = await pt.pull("n1", "busybox:1.36", [])
     assert r["pulled"] and r["imageID"].startswith("sha256:") and r["size"] > 1_000_000, r
     assert copies == [("n1", "busybox:1.36")]
+
+
+async def test_an_always_pull_of_the_copy_the_node_holds_copies_nothing():
+    eng = FakeEngine(registry=["app:1"])
+    pt = eng.through()
+    first = await pt.pull("n1", "app:1", [])
+    again = await pt.pull("n1", "app:1", [], have=first["imageID"])
+    assert again["pulled"] and again["imageID"] == first["imageID"]
+    assert eng.copies == [("n1", "app:1")] and len(eng.pulls) == 2      # pulled (checked) twice, copied once
+    await pt.pull("n1", "app:1", [], have="sha256:older")                # a different copy: replaced
+    assert eng.copies == [("n1", "app:1"), ("n1", "app:1")]

@@ -165,7 +165,7 @@ async def test_a_present_image_does_not_wait_for_the_default_executor():
 async def test_failed_pull_then_backoff_then_pull_again_after_it():
     calls = []
 
-    async def puller(image, auth):
+    async def puller(image, auth, have=""):
         calls.append(image)
         raise PullFailed("no registry")
     m, clock = manager(Store(), puller)
@@ -188,7 +188,7 @@ async def test_pods_pulling_one_image_together_share_one_pull():
     release = asyncio.Event()
     calls = []
 
-    async def puller(image, auth):
+    async def puller(image, auth, have=""):
         calls.append(image)
         await release.wait()
         store.images[image] = ImageRecord("sha256:new", (normalize(image),), ("docker.io/library/app@sha256:d",), 5)
@@ -219,3 +219,14 @@ async def test_gc_deletes_unused_images_and_reports_repeated_failure():
     events = m.collect_garbage(["used:1"])
     assert set(store.images) == {"used:1"}
     assert [e[1] for e in events] == ["FreeDiskSpaceFailed", "ImageGCFailed"]     # failed twice in a row
+
+
+async def test_an_always_pull_tells_the_control_plane_which_copy_the_node_has():
+    seen = []
+
+    async def puller(image, auth, have=""):
+        seen.append(have)
+        return None, 0.1
+    m, _ = manager(Store("app:latest"), puller)
+    r = await m.ensure_image_exists(POD, {"name": "c", "image": "app:latest"}, False)
+    assert not r.error and seen == ["sha256:app:latest"]
