@@ -25,6 +25,7 @@ import copy
 from typing import Any
 
 from kubetui.api import errors
+from kubetui.client import reconciles
 from kubetui.clock import rfc3339
 from kubetui.controllers.base import Controller
 from kubetui.controllers.util import meta
@@ -143,10 +144,16 @@ class NodeLifecycleController(Controller):
             return None
         node = copy.deepcopy(cached)
         now = rfc3339(self.clock.time())
-        if self.silent_for(key) > self.timings.node_monitor_grace_seconds:
+        silent, grace = self.silent_for(key), self.timings.node_monitor_grace_seconds
+        reconciles.observe(f"Ready={ready_status(node)}; last heartbeat {silent:.1f}s ago (grace {grace:g}s)")
+        if silent > grace:
+            reconciles.decide("no heartbeat within the grace period: the kubelet's conditions become Unknown",
+                              action="mark-unknown")
             node = await self._mark_unknown(node, now)
         taints = reconcile_taints(node, now)
         if taints is not None:
+            reconciles.decide("set taints " + (", ".join(f"{t.get('key')}:{t.get('effect')}" for t in taints)
+                                                or "(none)"), action="taint")
             node.setdefault("spec", {})["taints"] = taints
             try:
                 await self.client.update("nodes", node)
@@ -169,6 +176,8 @@ class NodeLifecycleController(Controller):
             if meta(pod).get("deletionTimestamp") or not any(
                     c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
                 continue
+            reconciles.decide(f"mark pod {meta(pod).get('namespace')}/{meta(pod)['name']} not Ready (its node is not)",
+                              action="pod-not-ready")
             for c in conds:
                 if c.get("type") == "Ready":
                     c.update({"status": "False", "lastTransitionTime": now})

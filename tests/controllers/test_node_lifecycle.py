@@ -175,3 +175,8 @@ async def test_kubelet_reporting_not_ready_gives_not_ready_taints(api, clock, ma
     assert cond(n1)["status"] == "False"
     assert {(t["key"], t["effect"]) for t in n1["spec"]["taints"]} == {(NOT_READY, "NoSchedule"),
                                                                         (NOT_READY, "NoExecute")}
+    # The reconcile log says why (issue 19).
+    recs = [r for r in cm.reconcile_log.since(0) if r.object == "Node/node-1" and r.decided]
+    assert recs and recs[0].observed[0].startswith("Ready=False; last heartbeat ")
+    assert recs[0].decided[0]["text"] == f"set taints {NOT_READY}:NoExecute, {NOT_READY}:NoSchedule"
+    assert [w.text().split(" rv ")[0] for w in recs[0].writes] == ["update nodes node-1"]
