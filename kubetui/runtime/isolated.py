@@ -17,7 +17,8 @@ Inside a node container (root, see ``docs`` node-internals), every pod gets:
   the built-in images baked into the node image, and what ``kubetui image
   load`` brought), its **own root filesystem**: an overlay of the image's
   layers with a writable layer of its own, entered with ``pivot_root`` by
-  ``containerinit`` (``imagerun`` prepares it, ``rootfs`` decides the mounts).
+  ``containerinit`` (``imagecontainers`` is this runtime's part of it,
+  ``imagerun`` prepares a container, ``rootfs`` decides its mounts).
 
 Where a node has no image store (a node image without baked images, or this
 runtime run directly on a host by the tests), a built-in image name falls
@@ -40,10 +41,11 @@ import subprocess
 import threading
 from pathlib import Path
 
-from kubetui.runtime import busybox, imagerun, images, imagestore, netlink, shims
+from kubetui.runtime import busybox, imagerun, imagestore, netlink, shims
+from kubetui.runtime.imagecontainers import ImageContainers
 from kubetui.runtime import tty as ptyexec
-from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, ImagePullError,
-                                 NotFound, PodSandbox, PodSandboxConfig, RuntimeError_, Usage,
+from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
+                                 PodSandboxConfig, RuntimeError_, Usage,
                                  dial_error, port_forward_error)
 from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container
 
@@ -150,7 +152,7 @@ class Cgroup:
                 pass
 
 
-class IsolatedRuntime(ProcessRuntime):
+class IsolatedRuntime(ImageContainers, ProcessRuntime):
     TTY_CONTROLLING = False   # setsid --ctty inside the namespaces (``_wrap``), as for exec -it
     name = "kubetui-isolated"
     version = "0.1.0"
@@ -300,28 +302,6 @@ class IsolatedRuntime(ProcessRuntime):
                 _run("ip", "neigh", "del", sb.ip, "dev", self.bridge, check=False)
         Cgroup(f"{self.cgroup_parent}/{sandbox_id[:12]}").remove()
 
-    # -- images ----------------------------------------------------------------
-    def _image(self, image: str) -> imagestore.Image | None:
-        return imagerun.resolve(self.images, image)
-
-    def pull_image(self, image: str) -> str:
-        img = self._image(image)
-        if img is not None:
-            return img.id
-        if self.images.base is None:
-            return images.resolve(image).image_id   # no image store: kubetui's programs on the node
-        have = sorted({imagestore.familiar(r) for i in self.images.list() for r in i.refs})
-        raise ImagePullError(
-            f'Failed to pull image "{image}": not found on node {self.node_name} (kubetui nodes have no '
-            f"registry: `kubetui image load {image}` copies it from your Docker engine); the images "
-            f"here are: {', '.join(have)} (busybox with any tag)")
-
-    def image_status(self, image: str) -> imagestore.Image | None:
-        return self._image(image)
-
-    def list_images(self) -> list[imagestore.Image]:
-        return self.images.list()
-
     # -- containers ------------------------------------------------------------
     def _cgroup(self, c: _Container) -> Cgroup:
         return Cgroup(f"{self.cgroup_parent}/{c.sandbox.id[:12]}/{c.config.name}-{c.config.attempt}")
@@ -338,41 +318,6 @@ class IsolatedRuntime(ProcessRuntime):
         c.env.pop("KUBETUI_MOUNTS", None)      # volumes really are at their paths here
         c.env["KUBETUI_MOUNTS"] = "{}"
         return cid
-
-    async def _create_from_image(self, sandbox_id: str, config: ContainerConfig, img) -> str:
-        """A container with its own root filesystem from ``img`` (``imagerun.prepare``)."""
-        import secrets
-        sb = self._sandboxes.get(sandbox_id)
-        if sb is None:
-            raise NotFound(f"sandbox {sandbox_id} not found")
-        cid = secrets.token_hex(32)
-        env = self._image_env(sb, config)
-        log_path = str(self._pod_dir(sandbox_id) / "logs" / config.name / f"{config.attempt}.log")
-        c = _Container(cid, sb, config, log_path, [], {}, str(self._pod_dir(sandbox_id)))
-        cg = self._cgroup(c)
-        cg.create(config.memory_limit_bytes, config.cpu_millicores)
-        netns = None if sb.config.host_network else str(NETNS_DIR / self._netns(sb.id))
-        try:
-            prep = await asyncio.to_thread(
-                imagerun.prepare, self.images, img, cid, sb, config, self._pod_dir(sandbox_id), env,
-                cg.procs_files(), netns, self._tools)
-        except BaseException:
-            shutil.rmtree(self.images.containers_dir() / cid, ignore_errors=True)
-            raise
-        c.argv, c.env = prep.argv, prep.process.env
-        self._prepared[cid] = prep
-        self._containers[cid] = c
-        return cid
-
-    def _image_env(self, sb: PodSandbox, config: ContainerConfig) -> dict[str, str]:
-        """What the runtime sets in every container (the image's Env goes under it, the pod's over it):
-        HOSTNAME as containerd does, and what kubetui's built-in programs read (KUBETUI_*)."""
-        env = {"HOSTNAME": sb.config.hostname or sb.config.name,
-               "KUBETUI_POD_IP": sb.ip, "KUBETUI_POD_NAME": sb.config.name,
-               "KUBETUI_POD_NAMESPACE": sb.config.namespace, "KUBETUI_NODE_NAME": self.node_name,
-               "KUBETUI_MOUNTS": "{}"}
-        env.update(config.env)
-        return env
 
     def _wrap(self, c: _Container, cg: Cgroup) -> list[str]:
         """The steps runc does, in as few processes as we can (each one costs every pod start
@@ -430,59 +375,18 @@ class IsolatedRuntime(ProcessRuntime):
         prep = self._prepared.get(container_id)
         if prep is None:
             return await super().start_container(container_id)
-        # runc's exec fifo, as a pipe: containerinit writes a byte when the container's own root
-        # filesystem is in place and it execs the command (the pipe ends if it fails first), so
-        # StartContainer returns once the command runs; an exec (a postStart hook, kubectl exec)
-        # then never lands in a half-built container.
-        r, w = os.pipe()
-        self._sync_fds[container_id] = w
-        c.argv = [*prep.argv, str(w)]
-        try:
-            await super().start_container(container_id)
-        finally:
-            os.close(w)
-            self._sync_fds.pop(container_id, None)
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        loop.add_reader(r, lambda: done.done() or done.set_result(None))
-        try:
-            await asyncio.wait_for(done, 30)
-        except asyncio.TimeoutError:
-            log.warning("container %s: no word from containerinit after 30s", c.config.name)
-        finally:
-            loop.remove_reader(r)
-            os.close(r)
-
-    def _start_fds(self, c: _Container) -> tuple[int, ...]:
-        w = self._sync_fds.get(c.id)
-        return (w,) if w is not None else ()
+        await self._start_from_image(c, prep)
 
     def _on_exit(self, c: _Container) -> None:
         # The kernel's OOM killer acted in this container's cgroup: that is what
         # ended it (unshare may not relay the SIGKILL faithfully), as containerd reports.
         if self._cgroup(c).oom_kills() > self._oom_before.get(c.id, 0):
             c.exit_code, c.reason = 137, "OOMKilled"
-        prep = self._prepared.get(c.id)
-        if prep is not None:
-            try:
-                err = prep.error_file.read_text().strip()
-            except OSError:
-                err = ""
-            if err:
-                # containerinit could not set the container up or exec its command: runc's StartError
-                c.exit_code, c.reason = 128, "StartError"
-                c.message = ("failed to create containerd task: failed to create shim task: OCI runtime "
-                             f"create failed: runc create failed: unable to start container process: {err}: unknown")
+        self._image_exit(c)
 
     async def remove_container(self, container_id: str) -> None:
         await super().remove_container(container_id)
         self._forget_rootfs(container_id)
-
-    def _forget_rootfs(self, container_id: str) -> None:
-        """The container's writable layer goes with it; the image's layers stay (shared)."""
-        prep = self._prepared.pop(container_id, None)
-        if prep is not None:
-            shutil.rmtree(prep.dir, ignore_errors=True)
 
     def _send_term(self, c: _Container) -> None:
         # SIGTERM goes to the container's PID 1 (as runc does), not to unshare,
@@ -542,23 +446,6 @@ class IsolatedRuntime(ProcessRuntime):
                 *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 env=env, cwd=c.cwd, start_new_session=True)
-        except OSError as e:
-            return FailedExec(f"nsenter failed: {e}\n".encode())
-        return SubprocessExec(proc)
-
-    async def _exec_in_image(self, c: _Container, prep, pid: int, cmd: list[str], stdin: bool,
-                             tty: bool) -> ExecProcess:
-        argv = imagerun.exec_argv(self._tools, pid, prep.dir / "spec.json", cmd, tty)
-        if tty:
-            try:
-                return await ptyexec.spawn(argv, env=c.env, cwd=c.cwd, controlling=False)
-            except OSError as e:
-                return FailedExec(f"nsenter failed: {e}\r\n".encode(), channel=1)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=c.env, cwd=c.cwd, start_new_session=True)
         except OSError as e:
             return FailedExec(f"nsenter failed: {e}\n".encode())
         return SubprocessExec(proc)
