@@ -17,7 +17,8 @@ Kinds and their options (``namespace`` defaults to ``default`` everywhere):
 - ``http``: ``from`` (``pod/NAME`` or a label selector), ``url`` [, ``requests``, ``status``
   (200 or ``error``), ``distinct_backends_gte``, ``body_matches``] — requests made from inside a
   pod with ``kubectl exec … wget`` (the real kubectl, through the cluster's kubeconfig).
-- ``dns``: ``from``, ``name`` [, ``resolves: false``, ``address``] — ``getent hosts`` inside a pod.
+- ``dns``: ``from``, ``name`` [, ``resolves: false``, ``address``] — ``getent hosts`` inside a pod
+  (BusyBox's ``nslookup`` over resolv.conf's search list where the image has no ``getent``).
 - ``event``: ``reason`` [, ``kind``, ``name`` (prefix), ``message_matches``] — an Event with
   that reason, recorded since the step started.
 - ``shell``: ``run`` [, ``exit_code`` (0), ``output_matches``] — the fallback, with ``KUBECONFIG`` set.
@@ -441,13 +442,39 @@ async def check_http(spec: dict[str, Any], ctx: CheckContext) -> tuple[bool, str
     return ok, "; ".join(parts)
 
 
+#: Resolve a name as the pod's resolver would: ``getent hosts`` where the image has it (glibc applies
+#: resolv.conf's search list and ndots); else BusyBox's ``nslookup``, which asks for the name as given,
+#: tried with each search domain in the order the resolver would (the name itself first when it has
+#: at least ndots dots, else last). Only the answer (from "Name:" on) is printed, not the server's address.
+_DNS_LOOKUP = r"""n=$1
+if command -v getent >/dev/null 2>&1; then getent hosts "$n"; exit $?; fi
+dots=$(printf %s "$n" | tr -cd . | wc -c)
+nd=$(sed -n 's/.*ndots:\([0-9]*\).*/\1/p' /etc/resolv.conf | tail -n 1)
+search=$(sed -n 's/^search[[:space:]]*//p' /etc/resolv.conf | tail -n 1)
+case $n in *.) cands=$n ;; *)
+  cands=
+  [ "$dots" -ge "${nd:-1}" ] && cands=$n
+  for d in $search; do cands="$cands $n.$d"; done
+  [ "$dots" -lt "${nd:-1}" ] && cands="$cands $n" ;;
+esac
+for c in $cands; do
+  out=$(nslookup "$c" 2>&1) && printf '%s\n' "$out" | grep -q '^Name:' && { printf '%s\n' "$out" | sed -n '/^Name:/,$p'; exit 0; }
+done
+echo "$n: not found (tried:$cands)"
+exit 1"""
+
+
+def dns_lookup_script(name: str) -> str:
+    """The shell that resolves ``name`` inside a pod (see ``_DNS_LOOKUP``)."""
+    return f"set -- {shlex.quote(name)}\n{_DNS_LOOKUP}"
+
+
 async def check_dns(spec: dict[str, Any], ctx: CheckContext) -> tuple[bool, str]:
     pod, why = await _source_pod(spec, ctx)
     if pod is None:
         return False, why
     name = str(spec["name"])
-    code, out = await _exec(pod, spec, ctx, f"getent hosts {shlex.quote(name)} || nslookup {shlex.quote(name)}",
-                            timeout=15.0)
+    code, out = await _exec(pod, spec, ctx, dns_lookup_script(name), timeout=15.0)
     addrs = re.findall(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b", out)
     resolved = code == 0 and bool(addrs)
     if spec.get("resolves", True) is False:

@@ -156,8 +156,10 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
     TTY_CONTROLLING = False   # setsid --ctty inside the namespaces (``_wrap``), as for exec -it
     name = "kubetui-isolated"
     version = "0.1.0"
-    limitations = ("no default capability set, seccomp or AppArmor profile: a container's root has the "
-                   "node's capabilities",)
+    limitations = ("no default capability set, seccomp or AppArmor profile, and /proc is not masked: a "
+                   "container's root has the node's capabilities",
+                   "containers share the node's /dev/pts (their terminals are opened on the node) and "
+                   "see no /sys/fs/cgroup of their own")
 
     #: pods on other nodes are reached through routes the kubelet keeps (kubelet/network.py)
     routes_pods = True

@@ -89,3 +89,53 @@ async def test_event_check_counts_only_events_after_the_step_began(lab):
     await lab.client.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1b"},
                                      "spec": {"containers": [{"name": "c", "image": "kubetui/hello:1"}]}}, "default")
     assert (await wait_for_check(check, later, 10)).passed     # name is a prefix: p1b counts
+
+
+def _fake_pod_root(tmp_path, answers: dict[str, str], getent: bool):
+    """A PATH with BusyBox-like nslookup (answers only the names given) and maybe getent, and a resolv.conf."""
+    import os
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cases = "".join(f'  {name}) printf "Server:\\t\\t10.96.0.10\\nAddress:\\t10.96.0.10:53\\n\\nName:\\t{name}\\n'
+                    f'Address: {ip}\\n"; exit 0 ;;\n' for name, ip in answers.items())
+    (bin_dir / "nslookup").write_text(
+        "#!/bin/sh\ncase $1 in\n" + cases + '  *) printf "Server:\\t\\t10.96.0.10\\n\\n** server can\'t find %s: '
+        'NXDOMAIN\\n" "$1"; exit 1 ;;\nesac\n')
+    (bin_dir / "nslookup").chmod(0o755)
+    if getent:
+        (bin_dir / "getent").write_text("#!/bin/sh\necho \"10.0.0.9       $2\"\n")
+        (bin_dir / "getent").chmod(0o755)
+    for tool in ("sed", "tr", "wc", "grep", "tail"):
+        src = next(p for p in (f"/usr/bin/{tool}", f"/bin/{tool}") if os.path.exists(p))
+        (bin_dir / tool).symlink_to(src)
+    return bin_dir
+
+
+@pytest.mark.parametrize("name,want_rc,want", [
+    ("web.default", 0, "10.96.5.5"),          # via the search list: web.default.svc.cluster.local
+    ("web", 1, "tried: web.shop.svc.cluster.local web.svc.cluster.local web.cluster.local web"),
+    ("web.default.svc.cluster.local", 0, "10.96.5.5"),
+])
+def test_dns_lookup_without_getent_follows_the_search_list(tmp_path, name, want_rc, want):
+    """A BusyBox image has no getent and its nslookup asks for the name as given: the check applies
+    resolv.conf's search list itself (before: `getent || nslookup web.default` failed with REFUSED)."""
+    import subprocess
+    from kubetui.lessons.checks import dns_lookup_script
+    bin_dir = _fake_pod_root(tmp_path, {"web.default.svc.cluster.local": "10.96.5.5"}, getent=False)
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\n"
+                      "options ndots:5\n")
+    script = dns_lookup_script(name).replace("/etc/resolv.conf", str(resolv))
+    r = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env={"PATH": str(bin_dir)})
+    assert r.returncode == want_rc, r.stdout + r.stderr
+    assert want in r.stdout
+    assert "10.96.0.10" not in r.stdout          # the DNS server's own address is not an answer
+
+
+def test_dns_lookup_prefers_getent(tmp_path):
+    import subprocess
+    from kubetui.lessons.checks import dns_lookup_script
+    bin_dir = _fake_pod_root(tmp_path, {}, getent=True)
+    r = subprocess.run(["/bin/sh", "-c", dns_lookup_script("web")], capture_output=True, text=True,
+                       env={"PATH": str(bin_dir)})
+    assert r.returncode == 0 and r.stdout.split() == ["10.0.0.9", "web"]
