@@ -45,6 +45,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.service",
     "kubetui.bench.hpa",
     "kubetui.bench.images",
+    "kubetui.bench.containers",
 ]
 
 

@@ -144,7 +144,7 @@ class ImageContainers:
 
     async def _exec_in_image(self, c: _Container, prep, pid: int, cmd: list[str], stdin: bool,
                              tty: bool) -> ExecProcess:
-        argv = imagerun.exec_argv(self._tools, pid, prep.dir / "spec.json", cmd, tty)
+        argv = imagerun.exec_argv(self._tools, pid, prep.dir / "spec.marshal", cmd, tty)
         if tty:
             try:
                 return await ptyexec.spawn(argv, env=c.env, cwd=c.cwd, controlling=False)

@@ -14,7 +14,9 @@ Standard library only: this runs inside the node.
 
 from __future__ import annotations
 
-import json
+import hashlib
+import importlib.util
+import marshal
 import os
 import shutil
 import socket
@@ -27,7 +29,22 @@ from kubetui.runtime.cri import ContainerConfig, PodSandbox, RuntimeError_
 from kubetui.runtime.imageconfig import ConfigError, ProcessSpec, container_process
 from kubetui.runtime.imagestore import Image, ImageStore, familiar, node_architecture
 
-INIT = str(Path(__file__).with_name("containerinit.py"))
+INIT_SOURCE = str(Path(__file__).with_name("containerinit.py"))
+
+
+def _init_path() -> str:
+    """containerinit's compiled file when it is current (a node image compiles everything): Python
+    runs a ``.pyc`` directly, without compiling the source at every container start."""
+    pyc = importlib.util.cache_from_source(INIT_SOURCE)
+    try:
+        if os.stat(pyc).st_mtime >= os.stat(INIT_SOURCE).st_mtime:
+            return pyc
+    except OSError:
+        pass
+    return INIT_SOURCE
+
+
+INIT = _init_path()
 
 #: The Kubernetes project's busybox (the documentation's manifests say registry.k8s.io/busybox) and
 #: Docker Hub's, at any tag, are the node's one built-in BusyBox image: the lessons and the
@@ -58,9 +75,9 @@ def resolve(store: ImageStore, ref: str) -> Image | None:
 class Prepared:
     """A container ready to start: its process, its directory, and the command that starts it."""
 
-    dir: Path                 # <store>/containers/<id>: upper, work, merged, spec.json, start-error
+    dir: Path                 # <store>/containers/<id>: upper, work, merged, image, spec.marshal, start-error
     process: ProcessSpec
-    argv: list[str]           # nsenter ... unshare ... python3 containerinit.py spec.json
+    argv: list[str]           # nsenter ... unshare ... python3 containerinit.py spec.marshal
     image: Image
 
     @property
@@ -95,19 +112,39 @@ def etc_files(pod_dir: Path, sb: PodSandbox) -> dict[str, str]:
     return {"/etc/hosts": str(hosts), "/etc/hostname": str(name_file), "/etc/resolv.conf": str(resolv)}
 
 
+def mountpoint_layer(store: ImageStore, img: Image, lowers: list[Path], points: list[tuple[str, bool]]) -> Path:
+    """Docker's "init layer": the mount points the image lacks (``/proc``, ``/etc/hosts``, a volume's
+    directory), made once in a read-only layer above the image's and shared by every container of the
+    image with the same mounts, instead of in each container's upper directory (a directory or file
+    made costs a container start a millisecond or more on a busy node)."""
+    key = hashlib.sha256(repr((img.id, sorted(set(points)))).encode()).hexdigest()[:24]
+    final = store.root / "mountpoints" / key
+    if final.is_dir():
+        return final
+    tmp = store.root / "mountpoints" / f".tmp-{key}-{os.getpid()}-{id(points)}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.chmod(tmp, 0o755)
+    try:
+        for path, is_file in points:
+            rootfs.ensure_mountpoint(tmp, lowers, path, is_file)
+        try:
+            os.rename(tmp, final)
+            final.with_suffix(".image").write_text(img.id)       # removed with the image (ImageStore.remove)
+        except OSError:
+            if not final.is_dir():                  # not another container's same layer, made meanwhile
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
 def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: ContainerConfig,
             pod_dir: Path, env: dict[str, str], cgroup_procs: list[str], netns_path: str | None,
             tools: dict[str, str]) -> Prepared:
     """Everything containerd does for ``CreateContainer``; ``env`` is what the kubelet and runtime set."""
     check_architecture(img, config.image)
-    d = store.containers_dir() / cid
-    upper, work, merged = d / "upper", d / "work", d / "merged"
-    for p in (upper, work, merged):
-        p.mkdir(parents=True)
-    os.chmod(upper, 0o755)
-    (d / "image").write_text(img.id)
     lowers = [Path(p) for p in reversed(img.layer_dirs)]        # overlayfs: the top layer first
-    layers = [upper, *lowers]
     try:
         proc = container_process(
             img.run_config, command=config.command, args=config.args, env=env,
@@ -116,27 +153,39 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
             passwd=rootfs.read_file(lowers, "/etc/passwd"), group=rootfs.read_file(lowers, "/etc/group"))
     except ConfigError as e:
         raise RuntimeError_(e.reason, e.message) from None
-    mounts = []
+    mounts, points = [], [("/dev", False)]
     for m in rootfs.container_mounts(etc_files(pod_dir, sb), config.mounts, config.read_only_root_filesystem):
         if m.target == "/dev" or m.target.startswith("/dev/"):
             target = os.path.normpath(m.target)             # inside the container's own /dev tmpfs
         else:
             try:
-                target = rootfs.secure_join(layers, m.target)
-                rootfs.ensure_mountpoint(upper, lowers, target, m.is_file)
-            except (rootfs.RootfsError, OSError) as e:
+                target = rootfs.secure_join(lowers, m.target)
+            except rootfs.RootfsError as e:
                 raise RuntimeError_("CreateContainerError", f"failed to prepare the mount at {m.target}: {e}") from None
+            points.append((target, m.is_file))
         mounts.append([m.source, target, m.fstype, m.flags, m.data, m.readonly, m.is_file])
+    try:
+        init_layer = mountpoint_layer(store, img, lowers, points)
+    except (rootfs.RootfsError, OSError) as e:
+        raise RuntimeError_("CreateContainerError", f"failed to prepare the mount points: {e}") from None
+    d = store.containers_dir() / cid
+    upper, work, merged = d / "upper", d / "work", d / "merged"
+    for p in (upper, work, merged):
+        p.mkdir(parents=True)
+    os.chmod(upper, 0o755)
+    (d / "image").write_text(img.id)
+    lowers = [init_layer, *lowers]
     spec = {"cgroup_procs": cgroup_procs, "hostname": sb.config.hostname or sb.config.name,
             "overlay": {"lower": [str(p) for p in lowers], "upper": str(upper), "work": str(work),
                         "merged": str(merged)},
             "mounts": mounts, "readonly_root": config.read_only_root_filesystem,
             "argv": proc.argv, "cwd": proc.cwd, "uid": proc.uid, "gid": proc.gid, "groups": proc.groups,
             "tty": config.tty, "error_file": str(d / "start-error")}
-    (d / "spec.json").write_text(json.dumps(spec))
+    # marshal, not JSON: containerinit then imports no json (milliseconds of every start)
+    (d / "spec.marshal").write_bytes(marshal.dumps(spec))
     netns = [tools["nsenter"], f"--net={netns_path}"] if netns_path else []
     argv = [*netns, tools["unshare"], "--mount", "--uts", "--pid", "--fork",
-            sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(d / "spec.json")]
+            sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(d / "spec.marshal")]
     return Prepared(dir=d, process=proc, argv=argv, image=img)
 
 

@@ -15,6 +15,8 @@ out as::
                                    what ``docker images`` calls IMAGE ID)
     refs.json                      {"docker.io/library/nginx:latest": "sha256:<id>", ...}
     containers/<id>/               each container's upper and work dirs (``runtime.rootfs``)
+    mountpoints/<key>/             the mount points an image lacks, one layer per image and set of
+                                   mounts (``imagerun.mountpoint_layer``, Docker's "init layer")
 
 Images come in (read and unpacked by :mod:`~kubetui.runtime.imagearchive`) as ``docker save`` archives (``manifest.json``) or OCI image
 layouts (``oci-layout``/``index.json``), through :meth:`ImageStore.import_archive`
@@ -355,7 +357,19 @@ class ImageStore:
                 if rd.pop(img.id, None) is not None:
                     (self.root / "repodigests.json").write_text(json.dumps(rd))
                 deleted += self._remove_unused_layers()
+                self._remove_mountpoint_layers(img.id)
             return {"untagged": untag, "deleted": deleted}
+
+    def _remove_mountpoint_layers(self, image_id: str) -> None:
+        """The runtime's mount point layers of a removed image (``imagerun.mountpoint_layer``)."""
+        d = self.root / "mountpoints"
+        for marker in d.glob("*.image") if d.is_dir() else []:
+            try:
+                if marker.read_text().strip() == image_id:
+                    _rmtree(marker.with_suffix(""))
+                    marker.unlink(missing_ok=True)
+            except OSError:
+                continue
 
     def _remove_unused_layers(self) -> list[str]:
         used = {d.split(":", 1)[-1] for img in self._own_images() for d in img.layers}
