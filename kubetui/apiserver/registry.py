@@ -109,9 +109,7 @@ class Registry:
 
     def _now(self) -> str:
         ts = self.clock.time()
-        second = int(ts)
-        # The text changes once a second: format it once (unless the instant is within a
-        # microsecond of the next second, which rfc3339's rounding may already show).
+        second = int(ts)  # formatted once a second (not within a microsecond of the next: rounding)
         if ts < 0 or ts - second >= 0.999999:
             return rfc3339(ts)
         if second != self._now_second:
@@ -159,12 +157,8 @@ class Registry:
     async def create(self, resource: Resource, namespace: str | None, obj: Obj, *, dry_run: bool = False,
                      field_validation: str | None = "Strict", subresource: str | None = None,
                      name: str | None = None, field_manager: str | None = None, stored: bool = False) -> Any:
-        """POST: store a new object (``obj`` becomes the registry's).
-
-        Returns the object; with ``stored=True`` the store's KeyValue instead, whose
-        JSON is in ``encoding.response_order`` (the API server answers with it as it is),
-        except for a dry run or a subresource, which return the object.
-        """
+        """POST: store a new object (``obj`` becomes the registry's). ``stored=True``: the store's
+        KeyValue (JSON in ``encoding.response_order``, answered as is), unless a dry run or subresource."""
         if subresource is not None:
             rest = subresources.rest_for(self, resource, subresource, "create")
             return await rest.create(self, resource, namespace, name, obj, subresource, dry_run)
@@ -227,7 +221,7 @@ class Registry:
                 raise
             finish(True)
             break
-        if type(strategy).after_create is not Strategy.after_create:  # (decoding the value only for one)
+        if type(strategy).after_create is not Strategy.after_create:  # decode only for a strategy with one
             await strategy.after_create(self, kv.value)
         return kv if stored else kv.value
 
@@ -242,8 +236,7 @@ class Registry:
         return self.get_stored(resource, namespace, name).value
 
     def get_stored(self, resource: Resource, namespace: str | None, name: str) -> KeyValue:
-        """What ``get`` reads: the object's stored KeyValue (shared: read-only). The API server
-        answers a plain GET from it (``KeyValue.peek``, ``encoding.EncodedObjects``)."""
+        """What ``get`` reads: the stored KeyValue (shared, read-only); a plain GET answers from it."""
         namespace = self._namespace_arg(resource, namespace)
         kv = self.store.get(self.key(resource, namespace, name), copy=False)
         if kv is None:
