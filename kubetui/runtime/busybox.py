@@ -3,12 +3,14 @@
 The real ``busybox`` image is one static binary and a link per applet
 (``/bin/sh``, ``/bin/wget``, ``/bin/nslookup``, ...): its ``sh`` is BusyBox
 ash (``[[ ]]``, ``$((6*7))``), its ``wget`` knows ``--post-data``.
-kubetui has no image layers yet (a per-image root filesystem is issue #15),
-so a busybox container still sees the node's root filesystem. What this
-module gives it is the part learners notice: a directory of applet links to
-the node's BusyBox binary (Debian's ``busybox``, installed in the Docker
-node image), which the runtime puts **first on PATH for containers of
-the busybox image only**. Other images, and the node itself, keep Debian's
+On Docker nodes the ``busybox`` image is a real image with its own root
+filesystem (``imagebuild`` makes its layer from this module's pieces: the
+applet list, :data:`WGET_TIMEOUT`). Where a node has no image store (the
+local provider, or a node image without built-in images), a busybox
+container sees the node's (or host's) files, and this module gives it the
+part learners notice: a directory of applet links to the node's BusyBox
+binary, which the runtime puts **first on PATH for containers of the
+busybox image only**. Other images, and the node itself, keep Debian's
 ``dash`` and tools (BusyBox's ``ip`` applet has no ``netns``, for one).
 
 One exception: Debian 12's BusyBox is built without ``FEATURE_WGET_TIMEOUT``,

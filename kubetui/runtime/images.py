@@ -15,8 +15,11 @@ set          unset     command
 set          set       command + args
 ===========  ========  ======================================
 
-The ``busybox`` image runs BusyBox's applets (``kubetui.runtime.busybox``)
-on the node's root filesystem: not yet an image root filesystem of its own.
+This catalogue is what the local provider runs (programs on the host) and
+what ``imagebuild`` turns into real images for Docker nodes, where each
+container gets the image's own root filesystem. On the local provider the
+``busybox`` image runs BusyBox's applets (``kubetui.runtime.busybox``) on the
+host's files.
 
 An unknown image fails like a missing tag does on a real node: ErrImagePull,
 then ImagePullBackOff, with a message listing what is available.
