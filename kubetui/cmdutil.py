@@ -71,6 +71,10 @@ def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("--encrypt-secrets", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="encrypt Secrets at rest with AES-GCM (DIR/encryption-config.yaml); without it they are "
                         "stored base64-encoded only, as Kubernetes does by default. Stays on once set")
+    p.add_argument("--store", choices=("tinydb", "etcd"), default=unset,
+                   help="the cluster's store: kubetui's embedded TinyDB store (default) or a real etcd member "
+                        "(pip install 'kubetui[ha]'). Fixed when the cluster is created: switch with "
+                        "`kubetui store migrate --to etcd|tinydb`")
     p.add_argument("--audit-policy-file", metavar="FILE", default=unset,
                    help="the API server's audit policy (audit.k8s.io/v1 Policy, as kube-apiserver's flag); "
                         "events go to DIR/audit.log (`kubetui audit tail`). Default: kubetui's built-in policy")

@@ -14,6 +14,9 @@ pki/apiserver-etcd-client.crt --key pki/apiserver-etcd-client.key``.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import os
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -21,9 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubetui.apiserver.certs import SERVING_DAYS, ClusterPKI, _load_pair, _san_entries, _serving_cert_ok, _write_pair
-from kubetui.store.etcdserver import EtcdTLS
+from kubetui.store.etcdserver import EtcdServer, EtcdTLS
 
 ETCD_SANS = ("127.0.0.1", "localhost")
+ETCD_LOG = "etcd.log"
+#: where a running cluster's etcd answers, and with which certificates (for `kubetui store` and etcdctl)
+ETCD_ENDPOINT_FILE = "etcd.json"
 CLIENT_CN = "kube-apiserver-etcd-client"
 
 
@@ -43,6 +49,29 @@ def ensure_etcd_certs(pki: ClusterPKI) -> EtcdTLS:
     if cert is None or cert.issuer != ca.subject or cert.not_valid_after_utc <= now + _dt.timedelta(days=30):
         _write_pair(tls.client_cert, tls.client_key, *_issue(ca, ca_key, CLIENT_CN, (), now))
     return tls
+
+
+def write_etcd_endpoint(state_dir: Path, server: EtcdServer) -> None:
+    """``<state>/etcd.json``: the member's endpoint and the flags etcdctl needs to reach it."""
+    assert server.tls is not None
+    doc = {"endpoint": server.endpoint, "pid": server.proc.pid if server.proc else None,
+           "cacert": str(server.tls.ca), "cert": str(server.tls.client_cert), "key": str(server.tls.client_key),
+           "dataDir": str(server.data_dir)}
+    tmp = state_dir / (ETCD_ENDPOINT_FILE + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, state_dir / ETCD_ENDPOINT_FILE)
+
+
+def read_etcd_endpoint(state_dir: Path) -> tuple[str, EtcdTLS] | None:
+    """The running member's endpoint and client TLS from ``<state>/etcd.json`` (None if it is not running)."""
+    try:
+        doc = json.loads((state_dir / ETCD_ENDPOINT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    pki = Path(doc["cacert"]).parent
+    return doc["endpoint"], EtcdTLS(ca=Path(doc["cacert"]), cert=pki / "etcd" / "server.crt",
+                                    key=pki / "etcd" / "server.key", client_cert=Path(doc["cert"]),
+                                    client_key=Path(doc["key"]))
 
 
 def _issue(ca: x509.Certificate, ca_key, cn: str, sans: tuple[str, ...], when: _dt.datetime):

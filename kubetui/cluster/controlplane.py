@@ -19,6 +19,7 @@ from kubetui.apiserver.audit import AUDIT_FILE, AuditLog, load_policy
 from kubetui.apiserver.auth import TokenAuthenticator
 from kubetui.apiserver.serviceaccount import TokenIssuer, load_or_create_key
 from kubetui.apiserver.certs import ensure_pki
+from kubetui.apiserver.etcdcerts import ETCD_ENDPOINT_FILE, ETCD_LOG, ensure_etcd_certs, write_etcd_endpoint
 from kubetui.apiserver.encryption import CONFIG_FILE, EncryptingStore, ensure_config
 from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.apiserver.kubeletclient import KubeletConnector, KubeletMetrics
@@ -49,6 +50,8 @@ from kubetui.storage.classes import ensure_storage_classes
 from kubetui.storage.provisioners import Provisioners
 from kubetui.storage.volumes import volume_host_for
 from kubetui.store import Store
+from kubetui.store.etcd import EtcdStore
+from kubetui.store.etcdserver import EtcdServer
 from kubetui.timedial import TimeDial
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,8 @@ class ControlPlane:
     reconcile_log: Any = None
     #: leader election per component Lease (kube-system/kube-scheduler, kube-controller-manager)
     elections: dict[str, LeaderElector] = field(default_factory=dict)
+    #: the etcd member this process runs (``--store etcd``), else None
+    etcd: Any = None
 
     @property
     def api_advertise_address(self) -> str:
@@ -97,9 +102,7 @@ class ControlPlane:
 
     async def start(self, progress: Progress = lambda p, d: None) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        progress("store", "opening the store (kubetui's etcd): every object lives here")
-        self.store = Store(self.state_dir / "store", clock=self.clock)
-        await self.store.open()
+        self.store = await self._open_store(progress)
         self.registry = Registry(await self._registry_store(), clock=self.clock)
         # DefaultTolerationSeconds admission follows the cluster's timings (lab or kubernetes)
         self.registry.hooks.admission.timings = self.settings.timing_preset
@@ -153,6 +156,28 @@ class ControlPlane:
             token = self.authenticator.token_for(service_account_user(DNS_NAMESPACE, SERVICE_ACCOUNT),
                                                   ("system:serviceaccounts", f"system:serviceaccounts:{DNS_NAMESPACE}"))
             await install_dns(self.client, token, self.pki.ca_pem().decode())
+
+    async def _open_store(self, progress: Progress) -> Any:
+        """The store the API server talks to: the embedded TinyDB store, or (``--store etcd``) a real
+        etcd member this process starts on a free loopback port, with TLS from the cluster CA."""
+        if self.settings.store != "etcd":
+            progress("store", "opening the store (kubetui's etcd): every object lives here")
+            store = Store(self.state_dir / "store", clock=self.clock)
+            await store.open()
+            return store
+        progress("store", "starting etcd (one member, TLS from the cluster CA): every object lives here")
+        tls = ensure_etcd_certs(ensure_pki(self.state_dir, self.settings.name, list(self.extra_hosts)))
+        self.etcd = EtcdServer(self.state_dir / "etcd", free_port(), free_port(), self.state_dir / ETCD_LOG,
+                               name=self.settings.name, tls=tls, pid_path=self.state_dir / "etcd.pid")
+        await asyncio.to_thread(self.etcd.start)
+        write_etcd_endpoint(self.state_dir, self.etcd)
+        store = EtcdStore(self.etcd.endpoint, ssl_context=tls.client_context(), clock=self.clock)
+        try:
+            await store.open()
+        except BaseException:
+            await asyncio.to_thread(self.etcd.stop)
+            raise
+        return store
 
     async def _registry_store(self):
         """With ``--encrypt-secrets`` (or an encryption config already in the state dir, without which
@@ -323,3 +348,6 @@ class ControlPlane:
             self._encryption_task.cancel()
         if self.store is not None:
             await self.store.close()
+        if self.etcd is not None:
+            await asyncio.to_thread(self.etcd.stop)
+            (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)

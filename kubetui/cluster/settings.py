@@ -44,6 +44,9 @@ class ClusterSettings:
     ingress_https_port: int = DEFAULT_INGRESS_HTTPS_PORT
     #: ``--audit-policy-file``: a copy kept in the state dir (empty: the built-in policy)
     audit_policy_file: str = ""
+    #: ``--store``: ``tinydb`` (``<state>/store/``) or ``etcd`` (a member in ``<state>/etcd/``);
+    #: switched only by ``kubetui store migrate``
+    store: str = "tinydb"
 
     @classmethod
     def load(cls, state_dir: Path) -> "ClusterSettings | None":
@@ -83,9 +86,26 @@ def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
     s.insecure_http = bool(getattr(args, "insecure_http", False))
     if getattr(args, "encrypt_secrets", False):
         s.encrypt_secrets = True  # once on, it stays on (cluster.json)
+    store = getattr(args, "store", None)
+    if store and store != s.store:
+        if ClusterSettings.load(state_dir) is not None and store_holds_data(state_dir, s.store):
+            raise StoreSwitchRefused(
+                f"cluster {s.name!r} keeps its objects in {s.store}; `--store {store}` would start it empty. "
+                f"Copy them first: kubetui store migrate --to {store}")
+        s.store = store
     if getattr(args, "audit_policy_file", None):
         s.audit_policy_file = str(Path(args.audit_policy_file).resolve())
     return s
+
+
+class StoreSwitchRefused(ValueError):
+    """``--store`` asked for another backend than the one holding the cluster's objects."""
+
+
+def store_holds_data(state_dir: Path, backend: str) -> bool:
+    """Whether ``backend`` has files in ``state_dir`` (``store/`` for TinyDB, ``etcd/`` for etcd)."""
+    d = state_dir / ("etcd" if backend == "etcd" else "store")
+    return d.is_dir() and any(d.iterdir())
 
 
 def default_provider() -> str:

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kubetui.cluster.lifecycle import Cluster
-from kubetui.cluster.settings import ClusterSettings, make_provider, node_names, settings_from_args
+from kubetui.cluster.settings import (
+    ClusterSettings, StoreSwitchRefused, make_provider, node_names, settings_from_args as _settings_from_args,
+)
 from kubetui.cmdutil import CLIError, default_state_dir
 from kubetui.providers.base import ClusterConfig
 from kubetui.statedir import (
@@ -42,7 +44,16 @@ START_TIMEOUT = 300.0
 # -- the control-plane process (`kubetui up --headless`) -----------------------------------------
 
 
+def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
+    """The cluster's settings with this command's flags (a refused ``--store`` switch is a CLIError)."""
+    try:
+        return _settings_from_args(args, state_dir)
+    except StoreSwitchRefused as e:
+        raise CLIError(str(e)) from None
+
+
 def run_up(args: Any, state_dir: Path) -> int:
+    settings_from_args(args, state_dir)  # refuses a --store switch even when the cluster runs
     if getattr(args, "headless", False):
         return serve(settings_from_args(args, state_dir), state_dir)
     already = running_pid(state_dir)

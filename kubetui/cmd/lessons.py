@@ -244,8 +244,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def _start_in_tui(args: argparse.Namespace, lesson) -> int:
     """``lessons start ID --tui``: the TUI on this cluster (started if none runs), which starts the lesson."""
-    from kubetui.cluster import ClusterSettings, settings_from_args
-    from kubetui.cmd.cluster import run_tui
+    from kubetui.cluster import ClusterSettings
+    from kubetui.cmd.cluster import run_tui, settings_from_args
     from kubetui.statedir import running_pid
 
     state = state_dir_of(args)

@@ -76,6 +76,8 @@ class EtcdServer:
     name: str = "default"
     tls: EtcdTLS | None = None
     host: str = "127.0.0.1"
+    #: where the member's pid is kept, so a member left behind by a crashed control plane is stopped
+    pid_path: Path | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -106,9 +108,12 @@ class EtcdServer:
         """Start the member and wait until it serves (its ``/health``), or raise with its log's tail."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._stop_stale()
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        if self.pid_path is not None:
+            self.pid_path.write_text(f"{self.proc.pid}\n")
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -129,6 +134,25 @@ class EtcdServer:
                 return json.loads(r.read()).get("health") == "true"
         except (OSError, ValueError):
             return False
+
+    def _stop_stale(self) -> None:
+        """A member on our data dir outlived its control plane (SIGKILLed): stop it before starting ours."""
+        if self.pid_path is None:
+            return
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(self.data_dir).encode() not in cmdline:
+            return  # the pid was reused by another program
+        log.warning("stopping etcd pid %d left running on %s", pid, self.data_dir)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM (etcd flushes and exits), SIGKILL after ``timeout``."""
