@@ -59,34 +59,45 @@ def register(subparsers: Any) -> None:
     for sp in (dump, get, hist):
         add_cluster_selector(sp)
         sp.set_defaults(func=run)
+    from kubetui.cmd import storeops
+    storeops.register(sub)
 
 
 def run(args: argparse.Namespace) -> int:
-    directory = store_dir(resolve_state_dir(args))
+    state = resolve_state_dir(args)
     try:
-        return asyncio.run(_run(args, directory))
+        return asyncio.run(_run(args, state))
     except StoreError as e:
         raise CLIError(str(e)) from None
 
 
-async def _run(args: argparse.Namespace, directory: Path) -> int:
+async def _run(args: argparse.Namespace, state: Path) -> int:
+    from kubetui.cmd.storeops import backend_of, open_store
+    directory = store_dir(state)
+    if backend_of(state) == "etcd":  # a cluster on etcd: read it through its member (started if need be)
+        async with open_store(state, "etcd") as store:
+            return _show(store, args, state / "etcd")
     store = await _open(directory)
     try:
-        if args.store_command == "dump":
-            return _dump(store, args)
-        if args.store_command == "history":
-            return _history(store, args)
-        kv = store.get(args.key)
-        if kv is None:
-            raise CLIError(f"key {args.key} not found in {directory}")
-        if args.output == "json":
-            print(json.dumps(kv.value, indent=2))
-        else:
-            import yaml
-            print(yaml.safe_dump(kv.value, sort_keys=False, default_flow_style=False), end="")
-        return 0
+        return _show(store, args, directory)
     finally:
         await store.close()
+
+
+def _show(store: Store, args: argparse.Namespace, directory: Path) -> int:
+    if args.store_command == "dump":
+        return _dump(store, args)
+    if args.store_command == "history":
+        return _history(store, args)
+    kv = store.get(args.key)
+    if kv is None:
+        raise CLIError(f"key {args.key} not found in {directory}")
+    if args.output == "json":
+        print(json.dumps(kv.value, indent=2))
+    else:
+        import yaml
+        print(yaml.safe_dump(kv.value, sort_keys=False, default_flow_style=False), end="")
+    return 0
 
 
 async def _open(directory: Path) -> Store:

@@ -215,6 +215,25 @@ class EtcdStore(Store):
         resp = await self._post("/v3/kv/range", {"key": _b64("\0"), "count_only": True, "limit": "1"})
         await self._visible(int(resp["header"]["revision"]))
 
+    async def bump_revision(self, past: int, key: str = "/kubetui/revision-bump") -> None:
+        """Write until the revision is past ``past``, then delete the key (etcdutl's ``--bump-revision``).
+
+        After a restore or a migration every client's resourceVersion must be
+        behind the store's revision, so its watch gets 410 Gone and relists
+        instead of waiting for revisions that already happened once.
+        """
+        if self._revision > past:
+            return
+        sem = asyncio.Semaphore(64)
+        await self.create(key, {"metadata": {"name": "revision-bump"}})
+
+        async def put() -> None:
+            async with sem:
+                await self.update(key, {"metadata": {"name": "revision-bump"}})
+        while self._revision < past:
+            await asyncio.gather(*(put() for _ in range(min(1024, past - self._revision))))
+        await self.delete(key)
+
     @staticmethod
     def _precondition(expected: int | None) -> dict[str, str]:
         if expected is None:
