@@ -16,9 +16,13 @@ before they act. So:
 * **step(n)**: exactly ``n`` waiting reconciles or scheduling cycles run, one
   after the other, in the order they reached the gate, across every
   controller and the scheduler; ``step`` returns what ran.
-* **speed f** (0.1x .. 1x): each component's work items start at least
-  ``(1/f - 1) x base_interval`` apart, so a rolling update that takes a second
-  unfolds over tens of seconds at 0.1x.
+* **speed f** (0.1x .. 1x): work items go through one at a time, in the
+  order they came, and after each one that changed the cluster (wrote to the
+  store) the next waits ``(1/f - 1) x base_interval``, so a rolling update
+  that takes a second unfolds over tens of seconds at 0.1x. Items that change
+  nothing (a node's heartbeat checked, a garbage collector with nothing to
+  collect) are not held back: a learner could not see them, and a busy
+  cluster makes many more of them than slow motion could ever let through.
 
 Timers that belong to the control plane (work-queue backoffs and requeues, the
 node lifecycle controller's grace period, CronJob schedules, Job deadlines,
@@ -37,7 +41,7 @@ import collections
 import itertools
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 from kubetui.clock import Clock
 
@@ -45,8 +49,8 @@ log = logging.getLogger(__name__)
 
 MIN_SPEED = 0.1
 MAX_SPEED = 1.0
-#: seconds a component's work items are spaced by at speed f: (1/f - 1) x this (0.1x: 2.25 s)
-BASE_INTERVAL = 0.25
+#: seconds between two work items that changed the cluster, at speed f: (1/f - 1) x this (0.1x: 0.45 s)
+BASE_INTERVAL = 0.05
 #: how long ``step`` waits for work to reach the gate before it says there is nothing to run
 STEP_WAIT = 2.0
 #: how long ``step`` waits for one admitted item to finish before it reports it as still running
@@ -121,9 +125,10 @@ class TimeDial:
     Below 1x, and when paused, every work item queues at the gate in one line
     (first come, first served, whichever component). Paused, only ``step``
     lets items out; slowed, a pacer lets one out, waits for it to finish, and
-    waits ``spacing()`` before the next: slow motion is stepping on a timer, so
-    cause still comes before effect (the ReplicaSet controller deletes the
-    pods a scale-down asked for before the Deployment controller looks again).
+    (if it wrote) waits ``spacing()`` before the next: slow motion is stepping
+    on a timer, so cause still comes before effect (the ReplicaSet controller
+    deletes the pods a scale-down asked for before the Deployment controller
+    looks again).
     """
 
     def __init__(self, clock: Clock | None = None, *, base_interval: float = BASE_INTERVAL,
@@ -140,6 +145,8 @@ class TimeDial:
         self._arrived: asyncio.Future[None] | None = None
         self._step_lock: asyncio.Lock | None = None
         self._pacer: asyncio.Task[None] | None = None
+        #: the store's revision, if the control plane gives it: slow motion spaces only items that wrote
+        self.revision: Callable[[], int] | None = None
         self.running: dict[int, Ticket] = {}
         self.history: collections.deque[Ticket] = collections.deque(maxlen=history)
         self.admitted = 0
@@ -171,7 +178,7 @@ class TimeDial:
         return 0.0 if self._paused else self._speed
 
     def spacing(self) -> float:
-        """Seconds between two work items at the current speed: (1/f - 1) x base interval."""
+        """Seconds after a work item that changed the cluster, at the current speed: (1/f - 1) x base interval."""
         return (1.0 / self._speed - 1.0) * self.base_interval if self._speed < MAX_SPEED else 0.0
 
     def waiting(self) -> list[tuple[str, str]]:
@@ -299,13 +306,15 @@ class TimeDial:
         return not self._paused and self._speed < MAX_SPEED
 
     async def _pace(self) -> None:
-        """Slowed: let one item through, wait for it, then wait ``spacing()`` (cut short if the dial turns)."""
+        """Slowed: let one item through, wait for it, then, if it wrote, wait ``spacing()`` (less if the dial turns)."""
         while self._slowed():
             w = await self._next_waiter(None, self._slowed)
             if w is None:
                 continue
+            before = self.revision() if self.revision is not None else None
             await self._release(w, "pace", STEP_FINISH)
-            if self._slowed():
+            wrote = before is None or self.revision() != before   # type: ignore[misc]
+            if self._slowed() and wrote:
                 await self._wait_change(self.spacing())
 
     # --- the gate --------------------------------------------------------------------------------

@@ -229,3 +229,28 @@ async def test_pausing_in_slow_motion_holds_the_line_and_step_still_works():
     assert [t.key for t in await dial.step(1)] == ["k"]
     await f
     await dial.close()
+
+
+async def test_slow_motion_holds_back_only_after_items_that_changed_the_cluster():
+    base = FakeClock()
+    dial = TimeDial(base, base_interval=1.0)
+    revision = [10]
+    dial.revision = lambda: revision[0]
+    dial.set_speed(0.5)                          # 1 s after each change
+    starts: list[tuple[str, float]] = []
+
+    async def worker(key: str, writes: bool) -> None:
+        t = await dial.admit("c", key)
+        starts.append((key, base.monotonic()))
+        if writes:
+            revision[0] += 1
+        dial.done(t)
+
+    tasks = [asyncio.create_task(worker(k, w)) for k, w in
+             [("noop-1", False), ("noop-2", False), ("write-1", True), ("write-2", True), ("noop-3", False)]]
+    await _spin(50)
+    await base.advance(5, step=0.25)
+    await asyncio.gather(*tasks)
+    assert starts == [("noop-1", 0.0), ("noop-2", 0.0), ("write-1", 0.0),
+                      ("write-2", pytest.approx(1.0)), ("noop-3", pytest.approx(2.0))]
+    await dial.close()

@@ -133,6 +133,8 @@ class ControlPlane:
         self.reconcile_log = ReconcileLog(clock=self.clock)
         progress("scheduler", "starting the scheduler: it picks a node for every new pod")
         self.dial = TimeDial(self.clock)
+        # slow motion spaces out the work items that wrote to the store (see kubetui.timedial)
+        self.dial.revision = lambda: int(self.store.revision)
         self.scheduler = self._make_scheduler()
         await self._lead("kube-scheduler", "scheduler", self._make_scheduler)
         self.apiserver.extensions[DECISIONS_GROUP] = functools.partial(serve_decisions, self)

@@ -30,7 +30,7 @@ def describe_state(status: dict[str, Any]) -> str:
         parts.append("PAUSED (timers run in real time)" if status.get("realTimeTimers")
                      else "PAUSED (the control plane's timers stand still)")
     elif mode == "Slowed":
-        parts.append(f"SLOW MOTION: one reconcile every {float(status.get('spacingSeconds') or 0):g} s")
+        parts.append(f"SLOW MOTION: {float(status.get('spacingSeconds') or 0):g} s after each change")
     else:
         parts.append("RUNNING")
     parts.append(f"speed {speed:g}x")
@@ -162,7 +162,8 @@ def register(subparsers: Any) -> None:
     step.add_argument("--no-writes", action="store_true", help="leave out each reconcile's API writes")
     speed = sub.add_parser("speed", help="slow motion: 0.1x (slowest) to 1x (normal)",
                            description="Space the control plane's reconciles out: at speed f one work item "
-                                       "runs at a time, (1/f - 1) x 0.25 s apart, and its timers run at f.")
+                                       "runs at a time, and after each that changed the cluster the next waits "
+                                       "(1/f - 1) x 0.05 s; the control plane's timers run at f.")
     speed.add_argument("speed", metavar="FACTOR", help="e.g. 0.25x, 0.1, 50%%, 1x")
     status = sub.add_parser("status", help="the dial's state and what waits at the gate")
     for q in (pause, resume, step, speed, status):

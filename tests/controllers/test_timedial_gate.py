@@ -212,3 +212,38 @@ async def test_pausing_and_resuming_a_busy_cluster_loses_no_work_and_deadlocks_n
     await cm.settle()
     assert dial.waiting() == []
     assert not scheduler.queue.in_flight
+
+
+@pytest.mark.parametrize("real_time_timers", [False, True])
+async def test_a_pause_does_not_let_a_silent_node_expire_unless_timers_run_in_real_time(api, clock, real_time_timers):
+    """The node lifecycle controller's grace period runs on the dial's clock: a node that falls silent
+    while the control plane is paused has lost no grace when it resumes (with real-time timers it has)."""
+    from test_node_lifecycle import cond, renew
+    from ctrl_helpers import node
+    from kubetui.timings import LAB
+
+    dial = TimeDial(clock)
+    await node(api, "node-1", clock)
+    await renew(api, clock, "node-1")
+    cm = ControllerManager(api, clock=clock, controllers=["node-lifecycle"], resync_seconds=None, dial=dial)
+    await cm.start()
+    try:
+        await cm.settle()
+        dial.pause(real_time_timers=real_time_timers)
+        # node-1's kubelet stops; the wall clock runs on for twice the grace period
+        await clock.advance(2 * LAB.node_monitor_grace_seconds, step=0.25)
+        await cm.settle()
+        assert cond(await api.get("nodes", "node-1"))["status"] == "True"     # paused: nobody looked
+        dial.resume()
+        await clock.advance(LAB.node_monitor_period_seconds + 0.5, step=0.25)   # one monitor pass
+        await cm.settle()
+        status = cond(await api.get("nodes", "node-1"))["status"]
+        assert status == ("Unknown" if real_time_timers else "True")
+        if not real_time_timers:
+            # its grace runs out only on the dial's time, after the resume
+            await clock.advance(LAB.node_monitor_grace_seconds, step=0.25)
+            await cm.settle()
+            assert cond(await api.get("nodes", "node-1"))["status"] == "Unknown"
+    finally:
+        dial.resume()
+        await cm.stop()

@@ -23,7 +23,7 @@ def dial_text(status: dict[str, Any]) -> str:
         if speed < 1:
             parts.insert(1, f"{speed:g}x")
     else:
-        parts = [f"▶ SLOW MOTION {speed:g}x", f"one reconcile every {float(status.get('spacingSeconds') or 0):g} s",
+        parts = [f"▶ SLOW MOTION {speed:g}x", f"{float(status.get('spacingSeconds') or 0):g} s after each change",
                  "z pause  < > speed"]
     return " · ".join(parts)
 
