@@ -109,7 +109,7 @@ async def storm(store: Store, writers: int, writes: int, objects: int) -> dict[s
     """``writers`` tasks update existing pods, each awaiting its ack before the next write."""
     latencies: list[float] = []
     per_writer = max(1, writes // writers)
-    before = dict(store.stats)
+    before = {k: store.stats.get(k, 0) for k in ("wal_appends", "checkpoints")}
 
     async def writer(w: int) -> None:
         for n in range(per_writer):
@@ -124,7 +124,7 @@ async def storm(store: Store, writers: int, writes: int, objects: int) -> dict[s
     await asyncio.gather(*(writer(w) for w in range(writers)))
     elapsed = time.perf_counter() - t0
     total = per_writer * writers
-    appends = store.stats["wal_appends"] - before["wal_appends"]
+    appends = store.stats.get("wal_appends", 0) - before["wal_appends"]
     latencies.sort()
     return {
         "writers": writers, "writes": total, "seconds": round(elapsed, 3),
@@ -132,7 +132,7 @@ async def storm(store: Store, writers: int, writes: int, objects: int) -> dict[s
         "latency_ms_p50": round(latencies[len(latencies) // 2] * 1e3, 3),
         "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1e3, 3),
         "fsyncs": appends, "writes_per_fsync": round(total / appends, 1) if appends else None,
-        "checkpoints": store.stats["checkpoints"] - before["checkpoints"],
+        "checkpoints": store.stats.get("checkpoints", 0) - before["checkpoints"],
         "target_per_s": TARGETS.get(writers),
     }
 
@@ -169,12 +169,46 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await reopened.open()
         result["reopen_seconds"] = round(time.perf_counter() - t, 2)
         await reopened.close()
+        if args.store == "etcd":
+            result["runs"] += await run_etcd(args, directory)
+    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
     memory = Store(None)
     await memory.open()
     await preload(memory, objects)
     result["runs"].append({"mode": "in-memory", **await storm(memory, 64, args.concurrent_writes, objects)})
     await memory.close()
     return result
+
+
+#: etcd's own benchmark (etcd.io "Performance"): 1 client, sequential puts, its reference hardware
+ETCD_PUBLISHED_1_CLIENT = 583
+
+
+async def run_etcd(args: argparse.Namespace, directory: Path) -> list[dict[str, Any]]:
+    """The same storms against a real etcd member (TLS, as ``kubetui up --store etcd`` runs it)."""
+    from kubetui.apiserver.certs import ensure_pki
+    from kubetui.apiserver.etcdcerts import ensure_etcd_certs
+    from kubetui.netutil import free_port
+    from kubetui.store.etcd import EtcdStore
+    from kubetui.store.etcdserver import EtcdServer
+    tls = ensure_etcd_certs(ensure_pki(directory, "bench"))
+    server = EtcdServer(directory / "etcd", free_port(), free_port(), directory / "etcd.log", tls=tls)
+    await asyncio.to_thread(server.start)
+    store = EtcdStore(server.endpoint, ssl_context=tls.client_context())
+    runs = []
+    try:
+        await store.open()
+        await preload(store, args.objects)
+        for writers, writes in ((1, args.single_writes), (64, args.concurrent_writes)):
+            r = {"mode": "etcd", **await storm(store, writers, writes, args.objects)}
+            r["fsyncs"] = r["writes_per_fsync"] = None  # etcd batches its own WAL fsyncs
+            if writers == 1:
+                r["vs_etcd_published"] = round(r["writes_per_s"] / ETCD_PUBLISHED_1_CLIENT, 2)
+            runs.append(r)
+    finally:
+        await store.close()
+        await asyncio.to_thread(server.stop)
+    return runs
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -187,6 +221,8 @@ def print_table(result: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True)
     for r in result["runs"]:
         target = r["target_per_s"] if r["mode"] == "durable" else None
+        if "vs_etcd_published" in r:
+            target = None
         ok = "" if target is None or r["mode"] != "durable" else (
             " [green]met[/]" if r["writes_per_s"] >= target else " [red]missed[/]")
         table.add_row(r["mode"], str(r["writers"]), f"{r['writes_per_s']:,.0f}",
@@ -198,6 +234,11 @@ def print_table(result: dict[str, Any]) -> None:
     console.print(f"raw append+fdatasync of one record here: p50 {result['fsync_ms_p50']:.3f} ms, "
                   f"p99 {result['fsync_ms_p99']:.3f} ms ({result['fsyncs_per_s']:,.0f}/s): "
                   "the ceiling for one writer that waits for each ack.")
+    for r in result["runs"]:
+        if "vs_etcd_published" in r:
+            console.print(f"etcd, 1 writer: {r['writes_per_s']:,.0f} writes/s = {r['vs_etcd_published']}x etcd's "
+                          f"published ~{ETCD_PUBLISHED_1_CLIENT}/s for 1 client on its reference hardware.")
+    console.print(f"load average (1 min) after the runs: {result['loadavg_1m']}")
     console.print(f"preload {result['preload_seconds']} s, checkpoint file {result['checkpoint_mb']} MB, "
                   f"close {result['close_seconds']} s, read-only reopen {result['reopen_seconds']} s.")
 
@@ -210,6 +251,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="writes timed with 64 writers (default: %(default)s)")
     p.add_argument("--fsync-probes", type=int, default=500, help="raw fsyncs timed (default: %(default)s)")
     p.add_argument("--dir", metavar="DIR", help="where to make the temporary store (default: the system's)")
+    p.add_argument("--store", choices=("tinydb", "etcd"), default="tinydb",
+                   help="etcd: also run the storms against a real etcd member, beside TinyDB's (needs kubetui[ha])")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
