@@ -69,3 +69,11 @@ def test_normalized_image_name(given, want):
 def test_in_the_default_profile_with_upstreams_weight():
     prof = build_profile()
     assert any(p.name == "ImageLocality" for p in prof.plugins) and prof.weights["ImageLocality"] == 1
+
+
+def test_score_nodes_equals_score_per_node():
+    infos = [NodeInfo(node("node1", *N60040900)), NodeInfo(node("node2", *N300600900)), NodeInfo(node("node3"))]
+    pl = ImageLocality()
+    for images in (("gcr.io/300", "gcr.io/600", "gcr.io/900"), ("gcr.io/none",), ()):
+        pi = PodInfo(pod(*images))
+        assert pl.score_nodes(CycleState(infos), pi, infos) == [pl.score(CycleState(infos), pi, ni) for ni in infos]

@@ -50,7 +50,10 @@ def calculate_priority(sum_scores: int, num_containers: int) -> int:
     (5, 0, 100)
     """
     max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
-    sum_scores = min(max(sum_scores, MIN_THRESHOLD), max_threshold)
+    if sum_scores < MIN_THRESHOLD:          # if / else if, as upstream: the floor wins over the ceiling
+        sum_scores = MIN_THRESHOLD
+    elif sum_scores > max_threshold:
+        sum_scores = max_threshold
     return MAX_NODE_SCORE * (sum_scores - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD)
 
 
@@ -80,4 +83,14 @@ class ImageLocality:
         have = node.image_states
         total_score = sum(scaled_image_score(have[name], counts[name], total) for name in images if name in have)
         return calculate_priority(total_score, len(images))
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """``score`` for every feasible node at once: the same numbers, without a call per node
+        when no node of the snapshot holds any of the pod's images (every score is then 0)."""
+        if not nodes:
+            return []
+        _images, counts, _total = self._spread(state, pod, nodes[0])
+        if not any(counts.values()):
+            return [0] * len(nodes)
+        return [self.score(state, pod, ni) for ni in nodes]
 
