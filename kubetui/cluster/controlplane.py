@@ -90,6 +90,7 @@ class ControlPlane:
     elections: dict[str, LeaderElector] = field(default_factory=dict)
     #: the etcd member this process runs (``--store etcd``), else None
     etcd: Any = None
+    _etcd_supervisor: Any = None
 
     @property
     def api_advertise_address(self) -> str:
@@ -179,7 +180,29 @@ class ControlPlane:
         except BaseException:
             await asyncio.to_thread(self.etcd.stop)
             raise
+        self._etcd_supervisor = asyncio.create_task(self._supervise_etcd(), name="kubetui-etcd-supervisor")
         return store
+
+    async def _supervise_etcd(self) -> None:
+        """Restart the member when it dies, as the kubelet restarts kubeadm's etcd static pod (with
+        CrashLoopBackOff's doubling delay, capped at 10 s here). The store's mirror reconnects by itself
+        and resumes its watch at the next revision; until then /readyz's etcd check fails."""
+        delay = 1.0
+        while True:
+            await asyncio.sleep(1)
+            proc = self.etcd.proc
+            if proc is None or proc.poll() is None:
+                delay = 1.0
+                continue
+            log.warning("etcd exited with %s; restarting it in %.0fs (log: %s)", proc.returncode, delay,
+                        self.etcd.log_path)
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.to_thread(self.etcd.start)
+                write_etcd_endpoint(self.state_dir, self.etcd)
+            except (OSError, RuntimeError) as e:
+                log.error("restarting etcd failed: %s", e)
+                delay = min(delay * 2, 10.0)
 
     async def _registry_store(self):
         """With ``--encrypt-secrets`` (or an encryption config already in the state dir, without which
@@ -350,6 +373,8 @@ class ControlPlane:
             self._encryption_task.cancel()
         if self.store is not None:
             await self.store.close()
+        if self._etcd_supervisor is not None:
+            self._etcd_supervisor.cancel()
         if self.etcd is not None:
             await asyncio.to_thread(self.etcd.stop)
             (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)
