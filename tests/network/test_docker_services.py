@@ -1,8 +1,9 @@
 """Services on Docker nodes, end to end: cluster DNS, kube-proxy's iptables rules, NodePort, LoadBalancer.
 
 One 3-node Docker cluster for the whole module (tests/nodes' fixture). The
-client is a busybox pod; its load comes from ``kubetui/loadgen``'s module run
-with ``kubectl exec`` (bounded request counts). Pod-to-pod traffic by pod IP
+client is a ``kubetui/loadgen`` pod (its image has BusyBox's wget and Python; a
+real ``busybox`` image has no Python); its load comes from the loadgen module
+run with ``kubectl exec`` (bounded request counts). Pod-to-pod traffic by pod IP
 across nodes is covered by tests/nodes/test_docker_cluster.py.
 """
 
@@ -46,7 +47,7 @@ def service(name: str, typ: str = "ClusterIP", port: int = 8080) -> dict:
 
 CLIENT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
           "spec": {"terminationGracePeriodSeconds": 0,
-                   "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}}
+                   "containers": [{"name": "c", "image": "kubetui/loadgen", "command": ["sleep", "3600"]}]}}
 
 
 def ready_web(cluster, n: int) -> list[dict] | None:
@@ -71,7 +72,7 @@ def parse_loadgen(out: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def web(docker_cluster):
-    """3 replicas of kubetui/hello behind Service `web`, and a busybox client pod."""
+    """3 replicas of kubetui/hello behind Service `web`, and a client pod (kubetui/loadgen)."""
     c = docker_cluster
     c.apply(web_deployment(3))
     c.apply(service(WEB))
