@@ -47,6 +47,7 @@ from typing import Any
 
 import aiohttp
 
+from kubetui.api.errors import StatusError
 from kubetui.clock import Clock
 from kubetui.store.errors import KeyExists, KeyNotFound, RevisionMismatch, StoreError, StoreFailed
 from kubetui.store.kv import DELETE, PUT, KeyValue, StoreEvent, encode_value, stamped
@@ -58,8 +59,19 @@ log = logging.getLogger(__name__)
 _ALL = base64.b64encode(b"\0").decode()  # key "\0" with range_end "\0": every key
 
 
-class EtcdUnavailable(StoreError):
-    """etcd did not answer (or answered with an error): the write's outcome is etcd's message."""
+class EtcdUnavailable(StoreError, StatusError):
+    """etcd did not answer, or answered with an error (``etcdserver: request timed out``).
+
+    kube-apiserver passes such an error through unchanged (``ErrorToAPIStatus``
+    of an error that is no API status): a 500 Status with no reason and the
+    etcd client's message, which kubectl prints as ``Error from server: ...``.
+    """
+
+    code = 500
+    reason = ""
+
+    def __init__(self, message: str) -> None:
+        StatusError.__init__(self, message)
 
 
 def _b64(s: str | bytes) -> str:
@@ -271,7 +283,14 @@ class EtcdStore(Store):
         try:
             async with self._session.post(self.endpoint + path, json=body) as r:
                 data = await r.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+        except aiohttp.ClientConnectionError as e:
+            # what etcd's gRPC client says when no member answers
+            raise EtcdUnavailable(f'rpc error: code = Unavailable desc = connection error: desc = "transport: '
+                                  f'Error while dialing dial tcp {self.endpoint.split("://")[-1]}: connect: '
+                                  f'connection refused"') from e
+        except asyncio.TimeoutError as e:
+            raise EtcdUnavailable("context deadline exceeded") from e
+        except (aiohttp.ClientError, ValueError) as e:
             raise EtcdUnavailable(f"etcd at {self.endpoint}: {e or type(e).__name__}") from e
         if r.status != 200 or "error" in data:
             raise EtcdUnavailable(f"etcdserver: {data.get('message') or data.get('error') or r.status}")

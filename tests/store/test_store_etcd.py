@@ -93,6 +93,13 @@ async def test_health_says_when_etcd_is_gone(tmp_path) -> None:
                 break
             await asyncio.sleep(0.1)
         assert "etcd at http://127.0.0.1" in (s.health() or "")
+        from kubetui.store.etcd import EtcdUnavailable
+        with pytest.raises(EtcdUnavailable) as e:
+            await s.create(POD, {"metadata": {"name": "web-1"}})
+        status = e.value.status()  # what the API server answers: kube-apiserver's pass-through of etcd's error
+        assert status["code"] == 500 and not status["reason"]
+        assert status["message"].startswith("rpc error: code = Unavailable") and "connection refused" in status["message"]
+        assert s.get(POD) is None and s.range("/") == [], "reads are still served from the mirror"
     finally:
         await s.close()
         server.stop()
