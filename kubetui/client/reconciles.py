@@ -34,7 +34,7 @@ import contextvars
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from kubetui.clock import Clock, rfc3339_micro
 
@@ -229,7 +229,7 @@ class ReconcileLog:
                  enabled: bool = True) -> None:
         self.capacity = capacity
         self.clock = clock or Clock()
-        #: off: ``begin`` returns None and nothing is recorded (``kubetui bench scheduler --no-reconcile-log``)
+        #: off: ``begin`` returns None and nothing is recorded (``kubetui bench scheduler --reconcile-log off``)
         self.enabled = enabled
         self._records: collections.deque[ReconcileRecord] = collections.deque(maxlen=capacity)
         self._seq = 0

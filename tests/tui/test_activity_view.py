@@ -10,7 +10,6 @@ from kubetui.tui.screens.activity import ActivityScreen
 from kubetui.tui.screens.browser import BrowserScreen
 from kubetui.tui.screens.cluster_map import ClusterMapScreen
 from kubetui.tui.screens.detail import DetailScreen
-from kubetui.tui.widgets.node_panel import NodePanel
 from tests.tui.fakes import pod
 from tests.tui.test_app import settle, wait_for, wait_screen
 

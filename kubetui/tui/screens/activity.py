@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import logging
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
