@@ -76,6 +76,9 @@ async def _run(args: argparse.Namespace, state: Path) -> int:
     directory = store_dir(state)
     if backend_of(state) == "etcd":  # a cluster on etcd: read it through its member (started if need be)
         async with open_store(state, "etcd") as store:
+            if args.store_command == "history":  # etcd's own MVCC history, not the mirror's window
+                oldest, events = await store.key_history(args.key)
+                return _history(store, args, events=events, oldest=oldest)
             return _show(store, args, state / "etcd")
     store = await _open(directory)
     try:
@@ -138,11 +141,13 @@ def _dump(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _history(store: Store, args: argparse.Namespace) -> int:
-    events = store.history(args.key)
+def _history(store: Store, args: argparse.Namespace, *, events: list | None = None,
+             oldest: int | None = None) -> int:
+    events = store.history(args.key) if events is None else events
+    oldest = store.oldest_revision if oldest is None else oldest
     if args.output == "json":
         print(json.dumps({
-            "key": args.key, "oldestRevision": store.oldest_revision,
+            "key": args.key, "oldestRevision": oldest,
             "events": [{"type": e.type, "revision": e.revision, "createRevision": e.kv.create_revision,
                         "version": e.kv.version} for e in events],
         }, indent=2))
@@ -150,7 +155,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{args.key}: writes since revision {store.oldest_revision}")
+    table = Table(title=f"{args.key}: writes since revision {oldest}")
     for col in ("REVISION", "TYPE", "CREATE REV", "VERSION"):
         table.add_column(col, justify="right" if col != "TYPE" else "left")
     for e in events:
@@ -160,5 +165,5 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     current = store.get(args.key, copy=False)
     if not events:
         console.print(f"no writes of {args.key} in the history (which starts at revision "
-                      f"{store.oldest_revision})" + ("" if current else "; the key does not exist"))
+                      f"{oldest})" + ("" if current else "; the key does not exist"))
     return 0

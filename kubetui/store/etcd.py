@@ -246,6 +246,52 @@ class EtcdStore(Store):
             await asyncio.gather(*(put() for _ in range(min(1024, past - self._revision))))
         await self.delete(key)
 
+    async def key_history(self, key: str, idle: float = 0.3) -> tuple[int, list[StoreEvent]]:
+        """Every revision of ``key`` etcd still keeps (``etcdctl watch KEY --rev 1``), oldest first,
+        and the oldest revision kept (after the last compaction).
+
+        A watch from revision 1 replays the key's history; when etcd has compacted
+        that far it says so and the watch starts again from the compaction. The
+        replay is over when the stream stays quiet for ``idle`` seconds.
+        """
+        self._check_open()
+        assert self._session is not None
+        start = 1
+        for _ in range(3):
+            events: list[StoreEvent] = []
+            body = {"create_request": {"key": _b64(key), "start_revision": str(start), "prev_kv": True}}
+            compacted = 0
+            async with self._session.post(self.endpoint + "/v3/watch", json=body,
+                                          timeout=aiohttp.ClientTimeout(total=None, sock_connect=5)) as r:
+                buf = b""
+                while True:
+                    try:
+                        chunk = await asyncio.wait_for(r.content.readany(), idle)
+                    except asyncio.TimeoutError:
+                        break
+                    if not chunk:
+                        break
+                    buf += chunk
+                    while (nl := buf.find(b"\n")) != -1:
+                        line, buf = buf[:nl], buf[nl + 1:]
+                        res = json.loads(line).get("result", {}) if line.strip() else {}
+                        compacted = int(res.get("compact_revision", 0) or 0)
+                        for e in res.get("events") or []:
+                            rev = int(e["kv"]["mod_revision"])
+                            prev = _decode_kv(e["prev_kv"]) if e.get("prev_kv") else None
+                            if e.get("type") == "DELETE":
+                                kv = (_decode_kv(e["prev_kv"], version=0, mod_revision=rev) if prev else
+                                      KeyValue(key, {"metadata": {}}, 0, rev, 0))
+                                events.append(StoreEvent(DELETE, kv, prev, rev))
+                            else:
+                                events.append(StoreEvent(PUT, _decode_kv(e["kv"]), prev, rev))
+                    if compacted:
+                        break
+            if not compacted:
+                return start, events
+            start = compacted
+        raise StoreError(f"etcd kept compacting while reading the history of {key}")
+
     @staticmethod
     def _precondition(expected: int | None) -> dict[str, str]:
         if expected is None:

@@ -103,3 +103,16 @@ async def test_health_says_when_etcd_is_gone(tmp_path) -> None:
     finally:
         await s.close()
         server.stop()
+
+
+async def test_key_history_is_etcds_own(two) -> None:
+    a, b = two
+    kv = await a.create(POD, {"metadata": {"name": "web-1"}})
+    await a.create("/registry/pods/default/web-10", {"metadata": {"name": "web-10"}})
+    await a.update(POD, {"metadata": {"name": "web-1"}, "spec": {"x": 1}})
+    gone = await a.delete(POD)
+    oldest, events = await b.key_history(POD)  # read from etcd, not from b's mirror
+    assert oldest == 1, "nothing compacted yet: etcd replays from revision 1"
+    events = [e for e in events if e.revision >= kv.mod_revision]  # earlier tests wrote the key too
+    assert [(e.type, e.revision - kv.mod_revision) for e in events] == [("PUT", 0), ("PUT", 2), ("DELETE", 3)]
+    assert events[2].kv == gone and events[1].prev_kv == events[0].kv

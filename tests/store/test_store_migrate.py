@@ -4,6 +4,7 @@ resourceVersions as documented, and ``--store`` refusing to switch without it.""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,11 @@ def test_migrate_to_etcd_and_back(tmp_path: Path, capsys) -> None:
     assert on_etcd["/registry/configmaps/default/c7"][1]["data"] == {"i": "7"}
     assert revision > max(rvs.values()), "the revision moved past the old store's: old resourceVersions relist"
     assert all(v["metadata"]["resourceVersion"] == str(rv) for rv, v in on_etcd.values())
+    capsys.readouterr()
+    assert main(["store", "history", "/registry/configmaps/default/c7", "-o", "json", "--state-dir", str(state)]) == 0
+    hist = json.loads(capsys.readouterr().out)
+    assert [(e["type"], e["revision"]) for e in hist["events"]] == [
+        ("PUT", on_etcd["/registry/configmaps/default/c7"][0])], "etcd's history of the key, read through a member"
 
     assert main(["store", "migrate", "--to", "tinydb", "--state-dir", str(state)]) == 0
     assert ClusterSettings.load(state).store == "tinydb"
