@@ -14,6 +14,7 @@ Standard library only: this runs inside the node.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import marshal
@@ -112,6 +113,18 @@ def etc_files(pod_dir: Path, sb: PodSandbox) -> dict[str, str]:
     return {"/etc/hosts": str(hosts), "/etc/hostname": str(name_file), "/etc/resolv.conf": str(resolv)}
 
 
+# An image's layers never change (content-addressed): what a path resolves to in them, and their
+# /etc/passwd, are worked out once per image, not at every container start.
+@functools.lru_cache(maxsize=1024)
+def _in_image(layers: tuple[str, ...], path: str) -> str:
+    return rootfs.secure_join([Path(p) for p in layers], path)
+
+
+@functools.lru_cache(maxsize=256)
+def _image_file(layers: tuple[str, ...], path: str) -> str | None:
+    return rootfs.read_file([Path(p) for p in layers], path)
+
+
 def mountpoint_layer(store: ImageStore, img: Image, lowers: list[Path], points: list[tuple[str, bool]]) -> Path:
     """Docker's "init layer": the mount points the image lacks (``/proc``, ``/etc/hosts``, a volume's
     directory), made once in a read-only layer above the image's and shared by every container of the
@@ -145,12 +158,13 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
     """Everything containerd does for ``CreateContainer``; ``env`` is what the kubelet and runtime set."""
     check_architecture(img, config.image)
     lowers = [Path(p) for p in reversed(img.layer_dirs)]        # overlayfs: the top layer first
+    key = tuple(str(p) for p in lowers)
     try:
         proc = container_process(
             img.run_config, command=config.command, args=config.args, env=env,
             working_dir=config.working_dir, run_as_user=config.run_as_user,
             run_as_group=config.run_as_group, run_as_non_root=config.run_as_non_root,
-            passwd=rootfs.read_file(lowers, "/etc/passwd"), group=rootfs.read_file(lowers, "/etc/group"))
+            passwd=_image_file(key, "/etc/passwd"), group=_image_file(key, "/etc/group"))
     except ConfigError as e:
         raise RuntimeError_(e.reason, e.message) from None
     mounts, points = [], [("/dev", False)]
@@ -159,7 +173,7 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
             target = os.path.normpath(m.target)             # inside the container's own /dev tmpfs
         else:
             try:
-                target = rootfs.secure_join(lowers, m.target)
+                target = _in_image(key, m.target)
             except rootfs.RootfsError as e:
                 raise RuntimeError_("CreateContainerError", f"failed to prepare the mount at {m.target}: {e}") from None
             points.append((target, m.is_file))
