@@ -47,9 +47,14 @@ START_TIMEOUT = 300.0
 def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
     """The cluster's settings with this command's flags (a refused ``--store`` switch is a CLIError)."""
     try:
-        return _settings_from_args(args, state_dir)
+        settings = _settings_from_args(args, state_dir)
     except StoreSwitchRefused as e:
         raise CLIError(str(e)) from None
+    if settings.store == "etcd":
+        from kubetui.store.etcdserver import INSTALL_HINT, find_binary
+        if find_binary("etcd") is None:
+            raise CLIError(INSTALL_HINT)
+    return settings
 
 
 def run_up(args: Any, state_dir: Path) -> int:
@@ -251,8 +256,14 @@ def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> st
         # the built-in ingress controller (IngressClass kubetui): where Ingresses are reached from here
         ingress = (f" Ingress: http://127.0.0.1:{settings.ingress_http_port}, "
                    f"https://127.0.0.1:{settings.ingress_https_port}.")
+    etcd = ""
+    if settings is not None and settings.store == "etcd" and (state_dir / "etcd.json").exists():
+        # where etcdctl reaches the cluster's etcd member, with the certificates kubeadm would name
+        doc = json.loads((state_dir / "etcd.json").read_text())
+        etcd = (f" etcd: `etcdctl --endpoints {doc['endpoint']} --cacert {doc['cacert']} --cert {doc['cert']} "
+                f"--key {doc['key']} get /registry --prefix --keys-only`.")
     return (f"kubetui: cluster {name!r} {verb}: its control plane (pid {pid}, log {state_dir / LOG_FILE}){nodes}."
-            f"{ingress} Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
+            f"{ingress}{etcd} Attach: `kubetui{sel}`; stop it: `kubetui{sel} down`.")
 
 
 def missing_node_containers(state_dir: Path) -> list[str]:
