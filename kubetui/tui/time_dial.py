@@ -47,9 +47,11 @@ class TimeDialActions:
     #: the dial's last known ``status`` (``kubetui.client.views.time_dial_object``), None if unknown
     time_dial: dict[str, Any] | None = None
 
+    _dial_timer: Any = None
+
     def start_time_dial(self) -> None:
         """Poll the dial's state (called once the app is mounted)."""
-        self.set_interval(POLL_SECONDS, self.refresh_time_dial)  # type: ignore[attr-defined]
+        self._dial_timer = self.set_interval(POLL_SECONDS, self.refresh_time_dial)  # type: ignore[attr-defined]
         self.refresh_time_dial()
 
     @work(group="time-dial", exclusive=True)
@@ -64,6 +66,11 @@ class TimeDialActions:
         try:
             doc = await dial(action, body)
         except Exception as exc:  # noqa: BLE001 - the UI's loop boundary: say it, keep running
+            from kubetui.api import errors
+            if action is None and isinstance(exc, (errors.Forbidden, errors.NotFound)) \
+                    and self._dial_timer is not None:
+                # a user RBAC keeps off the dial, or a control plane without one: stop asking every second
+                self._dial_timer.stop()
             if action is not None:
                 self.notify(f"time {action}: {getattr(exc, 'message', exc)}", severity="error")  # type: ignore[attr-defined]
             else:

@@ -112,3 +112,23 @@ async def test_without_a_dial_the_keys_say_so_and_nothing_breaks(make_app):
         await pilot.press("z")
         await wait_for(pilot, lambda: any("no time dial" in str(n.message) for n in app._notifications))
         assert not app.screen.query_one(TimeDialBar).display
+
+
+async def test_a_user_kept_off_the_dial_is_not_asked_again_every_second(make_app):
+    from kubetui.api import errors
+
+    class Forbidding(DialBackend):
+        calls = 0
+
+        async def time_dial(self, action=None, body=None):
+            Forbidding.calls += 1
+            raise errors.Forbidden('timedial.controlplane.kubetui.dev is forbidden: User "dave" cannot list '
+                                   'resource "timedial"')
+
+    backend = Forbidding()
+    app = make_app(backend=backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_screen(pilot, ClusterMapScreen)
+        await wait_for(pilot, lambda: Forbidding.calls >= 1)
+        await wait_for(pilot, lambda: app._dial_timer is not None and app._dial_timer._task is None)   # stopped
+        assert not app.screen.query_one(TimeDialBar).display
