@@ -28,6 +28,15 @@ class Clock:
     def now(self) -> _dt.datetime:
         return _dt.datetime.fromtimestamp(self.time(), _dt.timezone.utc)
 
+    def wall_time(self) -> float:
+        """The wall clock the rest of the cluster keeps (kubelets, the API server).
+
+        The same as ``time()``, except on a clock that is held back (the time
+        dial's, ``kubetui.timedial.DialClock``): compare timestamps other
+        components wrote (a pod's Ready time, a creationTimestamp) with this.
+        """
+        return self.time()
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 

@@ -423,6 +423,10 @@ class DialClock(Clock):
     def time(self) -> float:
         return self.monotonic() + self._wall_offset
 
+    def wall_time(self) -> float:
+        """The real wall clock (kubelets' and the API server's timestamps are on it)."""
+        return self.base.wall_time()
+
     def lag(self) -> float:
         """Seconds the dial clock's wall time is behind the real clock's."""
         return self.base.time() - self.time()

@@ -232,7 +232,8 @@ class ReplicaSetController(Controller):
             self._observe(rec, key, rs, pods, satisfied)
         if satisfied and not is_deleting(rs):
             await self._manage_replicas(key, rs, pods)
-        now = self.clock.time()
+        # Ready times are the kubelets' (wall clock), not the time dial's (which falls behind while held)
+        now = self.clock.wall_time()
         status = replica_set_status(rs, pods, now)
         if status != (rs.get("status") or {}):
             try:
@@ -286,7 +287,7 @@ class ReplicaSetController(Controller):
         elif diff > 0:
             count = min(diff, BURST_REPLICAS)
             related = self._related_pods(rs, pods)
-            victims = pods_to_delete(pods, count, self.clock.time(), related)
+            victims = pods_to_delete(pods, count, self.clock.wall_time(), related)
             reconciles.decide(f"delete {count} pod{'s' if count > 1 else ''}: "
                               f"{', '.join(meta(p)['name'] for p in victims)} (ranked as upstream's getPodsToDelete)",
                               action="delete", count=count)

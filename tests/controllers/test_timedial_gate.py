@@ -247,3 +247,31 @@ async def test_a_pause_does_not_let_a_silent_node_expire_unless_timers_run_in_re
     finally:
         dial.resume()
         await cm.stop()
+
+
+async def test_after_a_pause_minreadyseconds_counts_on_the_kubelets_clock_not_the_dials(api, clock):
+    """The dial's clock falls behind the wall clock by what it held back; a pod's Ready time is the kubelet's
+    (wall clock), so a ReplicaSet must not count it unavailable for the length of every past pause."""
+    from ctrl_helpers import node, run_pod
+
+    dial = TimeDial(clock)
+    await node(api, "node-1", clock)
+    cm = ControllerManager(api, clock=clock, controllers=["replicaset"], resync_seconds=None, dial=dial)
+    await cm.start()
+    try:
+        dial.pause()
+        await clock.advance(100)
+        dial.resume()
+        assert dial.clock.lag() == pytest.approx(100)
+        await api.create("replicasets", replicaset("slow", replicas=1, minReadySeconds=5), "default")
+        await cm.settle()
+        [pod] = (await api.list("pods", "default"))["items"]
+        await run_pod(api, pod, clock)                   # Ready now, by the kubelet's (wall) clock
+        await cm.settle()
+        assert (await api.get("replicasets", "slow", "default"))["status"]["availableReplicas"] == 0
+        await clock.advance(6, step=0.5)                 # minReadySeconds has passed
+        await cm.settle()
+        st = (await api.get("replicasets", "slow", "default"))["status"]
+        assert (st["readyReplicas"], st["availableReplicas"]) == (1, 1)
+    finally:
+        await cm.stop()
