@@ -359,6 +359,8 @@ class ControlPlane:
     async def stop(self) -> None:
         for elector in self.elections.values():
             await elector.stop()  # releases the Leases: a next control plane leads at once
+        if self.dial is not None:
+            await self.dial.close()       # its pacer; workers held at its gate are cancelled with their components
         for part in (self.controllers, self.scheduler):
             if part is not None:
                 try:

@@ -135,7 +135,7 @@ async def serve_timedial(cp: "ControlPlane", request: Any, rest: list[str]) -> d
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                 raise BadRequest(f'invalid value for count: {count!r}: must be a positive integer')
             wait = body.get("waitSeconds", 2.0)
-            if not isinstance(wait, (int, float)) or isinstance(wait, bool) or wait < 0:
+            if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait < float("inf"):
                 raise BadRequest(f'invalid value for waitSeconds: {wait!r}: must be a number of seconds')
             if not dial.paused:
                 raise Conflict("the control plane is not paused: pause it first (kubetui time pause)")
