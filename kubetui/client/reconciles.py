@@ -236,6 +236,8 @@ class ReconcileLog:
         # what the records taught about ownership: child object key -> owner object key (bounded, FIFO)
         self._parents: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._waiters: list[asyncio.Future[None]] = []
+        # records whose reconcile returned but that wait for background work they started (a binding)
+        self._held: set[int] = set()
 
     @property
     def last_seq(self) -> int:
@@ -266,6 +268,8 @@ class ReconcileLog:
         rec.duration = time.perf_counter() - rec._t0
         if rec._held == 0:
             self._publish(rec)
+        else:
+            self._held.add(id(rec))
 
     def hold(self, rec: ReconcileRecord | None, task: "asyncio.Task[Any]") -> None:
         """Keep ``rec`` open until ``task`` (started by the reconcile, e.g. a binding) is done."""
@@ -277,8 +281,29 @@ class ReconcileLog:
             rec._held -= 1
             if rec._held == 0 and rec._ended:
                 rec.duration = time.perf_counter() - rec._t0
+                self._held.discard(id(rec))
                 self._publish(rec)
         task.add_done_callback(done)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait (up to ``timeout`` s) until no returned reconcile waits for its background work, so
+        ``since`` lists everything that ran so far (what ``kubetui time step`` shows); True if none waits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        while self._held:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(fut)
+            try:
+                await asyncio.wait_for(fut, left)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
+        return True
 
     def _publish(self, rec: ReconcileRecord) -> None:
         if rec._published:

@@ -98,6 +98,8 @@ async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str])
 
 #: the longest a step waits for work to reach the gate (``waitSeconds``)
 STEP_MAX_WAIT = 10.0
+#: the longest a step waits for the records of what it ran (a binding still being written)
+STEP_FLUSH_SECONDS = 5.0
 
 
 async def serve_timedial(cp: "ControlPlane", request: Any, rest: list[str]) -> dict[str, Any]:
@@ -143,6 +145,9 @@ async def serve_timedial(cp: "ControlPlane", request: Any, rest: list[str]) -> d
             before = log.last_seq if log is not None else 0
             ran = await dial.step(count, wait=min(float(wait), STEP_MAX_WAIT))
             extra["ran"] = [t.as_dict() for t in ran]
+            if log is not None:
+                # a scheduling cycle's record is published once the binding it started has ended
+                await log.flush(STEP_FLUSH_SECONDS)
             # Paused, nothing runs but what the step let through: the records since are theirs.
             extra["reconciles"] = [r.to_dict() for r in log.since(before)] if log is not None else []
     except DialError as e:

@@ -74,9 +74,9 @@ async def test_a_record_waits_for_the_background_work_it_started():
     log.hold(rec, task)
     log.end(rec)
     assert log.since(0) == []            # the binding cycle still runs
+    assert await log.flush(0.01) is False        # still held
     gate.set()
-    await task
-    await asyncio.sleep(0)
+    assert await log.flush(5.0) is True          # what `kubetui time step` waits for
     assert [r.name for r in log.since(0)] == ["web-1"]
 
 

@@ -152,3 +152,28 @@ async def _create_web(kubeconfig) -> None:
         await _web_running(client)
     finally:
         await client.close()
+
+
+async def test_a_step_of_the_scheduler_answers_with_its_cycle_and_binding(cluster):
+    """`kubetui time step` shows what a step did: a scheduling cycle's record is published when its
+    binding (started in the background) ends, so the step waits for it."""
+    state, kubeconfig = cluster
+    client = HTTPClient.from_kubeconfig(kubeconfig)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stepme", "namespace": "default"},
+           "spec": {"containers": [{"name": "c", "image": "kubetui/hello:1"}]}}
+    try:
+        await views.turn_time_dial(client, "pause")
+        await client.create("pods", pod, "default")
+        records: list[dict] = []
+        for _ in range(30):
+            doc = await views.turn_time_dial(client, "step", {"count": 1, "waitSeconds": 5})
+            if any(t.get("component") == "scheduler" and t.get("key") == "default/stepme" for t in doc["ran"]):
+                records = doc["reconciles"]
+                break
+        mine = [r for r in records if r["controller"] == "scheduler" and r["object"]["name"] == "stepme"]
+        assert mine, records
+        assert mine[0]["decided"][0]["text"].startswith("bind stepme to ")
+        assert [(w["verb"], w.get("subresource")) for w in mine[0]["writes"]] == [("create", "binding")]
+    finally:
+        await views.turn_time_dial(client, "resume")
+        await client.close()
