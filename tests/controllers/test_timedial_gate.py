@@ -276,3 +276,4 @@ async def test_after_a_pause_minreadyseconds_counts_on_the_kubelets_clock_not_th
         assert (st["readyReplicas"], st["availableReplicas"]) == (1, 1)
     finally:
         await cm.stop()
+
