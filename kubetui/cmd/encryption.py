@@ -62,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _rotate(state: Path, path: Path) -> int:
+    from kubetui.cmd.storeops import backend_of, open_store
+    from kubetui.statedir import running_pid
+    if backend_of(state) == "etcd":
+        if running_pid(state) is not None:
+            return await _rotate_running(state, path)
+        async with open_store(state, "etcd") as store:  # a temporary member on the cluster's data dir
+            return await _rotate_stopped(store, path)
     store = Store(state / "store")
     try:
         await store.open()
@@ -70,13 +77,17 @@ async def _rotate(state: Path, path: Path) -> int:
             raise
         return await _rotate_running(state, path)
     try:
-        enc = EncryptingStore(store, path)
-        config, name = encryption.rotated_config(encryption.load_config(path), enc.keys_in_use())
-        encryption.write_config(path, config)
-        enc.reload()
-        count = await enc.rewrite_stale()
+        return await _rotate_stopped(store, path)
     finally:
         await store.close()
+
+
+async def _rotate_stopped(store: Any, path: Path) -> int:
+    enc = EncryptingStore(store, path)
+    config, name = encryption.rotated_config(encryption.load_config(path), enc.keys_in_use())
+    encryption.write_config(path, config)
+    enc.reload()
+    count = await enc.rewrite_stale()
     _report(name, config, count)
     return 0
 
@@ -97,6 +108,10 @@ async def _rotate_running(state: Path, path: Path) -> int:
 
 
 async def _keys_in_use(state: Path, path: Path) -> set[str]:
+    from kubetui.cmd.storeops import backend_of, open_store
+    if backend_of(state) == "etcd":
+        async with open_store(state, "etcd") as store:
+            return EncryptingStore(store, path).keys_in_use()
     store = Store(state / "store", read_only=True)
     await store.open()
     try:

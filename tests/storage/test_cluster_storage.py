@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import pytest
+
 from kubetui.apiserver import encryption
 from kubetui.cli import main
 from kubetui.cluster import Cluster, ClusterSettings
@@ -61,9 +63,11 @@ async def test_storage_classes_and_a_shared_claim_binding(tmp_path):
         await cluster.stop()
 
 
-def test_encrypt_secrets_and_rotate_key_offline(tmp_path, capsys):
+@pytest.mark.parametrize("store", ["tinydb", pytest.param("etcd", marks=pytest.mark.etcd)])
+def test_encrypt_secrets_and_rotate_key_offline(tmp_path, capsys, store):
     async def first_run() -> None:
-        cluster = await _up(tmp_path, encrypt_secrets=True)
+        cluster = await _up(tmp_path, encrypt_secrets=True, store=store)
+        ClusterSettings.load(tmp_path) or cluster.settings.save(tmp_path)
         try:
             cp = cluster.control_plane
             await cp.client.create("secrets", secret(), "default")
@@ -85,7 +89,7 @@ def test_encrypt_secrets_and_rotate_key_offline(tmp_path, capsys):
     assert "key2 encrypts from now on; re-encrypted 1 Secret(s)" in out and "key1" in out
 
     async def second_run() -> None:
-        cluster = await _up(tmp_path)  # encrypt_secrets stays on (cluster.json)
+        cluster = await _up(tmp_path, store=store)  # encrypt_secrets stays on (cluster.json)
         try:
             cp = cluster.control_plane
             assert cp.store.get(KEY).value[encryption.ENVELOPE_FIELD].startswith("k8s:enc:aesgcm:v1:key2:")
