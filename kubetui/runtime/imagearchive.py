@@ -21,7 +21,6 @@ Standard library only: this runs inside the node.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -31,9 +30,11 @@ import posixpath
 import re
 import shutil
 import stat
-import tarfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when an image is read, not when the node agent starts (its idle memory)
+    import tarfile
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class _ArchiveReader:
         self.tar, self.members, self.path = tar, members, path
 
     def read(self, name: str, limit: int = 64 << 20) -> bytes:
+        import tarfile
         m = self.members.get(posixpath.normpath(name.lstrip("/")))
         if m is None or not m.isfile():
             raise ImageStoreError(f"{self.path}: {name} is missing from the archive")
@@ -169,6 +171,8 @@ class _ArchiveReader:
 
     def unpack_layer(self, name: str, blob_digest: str | None, dest: Path) -> tuple[str, int]:
         """Unpack one layer tar into ``dest``; returns (diff_id, bytes unpacked)."""
+        import gzip
+        import tarfile
         m = self.members.get(posixpath.normpath(name.lstrip("/")))
         if m is None or not m.isfile():
             raise ImageStoreError(f"{self.path}: layer {name} is missing from the archive")
@@ -245,6 +249,7 @@ def _clear(p: Path) -> None:
 def unpack_layer(stream: IO[bytes], dest: Path, label: str = "layer") -> int:
     """Unpack a layer tar read from ``stream`` into the empty directory ``dest``. Returns the
     bytes written. Never writes outside ``dest``; whiteouts become overlayfs whiteouts."""
+    import tarfile
     as_root = os.geteuid() == 0
     total = 0
     dirs: list[tuple[Path, tarfile.TarInfo]] = []

@@ -39,7 +39,6 @@ Standard library only: this module runs inside the node.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -52,7 +51,6 @@ import re
 import secrets
 import shutil
 import sys
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -388,6 +386,7 @@ class ImageStore:
     def import_archive(self, path: str | os.PathLike[str], tags: list[str] | None = None) -> list[Image]:
         """Import every image in a ``docker save`` tar or an OCI image layout tar (either may be
         gzip-compressed). ``tags`` names an untagged image (an OCI layout without ref names)."""
+        import tarfile  # here, not at the top: the node agent imports this module at start (idle memory)
         if self.readonly:
             raise ImageStoreError(f"image store {self.root} is read-only")
         try:
@@ -488,6 +487,7 @@ def node_store(root: str = NODE_ROOT, builtin: str = BUILTIN_ROOT) -> ImageStore
 
 # -- the command line the host runs inside a node (kubetui image load|ls) ------------------
 def main(argv: list[str] | None = None) -> int:
+    import argparse
     p = argparse.ArgumentParser(prog="python3 -m kubetui.runtime.imagestore",
                                 description="the node's image store (what `kubetui image` runs in a node)")
     p.add_argument("--root", default=NODE_ROOT)
