@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "kubetui.cmd.faults",
     "kubetui.cmd.users",
     "kubetui.cmd.audit",
+    "kubetui.cmd.drills",
     "kubetui.tui.web",
 ]
 

@@ -45,7 +45,9 @@ class HTTPClient:
     """The Kubernetes API over HTTPS (or http for insecure test servers)."""
 
     def __init__(self, server: str, *, token: str | None = None, ssl_context: ssl.SSLContext | None = None,
-                 timeout: float = 30.0, user_agent: str = "kubetui", pool_size: int = 100) -> None:
+                 timeout: float = 30.0, user_agent: str = "kubetui", pool_size: int = 100,
+                 impersonate: list[tuple[str, str]] | None = None) -> None:
+        self.impersonate = list(impersonate or ())
         self.server = server.rstrip("/")
         self.token = token
         self.ssl_context = ssl_context
@@ -58,6 +60,7 @@ class HTTPClient:
     def from_kubeconfig(cls, path: str | os.PathLike[str], context: str | None = None,
                         **kwargs: Any) -> "HTTPClient":
         cfg = load_kubeconfig(path, context)
+        kwargs.setdefault("impersonate", cfg.impersonation_headers())
         return cls(cfg.server, token=cfg.token, ssl_context=cfg.ssl_context(), **kwargs)
 
     # -- plumbing -----------------------------------------------------------------
@@ -66,6 +69,12 @@ class HTTPClient:
             headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
+            if self.impersonate:
+                # several Impersonate-Group headers: a multidict, as client-go's transport sends them
+                from multidict import CIMultiDict
+                headers = CIMultiDict(headers)
+                for k, v in self.impersonate:
+                    headers.add(k, v)
             connector = aiohttp.TCPConnector(ssl=self.ssl_context if self.ssl_context is not None else False,
                                              limit=self.pool_size)
             self._session = aiohttp.ClientSession(headers=headers, connector=connector)

@@ -33,6 +33,15 @@ class KubeConfig:
     insecure_skip_tls_verify: bool = False
     client_cert_pem: bytes | None = None
     client_key_pem: bytes | None = None
+    # the user's ``as`` / ``as-groups`` (client-go's ImpersonationConfig): sent as Impersonate-* headers
+    impersonate_user: str = ""
+    impersonate_groups: tuple[str, ...] = ()
+
+    def impersonation_headers(self) -> list[tuple[str, str]]:
+        if not self.impersonate_user:
+            return []
+        return [("Impersonate-User", self.impersonate_user),
+                *(("Impersonate-Group", g) for g in self.impersonate_groups)]
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.server.startswith("https://"):
@@ -136,4 +145,6 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None) ->
                       client_cert_pem=cert, client_key_pem=key,
                       cluster=ctx.get("cluster", ""), user=ctx.get("user", ""), context=ctx_name,
                       namespace=ctx.get("namespace") or "default",
-                      insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")))
+                      insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
+                      impersonate_user=str(user.get("as") or ""),
+                      impersonate_groups=tuple(str(g) for g in user.get("as-groups") or ()))

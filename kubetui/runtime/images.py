@@ -79,6 +79,8 @@ _CATALOGUE: list[Image] = [
           description="key-value HTTP store on :8080 persisting to /data (volumes)"),
     Image("kubetui/loadgen", "latest", _py("loadgen"),
           description="sends N requests to a URL and prints which pods answered"),
+    Image("kubetui/prober", "latest", _py("prober"),
+          description="probes Services once a second, one JSON line each (a failure drill's SLO prober)"),
     Image("kubetui/dns", "1", (PYTHON, "-m", "kubetui.dns"),
           description="the cluster DNS server (what kube-system/kube-dns runs; CoreDNS's role)"),
     # busybox: no ENTRYPOINT, CMD ["sh"], like the real image. Any tag is accepted. Its sh, wget,
