@@ -127,8 +127,11 @@ def prober_pod(drill: Drill, namespace: str) -> dict[str, Any]:
         "tolerations": [{"operator": "Exists"}],
         "containers": [{"name": "prober", "image": "kubetui/prober:latest", "args": args}]}
     if p.get("avoid"):
-        spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
-            "labelSelector": {"matchLabels": dict(p["avoid"])}, "topologyKey": "kubernetes.io/hostname"}]}}
+        # preferred, not required: a required anti-affinity is symmetric and would keep the avoided pods
+        # off the prober's node, the one a rescheduled database needs
+        spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(p["avoid"])},
+                                               "topologyKey": "kubernetes.io/hostname"}}]}}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": PROBER, "labels": {"app.kubernetes.io/name": "drill-prober", "role": "monitoring"}},
             "spec": spec}
@@ -228,7 +231,8 @@ class DrillRunner:
         argv = shlex.split(args) if isinstance(args, str) else list(args)
         kubeconfig = self.env.learner_kubeconfig if as_learner else self.env.drill_kubeconfig
         ctx = CheckContext(None, kubeconfig, self.env.kubectl)  # type: ignore[arg-type]
-        return await run_command([self.env.kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, *argv], ctx,
+        ns = ["-n", namespace] if namespace else []
+        return await run_command([self.env.kubectl, f"--kubeconfig={kubeconfig}", *ns, *argv], ctx,
                                  timeout, stdin=stdin)
 
     async def act(self, actions: list[dict[str, Any]], drill: Drill, values: dict[str, Any], *,
@@ -306,7 +310,7 @@ class DrillRunner:
         return sorted(known, key=lambda s: s.get("t", 0))
 
     async def learner_user(self) -> str:
-        code, out = await self.kubectl(["auth", "whoami", "-o", "json"], "default", as_learner=True)
+        code, out = await self.kubectl(["auth", "whoami", "-o", "json"], "", as_learner=True)
         try:
             return json.loads(out)["status"]["userInfo"]["username"]
         except (ValueError, KeyError):
@@ -332,10 +336,10 @@ class DrillRunner:
         self._save_active(drill.id, {"drill": drill.id, "run": run, "namespace": ns, "learner": self.learner,
                                      "faults": [], "path": str(drill.path), "seed": seed, "started": started})
         self.say(f"setting up the application in namespace {ns}")
-        code, out = await self.kubectl(["create", "namespace", ns], "default")
+        code, out = await self.kubectl(["create", "namespace", ns], "")
         if code != 0 and "AlreadyExists" not in out:
             raise DrillRunError(f"kubectl create namespace {ns}: {out.strip()}")
-        await self.kubectl(["label", "namespace", ns, f"kubetui.dev/drill={drill.id}", "--overwrite"], "default")
+        await self.kubectl(["label", "namespace", ns, f"kubetui.dev/drill={drill.id}", "--overwrite"], "")
         await self.act([{"apply": render(drill.app, values) + prober_rbac()}], drill, values)
         # the namespace's default ServiceAccount comes from a controller a moment after the namespace
         for _ in range(40):
@@ -495,7 +499,7 @@ class DrillRunner:
                         log.warning("reverting %s: %s", fid, e)
             finally:
                 await client.close()
-        code, out = await self.kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"], "default")
+        code, out = await self.kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"], "")
         done.append(out.strip() or f"namespace {ns} deleted")
         self._save_active(active["drill"], None)
         return done

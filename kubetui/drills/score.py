@@ -140,13 +140,30 @@ def collateral(actions: Iterable[dict[str, Any]], namespace: str, touches: list[
             continue
         if f"{ref.get('resource')}/{ref.get('subresource')}" in _NOT_CHANGES:
             continue
-        base = f"{ref.get('resource', '')}/{ref.get('name', '')}".rstrip("/")
+        name = ref.get("name") or _body_name(ev)
+        base = f"{ref.get('resource', '')}/{name}".rstrip("/")
         ns = ref.get("namespace", "")
         shown = base if ns in ("", namespace) else f"{ns}/{base}"
         if any(fnmatch.fnmatchcase(shown, pattern) for pattern in touches):
             continue
         hit.add(shown)
     return sorted(hit)
+
+
+def _body_name(ev: dict[str, Any]) -> str:
+    """A create's object name: from the request body (kubectl POSTs to the collection, no name in the URL)."""
+    body = ev.get("requestObject")
+    if isinstance(body, dict):
+        return str((body.get("metadata") or {}).get("name") or "")
+    return ""
+
+
+def _body_name(ev: dict[str, Any]) -> str:
+    """A create's object name: from the request body (kubectl POSTs to the collection, no name in the URL)."""
+    body = ev.get("requestObject")
+    if isinstance(body, dict):
+        return str((body.get("metadata") or {}).get("name") or "")
+    return ""
 
 
 def availability(samples: Iterable[dict[str, Any]], since: float, until: float) -> tuple[int, int]:

@@ -93,8 +93,11 @@ async def selftest_drill(drill: Drill, env: DrillEnv, *, seed: int = 1, learner:
         runner.answer(drill, str(drill.question.answer + 1) if drill.question.choices else _an_accepted(drill))
         await asyncio.sleep(0.6)          # the audit log is flushed every 0.2 s
         rec2, sc, _, audit = await runner.report(drill)
-        harm = scoring.collateral(scoring.learner_actions(audit, rec2.learner_user, ref_start, runner.now()),
-                                  rec2.namespace, rec2.touches)
+        mine = scoring.learner_actions(audit, rec2.learner_user, ref_start, runner.now())
+        if not drill.exclusive:
+            # drills tested side by side share the learner's identity: judge only this namespace's writes
+            mine = [ev for ev in mine if (ev.get("objectRef") or {}).get("namespace") == rec2.namespace]
+        harm = scoring.collateral(mine, rec2.namespace, rec2.touches)
         if harm:
             raise DrillRunError(f"the reference mitigation's own writes count as collateral damage: {harm} "
                                 f"(add them to the variant's touches)")
