@@ -160,7 +160,18 @@ def _actions(p: _Parser, raw: Any, line: int, where: str) -> list[dict[str, Any]
 
 
 def parse_drill(text: str, path: str | Path = "drill.yaml") -> Drill:
-    path = Path(path)
+    """Parse a drill's YAML (``DrillError`` with file and line on any problem)."""
+    try:
+        return _parse(text, Path(path))
+    except DrillError:
+        raise
+    except LessonError as e:
+        raise DrillError(e.file, e.line, e.message) from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise DrillError(path, 1, f"malformed drill: {e}") from None
+
+
+def _parse(text: str, path: Path) -> Drill:
     p = _Parser(path, text)
     data = p.yaml_at(text, 1, "drill")
     if not isinstance(data, dict):
