@@ -335,6 +335,11 @@ class DrillRunner:
         started = self.now()
         self._save_active(drill.id, {"drill": drill.id, "run": run, "namespace": ns, "learner": self.learner,
                                      "faults": [], "path": str(drill.path), "seed": seed, "started": started})
+        client = self.env.client()
+        try:                        # a namespace still terminating (the last run's) refuses new objects
+            await wait_gone(client, ns, 120.0, only_terminating=True)
+        finally:
+            await client.close()
         self.say(f"setting up the application in namespace {ns}")
         code, out = await self.kubectl(["create", "namespace", ns], "")
         if code != 0 and "AlreadyExists" not in out:
@@ -505,11 +510,15 @@ class DrillRunner:
         return done
 
 
-async def wait_gone(client, ns: str, timeout: float = 60.0) -> None:
+async def wait_gone(client, ns: str, timeout: float = 60.0, *, only_terminating: bool = False) -> None:
+    """Until namespace ``ns`` is gone (or, ``only_terminating``, no longer terminating); bounded."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            await client.get("namespaces", ns)
+            obj = await client.get("namespaces", ns)
         except errors.NotFound:
             return
+        if only_terminating and not obj["metadata"].get("deletionTimestamp"):
+            return
         await asyncio.sleep(0.5)
+    raise DrillRunError(f"namespace {ns} is still being deleted after {timeout:.0f}s")

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from kubetui.drills.format import load_all
+from tests.drills.test_drills_local import drain
 from tests.nodes.conftest import force_cleanup, start_headless
 from tests.test_cluster import stop
 
@@ -24,6 +25,7 @@ def docker_state(tmp_path_factory):
     state = tmp_path_factory.mktemp("drillsdocker") / name
     proc, _ = start_headless(state, "--provider", "docker", "--nodes", "2", "--name", name, "--api-port", "0",
                              "--node-cpus", "1", "--node-memory", "1Gi")
+    drain(proc)
     try:
         yield state
     finally:

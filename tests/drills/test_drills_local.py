@@ -20,6 +20,14 @@ from kubetui.drills.format import incident, load_all
 from tests.nodes.conftest import start_headless
 from tests.test_cluster import stop
 
+
+def drain(proc: subprocess.Popen) -> None:
+    """Keep reading the control plane's pipes: a full pipe would block its logging, and so the API server."""
+    import threading
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            threading.Thread(target=lambda s=stream: [None for _ in iter(s.readline, "")], daemon=True).start()
+
 pytestmark = pytest.mark.slow
 
 LOCAL = [d for d in load_all() if "docker" not in d.requires]
@@ -30,6 +38,7 @@ def cluster(tmp_path_factory):
     state = tmp_path_factory.mktemp("drills") / "state"
     proc, kubeconfig = start_headless(state, "--provider", "local", "--nodes", "2", "--name",
                                       f"drills-{uuid.uuid4().hex[:6]}", "--api-port", "0")
+    drain(proc)
     try:
         yield state, kubeconfig
     finally:
@@ -97,11 +106,11 @@ def test_a_learner_mitigates_diagnoses_and_reads_the_report(cluster, kubectl_bin
     assert "(gave up)" in r.stdout and "A mitigation that works:" in r.stdout
     assert f"kubectl -n {ns} patch service {inc.target}" in r.stdout
     r = drill(state, "answer", "selector")
-    assert r.returncode == 2 and "gave up" in r.stderr
+    assert r.returncode == 1 and "gave up" in r.stderr
     r = drill(state, "clean")
     assert r.returncode == 0 and ns in r.stdout
     r = drill(state, "status")
-    assert r.returncode == 2 and "no drill is running" in r.stderr
+    assert r.returncode == 1 and "no drill is running" in r.stderr
 
 
 def test_every_local_drill_passes_its_selftest(cluster):
@@ -116,4 +125,4 @@ def test_the_simulated_provider_cannot_run_drills(tmp_path):
     ClusterSettings(name="sim", provider="simulated").save(tmp_path)
     (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
     r = drill(tmp_path, "start", "bad-image-tag")
-    assert r.returncode == 2 and "simulated nodes run no containers" in r.stderr
+    assert r.returncode == 1 and "simulated nodes run no containers" in r.stderr
