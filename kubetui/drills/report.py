@@ -30,6 +30,8 @@ def _what(ev: dict[str, Any]) -> str:
     ref = ev.get("objectRef") or {}
     code = (ev.get("responseStatus") or {}).get("code", "")
     key = scoring.object_key(ev) or ev.get("requestURI", "").split("?")[0]
+    if ev.get("verb") == "create" and not ref.get("name") and scoring._body_name(ev):
+        key += "/" + scoring._body_name(ev)        # kubectl creates through the collection: the name is in the body
     ns = f" -n {ref['namespace']}" if ref.get("namespace") else ""
     return f"{ev.get('verb', '')} {key}{ns}" + (f" ({code})" if code else "")
 
