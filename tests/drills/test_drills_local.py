@@ -42,7 +42,11 @@ def cluster(tmp_path_factory):
     try:
         yield state, kubeconfig
     finally:
-        stop(proc)
+        try:
+            stop(proc)
+        finally:        # whatever happened to the control plane, its local kubelets and pods go too
+            subprocess.run([sys.executable, "-m", "kubetui", "down", "--state-dir", str(state)],
+                           capture_output=True, text=True, timeout=120)
 
 
 def drill(state, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
