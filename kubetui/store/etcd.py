@@ -118,7 +118,10 @@ class EtcdStore(Store):
                  watch_queue_limit: int = 10_000, compact_seconds: float = 300,
                  request_timeout: float = 30) -> None:
         super().__init__(None, history_events, history_seconds, clock, watch_queue_limit=watch_queue_limit)
-        self.endpoint = endpoint.rstrip("/")
+        # Several members' client URLs (comma-separated, as --etcd-servers): a request that cannot
+        # connect moves on to the next one, as etcd's client balancer does.
+        self.endpoints = [e.strip().rstrip("/") for e in endpoint.split(",") if e.strip()]
+        self.endpoint = self.endpoints[0]
         self.compact_seconds = compact_seconds
         self._ssl = ssl_context
         self._timeout = request_timeout
@@ -326,21 +329,33 @@ class EtcdStore(Store):
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         assert self._session is not None
-        try:
-            async with self._session.post(self.endpoint + path, json=body) as r:
-                data = await r.json(content_type=None)
-        except aiohttp.ClientConnectionError as e:
-            # what etcd's gRPC client says when no member answers
-            raise EtcdUnavailable(f'rpc error: code = Unavailable desc = connection error: desc = "transport: '
-                                  f'Error while dialing dial tcp {self.endpoint.split("://")[-1]}: connect: '
-                                  f'connection refused"') from e
-        except asyncio.TimeoutError as e:
-            raise EtcdUnavailable("context deadline exceeded") from e
-        except (aiohttp.ClientError, ValueError) as e:
-            raise EtcdUnavailable(f"etcd at {self.endpoint}: {e or type(e).__name__}") from e
+        for attempt in range(len(self.endpoints)):
+            endpoint = self.endpoint
+            try:
+                async with self._session.post(endpoint + path, json=body) as r:
+                    data = await r.json(content_type=None)
+                break
+            except aiohttp.ClientConnectorError as e:
+                # Not connected, so not sent: safe to try the next member (etcd's client balancer).
+                self._next_endpoint()
+                if attempt + 1 < len(self.endpoints):
+                    continue
+                # what etcd's gRPC client says when no member answers
+                raise EtcdUnavailable(f'rpc error: code = Unavailable desc = connection error: desc = "transport: '
+                                      f'Error while dialing dial tcp {endpoint.split("://")[-1]}: connect: '
+                                      f'connection refused"') from e
+            except asyncio.TimeoutError as e:
+                raise EtcdUnavailable("context deadline exceeded") from e
+            except (aiohttp.ClientError, ValueError) as e:
+                raise EtcdUnavailable(f"etcd at {endpoint}: {e or type(e).__name__}") from e
         if r.status != 200 or "error" in data:
             raise EtcdUnavailable(f"etcdserver: {data.get('message') or data.get('error') or r.status}")
         return data
+
+    def _next_endpoint(self) -> None:
+        if len(self.endpoints) > 1:
+            i = self.endpoints.index(self.endpoint) if self.endpoint in self.endpoints else -1
+            self.endpoint = self.endpoints[(i + 1) % len(self.endpoints)]
 
     async def _visible(self, revision: int) -> None:
         """Wait until the mirror has applied ``revision`` (read-your-writes)."""
@@ -409,6 +424,8 @@ class EtcdStore(Store):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - the loop's boundary: reconnect after a pause
+                if isinstance(e, aiohttp.ClientConnectorError):
+                    self._next_endpoint()
                 if self._watching:
                     log.warning("etcd store %s: watch lost (%s); reconnecting", self.endpoint, e)
                 self._watching = False

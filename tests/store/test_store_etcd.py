@@ -116,3 +116,17 @@ async def test_key_history_is_etcds_own(two) -> None:
     events = [e for e in events if e.revision >= kv.mod_revision]  # earlier tests wrote the key too
     assert [(e.type, e.revision - kv.mod_revision) for e in events] == [("PUT", 0), ("PUT", 2), ("DELETE", 3)]
     assert events[2].kv == gone and events[1].prev_kv == events[0].kv
+
+
+async def test_several_endpoints_a_dead_one_is_passed_over(etcd_member) -> None:
+    from kubetui.netutil import free_port
+    from kubetui.store.etcd import EtcdStore
+    etcd_member.wipe()
+    dead = f"https://127.0.0.1:{free_port()}"
+    s = EtcdStore(f"{dead},{etcd_member.endpoint}", ssl_context=etcd_member.context())
+    try:
+        await s.open()
+        kv = await s.create(POD, {"metadata": {"name": "web-1"}})
+        assert s.get(POD) == kv and s.endpoint == etcd_member.endpoint and s.health() is None
+    finally:
+        await s.close()
