@@ -8,7 +8,7 @@
     kubetui drill give-up                    the answer and a mitigation that works (scores 0 for them)
     kubetui drill report                     the score and a timeline of your kubectl actions beside the fault's
     kubetui drill clean                      delete the drill's namespace and undo its cluster-wide changes
-    kubetui drill test [ID…]                 self-test drills on this cluster (CI)
+    kubetui drill test [ID…] [--fresh local]   self-test drills on this cluster, or a throwaway one (CI)
 
 Drills run on the local and docker providers (simulated nodes run no
 containers to probe). Your actions are read from the API server's audit log:
@@ -66,6 +66,9 @@ def register(sub: Any) -> None:
     common(q)
     q.add_argument("ids", nargs="*", help="drills (default: every one this cluster can run)")
     q.add_argument("--seed", type=int, default=1)
+    q.add_argument("--fresh", choices=("local", "docker"), default=None, metavar="PROVIDER",
+                   help="run on a throwaway cluster of this provider (local or docker) instead of the "
+                        "running one, as `kubetui lessons test` does")
     q.set_defaults(func=cmd_test)
 
 
@@ -246,20 +249,50 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_test(args: argparse.Namespace) -> int:
-    from kubetui.drills import load_all
+async def _fresh_selftest(provider: str, drills: list, seed: int, say) -> list:
+    """A throwaway cluster in this process (2 nodes), the drills on it, then gone (Docker containers too)."""
+    import secrets
+    import tempfile
+    from pathlib import Path
+
+    from kubetui.cluster import Cluster, ClusterSettings
+    from kubetui.drills import DrillEnv
     from kubetui.drills.selftest import selftest_drills
-    runner = _runner(args)
+    with tempfile.TemporaryDirectory(prefix="kubetui-drills-") as tmp:
+        settings = ClusterSettings(name=f"drills-{secrets.token_hex(3)}", provider=provider, nodes=2, api_port=0)
+        cluster = Cluster(settings, Path(tmp))
+        try:
+            say(f"starting a throwaway {provider} cluster {settings.name}")
+            await cluster.up()
+            env = DrillEnv(Path(tmp), provider, settings.name)
+            return await selftest_drills(drills, env, seed=seed, progress=say)
+        finally:
+            await cluster.stop()
+            if provider == "docker" and cluster.provider is not None:
+                await cluster.provider.delete(purge=True)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from kubetui.drills import DrillEnv, load_all
+    from kubetui.drills.selftest import selftest_drills
+    say = lambda m: print(f"... {m}", file=sys.stderr, flush=True)  # noqa: E731
     drills = load_all(_root(args))
     if args.ids:
         unknown = set(args.ids) - {d.id for d in drills}
         if unknown:
             raise CLIError(f"no drill {sorted(unknown)[0]!r}")
         drills = [d for d in drills if d.id in args.ids]
+    if args.fresh:
+        if not args.ids:
+            from pathlib import Path
+            probe = DrillEnv(Path("."), args.fresh)
+            drills = [d for d in drills if probe.unmet(d) is None]
+        results = _run(_fresh_selftest(args.fresh, drills, args.seed, say))
     else:
-        drills = [d for d in drills if runner.env.unmet(d) is None]
-    results = _run(selftest_drills(drills, runner.env, seed=args.seed,
-                                   progress=lambda m: print(f"... {m}", file=sys.stderr, flush=True)))
+        runner = _runner(args)
+        if not args.ids:
+            drills = [d for d in drills if runner.env.unmet(d) is None]
+        results = _run(selftest_drills(drills, runner.env, seed=args.seed, progress=say))
     for r in results:
         mark = "PASS" if r.passed else "FAIL"
         print(f"{mark}  {r.drill:<22} {r.seconds:5.0f}s  {r.variant}"

@@ -387,6 +387,11 @@ class DrillRunner:
         finally:
             await client.close()
         samples = await self.samples(rec.namespace, rec.run)
+        code, out = await self.kubectl(["get", "pod", PROBER, "-o", "name"], rec.namespace)
+        if code != 0 and "NotFound" in out and not rec.gave_up_at:
+            # the learner deleted the prober (that is collateral damage too): the game master puts it back
+            await self.kubectl(["apply", "-f", "-"], rec.namespace,
+                               stdin=yaml.safe_dump(prober_pod(drill, rec.namespace)).encode())
         since = healthy_since(samples, rec.t0 or 0)
         healthy_now = bool(samples) and bool(samples[-1].get("ok"))
         if since is not None and all(r.passed for r in results) and rec.mitigated_at is None and not rec.gave_up_at:
