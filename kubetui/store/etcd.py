@@ -446,10 +446,11 @@ class EtcdStore(Store):
         if res.get("canceled"):
             raise EtcdUnavailable(f"watch canceled: {res.get('cancel_reason', '')}")
         events = []
+        base = self._revision
         for e in res.get("events") or []:
             d = e["kv"]
             rev = int(d["mod_revision"])
-            if rev <= self._revision:
+            if rev <= base:
                 continue  # already in the mirror (a reconnect resumed at the next revision)
             key = base64.b64decode(d["key"]).decode()
             prev = self._state.get(key)
@@ -463,7 +464,10 @@ class EtcdStore(Store):
                 ev = StoreEvent(DELETE, kv, prev, rev)
             else:
                 ev = StoreEvent(PUT, _decode_kv(d), prev, rev)
-            # apply one at a time: two events of one txn share a revision (kubetui never writes such)
+            # One revision per event, except a transaction writing several keys (`etcdctl txn`;
+            # kubetui never sends one): its events share a revision, which the history's
+            # revision-indexed window cannot hold, so the window starts again after it
+            # (older watches then get 410 Gone and relist).
             if self._history._events and rev != self._history._events[-1][1].revision + 1:
                 self._history = History(self._history.min_events, self._history.min_seconds,
                                         self._clock.monotonic)

@@ -130,3 +130,26 @@ async def test_several_endpoints_a_dead_one_is_passed_over(etcd_member) -> None:
         assert s.get(POD) == kv and s.endpoint == etcd_member.endpoint and s.health() is None
     finally:
         await s.close()
+
+
+async def test_a_transaction_writing_two_keys_reaches_the_mirror_whole(two, etcd_member) -> None:
+    import base64
+    import urllib.request
+    a, _ = two
+    w = a.watch("/registry/configmaps/", a.revision)
+
+    def put(key: str) -> dict:
+        value = json.dumps({"kind": "ConfigMap", "metadata": {"name": key.rsplit("/", 1)[1]}})
+        return {"request_put": {"key": base64.b64encode(key.encode()).decode(),
+                                "value": base64.b64encode(value.encode()).decode()}}
+    body = json.dumps({"success": [put("/registry/configmaps/default/t1"),
+                                   put("/registry/configmaps/default/t2")]}).encode()
+    req = urllib.request.Request(etcd_member.endpoint + "/v3/kv/txn", data=body, method="POST")
+    await asyncio.to_thread(lambda: urllib.request.urlopen(req, timeout=10, context=etcd_member.context()).read())
+    got = [await asyncio.wait_for(w.__anext__(), 10) for _ in range(2)]
+    assert [e.kv.key for e in got] == ["/registry/configmaps/default/t1", "/registry/configmaps/default/t2"]
+    assert got[0].revision == got[1].revision
+    assert [kv.key for kv in a.range("/registry/configmaps/")] == [e.kv.key for e in got]
+    kv = await a.create("/registry/configmaps/default/t3", {"metadata": {"name": "t3"}})
+    assert kv.mod_revision == got[0].revision + 1 and a.get(kv.key) == kv, "and the mirror goes on"
+    w.close()
