@@ -277,3 +277,35 @@ async def test_after_a_pause_minreadyseconds_counts_on_the_kubelets_clock_not_th
     finally:
         await cm.stop()
 
+
+
+@pytest.mark.parametrize("real_time_timers", [False, True])
+async def test_a_jobs_active_deadline_does_not_run_out_behind_a_paused_control_plane(api, clock, real_time_timers):
+    """activeDeadlineSeconds counts on the dial's clock: 30 s of deadline, 60 s paused, and the Job still
+    has its 30 s on resume (with real-time timers it is over at once)."""
+    from ctrl_helpers import settle
+    from test_job import job, pods_of
+
+    dial = TimeDial(clock)
+    cm = ControllerManager(api, clock=clock, controllers=["job"], resync_seconds=None, dial=dial)
+    await cm.start()
+    try:
+        await api.create("jobs", job(activeDeadlineSeconds=30, parallelism=1, completions=1), "default")
+        await settle(cm)
+        assert len(await pods_of(api)) == 1
+
+        async def deadline_exceeded() -> bool:
+            conds = ((await api.get("jobs", "pi", "default")).get("status") or {}).get("conditions") or []
+            return any(c.get("reason") == "DeadlineExceeded" for c in conds)
+        dial.pause(real_time_timers=real_time_timers)
+        await clock.advance(60, step=1)
+        await api.patch("jobs", "pi", {"metadata": {"labels": {"touched": "yes"}}}, "default")   # a reason to look
+        dial.resume()
+        await settle(cm, clock, 1, step=0.5)
+        assert await deadline_exceeded() == real_time_timers
+        if not real_time_timers:
+            await settle(cm, clock, 30, step=1)                  # the deadline runs out on the dial's time
+            assert await deadline_exceeded()
+    finally:
+        dial.resume()
+        await cm.stop()
