@@ -1,9 +1,13 @@
 """``kubetui store snapshot save|restore`` on a running cluster, for both backends: save, delete a
-namespace, a corrupt snapshot is refused with nothing changed, restore, the namespace is back."""
+namespace, a corrupt snapshot is refused with nothing changed, restore, the namespace is back.
+
+On etcd the same cluster then shows that ``--store`` cannot be switched, and that the control plane
+restarts a killed member (as the kubelet restarts etcd's static pod) and stops it on down."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,8 +68,25 @@ def test_save_delete_namespace_restore_brings_it_back(backend: str, tmp_path: Pa
         assert r.returncode == 0 and r.stdout == "Active", r.stderr
         aside = [p for p in state.iterdir() if p.name.startswith(store_dir.name + ".before-restore-")]
         assert len(aside) == 1 and files(aside[0]), "the old store is kept aside"
+        if backend == "etcd":
+            member_restarts_after_kill(state, kubectl_bin)
     finally:
         kubetui(state, "down", check=False)
     if backend == "etcd":
         pid = (state / "etcd.pid").read_text().strip()
-        assert not os.path.exists(f"/proc/{pid}") or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in Path(f"/proc/{pid}/status").read_text().lower(), \
+            "down stops the member"
+
+
+def member_restarts_after_kill(state: Path, kubectl_bin: str) -> None:
+    r = kubetui(state, "up", "--store", "tinydb", check=False)
+    assert r.returncode == 1 and "kubetui store migrate --to tinydb" in r.stderr
+    first = int((state / "etcd.pid").read_text())
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while kubectl(kubectl_bin, state, "create", "namespace", "after-crash").returncode != 0:
+        assert time.monotonic() < deadline, "writes did not resume after etcd was killed"
+        time.sleep(0.3)
+    assert int((state / "etcd.pid").read_text()) != first, "a new member runs"
+    r = kubectl(kubectl_bin, state, "get", "--raw", "/readyz/etcd")
+    assert r.returncode == 0 and r.stdout == "ok"
