@@ -5,7 +5,8 @@ One YAML file per drill (a teacher writes YAML, never Python)::
     id, title, summary, minutes (the target time), requires ([docker]), exclusive (touches
     cluster-wide objects: run alone), briefing (the page the learner gets)
     app:        the application's manifests, applied in the drill's namespace
-    prober:     {targets: [web:80/, db:80/], resolve: api|dns, avoid: {app: db}}
+    prober:     {targets: [web:80/, db:80/], resolve: api|dns, avoid: {app: db},
+                expect_down: false for a fault the prober cannot see (a CronJob that stopped)}
     targets:    names the incident may hit (``{target}``), one chosen by the seed
     variants:   the fault chain, each [{id, story, params: {name: [choices]}, fault: [actions],
                 touches: [resource/name patterns the fault is about]}]

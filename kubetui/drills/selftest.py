@@ -63,11 +63,17 @@ async def selftest_drill(drill: Drill, env: DrillEnv, *, seed: int = 1, learner:
         values = inc.values(rec.namespace)
         phase = "break"
 
-        async def down():
+        expect_down = drill.prober.get("expect_down", True)
+
+        async def broken():
             st = await runner.status(drill)
+            if not expect_down:         # a fault the prober cannot see (a CronJob): the checks must fail
+                return not all(r.passed for r in st.checks)
             return any(not s.get("ok") for s in st.samples if s.get("t", 0) >= (rec.t0 or 0))
-        if not await _until(down, BREAK_TIMEOUT):
-            raise DrillRunError(f"the prober never saw the service go down within {BREAK_TIMEOUT:.0f}s of the fault")
+        if not await _until(broken, BREAK_TIMEOUT):
+            raise DrillRunError(f"the fault did not break anything within {BREAK_TIMEOUT:.0f}s: " +
+                                ("the prober never saw the service go down" if expect_down else
+                                 "the drill's checks still pass"))
         for i, wrong in enumerate(drill.wrong, 1):
             phase = f"wrong {i}"
             progress(f"{drill.id}: wrong mitigation {i}")
