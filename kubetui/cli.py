@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "kubetui.cmd.users",
     "kubetui.cmd.audit",
     "kubetui.cmd.drills",
+    "kubetui.cmd.classroom",
     "kubetui.tui.web",
 ]
 

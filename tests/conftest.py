@@ -22,6 +22,10 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 if "KUBETUI_PROGRESS_DIR" not in os.environ:
     import tempfile
     os.environ["KUBETUI_PROGRESS_DIR"] = tempfile.mkdtemp(prefix="kubetui-progress-")
+# ... and never report to a class this machine's user joined (kubetui class join)
+if "KUBETUI_CLASS_DIR" not in os.environ:
+    import tempfile
+    os.environ["KUBETUI_CLASS_DIR"] = tempfile.mkdtemp(prefix="kubetui-class-")
 
 
 def docker_available() -> tuple[bool, str]:

@@ -139,6 +139,9 @@ class ProgressStore:
             f.write(json.dumps(line) + "\n")
             f.flush()
             os.fsync(f.fileno())
+        # a learner who joined a class also reports the event to it (queued, sent in the background)
+        from kubetui.classroom.link import report
+        report(line)
         return line
 
     def events(self, lesson: str | None = None, *, all_clusters: bool = False) -> Iterator[dict[str, Any]]:
