@@ -53,6 +53,10 @@ def add_up_options(p: argparse.ArgumentParser, top: bool = False) -> None:
     unset = None if top else argparse.SUPPRESS
     p.add_argument("--nodes", type=int, default=unset, metavar="K",
                    help="number of worker nodes (default: 3, or what the cluster already has)")
+    p.add_argument("--control-planes", type=int, default=unset, metavar="N",
+                   help="control-plane nodes (default 1): with N > 1 (--store etcd, local provider) an etcd "
+                        "cluster of N members, N API servers behind a load balancer on 127.0.0.1, and the "
+                        "scheduler and controller manager electing a leader among N")
     p.add_argument("--provider", choices=("docker", "local", "simulated"), default=unset,
                    help="where nodes run: Docker containers (like kind), local processes "
                         "(no Docker needed), or simulated (no containers, for scale lessons). "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -91,6 +92,13 @@ class ControlPlane:
     #: the etcd member this process runs (``--store etcd``), else None
     etcd: Any = None
     _etcd_supervisor: Any = None
+    #: one of several control planes (``kubetui up --control-planes N``, cluster/ha.py): the etcd
+    #: cluster's client URLs (comma-separated, kube-apiserver's ``--etcd-servers``); the members run apart
+    etcd_servers: str = ""
+    #: this control-plane node's name (the Leases' holder identity is ``<node>_<uuid>``, as upstream's)
+    node_name: str = ""
+    #: where the kubeconfig goes (default ``<state>/kubeconfig``; several control planes write their own)
+    kubeconfig_file: Path | None = None
 
     @property
     def api_advertise_address(self) -> str:
@@ -99,7 +107,7 @@ class ControlPlane:
 
     @property
     def kubeconfig_path(self) -> Path:
-        return self.state_dir / "kubeconfig"
+        return self.kubeconfig_file or self.state_dir / "kubeconfig"
 
     async def start(self, progress: Progress = lambda p, d: None) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +171,12 @@ class ControlPlane:
     async def _open_store(self, progress: Progress) -> Any:
         """The store the API server talks to: the embedded TinyDB store, or (``--store etcd``) a real
         etcd member this process starts on a free loopback port, with TLS from the cluster CA."""
+        if self.etcd_servers:
+            progress("store", f"connecting to the etcd cluster ({self.etcd_servers})")
+            tls = ensure_etcd_certs(ensure_pki(self.state_dir, self.settings.name, list(self.extra_hosts)))
+            store = EtcdStore(self.etcd_servers, ssl_context=tls.client_context(), clock=self.clock)
+            await store.open()
+            return store
         if self.settings.store != "etcd":
             progress("store", "opening the store (kubetui's etcd): every object lives here")
             store = Store(self.state_dir / "store", clock=self.clock)
@@ -286,9 +300,12 @@ class ControlPlane:
             setattr(self, attr, make())
             await old.stop()
 
-        elector = LeaderElector(self.client, lease, config=config, on_started=started, on_stopped=stopped)
-        await elector.acquire()
-        elector.start()
+        identity = f"{self.node_name}_{uuid.uuid4()}" if self.node_name else None
+        elector = LeaderElector(self.client, lease, identity=identity, config=config, on_started=started,
+                                on_stopped=stopped)
+        if not self.etcd_servers:
+            await elector.acquire()  # alone: it leads at once (start-up waits for it)
+        elector.start()  # one of several: a candidate, leading when the Lease is free
         self.elections[lease] = elector
 
     def _make_controllers(self) -> ControllerManager:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from kubetui.clock import Clock
 from kubetui.cluster.controlplane import ControlPlane
@@ -49,7 +50,7 @@ class Cluster:
         self.state_dir = state_dir
         self.clock = clock or Clock()
         self.progress: Progress = progress or (lambda p, d: None)
-        self.control_plane: ControlPlane | None = None
+        self.control_plane: Any = None  # ControlPlane, or HAControlPlane with --control-planes N
         self.provider: Provider | None = None
 
     async def up(self, ready_timeout: float = 180.0) -> Path:
@@ -60,7 +61,12 @@ class Cluster:
             self.provider = make_provider(s, self.state_dir, progress=self.progress)
             self.progress("provider", self.provider.description)
             extra = await self.provider.prepare()
-        self.control_plane = cp = ControlPlane(s, self.state_dir, clock=self.clock, extra_hosts=tuple(extra))
+        if s.control_planes > 1:  # kubeadm's stacked etcd: N control-plane nodes behind a load balancer
+            from kubetui.cluster.ha import HAControlPlane
+            cp = HAControlPlane(s, self.state_dir, clock=self.clock, extra_hosts=tuple(extra))
+        else:
+            cp = ControlPlane(s, self.state_dir, clock=self.clock, extra_hosts=tuple(extra))
+        self.control_plane = cp
         await cp.start(self.progress)
         if s.api_port != cp.apiserver.port:
             s.api_port = cp.apiserver.port

@@ -47,6 +47,9 @@ class ClusterSettings:
     #: ``--store``: ``tinydb`` (``<state>/store/``) or ``etcd`` (a member in ``<state>/etcd/``);
     #: switched only by ``kubetui store migrate``
     store: str = "tinydb"
+    #: ``--control-planes N``: control-plane nodes, each an etcd member, API server, scheduler and
+    #: controller manager (N > 1 needs ``--store etcd`` and the local provider; cluster/ha.py)
+    control_planes: int = 1
 
     @classmethod
     def load(cls, state_dir: Path) -> "ClusterSettings | None":
@@ -75,7 +78,7 @@ def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
         s.provider = args.provider
     elif ClusterSettings.load(state_dir) is None:
         s.provider = default_provider()
-    for attr in ("nodes", "api_port"):
+    for attr in ("nodes", "api_port", "control_planes"):
         v = getattr(args, attr, None)
         if v is not None:
             setattr(s, attr, v)

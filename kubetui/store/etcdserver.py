@@ -79,6 +79,14 @@ class EtcdServer:
     #: where the member's pid is kept, so a member left behind by a crashed control plane is stopped
     pid_path: Path | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
+    #: ``name=peerURL,...`` of every member of a several-member cluster (kubeadm's ``--initial-cluster``);
+    #: empty: a cluster of this one member. Peers then talk TLS with the same certificates (``--peer-*``).
+    initial_cluster: str = ""
+
+    @property
+    def peer_url(self) -> str:
+        scheme = "https" if self.tls is not None and self.initial_cluster else "http"
+        return f"{scheme}://{self.host}:{self.peer_port}"
 
     @property
     def scheme(self) -> str:
@@ -92,16 +100,19 @@ class EtcdServer:
         binary = find_binary("etcd")
         if binary is None:
             raise FileNotFoundError(INSTALL_HINT)
-        peer = f"http://{self.host}:{self.peer_port}"
+        peer = self.peer_url
         cmd = [binary, "--name", self.name, "--data-dir", str(self.data_dir),
                "--listen-client-urls", self.endpoint, "--advertise-client-urls", self.endpoint,
                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-               "--initial-cluster", f"{self.name}={peer}", "--initial-cluster-state", "new",
+               "--initial-cluster", self.initial_cluster or f"{self.name}={peer}", "--initial-cluster-state", "new",
                # kube-apiserver's writes are small; kubeadm leaves the rest at etcd's defaults
                "--snapshot-count", "10000", "--logger", "zap", "--log-level", "warn"]
         if self.tls is not None:
             cmd += ["--cert-file", str(self.tls.cert), "--key-file", str(self.tls.key),
                     "--client-cert-auth", "--trusted-ca-file", str(self.tls.ca)]
+            if self.initial_cluster:  # kubeadm's peer flags: members authenticate each other by the cluster CA
+                cmd += ["--peer-cert-file", str(self.tls.cert), "--peer-key-file", str(self.tls.key),
+                        "--peer-client-cert-auth", "--peer-trusted-ca-file", str(self.tls.ca)]
         return cmd
 
     def start(self, timeout: float = 30) -> None:

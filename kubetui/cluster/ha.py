@@ -1,0 +1,237 @@
+"""Several control-plane nodes: an etcd cluster, N API servers behind a load balancer, elected leaders.
+
+Upstream this is kubeadm's "stacked etcd" topology (``kubeadm init`` then
+``kubeadm join --control-plane``): every control-plane node runs an etcd
+member, kube-apiserver, kube-scheduler and kube-controller-manager; the etcd
+members form one raft cluster (peer traffic TLS from the cluster CA); a TCP
+load balancer in front of the API servers is the address in every kubeconfig,
+kubelet and kube-proxy; the schedulers and controller managers each elect one
+leader through a Lease in ``kube-system``.
+
+kubetui's ``kubetui up --control-planes N --store etcd`` (local provider) plays
+it with processes: this module, in the cluster's process, starts the N etcd
+members, then N control-plane processes (``kubetui.cluster.member``: API
+server + scheduler + controller manager each, own pid and log under
+``<state>/control-planes/``), then the load balancer (``cluster/apilb.py``).
+Killing one control-plane process (``kill -9``) is a control-plane node
+failure: the load balancer stops sending it requests (its ``/readyz`` stops
+answering) and, if it held a Lease, another one takes it once it has run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubetui.apiserver.auth import TokenAuthenticator
+from kubetui.apiserver.certs import ensure_pki
+from kubetui.apiserver.etcdcerts import ETCD_ENDPOINT_FILE, ensure_etcd_certs
+from kubetui.client.http import HTTPClient
+from kubetui.client.kubeconfig import write_kubeconfig
+from kubetui.cluster.apilb import APILoadBalancer, Backend
+from kubetui.cluster.settings import ClusterSettings, Progress
+from kubetui.netutil import free_port, port_free
+from kubetui.providers.base import NodeConfig
+from kubetui.store.etcdserver import EtcdServer
+
+log = logging.getLogger(__name__)
+
+MEMBERS_DIR = "control-planes"
+ETCD_PORTS_FILE = "etcd-members.json"
+
+
+def member_names(cluster: str, n: int) -> list[str]:
+    """kind's control-plane node names: ``<cluster>-control-plane``, ``...-control-plane2``, ..."""
+    return [f"{cluster}-control-plane{'' if i == 1 else i}" for i in range(1, n + 1)]
+
+
+def initial_cluster(members: list[EtcdServer]) -> str:
+    """etcd's ``--initial-cluster``: ``name=peerURL`` of every member, comma-separated."""
+    return ",".join(f"{m.name}={m.peer_url}" for m in members)
+
+
+def member_file(state_dir: Path, node: str) -> Path:
+    """``<state>/control-planes/<node>.json``: the control-plane process's pid, API server URL and phase."""
+    return state_dir / MEMBERS_DIR / f"{node}.json"
+
+
+def read_members(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every control-plane process's record (for faults and tests): node name -> its JSON."""
+    out = {}
+    for p in sorted((state_dir / MEMBERS_DIR).glob("*.json")):
+        if p.name == ETCD_PORTS_FILE:
+            continue
+        try:
+            out[p.stem] = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+@dataclass
+class _Served:
+    """What the rest of kubetui reads as ``control_plane.apiserver``: the load balancer's address."""
+
+    url: str
+    port: int
+
+
+class HAControlPlane:
+    """N control-plane processes on an N-member etcd cluster, behind one API load balancer."""
+
+    def __init__(self, settings: ClusterSettings, state_dir: Path, *, clock: Any = None,
+                 extra_hosts: tuple[str, ...] = ()) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.extra_hosts = extra_hosts
+        self.nodes = member_names(settings.name, settings.control_planes)
+        self.etcd_members: list[EtcdServer] = []
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.lb: APILoadBalancer | None = None
+        self.apiserver: _Served | None = None
+        self.client: HTTPClient | None = None
+        self.authenticator: TokenAuthenticator | None = None
+        self.pki: Any = None
+        self.ingress_dataplane = None
+        self.proxy_metrics: list[str] | None = None
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def etcd_servers(self) -> str:
+        return ",".join(m.endpoint for m in self.etcd_members)
+
+    async def start(self, progress: Progress = lambda p, d: None) -> None:
+        (self.state_dir / MEMBERS_DIR).mkdir(parents=True, exist_ok=True)
+        self.pki = ensure_pki(self.state_dir, self.settings.name, list(self.extra_hosts))
+        tls = ensure_etcd_certs(self.pki)
+        progress("etcd", f"starting etcd: {len(self.nodes)} members, one per control-plane node "
+                         "(raft: a write commits once a majority has it)")
+        self.etcd_members = self._etcd_members(tls)
+        await asyncio.gather(*(asyncio.to_thread(m.start, 60) for m in self.etcd_members))
+        self._write_etcd_endpoint(tls)
+        # The first control plane alone bootstraps the store (namespaces, RBAC, the kubernetes
+        # Service) and issues the serving certificate; the others join what it wrote.
+        first, *rest = self.nodes
+        progress(first, f"starting control plane {first}: API server, scheduler, controller manager")
+        await self.start_member(first)
+        for node in rest:
+            progress(node, f"starting control plane {node} (joins the etcd cluster's state)")
+        await asyncio.gather(*(self.start_member(n) for n in rest))
+        self.authenticator = TokenAuthenticator.for_state_dir(self.state_dir)
+        port = self.settings.api_port if port_free(self.settings.api_port) else 0
+        self.lb = APILoadBalancer([Backend("127.0.0.1", int(read_members(self.state_dir)[n]["port"]))
+                                   for n in self.nodes], ca_pem=self.pki.ca_pem().decode(), port=port)
+        await self.lb.start()
+        # a backend comes in after RISE good /readyz checks in a row: wait for it, as kubeadm waits for its LB
+        for _ in range(200):
+            if any(b.healthy for b in self.lb.backends):
+                break
+            await asyncio.sleep(self.lb.interval / 2)
+        self.apiserver = _Served(self.lb.url, self.lb.port)
+        progress("apiserver", f"API load balancer on {self.lb.url}: over {len(self.nodes)} API servers by /readyz")
+        write_kubeconfig(self.kubeconfig_path, self.settings.name, self.lb.url, self.pki.ca_pem(),
+                         self.authenticator.admin_token())
+        ctx = ssl.create_default_context(cadata=self.pki.ca_pem().decode())
+        self.client = HTTPClient(self.lb.url, token=self.authenticator.admin_token(), ssl_context=ctx)
+
+    def _etcd_members(self, tls: Any) -> list[EtcdServer]:
+        """The members, on the ports they were created with (their data dirs remember their peers)."""
+        ports_file = self.state_dir / MEMBERS_DIR / ETCD_PORTS_FILE
+        try:
+            ports = json.loads(ports_file.read_text())
+        except (OSError, ValueError):
+            ports = {}
+        members = []
+        for node in self.nodes:
+            client_port, peer_port = ports.get(node) or (free_port(), free_port())
+            ports[node] = [client_port, peer_port]
+            d = self.state_dir / MEMBERS_DIR / node
+            members.append(EtcdServer(d / "etcd", client_port, peer_port, d / "etcd.log", name=node, tls=tls,
+                                      pid_path=d / "etcd.pid", initial_cluster="-"))
+        ports_file.write_text(json.dumps(ports))
+        for m in members:
+            m.initial_cluster = initial_cluster(members)
+        return members
+
+    def _write_etcd_endpoint(self, tls: Any) -> None:
+        """``<state>/etcd.json`` as for one member, with every member's endpoint (etcdctl takes the list)."""
+        doc = {"endpoint": self.etcd_servers, "cacert": str(tls.ca), "cert": str(tls.client_cert),
+               "key": str(tls.client_key), "members": {m.name: {"endpoint": m.endpoint, "pid": m.proc.pid,
+                                                               "dataDir": str(m.data_dir)}
+                                                      for m in self.etcd_members}}
+        (self.state_dir / ETCD_ENDPOINT_FILE).write_text(json.dumps(doc, indent=2))
+
+    async def start_member(self, node: str, timeout: float = 120.0) -> None:
+        """Start one control-plane process and wait until its API server is ready."""
+        rec = member_file(self.state_dir, node)
+        rec.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "kubetui.cluster.member", "--state-dir", str(self.state_dir),
+                "--node", node, "--etcd-servers", self.etcd_servers]
+        for h in self.extra_hosts:
+            argv += ["--extra-host", h]
+        logf = open(self.state_dir / MEMBERS_DIR / f"{node}.log", "ab")
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        finally:
+            logf.close()
+        self.procs[node] = proc
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"control plane {node} exited with {proc.returncode}; see "
+                                   f"{self.state_dir / MEMBERS_DIR / (node + '.log')}")
+            try:
+                if json.loads(rec.read_text()).get("phase") == "ready":
+                    return
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"control plane {node} not ready within {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
+    def node_config(self, name: str, api_host: str) -> NodeConfig:
+        assert self.authenticator is not None and self.apiserver is not None
+        return NodeConfig(name=name, api_url=f"https://{api_host}:{self.apiserver.port}",
+                          token=self.authenticator.node_token(name), ca_pem=self.pki.ca_pem().decode(),
+                          timings=self.settings.timing_preset, cpus=self.settings.node_cpus,
+                          memory=self.settings.node_memory)
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # releases its Leases and closes its store
+        for node, proc in self.procs.items():
+            try:
+                await asyncio.to_thread(proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                log.warning("control plane %s did not stop in 30s: killing it", node)
+                proc.kill()
+        if self.lb is not None:
+            await self.lb.stop()
+        await asyncio.gather(*(asyncio.to_thread(m.stop) for m in self.etcd_members))
+        (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)
+
+
+def kill_pid(pid: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal a process; False if it is gone already."""
+    try:
+        os.kill(pid, sig)
+        return True
+    except ProcessLookupError:
+        return False

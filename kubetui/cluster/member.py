@@ -1,0 +1,74 @@
+"""One control-plane node's components in one process: kube-apiserver, kube-scheduler, kube-controller-manager.
+
+Upstream these are the static pods kubeadm writes on each control-plane node
+(``kubeadm join --control-plane``). Started by ``cluster/ha.py`` as
+``python -m kubetui.cluster.member --state-dir S --node NAME --etcd-servers URLS``:
+its API server listens on a free port of 127.0.0.1 (the load balancer's
+backend), its store is the shared etcd cluster, and its scheduler and
+controller manager are candidates for their Leases (identity ``NAME_<uuid>``).
+It records ``<state>/control-planes/NAME.json`` (pid, URL, port, phase) and
+stops cleanly (releasing its Leases) on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+
+from kubetui.cluster.controlplane import ControlPlane
+from kubetui.cluster.ha import MEMBERS_DIR, member_file
+from kubetui.cluster.settings import ClusterSettings
+from kubetui.netutil import free_port
+
+log = logging.getLogger(__name__)
+
+
+def _write(path: Path, doc: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...]) -> int:
+    settings = ClusterSettings.load(state_dir)
+    if settings is None:
+        raise SystemExit(f"no cluster.json in {state_dir}")
+    settings.api_port = free_port()
+    cp = ControlPlane(settings, state_dir, extra_hosts=extra_hosts, etcd_servers=etcd_servers, node_name=node,
+                      kubeconfig_file=state_dir / MEMBERS_DIR / f"{node}.kubeconfig")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rec = {"pid": os.getpid(), "node": node, "phase": "starting"}
+    _write(member_file(state_dir, node), rec)
+    try:
+        await cp.start(lambda phase, detail: log.info("%s: %s", phase, detail))
+        rec.update(phase="ready", url=cp.apiserver.url, port=cp.apiserver.port)
+        _write(member_file(state_dir, node), rec)
+        await stop.wait()
+    finally:
+        await cp.stop()
+        rec.update(phase="stopped")
+        _write(member_file(state_dir, node), rec)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="kubetui.cluster.member", description=__doc__)
+    p.add_argument("--state-dir", required=True, type=Path)
+    p.add_argument("--node", required=True)
+    p.add_argument("--etcd-servers", required=True)
+    p.add_argument("--extra-host", action="append", default=[])
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
