@@ -1,0 +1,119 @@
+"""``kubetui up --control-planes 3 --store etcd`` (local provider): three control-plane processes on a
+three-member etcd cluster behind the API load balancer; kubectl and the controllers survive ``kill -9``
+of a control-plane process, and the scheduler's and controller manager's Leases move to a survivor."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from kubetui.cluster.ha import initial_cluster, member_names, read_members
+from kubetui.cmd.cluster import settings_from_args
+from kubetui.cmdutil import CLIError
+from kubetui.store.etcdserver import EtcdServer
+from tests.cluster_process import kubetui
+
+KUBECTL = shutil.which("kubectl")
+
+
+def test_member_names_and_initial_cluster(tmp_path: Path) -> None:
+    assert member_names("lab", 3) == ["lab-control-plane", "lab-control-plane2", "lab-control-plane3"]
+    a = EtcdServer(tmp_path / "a", 1, 2380, tmp_path / "a.log", name="a", tls=object(), initial_cluster="-")
+    b = EtcdServer(tmp_path / "b", 1, 2381, tmp_path / "b.log", name="b", tls=object(), initial_cluster="-")
+    assert initial_cluster([a, b]) == "a=https://127.0.0.1:2380,b=https://127.0.0.1:2381", "peers talk TLS"
+    single = EtcdServer(tmp_path / "c", 1, 2382, tmp_path / "c.log", name="c")
+    assert single.peer_url == "http://127.0.0.1:2382", "the single-member default is unchanged"
+
+
+@pytest.mark.parametrize("flags, wording", [
+    ({"store": "tinydb", "provider": "local"}, "needs --store etcd"),
+    ({"store": "etcd", "provider": "docker"}, "--provider local"),
+])
+def test_several_control_planes_need_etcd_and_local(tmp_path: Path, flags: dict, wording: str) -> None:
+    args = SimpleNamespace(control_planes=3, **flags)
+    with pytest.raises(CLIError, match=wording):
+        settings_from_args(args, tmp_path / "c")
+
+
+def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), "--request-timeout", "10s", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _holders(kubeconfig: Path) -> dict[str, str]:
+    r = _kubectl(kubeconfig, "get", "lease", "-n", "kube-system", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    return {i["metadata"]["name"]: (i["spec"].get("holderIdentity") or "") for i in json.loads(r.stdout)["items"]}
+
+
+def _node_of(identity: str) -> str:
+    return identity.rpartition("_")[0]
+
+
+def _wait(what: str, check, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def ha_cluster(tmp_path_factory):
+    state = tmp_path_factory.mktemp("ha") / "c"
+    r = kubetui("up", "--state-dir", str(state), "--provider", "local", "--nodes", "1",
+                "--api-port", "0", "--store", "etcd", "--control-planes", "3", timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    try:
+        yield state
+    finally:
+        kubetui("down", "--state-dir", str(state))
+
+
+@pytest.mark.etcd
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_three_control_planes_survive_a_killed_leader(ha_cluster: Path) -> None:
+    kubeconfig = ha_cluster / "kubeconfig"
+    members = read_members(ha_cluster)
+    assert sorted(members) == member_names(json.loads((ha_cluster / "cluster.json").read_text())["name"], 3)
+    assert all(m["phase"] == "ready" for m in members.values())
+    server = json.loads(Path(ha_cluster / "etcd.json").read_text())
+    assert len(server["endpoint"].split(",")) == 3 and len(server["members"]) == 3
+
+    # one holder per component, each one of the control-plane nodes
+    holders = _wait("both Leases held", lambda: (h := _holders(kubeconfig)) and all(
+        h.get(n) for n in ("kube-scheduler", "kube-controller-manager")) and h)
+    for lease in ("kube-scheduler", "kube-controller-manager"):
+        assert _node_of(holders[lease]) in members, holders
+
+    r = _kubectl(kubeconfig, "create", "deployment", "web", "--image=busybox", "--replicas=1", "--", "sleep", "3600")
+    assert r.returncode == 0, r.stderr
+    _wait("1 available replica", lambda: _kubectl(kubeconfig, "get", "deploy", "web", "-o",
+                                                  "jsonpath={.status.availableReplicas}").stdout == "1")
+
+    # kill -9 the process of the controller manager's leader: a control-plane node failure
+    victim = _node_of(holders["kube-controller-manager"])
+    os.kill(members[victim]["pid"], signal.SIGKILL)
+    r = _kubectl(kubeconfig, "get", "nodes")
+    assert r.returncode == 0, f"the load balancer sends kubectl to a live API server at once: {r.stderr}"
+
+    moved = _wait("both Leases held by survivors", lambda: (h := _holders(kubeconfig)) and all(
+        h.get(n) and _node_of(h[n]) != victim for n in ("kube-scheduler", "kube-controller-manager")) and h)
+    assert _node_of(moved["kube-controller-manager"]) in set(members) - {victim}
+
+    # the new controller manager reconciles the Deployment; the new scheduler places its pods
+    r = _kubectl(kubeconfig, "scale", "deployment", "web", "--replicas=2")
+    assert r.returncode == 0, r.stderr
+    _wait("2 available replicas", lambda: _kubectl(kubeconfig, "get", "deploy", "web", "-o",
+                                                   "jsonpath={.status.availableReplicas}").stdout == "2")
