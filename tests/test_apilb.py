@@ -53,6 +53,17 @@ async def two_servers(tmp_path_factory):
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_ready_backend_serves_as_soon_as_the_balancer_starts(two_servers):
+    c, second, lb = two_servers
+    fresh = APILoadBalancer([Backend("127.0.0.1", c.server.port)], ca_pem=lb.ca_pem, interval=3600)
+    await fresh.start()
+    try:
+        assert fresh.backends[0].healthy, "the first /readyz check brings a ready API server in"
+    finally:
+        await fresh.stop()
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_kubectl_through_the_balancer_survives_losing_one_api_server(two_servers):
     import asyncio
     c, second, lb = two_servers

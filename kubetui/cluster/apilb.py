@@ -78,7 +78,11 @@ class APILoadBalancer:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
-        await self.check_all()
+        # The first round sets each backend's state outright (HAProxy's servers start from their first
+        # check too): rise/fall smooth flapping later, they must not hold a ready API server out at start.
+        results = await asyncio.gather(*(self._readyz(b) for b in self.backends))
+        for b, ok in zip(self.backends, results):
+            b.healthy, b.streak = ok, 0
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._checker = asyncio.get_running_loop().create_task(self._check_loop())
