@@ -48,6 +48,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.hpa",
     "kubetui.bench.images",
     "kubetui.bench.containers",
+    "kubetui.bench.classroom",
 ]
 
 

@@ -91,9 +91,13 @@ class DashboardApp(App[None]):
         table.add_column("learner", key="learner")
         for c in v["columns"]:
             table.add_column(c.split("/", 1)[1][:10], key=c)
-        table.add_row("median s", *[str(v["medianSeconds"].get(c, "")) for c in v["columns"]], key="_median")
+        for d in v.get("drills", []):
+            table.add_column(f"drill {d}"[:12], key=f"drill:{d}")
+        blank = [""] * len(v.get("drills", []))
+        table.add_row("median s", *[str(v["medianSeconds"].get(c, "")) for c in v["columns"]], *blank, key="_median")
         for row in v["learners"]:
             table.add_row(row["learner"], *[cell_text(row["cells"].get(c)) for c in v["columns"]],
+                          *[str(row.get("drillScores", {}).get(d, "")) for d in v.get("drills", [])],
                           key=row["learner"])
         lines = ["[b]stuck longest[/b]"] + [
             f"{s['learner']:<16} {s['lesson']}/{s['step']:<24} {s['seconds']:>7.0f}s  {s['failingCheck']}"

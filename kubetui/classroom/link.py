@@ -34,7 +34,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 #: what of a progress event is sent (everything else stays on the learner's machine)
-SENT_FIELDS = ("t", "lesson", "step", "event", "index", "passed", "failing", "message", "correct", "score")
+SENT_FIELDS = ("t", "lesson", "step", "event", "index", "passed", "failing", "message", "correct",
+               "drill", "run", "score", "mitigated")
+#: the progress events a class hears of (lessons/progress.py's, and the drills')
+EVENT_KINDS = frozenset({"lesson_start", "step_start", "step_enter", "predict", "check", "hint", "solution",
+                         "step_pass", "lesson_complete", "reset", "drill_start", "drill_mitigated", "drill_answer",
+                         "drill_hint", "drill_give_up", "drill_score"})
 TIMEOUT = 3.0
 
 
@@ -47,7 +52,11 @@ def class_dir() -> Path:
 
 
 class ClassError(Exception):
-    """A class server refused, or could not be reached."""
+    """A class server refused (``code``: its HTTP status), or could not be reached (``code`` 0)."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def load_link(folder: Path | None = None) -> dict[str, Any] | None:
@@ -78,7 +87,7 @@ def request(url: str, *, method: str = "GET", body: Any = None, token: str | Non
             msg = json.loads(e.read()).get("message", e.reason)
         except ValueError:
             msg = e.reason
-        raise ClassError(f"{e.code}: {msg}") from None
+        raise ClassError(f"{e.code}: {msg}", e.code) from None
     except (urllib.error.URLError, OSError) as e:
         raise ClassError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
     ctype = resp.headers.get("Content-Type", "")
@@ -178,8 +187,17 @@ class Outbox:
             pending = self.pending()
             while pending:
                 chunk = pending[:batch]
-                request(f"{link['url']}/class/v1/events", method="POST", body={"events": chunk},
-                        token=link["token"], ctx=ctx)
+                try:
+                    request(f"{link['url']}/class/v1/events", method="POST", body={"events": chunk},
+                            token=link["token"], ctx=ctx)
+                except ClassError as e:
+                    if e.code not in (400, 413, 422):
+                        raise                  # offline, revoked, rate-limited: keep it queued
+                    # the server will never take this batch (say, an event kind it does not know):
+                    # keep it aside rather than block every later event behind it
+                    log.warning("class server refused %d events (%s): kept in outbox.rejected.jsonl", len(chunk), e)
+                    with open(self.folder / "outbox.rejected.jsonl", "a", encoding="utf-8") as f:
+                        f.writelines(json.dumps(ev) + "\n" for ev in chunk)
                 pending = pending[batch:]
                 sent += len(chunk)
                 tmp = self.path.with_suffix(".tmp")
@@ -200,7 +218,7 @@ def report(event: dict[str, Any]) -> None:
     """
     folder = class_dir()
     link = load_link(folder)
-    if not link:
+    if not link or event.get("event") not in EVENT_KINDS:
         return
     box = Outbox(folder)
     box.put(event)

@@ -63,6 +63,7 @@ class Learner:
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     last_seen: float = 0.0
     current: tuple[str, str] | None = None
+    drills: dict[str, int] = field(default_factory=dict)       # drill id -> best score (0-100)
 
     def cell(self, lesson: str, step: str) -> Cell:
         key = (lesson, step)
@@ -77,6 +78,7 @@ class ClassModel:
     def __init__(self) -> None:
         self.learners: dict[str, Learner] = {}
         self.columns: list[tuple[str, str]] = []
+        self.drills: list[str] = []
         self._seen_ids: set[str] = set()
         self.seq = 0            # grows with every event applied: the dashboard's sync point
 
@@ -97,6 +99,12 @@ class ClassModel:
         who.last_seen = max(who.last_seen, t)
         self.seq += 1
         lesson, step, kind = ev.get("lesson"), ev.get("step"), ev.get("event")
+        if kind == "drill_score" and ev.get("drill"):
+            drill = str(ev["drill"])
+            if drill not in self.drills:
+                self.drills.append(drill)
+            who.drills[drill] = max(who.drills.get(drill, 0), int(ev.get("score", 0) or 0))
+            return True
         if not lesson or not step:
             return True
         if (lesson, step) not in self.columns:
@@ -148,10 +156,11 @@ class ClassModel:
                     since = c.first_failure if c.first_failure is not None else (c.started or now)
                     stuck.append({"learner": name, "lesson": lesson, "step": step,
                                   "seconds": round(now - since, 1), "failingCheck": c.last_failure})
-            rows.append({"learner": name, "lastSeen": who.last_seen,
+            rows.append({"learner": name, "lastSeen": who.last_seen, "drillScores": dict(who.drills),
                          "current": "/".join(who.current) if who.current else "", "cells": cells})
         stuck.sort(key=lambda s: -s["seconds"])
         return {"seq": self.seq, "paused": paused, "columns": [f"{l}/{s}" for l, s in self.columns],
+                "drills": list(self.drills),
                 "learners": rows, "stuck": stuck, "medianSeconds": self.median_seconds()}
 
     def median_seconds(self) -> dict[str, float]:
@@ -172,7 +181,8 @@ class ClassModel:
 
 
 def gradebook_csv(model: ClassModel) -> str:
-    """One row per learner, one column per lesson: the share of its steps passed, 0-100.
+    """One row per learner, one column per lesson (the share of its steps passed, 0-100) and per drill
+    (the best score, 0-100; empty when never scored).
 
     The layout of Canvas's gradebook import (``Student, ID, SIS User ID, SIS
     Login ID, Section``, then one column per assignment, a ``Points
@@ -184,14 +194,16 @@ def gradebook_csv(model: ClassModel) -> str:
     steps = {l: [s for ll, s in model.columns if ll == l] for l in lessons}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *lessons])
-    w.writerow(["Points Possible", "", "", "", "", *["100" for _ in lessons]])
+    drills = model.drills
+    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *lessons, *[f"drill {d}" for d in drills]])
+    w.writerow(["Points Possible", "", "", "", "", *["100" for _ in lessons], *["100" for _ in drills]])
     for name in sorted(model.learners):
         who = model.learners[name]
         scores = []
         for l in lessons:
             passed = sum(1 for s in steps[l] if (c := who.cells.get((l, s))) and c.passed is not None)
             scores.append(f"{100.0 * passed / len(steps[l]):.1f}")
+        scores += [str(who.drills[d]) if d in who.drills else "" for d in drills]
         w.writerow([name, "", "", name, "", *scores])
     return buf.getvalue()
 

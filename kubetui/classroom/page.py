@@ -29,14 +29,16 @@ function esc(s){return String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;","
 function draw(d){
   paused=d.paused; document.getElementById("paused").textContent=d.paused?"(paused)":"";
   document.getElementById("pause").textContent=d.paused?"resume class":"pause class";
-  let h="<tr><th>learner</th>"+d.columns.map(c=>"<th class=col>"+esc(c)+"</th>").join("")+"</tr>";
+  let h="<tr><th>learner</th>"+d.columns.map(c=>"<th class=col>"+esc(c)+"</th>").join("")+
+    d.drills.map(x=>"<th class=col>drill "+esc(x)+"</th>").join("")+"</tr>";
   h+="<tr><td>median s</td>"+d.columns.map(c=>"<td>"+(d.medianSeconds[c]??"")+"</td>").join("")+"</tr>";
   const to=document.getElementById("to"), chosen=to.value;
   to.innerHTML='<option value="">everyone</option>';
   for(const r of d.learners){
     to.innerHTML+="<option>"+esc(r.learner)+"</option>";
     h+="<tr><td>"+esc(r.learner)+"</td>"+d.columns.map(c=>{const x=r.cells[c];
-      return x?"<td class="+x.state+" title="+x.state+">"+(x.hints||"")+(x.solution?"*":"")+"</td>":"<td></td>"}).join("")+"</tr>";
+      return x?"<td class="+x.state+" title="+x.state+">"+(x.hints||"")+(x.solution?"*":"")+"</td>":"<td></td>"}).join("")+
+      d.drills.map(x=>"<td>"+(r.drillScores[x]??"")+"</td>").join("")+"</tr>";
   }
   to.value=chosen;
   document.getElementById("heat").innerHTML=h;

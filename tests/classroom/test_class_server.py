@@ -192,13 +192,68 @@ def test_rate_limit_per_client(tmp_path):
     s = Served(tmp_path / "class", _free_port())
     s.start(rate=2.0)                 # bursts of 6
     try:
+        env = learner(tmp_path, "runaway")
+        assert kubetui(env, "class", "join", s.url, "--code", CODE, "--name", "runaway").returncode == 0
+        tok = json.loads((tmp_path / "runaway-class" / "link.json").read_text())["token"]
         codes = []
         for _ in range(12):
             try:
-                s.get("dashboard", s.teacher)
+                s.get("inbox", tok)
                 codes.append(200)
             except ClassError as e:
-                codes.append(int(str(e)[:3]))
+                codes.append(e.code)
         assert 429 in codes and codes[0] == 200
+        # the runaway learner is limited, the rest of the class is not: another client still gets through
+        assert s.get("dashboard", s.teacher)["seq"] >= 0
     finally:
         s.stop()
+
+
+async def test_tui_dashboard_shows_a_learners_check(served, tmp_path):
+    """The teacher's TUI: after a learner's failed checks its heatmap row shows the step as stuck."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from kubetui.classroom.dashboard import DashboardApp
+
+    env = learner(tmp_path, "tui-learner")
+    assert kubetui(env, "class", "join", served.url, "--code", CODE, "--name", "tui-learner").returncode == 0
+    app = DashboardApp(served.url, served.teacher, served.ctx)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await asyncio.to_thread(run_learner, env, """
+            s.append("svc", "step_start", "expose", index=0)
+            for _ in range(3):
+                s.append("svc", "check", "expose", passed=False, failing=0, message="no endpoints for svc web")
+        """)
+        for _ in range(600):       # sync point: the view the worker received carries the learner's row
+            row = next((r for r in app.view["learners"] if r["learner"] == "tui-learner"), None)
+            if row and row["cells"].get("svc/expose", {}).get("attempts") == 3:
+                break
+            await pilot.pause(0.05)
+        assert row["cells"]["svc/expose"]["state"] == "stuck"
+        table = app.query_one("#heat", DataTable)
+        assert "!!" in str(table.get_cell("tui-learner", "svc/expose"))
+        assert any(s["failingCheck"] == "no endpoints for svc web" for s in app.view["stuck"])
+
+
+def test_web_dashboard_needs_the_teachers_token(served):
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", served.port, context=served.ctx, timeout=20)
+    conn.request("GET", "/")
+    r = conn.getresponse()
+    assert r.status == 401
+    r.read()
+    conn.request("GET", "/?token=not-the-token")
+    r = conn.getresponse()
+    assert r.status == 401
+    r.read()
+    conn.request("GET", f"/?token={served.teacher}")
+    r = conn.getresponse()
+    assert r.status == 302 and "Secure" in r.getheader("Set-Cookie") and "HttpOnly" in r.getheader("Set-Cookie")
+    cookie = r.getheader("Set-Cookie").split(";")[0]
+    r.read()
+    conn.request("GET", "/", headers={"Cookie": cookie})
+    r = conn.getresponse()
+    assert r.status == 200 and b"/class/v1/dashboard?wait=" in r.read()
+    conn.close()

@@ -67,3 +67,15 @@ def test_gradebook_junit():
     suite = root.find("testsuite")
     assert suite.get("hostname") == "a" and suite.get("failures") == "1"
     assert suite.find("testcase[@name='s2']/failure").get("message") == "no svc"
+
+
+def test_drill_scores_best_of_runs_in_dashboard_and_gradebook():
+    m = ClassModel()
+    m.apply_all([{"id": "d-00000001", "learner": "a", "lesson": "drill:bad-image", "step": None,
+                  "event": "drill_score", "drill": "bad-image", "score": 40, "t": 1},
+                 {"id": "d-00000002", "learner": "a", "lesson": "drill:bad-image", "step": None,
+                  "event": "drill_score", "drill": "bad-image", "score": 85, "t": 2},
+                 ev(3, "b", "step_pass")])
+    assert m.dashboard(3)["learners"][0]["drillScores"] == {"bad-image": 85}
+    rows = list(csv.reader(io.StringIO(gradebook_csv(m))))
+    assert rows[0][-1] == "drill bad-image" and rows[2][-1] == "85" and rows[3][-1] == ""
