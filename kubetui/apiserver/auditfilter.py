@@ -8,6 +8,7 @@ much of them is the policy's decision (``audit.level_for``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Awaitable, Callable
 
@@ -64,6 +65,17 @@ def _body_object(request: web.Request) -> Any:
         return None
 
 
+def _object_name(obj: Any) -> str:
+    if isinstance(obj, RawJSON):
+        try:
+            obj = json.loads(obj)
+        except ValueError:
+            return ""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else ""
+
+
 async def audited(audit: AuditLog, request: web.Request, attrs: rbac.Attributes, *, authenticated: rbac.Subject,
                   now: Callable[[], float], authorize: Callable[[], None],
                   handler: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
@@ -110,6 +122,11 @@ async def audited(audit: AuditLog, request: web.Request, attrs: rbac.Attributes,
             request_object = None
             if level != "Metadata" and attrs.verb in _WRITES and attrs.subresource not in _STREAMS:
                 request_object = _body_object(request)
+            if attrs.verb == "create" and not facts.name and not attrs.subresource:
+                # upstream's LogRequestObject names the object a create sends (not a generated name)
+                name = _object_name(request_object if request_object is not None else _body_object(request))
+                if name:
+                    common["facts"] = dataclasses.replace(facts, name=name)
             response_object = None
             if level == "RequestResponse" and isinstance(response, web.Response) and response.body:
                 try:

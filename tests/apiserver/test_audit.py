@@ -128,6 +128,8 @@ async def test_kubectl_writes_are_recorded_with_user_body_and_code(cluster):
     assert rc == 0, err
     rc, _, _ = await cluster.kubectl("create", "deployment", "web", "--image=kubetui/hello:1")
     assert rc != 0  # AlreadyExists: recorded with its code
+    rc, _, err = await cluster.kubectl("create", "secret", "generic", "s1", "--from-literal=a=b")
+    assert rc == 0, err
     rc, _, _ = await cluster.kubectl("get", "pods", "--as", "mallory")
     assert rc != 0  # the admin may impersonate mallory (system:masters), who may not list pods
     events = _events(cluster)
@@ -136,6 +138,9 @@ async def test_kubectl_writes_are_recorded_with_user_body_and_code(cluster):
     assert creates[0]["user"]["username"] == "kubernetes-admin" and creates[0]["level"] == "Request"
     assert creates[0]["requestObject"]["kind"] == "Deployment"  # kubectl's protobuf/JSON body, decoded
     assert creates[0]["stage"] == "ResponseComplete" and creates[0]["userAgent"].startswith("kubectl/")
+    assert creates[0]["objectRef"]["name"] == "web"  # named from the body, as upstream's LogRequestObject
+    secret = next(e for e in events if e["verb"] == "create" and e["objectRef"]["resource"] == "secrets")
+    assert secret["objectRef"]["name"] == "s1" and "requestObject" not in secret  # Metadata: named, no body
     assert creates[1]["responseStatus"]["reason"] == "AlreadyExists"
     scale = next(e for e in events if e["verb"] == "patch")
     assert scale["objectRef"]["subresource"] == "scale" and scale["requestObject"] == {"spec": {"replicas": 3}}

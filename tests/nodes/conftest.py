@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,9 +24,16 @@ from tests.test_cluster import stop
 
 
 def start_headless(state: Path, *args: str, timeout: float = 180) -> tuple[subprocess.Popen, Path]:
-    """`kubetui up --headless` until it prints `ready <kubeconfig>` (the first run builds the node image)."""
+    """`kubetui up --headless` until it prints `ready <kubeconfig>` (the first run builds the node image).
+
+    Its stderr goes to a file and its stdout is drained after `ready`: a pipe nobody reads fills
+    up in a long test, and the control plane then blocks on its next log line.
+    """
+    state.mkdir(parents=True, exist_ok=True)
+    errlog = open(state / "headless.stderr", "w")
     proc = subprocess.Popen([sys.executable, "-m", "kubetui", "up", "--headless", "--state-dir", str(state), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=errlog, text=True)
+    errlog.close()
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -33,9 +41,11 @@ def start_headless(state: Path, *args: str, timeout: float = 180) -> tuple[subpr
         if not line:
             break
         if line.startswith("ready "):
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain what follows
             return proc, Path(line.split(" ", 1)[1].strip())
     proc.kill()
-    _, err = proc.communicate(timeout=10)
+    proc.wait(timeout=10)
+    err = (state / "headless.stderr").read_text(errors="replace")
     pytest.fail(f"kubetui up --headless never printed `ready`: rc={proc.returncode}\n{err[-3000:]}")
 
 
