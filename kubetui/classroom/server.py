@@ -135,8 +135,10 @@ class ClassServer:
 
     # --- the app -------------------------------------------------------------------------------------
 
-    def app(self) -> web.Application:
+    def app(self, extra: Callable[[web.Application], None] | None = None) -> web.Application:
         app = web.Application(middlewares=[self._limit], client_max_size=MAX_BATCH * MAX_EVENT_BYTES)
+        if extra:
+            extra(app)
         r = app.router
         r.add_get("/", self.page)
         r.add_get(f"{API}/ca", self.get_ca)
@@ -223,6 +225,15 @@ class ClassServer:
         _write_private(self.config.dir / "learners.json", self.learners)
         log.info("learner %s joined", name)
         return web.json_response({"learner": name, "token": token}, status=201)
+
+    def enroll(self, name: str) -> str:
+        """A learner the teacher adds (hosted mode's roster): a credential without the class code."""
+        old = self.learners.get(name)
+        token = secrets.token_urlsafe(24)
+        self.learners[name] = {"tokenSHA256": token_hash(token), "revoked": bool(old and old.get("revoked")),
+                               "joined": self.clock()}
+        _write_private(self.config.dir / "learners.json", self.learners)
+        return token
 
     async def post_events(self, request: web.Request) -> web.Response:
         name = self._learner(request)
@@ -393,6 +404,7 @@ def _status(code: int, reason: str, message: str, headers: dict[str, str] | None
                               "reason": reason, "code": code}, status=code, headers=headers)
 
 
-def run(server: ClassServer, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
-    web.run_app(server.app(), host=host, port=port, ssl_context=ssl_context, print=None,
+def run(server: ClassServer, host: str, port: int, ssl_context: ssl.SSLContext | None,
+        extra: Callable[[web.Application], None] | None = None) -> None:
+    web.run_app(server.app(extra), host=host, port=port, ssl_context=ssl_context, print=None,
                 handle_signals=True, access_log=None)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetui.classroom import link as classlink
-from kubetui.cmdutil import CLIError
+from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
 
 DEFAULT_PORT = 8443
 
@@ -49,8 +49,11 @@ def register(subparsers: Any) -> None:
     s.add_argument("--port", type=int, default=DEFAULT_PORT, help="(default: %(default)s)")
     s.add_argument("--code", help="the class code (default: a new random one, kept across restarts)")
     s.add_argument("--rate", type=float, default=20.0, help="requests a second per client (default 20)")
-    s.add_argument("--hosted", action="store_true", help=argparse.SUPPRESS)
-    s.add_argument("--roster", help=argparse.SUPPRESS)
+    s.add_argument("--hosted", action="store_true",
+                   help="hosted mode: each learner on --roster gets a namespace, a user and a web TUI on this "
+                        "machine's cluster (--name/--state-dir)")
+    s.add_argument("--roster", help="hosted mode: a CSV of learners (a `name` column, or the first column)")
+    add_cluster_selector(s)
     _dir(s)
     s.set_defaults(func=run_serve)
 
@@ -97,8 +100,8 @@ def class_folder(args: argparse.Namespace) -> Path:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    if args.hosted:
-        raise CLIError("--hosted is not built yet: run the class in join mode (learners run kubetui themselves)")
+    if args.hosted and not args.roster:
+        raise CLIError("--hosted needs --roster roster.csv")
     import logging
 
     from kubetui.apiserver.certs import ensure_pki
@@ -124,8 +127,36 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(pki.apiserver_crt, pki.apiserver_key)
-    run(ClassServer(config), host, args.port, ctx)
+    server = ClassServer(config)
+    extra = None
+    if args.hosted:
+        extra = _hosted(args, server, folder, url)
+    run(server, host, args.port, ctx, extra)
     return 0
+
+
+def _hosted(args: argparse.Namespace, server: Any, folder: Path, url: str) -> Any:
+    import asyncio
+
+    from kubetui.cmd.classhosted import Hosted, provision, read_roster
+    from kubetui.statedir import running_pid
+
+    state = resolve_state_dir(args)
+    if running_pid(state) is None:
+        raise CLIError(f"no cluster is running at {state}: start one with `kubetui up`")
+    names = read_roster(Path(args.roster))
+    if not names:
+        raise CLIError(f"no learners in {args.roster}")
+    learners = asyncio.run(provision(state, folder, names))
+    hosted = Hosted(server, folder, learners, url)
+    codes = hosted.issue_codes()
+    lines = ["learner,namespace,code"] + [f"{n},{learners[n]['namespace']},{c}" for n, c in codes.items()]
+    _write_secret(folder / "login-codes.csv", "\n".join(lines))
+    print(f"hosted mode: {len(names)} learners; they open {url}/login and type their one-time code:")
+    for n, c in codes.items():
+        print(f"  {n:<24} {learners[n]['namespace']:<28} {c}")
+    print(f"  (also in {folder / 'login-codes.csv'})", flush=True)
+    return hosted.routes
 
 
 def ca_fingerprint(pem: str) -> str:

@@ -1,0 +1,183 @@
+"""``kubetui class serve --hosted --roster roster.csv``: learners bring only a browser.
+
+On the teacher's one cluster each learner on the roster gets a namespace
+(``class-<name>``), a user with the ClusterRole ``edit`` bound in it and a
+client-certificate kubeconfig whose context names that namespace (``kubetui
+user add NAME --namespace NS --role edit``), a ResourceQuota and a LimitRange
+giving containers default requests and limits (so the quota never refuses a
+plain ``kubectl run``). The class
+server then also serves a login (``/login``: the learner's one-time code,
+then a session cookie: Secure, HttpOnly, SameSite=Strict) and, behind it,
+the web TUI (``kubetui web``'s textual-serve page) run with *that learner's*
+kubeconfig: every request the TUI makes is the learner's, so RBAC is what
+keeps them in their namespace (the TUI falls back to the context's
+namespace when all-namespaces lists are refused). Each web session's
+progress events go to the class (its own class link, over loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+#: per learner: at most this much of the cluster (a ResourceQuota's hard limits)
+QUOTA = {"pods": "10", "requests.cpu": "2", "requests.memory": "2Gi", "limits.cpu": "4", "limits.memory": "4Gi",
+         "services": "5", "persistentvolumeclaims": "3"}
+_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def namespace_for(name: str) -> str:
+    return ("class-" + _DNS.sub("-", name.lower()).strip("-"))[:63].rstrip("-")
+
+
+def read_roster(path: Path) -> list[str]:
+    """Learner names: the ``name`` column, else the first column; blank lines and ``#`` comments skipped."""
+    rows = [r for r in csv.reader(path.read_text().splitlines()) if r and r[0].strip() and not r[0].startswith("#")]
+    if not rows:
+        return []
+    header = [c.strip().lower() for c in rows[0]]
+    col = header.index("name") if "name" in header else 0
+    if header[col] in ("name", "learner", "student"):
+        rows = rows[1:]
+    return [r[col].strip() for r in rows]
+
+
+async def provision(state: Path, folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Namespace, user (edit in it), ResourceQuota for each learner; idempotent."""
+    from kubetui.api.errors import AlreadyExists
+    from kubetui.client.http import HTTPClient
+
+    admin = HTTPClient.from_kubeconfig(state / "kubeconfig")
+    out = {}
+    try:
+        for name in names:
+            ns = namespace_for(name)
+            for resource, obj, where in (
+                ("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": ns, "labels": {"kubetui.dev/class-learner": namespace_for(name)[6:]}}},
+                 None),
+                ("resourcequotas", {"apiVersion": "v1", "kind": "ResourceQuota",
+                                    "metadata": {"name": "class-quota", "namespace": ns}, "spec": {"hard": QUOTA}}, ns),
+                # the quota limits cpu and memory, so every container must state them: a LimitRange gives
+                # defaults (as upstream's LimitRanger admission does) so `kubectl run` still works
+                ("limitranges", {"apiVersion": "v1", "kind": "LimitRange",
+                                 "metadata": {"name": "class-defaults", "namespace": ns},
+                                 "spec": {"limits": [{"type": "Container",
+                                                      "default": {"cpu": "200m", "memory": "256Mi"},
+                                                      "defaultRequest": {"cpu": "50m", "memory": "64Mi"}}]}}, ns),
+            ):
+                try:
+                    await admin.create(resource, obj, namespace=where)
+                except AlreadyExists:
+                    pass
+            kubeconfig = folder / "users" / f"{namespace_for(name)}.kubeconfig"
+            if not kubeconfig.exists():
+                kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+                r = await asyncio.to_thread(
+                    subprocess.run, [sys.executable, "-m", "kubetui", "--state-dir", str(state), "user", "add", name,
+                                     "--namespace", ns, "--role", "edit", "-o", str(kubeconfig)],
+                    capture_output=True, text=True, timeout=120)
+                if r.returncode != 0:
+                    raise RuntimeError(f"kubetui user add {name}: {r.stderr.strip()}")
+            out[name] = {"namespace": ns, "kubeconfig": str(kubeconfig)}
+    finally:
+        await admin.close()
+    return out
+
+
+class Hosted:
+    """Logins and web TUI sessions, added to the class server's app."""
+
+    def __init__(self, server: Any, folder: Path, learners: dict[str, dict[str, Any]], public_url: str) -> None:
+        import textual_serve
+        from textual_serve.server import Server
+
+        from kubetui.tui.web import app_command, offline_templates
+
+        self.server, self.folder, self.learners = server, folder, learners
+        self.statics = Path(textual_serve.__file__).parent / "static"
+        self.templates = offline_templates(folder / "templates")
+        self.sessions: dict[str, str] = {}          # session token hash -> learner
+        self.codes: dict[str, str] = {}             # one-time code hash -> learner
+        self.tui: dict[str, Server] = {}
+        for name, info in learners.items():
+            # the learner's web TUI reports progress to this class as the learner (its own class link)
+            link_dir = folder / "links" / namespace_for(name)
+            token = server.enroll(name)
+            link_dir.mkdir(parents=True, exist_ok=True)
+            (link_dir / "ca.crt").write_text((folder / "pki" / "ca.crt").read_text())
+            (link_dir / "link.json").write_text(json.dumps({"url": public_url, "name": name, "token": token}))
+            (link_dir / "link.json").chmod(0o600)
+            env = f"env KUBETUI_CLASS_DIR={shlex.quote(str(link_dir))} "
+            self.tui[name] = Server(env + app_command(Path(info["kubeconfig"])), title=f"kubetui · {name}",
+                                    public_url=public_url, statics_path=self.statics, templates_path=self.templates)
+
+    def issue_codes(self) -> dict[str, str]:
+        """A new one-time login code per learner (the old ones stop working)."""
+        self.codes = {}
+        out = {}
+        for name in self.learners:
+            code = secrets.token_hex(4).upper()
+            self.codes[hashlib.sha256(code.encode()).hexdigest()] = name
+            out[name] = code
+        return out
+
+    def routes(self, app: web.Application) -> None:
+        import aiohttp_jinja2
+        import jinja2
+
+        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates))
+        app.router.add_get("/login", self.login_form)
+        app.router.add_post("/login", self.login)
+        app.router.add_get("/tui/", self.index, name="index")
+        app.router.add_get("/tui/ws", self.websocket, name="websocket")
+        app.router.add_static("/static", self.statics, name="static")
+
+    def learner_of(self, request: web.Request) -> str | None:
+        tok = request.cookies.get("session", "")
+        return self.sessions.get(hashlib.sha256(tok.encode()).hexdigest()) if tok else None
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text=(
+            "<!doctype html><title>kubetui class login</title><form method=post action=/login>"
+            "<label>one-time code <input name=code autofocus></label> <button>log in</button></form>"))
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        h = hashlib.sha256(str(form.get("code", "")).strip().upper().encode()).hexdigest()
+        name = next((n for k, n in self.codes.items() if hmac.compare_digest(k, h)), None)
+        if name is None or self.server.learners.get(name, {}).get("revoked"):
+            return web.Response(status=401, text="wrong or used code")
+        del self.codes[h]                              # one time
+        session = secrets.token_urlsafe(24)
+        self.sessions[hashlib.sha256(session.encode()).hexdigest()] = name
+        resp = web.HTTPFound("/tui/")
+        resp.set_cookie("session", session, secure=True, httponly=True, samesite="Strict")
+        raise resp
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        name = self.learner_of(request)
+        if name is None:
+            raise web.HTTPFound("/login")
+        return await self.tui[name].handle_index(request)
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        name = self.learner_of(request)
+        if name is None or self.server.learners.get(name, {}).get("revoked"):
+            return web.Response(status=401, text="log in first")
+        return await self.tui[name].handle_websocket(request)

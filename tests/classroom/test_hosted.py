@@ -1,0 +1,123 @@
+"""Hosted mode: one cluster, three learners from a roster, each logged in to a web TUI as themselves.
+
+The web sessions are driven over the same websocket textual-serve's page
+uses (the app's terminal output arrives as binary frames); what a learner's
+TUI shows is what their own credential may list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from tests.classroom.test_class_server import Served, _free_port
+from tests.cluster_process import running_cluster
+
+ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]")
+ROSTER = "name,email\nAda Lovelace,ada@example.org\nbob,bob@example.org\ncarol,carol@example.org\n"
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hosted")
+    with running_cluster(tmp / "cluster", nodes=1):
+        (tmp / "roster.csv").write_text(ROSTER)
+        s = Served(tmp / "class", _free_port())
+        s.proc = subprocess.Popen(
+            [sys.executable, "-m", "kubetui", "class", "serve", "--hosted", "--roster", str(tmp / "roster.csv"),
+             "--state-dir", str(tmp / "cluster"), "--dir", str(s.folder), "--host", "127.0.0.1",
+             "--port", str(s.port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        while not (s.folder / "login-codes.csv").exists() or not _listening(s.port):
+            assert s.proc.poll() is None, s.proc.stdout.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        codes = {}
+        for line in (s.folder / "login-codes.csv").read_text().splitlines()[1:]:
+            name, ns, code = line.split(",")
+            codes[name] = (ns, code)
+        yield s, codes
+        s.stop()
+
+
+def _listening(port: int) -> bool:
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+async def _session(s: Served, code: str, want: str, others: list[str]) -> str:
+    ctx = ssl.create_default_context(cafile=str(s.folder / "pki" / "ca.crt"))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as http:
+        async with http.get(f"{s.url}/tui/ws") as r:
+            assert r.status == 401                                  # no session: no TUI
+        async with http.post(f"{s.url}/login", data={"code": code}, allow_redirects=False) as r:
+            assert r.status == 302
+            cookie = r.cookies["session"]
+            assert cookie["secure"] and cookie["httponly"]
+            session = cookie.value
+        async with http.post(f"{s.url}/login", data={"code": code}, allow_redirects=False) as r:
+            assert r.status == 401                                  # the code was one-time
+        out = bytearray()
+        hdr = {"Cookie": f"session={session}"}
+        async with http.ws_connect(f"{s.url}/tui/ws?width=120&height=40", headers=hdr) as ws:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    m = await ws.receive(timeout=2)
+                except asyncio.TimeoutError:
+                    continue
+                if m.type == aiohttp.WSMsgType.BINARY:
+                    out.extend(m.data)
+                    if want.encode() in ANSI.sub(b"", bytes(out)):
+                        break
+                elif m.type != aiohttp.WSMsgType.TEXT:
+                    break
+        return ANSI.sub(b"", bytes(out)).decode("utf-8", "replace")
+
+
+def test_three_learners_each_see_only_their_own_namespace(hosted):
+    s, codes = hosted
+    names = sorted(codes)
+    assert [codes[n][0] for n in names] == ["class-ada-lovelace", "class-bob", "class-carol"]
+
+    async def all_three():
+        return await asyncio.gather(*(_session(s, codes[n][1], codes[n][0], [codes[o][0] for o in names if o != n])
+                                      for n in names))
+    screens = asyncio.run(all_three())
+    for n, text in zip(names, screens):
+        assert codes[n][0] in text, text[-2000:]
+        for o in names:
+            if o != n:
+                assert codes[o][0] not in text
+
+
+def test_a_learners_credential_is_refused_outside_their_namespace(hosted):
+    from kubetui.api.errors import Forbidden
+    from kubetui.client.http import HTTPClient
+
+    s, codes = hosted
+
+    async def check():
+        bob = HTTPClient.from_kubeconfig(s.folder / "users" / "class-bob.kubeconfig")
+        try:
+            await bob.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                      "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+                             namespace="class-bob")      # a plain pod fits the quota: the LimitRange defaults it
+            with pytest.raises(Forbidden):
+                await bob.list("pods", namespace="class-carol")
+            with pytest.raises(Forbidden):
+                await bob.delete("resourcequotas", "class-quota", namespace="class-bob")
+        finally:
+            await bob.close()
+    asyncio.run(check())
