@@ -121,3 +121,56 @@ def test_a_learners_credential_is_refused_outside_their_namespace(hosted):
         finally:
             await bob.close()
     asyncio.run(check())
+
+
+@pytest.mark.slow
+def test_three_learners_in_chromium_log_in_and_see_only_their_namespace(tmp_path_factory):
+    """The issue's browser test: each learner types their one-time code into /login in their own browser."""
+    from tests.tui.test_web import ANSI as WEB_ANSI, _browser, _need_browser
+
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    tmp = tmp_path_factory.mktemp("hosted-web")
+    with running_cluster(tmp / "cluster", nodes=1):
+        (tmp / "roster.csv").write_text(ROSTER)
+        s = Served(tmp / "class", _free_port())
+        s.proc = subprocess.Popen(
+            [sys.executable, "-m", "kubetui", "class", "serve", "--hosted", "--roster", str(tmp / "roster.csv"),
+             "--state-dir", str(tmp / "cluster"), "--dir", str(s.folder), "--host", "127.0.0.1",
+             "--port", str(s.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while not (s.folder / "login-codes.csv").exists() or not _listening(s.port):
+                assert s.proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+            codes = {ln.split(",")[0]: ln.split(",")[1:] for ln in
+                     (s.folder / "login-codes.csv").read_text().splitlines()[1:]}
+            with sync_playwright() as p:
+                browser = _browser(p)
+                try:
+                    pages = {}
+                    for name, (ns, code) in codes.items():
+                        ctx = browser.new_context(ignore_https_errors=True)   # the class CA is not the browser's
+                        page = ctx.new_page()
+                        out = bytearray()
+                        page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda r: r.abort())
+                        page.on("websocket", lambda ws, out=out: ws.on(
+                            "framereceived", lambda d, out=out: out.extend(d) if isinstance(d, bytes) else None))
+                        page.goto(f"{s.url}/tui/")                 # no session yet: sent to /login
+                        assert page.url.endswith("/login")
+                        page.fill("input[name=code]", code)
+                        page.click("button")
+                        page.wait_for_selector("body.-first-byte", timeout=30000)
+                        pages[name] = (page, out, ns)
+                    for name, (page, out, ns) in pages.items():
+                        deadline = time.monotonic() + 60
+                        while ns.encode() not in WEB_ANSI.sub(b"", bytes(out)) and time.monotonic() < deadline:
+                            page.wait_for_timeout(100)
+                        text = WEB_ANSI.sub(b"", bytes(out)).decode("utf-8", "replace")
+                        assert ns in text, text[-2000:]
+                        assert not any(other in text for o, (other, _) in codes.items() if o != name)
+                finally:
+                    browser.close()
+        finally:
+            s.stop()
