@@ -117,6 +117,7 @@ class ClassServer:
     messages: list[dict[str, Any]] = field(default_factory=list)
     paused: bool = False
     _buckets: dict[str, Bucket] = field(default_factory=dict)
+    on_revoke: list[Callable[[str], Any]] = field(default_factory=list)
     _changed: asyncio.Condition | None = None
 
     def __post_init__(self) -> None:
@@ -337,7 +338,10 @@ class ClassServer:
             return _status(404, "NotFound", f"no learner named {name!r}")
         self.learners[name]["revoked"] = True
         _write_private(self.config.dir / "learners.json", self.learners)
-        return web.json_response({"learner": name, "revoked": True})
+        also = []
+        for hook in self.on_revoke:          # hosted mode: the learner's cluster credential and web sessions
+            also += await hook(name)
+        return web.json_response({"learner": name, "revoked": True, "also": also})
 
     async def get_csv(self, request: web.Request) -> web.Response:
         if (refused := self._need_teacher(request)) is not None:

@@ -103,13 +103,15 @@ async def provision(state: Path, folder: Path, names: list[str]) -> dict[str, di
 class Hosted:
     """Logins and web TUI sessions, added to the class server's app."""
 
-    def __init__(self, server: Any, folder: Path, learners: dict[str, dict[str, Any]], public_url: str) -> None:
+    def __init__(self, server: Any, folder: Path, learners: dict[str, dict[str, Any]], public_url: str,
+                 state: Path | None = None) -> None:
         import textual_serve
         from textual_serve.server import Server
 
         from kubetui.tui.web import app_command, offline_templates
 
-        self.server, self.folder, self.learners = server, folder, learners
+        self.server, self.folder, self.learners, self.state = server, folder, learners, state
+        server.on_revoke.append(self.revoke)
         self.statics = Path(textual_serve.__file__).parent / "static"
         self.templates = offline_templates(folder / "templates")
         self.sessions: dict[str, str] = {}          # session token hash -> learner
@@ -126,6 +128,22 @@ class Hosted:
             env = f"env KUBETUI_CLASS_DIR={shlex.quote(str(link_dir))} "
             self.tui[name] = Server(env + app_command(Path(info["kubeconfig"])), title=f"kubetui · {name}",
                                     public_url=public_url, statics_path=self.statics, templates_path=self.templates)
+
+    async def revoke(self, name: str) -> list[str]:
+        """Revoking a hosted learner also ends their web sessions and revokes their cluster credential."""
+        done = []
+        for h in [h for h, n in self.sessions.items() if n == name]:
+            del self.sessions[h]
+            done.append("web session")
+        if self.state is not None and name in self.learners:
+            r = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "kubetui", "--state-dir", str(self.state), "user", "revoke",
+                                 name], capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                done.append("cluster credential")
+            else:
+                log.warning("kubetui user revoke %s: %s", name, r.stderr.strip())
+        return done
 
     def issue_codes(self) -> dict[str, str]:
         """A new one-time login code per learner (the old ones stop working)."""

@@ -148,7 +148,7 @@ def _hosted(args: argparse.Namespace, server: Any, folder: Path, url: str) -> An
     if not names:
         raise CLIError(f"no learners in {args.roster}")
     learners = asyncio.run(provision(state, folder, names))
-    hosted = Hosted(server, folder, learners, url)
+    hosted = Hosted(server, folder, learners, url, state)
     codes = hosted.issue_codes()
     lines = ["learner,namespace,code"] + [f"{n},{learners[n]['namespace']},{c}" for n, c in codes.items()]
     _write_secret(folder / "login-codes.csv", "\n".join(lines))
@@ -249,8 +249,9 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    _call(args, f"learners/{args.learner}/revoke", "POST", {})
-    print(f"revoked {args.learner}: their reports now get 401 Unauthorized")
+    got = _call(args, f"learners/{args.learner}/revoke", "POST", {})
+    also = f" (also: {', '.join(got.get('also', []))})" if got.get("also") else ""
+    print(f"revoked {args.learner}: their reports now get 401 Unauthorized{also}")
     return 0
 
 

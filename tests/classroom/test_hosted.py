@@ -174,3 +174,22 @@ def test_three_learners_in_chromium_log_in_and_see_only_their_namespace(tmp_path
                     browser.close()
         finally:
             s.stop()
+
+
+def test_revoking_a_hosted_learner_ends_their_session_and_cluster_credential(hosted):
+    from kubetui.api.errors import Unauthorized
+    from kubetui.client.http import HTTPClient
+
+    s, codes = hosted
+    r = subprocess.run([sys.executable, "-m", "kubetui", "class", "revoke", "carol", "--dir", str(s.folder)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "cluster credential" in r.stdout, r.stdout + r.stderr
+
+    async def check():
+        carol = HTTPClient.from_kubeconfig(s.folder / "users" / "class-carol.kubeconfig")
+        try:
+            with pytest.raises(Unauthorized):
+                await carol.list("pods", namespace="class-carol")
+        finally:
+            await carol.close()
+    asyncio.run(check())
