@@ -118,6 +118,7 @@ class ClassServer:
     paused: bool = False
     _buckets: dict[str, Bucket] = field(default_factory=dict)
     on_revoke: list[Callable[[str], Any]] = field(default_factory=list)
+    on_reset: list[Callable[[str], Any]] = field(default_factory=list)
     _changed: asyncio.Condition | None = None
 
     def __post_init__(self) -> None:
@@ -152,6 +153,7 @@ class ClassServer:
         r.add_get(f"{API}/learners", self.get_learners)
         r.add_get(f"{API}/learners/{{name}}/events", self.get_learner_events)
         r.add_post(f"{API}/learners/{{name}}/revoke", self.revoke)
+        r.add_post(f"{API}/learners/{{name}}/reset", self.reset)
         r.add_get(f"{API}/gradebook.csv", self.get_csv)
         r.add_get(f"{API}/gradebook.xml", self.get_junit)
         app.on_cleanup.append(self._close)
@@ -342,6 +344,23 @@ class ClassServer:
         for hook in self.on_revoke:          # hosted mode: the learner's cluster credential and web sessions
             also += await hook(name)
         return web.json_response({"learner": name, "revoked": True, "also": also})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        """Reset one learner's lab: only hosted mode can (in join mode the lab is on the learner's machine)."""
+        if (refused := self._need_teacher(request)) is not None:
+            return refused
+        name = request.match_info["name"]
+        if name not in self.learners:
+            return _status(404, "NotFound", f"no learner named {name!r}")
+        if not self.on_reset:
+            return _status(400, "BadRequest", "join mode: a learner's lab runs on their own machine; "
+                                              "they reset it themselves (`kubetui lessons reset`)")
+        deleted = []
+        for hook in self.on_reset:
+            deleted += await hook(name)
+        self.messages.append({"t": self.clock(), "to": name, "kind": "message",
+                              "text": "the teacher reset your lab"})
+        return web.json_response({"learner": name, "deleted": deleted})
 
     async def get_csv(self, request: web.Request) -> web.Response:
         if (refused := self._need_teacher(request)) is not None:

@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 QUOTA = {"pods": "10", "requests.cpu": "2", "requests.memory": "2Gi", "limits.cpu": "4", "limits.memory": "4Gi",
          "services": "5", "persistentvolumeclaims": "3"}
 _DNS = re.compile(r"[^a-z0-9-]+")
+#: what a lab reset deletes in the learner's namespace (the learner's own work; the quota, the LimitRange,
+#: the RoleBinding and the namespace's ServiceAccounts stay), owners first so controllers do not recreate
+RESET_KINDS = ("cronjobs", "jobs", "deployments", "statefulsets", "daemonsets", "replicasets",
+               "horizontalpodautoscalers", "poddisruptionbudgets", "pods", "services", "ingresses",
+               "networkpolicies", "configmaps", "secrets", "persistentvolumeclaims")
 
 
 def namespace_for(name: str) -> str:
@@ -112,6 +117,7 @@ class Hosted:
 
         self.server, self.folder, self.learners, self.state = server, folder, learners, state
         server.on_revoke.append(self.revoke)
+        server.on_reset.append(self.reset)
         self.statics = Path(textual_serve.__file__).parent / "static"
         self.templates = offline_templates(folder / "templates")
         self.sessions: dict[str, str] = {}          # session token hash -> learner
@@ -144,6 +150,35 @@ class Hosted:
             else:
                 log.warning("kubetui user revoke %s: %s", name, r.stderr.strip())
         return done
+
+    async def reset(self, name: str) -> list[str]:
+        """Reset one learner's lab: delete their work in their namespace only (others are never touched)."""
+        from kubetui.api.errors import NotFound
+        from kubetui.client.http import HTTPClient
+
+        if self.state is None or name not in self.learners:
+            return []
+        ns = self.learners[name]["namespace"]
+        admin = HTTPClient.from_kubeconfig(self.state / "kubeconfig")
+        deleted = []
+        try:
+            for kind in RESET_KINDS:
+                for obj in (await admin.list(kind, namespace=ns)).get("items", []):
+                    meta = obj["metadata"]
+                    if kind == "configmaps" and meta["name"] == "kube-root-ca.crt":
+                        continue
+                    if kind == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
+                        continue
+                    try:
+                        await admin.delete(kind, meta["name"], namespace=ns, propagation_policy="Background",
+                                           grace_period_seconds=0 if kind == "pods" else None)
+                        deleted.append(f"{kind}/{meta['name']}")
+                    except NotFound:
+                        pass
+        finally:
+            await admin.close()
+        log.info("reset %s's lab in %s: %d objects deleted", name, ns, len(deleted))
+        return deleted
 
     def issue_codes(self) -> dict[str, str]:
         """A new one-time login code per learner (the old ones stop working)."""

@@ -85,6 +85,10 @@ def register(subparsers: Any) -> None:
     m.add_argument("--hint", action="store_true", help="send it as a hint")
     _dir(m)
     m.set_defaults(func=run_message)
+    rs = sub.add_parser("reset", help="hosted mode: reset one learner's lab (their namespace only)")
+    rs.add_argument("learner")
+    _dir(rs)
+    rs.set_defaults(func=run_reset)
     r = sub.add_parser("revoke", help="revoke a learner's credential (their reports get 401)")
     r.add_argument("learner")
     _dir(r)
@@ -252,6 +256,13 @@ def run_revoke(args: argparse.Namespace) -> int:
     got = _call(args, f"learners/{args.learner}/revoke", "POST", {})
     also = f" (also: {', '.join(got.get('also', []))})" if got.get("also") else ""
     print(f"revoked {args.learner}: their reports now get 401 Unauthorized{also}")
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    got = _call(args, f"learners/{args.learner}/reset", "POST", {})
+    print(f"reset {args.learner}'s lab: {len(got['deleted'])} objects deleted"
+          + (f" ({', '.join(got['deleted'])})" if got["deleted"] else ""))
     return 0
 
 

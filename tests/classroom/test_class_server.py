@@ -151,6 +151,11 @@ def test_learners_forbidden_requests_are_refused(served, tmp_path):
     served.get("messages", served.teacher, method="POST", body={"text": "for all"})
     texts = [m["text"] for m in served.get("inbox", tok_a)["messages"]]
     assert "for all" in texts and "for bob" not in texts
+    # join mode cannot reset a learner's lab (it runs on their machine): said so, nothing done
+    with pytest.raises(ClassError, match="^400: join mode"):
+        served.get("learners/bob/reset", served.teacher, method="POST", body={})
+    with pytest.raises(ClassError, match="^403"):
+        served.get("learners/bob/reset", tok_a, method="POST", body={})
     # revoked: the next report gets 401
     served.get("learners/ann/revoke", served.teacher, method="POST", body={})
     with pytest.raises(ClassError, match="^401"):

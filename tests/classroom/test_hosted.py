@@ -176,6 +176,41 @@ def test_three_learners_in_chromium_log_in_and_see_only_their_namespace(tmp_path
             s.stop()
 
 
+def test_resetting_one_learners_lab_leaves_the_others_untouched(hosted):
+    from kubetui.client.http import HTTPClient
+
+    s, codes = hosted
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "mine"},
+           "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+    async def make(user, ns):
+        c = HTTPClient.from_kubeconfig(s.folder / "users" / f"{ns}.kubeconfig")
+        try:
+            await c.create("pods", pod, namespace=ns)
+            await c.create("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}},
+                           namespace=ns)
+        finally:
+            await c.close()
+
+    async def names(ns):
+        c = HTTPClient.from_kubeconfig(s.folder / "users" / f"{ns}.kubeconfig")
+        try:
+            return ({p["metadata"]["name"] for p in (await c.list("pods", namespace=ns))["items"]},
+                    {p["metadata"]["name"] for p in (await c.list("configmaps", namespace=ns))["items"]},
+                    {q["metadata"]["name"] for q in (await c.list("resourcequotas", namespace=ns))["items"]})
+        finally:
+            await c.close()
+
+    asyncio.run(make("Ada Lovelace", "class-ada-lovelace"))
+    r = subprocess.run([sys.executable, "-m", "kubetui", "class", "reset", "bob", "--dir", str(s.folder)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "pods/p" in r.stdout, r.stdout + r.stderr
+    pods, cms, quotas = asyncio.run(names("class-bob"))
+    assert "p" not in pods and quotas == {"class-quota"}
+    pods, cms, quotas = asyncio.run(names("class-ada-lovelace"))
+    assert "mine" in pods and "cfg" in cms                           # the other learner's lab is untouched
+
+
 def test_revoking_a_hosted_learner_ends_their_session_and_cluster_credential(hosted):
     from kubetui.api.errors import Unauthorized
     from kubetui.client.http import HTTPClient
