@@ -71,7 +71,7 @@ class APILoadBalancer:
     host: str = "127.0.0.1"
     port: int = 0
     interval: float = 0.25
-    timeout: float = 1.0
+    timeout: float = 2.0
     _server: asyncio.base_events.Server | None = None
     _checker: asyncio.Task[None] | None = None
     _cursor: int = -1
@@ -145,9 +145,14 @@ class APILoadBalancer:
         tried: set[str] = set()
         try:
             while True:
-                b, self._cursor = choose([x for x in self.backends if x.address not in tried], self._cursor)
+                left = [x for x in self.backends if x.address not in tried]
+                b, self._cursor = choose(left, self._cursor)
+                if b is None and left:
+                    # every check failed lately (or none ran yet): rather than refuse, try each API
+                    # server anyway; one that is really gone refuses the connect, and the next is tried
+                    b = left[0]
                 if b is None:
-                    writer.close()  # no API server is ready: the client sees a refused/closed connection
+                    writer.close()  # no API server accepts a connection: the client sees it closed
                     return
                 tried.add(b.address)
                 try:
