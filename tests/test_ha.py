@@ -117,3 +117,49 @@ def test_three_control_planes_survive_a_killed_leader(ha_cluster: Path) -> None:
     assert r.returncode == 0, r.stderr
     _wait("2 available replicas", lambda: _kubectl(kubeconfig, "get", "deploy", "web", "-o",
                                                    "jsonpath={.status.availableReplicas}").stdout == "2")
+
+
+@pytest.mark.etcd
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_control_plane_faults_are_seeded_and_reversible(ha_cluster: Path) -> None:
+    """leader-kill, etcd-member-kill and control-plane-node-kill, each reverted (runs after the kill test:
+    one control-plane process may already be down, as a teacher may find a cluster)."""
+    import asyncio
+
+    from kubetui.cluster.ha import etcd_pid, member_alive
+    from kubetui.faults import context_for_state_dir, inject, revert
+
+    kubeconfig = ha_cluster / "kubeconfig"
+
+    def alive() -> set[str]:
+        return {n for n, r in read_members(ha_cluster).items() if member_alive(r, n)}
+
+    async def go() -> None:
+        ctx = context_for_state_dir(ha_cluster)
+        try:
+            holder = _wait("a scheduler leader", lambda: _holders(kubeconfig).get("kube-scheduler"))
+            rec = await inject(ctx, "leader-kill", target="scheduler", seed=3)
+            assert rec.data["node"] == _node_of(holder) and rec.data["node"] not in alive()
+            _wait("the scheduler Lease moved", lambda: _node_of(_holders(kubeconfig).get("kube-scheduler", ""))
+                  not in ("", rec.data["node"]))
+            await revert(ctx, rec.id)
+            assert rec.data["node"] in alive(), "reverting starts the control-plane process again"
+
+            one = await inject(ctx, "etcd-member-kill", seed=7)
+            assert etcd_pid(ha_cluster, one.target) is None
+            r = _kubectl(kubeconfig, "create", "configmap", "quorum-2-of-3", "--from-literal=a=b")
+            assert r.returncode == 0, f"two of three members keep quorum: writes succeed: {r.stderr}"
+            await revert(ctx, one.id)
+            assert etcd_pid(ha_cluster, one.target) is not None
+
+            node = sorted(alive())[0]
+            down = await inject(ctx, "control-plane-node-kill", target=node, seed=1)
+            assert node not in alive() and etcd_pid(ha_cluster, node) is None
+            r = _kubectl(kubeconfig, "get", "configmap", "quorum-2-of-3")
+            assert r.returncode == 0, r.stderr
+            await revert(ctx, down.id)
+            assert node in alive() and etcd_pid(ha_cluster, node) is not None
+        finally:
+            await ctx.client.close()
+
+    asyncio.run(go())

@@ -42,7 +42,7 @@ from kubetui.cluster.apilb import APILoadBalancer, Backend
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
-from kubetui.store.etcdserver import EtcdServer
+from kubetui.store.etcdserver import EtcdServer, EtcdTLS
 
 log = logging.getLogger(__name__)
 
@@ -174,34 +174,9 @@ class HAControlPlane:
                                                       for m in self.etcd_members}}
         (self.state_dir / ETCD_ENDPOINT_FILE).write_text(json.dumps(doc, indent=2))
 
-    async def start_member(self, node: str, timeout: float = 120.0) -> None:
+    async def start_member(self, node: str) -> None:
         """Start one control-plane process and wait until its API server is ready."""
-        rec = member_file(self.state_dir, node)
-        rec.unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "kubetui.cluster.member", "--state-dir", str(self.state_dir),
-                "--node", node, "--etcd-servers", self.etcd_servers]
-        for h in self.extra_hosts:
-            argv += ["--extra-host", h]
-        logf = open(self.state_dir / MEMBERS_DIR / f"{node}.log", "ab")
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        finally:
-            logf.close()
-        self.procs[node] = proc
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"control plane {node} exited with {proc.returncode}; see "
-                                   f"{self.state_dir / MEMBERS_DIR / (node + '.log')}")
-            try:
-                if json.loads(rec.read_text()).get("phase") == "ready":
-                    return
-            except (OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"control plane {node} not ready within {timeout:.0f}s")
-            await asyncio.sleep(0.1)
+        self.procs[node] = await spawn_member(self.state_dir, node, self.etcd_servers, self.extra_hosts)
 
     def node_config(self, name: str, api_host: str) -> NodeConfig:
         assert self.authenticator is not None and self.apiserver is not None
@@ -222,9 +197,15 @@ class HAControlPlane:
             except subprocess.TimeoutExpired:
                 log.warning("control plane %s did not stop in 30s: killing it", node)
                 proc.kill()
+        # members restarted by a fault's revert are no children of this process: stop them by their records
+        for node, rec in read_members(self.state_dir).items():
+            if rec.get("phase") != "stopped" and member_alive(rec, node):
+                kill_pid(int(rec["pid"]), signal.SIGTERM)
         if self.lb is not None:
             await self.lb.stop()
         await asyncio.gather(*(asyncio.to_thread(m.stop) for m in self.etcd_members))
+        for m in self.etcd_members:
+            await asyncio.to_thread(m._stop_stale)  # one a fault's revert restarted (its pid file)
         (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)
 
 
@@ -235,3 +216,72 @@ def kill_pid(pid: int, sig: int = signal.SIGKILL) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def member_alive(rec: dict[str, Any], node: str) -> bool:
+    """Whether the recorded control-plane process still runs (and is that member, not a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{int(rec['pid'])}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{int(rec['pid'])}/stat").read_text()
+    except (OSError, ValueError, KeyError):
+        return False
+    return node.encode() in cmdline and stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def spawn_member(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...] = (), *,
+                       port: int = 0, timeout: float = 120.0) -> subprocess.Popen:
+    """Start the control-plane process of ``node`` (detached) and wait until its API server is ready."""
+    rec = member_file(state_dir, node)
+    rec.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "kubetui.cluster.member", "--state-dir", str(state_dir),
+            "--node", node, "--etcd-servers", etcd_servers]
+    if port:
+        argv += ["--port", str(port)]
+    for h in extra_hosts:
+        argv += ["--extra-host", h]
+    with open(state_dir / MEMBERS_DIR / f"{node}.log", "ab") as logf:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"control plane {node} exited with {proc.returncode}; see "
+                               f"{state_dir / MEMBERS_DIR / (node + '.log')}")
+        try:
+            if json.loads(rec.read_text()).get("phase") == "ready":
+                return proc
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"control plane {node} not ready within {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+def etcd_member(state_dir: Path, node: str) -> EtcdServer:
+    """The etcd member of control-plane ``node`` as it was created (ports, data dir, peers, certificates)."""
+    ports = json.loads((state_dir / MEMBERS_DIR / ETCD_PORTS_FILE).read_text())
+    pki = state_dir / "pki"  # the certificates the cluster issued (kubeadm's names): read, never reissued here
+    tls = EtcdTLS(ca=pki / "ca.crt", cert=pki / "etcd" / "server.crt", key=pki / "etcd" / "server.key",
+                  client_cert=pki / "apiserver-etcd-client.crt", client_key=pki / "apiserver-etcd-client.key")
+    members = []
+    for name, (client_port, peer_port) in ports.items():
+        d = state_dir / MEMBERS_DIR / name
+        members.append(EtcdServer(d / "etcd", client_port, peer_port, d / "etcd.log", name=name, tls=tls,
+                                  pid_path=d / "etcd.pid", initial_cluster="-"))
+    for m in members:
+        m.initial_cluster = initial_cluster(members)
+    return next(m for m in members if m.name == node)
+
+
+def etcd_pid(state_dir: Path, node: str) -> int | None:
+    """The running etcd member's pid on ``node`` (its pid file, checked against /proc), else None."""
+    d = state_dir / MEMBERS_DIR / node
+    try:
+        pid = int((d / "etcd.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    if str(d / "etcd").encode() not in cmdline or stat.rpartition(")")[2].split()[0] == "Z":
+        return None
+    return pid

@@ -34,11 +34,11 @@ def _write(path: Path, doc: dict) -> None:
     os.replace(tmp, path)
 
 
-async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...]) -> int:
+async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...], port: int = 0) -> int:
     settings = ClusterSettings.load(state_dir)
     if settings is None:
         raise SystemExit(f"no cluster.json in {state_dir}")
-    settings.api_port = free_port()
+    settings.api_port = port or free_port()  # a restarted member keeps its port: the load balancer's backend
     cp = ControlPlane(settings, state_dir, extra_hosts=extra_hosts, etcd_servers=etcd_servers, node_name=node,
                       kubeconfig_file=state_dir / MEMBERS_DIR / f"{node}.kubeconfig")
     stop = asyncio.Event()
@@ -65,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--node", required=True)
     p.add_argument("--etcd-servers", required=True)
     p.add_argument("--extra-host", action="append", default=[])
+    p.add_argument("--port", type=int, default=0, help="the API server's port (default: a free one)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host)))
+    return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host), a.port))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,153 @@
+"""Faults of a cluster with several control-plane nodes (``kubetui up --control-planes N --store etcd``).
+
+What a teacher does to a kubeadm HA cluster: power off a control-plane node,
+kill one etcd member, kill the process of the scheduler's or controller
+manager's leader. Each acts from outside through the cluster's state
+directory (``<state>/control-planes/``: each control-plane process's record,
+each etcd member's pid file) and is undone by starting what was killed again,
+on its old ports and data (``cluster/ha.py``).
+
+In kubetui one control-plane process holds a node's API server, scheduler and
+controller manager, so ``leader-kill`` takes that node's API server down too
+(as killing the node's kubelet-less static pods all at once would); the etcd
+member of that node keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+from kubetui.api import errors
+from kubetui.cluster.ha import (ETCD_PORTS_FILE, MEMBERS_DIR, etcd_member, etcd_pid, kill_pid, member_alive,
+                                read_members, spawn_member)
+from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
+
+LEASES = {"scheduler": "kube-scheduler", "controller-manager": "kube-controller-manager"}
+
+
+def _require_ha(ctx: FaultContext, name: str) -> None:
+    if not (Path(ctx.state_dir) / MEMBERS_DIR / ETCD_PORTS_FILE).exists():
+        raise FaultError(f"{name}: cluster {ctx.cluster_name!r} has one control plane; start one with "
+                         "`kubetui up --control-planes 3 --store etcd --provider local`")
+
+
+def _etcd_servers(state_dir: Path) -> str:
+    return json.loads((state_dir / "etcd.json").read_text())["endpoint"]
+
+
+async def _restart_member(state_dir: Path, node: str, port: int) -> None:
+    if member_alive(read_members(state_dir).get(node, {}), node):
+        return
+    await spawn_member(state_dir, node, _etcd_servers(state_dir), port=port)
+
+
+async def _restart_etcd(state_dir: Path, node: str) -> None:
+    if etcd_pid(state_dir, node) is None:
+        await asyncio.to_thread(etcd_member(state_dir, node).start, 60)
+
+
+async def _gone(still: Any, what: str) -> None:
+    """SIGKILL is delivered asynchronously: wait (bounded) until the process is gone (or a zombie)."""
+    for _ in range(100):
+        if not still():
+            return
+        await asyncio.sleep(0.05)
+    raise FaultError(f"{what} is still running 5 s after SIGKILL")
+
+
+def _check(name: str, candidates: list[str], target: str | None, what: str) -> list[str]:
+    if target is None:
+        return candidates
+    if target not in candidates:
+        raise FaultError(f"{name}: no running {what} {target!r} (running: {', '.join(candidates) or 'none'})")
+    return [target]
+
+
+class ControlPlaneNodeKill(Fault):
+    name = "control-plane-node-kill"
+    target_kind = "control-plane node"
+    summary = "kill -9 one control-plane node: its API server, scheduler, controller manager and etcd member"
+    reverts = "starts its etcd member and control-plane process again, on their old ports and data"
+
+    async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
+        _require_ha(ctx, self.name)
+        running = [n for n, r in read_members(Path(ctx.state_dir)).items() if member_alive(r, n)]
+        return _check(self.name, running, target, "control-plane node")
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        state = Path(ctx.state_dir)
+        rec = read_members(state)[target]
+        kill_pid(int(rec["pid"]))
+        pid = etcd_pid(state, target)
+        if pid is not None:
+            kill_pid(pid)
+        await _gone(lambda: member_alive(rec, target) or etcd_pid(state, target) is not None, target)
+        return {"port": rec["port"], "pid": rec["pid"], "etcdPid": pid}
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        state = Path(ctx.state_dir)
+        await _restart_etcd(state, record.target)
+        await _restart_member(state, record.target, int(record.data["port"]))
+
+
+class EtcdMemberKill(Fault):
+    name = "etcd-member-kill"
+    target_kind = "etcd member"
+    summary = "kill -9 one etcd member (named after its control-plane node): the others keep quorum"
+    reverts = "starts the member again on its data dir: it catches up from the leader"
+
+    async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
+        _require_ha(ctx, self.name)
+        state = Path(ctx.state_dir)
+        nodes = json.loads((state / MEMBERS_DIR / ETCD_PORTS_FILE).read_text())
+        return _check(self.name, [n for n in nodes if etcd_pid(state, n) is not None], target, "etcd member")
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        pid = etcd_pid(Path(ctx.state_dir), target)
+        if pid is None or not kill_pid(pid):
+            raise FaultError(f"{self.name}: etcd member {target!r} is not running")
+        await _gone(lambda: etcd_pid(Path(ctx.state_dir), target) is not None, f"etcd member {target}")
+        return {"pid": pid}
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        await _restart_etcd(Path(ctx.state_dir), record.target)
+
+
+class LeaderKill(Fault):
+    name = "leader-kill"
+    target_kind = "component"
+    summary = ("kill -9 the control-plane process leading the scheduler or the controller manager "
+               "(target: scheduler|controller-manager): another takes the Lease once it has run out")
+    reverts = "starts that control-plane process again (it stands as a candidate)"
+
+    async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
+        _require_ha(ctx, self.name)
+        if target is not None and target not in LEASES:
+            raise FaultError(f"{self.name}: target is one of {', '.join(LEASES)}, not {target!r}")
+        return [target] if target else sorted(LEASES)
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        state = Path(ctx.state_dir)
+        try:
+            lease = await ctx.client.get("leases", LEASES[target], "kube-system")
+        except errors.NotFound:
+            raise FaultError(f"{self.name}: no Lease kube-system/{LEASES[target]}: nobody leads yet") from None
+        holder = (lease.get("spec") or {}).get("holderIdentity") or ""
+        node = holder.rpartition("_")[0]
+        rec = read_members(state).get(node)
+        if not holder or rec is None or not member_alive(rec, node):
+            raise FaultError(f"{self.name}: the {LEASES[target]} Lease's holder {holder!r} runs nowhere here "
+                             "(its lease may be running out: try again in a few seconds)")
+        kill_pid(int(rec["pid"]), signal.SIGKILL)
+        await _gone(lambda: member_alive(rec, node), f"control plane {node}")
+        return {"node": node, "holder": holder, "port": rec["port"], "pid": rec["pid"]}
+
+    def describe(self, target: str) -> str:
+        return f"{self.name}: the {LEASES.get(target, target)} leader's control-plane process"
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        await _restart_member(Path(ctx.state_dir), record.data["node"], int(record.data["port"]))
