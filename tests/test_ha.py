@@ -166,3 +166,31 @@ def test_control_plane_faults_are_seeded_and_reversible(ha_cluster: Path) -> Non
             await ctx.client.close()
 
     asyncio.run(go())
+
+
+@pytest.mark.etcd
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_quorum_loss_fails_writes_with_etcds_wording_and_recovers(ha_cluster: Path) -> None:
+    import asyncio
+
+    from kubetui.faults import context_for_state_dir, inject, revert
+
+    kubeconfig = ha_cluster / "kubeconfig"
+
+    async def go() -> None:
+        ctx = context_for_state_dir(ha_cluster)
+        try:
+            rec = await inject(ctx, "etcd-quorum-loss", seed=5)
+            assert len(rec.data["killed"]) == 2
+            r = _kubectl(kubeconfig, "create", "configmap", "no-quorum", "--from-literal=a=b")
+            assert r.returncode != 0, "no write commits without a majority"
+            assert ("etcdserver: request timed out" in r.stderr or "context deadline exceeded" in r.stderr), r.stderr
+            assert "etcdserver: etcdserver:" not in r.stderr, r.stderr
+            await revert(ctx, rec.id)
+            _wait("a write after the quorum is back", lambda: _kubectl(
+                kubeconfig, "create", "configmap", "quorum-back", "--from-literal=a=b").returncode == 0 or _kubectl(
+                kubeconfig, "get", "configmap", "quorum-back").returncode == 0, timeout=60)
+        finally:
+            await ctx.client.close()
+
+    asyncio.run(go())

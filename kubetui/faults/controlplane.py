@@ -151,3 +151,32 @@ class LeaderKill(Fault):
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         await _restart_member(Path(ctx.state_dir), record.data["node"], int(record.data["port"]))
+
+
+class EtcdQuorumLoss(Fault):
+    name = "etcd-quorum-loss"
+    target_kind = "etcd member"
+    summary = ("kill -9 all etcd members but one (the target survives): no majority, so no write commits "
+               "(etcdserver: request timed out); API servers still serve reads from their caches")
+    reverts = "starts the killed members again: a leader is elected and writes commit again"
+
+    async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
+        return await EtcdMemberKill().candidates(ctx, target)
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        state = Path(ctx.state_dir)
+        killed = []
+        for node in json.loads((state / MEMBERS_DIR / ETCD_PORTS_FILE).read_text()):
+            pid = etcd_pid(state, node)
+            if node != target and pid is not None and kill_pid(pid):
+                killed.append(node)
+        await _gone(lambda: any(etcd_pid(state, n) is not None for n in killed), "an etcd member")
+        return {"killed": killed}
+
+    def describe(self, target: str) -> str:
+        return f"{self.name}: only etcd member {target} left"
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        state = Path(ctx.state_dir)
+        # started together: each waits for /health, which needs the quorum they restore together
+        await asyncio.gather(*(_restart_etcd(state, n) for n in record.data["killed"]))

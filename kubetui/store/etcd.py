@@ -59,6 +59,17 @@ log = logging.getLogger(__name__)
 _ALL = base64.b64encode(b"\0").decode()  # key "\0" with range_end "\0": every key
 
 
+def etcdserver_error(message: Any) -> str:
+    """etcd's own wording (``etcdserver: request timed out``): the gateway's message already carries the
+    ``etcdserver:`` prefix for etcd's server errors; others (a bare status) get it once.
+
+    >>> etcdserver_error("etcdserver: request timed out"), etcdserver_error(503)
+    ('etcdserver: request timed out', 'etcdserver: 503')
+    """
+    text = str(message)
+    return text if text.startswith("etcdserver: ") else f"etcdserver: {text}"
+
+
 class EtcdUnavailable(StoreError, StatusError):
     """etcd did not answer, or answered with an error (``etcdserver: request timed out``).
 
@@ -349,7 +360,7 @@ class EtcdStore(Store):
             except (aiohttp.ClientError, ValueError) as e:
                 raise EtcdUnavailable(f"etcd at {endpoint}: {e or type(e).__name__}") from e
         if r.status != 200 or "error" in data:
-            raise EtcdUnavailable(f"etcdserver: {data.get('message') or data.get('error') or r.status}")
+            raise EtcdUnavailable(etcdserver_error(data.get('message') or data.get('error') or r.status))
         return data
 
     def _next_endpoint(self) -> None:
@@ -434,7 +445,7 @@ class EtcdStore(Store):
 
     async def _on_watch_message(self, msg: dict[str, Any]) -> None:
         if "error" in msg:
-            raise EtcdUnavailable(f"etcdserver: {msg['error'].get('message', msg['error'])}")
+            raise EtcdUnavailable(etcdserver_error(msg['error'].get('message', msg['error'])))
         res = msg.get("result", {})
         if res.get("created"):
             self._watching = True
