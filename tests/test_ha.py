@@ -102,6 +102,16 @@ def test_three_control_planes_survive_a_killed_leader(ha_cluster: Path) -> None:
     _wait("1 available replica", lambda: _kubectl(kubeconfig, "get", "deploy", "web", "-o",
                                                   "jsonpath={.status.availableReplicas}").stdout == "1")
 
+    # a kubelet on each control-plane node, labelled and tainted by kubeadm's mark-control-plane phase
+    r = _kubectl(kubeconfig, "get", "nodes", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    nodes = {n["metadata"]["name"]: n for n in json.loads(r.stdout)["items"]}
+    for name in members:
+        assert "node-role.kubernetes.io/control-plane" in nodes[name]["metadata"]["labels"]
+        assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in nodes[name]["spec"]["taints"]
+    r = _kubectl(kubeconfig, "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.nodeName}")
+    assert r.stdout and set(r.stdout.split()) <= set(nodes) - set(members), "no pod on a tainted control plane"
+
     # kill -9 the process of the controller manager's leader: a control-plane node failure
     victim = _node_of(holders["kube-controller-manager"])
     os.kill(members[victim]["pid"], signal.SIGKILL)

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MEMBERS_DIR = "control-planes"
 ETCD_PORTS_FILE = "etcd-members.json"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 
 def member_names(cluster: str, n: int) -> list[str]:
@@ -177,6 +178,13 @@ class HAControlPlane:
     async def start_member(self, node: str) -> None:
         """Start one control-plane process and wait until its API server is ready."""
         self.procs[node] = await spawn_member(self.state_dir, node, self.etcd_servers, self.extra_hosts)
+
+    async def mark_control_plane(self, node: str) -> None:
+        """kubeadm's ``mark-control-plane`` phase: the label and taint a kubelet may not set on itself
+        (the NodeRestriction admission plugin forbids node-role labels), patched by the installer."""
+        await self.client.patch("nodes", node, {
+            "metadata": {"labels": {CONTROL_PLANE_LABEL: "", "node.kubernetes.io/exclude-from-external-load-balancers": ""}},
+            "spec": {"taints": [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}]}})
 
     def node_config(self, name: str, api_host: str) -> NodeConfig:
         assert self.authenticator is not None and self.apiserver is not None

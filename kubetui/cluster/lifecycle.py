@@ -90,8 +90,14 @@ class Cluster:
             token = cp.authenticator.token_for("system:kube-proxy", ("system:node-proxier",))
             cp.proxy_metrics = [await self.provider.start_proxy(
                 f"https://{api_host}:{cp.apiserver.port}", token, cp.pki.ca_pem().decode(), names[0])]
-        self.progress("ready", f"waiting for {len(names)} node(s) to report Ready")
-        await wait_nodes_ready(cp.client, names, ready_timeout)
+        control_planes = getattr(cp, "nodes", [])  # several control planes: a kubelet on each, as kubeadm's
+        for name in control_planes:
+            self.progress(name, f"starting {name}'s kubelet: a control-plane node (tainted NoSchedule)")
+            await self.provider.start_node(cp.node_config(name, api_host))
+        self.progress("ready", f"waiting for {len(names) + len(control_planes)} node(s) to report Ready")
+        await wait_nodes_ready(cp.client, names + control_planes, ready_timeout)
+        for name in control_planes:
+            await cp.mark_control_plane(name)
         return cp.kubeconfig_path
 
     def _node_meaning(self) -> str:
