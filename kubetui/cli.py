@@ -49,6 +49,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.images",
     "kubetui.bench.containers",
     "kubetui.bench.classroom",
+    "kubetui.bench.classhosted",
 ]
 
 
