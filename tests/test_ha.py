@@ -168,10 +168,13 @@ def test_control_plane_faults_are_seeded_and_reversible(ha_cluster: Path) -> Non
             node = sorted(alive())[0]
             down = await inject(ctx, "control-plane-node-kill", target=node, seed=1)
             assert node not in alive() and etcd_pid(ha_cluster, node) is None
+            assert down.data["kubelet"] and not (ha_cluster / "nodes" / node / "kubelet.pid").exists(), \
+                "the node's kubelet dies with it"
             r = _kubectl(kubeconfig, "get", "configmap", "quorum-2-of-3")
             assert r.returncode == 0, r.stderr
             await revert(ctx, down.id)
             assert node in alive() and etcd_pid(ha_cluster, node) is not None
+            assert (ha_cluster / "nodes" / node / "kubelet.pid").exists(), "and its kubelet is started again"
         finally:
             await ctx.client.close()
 

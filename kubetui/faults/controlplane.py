@@ -25,6 +25,7 @@ from kubetui.api import errors
 from kubetui.cluster.ha import (ETCD_PORTS_FILE, MEMBERS_DIR, etcd_member, etcd_pid, kill_pid, member_alive,
                                 read_members, spawn_member)
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
+from kubetui.faults.nodes import NodeKill
 
 LEASES = {"scheduler": "kube-scheduler", "controller-manager": "kube-controller-manager"}
 
@@ -70,8 +71,9 @@ def _check(name: str, candidates: list[str], target: str | None, what: str) -> l
 class ControlPlaneNodeKill(Fault):
     name = "control-plane-node-kill"
     target_kind = "control-plane node"
-    summary = "kill -9 one control-plane node: its API server, scheduler, controller manager and etcd member"
-    reverts = "starts its etcd member and control-plane process again, on their old ports and data"
+    summary = ("kill -9 one control-plane node: its API server, scheduler, controller manager, etcd member "
+               "and kubelet")
+    reverts = "starts its etcd member, control-plane process and kubelet again, on their old ports and data"
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
@@ -86,12 +88,18 @@ class ControlPlaneNodeKill(Fault):
         if pid is not None:
             kill_pid(pid)
         await _gone(lambda: member_alive(rec, target) or etcd_pid(state, target) is not None, target)
-        return {"port": rec["port"], "pid": rec["pid"], "etcdPid": pid}
+        # the machine dies with its kubelet (and pods): node-kill's own local path
+        kubelet = (state / "nodes" / target / "kubelet.pid").exists()
+        if kubelet:
+            await NodeKill().inject(ctx, target)
+        return {"port": rec["port"], "pid": rec["pid"], "etcdPid": pid, "kubelet": kubelet}
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         state = Path(ctx.state_dir)
         await _restart_etcd(state, record.target)
         await _restart_member(state, record.target, int(record.data["port"]))
+        if record.data.get("kubelet"):
+            await NodeKill().revert(ctx, record)
 
 
 class EtcdMemberKill(Fault):
