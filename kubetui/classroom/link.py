@@ -231,7 +231,7 @@ def report(event: dict[str, Any]) -> None:
 
     t = threading.Thread(target=send, name="kubetui-class-report", daemon=True)
     t.start()
-    _senders.append(t)
+    _senders[:] = [s for s in _senders if s.is_alive()] + [t]     # a long session keeps only live ones
 
 
 @atexit.register
