@@ -374,7 +374,15 @@ class EtcdStore(Store):
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((revision, fut))
-        await fut
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self._timeout)
+        except asyncio.TimeoutError:
+            # etcd acknowledged the write, so it is durable; the watch that feeds the mirror is
+            # down (etcd died right after, say). Answer rather than hang: the mirror relists when
+            # the watch comes back, and until then a read may not show this write yet.
+            self._waiters = [(r, f) for r, f in self._waiters if f is not fut]
+            log.warning("etcd store: revision %s acknowledged but not yet seen by the watch after %ss",
+                        revision, self._timeout)
 
     def _wake(self) -> None:
         if not self._waiters:
