@@ -23,6 +23,7 @@ import struct
 from typing import Any
 
 from kubetui.api.errors import BadRequest, UnsupportedMediaType
+from kubetui.api.protowire import field_bytes, field_varint  # noqa: F401  (tests and clients build bodies with them)
 
 log = logging.getLogger(__name__)
 
@@ -382,28 +383,6 @@ def decode(body: bytes) -> dict[str, Any]:
 
 
 # -- encoding (tests and clients that want to speak protobuf) -------------------------
-
-def _enc_varint(n: int) -> bytes:
-    if n < 0:
-        n += 1 << 64
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field_bytes(num: int, payload: bytes) -> bytes:
-    return _enc_varint(num << 3 | 2) + _enc_varint(len(payload)) + payload
-
-
-def field_varint(num: int, value: int) -> bytes:
-    return _enc_varint(num << 3) + _enc_varint(value)
-
 
 def envelope(api_version: str, kind: str, raw: bytes) -> bytes:
     type_meta = field_bytes(1, api_version.encode()) + field_bytes(2, kind.encode())

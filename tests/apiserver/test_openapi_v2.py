@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from kubetui.api.openapi import openapi_v3_documents
 from kubetui.api.openapi import v2
+from kubetui.apiserver.protobuf import iter_fields
 
 from tests.apiserver.test_http_support import start_cluster
 
@@ -55,33 +56,8 @@ def test_document_has_every_kind_and_request_bodies_become_body_parameters():
 
 
 def _fields(buf: bytes) -> list[tuple[int, int, object]]:
-    """A minimal protobuf reader: (field, wire type, value) of one message's top level."""
-    out, i = [], 0
-    while i < len(buf):
-        key, i = _read_varint(buf, i)
-        field, wt = key >> 3, key & 7
-        if wt == 0:
-            val, i = _read_varint(buf, i)
-        elif wt == 1:
-            val, i = buf[i:i + 8], i + 8
-        elif wt == 2:
-            n, i = _read_varint(buf, i)
-            val, i = buf[i:i + n], i + n
-        else:
-            raise AssertionError(f"wire type {wt}")
-        out.append((field, wt, val))
-    return out
-
-
-def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return result, i
+    """One message's top-level fields, read with the API server's own protobuf reader."""
+    return list(iter_fields(buf))
 
 
 def test_protobuf_is_gnostics_document():

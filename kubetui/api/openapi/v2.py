@@ -27,6 +27,8 @@ import json
 import struct
 from typing import Any
 
+from kubetui.api.protowire import encode_varint, field_bytes
+
 V3_PREFIX = "#/components/schemas/"
 V2_PREFIX = "#/definitions/"
 # kubectl asks for ``...spec.v2@v1.0+protobuf``; kube-openapi answers with this spelling ('@' is not
@@ -143,21 +145,7 @@ def swagger_document(v3_documents: dict[str, dict[str, Any]], version: str) -> d
 # ---------------------------------------------------------------- protobuf (gnostic openapi_v2)
 # Field numbers from gnostic's OpenAPIv2.proto. Proto3: zero values are left out.
 
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _len(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+_varint, _len = encode_varint, field_bytes
 
 
 def _str(field: int, s: Any) -> bytes:
