@@ -197,7 +197,7 @@ def test_table_rows():
 
 def _pb_field(num: int, payload: bytes | str) -> bytes:
     data = payload.encode() if isinstance(payload, str) else payload
-    return protobuf._enc_varint(num << 3 | 2) + protobuf._enc_varint(len(data)) + data
+    return protobuf.field_bytes(num, data)
 
 
 def test_protobuf_ingress_inlines_the_rule_value():
