@@ -24,9 +24,10 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kubetui.apiserver.rbac import Attributes  # what the policy looks at, as the authorizer
 
 log = logging.getLogger(__name__)
 
@@ -104,23 +105,7 @@ def load_policy(path: str | os.PathLike[str] | None) -> dict[str, Any]:
         raise PolicyError(f"audit policy {path}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class RequestFacts:
-    """What the policy looks at (upstream ``authorizer.Attributes``)."""
-
-    user: str
-    groups: tuple[str, ...]
-    verb: str
-    namespace: str = ""
-    api_group: str = ""
-    resource: str = ""
-    subresource: str = ""
-    name: str = ""
-    path: str = ""
-    resource_request: bool = True
-
-
-def _resource_matches(facts: RequestFacts, groups: list[dict[str, Any]]) -> bool:
+def _resource_matches(facts: Attributes, groups: list[dict[str, Any]]) -> bool:
     full = f"{facts.resource}/{facts.subresource}" if facts.subresource else facts.resource
     for gr in groups:
         if gr.get("group", "") != facts.api_group:
@@ -140,11 +125,11 @@ def _url_matches(path: str, patterns: list[str]) -> bool:
     return any(p == "*" or p == path or (p.endswith("*") and path.startswith(p[:-1])) for p in patterns)
 
 
-def rule_matches(rule: dict[str, Any], facts: RequestFacts) -> bool:
+def rule_matches(rule: dict[str, Any], facts: Attributes) -> bool:
     """Upstream ``policyRuleEvaluator.ruleMatches``."""
-    if rule.get("users") and facts.user not in rule["users"]:
+    if rule.get("users") and facts.user.name not in rule["users"]:
         return False
-    if rule.get("userGroups") and not set(rule["userGroups"]) & set(facts.groups):
+    if rule.get("userGroups") and not set(rule["userGroups"]) & set(facts.user.groups):
         return False
     if rule.get("verbs") and facts.verb not in rule["verbs"]:
         return False
@@ -161,7 +146,7 @@ def rule_matches(rule: dict[str, Any], facts: RequestFacts) -> bool:
     return True
 
 
-def level_for(policy: dict[str, Any], facts: RequestFacts) -> tuple[str, frozenset[str]]:
+def level_for(policy: dict[str, Any], facts: Attributes) -> tuple[str, frozenset[str]]:
     """The level and the stages to omit for one request: the first matching rule's, else None."""
     for rule in policy.get("rules") or ():
         if rule_matches(rule, facts):
@@ -173,13 +158,13 @@ def rfc3339_micro(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
 
-def build_event(*, level: str, stage: str, audit_id: str, facts: RequestFacts, request_uri: str,
+def build_event(*, level: str, stage: str, audit_id: str, facts: Attributes, request_uri: str,
                 api_version: str, source_ip: str, user_agent: str, received: float, now: float,
                 code: int | None = None, status: dict[str, Any] | None = None, decision: str = "allow",
                 impersonated: tuple[str, tuple[str, ...]] | None = None, authenticated: tuple[str, tuple[str, ...]]
                 | None = None, request_object: Any = None, response_object: Any = None) -> dict[str, Any]:
     """One ``audit.k8s.io/v1`` Event, field for field as kube-apiserver's log backend writes it."""
-    user_name, user_groups = authenticated or (facts.user, facts.groups)
+    user_name, user_groups = authenticated or (facts.user.name, tuple(facts.user.groups))
     ev: dict[str, Any] = {
         "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level, "auditID": audit_id, "stage": stage,
         "requestURI": request_uri, "verb": facts.verb,
@@ -235,10 +220,10 @@ class AuditLog:
         self.max_backups = max_backups
         self._buf: list[str] = []
         self._flush_handle: Any = None
-        self._levels: dict[RequestFacts, tuple[str, frozenset[str]]] = {}
+        self._levels: dict[Attributes, tuple[str, frozenset[str]]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def level(self, facts: RequestFacts) -> tuple[str, frozenset[str]]:
+    def level(self, facts: Attributes) -> tuple[str, frozenset[str]]:
         # the same kinds of request repeat (a controller's updates, a bench's creates): remember the answer
         found = self._levels.get(facts)
         if found is None:

@@ -17,16 +17,11 @@ from aiohttp import web
 
 from kubetui.api.errors import StatusError
 from kubetui.apiserver import protobuf, rbac
-from kubetui.apiserver.audit import AuditLog, RawJSON, RequestFacts, build_event, new_audit_id
+from kubetui.apiserver.audit import AuditLog, RawJSON, build_event, new_audit_id
 from kubetui.apiserver.handlers import REQUEST_BODY, media_type
 
 _WRITES = ("create", "update", "patch")
 _STREAMS = ("exec", "attach", "portforward", "proxy")  # upgraded connections: no body to record
-
-
-def facts_of(attrs: rbac.Attributes) -> RequestFacts:
-    return RequestFacts(attrs.user.name, tuple(attrs.user.groups), attrs.verb, attrs.namespace, attrs.api_group,
-                        attrs.resource, attrs.subresource, attrs.name, attrs.path, attrs.resource_request)
 
 
 def _api_version(path: str) -> str:
@@ -80,7 +75,7 @@ async def audited(audit: AuditLog, request: web.Request, attrs: rbac.Attributes,
                   now: Callable[[], float], authorize: Callable[[], None],
                   handler: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Authorize and serve ``request``, recording it as the policy says."""
-    facts = facts_of(attrs)
+    facts = attrs
     level, omit = audit.level(facts)
     if level == "None":
         authorize()

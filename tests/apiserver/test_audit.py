@@ -7,8 +7,10 @@ import json
 import pytest
 import pytest_asyncio
 
-from kubetui.apiserver.audit import (DEFAULT_POLICY, AuditLog, PolicyError, RequestFacts, build_event, event_matches,
+from kubetui.apiserver.audit import (DEFAULT_POLICY, AuditLog, PolicyError, build_event, event_matches,
                                      event_row, level_for, load_policy, validate_policy)
+
+from kubetui.apiserver import rbac
 
 from tests.apiserver.test_http_support import start_cluster
 
@@ -26,7 +28,8 @@ POLICY = validate_policy({
 
 
 def facts(verb="get", *, user="alice", groups=(), ns="", group="", resource="", sub="", name="", path=""):
-    return RequestFacts(user, tuple(groups), verb, ns, group, resource, sub, name, path, resource_request=not path)
+    return rbac.Attributes(rbac.Subject(user, tuple(groups)), verb, ns, group, resource, sub, name, path,
+                           resource_request=not path)
 
 
 @pytest.mark.parametrize("f,level", [
