@@ -239,12 +239,17 @@ class WatchBridge:
                 sub.pending.setdefault(resource, {})
         self._schedule_flush()
 
+    def scope_note(self, resource: str) -> str:
+        """``namespace team only (…)`` when RBAC kept ``resource`` to one namespace, else ""."""
+        scope = self.scopes.get(resource)
+        return f"namespace {scope} only (you may not list {resource} in all namespaces)" if scope else ""
+
     def status_notes(self, *resources: str) -> list[str]:
         """What a view of ``resources`` should say about what it cannot show (RBAC)."""
         notes = []
         for r in resources:
             if r in self.scopes:
-                notes.append(f"{r}: namespace {self.scopes[r]} only (you may not list {r} in all namespaces)")
+                notes.append(f"{r}: {self.scope_note(r)}")
             elif self.errors.get(r, "").startswith("forbidden"):
                 notes.append(f"{r}: forbidden")
         return notes

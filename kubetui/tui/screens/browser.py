@@ -166,8 +166,7 @@ class BrowserScreen(ObjectActions, MainScreen):
             f" · namespace: {self.app.namespace or 'all'} · sort: {self.table.sort_column}"
             f"{' (desc)' if self.table.sort_reverse else ''}" + (f" · {err}" if err and err.startswith("forbidden")
                                                                  else f" · error: {err}" if err else "")
-            + "".join(f" · {note}" for note in self.app.bridge.status_notes(self.resource) if self.resource
-                      in self.app.bridge.scopes))
+            + (f" · {note}" if (note := self.app.bridge.scope_note(self.resource)) else ""))
 
     @on(ObjectsChanged)
     def _changed(self, message: ObjectsChanged) -> None:
