@@ -76,6 +76,7 @@ class APILoadBalancer:
     _checker: asyncio.Task[None] | None = None
     _cursor: int = -1
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _ssl: ssl.SSLContext | None = None
 
     async def start(self) -> None:
         # The first round sets each backend's state outright (HAProxy's servers start from their first
@@ -101,11 +102,17 @@ class APILoadBalancer:
         return f"https://{self.host}:{self.port}"
 
     # -- health ------------------------------------------------------------------------------
+    def _check_context(self) -> ssl.SSLContext:
+        """One TLS context for every check (loading the CA each time, four times a second, was waste)."""
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context(cadata=self.ca_pem)
+            self._ssl.check_hostname = False  # the serving certificate names the LB's address, not each backend's
+        return self._ssl
+
     async def _readyz(self, b: Backend) -> bool:
-        ctx = ssl.create_default_context(cadata=self.ca_pem)
-        ctx.check_hostname = False  # the serving certificate names the LB's address, not each backend's
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(b.host, b.port, ssl=ctx), self.timeout)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(b.host, b.port, ssl=self._check_context()), self.timeout)
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             b.last_error = str(exc) or type(exc).__name__
             return False
