@@ -64,6 +64,29 @@ async def test_a_ready_backend_serves_as_soon_as_the_balancer_starts(two_servers
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_the_stats_page_says_which_api_server_took_the_latest_connections(two_servers):
+    """HAProxy's stats page, as the control-plane view reads it: per backend its health and connections, and
+    which backend each of the latest connections went to (round robin: both, alternately)."""
+    import asyncio
+    import json
+    c, second, lb = two_servers
+    kcfg = str(c.state_dir / "lb.kubeconfig")
+    before = len(lb.recent)
+    for _ in range(2):
+        rc, out, err = await c.kubectl(f"--kubeconfig={kcfg}", "get", "namespaces")
+        assert rc == 0, err
+    reader, writer = await asyncio.open_connection("127.0.0.1", lb.stats_port)
+    writer.write(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200")
+    stats = json.loads(body)
+    assert [b["address"] for b in stats["backends"]] == [b.address for b in lb.backends]
+    assert all(b["healthy"] for b in stats["backends"]) and all("served" in b for b in stats["backends"])
+    assert len(stats["recent"]) >= min(before + 2, 50) and set(stats["recent"]) == {b.address for b in lb.backends}
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_kubectl_through_the_balancer_survives_losing_one_api_server(two_servers):
     import asyncio
     c, second, lb = two_servers

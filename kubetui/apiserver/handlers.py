@@ -304,8 +304,20 @@ class RestHandlers:
         raise MethodNotAllowed("the server does not allow this method on the requested resource")
 
     # -- reads --------------------------------------------------------------
+    async def consistent_read(self, query: Any) -> None:
+        """A GET or LIST without ``resourceVersion`` wants the latest state: kube-apiserver reads it from
+        etcd (a GET) or checks the watch cache against etcd's current revision first (a LIST, KEP-2340),
+        so it needs etcd's quorum. ``resourceVersion=0`` means "any state you have": served from the
+        cache even while etcd has no leader. The embedded store is always current (no such method)."""
+        if query.get("resourceVersion") or query.get("continue"):
+            return
+        read = getattr(self.registry.store, "consistent_read", None)
+        if read is not None:
+            await read()
+
     async def get(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
+        await self.consistent_read(q)
         get_stored = getattr(self.registry, "get_stored", None)
         if (info.subresource is None and get_stored is not None and not encoding.wants_pretty(request)
                 and not tables.wants_table(request.headers.get("Accept"))):
@@ -323,6 +335,7 @@ class RestHandlers:
 
     async def list(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
+        await self.consistent_read(q)
         lst = await call(self.registry.list, info.resource, info.namespace,
                          label_selector=q.get("labelSelector") or None,
                          field_selector=q.get("fieldSelector") or None,

@@ -15,7 +15,10 @@ and ``kubectl get --raw`` read them the same way:
   control-plane boxes), the store's keys with their revisions (the store view),
   the reconcile log (``reconciles``: every controller sync and scheduling
   cycle, see ``kubetui.client.reconciles``) and the time dial (``timedial``:
-  pause, step and slow down the control plane, see ``kubetui.timedial``).
+  pause, step and slow down the control plane, see ``kubetui.timedial``), and the
+  control plane as a whole (``controlplanestatus``: control-plane nodes, etcd
+  members with raft leader, term and index, API servers behind the load
+  balancer, leader-election Lease holders; ``kubetui.cluster.cpstatus``).
 
 The fetchers below take any client with ``request(method, path)`` (``HTTPClient``).
 """
@@ -41,6 +44,11 @@ CONTROLPLANE_GROUP = "controlplane.kubetui.dev"
 CONTROLPLANE_VERSION = f"{CONTROLPLANE_GROUP}/v1alpha1"
 ACTIVITY_PATH = f"/apis/{CONTROLPLANE_VERSION}/activity"
 STORE_KEYS_PATH = f"/apis/{CONTROLPLANE_VERSION}/storekeys"
+#: the control-plane view: nodes, etcd members, API servers, Lease holders (``control_plane_status_object``)
+CONTROLPLANE_STATUS_PATH = f"/apis/{CONTROLPLANE_VERSION}/controlplanestatus"
+CONTROLPLANE_STATUS_KIND = "ControlPlaneStatus"
+#: the leader-election Leases in kube-system the view shows (kube-scheduler's and kube-controller-manager's)
+LEADER_LEASES = ("kube-scheduler", "kube-controller-manager")
 #: the time dial: GET its state; POST .../pause, .../resume, .../step, .../speed to turn it
 TIMEDIAL_PATH = f"/apis/{CONTROLPLANE_VERSION}/timedial"
 TIMEDIAL_KIND = "TimeDial"
@@ -200,3 +208,35 @@ async def turn_time_dial(client: Any, action: str, body: dict[str, Any] | None =
     if action not in TIMEDIAL_ACTIONS:
         raise ValueError(f"unknown time dial action {action!r}: one of {', '.join(TIMEDIAL_ACTIONS)}")
     return await client.request("POST", f"{TIMEDIAL_PATH}/{action}", body=body or {})
+
+
+def control_plane_status_object(*, served_by: str, topology: str, nodes: list[dict[str, Any]],
+                                store: dict[str, Any], etcd: dict[str, Any] | None,
+                                api_servers: list[dict[str, Any]], recent: list[str],
+                                leases: list[dict[str, Any]], errors: list[str]) -> dict[str, Any]:
+    """``GET .../controlplanestatus``:
+
+    - ``servedBy``: the control-plane node whose API server answered this request;
+    - ``topology``: ``stacked-etcd`` (kubeadm's HA layout: each control-plane node runs an etcd member)
+      or ``single`` (one control plane in one process);
+    - ``nodes``: per control-plane node ``name``, ``process`` (Running, Starting, Down), ``apiServer``
+      (address), ``apiServerReady`` (its /readyz as the load balancer last saw it), ``etcdMember``,
+      ``etcdHealthy``, ``etcdLeader``, ``leads`` (the Leases it holds);
+    - ``store``: ``backend`` (etcd or tinydb) and ``revision``;
+    - ``etcd``: ``kubetui.store.etcdstatus.summarize``'s answer (members with ``isLeader``, ``raftTerm``,
+      ``raftIndex``, ``dbSize``, ``healthy``, ``errors``; ``leader``, ``quorum``, ``hasQuorum``), or None;
+    - ``apiServers``: per API server ``node``, ``address``, ``healthy``, ``connections`` (open), ``served``
+      (connections taken since the start); ``recentRequests``: the node each of the load balancer's latest
+      connections went to, newest last;
+    - ``leases``: ``name``, ``holderIdentity``, ``holderNode``, ``renewTime``, ``acquireTime``,
+      ``leaseDurationSeconds``, ``leaseTransitions``;
+    - ``errors``: what could not be read (an etcd that does not answer, a load balancer gone).
+    """
+    return {"apiVersion": CONTROLPLANE_VERSION, "kind": CONTROLPLANE_STATUS_KIND, "metadata": {},
+            "servedBy": served_by, "topology": topology, "nodes": nodes, "store": store, "etcd": etcd,
+            "apiServers": api_servers, "recentRequests": recent, "leases": leases, "errors": errors}
+
+
+async def control_plane_status(client: Any) -> dict[str, Any]:
+    """The control plane as a whole (``control_plane_status_object``)."""
+    return await client.request("GET", CONTROLPLANE_STATUS_PATH)

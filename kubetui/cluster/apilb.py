@@ -17,13 +17,17 @@ server and the checker are thin asyncio loops.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Sequence
 
 log = logging.getLogger(__name__)
 
+#: how many of the latest connections ``stats()`` lists, newest last (which API server served them)
+RECENT = 50
 RISE, FALL = 2, 2  # HAProxy's defaults: 2 good checks bring a backend in, 2 bad ones take it out (kubeadm's example)
 
 
@@ -77,6 +81,30 @@ class APILoadBalancer:
     _cursor: int = -1
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _ssl: ssl.SSLContext | None = None
+    #: the backend (address) each of the latest connections went to, newest last
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT))
+    #: HAProxy's stats page: plain HTTP on 127.0.0.1 (``GET /stats``, JSON), started with the balancer
+    stats_port: int = 0
+    _stats_server: asyncio.base_events.Server | None = None
+
+    def stats(self) -> dict:
+        """Per backend: health, open and total connections, last check error; and where the latest went."""
+        return {"backends": [{"address": b.address, "healthy": b.healthy, "connections": b.connections,
+                              "served": b.served, "lastError": b.last_error} for b in self.backends],
+                "recent": list(self.recent)}
+
+    async def _serve_stats(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), self.timeout)
+            ok = line.split(b" ")[1:2] == [b"/stats"]
+            body = json.dumps(self.stats() if ok else {"error": "not found"}).encode()
+            writer.write(b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                         b"Connection: close\r\n\r\n" % (b"200 OK" if ok else b"404 Not Found", len(body)) + body)
+            await writer.drain()
+        except (OSError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
 
     async def start(self) -> None:
         # The first round sets each backend's state outright (HAProxy's servers start from their first
@@ -86,14 +114,17 @@ class APILoadBalancer:
             b.healthy, b.streak = ok, 0
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._stats_server = await asyncio.start_server(self._serve_stats, "127.0.0.1", self.stats_port)
+        self.stats_port = self._stats_server.sockets[0].getsockname()[1]
         self._checker = asyncio.get_running_loop().create_task(self._check_loop())
 
     async def stop(self) -> None:
         if self._checker is not None:
             self._checker.cancel()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in (self._server, self._stats_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
         for t in list(self._tasks):
             t.cancel()
 
@@ -168,6 +199,7 @@ class APILoadBalancer:
                     continue  # the next healthy backend, before the client has sent a byte
                 b.connections += 1
                 b.served += 1
+                self.recent.append(b.address)
                 try:
                     await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
                 finally:

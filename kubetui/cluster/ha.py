@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MEMBERS_DIR = "control-planes"
 ETCD_PORTS_FILE = "etcd-members.json"
+#: ``<state>/control-planes/apilb.json``: the API load balancer's URL and its stats address (host:port)
+APILB_FILE = "apilb.json"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 
@@ -70,7 +72,7 @@ def read_members(state_dir: Path) -> dict[str, dict[str, Any]]:
     """Every control-plane process's record (for faults and tests): node name -> its JSON."""
     out = {}
     for p in sorted((state_dir / MEMBERS_DIR).glob("*.json")):
-        if p.name == ETCD_PORTS_FILE:
+        if p.name in (ETCD_PORTS_FILE, APILB_FILE):
             continue
         try:
             out[p.stem] = json.loads(p.read_text())
@@ -136,6 +138,8 @@ class HAControlPlane:
         self.lb = APILoadBalancer([Backend("127.0.0.1", int(read_members(self.state_dir)[n]["port"]))
                                    for n in self.nodes], ca_pem=self.pki.ca_pem().decode(), port=port)
         await self.lb.start()
+        (self.state_dir / MEMBERS_DIR / APILB_FILE).write_text(json.dumps(
+            {"url": self.lb.url, "stats": f"127.0.0.1:{self.lb.stats_port}"}))
         # a backend comes in after RISE good /readyz checks in a row: wait for it, as kubeadm waits for its LB
         for _ in range(200):
             if any(b.healthy for b in self.lb.backends):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kubetui.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from kubetui.apiserver import encoding
 from kubetui.client.reconciles import object_filter
+from kubetui.cluster.cpstatus import control_plane_status
 from kubetui.client.views import (
     CONTROLPLANE_GROUP, DECISIONS_GROUP, NETWORKING_GROUP, NETWORKING_VERSION, RECONCILES_MAX_WAIT, StoreKeyInfo,
     activity_object, reconciles_object, store_keys_object, time_dial_object,
@@ -68,8 +69,8 @@ async def serve_traffic(cp: "ControlPlane", request: Any, parts: list[str]) -> A
     return encoding.response(await traffic(cp, service), pretty=encoding.wants_pretty(request))
 
 async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str]) -> Any:
-    """GET /apis/controlplane.kubetui.dev/v1alpha1/activity, .../storekeys?prefix=/registry/ and
-    .../[namespaces/NS/]reconciles.
+    """GET /apis/controlplane.kubetui.dev/v1alpha1/activity, .../storekeys?prefix=/registry/,
+    .../[namespaces/NS/]reconciles and .../controlplanestatus (``kubetui.cluster.cpstatus``).
 
     What a TUI hosting the control plane used to read from its own memory,
     served to every client: each component's counter (the map's boxes),
@@ -83,6 +84,8 @@ async def serve_controlplane(cp: "ControlPlane", request: Any, parts: list[str])
         raise MethodNotAllowed(f"{request.method} is not supported on {CONTROLPLANE_GROUP}")
     if parts == ["v1alpha1", "activity"]:
         body = activity_object(control_plane_activity(cp))
+    elif parts == ["v1alpha1", "controlplanestatus"]:
+        body = await control_plane_status(cp, _fetch_traffic)
     elif parts == ["v1alpha1", "storekeys"]:
         prefix = request.query.get("prefix", "/registry/")
         body = store_keys_object(int(cp.store.revision), [

@@ -49,6 +49,7 @@ import aiohttp
 
 from kubetui.api.errors import StatusError
 from kubetui.clock import Clock
+from kubetui.store.etcdstatus import cluster_status
 from kubetui.store.errors import KeyExists, KeyNotFound, RevisionMismatch, StoreError, StoreFailed
 from kubetui.store.kv import DELETE, PUT, KeyValue, StoreEvent, encode_value, stamped
 from kubetui.store.store import Store
@@ -144,6 +145,7 @@ class EtcdStore(Store):
         self._probe_error: str | None = None
         self._compacted = 0
         self.member: dict[str, Any] = {}  # the last maintenance status (leader, raft term/index, DB size)
+        self._known_members: list[dict[str, Any]] = []  # the last member list (for when no member answers it)
         self.stats = {"txns": 0, "watch_events": 0, "relists": 0, "compactions": 0}
 
     def __repr__(self) -> str:
@@ -240,6 +242,30 @@ class EtcdStore(Store):
         self._check_open()
         resp = await self._post("/v3/kv/range", {"key": _b64("\0"), "count_only": True, "limit": "1"})
         await self._visible(int(resp["header"]["revision"]))
+
+    async def consistent_read(self) -> None:
+        """Before a read that asked for the latest state (``resourceVersion`` unset): upstream's consistent
+        read from the watch cache (KEP-2340; a GET goes to etcd itself, with the same result). Ask etcd
+        for its current revision with a quorum (linearizable) read, then wait until the mirror has it.
+        Without a quorum etcd cannot answer, and neither can the read: ``etcdserver: request timed out``,
+        while reads with ``resourceVersion=0`` (informers' lists, watches) are still served from the mirror.
+        """
+        await self.checkpoint()
+
+    async def cluster_status(self) -> dict[str, Any]:
+        """``etcdctl member list`` and ``etcdctl endpoint status`` of every member (``etcdstatus.summarize``)."""
+        self._check_open()
+        assert self._session is not None
+        session = self._session
+
+        async def post(endpoint: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+            async with session.post(endpoint + path, json=body, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                data = await r.json(content_type=None)
+            if r.status != 200 or "error" in data:
+                raise EtcdUnavailable(etcdserver_error(data.get("message") or data.get("error") or r.status))
+            return data
+        summary, self._known_members = await cluster_status(post, self.endpoints, self._known_members)
+        return summary
 
     async def bump_revision(self, past: int, key: str = "/kubetui/revision-bump") -> None:
         """Write until the revision is past ``past``, then delete the key (etcdutl's ``--bump-revision``).
