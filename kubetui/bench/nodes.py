@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -258,8 +259,10 @@ def _is_ready(pod: dict) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [])
 
 
-async def _measure_pods(client, args: argparse.Namespace) -> dict[str, Any]:
+async def _measure_pods(client, args: argparse.Namespace, containers: list[str] | None = None) -> dict[str, Any]:
+    from kubetui.bench import podstart
     created: dict[str, float] = {}
+    wall: dict[str, dict[str, float]] = {}     # pod -> {step: epoch seconds}: the breakdown's timelines
     scheduled: dict[str, float] = {}
     running: dict[str, float] = {}
     ready: dict[str, float] = {}
@@ -272,13 +275,16 @@ async def _measure_pods(client, args: argparse.Namespace) -> dict[str, Any]:
             name = pod.get("metadata", {}).get("name")
             if not name:
                 continue
+            marks = wall.setdefault(name, {})
             if pod.get("spec", {}).get("nodeName"):
                 scheduled.setdefault(name, now)
+                marks.setdefault("scheduled", time.time())
                 nodes[name] = pod["spec"]["nodeName"]
             if (pod.get("status") or {}).get("phase") == "Running":
                 running.setdefault(name, now)
             if _is_ready(pod):
                 ready.setdefault(name, now)
+                marks.setdefault("watched", time.time())
                 if len(ready) == args.pods:
                     done.set()
                     return
@@ -290,7 +296,11 @@ async def _measure_pods(client, args: argparse.Namespace) -> dict[str, Any]:
     async def create(i: int) -> None:
         await client.create("pods", bench_pod(i, args.image, command), "default")
         created[f"start-{i:04d}"] = time.perf_counter()
+        wall.setdefault(f"start-{i:04d}", {})["apiCreated"] = time.time()
 
+    containers = containers or []
+    cpu0 = await asyncio.gather(*(asyncio.to_thread(podstart.node_cpu_seconds, c) for c in containers))
+    cp0, wall0 = os.times(), time.time()
     t0 = time.perf_counter()
     await asyncio.gather(*(create(i) for i in range(args.pods)))
     create_seconds = time.perf_counter() - t0
@@ -299,8 +309,18 @@ async def _measure_pods(client, args: argparse.Namespace) -> dict[str, Any]:
         timed_out = False
     except asyncio.TimeoutError:
         timed_out = True
+    cp1 = os.times()
     watcher.cancel()
     await asyncio.gather(watcher, return_exceptions=True)
+    cpu1 = await asyncio.gather(*(asyncio.to_thread(podstart.node_cpu_seconds, c) for c in containers))
+    for c in containers:
+        for key, marks in (await asyncio.to_thread(podstart.node_log_marks, c, wall0 - 1)).items():
+            name = key.split("/", 1)[-1]
+            if name in wall:
+                wall[name].update(marks)
+    cpu = {"nodes": {c.rsplit("-", 2)[-2] + "-" + c.rsplit("-", 1)[-1]: {k: round(b[k] - a[k], 3) for k in a}
+                     for c, a, b in zip(containers, cpu0, cpu1) if a is not None and b is not None},
+           "controlPlane": round((cp1.user + cp1.system) - (cp0.user + cp0.system), 3)}
 
     def latencies(seen: dict[str, float]) -> dict[str, float | None]:
         vals = [seen[n] - created[n] for n in seen if n in created]
@@ -314,7 +334,9 @@ async def _measure_pods(client, args: argparse.Namespace) -> dict[str, Any]:
             "createSeconds": round(create_seconds, 3),
             "allReadySeconds": round(max(ready.values()) - t0, 3) if ready and not timed_out else None,
             "toScheduled": latencies(scheduled), "toRunning": latencies(running), "toReady": latencies(ready),
-            "podsPerNode": dict(sorted(per_node.items()))}
+            "podsPerNode": dict(sorted(per_node.items())),
+            "breakdown": podstart.breakdown(wall), "cpuSeconds": cpu,
+            "loadAverage": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _r(v: float | None) -> float | None:
@@ -329,7 +351,8 @@ async def bench_pods(args: argparse.Namespace) -> dict[str, Any]:
     try:
         cluster, up = await _up(settings, state)
         try:
-            result = await _measure_pods(cluster.control_plane.client, args)
+            result = await _measure_pods(cluster.control_plane.client, args,
+                                         [f"kubetui-{name}-node-{n}" for n in range(1, args.nodes + 1)])
             result["memoryWithPodsMiB"] = await asyncio.to_thread(
                 docker_stats_mib, [f"kubetui-{name}-node-{n}" for n in range(1, args.nodes + 1)])
         finally:
@@ -401,6 +424,9 @@ def print_pods(r: dict[str, Any]) -> None:
                   f"pods per node {r['podsPerNode']}" + ("  TIMED OUT" if r["timedOut"] else ""))
     console.print("memory with the pods running (docker stats): "
                   + ", ".join(f"{k} {v} MiB" for k, v in r["memoryWithPodsMiB"].items()))
+    from kubetui.bench.podstart import print_breakdown
+    print_breakdown(r)
+    console.print(f"load average at the end: {' '.join(str(x) for x in r.get('loadAverage') or [])}")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

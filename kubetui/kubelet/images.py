@@ -233,6 +233,27 @@ def credentials_for(image: str, secrets: list[dict]) -> list[dict]:
     return out
 
 
+async def pull_secrets(objects, pod: dict, container: dict) -> list[dict]:
+    """The registry credentials of the pod's ``imagePullSecrets`` that match the container's image's
+    registry (read through the kubelet's ConfigMap/Secret cache ``objects``)."""
+    refs = pod["spec"].get("imagePullSecrets") or []
+    if not refs:
+        return []
+    from kubetui.agent.apiclient import APIError
+    ns = pod["metadata"].get("namespace", "default")
+    secrets = []
+    for ref in refs:
+        try:
+            s = await objects.get("Secret", ns, ref.get("name", ""))
+        except APIError:
+            s = None
+        if s is None:   # upstream pulls anyway, without that secret's credentials
+            log.info("pod %s/%s: imagePullSecret %s not found", ns, pod["metadata"].get("name"), ref.get("name"))
+            continue
+        secrets.append(s)
+    return credentials_for(container.get("image", ""), secrets)
+
+
 def remote_puller(api, node_name: str) -> Puller:
     """Pull through the control plane (kubetui's images.kubetui.dev API) and report its duration."""
     async def pull(image: str, auth: list, have: str = "") -> tuple[ImageRecord | None, float]:

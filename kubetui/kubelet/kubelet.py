@@ -25,6 +25,7 @@ from kubetui.kubelet.events import EventRecorder
 from kubetui.kubelet.images import ImageManager, NodeImages, remote_puller
 from kubetui.kubelet.network import NodeNetwork, set_sysctls
 from kubetui.kubelet.podworker import PodWorker
+from kubetui.kubelet.startuplatency import PodStartupLatencyTracker
 from kubetui.kubelet.timefmt import rfc3339, rfc3339_micro
 from kubetui.kubelet.volumes import ObjectCache, mounts_under, orphaned_volume_dirs, remove_tree, unmount
 from kubetui.runtime.cri import RuntimeService
@@ -106,6 +107,7 @@ class Kubelet:
             remote_puller(api, config.node_name), self.events, self.clock,
             config.image_backoff_initial, config.image_backoff_max)
         self.workers: dict[str, PodWorker] = {}
+        self.startup = PodStartupLatencyTracker()   # each pod's start, step by step, logged once Ready
         self.pods: Reflector | None = None     # this node's pods, once the node has its podCIDR
         self.node_uid = ""
         self.port = config.port or 0
@@ -405,6 +407,7 @@ class Kubelet:
         if w is not None:
             w.update(pod)
             return
+        self.startup.mark(uid, "seen")
         w = PodWorker(self, pod)
         self.workers[uid] = w
         w.start()
@@ -414,6 +417,7 @@ class Kubelet:
         """A pod's worker ended: forget it and its ServiceAccount tokens (upstream DeleteServiceAccountToken)."""
         self.workers.pop(uid, None)
         self.objects.tokens.forget_pod(uid)
+        self.startup.forget(uid)
 
     def pod_gone(self, pod: dict) -> None:
         w = self.workers.get(pod["metadata"].get("uid", ""))

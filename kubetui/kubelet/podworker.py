@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from kubetui.kubelet import podspec, status as podstatus
 from kubetui.agent.apiclient import APIError, MERGE_PATCH
 from kubetui.kubelet.events import NORMAL, WARNING
+from kubetui.kubelet.images import pull_secrets
 from kubetui.kubelet.podactions import (ContainerState, PodActions, ProbeResults, compute_pod_actions,
                                         container_hash, is_sidecar)
 from kubetui.kubelet.probes import (LIVENESS, PROBE_FIELDS, READINESS, STARTUP, ProbeSettings, ProbeWorker,
@@ -269,6 +270,7 @@ class PodWorker:
             self.wake_at(self.k.clock.time() + self.k.config.backoff_initial)
             return False
         self._volumes_due = self.k.clock.time() + self.k.config.volume_sync_period
+        self.k.startup.mark(self.uid, "sandbox")
         return True
 
     async def _sync_volumes(self) -> bool:
@@ -336,31 +338,13 @@ class PodWorker:
                 f"{meta['name']}_{meta.get('namespace')}({self.uid})", rec.name, rec.init)
         self.wake_at(self.k.clock.time() + left)
 
-    async def _pull_secrets(self, c: dict) -> list[dict]:
-        """The registry credentials of the pod's ``imagePullSecrets`` that match the image's registry."""
-        refs = self.spec.get("imagePullSecrets") or []
-        if not refs:
-            return []
-        from kubetui.kubelet.images import credentials_for
-        ns = self.pod["metadata"].get("namespace", "default")
-        secrets = []
-        for ref in refs:
-            try:
-                s = await self.k.objects.get("Secret", ns, ref.get("name", ""))
-            except APIError:
-                s = None
-            if s is None:   # upstream pulls anyway, without that secret's credentials
-                log.info("pod %s: imagePullSecret %s not found", self.key, ref.get("name"))
-                continue
-            secrets.append(s)
-        return credentials_for(c.get("image", ""), secrets)
-
     async def _start(self, rec: ContainerRecord, c: dict) -> None:
         ev = self.k.events
         image = c.get("image", "")
         now = self.k.clock.time()
         # -- the image: present, pulled through the control plane, or why not (kubelet/images.py) --
-        pulled = await self.k.images.ensure_image_exists(self.pod, c, rec.init, await self._pull_secrets(c))
+        pulled = await self.k.images.ensure_image_exists(self.pod, c, rec.init,
+                                                         await pull_secrets(self.k.objects, self.pod, c))
         if pulled.error:
             ev.pod_event(self.pod, WARNING, "Failed", f"Error: {pulled.error}", rec.name, rec.init)
             rec.waiting = (pulled.error, pulled.message)
@@ -368,6 +352,7 @@ class PodWorker:
             self.wake_at(now + (left or self.k.config.backoff_initial))
             return
         rec.image_id = pulled.image_id
+        self.k.startup.mark(self.uid, "image")
         # -- a new attempt replaces the previous container (kept for --previous logs) --
         attempt = rec.attempt
         if rec.cid is not None:
@@ -398,6 +383,7 @@ class PodWorker:
             return
         rec.cid, rec.attempt, rec.waiting = cid, attempt, None
         rec.spec_hash = container_hash(c)
+        self.k.startup.mark(self.uid, "created")
         ev.pod_event(self.pod, NORMAL, "Created", f"Created container: {rec.name}", rec.name, rec.init)
         try:
             await self.k.runtime.start_container(cid)
@@ -405,6 +391,7 @@ class PodWorker:
             ev.pod_event(self.pod, WARNING, "Failed", f"Error: {e.message}", rec.name, rec.init)
             self.wake()
             return
+        self.k.startup.mark(self.uid, "started")
         ev.pod_event(self.pod, NORMAL, "Started", f"Started container {rec.name}", rec.name, rec.init)
         if not rec.init or is_sidecar(c):
             self._start_probes(rec, c)
@@ -587,11 +574,16 @@ class PodWorker:
         status = self.compute_status(final)
         if status != self.last_status or self._api_disagrees():
             meta = self.pod["metadata"]
+            ready = podstatus.is_ready(status)
+            if ready:
+                self.k.startup.mark(self.uid, "statusSent")
             try:
                 await self.k.api.patch(
                     f"/api/v1/namespaces/{meta.get('namespace', 'default')}/pods/{meta['name']}/status",
                     {"status": status}, MERGE_PATCH)
                 self.last_status = status
+                if ready:
+                    self.k.startup.ready(self.uid, self.key)
             except APIError as e:
                 if not e.not_found:
                     log.warning("status update of pod %s failed: %s", self.key, e)

@@ -180,6 +180,11 @@ def merge_conditions(old: list[dict], new: list[dict], now: str) -> list[dict]:
     return sorted(out, key=lambda c: order.get(c.get("type"), 9))
 
 
+def is_ready(status: dict) -> bool:
+    """The status says the pod is Ready (its ``Ready`` condition is ``True``)."""
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
 def qos_class(spec: dict) -> str:
     """Guaranteed / Burstable / BestEffort (upstream ``pkg/apis/core/helper/qos``)."""
     containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])

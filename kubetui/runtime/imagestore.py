@@ -184,6 +184,14 @@ class ImageStore:
         self.root = Path(root)
         self.base = base
         self.readonly = readonly
+        # What was read from disk, as containerd keeps its metadata in memory: a burst of pod starts
+        # looks an image up several times per container, and re-reading and parsing every config and
+        # layer record each time was most of the kubelet's CPU in a burst. refs.json and
+        # repodigests.json are re-read when their stat changes (`kubetui image load` writes them from
+        # another process); configs and layer sizes are content-addressed, so never change.
+        self._files: dict[str, tuple[tuple, object]] = {}
+        self._configs: dict[str, dict] = {}
+        self._sizes: dict[str, int] = {}
 
     # -- paths -------------------------------------------------------------------------
     def layer_dir(self, diff_id: str) -> Path:
@@ -206,9 +214,24 @@ class ImageStore:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
+    def _json_file(self, name: str, default):
+        """A JSON file of the store's root, parsed again only when its stat says it changed."""
+        path = self.root / name
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return default
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._files.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = json.loads(path.read_bytes())
+        self._files[name] = (key, value)
+        return value
+
     def _refs(self) -> dict[str, str]:
         try:
-            return json.loads((self.root / "refs.json").read_text())
+            return dict(self._json_file("refs.json", {}))
         except FileNotFoundError:
             return {}
         except ValueError as e:
@@ -221,22 +244,31 @@ class ImageStore:
 
     def _repo_digests(self) -> dict[str, list[str]]:
         try:
-            return json.loads((self.root / "repodigests.json").read_text())
-        except (FileNotFoundError, ValueError):
+            return {k: list(v) for k, v in self._json_file("repodigests.json", {}).items()}
+        except (OSError, ValueError, AttributeError):
             return {}
 
     def _layer_size(self, diff_id: str) -> int:
+        size = self._sizes.get(diff_id)
+        if size is not None:
+            return size
         try:
-            return int(json.loads((self.layer_dir(diff_id).with_suffix(".json")).read_text())["size"])
+            size = int(json.loads((self.layer_dir(diff_id).with_suffix(".json")).read_text())["size"])
         except (OSError, ValueError, KeyError):
-            return 0
+            return 0                # not (yet) there: asked again next time
+        self._sizes[diff_id] = size
+        return size
 
     # -- reading -----------------------------------------------------------------------
     def _image(self, image_id: str, refs: list[str]) -> Image | None:
-        try:
-            config = json.loads(self._config_path(image_id).read_bytes())
-        except (OSError, ValueError):
-            return None
+        config = self._configs.get(image_id)
+        if config is None or not self._config_path(image_id).exists():
+            try:
+                config = json.loads(self._config_path(image_id).read_bytes())
+            except (OSError, ValueError):
+                self._configs.pop(image_id, None)
+                return None
+            self._configs[image_id] = config
         diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
         return Image(id=image_id, refs=sorted(refs), layers=diff_ids, config=config,
                      size=sum(self._layer_size(d) for d in diff_ids),

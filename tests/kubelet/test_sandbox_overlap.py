@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from kubetui.agent.apiclient import APIError
 from kubetui.clock import FakeClock
 from kubetui.kubelet.podworker import PodWorker
+from kubetui.kubelet.startuplatency import PodStartupLatencyTracker
 
 POD = {"metadata": {"name": "web", "namespace": "default", "uid": "u-1"},
        "spec": {"serviceAccountName": "default", "containers": [{"name": "c", "image": "busybox"}],
@@ -62,6 +63,7 @@ class Runtime:
 def kubelet(tmp_path):
     events = []
     k = SimpleNamespace(clock=FakeClock(), runtime=Runtime(), objects=Objects(), api=object(), pods_dir=tmp_path,
+                        startup=PodStartupLatencyTracker(),
                         config=SimpleNamespace(backoff_initial=1.0, volume_sync_period=2.0),
                         sandbox_config=lambda pod: SimpleNamespace(name=pod["metadata"]["name"]),
                         allocatable=lambda: {"cpu": 2.0, "memory": 2.0 * 2 ** 30},

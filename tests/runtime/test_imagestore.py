@@ -240,3 +240,37 @@ def test_cli_import_ls_rm(tmp_path):
     bad.write_bytes(b"garbage")
     r = _cli(*root, "import", str(bad))
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: ")
+
+
+def test_a_store_sees_what_another_process_loaded_or_removed(tmp_path):
+    """The kubelet's store keeps what it read in memory (a burst of pod starts looks images up
+    hundreds of times); `kubetui image load` writes the same directory from another process, and
+    the kubelet must see that image (and its removal) at once."""
+    kubelet, loader = ImageStore(tmp_path / "store"), ImageStore(tmp_path / "store")
+    assert kubelet.resolve("app:1") is None
+    arc = docker_save(tmp_path / "img.tar", [BASE], ["app:1"], config=image_config([BASE], Cmd=["/bin/tool"]))
+    loader.import_archive(arc)
+    img = kubelet.resolve("app:1")
+    assert img is not None and img.run_config["Cmd"] == ["/bin/tool"] and img.size > 0
+    assert kubelet.resolve("app:1").refs == ["docker.io/library/app:1"]     # a second look, from memory
+    loader.import_archive(docker_save(tmp_path / "img2.tar", [BASE], ["app:2"],
+                                      config=image_config([BASE], Cmd=["/bin/tool"])))
+    assert kubelet.resolve("app:2") is not None
+    loader.remove("app:1")
+    assert kubelet.resolve("app:1") is None and kubelet.resolve("app:2") is not None
+    loader.remove("app:2")
+    assert kubelet.list() == []
+
+
+def test_an_image_looked_up_again_is_not_read_again(tmp_path, monkeypatch):
+    store = ImageStore(tmp_path / "store")
+    store.import_archive(docker_save(tmp_path / "img.tar", [BASE, TOP], ["app:1"],
+                                     config=image_config([BASE, TOP], Cmd=["/app"])))
+    store.resolve("app:1")
+    reads = []
+    real = Path.read_bytes, Path.read_text
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real[0](self))
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or real[1](self, *a, **k))
+    for _ in range(10):
+        assert store.resolve("app:1").size > 0
+    assert reads == []

@@ -1,0 +1,18 @@
+"""``kubetui bench pods``' breakdown of where each pod's start went (kubetui/bench/podstart.py)."""
+
+from kubetui.bench.podstart import breakdown
+
+
+def test_gaps_are_taken_from_the_previous_step_each_pod_has():
+    rows = breakdown({
+        "a": {"apiCreated": 10.0, "scheduled": 10.1, "seen": 10.2, "sandbox": 10.5, "started": 10.6,
+              "ready": 10.7, "watched": 10.71},
+        # no kubelet line for b (its node's log was lost): its bench-side steps still count
+        "b": {"apiCreated": 10.0, "scheduled": 10.3, "watched": 11.0},
+    })
+    by = {r["step"]: r for r in rows}
+    assert list(by) == ["scheduled", "seen", "sandbox", "started", "ready", "watched"]
+    assert by["sandbox"]["gapP50"] == 0.3 and by["sandbox"]["pods"] == 1
+    assert by["started"]["gapP50"] == 0.1                # from sandbox: a has no image/created marks
+    assert by["watched"]["pods"] == 2 and by["watched"]["sinceCreatedP99"] == 1.0
+    assert sorted([by["watched"]["gapP50"], by["watched"]["gapP99"]]) == [0.01, 0.7]
