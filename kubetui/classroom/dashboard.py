@@ -3,6 +3,9 @@
 The same view as the web page (``page.py``), from the same endpoint: a
 worker thread long-polls ``/class/v1/dashboard?wait=SEQ`` and posts each new
 view as a message; the heatmap is a DataTable, learners x lesson steps.
+The actions post to the teacher's endpoints; what a learner's lab does
+(reset to a step, start a drill) their own kubetui carries out
+(``classroom/channel.py``).
 """
 
 from __future__ import annotations
@@ -30,12 +33,26 @@ def cell_text(cell: dict[str, Any] | None) -> str:
 
 
 class DashboardApp(App[None]):
-    """Keys: ``p`` pause/resume the class, ``m`` message everyone, ``h`` hint the selected learner, ``q`` quit."""
+    """The teacher's dashboard.
+
+    | Key | Action |
+    | :- | :- |
+    | p | pause / resume the class |
+    | m | message everyone |
+    | t | message the selected learner |
+    | h | hint the selected learner |
+    | r | reset the selected learner's lab to a step (``lesson/step``; their current step is offered) |
+    | d | start a drill for everyone (``DRILL [SEED]``) |
+    | q | quit |
+    """
 
     BINDINGS = [
         Binding("p", "pause", "pause/resume"),
         Binding("m", "message('')", "message all"),
+        Binding("t", "tell", "message learner"),
         Binding("h", "hint", "hint learner"),
+        Binding("r", "reset", "reset learner"),
+        Binding("d", "drill", "drill for all"),
         Binding("q", "quit", "quit"),
     ]
     CSS = "#stuck { height: auto; max-height: 12; } Input { dock: bottom; display: none; }"
@@ -104,23 +121,34 @@ class DashboardApp(App[None]):
             for s in v["stuck"][:10]] if v["stuck"] else ["nobody is stuck"]
         self.query_one("#stuck", Static).update("\n".join(lines))
 
-    def _post(self, path: str, body: dict[str, Any]) -> None:
+    def _post(self, path: str, body: dict[str, Any], done: str = "") -> bool:
         try:
-            request(f"{self.url}/class/v1/{path}", method="POST", body=body, token=self.token, ctx=self.ctx)
+            got = request(f"{self.url}/class/v1/{path}", method="POST", body=body, token=self.token, ctx=self.ctx)
         except ClassError as e:
             self.notify(str(e), severity="error")
+            return False
+        if done:
+            seed = got.get("seed") if isinstance(got, dict) and path == "drills" else None
+            self.notify(done + (f" (seed {seed})" if seed is not None else ""))
+        return True
 
     def action_pause(self) -> None:
         self._post("pause", {"paused": not self.view["paused"]})
 
-    def action_message(self, to: str, kind: str = "message") -> None:
+    def action_message(self, to: str, kind: str = "message", value: str = "") -> None:
+        """Open the input line for a ``kind`` (message, hint, reset, drill) to ``to`` ('' = everyone)."""
         self._to, self._kind = to, kind
         box = self.query_one("#say", Input)
-        box.placeholder = f"{kind} to {to or 'everyone'} (Enter sends, Esc cancels)"
+        box.placeholder = {
+            "reset": f"reset {to}'s lab to LESSON/STEP (step number or id; Enter sends, Esc cancels)",
+            "drill": "start a drill for everyone: DRILL [SEED] (Enter sends, Esc cancels)",
+        }.get(kind, f"{kind} to {to or 'everyone'} (Enter sends, Esc cancels)")
+        box.value = value
         box.display = True
         box.focus()
 
-    def action_hint(self) -> None:
+    def selected_learner(self) -> str | None:
+        """The learner whose heatmap row the cursor is on (None: no row, or the medians' row)."""
         table = self.query_one("#heat", DataTable)
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
@@ -128,13 +156,48 @@ class DashboardApp(App[None]):
             key = None
         if not key or key == "_median":
             self.notify("select a learner's row first")
+            return None
+        return str(key)
+
+    def action_hint(self) -> None:
+        if (who := self.selected_learner()) is not None:
+            self.action_message(who, "hint")
+
+    def action_tell(self) -> None:
+        if (who := self.selected_learner()) is not None:
+            self.action_message(who, "message")
+
+    def action_reset(self) -> None:
+        if (who := self.selected_learner()) is None:
             return
-        self.action_message(str(key), "hint")
+        row = next((r for r in self.view["learners"] if r["learner"] == who), {})
+        self.action_message(who, "reset", row.get("current", ""))    # where they are now, to edit
+
+    def action_drill(self) -> None:
+        self.action_message("", "drill")
+
+    def send(self, kind: str, to: str, value: str) -> bool:
+        """Post what the input line says; False (and a notification why) when it does not parse."""
+        if kind == "reset":
+            lesson, _, step = value.strip().partition("/")
+            if not lesson:
+                self.notify("reset to LESSON/STEP, e.g. pods/2 or pods/create", severity="error")
+                return False
+            step_ref: int | str = int(step) if step.isdigit() else (step or 1)
+            return self._post(f"learners/{to}/reset", {"lesson": lesson, "step": step_ref},
+                              f"{to}'s kubetui resets {lesson} to step {step_ref}")
+        if kind == "drill":
+            words = value.split()
+            if not words or (len(words) > 1 and not words[1].isdigit()):
+                self.notify("a drill: DRILL [SEED], e.g. bad-image-tag 42", severity="error")
+                return False
+            body = {"drill": words[0], "seed": int(words[1]) if len(words) > 1 else None}
+            return self._post("drills", body, f"drill {words[0]} started for everyone")
+        return self._post("messages", {"to": to, "kind": kind, "text": value}, f"sent to {to or 'everyone'}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip():
-            self._post("messages", {"to": self._to, "kind": self._kind, "text": event.value})
-            self.notify(f"sent to {self._to or 'everyone'}")
+            self.send(self._kind, self._to, event.value)
         event.input.value = ""
         event.input.display = False
         self.query_one("#heat").focus()

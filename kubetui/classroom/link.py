@@ -188,8 +188,13 @@ class Outbox:
             while pending:
                 chunk = pending[:batch]
                 try:
-                    request(f"{link['url']}/class/v1/events", method="POST", body={"events": chunk},
-                            token=link["token"], ctx=ctx)
+                    got = request(f"{link['url']}/class/v1/events", method="POST", body={"events": chunk},
+                                  token=link["token"], ctx=ctx)
+                    if isinstance(got, dict) and "paused" in got:
+                        # every report's reply says whether the class is paused: the lessons engine
+                        # holds checks on that (inbox.hold_reason) without asking the network itself
+                        from kubetui.classroom.inbox import Inbox
+                        Inbox(self.folder).remember_paused(bool(got["paused"]))
                 except ClassError as e:
                     if e.code not in (400, 413, 422):
                         raise                  # offline, revoked, rate-limited: keep it queued
@@ -238,13 +243,3 @@ def report(event: dict[str, Any]) -> None:
 def _drain() -> None:
     for t in list(_senders):
         t.join(TIMEOUT + 0.5)
-
-
-def inbox(since: int = 0, folder: Path | None = None) -> dict[str, Any]:
-    """Messages and hints the teacher sent to this learner (or to all), and whether the class is paused."""
-    folder = folder or class_dir()
-    link = load_link(folder)
-    if not link:
-        raise ClassError("this machine has not joined a class: kubetui class join URL --code CODE --name NAME")
-    ctx = ssl_context((folder / "ca.crt").read_text())
-    return request(f"{link['url']}/class/v1/inbox?since={since}", token=link["token"], ctx=ctx)

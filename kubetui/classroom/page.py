@@ -18,8 +18,11 @@ DASHBOARD_HTML = """<!doctype html>
 <div><select id="to"><option value="">everyone</option></select>
 <select id="kind"><option>message</option><option>hint</option></select>
 <input id="text" size="50" placeholder="text"><button id="send">send</button>
-<button id="pause">pause class</button>
-<a href="/class/v1/gradebook.csv">gradebook CSV</a> <a href="/class/v1/gradebook.xml">JUnit</a></div>
+<button id="pause">pause class</button></div>
+<div>reset <select id="rwho"></select> to <select id="rstep"></select><button id="reset">reset lab</button>
+ &nbsp; drill for everyone <input id="drill" size="16" placeholder="drill id"><input id="seed" size="6" placeholder="seed">
+ <button id="startdrill">start drill</button> <span id="said"></span></div>
+<div><a href="/class/v1/gradebook.csv">gradebook CSV</a> <a href="/class/v1/gradebook.xml">JUnit</a></div>
 <h3>heatmap (cell: hints used; * solution)</h3><table id="heat"></table>
 <h3>stuck longest</h3><table id="stuck"></table>
 <p id="seq"></p>
@@ -41,6 +44,10 @@ function draw(d){
       d.drills.map(x=>"<td>"+(r.drillScores[x]??"")+"</td>").join("")+"</tr>";
   }
   to.value=chosen;
+  const rwho=document.getElementById("rwho"), rw=rwho.value, rstep=document.getElementById("rstep"), rs=rstep.value;
+  rwho.innerHTML=d.learners.map(r=>"<option>"+esc(r.learner)+"</option>").join("");
+  rstep.innerHTML=d.columns.map(c=>"<option>"+esc(c)+"</option>").join("");
+  if(rw)rwho.value=rw; if(rs)rstep.value=rs;
   document.getElementById("heat").innerHTML=h;
   document.getElementById("stuck").innerHTML="<tr><th>learner</th><th>step</th><th>seconds</th><th>failing check</th></tr>"+
     d.stuck.map(s=>"<tr><td>"+esc(s.learner)+"</td><td>"+esc(s.lesson+"/"+s.step)+"</td><td>"+s.seconds+"</td><td>"+esc(s.failingCheck)+"</td></tr>").join("");
@@ -54,7 +61,24 @@ async function poll(){
     catch(e){await new Promise(f=>setTimeout(f,2000));}
   }
 }
-async function post(path,body){await fetch(path,{method:"POST",headers:{"Content-Type":"application/json"},body:JSON.stringify(body)})}
+async function post(path,body){
+  const r=await fetch(path,{method:"POST",headers:{"Content-Type":"application/json"},body:JSON.stringify(body)});
+  const j=await r.json().catch(()=>({}));
+  document.getElementById("said").textContent=r.ok?"":(j.message||("error "+r.status));
+  return j;
+}
+document.getElementById("reset").onclick=async()=>{
+  const [lesson,step]=document.getElementById("rstep").value.split("/");
+  const who=document.getElementById("rwho").value;
+  if(!who||!lesson)return;
+  const j=await post("/class/v1/learners/"+encodeURIComponent(who)+"/reset",{lesson:lesson,step:step});
+  if(j.learner)document.getElementById("said").textContent="sent: reset "+who+" to "+lesson+"/"+step;
+};
+document.getElementById("startdrill").onclick=async()=>{
+  const s=document.getElementById("seed").value.trim();
+  const j=await post("/class/v1/drills",{drill:document.getElementById("drill").value.trim(),seed:s?parseInt(s,10):null});
+  if(j.seed!==undefined)document.getElementById("said").textContent="drill "+j.drill+" started for everyone, seed "+j.seed;
+};
 document.getElementById("send").onclick=()=>post("/class/v1/messages",{to:document.getElementById("to").value,
   kind:document.getElementById("kind").value,text:document.getElementById("text").value});
 document.getElementById("pause").onclick=()=>post("/class/v1/pause",{paused:!paused});

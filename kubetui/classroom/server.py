@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from kubetui.classroom.channel import Channel, validate
 from kubetui.classroom.link import EVENT_KINDS
 from kubetui.classroom.model import ClassModel, gradebook_csv, gradebook_junit
 
@@ -114,14 +115,16 @@ class ClassServer:
     clock: Callable[[], float] = time.time
     model: ClassModel = field(default_factory=ClassModel)
     learners: dict[str, dict[str, Any]] = field(default_factory=dict)   # name -> {tokenSHA256, revoked}
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    paused: bool = False
+    channel: Channel = field(init=False)       # messages, pause, resets and drills for learners (channel.py)
     _buckets: dict[str, Bucket] = field(default_factory=dict)
     on_revoke: list[Callable[[str], Any]] = field(default_factory=list)
     on_reset: list[Callable[[str], Any]] = field(default_factory=list)
+    #: hosted mode: start drill (id, seed) for every hosted learner; returns what it did
+    on_drill: list[Callable[[str, int], Any]] = field(default_factory=list)
     _changed: asyncio.Condition | None = None
 
     def __post_init__(self) -> None:
+        self.channel = Channel(self.config.dir)
         lpath = self.config.dir / "learners.json"
         if lpath.exists():
             self.learners = json.loads(lpath.read_text())
@@ -150,6 +153,7 @@ class ClassServer:
         r.add_get(f"{API}/dashboard", self.get_dashboard)
         r.add_post(f"{API}/messages", self.post_message)
         r.add_post(f"{API}/pause", self.post_pause)
+        r.add_post(f"{API}/drills", self.post_drill)
         r.add_get(f"{API}/learners", self.get_learners)
         r.add_get(f"{API}/learners/{{name}}/events", self.get_learner_events)
         r.add_post(f"{API}/learners/{{name}}/revoke", self.revoke)
@@ -158,6 +162,18 @@ class ClassServer:
         r.add_get(f"{API}/gradebook.xml", self.get_junit)
         app.on_cleanup.append(self._close)
         return app
+
+    @property
+    def paused(self) -> bool:
+        return self.channel.paused
+
+    async def _note(self, to: str, kind: str, text: str, **extra: Any) -> dict[str, Any]:
+        """Post a note to the channel and wake the long-polls (learners' inboxes, the dashboard)."""
+        note = self.channel.post(self.clock(), to, kind, text, **extra)
+        async with self._cond():
+            self.model.seq += 1       # the dashboard shows notes' effects (paused) at once too
+            self._cond().notify_all()
+        return note
 
     async def _close(self, _app: web.Application) -> None:
         self._events_file.close()
@@ -269,9 +285,17 @@ class ClassServer:
         if name is None:
             return _status(401, "Unauthorized", "unknown or revoked learner credential")
         since = _int(request.query.get("since"), 0)
-        mine = [m for m in self.messages[since:] if m["to"] in ("", name)]
-        return web.json_response({"next": len(self.messages), "paused": self.paused,
-                                  "messages": [{k: m[k] for k in ("t", "kind", "text")} for m in mine]})
+        joined = float(self.learners[name].get("joined") or 0.0)
+        wait = min(30.0, float(_int(request.query.get("wait"), 0)))   # long-poll: until a note for them
+        if wait > 0 and not self.channel.has_news(name, since, joined):
+            cond = self._cond()
+            try:
+                async with cond:
+                    await asyncio.wait_for(cond.wait_for(lambda: self.channel.has_news(name, since, joined)), wait)
+            except asyncio.TimeoutError:
+                pass
+        return web.json_response({"next": self.channel.next, "paused": self.paused,
+                                  "messages": self.channel.for_learner(name, since, joined)})
 
     # --- the teacher ---------------------------------------------------------------------------------
 
@@ -300,20 +324,35 @@ class ClassServer:
             return _status(422, "Invalid", "a message needs text, and kind message or hint")
         if to and to not in self.learners:
             return _status(404, "NotFound", f"no learner named {to!r}")
-        self.messages.append({"t": self.clock(), "to": to, "kind": kind, "text": text})
-        return web.json_response({"sent": len(self.messages)}, status=201)
+        await self._note(to, kind, text)
+        return web.json_response({"sent": self.channel.next}, status=201)
 
     async def post_pause(self, request: web.Request) -> web.Response:
         if (refused := self._need_teacher(request)) is not None:
             return refused
         body = await _json(request) or {}
-        self.paused = bool(body.get("paused", True))
-        self.messages.append({"t": self.clock(), "to": "", "kind": "pause" if self.paused else "resume",
-                              "text": "the class is paused" if self.paused else "the class goes on"})
-        async with self._cond():
-            self.model.seq += 1
-            self._cond().notify_all()
+        paused = bool(body.get("paused", True))
+        await self._note("", "pause" if paused else "resume",
+                         "the class is paused" if paused else "the class goes on")
         return web.json_response({"paused": self.paused})
+
+    async def post_drill(self, request: web.Request) -> web.Response:
+        """Start a drill for everyone at once: one seed for the class, so everyone gets the same incident."""
+        if (refused := self._need_teacher(request)) is not None:
+            return refused
+        body = await _json(request) or {}
+        seed = body.get("seed")
+        if seed is None:
+            seed = secrets.randbelow(10_000) + 1
+        note = {"kind": "drill", "drill": body.get("drill"), "seed": seed}
+        if bad := validate(note):
+            return _status(422, "Invalid", bad)
+        text = f"the teacher started drill {note['drill']} for the class (seed {seed})"
+        await self._note("", "drill", text, drill=note["drill"], seed=seed)
+        also = []
+        for hook in self.on_drill:          # hosted mode: the learners' labs on this machine
+            also += await hook(note["drill"], seed)
+        return web.json_response({"drill": note["drill"], "seed": seed, "also": also}, status=201)
 
     async def get_learners(self, request: web.Request) -> web.Response:
         if (refused := self._need_teacher(request)) is not None:
@@ -346,21 +385,37 @@ class ClassServer:
         return web.json_response({"learner": name, "revoked": True, "also": also})
 
     async def reset(self, request: web.Request) -> web.Response:
-        """Reset one learner's lab: only hosted mode can (in join mode the lab is on the learner's machine)."""
+        """Reset one learner's lab, to a step of a lesson (``{"lesson": ID, "step": N or ID}``).
+
+        The reset is a note to that learner alone: their kubetui runs the
+        lessons engine's reset to that step on their own cluster (join mode;
+        in hosted mode their web TUI does, in their namespace). Hosted mode
+        also clears the learner's namespace here (``on_reset``), which needs
+        no lesson. Nobody else's lab is touched: no other inbox returns it.
+        """
         if (refused := self._need_teacher(request)) is not None:
             return refused
         name = request.match_info["name"]
         if name not in self.learners:
             return _status(404, "NotFound", f"no learner named {name!r}")
-        if not self.on_reset:
-            return _status(400, "BadRequest", "join mode: a learner's lab runs on their own machine; "
-                                              "they reset it themselves (`kubetui lessons reset`)")
+        body = await _json(request) or {}
+        lesson = body.get("lesson")
+        if not lesson and not self.on_reset:
+            return _status(400, "BadRequest", "join mode: a learner's lab runs on their own machine; say which "
+                                              "lesson (and step) their kubetui should reset: {\"lesson\": ID, \"step\": N}")
+        note = {"kind": "reset", "lesson": lesson, "step": body.get("step", 1)} if lesson else None
+        if note and (bad := validate(note)):
+            return _status(422, "Invalid", bad)
         deleted = []
         for hook in self.on_reset:
             deleted += await hook(name)
-        self.messages.append({"t": self.clock(), "to": name, "kind": "message",
-                              "text": "the teacher reset your lab"})
-        return web.json_response({"learner": name, "deleted": deleted})
+        if note:
+            where = f"{lesson}, step {note['step']}"
+            await self._note(name, "reset", f"the teacher reset your lab to {where}", lesson=lesson, step=note["step"])
+        else:
+            await self._note(name, "message", "the teacher reset your lab")
+        return web.json_response({"learner": name, "deleted": deleted, "lesson": lesson,
+                                  "step": note["step"] if note else None}, status=202 if note else 200)
 
     async def get_csv(self, request: web.Request) -> web.Response:
         if (refused := self._need_teacher(request)) is not None:

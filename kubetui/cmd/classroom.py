@@ -1,4 +1,4 @@
-"""``kubetui class serve|join|leave|sync|inbox|dashboard|message|pause|resume|revoke|gradebook``.
+"""``kubetui class serve|join|leave|sync|inbox|follow|dashboard|message|pause|resume|reset|drill|revoke|gradebook``.
 
 The teacher runs ``serve`` (the class server, ``classroom/server.py``) and
 the teacher's commands; a learner runs ``join`` once, after which their
@@ -67,6 +67,8 @@ def register(subparsers: Any) -> None:
     sub.add_parser("leave", help="forget the class (stop reporting)").set_defaults(func=run_leave)
     sub.add_parser("sync", help="send queued progress events now").set_defaults(func=run_sync)
     sub.add_parser("inbox", help="messages and hints from the teacher").set_defaults(func=run_inbox)
+    from kubetui.cmd import classfollow
+    classfollow.register(sub)
 
     for name, helptext, fn in (
         ("dashboard", "the teacher's live dashboard (TUI)", run_dashboard),
@@ -85,10 +87,18 @@ def register(subparsers: Any) -> None:
     m.add_argument("--hint", action="store_true", help="send it as a hint")
     _dir(m)
     m.set_defaults(func=run_message)
-    rs = sub.add_parser("reset", help="hosted mode: reset one learner's lab (their namespace only)")
+    rs = sub.add_parser("reset", help="reset one learner's lab: their kubetui resets --lesson to --step "
+                                      "(hosted mode without --lesson: clear their namespace)")
     rs.add_argument("learner")
+    rs.add_argument("--lesson", help="the lesson to reset (its id)")
+    rs.add_argument("--step", default="1", help="the step to reset to: number from 1, or id (default 1)")
     _dir(rs)
     rs.set_defaults(func=run_reset)
+    d = sub.add_parser("drill", help="start a drill for every learner at once (one seed: the same incident)")
+    d.add_argument("drill", help="the drill's id (kubetui drill list)")
+    d.add_argument("--seed", type=int, default=None, help="the class's seed (default: drawn, and shown)")
+    _dir(d)
+    d.set_defaults(func=run_drill)
     r = sub.add_parser("revoke", help="revoke a learner's credential (their reports get 401)")
     r.add_argument("learner")
     _dir(r)
@@ -203,14 +213,16 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def run_inbox(args: argparse.Namespace) -> int:
+    from kubetui.classroom.inbox import PAUSED_TEXT, Inbox, describe
+    box = Inbox()
     try:
-        got = classlink.inbox()
+        box.poll()
     except classlink.ClassError as e:
         raise CLIError(str(e)) from None
-    if got["paused"]:
-        print("the class is paused")
-    for m in got["messages"]:
-        print(f"[{m['kind']}] {m['text']}")
+    for note in box.notes():              # the whole record, not only what is new
+        print(describe(note))
+    if box.paused:
+        print(PAUSED_TEXT)
     return 0
 
 
@@ -260,9 +272,23 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def run_reset(args: argparse.Namespace) -> int:
-    got = _call(args, f"learners/{args.learner}/reset", "POST", {})
-    print(f"reset {args.learner}'s lab: {len(got['deleted'])} objects deleted"
-          + (f" ({', '.join(got['deleted'])})" if got["deleted"] else ""))
+    step: int | str = int(args.step) if str(args.step).isdigit() else args.step
+    body = {"lesson": args.lesson, "step": step} if args.lesson else {}
+    got = _call(args, f"learners/{args.learner}/reset", "POST", body)
+    if got["deleted"]:
+        print(f"reset {args.learner}'s namespace: {len(got['deleted'])} objects deleted "
+              f"({', '.join(got['deleted'])})")
+    elif not args.lesson:
+        print(f"reset {args.learner}'s lab: 0 objects deleted")
+    if args.lesson:
+        print(f"sent to {args.learner}: reset {args.lesson} to step {step} (their kubetui carries it out)")
+    return 0
+
+
+def run_drill(args: argparse.Namespace) -> int:
+    got = _call(args, "drills", "POST", {"drill": args.drill, "seed": args.seed})
+    print(f"drill {got['drill']} sent to every learner, seed {got['seed']}"
+          + (f" (also: {', '.join(got['also'])})" if got.get("also") else ""))
     return 0
 
 

@@ -9,7 +9,7 @@
     kubetui lessons hint|solve|next|prev [ID]
     kubetui lessons reset ID [--step S]  replay setup and the solutions before step S
     kubetui lessons test [ID…]           self-test lessons on fresh clusters (CI); --attach: this cluster
-    kubetui lessons export --format junit|csv
+    kubetui lessons export --format junit|csv|gradebook   (gradebook: a row per learner, a column per lesson and drill)
 
 The cluster is chosen like every other command (``--name``/``--state-dir``;
 a lesson's own shell commands get ``KUBETUI_STATE_DIR``).
@@ -104,9 +104,12 @@ def register(sub: Any) -> None:
     q.add_argument("--step-timeout", type=float, default=90.0, metavar="S",
                    help="how long a step's checks may take to pass after its solution (default: 90)")
     q.set_defaults(func=cmd_test)
-    q = ls.add_parser("export", help="learners' progress as JUnit XML or a CSV gradebook")
+    q = ls.add_parser("export", help="learners' progress as JUnit XML, a CSV of steps, or an LMS gradebook")
     common(q)
-    q.add_argument("--format", choices=("junit", "csv"), required=True)
+    q.add_argument("--format", choices=("junit", "csv", "gradebook"), required=True,
+                   help="junit: a testsuite per learner x lesson, and their drills; csv: a row per learner x "
+                        "step; gradebook: a row per learner, a column per lesson and per drill (Canvas's "
+                        "import layout)")
     q.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     q.add_argument("--all-clusters", action="store_true",
                    help="every cluster the learners used (progress outlives a purged cluster); default: this one")
@@ -185,6 +188,13 @@ def _print_step(run) -> None:
                   f"(hint: kubetui lessons hint {run.lesson.id})[/]")
 
 
+def _class_banner() -> None:
+    """A joined learner sees the teacher's new messages, resets or drills waiting, and a pause, first."""
+    from kubetui.classroom.inbox import banner_lines
+    for line in banner_lines():
+        print(f"[class] {line}")
+
+
 async def _close(run) -> None:
     await run.env.client.close()
 
@@ -205,6 +215,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     lib = _library(args)
     store = ProgressStore(state_dir_of(args), learner_of(args))
     lessons = lib.ordered()
+    _class_banner()
     # The ID column fits the longest id (kubectl-style: columns two spaces apart), so a
     # long id never runs into its title.
     w = max([len("ID"), *(len(lesson.id) for lesson in lessons)]) + 2
@@ -236,6 +247,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         return resumed
 
     resumed = _async(go)
+    _class_banner()
     if resumed:
         print(f"Resuming {lesson.id} at step {run.index + 1} (start over with --fresh)")
     _print_step(run)
@@ -267,6 +279,7 @@ def _start_in_tui(args: argparse.Namespace, lesson) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     run = _run(args, _lesson(args, args.id))
     _async(lambda: _close(run))
+    _class_banner()
     _print_step(run)
     return 0
 
@@ -274,11 +287,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     run = _run(args, _lesson(args, args.id))
     checked = run.index
+    _class_banner()         # also fetches whether the class is paused, which holds the check below
 
     async def go():
         try:
             out = await run.evaluate()
-            if out.passed and run.index + 1 < len(run.lesson.steps):
+            if out.passed and not out.held and run.index + 1 < len(run.lesson.steps):
                 await run.next()
             return out
         finally:
@@ -288,6 +302,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     step = run.lesson.steps[checked]
     for r in out.results:
         print(f"  {'✓' if r.passed else '✗'} {r.label}" + ("" if r.passed else f"  — {r.detail}"))
+    if out.held:
+        print(f"⏸ the checks pass, but the step does not advance yet: {out.held}")
+        return 1
     if out.passed:
         print(f"✓ step {checked + 1} passed: {step.title}")
         if step.predict:
@@ -421,13 +438,15 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from kubetui.lessons.export import gradebook_csv, gradebook_rows, progress_junit
+    from kubetui.lessons.export import gradebook_csv, gradebook_rows, lms_gradebook_csv, progress_junit
 
     lib = _library(args)
     state = state_dir_of(args)
     only = [args.learner] if getattr(args, "learner", None) else None
     if args.format == "csv":
         text = gradebook_csv(gradebook_rows(state, lib.ordered(), only, all_clusters=args.all_clusters))
+    elif args.format == "gradebook":
+        text = lms_gradebook_csv(state, lib.ordered(), only, all_clusters=args.all_clusters)
     else:
         text = progress_junit(state, lib.ordered(), only, all_clusters=args.all_clusters)
     if args.output:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
+from kubetui.classroom.inbox import hold_reason
 from kubetui.lessons.checks import CheckResult, current_rv, evaluate, first_failure
 from kubetui.lessons.format import Hint, Lesson, Step
 from kubetui.lessons.progress import LessonRecord, ProgressStore
@@ -46,14 +47,17 @@ class CheckOutcome:
     message: str                 # the first failing check's message ("" when passed)
     detail: str                  # what was observed for it
     step_completed: bool = False # this evaluation completed the step
+    held: str = ""               # why a passing step was not marked passed (the class is paused), else ""
 
 
 class LessonRun:
     """A learner's run of one lesson on one cluster."""
 
     def __init__(self, lesson: Lesson, env: LabEnv, learner: str = "learner", *,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, hold: Callable[[], str] = hold_reason) -> None:
         self.lesson = lesson
+        #: why checks must not advance right now ("" when they may): a class the learner joined is paused
+        self.hold = hold
         self.env = env
         self.learner = learner
         self.store = ProgressStore(env.state_dir, learner)
@@ -155,6 +159,11 @@ class LessonRun:
             self._log("check", s.id, passed=passed, failing=(results.index(bad) if bad else None),
                       message=bad.message if bad else "", detail=bad.detail if bad else "")
         completed = False
+        held = self.hold() if passed and not srec.passed else ""
+        if held:
+            # the teacher paused the class: the checks are shown, but the step does not pass (nor the
+            # lesson advance) until the class resumes; the next evaluation after that passes it
+            return CheckOutcome(results, passed, "", "", False, held)
         if passed and not srec.passed:
             self._log("step_pass", s.id, index=i)
             completed = True

@@ -30,6 +30,7 @@ from kubetui.clock import Clock
 from kubetui.statedir import last_ui_choice, remember_last_ui_choice, running_pid
 from kubetui.tui.backend import ClusterBackend
 from kubetui.tui.bridge import WatchBridge
+from kubetui.tui.class_channel import ClassChannel
 from kubetui.tui.kubectl import kubectl_argv
 from kubetui.tui.lesson_actions import LessonActions
 from kubetui.tui.screens.base import error_text
@@ -76,7 +77,7 @@ class ClusterCommands(Provider):
                       help="run in the command bar")
 
 
-class KubetuiApp(LessonActions, TimeDialActions, App[None]):
+class KubetuiApp(LessonActions, ClassChannel, TimeDialActions, App[None]):
     """The TUI.
 
     | Key | Action |
@@ -163,6 +164,7 @@ class KubetuiApp(LessonActions, TimeDialActions, App[None]):
             # The footer shows the palette under this key: the browser keeps ctrl+p (print).
             self.COMMAND_PALETTE_BINDING = "P"
         self.start_time_dial()
+        self.start_class_follow()      # a class this machine joined: the teacher's notes (class_channel.py)
         if self._lesson_ref:
             self.start_lesson(self._lesson_ref, fresh=self._lesson_fresh)
         progress = self.backend.startup_progress()
@@ -175,6 +177,7 @@ class KubetuiApp(LessonActions, TimeDialActions, App[None]):
 
     async def on_unmount(self) -> None:
         self._lesson_stop.set()
+        self.stop_class_follow()
         # Close the HTTPS session on this loop: left to the garbage collector, aiohttp
         # reports "Unclosed client session" as the terminal returns.
         aclose = getattr(self.backend, "aclose", None)

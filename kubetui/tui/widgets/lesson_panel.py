@@ -71,6 +71,8 @@ class LessonPanel(Vertical):
     LessonPanel #lesson-reload-error.-shown { display: block; }
     LessonPanel #lesson-notice { padding: 0 1; color: $text-warning; background: $warning 15%; display: none; }
     LessonPanel #lesson-notice.-shown { display: block; }
+    LessonPanel #lesson-class { padding: 0 1; color: $text-accent; background: $accent 15%; display: none; }
+    LessonPanel #lesson-class.-shown { display: block; }
     LessonPanel #lesson-scroll { height: 1fr; padding: 0 1; }
     LessonPanel MarkdownFence { overflow: hidden hidden; margin: 0 0 1 0; }
     LessonPanel MarkdownFence > Label { width: 1fr; padding: 0 1; }
@@ -97,6 +99,8 @@ class LessonPanel(Vertical):
         yield Static("", id="lesson-title")
         yield Static("", id="lesson-reload-error")
         yield Static("", id="lesson-notice")
+        # the class this learner joined: "paused" and the teacher's latest message (tui/class_channel.py)
+        yield Static("", id="lesson-class")
         with VerticalScroll(id="lesson-scroll"):
             # The lesson's order: (intro,) the step's heading, the prediction, *then* what to do,
             # so the learner predicts before reading the command that answers it.
@@ -130,6 +134,7 @@ class LessonPanel(Vertical):
         parts = [str(self.query_one("#lesson-title", Static).visual),
                  str(self.query_one("#lesson-reload-error", Static).visual),
                  str(self.query_one("#lesson-notice", Static).visual),
+                 str(self.query_one("#lesson-class", Static).visual),
                  self._body_key[2] if len(self._body_key) > 2 else ""]
         for wid in ("#lesson-question", "#lesson-verdict", "#lesson-status", "#lesson-checks", "#lesson-hints"):
             parts.append(str(self.query_one(wid, Static).visual))
@@ -159,6 +164,10 @@ class LessonPanel(Vertical):
         notice = self.query_one("#lesson-notice", Static)
         notice.update(escape(session.notice))
         notice.set_class(bool(session.notice), "-shown")
+        banner = str(getattr(self.app, "class_banner", "") or "")
+        cls = self.query_one("#lesson-class", Static)
+        cls.update(escape(banner))
+        cls.set_class(bool(banner), "-shown")
 
         head, body = self._markdown(session)
         body_key = (id(session.lesson), step.id, head + "\n" + body)
@@ -224,6 +233,8 @@ class LessonPanel(Vertical):
             status.update("✓ Lesson complete. Well done!")
         elif run.step_passed():
             status.update("✓ Step passed. Press n for the next step." if not last else "✓ Step passed.")
+        elif session.outcome is not None and session.outcome.held:
+            status.update(f"⏸ The checks pass, but the step waits: {escape(session.outcome.held)}")
         elif session.outcome is not None and not session.outcome.passed:
             status.update("Not there yet:")
         else:

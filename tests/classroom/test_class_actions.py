@@ -1,0 +1,221 @@
+"""The teacher's actions reaching learners' kubetui: reset one learner's lab to a step, a drill for everyone,
+drill scores back on the dashboard, the dashboard woken by a learner's check.
+
+A real class server in its own process on loopback (``Served``); learners'
+labs are real in-process clusters (simulated nodes), one per learner, as in
+join mode each learner runs their own. Every wait is on a sync point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+import threading
+import time
+
+import pytest
+
+from kubetui.classroom import link as classlink
+from kubetui.classroom.inbox import Inbox
+from kubetui.classroom.link import ClassError
+from kubetui.classwork import Lab, carry_out_pending
+from tests.classroom.test_class_server import CODE, Served, _free_port, kubetui, learner, run_learner
+
+LESSON = textwrap.dedent('''\
+    ---
+    id: tiny
+    title: Tiny
+    cluster: {provider: any, nodes: 1}
+    setup:
+      - shell: kubectl create configmap base
+    cleanup:
+      - shell: kubectl delete configmap base one two --ignore-not-found
+    ---
+    ## Make one {#one}
+    ```check
+    - exists: {resource: configmaps, name: one}
+      fail: "configmap one is missing"
+    ```
+    ```solution
+    kubectl create configmap one
+    ```
+    ## Make two {#two}
+    ```check
+    - exists: {resource: configmaps, name: two}
+      fail: "configmap two is missing"
+    ```
+    ```solution
+    kubectl create configmap two
+    ```
+    ''')
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    s = Served(tmp_path_factory.mktemp("class"), _free_port())
+    s.start()
+    yield s
+    s.stop()
+
+
+def _join(served: Served, tmp, name: str):
+    folder = tmp / f"{name}-class"
+    classlink.join(served.url, CODE, name, folder=folder)
+    return folder, json.loads((folder / "link.json").read_text())["token"]
+
+
+async def _configmaps(client) -> set[str]:
+    return {c["metadata"]["name"] for c in (await client.list("configmaps", namespace="default"))["items"]}
+
+
+async def test_reset_of_one_learner_leaves_the_others_untouched(served, tmp_path):
+    from kubetui.cluster import Cluster, ClusterSettings
+    from kubetui.lessons import LessonLibrary, LessonRun
+    from kubetui.lessons.runner import LabEnv
+
+    (tmp_path / "lessons" / "01-tiny").mkdir(parents=True)
+    (tmp_path / "lessons" / "01-tiny" / "lesson.md").write_text(LESSON)
+    library = LessonLibrary.load(tmp_path / "lessons")
+    labs, clusters = {}, []
+    try:
+        for name in ("ann", "ben"):                   # each learner's own cluster, each through the lesson
+            cluster = Cluster(ClusterSettings(name=f"classroom-{name}", provider="simulated", nodes=1, api_port=0),
+                              tmp_path / f"{name}-state")
+            clusters.append(cluster)
+            await cluster.up()
+            client = cluster.control_plane.client
+            run = LessonRun(library.get("tiny"), LabEnv.from_state_dir(tmp_path / f"{name}-state", client), name)
+            await run.start()
+            for _ in range(2):
+                await run.solve()
+                assert (await run.evaluate()).passed
+                await run.next()
+            assert run.complete and await _configmaps(client) >= {"base", "one", "two"}
+            folder, token = await asyncio.to_thread(_join, served, tmp_path, name)
+            labs[name] = (Lab(tmp_path / f"{name}-state", name, library, client=client), Inbox(folder), token)
+
+        # a learner cannot reset another's lab, nor start a drill for the class
+        with pytest.raises(ClassError, match="^403"):
+            await asyncio.to_thread(served.get, "learners/ben/reset", labs["ann"][2], method="POST",
+                                    body={"lesson": "tiny", "step": 1})
+        with pytest.raises(ClassError, match="^403"):
+            await asyncio.to_thread(served.get, "drills", labs["ann"][2], method="POST", body={"drill": "dns-broken"})
+        # the teacher resets ann's lab to step 2 (the CLI's `kubetui class reset ann --lesson tiny --step 2`)
+        got = await asyncio.to_thread(served.get, "learners/ann/reset", served.teacher, method="POST",
+                                      body={"lesson": "tiny", "step": 2})
+        assert got["lesson"] == "tiny" and got["step"] == 2
+        with pytest.raises(ClassError, match="^422"):
+            await asyncio.to_thread(served.get, "learners/ann/reset", served.teacher, method="POST",
+                                    body={"lesson": "tiny", "step": 0})
+
+        done = {}
+        for name, (lab, box, _tok) in labs.items():     # each learner's kubetui fetches and carries out its notes
+            await asyncio.to_thread(box.poll)
+            done[name] = await carry_out_pending(lab, box)
+        assert done["ann"] == ["The teacher reset your lab: lesson tiny is back at step 2."]
+        assert done["ben"] == [] and not any(n["kind"] == "reset" for n in labs["ben"][1].notes())
+
+        ann, ben = labs["ann"][0], labs["ben"][0]
+        assert await _configmaps(ann.client) >= {"base", "one"} and "two" not in await _configmaps(ann.client)
+        rec = LessonRun(library.get("tiny"), LabEnv.from_state_dir(ann.state_dir, ann.client), "ann").record
+        assert rec.current == 1 and rec.step("one").passed and not rec.step("two").passed
+        # ben's lab and progress: exactly as he left them
+        assert await _configmaps(ben.client) >= {"base", "one", "two"}
+        rec = LessonRun(library.get("tiny"), LabEnv.from_state_dir(ben.state_dir, ben.client), "ben").record
+        assert rec.status == "complete" and rec.step("two").passed
+        # a note is carried out once: a second follower finds nothing left to do
+        assert await carry_out_pending(ann, labs["ann"][1]) == []
+    finally:
+        for cluster in clusters:
+            await cluster.stop()
+
+
+def test_a_drill_for_everyone_reaches_every_learner_with_one_seed(served, tmp_path, monkeypatch):
+    from kubetui.drills import DrillRunner
+
+    inboxes = {}
+    for name in ("dee", "eli"):
+        folder, _tok = _join(served, tmp_path, name)
+        inboxes[name] = Inbox(folder)
+        inboxes[name].poll()                        # up to date before the drill
+    got = served.get("drills", served.teacher, method="POST", body={"drill": "service-selector-typo"})
+    seed = got["seed"]
+    assert isinstance(seed, int)
+    started = []
+
+    async def fake_start(self, drill, seed, alone=True):   # the drill itself is tested in tests/drills
+        started.append((self.learner, drill.id, seed))
+
+        class Rec:
+            namespace = drill.namespace
+        return None, Rec()
+
+    monkeypatch.setattr(DrillRunner, "start", fake_start)
+    monkeypatch.setattr("kubetui.drills.DrillEnv.unmet", lambda self, d: None)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "kubeconfig").write_text("")
+    from kubetui.cluster import ClusterSettings
+    ClusterSettings(name="x", provider="local").save(tmp_path / "state")
+    for name, box in inboxes.items():
+        box.poll()
+        [note] = box.pending()
+        assert (note["kind"], note["drill"], note["seed"]) == ("drill", "service-selector-typo", seed)
+        lines = asyncio.run(carry_out_pending(Lab(tmp_path / "state", name, None), box))
+        assert "started drill service-selector-typo" in lines[0]
+    assert started == [("dee", "service-selector-typo", seed), ("eli", "service-selector-typo", seed)]
+    # an unknown drill is refused (422), nothing sent
+    with pytest.raises(ClassError, match="^422"):
+        served.get("drills", served.teacher, method="POST", body={"drill": "Not A Drill"})
+
+
+def test_drill_scores_come_back_to_the_dashboard(served, tmp_path):
+    env = learner(tmp_path, "fay")
+    assert kubetui(env, "class", "join", served.url, "--code", CODE, "--name", "fay").returncode == 0
+    seq = served.get("dashboard", served.teacher)["seq"]
+    run_learner(env, """
+        s.append("drill:dns-broken", "drill_start", None, drill="dns-broken", run="r1", seed=3)
+        s.append("drill:dns-broken", "drill_score", None, drill="dns-broken", run="r1", score=72, mitigated=True)
+    """)
+    for _ in range(10):
+        view = served.get(f"dashboard?wait={seq}&timeout=20", served.teacher)
+        row = next((r for r in view["learners"] if r["learner"] == "fay"), None)
+        if row and row["drillScores"]:
+            break
+        seq = view["seq"]
+    assert row["drillScores"] == {"dns-broken": 72} and "dns-broken" in view["drills"]
+    assert "fay,,,fay,," in served.get("gradebook.csv", served.teacher)
+
+
+def test_the_dashboard_is_woken_by_a_learners_check(served, tmp_path):
+    """The dashboard's long-poll answers when the check arrives, not when it times out (the 1 s target is
+    measured by `kubetui bench class`)."""
+    env = learner(tmp_path, "gus")
+    assert kubetui(env, "class", "join", served.url, "--code", CODE, "--name", "gus").returncode == 0
+    seq = served.get("dashboard", served.teacher)["seq"]
+    box: dict = {}
+
+    def poll():
+        t = time.monotonic()
+        box["view"] = served.get(f"dashboard?wait={seq}&timeout=30", served.teacher)
+        box["seconds"] = time.monotonic() - t
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    run_learner(env, 's.append("pods", "check", "create", passed=True)')
+    waiter.join(60)
+    row = next(r for r in box["view"]["learners"] if r["learner"] == "gus")
+    assert row["cells"]["pods/create"]["attempts"] == 1
+    assert box["seconds"] < 29          # woken by the event: a 30 s long-poll that timed out would not see it
+
+
+def test_learner_inbox_long_poll_wakes_on_a_message(served, tmp_path):
+    folder, _tok = _join(served, tmp_path, "hal")
+    box = Inbox(folder)
+    box.poll()
+    got: dict = {}
+    waiter = threading.Thread(target=lambda: got.setdefault("notes", box.poll(wait=25)))
+    waiter.start()
+    served.get("messages", served.teacher, method="POST", body={"to": "hal", "text": "look at the events"})
+    waiter.join(60)
+    assert [n["text"] for n in got["notes"]] == ["look at the events"]
