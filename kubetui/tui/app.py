@@ -36,6 +36,7 @@ from kubetui.tui.lesson_actions import LessonActions
 from kubetui.tui.screens.base import error_text
 from kubetui.tui.screens.browser import BROWSABLE, BrowserScreen
 from kubetui.tui.screens.cluster_map import ClusterMapScreen
+from kubetui.tui.screens.control_plane import ControlPlaneScreen
 from kubetui.tui.screens.events import EventsScreen
 from kubetui.tui.screens.store import StoreScreen
 from kubetui.tui.time_dial import BINDINGS as TIME_DIAL_BINDINGS
@@ -55,6 +56,8 @@ class ClusterCommands(Provider):
             ("Cluster map", lambda: app.switch_mode("map"), "control plane, nodes and their pods"),
             ("Events stream", lambda: app.switch_mode("events"), "what the cluster is telling you"),
             ("Store", lambda: app.switch_mode("store"), "etcd keys, revisions and the watch stream"),
+            ("Control plane", lambda: app.switch_mode("controlplane"),
+             "control-plane nodes, etcd members (raft leader, term, index), API servers, Lease holders"),
             ("Activity (reconcile log)", app.open_activity,
              "every controller sync and scheduling cycle: what it saw, decided and wrote"),
         ]
@@ -82,7 +85,7 @@ class KubetuiApp(LessonActions, ClassChannel, TimeDialActions, App[None]):
 
     | Key | Action |
     | :- | :- |
-    | 1 / 2 / 3 / 4 | cluster map / resources / events / store |
+    | 1 / 2 / 3 / 4 / 5 | cluster map / resources / events / store / control plane |
     | : | command bar (real kubectl) |
     | ctrl+p / P | command palette |
     | ? | help |
@@ -96,14 +99,16 @@ class KubetuiApp(LessonActions, ClassChannel, TimeDialActions, App[None]):
     """
 
     BINDINGS = [
-        # One footer entry for the four views ("1-4 Views"), so the footer fits in 100 columns.
-        Binding("1", "switch_mode('map')", "Views", key_display="1-4",
+        # One footer entry for the five views ("1-5 Views"), so the footer fits in 100 columns.
+        Binding("1", "switch_mode('map')", "Views", key_display="1-5",
                 tooltip="the cluster map: control plane, nodes and their pods"),
         Binding("2", "switch_mode('browse')", "Resources", show=False,
                 tooltip="browse resources as kubectl get shows them"),
         Binding("3", "switch_mode('events')", "Events", show=False, tooltip="the cluster's events as they happen"),
         Binding("4", "switch_mode('store')", "Store", show=False,
                 tooltip="the store: keys, revisions and the watch stream"),
+        Binding("5", "switch_mode('controlplane')", "Control plane", show=False,
+                tooltip="the control plane: its nodes, etcd members (leader, raft term), API servers, Lease holders"),
         # Shown in the footer by each main screen (first, so they never scroll off).
         Binding("colon", "command", "kubectl", key_display=":", show=False,
                 tooltip="command bar: run kubectl (or kubetui) against this cluster"),
@@ -119,7 +124,8 @@ class KubetuiApp(LessonActions, ClassChannel, TimeDialActions, App[None]):
         *TIME_DIAL_BINDINGS,
     ]
     CSS_PATH = "app.tcss"
-    MODES = {"map": ClusterMapScreen, "browse": BrowserScreen, "events": EventsScreen, "store": StoreScreen}
+    MODES = {"map": ClusterMapScreen, "browse": BrowserScreen, "events": EventsScreen, "store": StoreScreen,
+             "controlplane": ControlPlaneScreen}
     COMMANDS = {SystemCommandsProvider, ClusterCommands}
     TITLE = "kubetui"
 

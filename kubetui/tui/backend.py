@@ -111,6 +111,11 @@ class ClusterBackend(Protocol):
         (pause, resume, step, speed); None when the cluster has none."""
         ...
 
+    async def control_plane_status(self) -> dict[str, Any] | None:
+        """The control plane as a whole: its nodes, etcd members, API servers, Lease holders (a
+        ``ControlPlaneStatus``, ``kubetui.client.views``); None when the cluster does not serve it."""
+        ...
+
 
 class ClientBackend:
     """A backend that only has a ``Client`` (and maybe a kubeconfig): works with any kubetui cluster.
@@ -228,6 +233,13 @@ class ClientBackend:
         if action is None:
             return await views.time_dial(self.client)
         return await views.turn_time_dial(self.client, action, body)
+
+    async def control_plane_status(self) -> dict[str, Any] | None:
+        """From kubetui's controlplane group when the client speaks HTTP; else None (the view says so)."""
+        if getattr(self.client, "request", None) is None:
+            return None
+        from kubetui.client import views
+        return await views.control_plane_status(self.client)
 
     async def pod_exec(self, namespace: str, name: str, command: list[str], *,
                        container: str | None = None, tty: bool = True) -> "ExecStream":

@@ -340,6 +340,8 @@ class FakeBackend(ClientBackend):
         from kubetui.client.reconciles import ReconcileLog
         from kubetui.clock import FakeClock
         self.reconcile_log = ReconcileLog(clock=FakeClock(FIXED_NOW))
+        #: what controlplanestatus answers (``ha_status()``); None: a cluster that does not serve it
+        self.cp_status: dict | None = None
 
     def startup_progress(self) -> AsyncIterator[StartupPhase] | None:
         if not self.with_progress:
@@ -378,6 +380,9 @@ class FakeBackend(ClientBackend):
         """What each endpoint's kube-proxy found knocking (a test sets ``probes``)."""
         return dict(self.probes.get(name, {}))
 
+    async def control_plane_status(self) -> dict | None:
+        return copy.deepcopy(self.cp_status)
+
     async def reconciles(self, *, since: int = 0, object: str | None = None, controller: str | None = None,
                          tail: int | None = None, wait: float | None = None, silent: bool = True) -> dict:
         """What the control plane's endpoint answers (``kubetui.cluster.views.reconciles``), from this log."""
@@ -386,3 +391,38 @@ class FakeBackend(ClientBackend):
         filters = {"object": object, "controller": controller, "tail": tail, "silent": silent}
         records = await log.wait(since, wait, **filters) if wait else log.since(since, **filters)
         return reconciles_object([r.to_dict() for r in records], log.oldest_seq, log.last_seq)
+
+
+def ha_status(*, leader: str = "lab-control-plane", term: int = 2, down: tuple[str, ...] = (),
+              scheduler: str = "lab-control-plane2", controllers: str = "lab-control-plane3") -> dict:
+    """A ``ControlPlaneStatus`` of three control-plane nodes on cluster ``lab`` (the shape
+    ``kubetui.cluster.cpstatus`` serves), etcd member ``leader`` leading in ``term``, ``down`` members killed."""
+    names = ["lab-control-plane", "lab-control-plane2", "lab-control-plane3"]
+    healthy = [n not in down for n in names]
+    has_quorum = sum(healthy) >= 2 and bool(leader)
+    members = [{"name": n, "id": f"{0xa1 + i:x}c0ffee", "endpoint": f"https://127.0.0.1:{23790 + i}",
+                "healthy": h and has_quorum, "isLeader": n == leader and has_quorum, "raftTerm": term if h else term - 1,
+                "raftIndex": 4211 if h else 4100, "raftAppliedIndex": 4211 if h else 4100, "dbSize": 3_100_000,
+                "dbSizeInUse": 2_900_000, "version": "3.5.1",
+                "errors": [] if h and has_quorum else (["etcdserver: no leader"] if h else
+                                                       ['dial tcp 127.0.0.1:2379: connect: connection refused'])}
+               for i, (n, h) in enumerate(zip(names, healthy))]
+    lease = lambda name, node: {"name": name, "namespace": "kube-system", "holderIdentity": f"{node}_4b1e",  # noqa: E731
+                                "holderNode": node, "acquireTime": ts(120), "renewTime": ts(1),
+                                "leaseDurationSeconds": 2, "leaseTransitions": 1, "found": True}
+    return {"apiVersion": "controlplane.kubetui.dev/v1alpha1", "kind": "ControlPlaneStatus", "metadata": {},
+            "servedBy": "lab-control-plane2", "topology": "stacked-etcd",
+            "nodes": [{"name": n, "pid": 4000 + i, "process": "Running", "apiServer": f"127.0.0.1:{6440 + i}",
+                       "apiServerReady": True, "etcdMember": n, "etcdHealthy": m["healthy"],
+                       "etcdLeader": m["isLeader"],
+                       "leads": [x for x, h in (("kube-scheduler", scheduler), ("kube-controller-manager", controllers))
+                                 if h == n]}
+                      for i, (n, m) in enumerate(zip(names, members))],
+            "store": {"backend": "etcd", "revision": 4187},
+            "etcd": {"members": members, "leader": leader if has_quorum else "", "raftTerm": term, "quorum": 2,
+                     "healthyMembers": sum(1 for m in members if m["healthy"]), "hasQuorum": has_quorum},
+            "apiServers": [{"node": n, "address": f"127.0.0.1:{6440 + i}", "healthy": True, "connections": 1,
+                            "served": 40 + i, "lastError": ""} for i, n in enumerate(names)],
+            "recentRequests": ["lab-control-plane", "lab-control-plane2", "lab-control-plane3", "lab-control-plane"],
+            "leases": [lease("kube-scheduler", scheduler), lease("kube-controller-manager", controllers)],
+            "errors": []}

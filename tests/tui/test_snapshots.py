@@ -10,7 +10,7 @@ import pytest
 
 from kubetui.clock import FakeClock
 from kubetui.tui.app import KubetuiApp
-from tests.tui.fakes import FIXED_NOW, FakeBackend
+from tests.tui.fakes import FIXED_NOW, FakeBackend, ha_status
 
 SIZE = (120, 40)
 
@@ -68,3 +68,17 @@ def test_small_terminal_map(snap_compare):
 def test_map_uses_the_width_it_has(snap_compare, size):
     """Issue 12 item 19: the footer fits at 100 columns; at 200 the panels fill the width, names whole."""
     assert snap_compare(app("map"), terminal_size=size, run_before=run_before("nodes", "pods"))
+
+
+def test_control_plane_screen(snap_compare):
+    """``5``: three control-plane nodes just after the etcd leader's member was killed and one was re-elected."""
+    a = app("controlplane")
+    a.backend.cp_status = ha_status(leader="lab-control-plane2", term=3, down=("lab-control-plane",))
+
+    async def before(pilot) -> None:
+        for _ in range(100):
+            if getattr(pilot.app.screen, "status", None) is not None:
+                break
+            await pilot.pause()
+        await pilot.pause()
+    assert snap_compare(a, terminal_size=SIZE, run_before=before)

@@ -3,11 +3,19 @@
 Each component shows a live activity indicator fed by the backend's counters
 (requests served, store writes, pods bound, reconciles). The numbers are what
 the components really did since the last look, not an animation.
+
+With several control-plane nodes each box also says, under its border, what the
+control-plane view (``5``) shows in full: how many API servers are ready, which
+etcd member leads in which raft term (or that the quorum is lost), and which
+node's scheduler and controller manager hold their Leases.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -21,6 +29,36 @@ LABELS = {
     "scheduler": ("scheduler", "picks a node for each new pod"),
     "controllers": ("controllers", "turn desired state into actual"),
 }
+
+
+def box_notes(doc: dict[str, Any] | None, cluster: str = "") -> dict[str, str]:
+    """What each box says under its border, from a ``ControlPlaneStatus`` (empty for one control plane on
+    the embedded store: nothing to elect, nothing to balance).
+
+    >>> box_notes({"topology": "stacked-etcd", "apiServers": [{"healthy": True}, {"healthy": False}],
+    ...            "etcd": {"leader": "lab-control-plane2", "raftTerm": 3, "hasQuorum": True},
+    ...            "leases": [{"name": "kube-scheduler", "holderNode": "lab-control-plane"}]}, "lab")
+    {'apiserver': '1/2 ready', 'store': 'etcd: control-plane2 leads, term 3', 'scheduler': 'leader control-plane'}
+    """
+    if not doc:
+        return {}
+    notes: dict[str, str] = {}
+    short = lambda n: n.removeprefix(f"{cluster}-") if cluster else n  # noqa: E731
+    ha = doc.get("topology") == "stacked-etcd"
+    if ha:
+        api = doc.get("apiServers") or []
+        notes["apiserver"] = f"{sum(1 for a in api if a.get('healthy'))}/{len(api)} ready"
+    etcd = doc.get("etcd")
+    if etcd:
+        notes["store"] = (f"etcd: {short(etcd['leader'])} leads, term {etcd['raftTerm']}" if etcd.get("hasQuorum")
+                          else "etcd: NO QUORUM")
+    if ha:
+        component = {"kube-scheduler": "scheduler", "kube-controller-manager": "controllers"}
+        for lease in doc.get("leases") or []:
+            if lease.get("name") in component:
+                holder = short(lease.get("holderNode") or "")
+                notes[component[lease["name"]]] = f"leader {holder}" if holder else "no leader"
+    return notes
 
 
 class ComponentIndicator(Static):
@@ -67,6 +105,8 @@ class ControlPlanePanel(Horizontal):
     """
 
     POLL_SECONDS = 1.0
+    #: how often the control-plane view's answer is asked for the notes under the boxes
+    STATUS_SECONDS = 2.0
 
     def compose(self) -> ComposeResult:
         for component in CONTROL_PLANE_COMPONENTS:
@@ -75,6 +115,19 @@ class ControlPlanePanel(Horizontal):
     def on_mount(self) -> None:
         self.poll()
         self.set_interval(self.POLL_SECONDS, self.poll)
+        self.poll_status()
+        self.set_interval(self.STATUS_SECONDS, self.poll_status)
+
+    @work(exclusive=True, group="control-plane-notes")
+    async def poll_status(self) -> None:
+        fetch = getattr(self.app.backend, "control_plane_status", None)
+        try:
+            doc = await fetch() if fetch is not None else None
+        except Exception:  # noqa: BLE001 - a control plane restarting: keep the last notes, try again
+            return
+        notes = box_notes(doc, getattr(self.app.backend, "cluster_name", ""))  # type: ignore[attr-defined]
+        for component in CONTROL_PLANE_COMPONENTS:
+            self.query_one(f"#cp-{component}", ComponentIndicator).border_subtitle = notes.get(component, "")
 
     def poll(self) -> None:
         counters = self.app.backend.control_plane_activity() or {}  # type: ignore[attr-defined]
