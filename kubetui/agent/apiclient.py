@@ -25,8 +25,8 @@ from typing import Any, AsyncIterator
 #: asyncio gives every TLS connection a read buffer of ``SSLProtocol.max_size`` (256 KiB),
 #: allocated and zeroed when the connection opens: the dozen connections of a node's agents
 #: (watches, the request pool, the kubelet's server) held 3 MiB of it, a sixth of an idle
-#: node. TLS records are at most 16 KiB, so 32 KiB reads lose nothing. Set once for the process.
-TLS_READ_BUFFER = 32 * 1024
+#: node. A TLS record carries at most 16 KiB, so 16 KiB reads lose nothing. Set once for the process.
+TLS_READ_BUFFER = 16 * 1024
 if asyncio.sslproto.SSLProtocol.max_size > TLS_READ_BUFFER:
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
@@ -56,7 +56,11 @@ class _Reset(Exception):
 class APIClient:
     #: requests in flight at once (each on its own connection); more wait their turn
     MAX_CONNECTIONS = 8
-    #: drop a pooled connection idle this long (aiohttp closes idle ones after 75 s)
+    #: close a pooled connection idle this long (Go's transport: ``IdleConnTimeout``; aiohttp's
+    #: server closes idle ones after 75 s). Each open TLS connection holds about 80 KiB of a node's
+    #: memory (the read buffer, OpenSSL's state, the kernel's socket), and a burst of pod starts
+    #: opens all ``MAX_CONNECTIONS``: without a timer, the ones behind the most recently used
+    #: stayed open for the agent's lifetime.
     MAX_IDLE_SECONDS = 30.0
 
     def __init__(self, server: str, token: str | None = None, ca_file: str | None = None,
@@ -72,7 +76,8 @@ class APIClient:
             self._ssl = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
         # The pool belongs to one event loop (a test may use the client from several).
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: list[_Connection] = []
+        self._idle: list[_Connection] = []     # oldest first
+        self._sweeper: asyncio.TimerHandle | None = None
         self._slots: asyncio.Semaphore | None = None
         self.connections_opened = 0     # how many TLS handshakes so far (the node's log, tests)
         self.foreground = 0             # requests under way that someone waits for (not background ones)
@@ -82,6 +87,7 @@ class APIClient:
         loop = asyncio.get_running_loop()
         if loop is not self._loop or self._slots is None:
             self._idle = []     # their transports belong to the old loop
+            self._sweeper = None
             self._loop, self._slots = loop, asyncio.Semaphore(self.MAX_CONNECTIONS)
         return self._slots
 
@@ -103,10 +109,34 @@ class APIClient:
     def _release(self, conn: _Connection) -> None:
         conn.idle_since = time.monotonic()
         self._idle.append(conn)
+        self._schedule_sweep()
+
+    def _schedule_sweep(self) -> None:
+        """Close idle connections when the oldest one reaches ``MAX_IDLE_SECONDS``, requests or not."""
+        if self._sweeper is not None or not self._idle or self._loop is None:
+            return
+        due = self._idle[0].idle_since + self.MAX_IDLE_SECONDS - time.monotonic()
+        self._sweeper = self._loop.call_later(max(0.0, due), self._sweep, self._idle)
+
+    def _sweep(self, idle: list[_Connection]) -> None:
+        if idle is not self._idle:      # the pool moved to another loop meanwhile
+            return
+        self._sweeper = None
+        keep = []
+        for conn in self._idle:
+            if conn.usable(self.MAX_IDLE_SECONDS):
+                keep.append(conn)
+            else:
+                conn.close()
+        self._idle = keep
+        self._schedule_sweep()
 
     async def close(self) -> None:
         """Close the pooled connections (watches close their own when they end)."""
         idle, self._idle = self._idle, []
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for conn in idle:
             conn.close()
         if idle:        # let the transports really close (TLS close_notify), but not for long

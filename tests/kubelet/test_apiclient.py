@@ -139,3 +139,41 @@ async def test_foreground_counts_the_requests_someone_waits_for(cp):
     assert seen == [1, 0]
     assert api.foreground == 0
     await api.close()
+
+
+async def test_idle_pooled_connections_are_closed_after_max_idle_even_without_requests():
+    """A burst opens several pooled connections; once idle for ``MAX_IDLE_SECONDS`` each is
+    closed (Go's ``IdleConnTimeout``), not only when a later request happens to look at it:
+    every open TLS connection costs the node memory."""
+    open_now = {"n": 0}
+
+    async def handle(reader, writer):
+        open_now["n"] += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(0.05)       # slow enough that a burst needs several connections
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            open_now["n"] -= 1
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    api = APIClient(f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}")
+    api.MAX_IDLE_SECONDS = 0.5
+    try:
+        await asyncio.gather(*(api.get("/a") for _ in range(6)))
+        assert api.connections_opened > 1 and open_now["n"] == api.connections_opened
+        for _ in range(200):                    # up to 10 s: the sweep is due after 0.5 s idle
+            if open_now["n"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert open_now["n"] == 0
+        assert (await api.get("/a")) == {}      # the pool opens a fresh one when needed
+    finally:
+        await api.close()
+        srv.close()
+        await srv.wait_closed()
