@@ -59,8 +59,8 @@ class APIClient:
     #: close a pooled connection idle this long (Go's transport: ``IdleConnTimeout``; aiohttp's
     #: server closes idle ones after 75 s). Each open TLS connection holds about 80 KiB of a node's
     #: memory (the read buffer, OpenSSL's state, the kernel's socket), and a burst of pod starts
-    #: opens all ``MAX_CONNECTIONS``: without a timer, the ones behind the most recently used
-    #: stayed open for the agent's lifetime.
+    #: opens all ``MAX_CONNECTIONS``: without a timer, the ones behind the most recently used stayed
+    #: open until the server's keep-alive timeout, and their buffers pooled until a burst reached them.
     MAX_IDLE_SECONDS = 30.0
 
     def __init__(self, server: str, token: str | None = None, ca_file: str | None = None,
