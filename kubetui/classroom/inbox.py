@@ -98,6 +98,14 @@ class Inbox:
         since = self.state()["next"]
         got = request(f"{link['url']}/class/v1/inbox?since={since}&wait={int(wait)}", token=link["token"],
                       ctx=ssl_context((self.folder / "ca.crt").read_text()), timeout=timeout + wait)
+        if int(got["next"]) < since:
+            # a new class channel (the class folder was made anew): our numbers mean nothing there;
+            # keep the old notes aside and start over from its first note
+            with self._locked() as st:
+                if self.notes_path.exists():
+                    self.notes_path.rename(self.notes_path.with_suffix(".old.jsonl"))
+                st.update(next=0, shown=0, taken=[])
+            return self.poll(wait=0, timeout=timeout)
         with self._locked() as st:
             if st["next"] != since:         # another kubetui fetched meanwhile: keep its notes, not twice
                 fresh = [n for n in got["messages"] if n.get("n", -1) >= st["next"]]

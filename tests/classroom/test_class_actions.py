@@ -196,16 +196,22 @@ def test_the_dashboard_is_woken_by_a_learners_check(served, tmp_path):
     box: dict = {}
 
     def poll():
-        t = time.monotonic()
-        box["view"] = served.get(f"dashboard?wait={seq}&timeout=30", served.teacher)
-        box["seconds"] = time.monotonic() - t
+        since = seq
+        for _ in range(10):             # another event (not gus's) may wake it first: poll again
+            t = time.monotonic()
+            view = served.get(f"dashboard?wait={since}&timeout=30", served.teacher)
+            box["seconds"] = time.monotonic() - t
+            row = next((r for r in view["learners"] if r["learner"] == "gus"), None)
+            if row and row["cells"].get("pods/create", {}).get("attempts") == 1:
+                box["row"] = row
+                return
+            since = view["seq"]
 
     waiter = threading.Thread(target=poll)
     waiter.start()
     run_learner(env, 's.append("pods", "check", "create", passed=True)')
-    waiter.join(60)
-    row = next(r for r in box["view"]["learners"] if r["learner"] == "gus")
-    assert row["cells"]["pods/create"]["attempts"] == 1
+    waiter.join(120)
+    assert box["row"]["cells"]["pods/create"]["state"] == "working"
     assert box["seconds"] < 29          # woken by the event: a 30 s long-poll that timed out would not see it
 
 
@@ -219,3 +225,49 @@ def test_learner_inbox_long_poll_wakes_on_a_message(served, tmp_path):
     served.get("messages", served.teacher, method="POST", body={"to": "hal", "text": "look at the events"})
     waiter.join(60)
     assert [n["text"] for n in got["notes"]] == ["look at the events"]
+
+
+async def test_dashboard_keys_reset_a_learner_and_start_a_drill(served, tmp_path):
+    """The teacher's TUI: ``r`` on a learner's row offers their current step and sends the reset to them
+    alone; ``d`` starts a drill for everyone."""
+    from textual.widgets import DataTable, Input
+
+    from kubetui.classroom.dashboard import DashboardApp
+
+    env = learner(tmp_path, "ivy")
+    assert (await asyncio.to_thread(kubetui, env, "class", "join", served.url, "--code", CODE, "--name",
+                                    "ivy")).returncode == 0
+    await asyncio.to_thread(run_learner, env, 's.append("pods", "step_start", "scale", index=1)')
+    folder = tmp_path / "ivy-class"
+    other, _tok = await asyncio.to_thread(_join, served, tmp_path, "jo")
+    app = DashboardApp(served.url, served.teacher, served.ctx)
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.query_one("#heat", DataTable)
+        for _ in range(600):        # sync point: the worker's view has ivy's row, on her current step
+            if any(r["learner"] == "ivy" and r["current"] == "pods/scale" for r in app.view["learners"]):
+                break
+            await pilot.pause(0.05)
+        table.move_cursor(row=table.get_row_index("ivy"))
+        await pilot.press("r")
+        box = app.query_one("#say", Input)
+        assert box.display and box.value == "pods/scale"
+        await pilot.press("enter")
+        await pilot.press("d")
+        box.value = "dns-broken 77"
+        await pilot.press("enter")
+        mine = await asyncio.to_thread(Inbox(folder).poll)
+        theirs = await asyncio.to_thread(Inbox(other).poll)
+    assert [(n["kind"], n.get("lesson"), n.get("step")) for n in mine if n["kind"] == "reset"] == \
+        [("reset", "pods", "scale")]
+    assert [(n["drill"], n["seed"]) for n in mine if n["kind"] == "drill"] == [("dns-broken", 77)]
+    assert [n["kind"] for n in theirs] == ["drill"]           # jo got the drill, not ivy's reset
+
+
+def test_web_dashboard_has_the_reset_and_drill_actions(served):
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", served.port, context=served.ctx, timeout=20)
+    conn.request("GET", "/", headers={"Cookie": f"teacher={served.teacher}"})
+    page = conn.getresponse().read().decode()
+    conn.close()
+    assert 'id="reset"' in page and '"/class/v1/learners/"' in page and "/reset" in page
+    assert 'id="startdrill"' in page and '"/class/v1/drills"' in page
