@@ -30,6 +30,7 @@ containerd and runc word it. Run by path with ``-I -S``: it imports nothing
 but the standard library (a few milliseconds of a container's start).
 """
 
+import _signal
 import ctypes
 import errno
 import fcntl
@@ -156,6 +157,12 @@ def execvp(argv, env):
     raise first or FileNotFoundError(errno.ENOENT, "not found")
 
 
+def _default_signals():
+    for sig in (_signal.SIGPIPE, getattr(_signal, "SIGXFSZ", None)):
+        if sig is not None:
+            _signal.signal(sig, _signal.SIG_DFL)
+
+
 def main(path, sync_fd=None):
     if sync_fd is not None:
         # the runtime waits for a byte on this pipe, written right before the exec (or for its end,
@@ -191,6 +198,9 @@ def main(path, sync_fd=None):
         except OSError:
             pass
     argv = spec["argv"]
+    # Python starts with SIGPIPE (and SIGXFSZ) ignored; an ignored signal stays ignored across exec,
+    # so the command gets the defaults back, as subprocess's restore_signals does
+    _default_signals()
     if sync_fd is not None:
         os.write(sync_fd, b"\0")
     try:
@@ -232,6 +242,7 @@ def exec_in(pid, spec_path, argv):
             os.setgroups(sorted(set([spec.get("gid", 0), *spec.get("groups", [])])))
             os.setgid(spec.get("gid", 0))
             os.setuid(spec.get("uid", 0))
+            _default_signals()
             execvp(argv, dict(os.environ))
         except OSError as e:
             why = "executable file not found in $PATH" if e.errno == errno.ENOENT and "/" not in argv[0] \
@@ -249,8 +260,136 @@ def exec_in(pid, spec_path, argv):
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
+# -- the fork server (zygote) -----------------------------------------------------------------
+# Starting ``python3`` for every container costs ~10 ms of CPU (the interpreter, then ctypes), more
+# than everything else a container's start does. Like Android's zygote, one interpreter with this
+# module loaded stays up beside the kubelet (``--zygote FD``) and forks each container's set-up from
+# itself. The runtime (``kubetui.runtime.zygote``) sends a request on a SOCK_SEQPACKET socket with
+# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors; the zygote forks the
+# *shim* (what ``nsenter --net=… unshare --mount --uts --pid --fork`` was): a new session, the
+# pod's network namespace, new mount/UTS/PID namespaces, then it forks the container's PID 1,
+# which runs :func:`main`. The shim waits for PID 1 and ends as it ended (as ``unshare --fork``
+# does), and the zygote tells the runtime each shim's wait status (only it can wait for them).
+
+CLONE_NEWNS_UTS_PID = 0x20000 | 0x4000000 | 0x20000000
+
+
+def _shim(req, fds):
+    """In the forked child: become the container's shim, fork its PID 1 (which never returns)."""
+    os.setsid()                              # its own process group: the runtime kills the group
+    out, err, sync = fds
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    for fd in (null, out, err):
+        os.close(fd)
+    if req.get("netns"):
+        fd = os.open(req["netns"], os.O_RDONLY)
+        _check(_libc.setns(fd, CLONE_NEWNET), "setns " + req["netns"])
+        os.close(fd)
+    _check(_libc.unshare(CLONE_NEWNS_UTS_PID), "unshare")
+    pid = os.fork()                          # PID 1 of the new PID namespace
+    if pid == 0:
+        os.environ.clear()
+        os.environ.update(req["env"])
+        try:
+            os.chdir(req.get("cwd") or "/")
+        except OSError:
+            pass
+        main(req["spec"], sync)
+        os._exit(128)
+    os.close(sync)
+    for sig in (2, 15):                      # as unshare --fork: the container's PID 1 gets signals
+        _signal.signal(sig, _signal.SIG_IGN)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):               # end as it ended: killed by the same signal
+        sig = os.WTERMSIG(status)
+        _signal.signal(sig, _signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
+
+
+def _reply(sock, msg):
+    try:
+        sock.send(marshal.dumps(msg))
+        return True
+    except OSError:                          # the runtime went away
+        return False
+
+
+def zygote(sock_fd):
+    """Serve fork requests on ``sock_fd`` until the runtime closes it; report every shim's exit."""
+    import socket
+    sock = socket.socket(fileno=sock_fd)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    _signal.set_wakeup_fd(wake_w)
+    _signal.signal(_signal.SIGCHLD, lambda *_: None)
+    import select
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    fd_size = socket.CMSG_SPACE(3 * 4)
+    while True:
+        try:
+            ready = poller.poll()
+        except InterruptedError:
+            ready = []
+        for fd, _ in ready:
+            if fd == wake_r:
+                try:
+                    os.read(wake_r, 512)
+                except BlockingIOError:
+                    pass
+                continue
+            msg, anc, _, _ = sock.recvmsg(65536, fd_size, socket.MSG_CMSG_CLOEXEC)
+            if not msg:
+                return                       # the runtime went away; the containers stay
+            fds = [int.from_bytes(d[i:i + 4], sys.byteorder) for lvl, typ, d in anc
+                   if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS for i in range(0, len(d), 4)]
+            req = marshal.loads(msg)
+            try:
+                pid = os.fork()
+            except OSError as e:
+                pid, error = 0, str(e)
+            else:
+                error = ""
+            if pid == 0 and not error:
+                try:
+                    _signal.set_wakeup_fd(-1)
+                    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+                    sock.close()
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    _shim(req, fds)
+                except BaseException as e:  # noqa: BLE001 - the forked child never returns to the loop
+                    os.write(2, f"container shim: {e}\n".encode())
+                os._exit(128)
+            for f in fds:
+                os.close(f)
+            if not _reply(sock, {"id": req["id"], "pid": pid, "error": error}):
+                return
+        while True:                          # reap every shim that ended (SIGCHLD coalesces)
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if not _reply(sock, {"exited": pid, "status": status}):
+                return
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[0] == "--zygote":
+        zygote(int(args[1]))
+        sys.exit(0)
     if args[0] == "--exec":
         exec_in(int(args[1]), args[2], args[4:])                 # --exec PID SPEC -- CMD...
     if args[0] == "--hostname":

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 class ImageContainers:
     """Mixed into ``IsolatedRuntime``: expects ``self.images`` (the store), ``self._tools``,
-    ``self._prepared`` and ``self._sync_fds`` (dicts by container id), ``_cgroup`` and ``_netns``."""
+    ``self._prepared`` and ``self._sync_fds`` (dicts by container id), ``self._forks`` (the
+    ``zygote.ForkServer``), ``_cgroup`` and ``_netns``."""
 
     # -- images ----------------------------------------------------------------
     def _image(self, image: str) -> imagestore.Image | None:
@@ -117,6 +118,19 @@ class ImageContainers:
         finally:
             loop.remove_reader(r)
             os.close(r)
+
+    async def _spawn(self, c: _Container):
+        """A container of an image is forked by the zygote (``zygote.py``), unless it needs a
+        terminal or stdin (those keep the ``nsenter … containerinit`` path, as ``kubectl exec`` does)."""
+        prep = self._prepared.get(c.id)
+        if prep is None or c.config.tty or c.config.stdin:
+            return await ProcessRuntime._spawn(self, c)
+        return await self._forks.spawn(str(prep.dir / "spec.marshal"), prep.netns, c.env, c.cwd,
+                                       self._sync_fds[c.id])
+
+    async def close(self) -> None:
+        await super().close()
+        self._forks.close()
 
     def _start_fds(self, c: _Container) -> tuple[int, ...]:
         w = self._sync_fds.get(c.id)

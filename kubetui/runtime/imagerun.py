@@ -80,6 +80,7 @@ class Prepared:
     process: ProcessSpec
     argv: list[str]           # nsenter ... unshare ... python3 containerinit.py spec.marshal
     image: Image
+    netns: str | None = None  # the pod's network namespace (None: the node's, hostNetwork)
 
     @property
     def error_file(self) -> Path:
@@ -200,7 +201,7 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
     netns = [tools["nsenter"], f"--net={netns_path}"] if netns_path else []
     argv = [*netns, tools["unshare"], "--mount", "--uts", "--pid", "--fork",
             sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(d / "spec.marshal")]
-    return Prepared(dir=d, process=proc, argv=argv, image=img)
+    return Prepared(dir=d, process=proc, argv=argv, image=img, netns=netns_path)
 
 
 def exec_argv(tools: dict[str, str], pid: int, spec: Path, cmd: list[str], tty: bool) -> list[str]:

@@ -282,10 +282,7 @@ class ProcessRuntime(RuntimeService):
                                             pass_fds=self._start_fds(c))
                 c.proc = c.pty.proc
             else:
-                c.proc = await asyncio.create_subprocess_exec(
-                    *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                    env=self._spawn_env(c), cwd=c.cwd, start_new_session=True, pass_fds=self._start_fds(c))
+                c.proc = await self._spawn(c)
         except OSError as e:
             writer.close()
             # what runc reports when the command cannot be executed
@@ -298,6 +295,13 @@ class ProcessRuntime(RuntimeService):
         c.state, c.started_at = RUNNING, self.clock.time()
         self._record_pid(c)
         c.waiter = asyncio.create_task(self._wait(c, writer))
+
+    async def _spawn(self, c: _Container):
+        """The container's first process, in a session of its own, its output on pipes."""
+        return await asyncio.create_subprocess_exec(
+            *c.argv, stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=self._spawn_env(c), cwd=c.cwd, start_new_session=True, pass_fds=self._start_fds(c))
 
     def _spawn_env(self, c: _Container) -> dict[str, str]:
         """The environment the container's first process is started with (its own, here)."""

@@ -208,3 +208,64 @@ async def test_users_read_only_root_and_start_errors(rt):
         await rt.create_container(sb.id, cri.ContainerConfig(name="arm", image="test/arm:1"))
     with pytest.raises(cri.ImagePullError, match='Failed to pull image "nginx"'):
         rt.pull_image("nginx")
+
+
+def _stat(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rfind(")") + 2:].split()
+
+
+async def test_containers_are_forked_by_the_zygote_and_end_as_their_pid_1_ends(rt):
+    """Containers of images are forked from one interpreter (``runtime/zygote.py``) instead of
+    each exec'ing ``nsenter``, ``unshare`` and a fresh ``python3``: the shim is the zygote's child
+    and its own process group, PID 1 is the shim's child, and exit codes, signals, stops and
+    start errors come out as before."""
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="fork", namespace="default", uid="u3"))
+    cids = await asyncio.gather(*(run(rt, sb, name=f"c{i}", command=["sh", "-c", f"sleep 0.2; exit {i}"])
+                                  for i in range(8)))
+    zygote = rt._forks._proc.pid
+    shim = rt.container_status(cids[0]).pid
+    assert _stat(shim)[1] == str(zygote) and _stat(shim)[2] == str(shim)   # ppid, pgrp
+    for i, cid in enumerate(cids):
+        await asyncio.wait_for(rt.wait_container(cid), 10)
+        assert rt.container_status(cid).exit_code == i
+    # SIGTERM reaches PID 1 (its handler runs); a PID 1 without one ignores it: SIGKILL after the grace
+    cid = await run(rt, sb, name="stop", command=["sh", "-c", "trap 'exit 42' TERM; sleep 30 & wait"])
+    await asyncio.sleep(0.2)
+    await rt.stop_container(cid, 5)
+    assert rt.container_status(cid).exit_code == 42
+    cid = await run(rt, sb, name="kill", command=["sleep", "30"])
+    await rt.stop_container(cid, 0.2)
+    assert rt.container_status(cid).exit_code == 137
+    # stdout and stderr reach the log
+    cid = await run(rt, sb, name="log", command=["sh", "-c", "echo out; echo err >&2"])
+    await asyncio.wait_for(rt.wait_container(cid), 10)
+    lines = {(line.stream, line.text) for line in logs.read_lines(rt.container_status(cid).log_path)}
+    assert {("stdout", b"out"), ("stderr", b"err")} <= lines
+
+
+async def test_the_command_starts_with_default_signal_dispositions(rt):
+    """Python ignores SIGPIPE from its start, and an ignored signal stays ignored across exec: a
+    container's command started by containerinit (or an exec in it) must get the default back,
+    or `yes | head -1` in a container never ends."""
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="sigs", namespace="default", uid="u4"))
+    for cid in [await run(rt, sb, name="main", command=["sh", "-c", "grep SigIgn /proc/self/status; sleep 30"]),
+                await run(rt, sb, name="tty", command=["sh", "-c", "grep SigIgn /proc/self/status; sleep 30"],
+                          stdin=True)]:
+        await asyncio.sleep(0.3)
+        text = b"".join(line.text for line in logs.read_lines(rt.container_status(cid).log_path))
+        assert not int(text.split()[-1], 16) & (1 << 12), text          # bit 13 - 1: SIGPIPE
+        r = await sh(rt, cid, "grep SigIgn /proc/self/status")
+        assert not int(r.stdout.split()[-1], 16) & (1 << 12), r.stdout
+
+
+async def test_a_zygote_that_ends_takes_its_containers_and_a_new_one_starts(rt):
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="gone", namespace="default", uid="u5"))
+    cid = await run(rt, sb, name="a", command=["sleep", "30"])
+    old = rt._forks._proc.pid
+    os.kill(old, 9)
+    await asyncio.wait_for(rt.wait_container(cid), 10)
+    assert rt.container_status(cid).exit_code == 137
+    cid = await run(rt, sb, name="b", command=["sh", "-c", "exit 4"])
+    await asyncio.wait_for(rt.wait_container(cid), 10)
+    assert rt.container_status(cid).exit_code == 4 and rt._forks._proc.pid != old

@@ -1,0 +1,199 @@
+"""The runtime's side of the container fork server (upstream: containerd's shim, which runc leaves each
+container's process with; kubetui forks both from one long-lived interpreter).
+
+Starting every container as ``nsenter … unshare … python3 containerinit.py`` cost a burst of pod
+starts ~11 ms of CPU per container before the container's own command ran: two small programs,
+then a whole Python interpreter and ``ctypes``. :class:`ForkServer` starts ``containerinit.py
+--zygote`` once, beside the kubelet, and asks it over a ``SOCK_SEQPACKET`` socket to fork each
+container: the zygote forks the container's *shim* (its process group leader, in the pod's
+network namespace and new mount/UTS/PID namespaces), which forks the container's PID 1 and waits
+for it, as ``unshare --fork`` did. The shim's stdout and stderr are pipes this runtime reads into
+the container's log; the zygote, the shim's parent, reports how it ended.
+
+:class:`ShimProcess` looks like the ``asyncio.subprocess.Process`` the process runtime keeps for a
+container (``pid``, ``stdout``, ``stderr``, ``wait()``, ``returncode``), so everything after the
+start (logs, stop, OOM, exit codes, ``kubectl exec``) is the same for both ways of starting.
+
+Standard library only: this runs inside the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import marshal
+import os
+import secrets
+import socket
+import subprocess
+import sys
+
+log = logging.getLogger(__name__)
+
+
+class ZygoteError(OSError):
+    """The fork server could not start a container (or is gone)."""
+
+
+class ShimProcess:
+    """A container's shim, forked by the zygote: what ``asyncio.subprocess.Process`` offers the runtime."""
+
+    def __init__(self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader) -> None:
+        self.pid = pid
+        self.stdin = None
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+        self._exited = asyncio.get_running_loop().create_future()
+
+    def _ended(self, returncode: int) -> None:
+        if self.returncode is None:
+            self.returncode = returncode
+            self._exited.set_result(returncode)
+
+    async def wait(self) -> int:
+        """Its return code as ``Popen`` gives it: the exit status, or minus the signal that killed it."""
+        return await asyncio.shield(self._exited)
+
+
+class ForkServer:
+    """One zygote per runtime, started on first use and again if it ever ends."""
+
+    def __init__(self, init_path: str, python: str = sys.executable) -> None:
+        self.init_path = init_path
+        self.python = python
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: dict[str, asyncio.Future] = {}
+        self._shims: dict[int, ShimProcess] = {}
+        self._early: dict[int, int] = {}        # exits reported before the fork's reply was read
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-I", "-S", self.init_path, "--zygote", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._sock = ours
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(ours.fileno(), self._readable)
+        log.info("container fork server (zygote) started: pid %d", self._proc.pid)
+
+    def _readable(self) -> None:
+        while self._sock is not None:
+            try:
+                data = self._sock.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._gone()
+                return
+            msg = marshal.loads(data)
+            if "exited" in msg:
+                self._exited(msg["exited"], msg["status"])
+                continue
+            fut = self._pending.pop(msg["id"], None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+
+    def _exited(self, pid: int, status: int) -> None:
+        rc = os.waitstatus_to_exitcode(status)
+        shim = self._shims.pop(pid, None)
+        if shim is None:
+            self._early[pid] = rc
+        else:
+            shim._ended(rc)
+
+    def _gone(self) -> None:
+        """The zygote ended: nobody can report how its shims end any more. They are killed and
+        reported so (the kubelet restarts their containers per their policy, as after a shim crash
+        in containerd), and the next start begins a new zygote."""
+        log.warning("container fork server (zygote) ended; killing the %d container(s) it started",
+                    len(self._shims))
+        self.close()
+        for pid, shim in self._shims.items():
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+            shim._ended(-9)
+        self._shims.clear()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ZygoteError("the container fork server ended"))
+        self._pending.clear()
+
+    async def spawn(self, spec: str, netns: str | None, env: dict[str, str], cwd: str,
+                    sync_fd: int) -> ShimProcess:
+        """Fork a container from its ``containerinit`` spec; it writes a byte on ``sync_fd`` before exec."""
+        if self._sock is None:
+            self._start()
+        assert self._sock is not None and self._loop is not None
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        rid = secrets.token_hex(8)
+        fut = self._loop.create_future()
+        self._pending[rid] = fut
+        try:
+            req = marshal.dumps({"id": rid, "spec": spec, "netns": netns, "env": env, "cwd": cwd})
+            try:
+                self._sock.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                            memoryview(bytes().join(fd.to_bytes(4, sys.byteorder)
+                                                                    for fd in (out_w, err_w, sync_fd))))])
+            except BlockingIOError:
+                raise ZygoteError("the container fork server is not keeping up") from None
+            except OSError as e:
+                self._gone()
+                raise ZygoteError(f"the container fork server is gone: {e}") from None
+        except BaseException:
+            self._pending.pop(rid, None)
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        try:
+            reply = await fut
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        if reply.get("error"):
+            os.close(out_r)
+            os.close(err_r)
+            raise ZygoteError(f"fork: {reply['error']}")
+        shim = ShimProcess(reply["pid"], await self._reader(out_r), await self._reader(err_r))
+        early = self._early.pop(shim.pid, None)
+        if early is not None:
+            shim._ended(early)
+        else:
+            self._shims[shim.pid] = shim
+        return shim
+
+    async def _reader(self, fd: int) -> asyncio.StreamReader:
+        reader = asyncio.StreamReader(limit=2 ** 16, loop=self._loop)
+        await self._loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=self._loop),
+                                           os.fdopen(fd, "rb", 0))
+        return reader
+
+    def close(self) -> None:
+        """Stop serving: the zygote sees the socket close and ends (containers keep running)."""
+        if self._sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
