@@ -263,19 +263,17 @@ def exec_in(pid, spec_path, argv):
 # -- the fork server (zygote) -----------------------------------------------------------------
 # Starting ``python3`` for every container costs ~10 ms of CPU (the interpreter, then ctypes), more
 # than everything else a container's start does. Like Android's zygote, one interpreter with this
-# module loaded stays up beside the kubelet (``--zygote FD``) and forks each container's set-up from
+# module loaded stays up beside the kubelet (``--zygote FD``) and forks each container from
 # itself. The runtime (``kubetui.runtime.zygote``) sends a request on a SOCK_SEQPACKET socket with
-# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors; the zygote forks the
-# *shim* (what ``nsenter --net=… unshare --mount --uts --pid --fork`` was): a new session, the
-# pod's network namespace, new mount/UTS/PID namespaces, then it forks the container's PID 1,
-# which runs :func:`main`. The shim waits for PID 1 and ends as it ended (as ``unshare --fork``
-# does), and the zygote tells the runtime each shim's wait status (only it can wait for them).
+# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors. The zygote makes a new
+# PID namespace for its next child only (``unshare(CLONE_NEWPID)``, then ``setns`` back to its own
+# for the children after), forks the container's PID 1 into it, and reports how each one ended:
+# as their parent, only it can wait for them. No shim process stays per container (``unshare
+# --fork`` stayed as the PID 1's parent before).
 
-CLONE_NEWNS_UTS_PID = 0x20000 | 0x4000000 | 0x20000000
-
-
-def _shim(req, fds):
-    """In the forked child: become the container's shim, fork its PID 1 (which never returns)."""
+def _container_init(req, fds):
+    """In the forked child, PID 1 of its new PID namespace: the rest of ``nsenter --net=… unshare
+    --mount --uts``, then :func:`main` (which never returns)."""
     os.setsid()                              # its own process group: the runtime kills the group
     out, err, sync = fds
     null = os.open("/dev/null", os.O_RDONLY)
@@ -288,31 +286,24 @@ def _shim(req, fds):
         fd = os.open(req["netns"], os.O_RDONLY)
         _check(_libc.setns(fd, CLONE_NEWNET), "setns " + req["netns"])
         os.close(fd)
-    _check(_libc.unshare(CLONE_NEWNS_UTS_PID), "unshare")
-    pid = os.fork()                          # PID 1 of the new PID namespace
-    if pid == 0:
-        os.environ.clear()
-        os.environ.update(req["env"])
-        try:
-            os.chdir(req.get("cwd") or "/")
-        except OSError:
-            pass
-        main(req["spec"], sync)
-        os._exit(128)
-    os.close(sync)
-    for sig in (2, 15):                      # as unshare --fork: the container's PID 1 gets signals
-        _signal.signal(sig, _signal.SIG_IGN)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):               # end as it ended: killed by the same signal
-        sig = os.WTERMSIG(status)
-        _signal.signal(sig, _signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+    os.environ.clear()
+    os.environ.update(req["env"])
+    try:
+        os.chdir(req.get("cwd") or "/")
+    except OSError:
+        pass
+    main(req["spec"], sync)
+
+
+def _fork_container(req, fds, own_pidns):
+    """Fork the container's PID 1 in a new PID namespace; the zygote's later children stay in its own."""
+    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    try:
+        return os.fork()
+    finally:
+        if os.getpid() != 1:
+            _check(_libc.setns(own_pidns, CLONE_NEWPID), "setns back to the node's PID namespace")
 
 
 def _reply(sock, msg):
@@ -324,7 +315,7 @@ def _reply(sock, msg):
 
 
 def zygote(sock_fd):
-    """Serve fork requests on ``sock_fd`` until the runtime closes it; report every shim's exit."""
+    """Serve fork requests on ``sock_fd`` until the runtime closes it; report how each container ended."""
     import socket
     sock = socket.socket(fileno=sock_fd)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -335,6 +326,7 @@ def zygote(sock_fd):
     poller.register(sock, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
     fd_size = socket.CMSG_SPACE(3 * 4)
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     while True:
         try:
             ready = poller.poll()
@@ -354,27 +346,25 @@ def zygote(sock_fd):
                    if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS for i in range(0, len(d), 4)]
             req = marshal.loads(msg)
             try:
-                pid = os.fork()
-            except OSError as e:
-                pid, error = 0, str(e)
-            else:
-                error = ""
-            if pid == 0 and not error:
+                pid, error = _fork_container(req, fds, own_pidns), ""
+            except (OSError, SetupError) as e:
+                pid, error = -1, str(e)
+            if pid == 0:
                 try:
                     _signal.set_wakeup_fd(-1)
                     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
                     sock.close()
-                    os.close(wake_r)
-                    os.close(wake_w)
-                    _shim(req, fds)
+                    for fd in (wake_r, wake_w, own_pidns):
+                        os.close(fd)
+                    _container_init(req, fds)
                 except BaseException as e:  # noqa: BLE001 - the forked child never returns to the loop
-                    os.write(2, f"container shim: {e}\n".encode())
+                    os.write(2, f"container init: {e}\n".encode())
                 os._exit(128)
             for f in fds:
                 os.close(f)
             if not _reply(sock, {"id": req["id"], "pid": pid, "error": error}):
                 return
-        while True:                          # reap every shim that ended (SIGCHLD coalesces)
+        while True:                          # reap every container that ended (SIGCHLD coalesces)
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:

@@ -312,9 +312,11 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
             pass
 
     def _init_pid(self, c: _Container) -> int | None:
-        """The container's PID 1 (unshare's child), for nsenter."""
+        """The container's PID 1 (forked by the zygote, or unshare's child), for nsenter."""
         if not c.proc:
             return None
+        if getattr(c.proc, "is_init", False):
+            return c.proc.pid
         try:
             for task in os.listdir(f"/proc/{c.proc.pid}/task"):
                 kids = Path(f"/proc/{c.proc.pid}/task/{task}/children").read_text().split()

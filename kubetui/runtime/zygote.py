@@ -1,16 +1,16 @@
-"""The runtime's side of the container fork server (upstream: containerd's shim, which runc leaves each
-container's process with; kubetui forks both from one long-lived interpreter).
+"""The runtime's side of the container fork server (upstream: runc's ``init`` started for each container,
+and containerd's shim that waits for it; kubetui forks them from one long-lived interpreter).
 
 Starting every container as ``nsenter … unshare … python3 containerinit.py`` cost a burst of pod
 starts ~11 ms of CPU per container before the container's own command ran: two small programs,
 then a whole Python interpreter and ``ctypes``. :class:`ForkServer` starts ``containerinit.py
 --zygote`` once, beside the kubelet, and asks it over a ``SOCK_SEQPACKET`` socket to fork each
-container: the zygote forks the container's *shim* (its process group leader, in the pod's
-network namespace and new mount/UTS/PID namespaces), which forks the container's PID 1 and waits
-for it, as ``unshare --fork`` did. The shim's stdout and stderr are pipes this runtime reads into
-the container's log; the zygote, the shim's parent, reports how it ended.
+container's PID 1 (in a new PID namespace, its own session and process group, then the pod's
+network namespace and new mount and UTS namespaces, then ``containerinit``'s set-up and exec).
+Its stdout and stderr are pipes this runtime reads into the container's log; the zygote, its
+parent, reports how it ended.
 
-:class:`ShimProcess` looks like the ``asyncio.subprocess.Process`` the process runtime keeps for a
+:class:`InitProcess` looks like the ``asyncio.subprocess.Process`` the process runtime keeps for a
 container (``pid``, ``stdout``, ``stderr``, ``wait()``, ``returncode``), so everything after the
 start (logs, stop, OOM, exit codes, ``kubectl exec``) is the same for both ways of starting.
 
@@ -35,8 +35,11 @@ class ZygoteError(OSError):
     """The fork server could not start a container (or is gone)."""
 
 
-class ShimProcess:
-    """A container's shim, forked by the zygote: what ``asyncio.subprocess.Process`` offers the runtime."""
+class InitProcess:
+    """A container's PID 1, forked by the zygote: what ``asyncio.subprocess.Process`` offers the runtime."""
+
+    #: ``pid`` is the container's PID 1 itself (an ``unshare --fork`` process was its parent before)
+    is_init = True
 
     def __init__(self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader) -> None:
         self.pid = pid
@@ -66,7 +69,7 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future] = {}
-        self._shims: dict[int, ShimProcess] = {}
+        self._inits: dict[int, InitProcess] = {}
         self._early: dict[int, int] = {}        # exits reported before the fork's reply was read
 
     def _start(self) -> None:
@@ -104,33 +107,33 @@ class ForkServer:
 
     def _exited(self, pid: int, status: int) -> None:
         rc = os.waitstatus_to_exitcode(status)
-        shim = self._shims.pop(pid, None)
-        if shim is None:
+        init = self._inits.pop(pid, None)
+        if init is None:
             self._early[pid] = rc
         else:
-            shim._ended(rc)
+            init._ended(rc)
 
     def _gone(self) -> None:
-        """The zygote ended: nobody can report how its shims end any more. They are killed and
-        reported so (the kubelet restarts their containers per their policy, as after a shim crash
-        in containerd), and the next start begins a new zygote."""
+        """The zygote ended: nobody can wait for its containers any more. They are killed and
+        reported so (the kubelet restarts them per their policy, as after a shim crash in
+        containerd), and the next start begins a new zygote."""
         log.warning("container fork server (zygote) ended; killing the %d container(s) it started",
-                    len(self._shims))
+                    len(self._inits))
         self.close()
-        for pid, shim in self._shims.items():
+        for pid, init in self._inits.items():
             try:
                 os.killpg(pid, 9)
             except OSError:
                 pass
-            shim._ended(-9)
-        self._shims.clear()
+            init._ended(-9)
+        self._inits.clear()
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ZygoteError("the container fork server ended"))
         self._pending.clear()
 
     async def spawn(self, spec: str, netns: str | None, env: dict[str, str], cwd: str,
-                    sync_fd: int) -> ShimProcess:
+                    sync_fd: int) -> InitProcess:
         """Fork a container from its ``containerinit`` spec; it writes a byte on ``sync_fd`` before exec."""
         if self._sock is None:
             self._start()
@@ -169,13 +172,13 @@ class ForkServer:
             os.close(out_r)
             os.close(err_r)
             raise ZygoteError(f"fork: {reply['error']}")
-        shim = ShimProcess(reply["pid"], await self._reader(out_r), await self._reader(err_r))
-        early = self._early.pop(shim.pid, None)
+        init = InitProcess(reply["pid"], await self._reader(out_r), await self._reader(err_r))
+        early = self._early.pop(init.pid, None)
         if early is not None:
-            shim._ended(early)
+            init._ended(early)
         else:
-            self._shims[shim.pid] = shim
-        return shim
+            self._inits[init.pid] = init
+        return init
 
     async def _reader(self, fd: int) -> asyncio.StreamReader:
         reader = asyncio.StreamReader(limit=2 ** 16, loop=self._loop)

@@ -217,15 +217,20 @@ def _stat(pid: int) -> list[str]:
 
 async def test_containers_are_forked_by_the_zygote_and_end_as_their_pid_1_ends(rt):
     """Containers of images are forked from one interpreter (``runtime/zygote.py``) instead of
-    each exec'ing ``nsenter``, ``unshare`` and a fresh ``python3``: the shim is the zygote's child
-    and its own process group, PID 1 is the shim's child, and exit codes, signals, stops and
-    start errors come out as before."""
+    each exec'ing ``nsenter``, ``unshare`` and a fresh ``python3``: the container's PID 1 is the
+    zygote's child, its own process group, PID 1 of its PID namespace, and exit codes, signals,
+    stops and logs come out as before."""
     sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="fork", namespace="default", uid="u3"))
-    cids = await asyncio.gather(*(run(rt, sb, name=f"c{i}", command=["sh", "-c", f"sleep 0.2; exit {i}"])
+    cids = await asyncio.gather(*(run(rt, sb, name=f"c{i}", command=["sh", "-c", f"sleep 1; exit {i}"])
                                   for i in range(8)))
     zygote = rt._forks._proc.pid
-    shim = rt.container_status(cids[0]).pid
-    assert _stat(shim)[1] == str(zygote) and _stat(shim)[2] == str(shim)   # ppid, pgrp
+    init = rt.container_status(cids[0]).pid
+    assert _stat(init)[1] == str(zygote) and _stat(init)[2] == str(init)   # ppid, pgrp
+    for cid in cids:                        # each one PID 1 of a namespace of its own, none nested
+        init = rt.container_status(cid).pid
+        nspid = next(ln for ln in Path(f"/proc/{init}/status").read_text().splitlines() if ln.startswith("NSpid"))
+        assert nspid.split()[1:] == [str(init), "1"]
+    assert "NSpid:\t" + str(zygote) + "\n" in Path(f"/proc/{zygote}/status").read_text()   # the zygote stays
     for i, cid in enumerate(cids):
         await asyncio.wait_for(rt.wait_container(cid), 10)
         assert rt.container_status(cid).exit_code == i
