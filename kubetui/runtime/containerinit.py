@@ -296,8 +296,23 @@ def _container_init(req, fds):
     main(req["spec"], sync)
 
 
+def _pause(req):
+    """In the forked child: the pod's pause process, in the pod's network namespace."""
+    os.setsid()
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if req.get("netns"):
+        fd = os.open(req["netns"], os.O_RDONLY)
+        _check(_libc.setns(fd, CLONE_NEWNET), "setns " + req["netns"])
+    _default_signals()
+    os.execv(req["pause"][0], req["pause"][1:])     # [program, argv[0] (its name on ps), args...]
+
+
 def _fork_container(req, fds, own_pidns):
     """Fork the container's PID 1 in a new PID namespace; the zygote's later children stay in its own."""
+    if "pause" in req:
+        return os.fork()
     _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
     try:
         return os.fork()
@@ -356,6 +371,8 @@ def zygote(sock_fd):
                     sock.close()
                     for fd in (wake_r, wake_w, own_pidns):
                         os.close(fd)
+                    if "pause" in req:
+                        _pause(req)
                     _container_init(req, fds)
                 except BaseException as e:  # noqa: BLE001 - the forked child never returns to the loop
                     os.write(2, f"container init: {e}\n".encode())

@@ -219,7 +219,7 @@ def exec_argv(tools: dict[str, str], pid: int, spec: Path, cmd: list[str], tty: 
 def find_tools() -> dict[str, str]:
     """The node's own binaries the runtime runs, by absolute path (the container's PATH is the image's)."""
     out = {}
-    for t in ("nsenter", "unshare", "setsid", "sh"):
+    for t in ("nsenter", "unshare", "setsid", "sh", "sleep"):
         p = shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin:" + os.environ.get("PATH", ""))
         out[t] = p or t
     return out

@@ -312,12 +312,16 @@ class ProcessRuntime(RuntimeService):
         return ()
 
     def _record_pid(self, c: _Container) -> None:
-        f = self._pod_dir(c.sandbox.id) / "processes.json"
+        self._record(c.sandbox.id, c.id, c.proc.pid)
+
+    def _record(self, sandbox_id: str, key: str, pid: int) -> None:
+        """Remember a process of the pod on disk: a restarted kubelet kills what a killed one left."""
+        f = self._pod_dir(sandbox_id) / "processes.json"
         try:
             procs = json.loads(f.read_text() or "{}")
         except (OSError, ValueError):
             procs = {}
-        procs[c.id] = [c.proc.pid, _start_ticks(c.proc.pid)]
+        procs[key] = [pid, _start_ticks(pid)]
         f.write_text(json.dumps(procs))
 
     async def _wait(self, c: _Container, writer: LogWriter) -> None:

@@ -41,7 +41,7 @@ class InitProcess:
     #: ``pid`` is the container's PID 1 itself (an ``unshare --fork`` process was its parent before)
     is_init = True
 
-    def __init__(self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader) -> None:
+    def __init__(self, pid: int, stdout: asyncio.StreamReader | None, stderr: asyncio.StreamReader | None) -> None:
         self.pid = pid
         self.stdin = None
         self.stdout = stdout
@@ -135,44 +135,55 @@ class ForkServer:
     async def spawn(self, spec: str, netns: str | None, env: dict[str, str], cwd: str,
                     sync_fd: int) -> InitProcess:
         """Fork a container from its ``containerinit`` spec; it writes a byte on ``sync_fd`` before exec."""
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            try:
+                pid = await self._fork({"spec": spec, "netns": netns, "env": env, "cwd": cwd},
+                                       (out_w, err_w, sync_fd))
+            finally:
+                os.close(out_w)
+                os.close(err_w)
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        return self._track(InitProcess(pid, await self._reader(out_r), await self._reader(err_r)))
+
+    async def pause(self, argv: list[str], netns: str | None) -> InitProcess:
+        """A pod's pause process (upstream: the sandbox's infra container, ``/pause``), in the pod's
+        network namespace: ``argv`` is ``[program, its argv[0], args...]``, a program that sleeps until
+        it is killed under a name that says whose it is."""
+        return self._track(InitProcess(await self._fork({"pause": argv, "netns": netns}, ()), None, None))
+
+    async def _fork(self, req: dict, fds: tuple[int, ...]) -> int:
+        """Send one request (with ``fds`` as SCM_RIGHTS) and wait for the forked child's PID."""
         if self._sock is None:
             self._start()
         assert self._sock is not None and self._loop is not None
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
         rid = secrets.token_hex(8)
         fut = self._loop.create_future()
         self._pending[rid] = fut
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds))] if fds else []
         try:
-            req = marshal.dumps({"id": rid, "spec": spec, "netns": netns, "env": env, "cwd": cwd})
-            try:
-                self._sock.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                            memoryview(bytes().join(fd.to_bytes(4, sys.byteorder)
-                                                                    for fd in (out_w, err_w, sync_fd))))])
-            except BlockingIOError:
-                raise ZygoteError("the container fork server is not keeping up") from None
-            except OSError as e:
-                self._gone()
-                raise ZygoteError(f"the container fork server is gone: {e}") from None
-        except BaseException:
+            self._sock.sendmsg([marshal.dumps({"id": rid, **req})], anc)
+        except BlockingIOError:
             self._pending.pop(rid, None)
-            for fd in (out_r, err_r):
-                os.close(fd)
-            raise
-        finally:
-            os.close(out_w)
-            os.close(err_w)
+            raise ZygoteError("the container fork server is not keeping up") from None
+        except OSError as e:
+            self._pending.pop(rid, None)
+            self._gone()
+            raise ZygoteError(f"the container fork server is gone: {e}") from None
         try:
             reply = await fut
-        except BaseException:
-            os.close(out_r)
-            os.close(err_r)
-            raise
+        finally:
+            self._pending.pop(rid, None)
         if reply.get("error"):
-            os.close(out_r)
-            os.close(err_r)
             raise ZygoteError(f"fork: {reply['error']}")
-        init = InitProcess(reply["pid"], await self._reader(out_r), await self._reader(err_r))
+        return reply["pid"]
+
+    def _track(self, init: InitProcess) -> InitProcess:
         early = self._early.pop(init.pid, None)
         if early is not None:
             init._ended(early)

@@ -247,6 +247,13 @@ async def test_containers_are_forked_by_the_zygote_and_end_as_their_pid_1_ends(r
     await asyncio.wait_for(rt.wait_container(cid), 10)
     lines = {(line.stream, line.text) for line in logs.read_lines(rt.container_status(cid).log_path)}
     assert {("stdout", b"out"), ("stderr", b"err")} <= lines
+    # the pod's pause process: named after the pod on the node's ps, in the pod's network namespace
+    live = await run(rt, sb, name="live", command=["sleep", "30"])
+    pause = rt._pauses[sb.id].pid
+    assert Path(f"/proc/{pause}/cmdline").read_bytes().split(b"\0")[:2] == [b"/pause hostname fork", b"infinity"]
+    assert os.readlink(f"/proc/{pause}/ns/net") == os.readlink(f"/proc/{rt.container_status(live).pid}/ns/net")
+    await rt.remove_pod_sandbox(sb.id)
+    assert not Path(f"/proc/{pause}").exists()
 
 
 async def test_the_command_starts_with_default_signal_dispositions(rt):
