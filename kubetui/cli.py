@@ -50,6 +50,7 @@ BENCH_MODULES: list[str] = [
     "kubetui.bench.containers",
     "kubetui.bench.classroom",
     "kubetui.bench.classhosted",
+    "kubetui.bench.failover",
 ]
 
 

@@ -146,6 +146,15 @@ async def test_the_view_shows_members_leases_and_an_election_and_quorum_loss_fai
         lst = await client.request("GET", "/api/v1/namespaces/default/configmaps", params={"resourceVersion": "0"})
         assert "two-of-three" in {i["metadata"]["name"] for i in lst["items"]}
         assert "no-quorum" not in {i["metadata"]["name"] for i in lst["items"]}, "nothing half-stored"
+        # an informer starting now lists as client-go's reflector does first, with resourceVersion=0: it syncs
+        from kubetui.client.informer import SharedInformer
+        informer = SharedInformer(client, "configmaps", "default")
+        await informer.start()
+        try:
+            await asyncio.wait_for(informer.wait_for_sync(), 5)
+            assert "default/two-of-three" in {f"default/{o['metadata']['name']}" for o in informer.list()}
+        finally:
+            await informer.stop()
 
         # both back: a leader again, writes commit
         await asyncio.gather(*(asyncio.to_thread(m.start, 60) for m in killed))

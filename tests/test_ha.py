@@ -207,3 +207,37 @@ def test_quorum_loss_fails_writes_with_etcds_wording_and_recovers(ha_cluster: Pa
             await ctx.client.close()
 
     asyncio.run(go())
+
+
+@pytest.mark.etcd
+def test_the_control_plane_view_and_the_failover_bench(ha_cluster: Path) -> None:
+    """The view's API through the load balancer of a real three-control-plane cluster, and
+    ``kubetui bench failover``'s rounds end to end (one of each; its figures are not asserted)."""
+    import asyncio
+
+    from kubetui.bench.failover import run_bench
+    from kubetui.client import views
+    from kubetui.client.http import HTTPClient
+
+    async def view() -> dict:
+        client = HTTPClient.from_kubeconfig(ha_cluster / "kubeconfig")
+        try:
+            for _ in range(3):
+                await client.request("GET", "/api/v1/namespaces")
+            return await views.control_plane_status(client)
+        finally:
+            await client.close()
+
+    doc = asyncio.run(view())
+    names = sorted(read_members(ha_cluster))
+    assert doc["topology"] == "stacked-etcd" and doc["servedBy"] in names, doc
+    assert sorted(n["name"] for n in doc["nodes"]) == names
+    assert sorted(m["name"] for m in doc["etcd"]["members"]) == names and doc["etcd"]["leader"] in names
+    assert sorted(a["node"] for a in doc["apiServers"]) == names, "the load balancer's backends, by node"
+    assert doc["recentRequests"] and set(doc["recentRequests"]) <= set(names)
+    assert {r["name"] for r in doc["leases"]} == {"kube-scheduler", "kube-controller-manager"}
+
+    out = asyncio.run(run_bench(ha_cluster, rounds=1, workers=1, timeout=60))
+    assert [r["component"] for r in out["leader"]] == ["scheduler", "controller-manager"]
+    assert all(r["newLeader"] in names and r["newLeader"] != r["killed"] for r in out["leader"]), out["leader"]
+    assert out["api"][0]["killed"] in names and out["api"][0]["fresh"]["requests"] > 0

@@ -99,6 +99,7 @@ class Reflector:
         self.resource_version = ""      # the last one seen: a list's, an event's or a bookmark's
         self.synced = asyncio.Event()   # set once the first list is in the store (upstream HasSynced)
         self.lists = 0                  # how many times it listed (tests, logs)
+        self._relist_latest = False     # the last version is too old (410 Gone): list the latest state
         self._task: asyncio.Task[None] | None = None
 
     # -- reading the cache -------------------------------------------------------------
@@ -130,6 +131,7 @@ class Reflector:
                 raise
             except Exception as e:  # noqa: BLE001 - loop boundary: every failure means "list again"
                 if getattr(e, "code", None) == 410:
+                    self._relist_latest = True
                     log.debug("watch of %s: resourceVersion %s is too old (410 Gone); relisting",
                               self.name, self.resource_version)
                     continue
@@ -137,9 +139,18 @@ class Reflector:
                 log.warning("list/watch of %s failed: %s; relisting in %.1fs", self.name, e, delay)
                 await self.clock.sleep(delay)
 
+    def relist_resource_version(self) -> str:
+        """client-go's ``relistResourceVersion``: the first list asks for ``"0"`` (any state the API server
+        has, from its watch cache: no etcd quorum needed), a relist for at least the version already seen,
+        after 410 Gone for the latest state (``""``: a quorum read)."""
+        return "" if self._relist_latest else (self.resource_version or "0")
+
     async def list_and_watch(self) -> None:
         """One list, then watches from its resourceVersion until one fails (which raises)."""
-        lst = await self.api.get(self._url(self.path, self.params))
+        rv = self.relist_resource_version()
+        params = {**self.params, **({"resourceVersion": rv} if rv else {})}
+        lst = await self.api.get(self._url(self.path, params))
+        self._relist_latest = False
         self.lists += 1
         await self.replace(lst.get("items") or [], (lst.get("metadata") or {}).get("resourceVersion", ""))
         while True:

@@ -83,7 +83,8 @@ class InProcessClient:
 
     async def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
                    field_selector: str | None = None, limit: int | None = None,
-                   continue_: str | None = None) -> dict[str, Any]:
+                   continue_: str | None = None, resource_version: str | None = None) -> dict[str, Any]:
+        # in-process clients read the registry's current state: resource_version changes nothing here
         self.requests += 1
         r = _resource(resource)
         out = await self.registry.list(r, namespace if r.namespaced else None, label_selector=label_selector,

@@ -39,8 +39,11 @@ class Client(Protocol):
 
     async def list(self, resource: str, namespace: str | None = None, *,
                    label_selector: str | None = None, field_selector: str | None = None,
-                   limit: int | None = None, continue_: str | None = None) -> dict[str, Any]:
-        """A ``<Kind>List`` with ``metadata.resourceVersion``; ``namespace=None`` lists all."""
+                   limit: int | None = None, continue_: str | None = None,
+                   resource_version: str | None = None) -> dict[str, Any]:
+        """A ``<Kind>List`` with ``metadata.resourceVersion``; ``namespace=None`` lists all.
+        ``resource_version="0"``: any state the API server has (its cache, no etcd quorum needed);
+        unset: the latest (a quorum read)."""
         ...
 
     async def create(self, resource: str, obj: dict[str, Any], namespace: str | None = None, *,

@@ -122,10 +122,10 @@ class HTTPClient:
 
     async def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
                    field_selector: str | None = None, limit: int | None = None,
-                   continue_: str | None = None) -> dict[str, Any]:
+                   continue_: str | None = None, resource_version: str | None = None) -> dict[str, Any]:
         return await self.request("GET", self.path(resource_for(resource), namespace), params={
             "labelSelector": label_selector, "fieldSelector": field_selector,
-            "limit": limit, "continue": continue_})
+            "limit": limit, "continue": continue_, "resourceVersion": resource_version})
 
     async def create(self, resource: str, obj: dict[str, Any], namespace: str | None = None, *,
                      subresource: str | None = None, name: str | None = None,

@@ -181,6 +181,8 @@ class SharedInformer:
         self._synced = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.last_resource_version: str | None = None
+        #: the last list's version is too old (410 Gone): the next list asks for the latest state
+        self._relist_latest = False
         # Counters for the TUI and tests: how the reflector has been doing.
         self.lists = 0
         self.watches = 0
@@ -264,6 +266,7 @@ class SharedInformer:
                 log.info("informer %s: resourceVersion %s is too old, relisting",
                          self.resource, self.last_resource_version)
                 need_list = True
+                self._relist_latest = True
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -272,10 +275,20 @@ class SharedInformer:
                 need_list = True
                 await self.clock.sleep(self.retry_seconds)
 
+    def relist_resource_version(self) -> str:
+        """client-go's ``relistResourceVersion``: the first list asks for ``"0"`` (any state the API server
+        has: its watch cache answers, even while etcd has no quorum), a relist for at least the version
+        already seen, and after 410 Gone for the latest state (``""``, a quorum read)."""
+        if self._relist_latest:
+            return ""
+        return self.last_resource_version or "0"
+
     async def _list(self) -> None:
         result = await self.client.list(self.resource, self.namespace,
                                          label_selector=self.label_selector,
-                                         field_selector=self.field_selector)
+                                         field_selector=self.field_selector,
+                                         resource_version=self.relist_resource_version())
+        self._relist_latest = False
         self.lists += 1
         items = result.get("items") or []
         kind = (result.get("kind") or "").removesuffix("List")

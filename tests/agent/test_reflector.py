@@ -85,7 +85,8 @@ async def test_lists_then_watches_from_the_lists_resource_version():
     seen, handlers = recorder()
     r = Reflector(api, "/api/v1/pods", params={"fieldSelector": "spec.nodeName=n1"}, clock=NoSleep(), **handlers)
     await run_until_idle(r, api)
-    assert api.gets == ["/api/v1/pods?fieldSelector=spec.nodeName%3Dn1"]
+    # client-go's first list asks for resourceVersion=0: any state the API server has (its watch cache)
+    assert api.gets == ["/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&resourceVersion=0"]
     assert api.watch_params[0] == {"fieldSelector": "spec.nodeName=n1", "resourceVersion": "10",
                                    "allowWatchBookmarks": "true"}
     assert seen == [("add", "a"), ("change",), ("add", "b"), ("change",), ("update", "a"), ("change",),
@@ -113,6 +114,7 @@ async def test_410_gone_relists_at_once_and_the_relist_deletes_what_vanished():
     r = Reflector(api, "/api/v1/pods", clock=clock, **handlers)
     await run_until_idle(r, api)
     assert len(api.gets) == 2 and clock.slept == []         # no backoff for 410: relist now
+    assert api.gets == ["/api/v1/pods?resourceVersion=0", "/api/v1/pods"], "after 410 Gone: the latest state"
     assert seen[3:] == [("update", "b"), ("add", "c"), ("delete", "a"), ("change",)]
     assert sorted(r.store) == ["default/b", "default/c"] and api.watch_params[-1]["resourceVersion"] == "60"
 
