@@ -131,7 +131,9 @@ class Hosted:
             (link_dir / "ca.crt").write_text((folder / "pki" / "ca.crt").read_text())
             (link_dir / "link.json").write_text(json.dumps({"url": public_url, "name": name, "token": token}))
             (link_dir / "link.json").chmod(0o600)
-            env = f"env KUBETUI_CLASS_DIR={shlex.quote(str(link_dir))} "
+            # KUBETUI_LEARNER: each learner's lesson progress (and what a reset clears) is their own, not
+            # the teacher's $USER shared by every session
+            env = f"env KUBETUI_CLASS_DIR={shlex.quote(str(link_dir))} KUBETUI_LEARNER={shlex.quote(name)} "
             self.tui[name] = Server(env + app_command(Path(info["kubeconfig"])), title=f"kubetui · {name}",
                                     public_url=public_url, statics_path=self.statics, templates_path=self.templates)
 

@@ -138,8 +138,11 @@ def lab_env(backend: Any) -> LabEnv:
         return LabEnv.from_state_dir(Path(state_dir), client=backend.client)
     except ActionError:
         # A cluster started by other means: still usable, its provider unknown (no provider checks).
+        # Checks look in the kubeconfig context's namespace: a user RBAC keeps in one namespace (a hosted
+        # class's learner) may read nothing in "default", where a reset's settling checks would look.
         return LabEnv(backend.client, Path(state_dir), Path(kubeconfig or Path(state_dir) / "kubeconfig"),
-                      provider_name="unknown", cluster_name=getattr(backend, "cluster_name", "default"))
+                      provider_name="unknown", cluster_name=getattr(backend, "cluster_name", "default"),
+                      namespace=getattr(backend, "namespace", None) or "default")
 
 
 class LessonSession:

@@ -271,3 +271,24 @@ def test_web_dashboard_has_the_reset_and_drill_actions(served):
     conn.close()
     assert 'id="reset"' in page and '"/class/v1/learners/"' in page and "/reset" in page
     assert 'id="startdrill"' in page and '"/class/v1/drills"' in page
+
+
+def test_class_follow_once_carries_out_and_says_why_a_drill_cannot_run_here(served, tmp_path):
+    """``kubetui class follow`` (command-line learners): prints the teacher's notes and carries out the drill,
+    which a simulated cluster cannot run: said, in the drill runner's words, and not tried again."""
+    from kubetui.cluster import ClusterSettings
+
+    env = learner(tmp_path, "kim")
+    assert kubetui(env, "class", "join", served.url, "--code", CODE, "--name", "kim").returncode == 0
+    state = tmp_path / "kim-state"
+    state.mkdir()
+    ClusterSettings(name="kim", provider="simulated").save(state)
+    (state / "kubeconfig").write_text("")
+    served.get("messages", served.teacher, method="POST", body={"to": "kim", "text": "drill in 1 minute"})
+    served.get("drills", served.teacher, method="POST", body={"drill": "dns-broken", "seed": 9})
+    r = kubetui(env, "class", "follow", "--once", "--state-dir", str(state))
+    assert r.returncode == 0, r.stderr
+    assert "Message from the teacher: drill in 1 minute" in r.stdout
+    assert "Could not do what the teacher asked (drill): drills need pods that really run" in r.stdout
+    again = kubetui(env, "class", "follow", "--once", "--state-dir", str(state))
+    assert "drill" not in again.stdout                  # taken once: not run (nor shown) again

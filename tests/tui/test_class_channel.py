@@ -103,3 +103,12 @@ def test_lessons_cli_shows_messages_and_pause(served, tmp_path):
         assert "we start lesson 2" not in again.stdout and PAUSED_TEXT in again.stdout   # shown once; pause stays
     finally:
         teacher(served, "pause", {"paused": False})
+
+
+def test_lab_env_checks_in_the_contexts_namespace(lesson_backend):  # noqa: F811
+    """A hosted learner's TUI (a kubeconfig kept in one namespace, no cluster folder): the lessons engine
+    checks (and a reset settles) in that namespace, where the learner may read."""
+    from kubetui.tui.lesson import lab_env
+
+    lesson_backend.namespace = "class-ann"
+    assert lab_env(lesson_backend).namespace == "class-ann"
