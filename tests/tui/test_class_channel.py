@@ -75,15 +75,21 @@ async def test_teacher_message_pause_and_reset_inside_the_learners_tui(served, t
         assert PAUSED_TEXT not in panel.text
         assert ProgressStore(lesson_backend.state_dir, "ada").replay("scale-web").step("label").passed
 
-        # the teacher resets this learner's lab to step 1: the panel follows, the step starts over
+        # the teacher resets this learner's lab to step 1: the panel follows, the step starts over (the
+        # label is gone first, or step 1's live check would rightly pass it again at once)
         await pilot.press("n")
         await until(pilot, lambda: "step 2/2" in panel.text, "step 2")
+        del node1["metadata"]["labels"]["tier"]
+        lesson_backend.client.put("nodes", node1)
         await asyncio.to_thread(teacher, served, "learners/ada-tui/reset", {"lesson": "scale-web", "step": 1})
         await until(pilot, lambda: "step 1/2" in panel.text and "step 1/2 ✓" not in panel.text, "reset to step 1")
         await until(pilot, lambda: any("back at step 1" in str(n.message) for n in app._notifications),
                     "reset said")
         rec = ProgressStore(lesson_backend.state_dir, "ada").replay("scale-web")
         assert rec.current == 0 and not rec.step("label").passed
+        [reset] = [e for e in ProgressStore(lesson_backend.state_dir, "ada").events("scale-web")
+                   if e["event"] == "reset"]
+        assert reset["index"] == 0 and reset["cleared"] == ["label", "four"]
 
 
 def test_lessons_cli_shows_messages_and_pause(served, tmp_path):
