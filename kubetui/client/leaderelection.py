@@ -8,6 +8,11 @@ pod twice. Each copy is a *candidate*: it tries to become the holder of a Lease
 acting; a candidate takes over once the holder's lease has not changed for
 ``lease_duration``. ``kubectl get lease -n kube-system`` shows who leads.
 
+A new leader records a ``Normal LeaderElection`` Event on the Lease ("<identity>
+became leader"), and a leader that loses it one saying "stopped leading", as
+client-go's ``LeaseLock.RecordEvent`` does: ``kubectl get events -n kube-system``
+shows every election.
+
 ``decide`` is client-go's ``tryAcquireOrRenew`` as a pure function (table-tested);
 ``LeaderElector`` runs it against the API. Expiry is measured, as client-go does,
 from when *this* candidate last saw the record change (its own clock), never
@@ -99,7 +104,7 @@ class LeaderElector:
     def __init__(self, client: Any, name: str, *, identity: str | None = None,
                  config: ElectionConfig = ElectionConfig(), on_started: Callable[[], Awaitable[None]],
                  on_stopped: Callable[[], Awaitable[None]], now: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, recorder: Any = None) -> None:
         self.client = client
         self.name = name
         self.identity = identity or new_identity()
@@ -111,6 +116,9 @@ class LeaderElector:
         self.leading = False
         self._last_renew = 0.0
         self._task: asyncio.Task[None] | None = None
+        #: client-go's ``ResourceLockConfig.EventRecorder`` (a ``client.record.EventRecorder``), or None
+        self.recorder = recorder
+        self._lease: dict[str, Any] | None = None  # the Lease as last written by this candidate
 
     async def try_acquire_or_renew(self) -> bool:
         try:
@@ -125,12 +133,12 @@ class LeaderElector:
                    wall=self._wall())
         try:
             if d.action == "create":
-                await self.client.create("leases", {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                self._lease = await self.client.create("leases", {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                                                     "metadata": {"name": self.name, "namespace": NAMESPACE},
                                                     "spec": d.spec}, NAMESPACE)
             elif d.action == "update":
                 assert lease is not None
-                await self.client.update("leases", dict(lease, spec=d.spec), NAMESPACE)  # CAS on resourceVersion
+                self._lease = await self.client.update("leases", dict(lease, spec=d.spec), NAMESPACE)  # CAS
             else:
                 return False
         except (errors.Conflict, errors.AlreadyExists):
@@ -149,7 +157,16 @@ class LeaderElector:
             await asyncio.sleep(self.config.retry_period)
         self.leading, self._last_renew = True, self._now()
         log.info("%s: %s became leader", self.name, self.identity)
+        self._record("became leader")
         await self.on_started()
+
+    def _record(self, what: str) -> None:
+        """client-go's ``LeaseLock.RecordEvent``: ``Normal LeaderElection "<identity> <what>"`` on the Lease."""
+        if self.recorder is None:
+            return
+        meta = (self._lease or {}).get("metadata") or {"name": self.name, "namespace": NAMESPACE}
+        subject = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta}
+        self.recorder.emit(subject, "Normal", "LeaderElection", f"{self.identity} {what}")
 
     def start(self) -> None:
         """Keep renewing while leading; on losing the Lease stop, then stand as a candidate again."""
@@ -170,6 +187,7 @@ class LeaderElector:
             elif self._now() - self._last_renew > self.config.renew_deadline:
                 log.warning("%s: leaderelection lost (%s)", self.name, self.identity)
                 self.leading = False
+                self._record("stopped leading")
                 await self.on_stopped()
 
     async def stop(self, *, release: bool = True) -> None:

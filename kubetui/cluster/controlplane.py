@@ -301,8 +301,11 @@ class ControlPlane:
             await old.stop()
 
         identity = f"{self.node_name}_{uuid.uuid4()}" if self.node_name else None
+        # the component the Events name as their source (kube-scheduler's is its scheduler name)
+        source = {"kube-scheduler": "default-scheduler"}.get(lease, lease)
+        recorder = EventRecorder(self.client, source, self.node_name or None, clock=self.clock)
         elector = LeaderElector(self.client, lease, identity=identity, config=config, on_started=started,
-                                on_stopped=stopped)
+                                on_stopped=stopped, recorder=recorder)
         if not self.etcd_servers:
             await elector.acquire()  # alone: it leads at once (start-up waits for it)
         elector.start()  # one of several: a candidate, leading when the Lease is free

@@ -272,6 +272,11 @@ def _start_in_tui(args: argparse.Namespace, lesson) -> int:
                 settings.nodes = max(settings.nodes, lesson.cluster.nodes)
             if lesson.cluster.provider != "any" and not getattr(args, "provider", None):
                 settings.provider = lesson.cluster.provider
+            if getattr(args, "control_planes", None) is None and lesson.cluster.control_planes > 1:
+                settings.control_planes = lesson.cluster.control_planes
+                settings.provider = "local"  # several control planes run as local processes
+            if lesson.cluster.store != "any" and not getattr(args, "store", None):
+                settings.store = lesson.cluster.store
         options["settings"] = settings
     return run_tui(args, state, **options)
 

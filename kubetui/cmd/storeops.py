@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -61,7 +62,12 @@ def register(sub: Any) -> None:
                              description="Copy every object from the cluster's store to the other backend, "
                                          "verify the counts and values, and switch the cluster to it.")
     migrate.add_argument("--to", choices=("tinydb", "etcd"), required=True)
-    for sp in (save, restore, migrate):
+    env = sub.add_parser("env", help="what etcdctl needs to reach the cluster's etcd (endpoints, certificates)",
+                         description="Print ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY as "
+                                     "shell exports (eval \"$(kubetui store env)\", then plain etcdctl works), "
+                                     "or with -o flags the same as etcdctl's --endpoints/--cacert/--cert/--key.")
+    env.add_argument("-o", "--output", choices=("env", "flags"), default="env")
+    for sp in (save, restore, migrate, env):
         add_cluster_selector(sp)
         sp.set_defaults(func=run)
 
@@ -71,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.store_command == "migrate":
             return asyncio.run(migrate(state, args.to, say=print))
+        if args.store_command == "env":
+            print(etcdctl_env(state, args.output))
+            return 0
         if args.snapshot_command == "save":
             return asyncio.run(save_snapshot(state, Path(args.file), say=print))
         return asyncio.run(restore_snapshot(state, Path(args.file), say=print))
@@ -141,8 +150,12 @@ def _etcdctl(endpoint: str, tls: Any, *args: str) -> str:
     binary = find_binary("etcdctl")
     if binary is None:
         raise CLIError(INSTALL_HINT)
+    # etcdctl refuses to run when a flag given here is also set as ETCDCTL_<FLAG> in the environment
+    # ("conflicting environment variable is shadowed"): a learner who ran `eval "$(kubetui store env)"`
+    # has them all set. The flags name this cluster, so the environment's copies go.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     r = subprocess.run([binary, "--endpoints", endpoint, *tls.etcdctl_flags(), *args],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=env)
     if r.returncode != 0:
         raise CLIError(f"etcdctl {' '.join(args)}: {r.stderr.strip() or r.stdout.strip()}")
     return r.stdout
@@ -157,6 +170,32 @@ def _etcdutl(*args: str) -> str:
         raise CLIError(f"etcdutl {args[0]} {args[1] if len(args) > 1 else ''}: "
                        f"{(r.stderr.strip() or r.stdout.strip()).splitlines()[-1:]}")
     return r.stdout
+
+
+def etcdctl_env(state: Path, output: str = "env") -> str:
+    """How etcdctl reaches the running cluster's etcd: shell exports of etcdctl's own ``ETCDCTL_*``
+    variables (each flag's environment twin), or the same as flags. On a kubeadm node these are
+    ``--endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt --cert ... --key ...``."""
+    import shlex
+
+    from kubetui.apiserver.etcdcerts import read_etcd_endpoint
+    from kubetui.statedir import running_pid
+    if backend_of(state) != "etcd":
+        raise CLIError(f"cluster at {state} keeps its objects in TinyDB, not etcd: `kubetui store dump` reads it; "
+                       "for etcd start a cluster with `kubetui up --store etcd` (or `kubetui store migrate --to etcd`)")
+    found = read_etcd_endpoint(state)
+    if found is None or running_pid(state) is None:
+        raise CLIError(f"the cluster at {state} is not running: start it with `kubetui up`")
+    endpoints, tls = found
+    pairs = [("ENDPOINTS", endpoints), ("CACERT", str(tls.ca)), ("CERT", str(tls.client_cert)),
+             ("KEY", str(tls.client_key))]
+    if output == "flags":
+        return " ".join(f"--{k.lower()} {shlex.quote(v)}" for k, v in pairs)
+    lines = [f"export ETCDCTL_{k}={shlex.quote(v)}" for k, v in pairs]
+    binary = find_binary("etcdctl")
+    if binary is not None and shutil.which("etcdctl") != binary:
+        lines.append(f"export PATH={shlex.quote(str(Path(binary).parent))}:\"$PATH\"  # etcdctl, etcdutl")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ TinyDB snapshots
@@ -205,8 +244,18 @@ async def save_snapshot(state: Path, path: Path, *, say=print) -> int:
     backend = backend_of(state)
     path = path.resolve()
     if backend == "etcd":
-        async with etcd_member(state) as (endpoint, tls):
-            await asyncio.to_thread(_etcdctl, endpoint, tls, "snapshot", "save", str(path))
+        async with etcd_member(state) as (endpoints, tls):
+            # etcdctl takes a snapshot from one member ("snapshot must be requested to one selected
+            # node"): with several control planes, the first that answers
+            *others, last = endpoints.split(",")
+            for endpoint in others:
+                try:
+                    await asyncio.to_thread(_etcdctl, endpoint, tls, "snapshot", "save", str(path))
+                    break
+                except CLIError:
+                    continue
+            else:
+                await asyncio.to_thread(_etcdctl, last, tls, "snapshot", "save", str(path))
         status = json.loads(await asyncio.to_thread(_etcdutl, "snapshot", "status", str(path), "-w", "json"))
         say(f"Snapshot saved at {path} (etcd: revision {status['revision']}, {status['totalKey']} keys, "
             f"hash {status['hash']:x})")
@@ -221,9 +270,17 @@ async def save_snapshot(state: Path, path: Path, *, say=print) -> int:
 async def restore_snapshot(state: Path, path: Path, *, say=print) -> int:
     from kubetui.cmd.cluster import ensure_running, stop_control_plane
     from kubetui.statedir import running_pid
+    from kubetui.cluster.settings import ClusterSettings
     backend = backend_of(state)
     if not path.is_file():
         raise CLIError(f"no snapshot at {path}")
+    settings = ClusterSettings.load(state)
+    if settings is not None and settings.control_planes > 1:
+        # Upstream restores the same snapshot on every member (etcdutl snapshot restore with the
+        # member's --name and the whole --initial-cluster) and starts them all together. Not built here.
+        raise CLIError(f"restoring a snapshot into a cluster of {settings.control_planes} etcd members is not "
+                       "supported yet (each member would need `etcdutl snapshot restore` with the whole "
+                       "--initial-cluster); nothing was changed. Restore into a cluster with one control plane.")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if backend == "etcd":
         # etcdutl restores into a new directory and checks the snapshot's hash on the way:

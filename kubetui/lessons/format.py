@@ -7,7 +7,8 @@ cleanup). A teacher writes Markdown, never Python:
 
 - YAML front matter between ``---`` lines: ``id``, ``title``, ``minutes``,
   ``features``, ``requires`` (capabilities: ``docker``, ``pods``), ``builds_on``
-  (earlier lessons), ``cluster`` (``provider``, ``nodes``, ``scheduler_profile``),
+  (earlier lessons), ``cluster`` (``provider``, ``nodes``, ``scheduler_profile``, and the control
+  plane's shape: ``control_planes``, ``store``),
   ``setup``/``cleanup`` (actions), ``scoring``;
 - a Markdown body where each ``## Title {#step-id}`` heading starts a step;
 - inside a step, fenced blocks hold the machine-readable parts::
@@ -36,6 +37,8 @@ CHECK_KINDS = ("exists", "field", "count", "endpoints", "http", "dns", "event", 
 #: Action kinds in setup, cleanup and solution blocks.
 ACTION_KINDS = ("apply", "shell", "fault", "wait", "delete")
 PROVIDERS = ("any", "simulated", "local", "docker")
+#: Store backends a lesson may ask for (``any``: either).
+STORES = ("any", "tinydb", "etcd")
 #: Capabilities a lesson may require of the cluster.
 CAPABILITIES = ("docker", "pods", "dns")
 MACHINE_BLOCKS = ("predict", "check", "hint", "solution")
@@ -152,6 +155,16 @@ class ClusterNeeds:
     provider: str = "any"
     nodes: int = 3
     scheduler_profile: str | None = None
+    #: control-plane nodes (``kubetui up --control-planes N``; more than one needs the etcd store)
+    control_planes: int = 1
+    #: the store backend the lesson works on (``kubetui up --store etcd``: etcdctl, snapshots)
+    store: str = "any"
+
+    @property
+    def out_of_process(self) -> bool:
+        """The lesson acts on the control plane from outside (etcd members, control-plane processes,
+        a snapshot restore that stops and starts it), so it needs a control plane in its own process."""
+        return self.control_planes > 1 or self.store == "etcd"
 
 
 @dataclass
@@ -300,16 +313,29 @@ class _Parser:
     def cluster(self, raw: Any, line: int) -> ClusterNeeds:
         if not isinstance(raw, dict):
             raise self.error(line, "cluster must be a mapping, e.g. {provider: simulated, nodes: 3}")
-        unknown = set(raw) - {"provider", "nodes", "scheduler_profile"}
+        known = ("provider", "nodes", "scheduler_profile", "control_planes", "store")
+        unknown = set(raw) - set(known)
         if unknown:
-            raise self.error(line, f"cluster: unknown key {sorted(unknown)[0]!r} "
-                                   "(known: provider, nodes, scheduler_profile)")
+            raise self.error(line, f"cluster: unknown key {sorted(unknown)[0]!r} (known: {', '.join(known)})")
         needs = ClusterNeeds(provider=str(raw.get("provider", "any")), nodes=raw.get("nodes", 3),
-                             scheduler_profile=raw.get("scheduler_profile"))
+                             scheduler_profile=raw.get("scheduler_profile"),
+                             control_planes=raw.get("control_planes", 1), store=str(raw.get("store", "any")))
         if needs.provider not in PROVIDERS:
             raise self.error(line, f"cluster.provider must be one of {', '.join(PROVIDERS)}, not {needs.provider!r}")
         if not isinstance(needs.nodes, int) or needs.nodes < 1:
             raise self.error(line, "cluster.nodes must be a positive whole number")
+        if needs.store not in STORES:
+            raise self.error(line, f"cluster.store must be one of {', '.join(STORES)}, not {needs.store!r}")
+        cps = needs.control_planes
+        if not isinstance(cps, int) or isinstance(cps, bool) or cps < 1:
+            raise self.error(line, "cluster.control_planes must be a positive whole number")
+        if cps > 1 and needs.store != "etcd":
+            # kubetui up refuses the same: several API servers share one store only through etcd
+            raise self.error(line, "cluster.control_planes > 1 needs store: etcd (the members of one etcd "
+                                   "cluster are what the control planes share)")
+        if cps > 1 and needs.provider not in ("any", "local"):
+            raise self.error(line, "cluster.control_planes > 1 runs on the local provider only "
+                                   "(provider: local or any)")
         return needs
 
     def action(self, raw: Any, line: int, where: str) -> Action:

@@ -51,6 +51,8 @@ class LabEnv:
     # what the cluster was started with (None: unknown, not checked)
     scheduler_profile: str | None = None
     nodes: int | None = None
+    control_planes: int | None = None
+    store: str | None = None
 
     def __post_init__(self) -> None:
         self.kubectl = self.kubectl or kubectl_path()
@@ -66,7 +68,8 @@ class LabEnv:
             from kubetui.client.http import HTTPClient
             client = HTTPClient.from_kubeconfig(kubeconfig)
         return cls(client, state_dir, kubeconfig, settings.provider, settings.name, provider,
-                   scheduler_profile=settings.scheduler_profile, nodes=settings.nodes)
+                   scheduler_profile=settings.scheduler_profile, nodes=settings.nodes,
+                   control_planes=settings.control_planes, store=settings.store)
 
     def unmet_needs(self, lesson) -> str | None:
         """Why this cluster cannot run ``lesson`` (with the command that makes one that can), or None."""
@@ -82,6 +85,10 @@ class LabEnv:
             fix.append(f"--scheduler-profile {need.scheduler_profile}")
         if self.nodes is not None and self.nodes < need.nodes:
             fix.append(f"--nodes {need.nodes}")
+        if need.store != "any" and self.store is not None and self.store != need.store:
+            fix.append(f"--store {need.store}")
+        if self.control_planes is not None and self.control_planes < need.control_planes:
+            fix.append(f"--control-planes {need.control_planes}")
         if not fix:
             return None
         return (f"lesson {lesson.id} needs a cluster started with {', '.join(fix)}: "

@@ -13,7 +13,12 @@ congratulate a learner who did nothing. Results read as JUnit (``export.py``).
 
 By default each lesson gets a fresh cluster in this process, shaped by its
 ``cluster:`` needs (provider, nodes, scheduler profile), in a temporary state
-directory; ``attach`` runs against an existing cluster instead.
+directory; ``attach`` runs against an existing cluster instead. A lesson that
+acts on the control plane itself (``control_planes: 3``, ``store: etcd``: it
+kills etcd members, restores a snapshot) gets a cluster started as a learner
+starts one, ``kubetui up`` with the control plane in its own process, so the
+lesson's ``kubetui fault``/``kubetui store snapshot restore`` act on it from
+outside exactly as they do for the learner.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import asynccontextmanager
@@ -144,6 +151,8 @@ def provider_for(lesson: Lesson) -> str:
     p = lesson.cluster.provider
     if p != "any":
         return p
+    if lesson.cluster.control_planes > 1:
+        return "local"  # several control planes run as local processes (cluster/ha.py)
     if "docker" in lesson.requires:
         return "docker"
     if "pods" in lesson.requires or "dns" in lesson.requires:
@@ -157,6 +166,10 @@ async def fresh_cluster(lesson: Lesson, root: Path | None = None) -> AsyncIterat
     from kubetui.cluster import Cluster, ClusterSettings
 
     provider = provider_for(lesson)
+    if lesson.cluster.out_of_process:
+        async with _process_cluster(lesson, provider, root) as env:
+            yield env
+        return
     with tempfile.TemporaryDirectory(prefix=f"kubetui-lesson-{lesson.id}-", dir=root) as tmp:
         # Unique: two self-tests of one lesson at once (two CI jobs, or a teacher and CI on one
         # Docker host) must not replace each other's node containers.
@@ -174,6 +187,38 @@ async def fresh_cluster(lesson: Lesson, root: Path | None = None) -> AsyncIterat
             if provider == "docker" and cluster.provider is not None:
                 # a throwaway cluster: its containers, network and volumes all go
                 await cluster.provider.delete(purge=True)
+
+
+def _kubetui(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    """The real ``kubetui`` command line, as the learner runs it."""
+    return subprocess.run([sys.executable, "-m", "kubetui", *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@asynccontextmanager
+async def _process_cluster(lesson: Lesson, provider: str, root: Path | None) -> AsyncIterator[LabEnv]:
+    """``kubetui up`` (its control plane in its own process) shaped like the lesson asks; ``kubetui down`` after."""
+    need = lesson.cluster
+    with tempfile.TemporaryDirectory(prefix=f"kubetui-lesson-{lesson.id}-", dir=root) as tmp:
+        state = Path(tmp) / "cluster"
+        name = f"lt-{lesson.id[:20]}-{secrets.token_hex(3)}"
+        argv = ["up", "--state-dir", str(state), "--name", name, "--provider", provider, "--nodes", str(need.nodes),
+                "--api-port", "0", "--control-planes", str(need.control_planes)]
+        if need.store != "any":
+            argv += ["--store", need.store]
+        if need.scheduler_profile:
+            argv += ["--scheduler-profile", need.scheduler_profile]
+        env = None
+        try:
+            r = await asyncio.to_thread(_kubetui, *argv, timeout=300)
+            if r.returncode != 0:
+                raise RuntimeError(f"kubetui {' '.join(argv)} failed: {(r.stderr or r.stdout).strip()[-600:]}")
+            env = LabEnv.from_state_dir(state)
+            yield env
+        finally:
+            if env is not None:
+                await env.client.close()
+            await asyncio.to_thread(_kubetui, "down", "--state-dir", str(state), timeout=300)
 
 
 async def selftest_lessons(lessons: list[Lesson], *, attach: LabEnv | None = None, step_timeout: float = STEP_TIMEOUT,

@@ -95,3 +95,41 @@ async def test_one_leader_then_a_takeover_when_it_dies_and_at_once_when_it_relea
     await b.stop()  # a clean stop releases: c takes over without waiting out the lease
     await asyncio.wait_for(c.acquire(), 0.2)
     assert leases.obj["spec"]["holderIdentity"] == "c" and leases.obj["spec"]["leaseTransitions"] == 2
+
+
+async def test_a_new_leader_records_a_leaderelection_event_on_the_lease():
+    """client-go's LeaseLock.RecordEvent: `Normal LeaderElection "<identity> became leader"` on the Lease,
+    and "stopped leading" when a leader cannot renew (kubectl get events -n kube-system shows elections)."""
+    leases = FakeLeases()
+    fast = ElectionConfig(lease_duration=0.3, renew_deadline=0.2, retry_period=0.05)
+
+    class Recorder:
+        def __init__(self):
+            self.events: list[tuple] = []
+
+        def emit(self, obj, type, reason, message):
+            self.events.append((obj["kind"], obj["apiVersion"], obj["metadata"]["namespace"],
+                                obj["metadata"]["name"], type, reason, message))
+
+    async def nothing():
+        pass
+
+    rec = Recorder()
+    a = LeaderElector(leases, "kube-scheduler", identity="cp1_x", config=fast, on_started=nothing,
+                      on_stopped=nothing, recorder=rec)
+    await a.acquire()
+    assert rec.events == [("Lease", "coordination.k8s.io/v1", "kube-system", "kube-scheduler", "Normal",
+                           "LeaderElection", "cp1_x became leader")]
+    a.start()
+    # someone else takes the Lease (a write this leader did not make): renewing fails, it stops leading
+    leases.obj = {**leases.obj, "spec": {**leases.obj["spec"], "holderIdentity": "cp2_y"}}
+    for _ in range(40):
+        if len(rec.events) > 1:
+            break
+        await asyncio.sleep(0.05)
+    await a.stop(release=False)
+    assert rec.events[1][-1] == "cp1_x stopped leading"
+    # without a recorder nothing is recorded (and nothing breaks)
+    b = LeaderElector(FakeLeases(), "kube-scheduler", identity="z", config=fast, on_started=nothing,
+                      on_stopped=nothing)
+    await b.acquire()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -90,6 +91,11 @@ BAD = [
     ("---\nid: x\ntitle: y\ncolour: red\n---\n## s\n", 4, "unknown front matter key 'colour'"),
     ("---\nid: x\ntitle: y\nrequires: [gpu]\n---\n## s\n", 4, "unknown capability 'gpu'"),
     ("---\nid: x\ntitle: y\ncluster: {provider: cloud}\n---\n## s\n", 4, "cluster.provider"),
+    ("---\nid: x\ntitle: y\ncluster: {control_planes: 3}\n---\n## s\n", 4, "needs store: etcd"),
+    ("---\nid: x\ntitle: y\ncluster: {control_planes: 3, store: etcd, provider: docker}\n---\n## s\n", 4,
+     "local provider only"),
+    ("---\nid: x\ntitle: y\ncluster: {control_planes: 0}\n---\n## s\n", 4, "control_planes must be"),
+    ("---\nid: x\ntitle: y\ncluster: {store: mysql}\n---\n## s\n", 4, "cluster.store must be one of"),
     ("---\nid: x\ntitle: y\n---\nno steps\n", 5, "at least one step"),
     ("---\nid: x\ntitle: y\n---\n## s\n```check\n- exist: {resource: pods, name: a}\n  fail: x\n```\n", 7,
      "unknown kind 'exist'"),
@@ -135,3 +141,18 @@ def test_every_shipped_lesson_parses_with_predictions_checks_hints_solutions():
         assert any(s.predict for s in lesson.steps), f"{lesson.id}: no prediction"
         for s in lesson.steps:
             assert s.checks and s.solution and s.hints, f"{lesson.id}/{s.id}: needs checks, hints and a solution"
+
+
+def test_a_lesson_asks_for_the_control_planes_shape():
+    from kubetui.lessons.runner import LabEnv
+    text = "---\nid: x\ntitle: y\ncluster: {nodes: 1, control_planes: 3, store: etcd}\n---\n## s\n"
+    lesson = parse_lesson(text)
+    assert (lesson.cluster.control_planes, lesson.cluster.store, lesson.cluster.out_of_process) == (3, "etcd", True)
+    assert not parse_lesson("---\nid: x\ntitle: y\n---\n## s\n").cluster.out_of_process
+    # a cluster of another shape says how to start one that fits
+    env = LabEnv(client=None, state_dir=Path("/s"), kubeconfig=Path("/k"), provider_name="local", cluster_name="lab",
+                 kubectl="kubectl", nodes=3, control_planes=1, store="tinydb")
+    problem = env.unmet_needs(lesson)
+    assert problem and "--store etcd" in problem and "--control-planes 3" in problem
+    env.control_planes, env.store = 3, "etcd"
+    assert env.unmet_needs(lesson) is None
