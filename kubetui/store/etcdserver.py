@@ -146,7 +146,7 @@ class EtcdServer:
         except (OSError, ValueError):
             return False
 
-    def _stop_stale(self) -> None:
+    def _stop_stale(self, timeout: float = 10) -> None:
         """A member on our data dir outlived its control plane (SIGKILLed): stop it before starting ours."""
         if self.pid_path is None:
             return
@@ -159,7 +159,7 @@ class EtcdServer:
             return  # the pid was reused by another program
         log.warning("stopping etcd pid %d left running on %s", pid, self.data_dir)
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         if Path(f"/proc/{pid}").exists():
