@@ -139,3 +139,21 @@ def test_dns_lookup_prefers_getent(tmp_path):
     r = subprocess.run(["/bin/sh", "-c", dns_lookup_script("web")], capture_output=True, text=True,
                        env={"PATH": str(bin_dir)})
     assert r.returncode == 0 and r.stdout.split() == ["10.0.0.9", "web"]
+
+
+async def test_a_step_starts_even_when_the_api_server_cannot_say_its_revision():
+    """During etcd quorum loss a LIST (a consistent read) fails with 'etcdserver: request timed out';
+    a lesson step that begins then (the control-plane lesson's last step) must still start."""
+    from kubetui.api import errors
+    from kubetui.lessons.checks import current_rv
+
+    class NoQuorum:
+        async def list(self, *a, **kw):
+            raise errors.InternalError("etcdserver: request timed out")
+
+    class Fine:
+        async def list(self, *a, **kw):
+            return {"metadata": {"resourceVersion": "42"}, "items": []}
+
+    assert await current_rv(NoQuorum()) is None
+    assert await current_rv(Fine()) == 42
