@@ -43,14 +43,28 @@ class IptablesEnforcer:
         self.ipt = ipt
         self.last_text = ""
         self.rules: PolicyRules | None = None
+        self._counters: dict = {}               # what the last iptables-save showed
+        self._chains: set[str] = set()
 
     def saved(self) -> str:
         return self.ipt.save("filter", counters=True)
 
-    def apply(self, build) -> bool:
-        """Build with the node's counters and chains, restore if it changed; True if written."""
+    def apply(self, build, verify: bool = True) -> bool:
+        """Build with the node's counters and chains, restore if it changed; True if written.
+
+        With ``verify=False`` (a sync for a change in the agent's caches, not its periodic
+        resync), the rules are first built from what the last ``iptables-save`` showed: when they
+        are the ones in place, nothing is read or written. A burst of pod starts changes pods
+        many times a second, mostly in ways no policy sees, and each sync forked
+        ``iptables-save`` and ``iptables -S``. Felix keeps its view of the dataplane in memory
+        the same way and re-reads it on its refresh interval, which is what ``verify`` is.
+        """
+        if not verify and self.last_text:
+            if _strip_counters(build(self._counters, self._chains).text) == self.last_text:
+                return False
         saved = self.saved()
-        rs = build(parse_counters(saved), our_chains(saved))
+        self._counters, self._chains = parse_counters(saved), our_chains(saved)
+        rs = build(self._counters, self._chains)
         # The counters in the text change with traffic; compare the rules alone.
         bare = _strip_counters(rs.text)
         if bare != self.last_text or TOP_CHAIN not in our_chains(saved):
@@ -133,11 +147,14 @@ class NetworkPolicyAgent:
     async def _sync_loop(self) -> None:
         for r in self._reflectors():
             await r.synced.wait()
+        verify = True
         while True:
             self._dirty.clear()
-            await self.sync_once()
-            if await self._changed_within(self.sync_seconds):
+            await self.sync_once(verify)
+            changed = await self._changed_within(self.sync_seconds)
+            if changed:
                 await self.clock.sleep(self.min_sync_seconds)   # batch a burst of changes into one sync
+            verify = not changed        # the periodic resync reads the node's rules again
 
     async def _changed_within(self, seconds: float) -> bool:
         changed = asyncio.ensure_future(self._dirty.wait())
@@ -149,7 +166,8 @@ class NetworkPolicyAgent:
             timer.cancel()
         return self._dirty.is_set()
 
-    async def sync_once(self) -> None:
+    async def sync_once(self, verify: bool = True) -> None:
+        """Enforce what the caches say; ``verify=False`` skips iptables when the rules are unchanged."""
         policies, pods, namespaces = self.policies.list(), self.pods.list(), self.namespaces.list()
         pod_cidr = self.pod_cidr()
         versions = {f"{p['metadata'].get('namespace')}/{p['metadata']['name']}":
@@ -160,7 +178,7 @@ class NetworkPolicyAgent:
                                existing_chains=existing, pod_cidr=pod_cidr)
         start = self.clock.monotonic()
         try:
-            written = await asyncio.to_thread(self.enforcer.apply, build)
+            written = await asyncio.to_thread(self.enforcer.apply, build, verify)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - loop boundary: keep the old rules, retry soon
