@@ -58,22 +58,24 @@ _CPU = ("import os\n"
         "            f = open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()\n"
         "            agents += (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')\n"
         "    except OSError: pass\n"
-        "print(cg(''), cg('kubepods/'), agents)\n")
+        "print(cg(''), cg('kubepods/'), agents, open('/proc/loadavg').read().split()[4])\n")
 
 
 def node_cpu_seconds(container: str) -> dict[str, float] | None:
     """CPU seconds the node container has used so far (cgroup v1 ``cpuacct.usage``): ``node`` in all,
     ``pods`` in its pods' cgroups (their processes once they joined them), ``agents`` in the
-    kubelet/kube-proxy/NetworkPolicy agents' process. None on a node without cgroup v1 accounting."""
+    kubelet/kube-proxy/NetworkPolicy agents' process, and ``pids``: the node's last PID (its PID
+    namespace's counter: the difference counts the processes and threads started, which load
+    does not change). None on a node without cgroup v1 accounting."""
     r = subprocess.run(["docker", "exec", container, "python3", "-c", _CPU],
                        capture_output=True, text=True, timeout=60)
     try:
-        node, pods, agents = (None if w == "None" else float(w) for w in r.stdout.split())
+        node, pods, agents, pids = (None if w == "None" else float(w) for w in r.stdout.split())
     except ValueError:
         return None
     if node is None:
         return None
-    return {"node": node, "pods": pods or 0.0, "agents": agents or 0.0}
+    return {"node": node, "pods": pods or 0.0, "agents": agents or 0.0, "pids": pids or 0.0}
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -139,10 +141,11 @@ def print_breakdown(r: dict[str, Any]) -> None:
     cpu = r.get("cpuSeconds") or {}
     if cpu:
         nodes = cpu.get("nodes") or {}
-        tot = {k: sum(v[k] for v in nodes.values()) for k in ("node", "agents", "pods")} if nodes else {}
+        tot = {k: sum(v.get(k, 0) for v in nodes.values()) for k in ("node", "agents", "pods", "pids")} if nodes else {}
         Console().print(
             "CPU during the burst (s): nodes " + ", ".join(f"{k} {v['node']:.2f}" for k, v in nodes.items())
             + (f"; the 3 summed {tot['node']:.2f} = agents' process {tot['agents']:.2f} + pods' cgroups "
                f"{tot['pods']:.2f} + the rest (container set-up before its cgroup, kernel) "
                f"{tot['node'] - tot['agents'] - tot['pods']:.2f}" if tot else "")
-            + f"; control plane process {cpu.get('controlPlane', 0):.2f}")
+            + f"; control plane process {cpu.get('controlPlane', 0):.2f}"
+            + (f"; processes and threads started in the nodes: {tot['pids']:.0f}" if tot else ""))
