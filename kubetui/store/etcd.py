@@ -259,8 +259,11 @@ class EtcdStore(Store):
         session = self._session
 
         async def post(endpoint: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-            async with session.post(endpoint + path, json=body, timeout=aiohttp.ClientTimeout(total=2)) as r:
-                data = await r.json(content_type=None)
+            try:
+                async with session.post(endpoint + path, json=body, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    data = await r.json(content_type=None)
+            except aiohttp.ClientConnectorError as e:  # a member that is down, in Go's words (etcdctl's)
+                raise EtcdUnavailable(f"dial tcp {endpoint.split('://')[-1]}: connect: connection refused") from e
             if r.status != 200 or "error" in data:
                 raise EtcdUnavailable(etcdserver_error(data.get("message") or data.get("error") or r.status))
             return data

@@ -43,9 +43,10 @@ def summarize(members: list[dict[str, Any]], statuses: list[dict[str, Any] | Exc
 
     Each member: ``name``, ``id`` (hex), ``endpoint``, ``healthy`` (it answered, knows a leader and
     reports no error), ``isLeader``, ``raftTerm``, ``raftIndex``, ``raftAppliedIndex``, ``dbSize``,
-    ``dbSizeInUse`` (bytes), ``version``, ``errors``. The cluster: ``leader`` (a name, "" when none),
-    ``raftTerm`` (the highest any member reports), ``quorum`` (members needed to commit a write),
-    ``healthyMembers`` and ``hasQuorum``.
+    ``dbSizeInUse`` (bytes), ``version``, ``errors``. The cluster: ``leader`` (a name, "" when none:
+    an election is on, or no majority is left to hold one), ``raftTerm`` (the highest any member reports),
+    ``quorum`` (members needed to commit a write), ``healthyMembers``, ``reachableMembers`` (that answered)
+    and ``hasQuorum`` (a majority answers: it has a leader or is electing one).
     """
     out: list[dict[str, Any]] = []
     ids = {member_id(m.get("ID")): m.get("name") or "" for m in members}
@@ -81,8 +82,9 @@ def summarize(members: list[dict[str, Any]], statuses: list[dict[str, Any] | Exc
         row["isLeader"] = bool(leader) and row["name"] == leader
     quorum = len(members) // 2 + 1
     healthy = sum(1 for r in out if r["healthy"])
-    return {"members": out, "leader": leader, "raftTerm": term, "quorum": quorum,
-            "healthyMembers": healthy, "hasQuorum": bool(leader) and healthy >= quorum}
+    reachable = sum(1 for st in statuses if not isinstance(st, Exception))
+    return {"members": out, "leader": leader, "raftTerm": term, "quorum": quorum, "healthyMembers": healthy,
+            "reachableMembers": reachable, "hasQuorum": reachable >= quorum}
 
 
 async def cluster_status(post: Post, endpoints: list[str], known: list[dict[str, Any]] | None = None,

@@ -28,8 +28,14 @@ def test_describe_changes_says_an_election_happened_and_the_quorum_went() -> Non
     assert "Lease kube-scheduler: control-plane3 took over from control-plane2 (transitions: 1)" in lines
     lost = describe_changes(after, ha_status(leader="", term=3, down=("lab-control-plane", "lab-control-plane3")),
                             "lab")
-    assert "etcd: no leader (term 3): members are electing one" in lost
-    assert any(line.startswith("etcd: quorum lost: 0 of 3 members healthy, 2 needed") for line in lost)
+    assert "etcd: no leader (term 3), and no majority left to elect one" in lost
+    assert any(line.startswith("etcd: quorum lost: 1 of 3 members up, 2 needed") for line in lost)
+    electing = describe_changes(before, ha_status(leader="", term=2, down=("lab-control-plane",)), "lab")
+    assert "etcd: no leader (term 2): the members are electing one" in electing
+    assert not any("quorum lost" in line for line in electing), "two of three up: an election, not a lost quorum"
+    elected = ha_status(leader="lab-control-plane2", term=3, down=("lab-control-plane",))
+    assert describe_changes(ha_status(leader="", term=2, down=("lab-control-plane",)), elected, "lab")[0] == \
+        "etcd: control-plane2 elected leader in term 3"
     assert describe_changes(None, before) == [] and describe_changes(before, before) == []
 
 

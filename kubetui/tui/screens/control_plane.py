@@ -65,14 +65,18 @@ def describe_changes(old: Obj | None, new: Obj, cluster: str = "") -> list[str]:
     oe, ne = old.get("etcd") or {}, new.get("etcd") or {}
     if oe and ne:
         if oe.get("leader") != ne.get("leader") or oe.get("raftTerm") != ne.get("raftTerm"):
-            if ne.get("leader"):
+            if ne.get("leader") and oe.get("leader"):
                 out.append(f"etcd: {s(ne['leader'])} leads in term {ne.get('raftTerm')} "
-                           f"(was {s(oe.get('leader') or '')}, term {oe.get('raftTerm')}): an election")
+                           f"(was {s(oe['leader'])}, term {oe.get('raftTerm')}): an election")
+            elif ne.get("leader"):
+                out.append(f"etcd: {s(ne['leader'])} elected leader in term {ne.get('raftTerm')}")
+            elif ne.get("hasQuorum"):
+                out.append(f"etcd: no leader (term {ne.get('raftTerm')}): the members are electing one")
             else:
-                out.append(f"etcd: no leader (term {ne.get('raftTerm')}): members are electing one")
+                out.append(f"etcd: no leader (term {ne.get('raftTerm')}), and no majority left to elect one")
         if oe.get("hasQuorum") and not ne.get("hasQuorum"):
-            out.append(f"etcd: quorum lost: {ne.get('healthyMembers')} of {len(ne.get('members') or [])} "
-                       f"members healthy, {ne.get('quorum')} needed; no write can commit")
+            out.append(f"etcd: quorum lost: {ne.get('reachableMembers', ne.get('healthyMembers'))} of "
+                       f"{len(ne.get('members') or [])} members up, {ne.get('quorum')} needed; no write can commit")
         elif not oe.get("hasQuorum") and ne.get("hasQuorum"):
             out.append("etcd: quorum back: writes commit again")
         before = {m["name"]: m["healthy"] for m in oe.get("members") or []}
@@ -104,11 +108,13 @@ def summary_line(doc: Obj, cluster: str = "") -> Text:
     else:
         t.append("one control plane in one process", style="bold")
     if etcd:
-        if etcd.get("hasQuorum"):
-            t.append(f" · etcd quorum {etcd['healthyMembers']}/{len(etcd['members'])} (needs {etcd['quorum']})",
-                     style="green")
+        up = etcd.get("reachableMembers", etcd["healthyMembers"])
+        if etcd.get("hasQuorum") and etcd.get("leader"):
+            t.append(f" · etcd quorum {up}/{len(etcd['members'])} up (needs {etcd['quorum']})", style="green")
+        elif etcd.get("hasQuorum"):
+            t.append(f" · etcd {up}/{len(etcd['members'])} up, electing a leader: writes wait", style="yellow")
         else:
-            t.append(f" · etcd has NO QUORUM ({etcd['healthyMembers']}/{len(etcd['members'])} healthy, needs "
+            t.append(f" · etcd has NO QUORUM ({up}/{len(etcd['members'])} up, needs "
                      f"{etcd['quorum']}): writes fail", style="bold red")
     else:
         t.append(f" · store: {doc.get('store', {}).get('backend', '?')} (embedded, no raft)", style="dim")

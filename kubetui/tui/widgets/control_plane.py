@@ -50,8 +50,8 @@ def box_notes(doc: dict[str, Any] | None, cluster: str = "") -> dict[str, str]:
         notes["apiserver"] = f"{sum(1 for a in api if a.get('healthy'))}/{len(api)} ready"
     etcd = doc.get("etcd")
     if etcd:
-        notes["store"] = (f"etcd: {short(etcd['leader'])} leads, term {etcd['raftTerm']}" if etcd.get("hasQuorum")
-                          else "etcd: NO QUORUM")
+        notes["store"] = (f"etcd: {short(etcd['leader'])} leads, term {etcd['raftTerm']}" if etcd.get("leader")
+                          else "etcd: electing a leader" if etcd.get("hasQuorum") else "etcd: NO QUORUM")
     if ha:
         component = {"kube-scheduler": "scheduler", "kube-controller-manager": "controllers"}
         for lease in doc.get("leases") or []:
