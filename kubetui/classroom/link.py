@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 #: what of a progress event is sent (everything else stays on the learner's machine)
 SENT_FIELDS = ("t", "lesson", "step", "event", "index", "passed", "failing", "message", "correct",
-               "drill", "run", "score", "mitigated")
+               "drill", "run", "score", "mitigated", "cleared")
 #: the progress events a class hears of (lessons/progress.py's, and the drills')
 EVENT_KINDS = frozenset({"lesson_start", "step_start", "step_enter", "predict", "check", "hint", "solution",
                          "step_pass", "lesson_complete", "reset", "drill_start", "drill_mitigated", "drill_answer",

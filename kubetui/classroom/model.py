@@ -105,6 +105,15 @@ class ClassModel:
                 self.drills.append(drill)
             who.drills[drill] = max(who.drills.get(drill, 0), int(ev.get("score", 0) or 0))
             return True
+        if kind == "reset" and lesson and isinstance(ev.get("cleared"), list):
+            # a lesson reset to a step (the learner's, or the teacher's through the class channel): the
+            # steps from there on start over, on the heatmap as in the learner's own record (progress.replay)
+            for sid in ev["cleared"]:
+                if (c := who.cells.get((lesson, str(sid)))) is not None:
+                    who.cells[(lesson, str(sid))] = Cell(lesson, str(sid), hints=c.hints, solution=c.solution,
+                                                         attempts=c.attempts,
+                                                         prediction_correct=c.prediction_correct)
+            return True
         if not lesson or not step:
             return True
         if (lesson, step) not in self.columns:

@@ -79,3 +79,18 @@ def test_drill_scores_best_of_runs_in_dashboard_and_gradebook():
     assert m.dashboard(3)["learners"][0]["drillScores"] == {"bad-image": 85}
     rows = list(csv.reader(io.StringIO(gradebook_csv(m))))
     assert rows[0][-1] == "drill bad-image" and rows[2][-1] == "85" and rows[3][-1] == ""
+
+
+def test_a_reset_clears_the_steps_from_its_step_on():
+    """The learner's ``reset`` event (lessons engine: ``cleared`` step ids) puts those cells back to not begun;
+    what was counted (attempts, hints, solution) stays, as in the learner's own record."""
+    m = ClassModel()
+    m.apply_all([ev(1, "a", "step_pass", "s1"), ev(2, "a", "step_start", "s2"), ev(3, "a", "hint", "s2"),
+                 ev(4, "a", "step_pass", "s2"),
+                 {"id": "event-0005", "learner": "a", "lesson": "pods", "step": None, "event": "reset", "t": 5,
+                  "index": 1, "cleared": ["s2"]}])
+    cells = m.dashboard(6)["learners"][0]["cells"]
+    assert cells["pods/s1"]["state"] == "done"
+    assert cells["pods/s2"] == {"state": "working", "hints": 1, "solution": False, "attempts": 0}  # not done
+    rows = list(csv.reader(io.StringIO(gradebook_csv(m))))
+    assert rows[2][5] == "50.0"
