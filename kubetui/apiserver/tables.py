@@ -31,7 +31,7 @@ TABLE_ACCEPT_MARK = "as=Table"
 
 def wants_table(accept: str | None) -> bool:
     """Did the client ask for a v1 Table first (as ``kubectl get`` does)?"""
-    if not accept:
+    if not accept or TABLE_ACCEPT_MARK not in accept:     # most requests: no split, no set
         return False
     first = accept.split(",")[0]
     params = {p.strip() for p in first.split(";")}

@@ -302,3 +302,35 @@ async def test_extra_hosts_and_insecure_http(tmp_path):
         await c.stop()
     with pytest.raises(ValueError, match="ssl_context"):
         APIServer(c.registry)
+
+
+async def _raw_request(cluster, head: str, body: bytes | None):
+    """Send ``head`` over a TLS connection of our own, then the body once asked for; the replies' heads."""
+    from urllib.parse import urlsplit
+
+    from kubetui.client.kubeconfig import load_kubeconfig
+    u = urlsplit(cluster.server.url)
+    reader, writer = await asyncio.open_connection(u.hostname, u.port,
+                                                   ssl=load_kubeconfig(cluster.kubeconfig).ssl_context())
+    try:
+        writer.write(head.encode())
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        if body is None or not first.startswith(b"HTTP/1.1 100 "):
+            return [first]
+        writer.write(body)
+        return [first, await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)]
+    finally:
+        writer.close()
+
+
+async def test_expect_100_continue_asks_for_the_body(cluster):
+    """curl sends ``Expect: 100-continue`` before a large body and waits for the server's go-ahead."""
+    body = json.dumps(pod("expecting")).encode()
+    heads = await _raw_request(cluster, f"POST {PODS} HTTP/1.1\r\nHost: kubetui\r\n"
+                                        f"Authorization: Bearer {cluster.token}\r\nContent-Type: application/json\r\n"
+                                        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n", body)
+    assert [h.split(b"\r\n")[0] for h in heads] == [b"HTTP/1.1 100 Continue", b"HTTP/1.1 201 Created"]
+    heads = await _raw_request(cluster, f"POST {PODS} HTTP/1.1\r\nHost: kubetui\r\n"
+                                        f"Authorization: Bearer {cluster.token}\r\nContent-Type: application/json\r\n"
+                                        f"Content-Length: {len(body)}\r\nExpect: something-else\r\n\r\n", body)
+    assert heads[0].startswith(b"HTTP/1.1 417 ")
