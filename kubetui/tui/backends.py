@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, Hashable
 
 from kubetui.client import views
 from kubetui.client.http import HTTPClient
@@ -35,6 +36,8 @@ class KubeconfigBackend(ClientBackend):
 
     #: how often the control-plane counters and traffic are fetched while someone shows them
     POLL_SECONDS = 1.0
+    #: polls after a view last asked before its data is no longer fetched (see ``_forget_stale``)
+    STALE_POLLS = 3
 
     def __init__(self, kubeconfig: Path, *, state_dir: Path | None = None) -> None:
         cfg = load_kubeconfig(kubeconfig)
@@ -47,9 +50,11 @@ class KubeconfigBackend(ClientBackend):
         self._counters: dict[str, int] = {}
         self._traffic_cache: dict[tuple[str, str], dict[str, int]] = {}
         self._probe_cache: dict[tuple[str, str], dict[str, str]] = {}
-        self._wanted_traffic: set[tuple[str, str]] = set()
         self._policy_rules: list[dict[str, Any]] = []
-        self._wants_policies = False
+        #: what the views asked for ("activity", "policies", or a Service's (namespace, name)) -> when
+        self._asked: dict[Hashable, float] = {}
+        #: seconds on a monotonic clock (tests step their own)
+        self.now: Callable[[], float] = time.monotonic
         self._poller: asyncio.Task[None] | None = None
 
     # -- start-up, from the control-plane process's state dir --------------------------------
@@ -92,22 +97,46 @@ class KubeconfigBackend(ClientBackend):
 
     # -- kubetui's own API groups --------------------------------------------------------------
 
-    def _ensure_poller(self) -> None:
+    def _ask(self, what: Hashable) -> None:
+        """A view shows ``what`` now: keep polling it (the poller starts if it had stopped)."""
+        self._asked[what] = self.now()
         if self._poller is None or self._poller.done():
             try:
                 self._poller = asyncio.get_running_loop().create_task(self._poll())
             except RuntimeError:  # no loop (called outside the app): nothing to poll with
                 pass
 
+    def _forget_stale(self) -> set[Hashable]:
+        """What was asked for within ``STALE_POLLS`` polls; forget the rest and what it cached.
+
+        A view asks on each of its own ticks while it shows (the control-plane strip once a
+        second, the traffic view as it redraws); one that stopped asking (another view
+        shows, or it closed) is not polled for again, so an idle TUI on another view costs
+        the control plane nothing. Its counters are dropped: a view that comes back sees
+        none until a fresh poll (never counts that are old by minutes), then rates again.
+        """
+        horizon = self.now() - self.STALE_POLLS * self.POLL_SECONDS
+        for what in [w for w, at in self._asked.items() if at < horizon]:
+            del self._asked[what]
+            if what == "activity":
+                self._counters = {}
+            elif what == "policies":
+                self._policy_rules = []
+            elif isinstance(what, tuple):
+                self._traffic_cache.pop(what, None)
+                self._probe_cache.pop(what, None)
+        return set(self._asked)
+
     async def _poll(self) -> None:
-        while True:
-            try:
-                self._counters = await views.activity(self.client)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # loop boundary: a control plane restarting shows idle, then resumes
-                log.debug("control plane activity: %s", exc)
-            for ns, name in list(self._wanted_traffic):
+        while wanted := self._forget_stale():
+            if "activity" in wanted:
+                try:
+                    self._counters = await views.activity(self.client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # loop boundary: a control plane restarting shows idle, then resumes
+                    log.debug("control plane activity: %s", exc)
+            for ns, name in [w for w in wanted if isinstance(w, tuple)]:
                 try:
                     eps = await views.service_endpoints(self.client, ns, name)
                     self._traffic_cache[(ns, name)] = {ep: v["connections"] for ep, v in eps.items()}
@@ -118,7 +147,7 @@ class KubeconfigBackend(ClientBackend):
                     log.debug("traffic of %s/%s: %s", ns, name, exc)
                     self._traffic_cache.pop((ns, name), None)
                     self._probe_cache.pop((ns, name), None)
-            if self._wants_policies:
+            if "policies" in wanted:
                 try:
                     self._policy_rules = list((await views.policy_traffic(self.client)).get("rules") or [])
                 except asyncio.CancelledError:
@@ -128,22 +157,19 @@ class KubeconfigBackend(ClientBackend):
             await asyncio.sleep(self.POLL_SECONDS)
 
     def control_plane_activity(self) -> dict[str, int]:
-        self._ensure_poller()
+        self._ask("activity")
         return dict(self._counters)
 
     def service_traffic(self, namespace: str, name: str) -> dict[str, int]:
-        self._wanted_traffic.add((namespace, name))
-        self._ensure_poller()
+        self._ask((namespace, name))
         return dict(self._traffic_cache.get((namespace, name), {}))
 
     def service_probes(self, namespace: str, name: str) -> dict[str, str]:
-        self._wanted_traffic.add((namespace, name))
-        self._ensure_poller()
+        self._ask((namespace, name))
         return dict(self._probe_cache.get((namespace, name), {}))
 
     def policy_traffic(self) -> list[dict[str, Any]]:
-        self._wants_policies = True
-        self._ensure_poller()
+        self._ask("policies")
         return list(self._policy_rules)
 
     async def store_view(self, prefix: str = "/registry/") -> StoreSnapshot:

@@ -4,14 +4,16 @@ Pods, Deployments, ReplicaSets, Services, Endpoints, Nodes, ConfigMaps,
 Secrets, Events, PersistentVolumes and Claims, with kubectl's columns; type to
 filter, pick a namespace, sort by a column (k9s keys: N, A, S). Custom
 resources get a tab of their own once their CRD is Established, with the
-CRD's printer columns.
+CRD's printer columns: the CRDs are watched (an informer, as kubectl's
+discovery cache is refreshed), not listed every few seconds, so an idle
+browser asks the API server for nothing (hosted classes run thirty of them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,6 +26,18 @@ from kubetui.tui.screens.base import MainScreen, ObjectActions
 from kubetui.tui.widgets.resource_table import ResourceTable
 
 Obj = dict[str, Any]
+
+
+class KindTabs(Tabs):
+    """The kinds' tabs; subscribed to the CustomResourceDefinitions, whose changes add and remove tabs."""
+
+    @on(ObjectsChanged)
+    def _crds_changed(self, message: ObjectsChanged) -> None:
+        message.stop()                      # the screen's own handler is for the rows' resource
+        message.bridge.take_changes(self)
+        screen = self.screen
+        if isinstance(screen, BrowserScreen):
+            screen.custom_resources_changed()
 
 BROWSABLE = ("pods", "deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions", "services", "endpoints", "nodes", "configmaps",
              "secrets", "events", "namespaces", "persistentvolumes", "persistentvolumeclaims", "jobs", "cronjobs",
@@ -64,9 +78,6 @@ class BrowserScreen(ObjectActions, MainScreen):
     #: how often the rows on screen are recomputed, so AGE ticks (kubectl's finest unit is a second)
     AGE_TICK_SECONDS = 1.0
 
-    #: how often the browser asks the API for CustomResourceDefinitions (new kinds get a tab)
-    CRD_POLL_SECONDS = 5.0
-
     def __init__(self) -> None:
         super().__init__(id="browser-screen")
         self.resource = "pods"
@@ -77,7 +88,7 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.resource = self.app.pending_resource or self.resource
         self.app.pending_resource = None
         with Vertical(id="browser"):
-            yield Tabs(*[Tab(r, id=f"tab-{r}") for r in BROWSABLE], id="kinds",
+            yield KindTabs(*[Tab(r, id=f"tab-{r}") for r in BROWSABLE], id="kinds",
                        active=f"tab-{self.resource}" if self.resource in BROWSABLE else None)
             yield Input(placeholder=FILTER_PLACEHOLDER, id="filter")
             yield ResourceTable(id="table")
@@ -87,18 +98,15 @@ class BrowserScreen(ObjectActions, MainScreen):
         self.title = f"kubetui · {self.app.backend.cluster_name}"
         self.show_resource(self.resource)
         self.set_interval(self.AGE_TICK_SECONDS, self.tick_ages)
-        self.discover_custom_resources()
-        self.set_interval(self.CRD_POLL_SECONDS, self.discover_custom_resources)
+        # a user who may not list CRDs (a learner bound to one namespace) gets the bridge's slow
+        # retry of a refused list, and the built-in tabs
+        self.app.bridge.subscribe(self.query_one("#kinds", KindTabs), "customresourcedefinitions")
+        self.custom_resources_changed()
 
-    @work(exclusive=True, group="crds")
-    async def discover_custom_resources(self) -> None:
-        """Custom resources come and go with their CRDs: list them, learn their names and printer
-        columns (as kubectl's discovery does), and give each served kind a tab."""
-        try:
-            crds = (await self.app.backend.client.list("customresourcedefinitions")).get("items") or []
-        except Exception as exc:  # a cluster without CRDs, or a user who may not list them
-            self.log.debug(f"listing CustomResourceDefinitions failed: {exc}")
-            return
+    def custom_resources_changed(self) -> None:
+        """Custom resources come and go with their CRDs: learn their names and printer columns
+        (as kubectl's discovery does), and give each served kind a tab."""
+        crds = list(self.app.bridge.objects("customresourcedefinitions").values())
         served = serve(crds)
         plurals = sorted(stored.plural for stored, _v, _c in served.values() if stored.plural not in BROWSABLE)
         tabs = self.query_one("#kinds", Tabs)
@@ -127,6 +135,8 @@ class BrowserScreen(ObjectActions, MainScreen):
 
     def on_unmount(self) -> None:
         self.app.bridge.unsubscribe(self)
+        for tabs in self.query(KindTabs):
+            self.app.bridge.unsubscribe(tabs)
 
     @property
     def table(self) -> ResourceTable:

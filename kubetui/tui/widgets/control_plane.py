@@ -98,7 +98,13 @@ class ComponentIndicator(Static):
 
 
 class ControlPlanePanel(Horizontal):
-    """The four control plane components side by side; polls the backend's counters once a second."""
+    """The four control plane components side by side; polls the backend's counters once a second.
+
+    Only while its view shows: with another view on screen (the resource browser, the
+    events) it asks nothing, so the backend stops fetching the counters from the control
+    plane (thirty idle web sessions of a hosted class on other views cost it nothing).
+    The first reading after a pause is a new baseline, never a burst of "N/s".
+    """
 
     DEFAULT_CSS = """
     ControlPlanePanel { height: 3; }
@@ -113,6 +119,9 @@ class ControlPlanePanel(Horizontal):
             yield ComponentIndicator(component, id=f"cp-{component}")
 
     def on_mount(self) -> None:
+        #: the next reading is a baseline (the first one, or the first after the view was away)
+        self._rebase = True
+        self._answered = False
         self.poll()
         self.set_interval(self.POLL_SECONDS, self.poll)
         self.poll_status()
@@ -130,10 +139,22 @@ class ControlPlanePanel(Horizontal):
             self.query_one(f"#cp-{component}", ComponentIndicator).border_subtitle = notes.get(component, "")
 
     def poll(self) -> None:
+        if self.screen not in self.app.screen_stack:  # another view (mode) is on screen: ask nothing
+            self._rebase = True
+            return
         counters = self.app.backend.control_plane_activity() or {}  # type: ignore[attr-defined]
+        if not counters:
+            # No answer yet: before the first one, say so; after a pause, keep what shows.
+            if not self._answered:
+                for component in CONTROL_PLANE_COMPONENTS:
+                    self.query_one(f"#cp-{component}", ComponentIndicator).known = False
+            self._rebase = True
+            return
+        self._answered = True
         for component in CONTROL_PLANE_COMPONENTS:
             ind = self.query_one(f"#cp-{component}", ComponentIndicator)
             ind.known = component in counters
             new = int(counters.get(component, 0))
-            ind.delta = max(0, new - ind.total) if ind.total else 0
+            ind.delta = 0 if self._rebase else max(0, new - ind.total)
             ind.total = new
+        self._rebase = False

@@ -6,6 +6,14 @@ the views and the palette were cut). ``FittingFooter`` hides the least
 important keys first until the rest fit; every key still works and ``?``
 lists them all.
 
+Textual's ``Footer`` recomposes (unmounts and mounts a widget per key, then
+restyles them) whenever its screen says its bindings may have changed, and a
+screen says so each time it is shown again: switching views with 1 and 2
+rebuilt the same twenty keys every time, most of a view switch's CPU after
+the repaint. ``FittingFooter`` recomposes only when the keys it would show
+differ from the ones it shows (with thirty web sessions on two cores, every
+key press's CPU counts).
+
 In a browser (``kubetui web``) ctrl+l, ctrl+d, ctrl+t and ctrl+p belong to the
 browser; the footer shows their browser-safe twins there instead (``BROWSER_TWINS``),
 and in a terminal the ctrl keys.
@@ -13,6 +21,9 @@ and in a terminal the ctrl keys.
 
 from __future__ import annotations
 
+from typing import Any, Hashable
+
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -37,9 +48,26 @@ class FittingFooter(Footer):
     def __init__(self) -> None:
         super().__init__(compact=True)
         self._widths: dict[int, int] = {}
+        #: the keys the footer was last composed from (``_shown_keys``), None before the first compose
+        self._composed: Hashable | None = None
+
+    @staticmethod
+    def _shown_keys(screen: Screen[Any]) -> Hashable:
+        """What ``Footer.compose`` draws from: each shown binding, whether it is enabled, its tooltip."""
+        return tuple((b.key, b.action, b.description, b.key_display, b.group, enabled, tooltip)
+                     for _node, b, enabled, tooltip in screen.active_bindings.values() if b.show)
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        # Same keys as drawn (a view shown again, focus moved within it): keep the widgets.
+        if self._composed is not None and self.is_attached and screen is self.screen \
+                and self._shown_keys(screen) == self._composed:
+            return
+        super().bindings_changed(screen)
 
     def compose(self):  # type: ignore[no-untyped-def]
         web = self.app.is_web
+        if self._bindings_ready:
+            self._composed = self._shown_keys(self.screen)
         for widget in super().compose():
             # Footer draws one key per action (the first binding's): in a browser, show the twin instead.
             if web and isinstance(widget, FooterKey) and widget.key in BROWSER_TWINS:
