@@ -137,7 +137,7 @@ class _Screen:
                 await self.changed.wait()
         await asyncio.wait_for(wait(), timeout)
 
-    async def press(self, key: str, marker: str, timeout: float = 120) -> float:
+    async def press(self, key: str, marker: str, timeout: float = 600) -> float:
         """Send ``key`` as xterm.js does (a ``stdin`` message); seconds until ``marker`` arrives after it."""
         since = len(self.text)
         t0 = time.monotonic()

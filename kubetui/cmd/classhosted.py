@@ -13,6 +13,14 @@ kubeconfig: every request the TUI makes is the learner's, so RBAC is what
 keeps them in their namespace (the TUI falls back to the context's
 namespace when all-namespaces lists are refused). Each web session's
 progress events go to the class (its own class link, over loopback).
+
+A lesson that says ``scope: cluster`` needs a whole cluster (nodes, faults,
+cluster-scoped kinds): when a learner opens one, their TUI asks the class
+(``POST /class/v1/hosted/lab``) and the learner's web TUI is reloaded on a
+private cluster of their own (``kubetui.classroom.private``), started on
+demand and stopped when idle; opening a namespace-scoped lesson brings the
+TUI back to the class's cluster. Which cluster a learner's next web session
+runs on is the class server's decision (``lab``), never the browser's.
 """
 
 from __future__ import annotations
@@ -105,17 +113,65 @@ async def provision(state: Path, folder: Path, names: list[str]) -> dict[str, di
     return out
 
 
+def _tui_server_class() -> type:
+    """textual-serve's ``Server``, telling the class of every message a learner's browser sends."""
+    from textual_serve.server import Server
+
+    class _Touching:
+        """A websocket whose iteration reports each message (a key, a resize): the session is in use."""
+
+        def __init__(self, ws: web.WebSocketResponse, touch: Any) -> None:
+            self._ws, self._touch = ws, touch
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._ws, name)
+
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            async for msg in self._ws:
+                self._touch()
+                yield msg
+
+    class LearnerTUI(Server):
+        """One learner's web TUI sessions (textual-serve's server, one app process per browser tab)."""
+
+        touch: Any = None
+        close_private: Any = None
+
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            #: open sessions -> the lab they run on ("shared" or "private"), to close the private ones
+            self.open: dict[web.WebSocketResponse, str] = {}
+
+        async def _process_messages(self, websocket: web.WebSocketResponse, app_service: Any) -> None:
+            self.open[websocket] = "private" if "KUBETUI_CLASS_LAB=private" in app_service.command else "shared"
+            ws = _Touching(websocket, self.touch) if self.touch is not None else websocket
+            try:
+                await super()._process_messages(ws, app_service)
+            finally:
+                self.open.pop(websocket, None)
+
+    return LearnerTUI
+
+
 class Hosted:
     """Logins and web TUI sessions, added to the class server's app."""
 
     def __init__(self, server: Any, folder: Path, learners: dict[str, dict[str, Any]], public_url: str,
-                 state: Path | None = None) -> None:
+                 state: Path | None = None, *, private_idle_seconds: float | None = None,
+                 clock: Any = None) -> None:
         import textual_serve
-        from textual_serve.server import Server
 
-        from kubetui.tui.web import app_command, offline_templates
+        from kubetui.classroom.private import PrivateClusters
+        from kubetui.tui.web import offline_templates
 
+        Server = _tui_server_class()
         self.server, self.folder, self.learners, self.state = server, folder, learners, state
+        self.public_url = public_url
+        #: private clusters for ``scope: cluster`` lessons (``private/<namespace>/``), and per learner the
+        #: lesson whose private cluster their web TUI runs on (absent: the class's cluster)
+        self.private = PrivateClusters(folder / "private", clock=clock,
+                                       **({"idle_seconds": private_idle_seconds} if private_idle_seconds else {}))
+        self.lab: dict[str, str] = {}
         server.on_revoke.append(self.revoke)
         server.on_reset.append(self.reset)
         self.statics = Path(textual_serve.__file__).parent / "static"
@@ -131,15 +187,75 @@ class Hosted:
             (link_dir / "ca.crt").write_text((folder / "pki" / "ca.crt").read_text())
             (link_dir / "link.json").write_text(json.dumps({"url": public_url, "name": name, "token": token}))
             (link_dir / "link.json").chmod(0o600)
-            # KUBETUI_LEARNER: each learner's lesson progress (and what a reset clears) is their own, not
-            # the teacher's $USER shared by every session
-            env = f"env KUBETUI_CLASS_DIR={shlex.quote(str(link_dir))} KUBETUI_LEARNER={shlex.quote(name)} "
-            self.tui[name] = Server(env + app_command(Path(info["kubeconfig"])), title=f"kubetui · {name}",
+            self.tui[name] = Server(self.session_command(name), title=f"kubetui · {name}",
                                     public_url=public_url, statics_path=self.statics, templates_path=self.templates)
+            self.tui[name].touch = lambda name=name: self.private.touch(name) if name in self.lab else None
+
+    def session_command(self, name: str) -> str:
+        """What a new web session of ``name`` runs: the TUI on the class's cluster as the learner, or,
+        while they are in a ``scope: cluster`` lesson, that lesson on their private cluster."""
+        from kubetui.tui.web import app_command
+
+        ns = namespace_for(name)
+        # KUBETUI_LEARNER: each learner's lesson progress (and what a reset clears) is their own, not
+        # the teacher's $USER shared by every session
+        env = ["env", f"KUBETUI_CLASS_DIR={self.folder / 'links' / ns}", f"KUBETUI_LEARNER={name}"]
+        lesson = self.lab.get(name)
+        if lesson is None:
+            return shlex.join(env + ["KUBETUI_CLASS_LAB=shared"]) + " " + \
+                app_command(Path(self.learners[name]["kubeconfig"]))
+        pc = self.private.get(name, ns)
+        return shlex.join(env + ["KUBETUI_CLASS_LAB=private", f"KUBETUI_CLASS_LESSON={lesson}", sys.executable,
+                                 "-m", "kubetui", "--state-dir", str(pc.state_dir), "lessons", "start", lesson,
+                                 "--tui"])
+
+    async def choose_lab(self, name: str, ref: str | None) -> dict[str, Any]:
+        """The learner opens lesson ``ref`` (None: none): a ``scope: cluster`` one moves their web TUI to
+        their private cluster (started now if need be), any other back to the class's cluster."""
+        from kubetui.lessons import LessonLibrary, default_lessons_dir
+
+        lesson = LessonLibrary.load(default_lessons_dir()).get(ref) if ref else None
+        if lesson is not None and lesson.scope == "cluster":
+            await self.private.ensure(name, namespace_for(name), provider=lesson.cluster.provider,
+                                      nodes=lesson.cluster.nodes)
+            self.lab[name] = lesson.id
+        else:
+            self.lab.pop(name, None)
+        return {"lab": "private" if name in self.lab else "shared", "lesson": lesson.id if lesson else None,
+                "url": f"{self.public_url}/tui/"}
+
+    async def post_lab(self, request: web.Request) -> web.Response:
+        """``POST /class/v1/hosted/lab {"lesson": ID|null}`` with the learner's own class token."""
+        from kubetui.api.errors import NotFound
+
+        name = self.server._learner(request)
+        if name is None or name not in self.learners:
+            return web.json_response({"kind": "Status", "status": "Failure", "code": 401, "reason": "Unauthorized",
+                                      "message": "a hosted learner's token is needed"}, status=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        ref = body.get("lesson") if isinstance(body, dict) else None
+        if ref is not None and not isinstance(ref, str):
+            return web.json_response({"kind": "Status", "status": "Failure", "code": 400, "reason": "BadRequest",
+                                      "message": "lesson must be a lesson id or null"}, status=400)
+        try:
+            return web.json_response(await self.choose_lab(name, ref))
+        except (KeyError, NotFound) as exc:
+            return web.json_response({"kind": "Status", "status": "Failure", "code": 404, "reason": "NotFound",
+                                      "message": f"no lesson {ref!r}: {exc}"}, status=404)
+        except RuntimeError as exc:           # the private cluster did not start
+            log.warning("%s", exc)
+            return web.json_response({"kind": "Status", "status": "Failure", "code": 503,
+                                      "reason": "ServiceUnavailable", "message": str(exc)}, status=503)
 
     async def revoke(self, name: str) -> list[str]:
         """Revoking a hosted learner also ends their web sessions and revokes their cluster credential."""
         done = []
+        self.lab.pop(name, None)
+        if await self.private.stop(name):
+            done.append("private cluster")
         for h in [h for h, n in self.sessions.items() if n == name]:
             del self.sessions[h]
             done.append("web session")
@@ -158,6 +274,9 @@ class Hosted:
         from kubetui.api.errors import NotFound
         from kubetui.client.http import HTTPClient
 
+        if name in self.private.clusters:
+            # a private cluster is all theirs: reset it by starting it afresh (on their next session)
+            await self.private.stop(name, purge=True)
         if self.state is None or name not in self.learners:
             return []
         ns = self.learners[name]["namespace"]
@@ -202,6 +321,16 @@ class Hosted:
         app.router.add_get("/tui/", self.index, name="index")
         app.router.add_get("/tui/ws", self.websocket, name="websocket")
         app.router.add_static("/static", self.statics, name="static")
+        app.router.add_post("/class/v1/hosted/lab", self.post_lab)
+        app.on_startup.append(self._start_reaper)
+        app.on_cleanup.append(self._stop_private)
+
+    async def _start_reaper(self, app: web.Application) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self.private.run_reaper())
+
+    async def _stop_private(self, app: web.Application) -> None:
+        self._reaper.cancel()
+        await self.private.stop_all()
 
     def learner_of(self, request: web.Request) -> str | None:
         tok = request.cookies.get("session", "")
@@ -235,4 +364,21 @@ class Hosted:
         name = self.learner_of(request)
         if name is None or self.server.learners.get(name, {}).get("revoked"):
             return web.Response(status=401, text="log in first")
-        return await self.tui[name].handle_websocket(request)
+        tui = self.tui[name]
+        lesson = self.lab.get(name)
+        if lesson is None:
+            tui.command = self.session_command(name)
+            return await tui.handle_websocket(request)
+        # a scope: cluster lesson: its private cluster, started again if it stopped while idle
+        from kubetui.lessons import LessonLibrary, default_lessons_dir
+        needs = LessonLibrary.load(default_lessons_dir()).get(lesson).cluster
+        pc = await self.private.ensure(name, namespace_for(name), provider=needs.provider, nodes=needs.nodes)
+        tui.command = self.session_command(name)
+
+        async def close() -> None:          # the cluster stops (idle, reset): so do the sessions on it
+            for ws in [w for w, lab in tui.open.items() if lab == "private"]:
+                await ws.close()
+        if not any(c is tui.close_private for c in pc.on_stop):
+            tui.close_private = close
+            pc.on_stop.append(close)
+        return await tui.handle_websocket(request)

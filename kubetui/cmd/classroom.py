@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
                    help="hosted mode: each learner on --roster gets a namespace, a user and a web TUI on this "
                         "machine's cluster (--name/--state-dir)")
     s.add_argument("--roster", help="hosted mode: a CSV of learners (a `name` column, or the first column)")
+    s.add_argument("--private-idle-minutes", type=float, default=15.0, metavar="N",
+                   help="hosted mode: stop a learner's private cluster (for `scope: cluster` lessons) after N "
+                        "minutes unused (default: %(default)s); it starts again when they come back")
     add_cluster_selector(s)
     _dir(s)
     s.set_defaults(func=run_serve)
@@ -162,7 +165,7 @@ def _hosted(args: argparse.Namespace, server: Any, folder: Path, url: str) -> An
     if not names:
         raise CLIError(f"no learners in {args.roster}")
     learners = asyncio.run(provision(state, folder, names))
-    hosted = Hosted(server, folder, learners, url, state)
+    hosted = Hosted(server, folder, learners, url, state, private_idle_seconds=args.private_idle_minutes * 60)
     codes = hosted.issue_codes()
     lines = ["learner,namespace,code"] + [f"{n},{learners[n]['namespace']},{c}" for n, c in codes.items()]
     _write_secret(folder / "login-codes.csv", "\n".join(lines))

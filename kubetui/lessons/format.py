@@ -9,6 +9,10 @@ cleanup). A teacher writes Markdown, never Python:
   ``features``, ``requires`` (capabilities: ``docker``, ``pods``), ``builds_on``
   (earlier lessons), ``cluster`` (``provider``, ``nodes``, ``scheduler_profile``, and the control
   plane's shape: ``control_planes``, ``store``),
+  ``scope`` (``namespace``, the default: the lesson works in one namespace and
+  can share a cluster, as in a hosted class; ``cluster``: it touches nodes or
+  cluster-scoped objects and needs a whole cluster, so a hosted class gives
+  each learner a private one for it),
   ``setup``/``cleanup`` (actions), ``scoring``;
 - a Markdown body where each ``## Title {#step-id}`` heading starts a step;
 - inside a step, fenced blocks hold the machine-readable parts::
@@ -39,6 +43,8 @@ ACTION_KINDS = ("apply", "shell", "fault", "wait", "delete")
 PROVIDERS = ("any", "simulated", "local", "docker")
 #: Store backends a lesson may ask for (``any``: either).
 STORES = ("any", "tinydb", "etcd")
+#: ``scope:`` values: one namespace of a shared cluster is enough, or a whole cluster is needed
+SCOPES = ("namespace", "cluster")
 #: Capabilities a lesson may require of the cluster.
 CAPABILITIES = ("docker", "pods", "dns")
 MACHINE_BLOCKS = ("predict", "check", "hint", "solution")
@@ -55,7 +61,7 @@ _CHECK_REQUIRED: dict[str, tuple[str, ...]] = {
     "shell": ("run",),
 }
 _FRONT_KEYS = {"id", "title", "minutes", "features", "requires", "builds_on", "cluster", "setup",
-               "cleanup", "scoring", "summary", "version", "maps_to", "api"}
+               "cleanup", "scoring", "summary", "version", "maps_to", "api", "scope"}
 _HEADING = re.compile(r"^##\s+(?P<title>.+?)\s*(?:\{#(?P<id>[A-Za-z0-9_-]+)\})?\s*$")
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w-]*)")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -191,6 +197,8 @@ class Lesson:
     cleanup: list[Action] = field(default_factory=list)
     scoring: Scoring = field(default_factory=Scoring)
     summary: str = ""
+    #: ``namespace`` (shareable) or ``cluster`` (needs a whole cluster; see the module docstring)
+    scope: str = "namespace"
 
     @property
     def dir(self) -> Path:
@@ -297,6 +305,10 @@ class _Parser:
                 raise self.error(self.key_line("requires", end_line),
                                  f"requires: unknown capability {cap!r} (known: {', '.join(CAPABILITIES)})")
         lesson.cluster = self.cluster(fm.get("cluster") or {}, self.key_line("cluster", end_line))
+        lesson.scope = str(fm.get("scope") or "namespace")
+        if lesson.scope not in SCOPES:
+            raise self.error(self.key_line("scope", end_line),
+                             f"scope must be one of {', '.join(SCOPES)}, not {lesson.scope!r}")
         for key in ("setup", "cleanup"):
             line = self.key_line(key, end_line)
             raw = fm.get(key) or []

@@ -66,6 +66,10 @@ class LessonActions:
         except LookupError as e:
             self.notify(str(e), severity="error", timeout=10)  # type: ignore[attr-defined]
             return
+        from kubetui.tui import hosted_lab
+        if hosted_lab.needs_move(lesson.scope, lesson.id):
+            await self._move_lab(lesson)
+            return
         try:
             env = lab_env(self.backend)  # type: ignore[attr-defined]
         except ActionError as e:
@@ -94,6 +98,22 @@ class LessonActions:
             self.notify(f"Resuming {lesson.title} at step {session.run.index + 1}", timeout=4)  # type: ignore[attr-defined]
         self._lesson_step_entered()
         self._lesson_live_checks()
+
+    async def _move_lab(self, lesson: Any) -> None:
+        """A hosted class: this lesson runs on the other lab (see ``kubetui.tui.hosted_lab``); the class
+        moves the learner, then the page reloads onto the session that runs it."""
+        from kubetui.classroom.link import ClassError
+        from kubetui.tui import hosted_lab
+
+        private = lesson.scope == "cluster"
+        self.notify(f"{lesson.title}: " + ("starting a cluster of your own for this lesson…" if private  # type: ignore[attr-defined]
+                                           else "back to the class's cluster…"), timeout=30)
+        try:
+            answer = await asyncio.to_thread(hosted_lab.move, lesson.id)
+        except ClassError as e:
+            self.notify(f"cannot open {lesson.title} here: {e}", severity="error", timeout=15)  # type: ignore[attr-defined]
+            return
+        self.open_url(str(answer["url"]), new_tab=False)  # type: ignore[attr-defined]
 
     def open_lesson_picker(self) -> None:
         from kubetui.tui.screens.lessons import LessonPickerScreen
