@@ -35,7 +35,7 @@ def test_member_names_and_initial_cluster(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flags, wording", [
     ({"store": "tinydb", "provider": "local"}, "needs --store etcd"),
-    ({"store": "etcd", "provider": "docker"}, "--provider local"),
+    ({"store": "etcd", "provider": "simulated"}, "--provider local or docker"),
 ])
 def test_several_control_planes_need_etcd_and_local(tmp_path: Path, flags: dict, wording: str) -> None:
     args = SimpleNamespace(control_planes=3, **flags)

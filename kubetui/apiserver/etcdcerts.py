@@ -33,8 +33,12 @@ ETCD_ENDPOINT_FILE = "etcd.json"
 CLIENT_CN = "kube-apiserver-etcd-client"
 
 
-def ensure_etcd_certs(pki: ClusterPKI) -> EtcdTLS:
-    """Create (or reuse) the member's serving certificate and kube-apiserver's client certificate."""
+def ensure_etcd_certs(pki: ClusterPKI, extra_sans: tuple[str, ...] = ()) -> EtcdTLS:
+    """Create (or reuse) the member's serving certificate and kube-apiserver's client certificate.
+
+    ``extra_sans``: more names the members are reached by (control-plane containers: their node names,
+    the addresses in their peer URLs, as kubeadm puts each node's name and IP in its etcd/server.crt)."""
+    sans = (*ETCD_SANS, *(s for s in extra_sans if s not in ETCD_SANS))
     tls = EtcdTLS(ca=pki.ca_crt, cert=pki.dir / "etcd" / "server.crt", key=pki.dir / "etcd" / "server.key",
                   client_cert=pki.dir / "apiserver-etcd-client.crt", client_key=pki.dir / "apiserver-etcd-client.key")
     tls.cert.parent.mkdir(parents=True, exist_ok=True)
@@ -43,8 +47,8 @@ def ensure_etcd_certs(pki: ClusterPKI) -> EtcdTLS:
         raise ValueError(f"no cluster CA in {pki.dir}")
     now = _dt.datetime.now(_dt.timezone.utc)
     cert, _ = _load_pair(tls.cert, tls.key)
-    if cert is None or not _serving_cert_ok(cert, ca, ETCD_SANS, now):
-        _write_pair(tls.cert, tls.key, *_issue(ca, ca_key, "kubetui-etcd", ETCD_SANS, now))
+    if cert is None or not _serving_cert_ok(cert, ca, sans, now):
+        _write_pair(tls.cert, tls.key, *_issue(ca, ca_key, "kubetui-etcd", sans, now))
     cert, _ = _load_pair(tls.client_cert, tls.client_key)
     if cert is None or cert.issuer != ca.subject or cert.not_valid_after_utc <= now + _dt.timedelta(days=30):
         _write_pair(tls.client_cert, tls.client_key, *_issue(ca, ca_key, CLIENT_CN, (), now))

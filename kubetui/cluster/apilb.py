@@ -74,6 +74,9 @@ class APILoadBalancer:
     ca_pem: str
     host: str = "127.0.0.1"
     port: int = 0
+    #: more addresses to listen on with the same port (the Docker network's gateway: worker nodes' kubelets
+    #: and kube-proxies reach the load balancer there, as kind's nodes reach its haproxy container)
+    extra_hosts: tuple[str, ...] = ()
     interval: float = 0.25
     timeout: float = 2.0
     _server: asyncio.base_events.Server | None = None
@@ -105,6 +108,7 @@ class APILoadBalancer:
             pass
         finally:
             writer.close()
+    _extra: list[asyncio.base_events.Server] = field(default_factory=list)
 
     async def start(self) -> None:
         # The first round sets each backend's state outright (HAProxy's servers start from their first
@@ -116,12 +120,13 @@ class APILoadBalancer:
         self.port = self._server.sockets[0].getsockname()[1]
         self._stats_server = await asyncio.start_server(self._serve_stats, "127.0.0.1", self.stats_port)
         self.stats_port = self._stats_server.sockets[0].getsockname()[1]
+        self._extra = [await asyncio.start_server(self._handle, h, self.port) for h in self.extra_hosts]
         self._checker = asyncio.get_running_loop().create_task(self._check_loop())
 
     async def stop(self) -> None:
         if self._checker is not None:
             self._checker.cancel()
-        for server in (self._server, self._stats_server):
+        for server in [self._server, self._stats_server, *self._extra]:
             if server is not None:
                 server.close()
                 await server.wait_closed()

@@ -99,10 +99,17 @@ class ControlPlane:
     node_name: str = ""
     #: where the kubeconfig goes (default ``<state>/kubeconfig``; several control planes write their own)
     kubeconfig_file: Path | None = None
+    #: more addresses the API server listens on, not named by its certificate (a control-plane container's
+    #: own IP: the load balancer in front of it checks no name, its clients verify the LB's address)
+    bind_hosts: tuple[str, ...] = ()
+    #: kube-apiserver's ``--advertise-address`` when it is not ``extra_hosts[0]`` (a control-plane container's IP)
+    advertise_address: str = ""
 
     @property
     def api_advertise_address(self) -> str:
         """The API server address nodes (and the ``kubernetes`` Service's endpoints) use."""
+        if self.advertise_address:
+            return self.advertise_address
         return self.extra_hosts[0] if self.extra_hosts else "127.0.0.1"
 
     @property
@@ -130,7 +137,7 @@ class ControlPlane:
             port = free_port()
             log.warning("port %s is taken; the API server listens on %s", self.settings.api_port, port)
         self.apiserver = APIServer(
-            self.registry, host="127.0.0.1", extra_hosts=self.extra_hosts, port=port,
+            self.registry, host="127.0.0.1", extra_hosts=(*self.extra_hosts, *self.bind_hosts), port=port,
             ssl_context=self.pki.server_ssl_context(), authenticator=self.authenticator,
             **self._server_extras())
         await self.apiserver.start()

@@ -192,6 +192,10 @@ class HAControlPlane:
             "metadata": {"labels": {CONTROL_PLANE_LABEL: "", "node.kubernetes.io/exclude-from-external-load-balancers": ""}},
             "spec": {"taints": [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}]}})
 
+    async def start_kubelet(self, provider: Any, name: str, api_host: str) -> None:
+        """A kubelet on control-plane node ``name``: a node of the provider's (a local process here)."""
+        await provider.start_node(self.node_config(name, api_host))
+
     def node_config(self, name: str, api_host: str) -> NodeConfig:
         assert self.authenticator is not None and self.apiserver is not None
         return NodeConfig(name=name, api_url=f"https://{api_host}:{self.apiserver.port}",

@@ -61,7 +61,10 @@ class Cluster:
             self.provider = make_provider(s, self.state_dir, progress=self.progress)
             self.progress("provider", self.provider.description)
             extra = await self.provider.prepare()
-        if s.control_planes > 1:  # kubeadm's stacked etcd: N control-plane nodes behind a load balancer
+        if s.control_planes > 1 and s.provider == "docker":  # kind's HA cluster: control-plane containers
+            from kubetui.cluster.hadocker import DockerHAControlPlane
+            cp = DockerHAControlPlane(s, self.state_dir, self.provider, clock=self.clock, extra_hosts=tuple(extra))
+        elif s.control_planes > 1:  # kubeadm's stacked etcd: N control-plane nodes behind a load balancer
             from kubetui.cluster.ha import HAControlPlane
             cp = HAControlPlane(s, self.state_dir, clock=self.clock, extra_hosts=tuple(extra))
         else:
@@ -93,7 +96,7 @@ class Cluster:
         control_planes = getattr(cp, "nodes", [])  # several control planes: a kubelet on each, as kubeadm's
         for name in control_planes:
             self.progress(name, f"starting {name}'s kubelet: a control-plane node (tainted NoSchedule)")
-            await self.provider.start_node(cp.node_config(name, api_host))
+            await cp.start_kubelet(self.provider, name, api_host)
         self.progress("ready", f"waiting for {len(names) + len(control_planes)} node(s) to report Ready")
         await wait_nodes_ready(cp.client, names + control_planes, ready_timeout)
         for name in control_planes:

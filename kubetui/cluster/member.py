@@ -34,13 +34,15 @@ def _write(path: Path, doc: dict) -> None:
     os.replace(tmp, path)
 
 
-async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...], port: int = 0) -> int:
+async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...], port: int = 0,
+              bind_hosts: tuple[str, ...] = (), advertise_address: str = "") -> int:
     settings = ClusterSettings.load(state_dir)
     if settings is None:
         raise SystemExit(f"no cluster.json in {state_dir}")
     settings.api_port = port or free_port()  # a restarted member keeps its port: the load balancer's backend
     cp = ControlPlane(settings, state_dir, extra_hosts=extra_hosts, etcd_servers=etcd_servers, node_name=node,
-                      kubeconfig_file=state_dir / MEMBERS_DIR / f"{node}.kubeconfig")
+                      kubeconfig_file=state_dir / MEMBERS_DIR / f"{node}.kubeconfig", bind_hosts=bind_hosts,
+                      advertise_address=advertise_address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -66,9 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--etcd-servers", required=True)
     p.add_argument("--extra-host", action="append", default=[])
     p.add_argument("--port", type=int, default=0, help="the API server's port (default: a free one)")
+    p.add_argument("--bind-address", action="append", default=[],
+                   help="another address to listen on, not in the serving certificate (a container's own IP)")
+    p.add_argument("--advertise-address", default="",
+                   help="the address the kubernetes Service's endpoints name (default: the first --extra-host)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host), a.port))
+    return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host), a.port,
+                           tuple(a.bind_address), a.advertise_address))
 
 
 if __name__ == "__main__":

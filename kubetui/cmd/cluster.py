@@ -52,9 +52,9 @@ def settings_from_args(args: Any, state_dir: Path) -> ClusterSettings:
         raise CLIError(str(e)) from None
     if settings.control_planes < 1:
         raise CLIError(f"--control-planes must be at least 1, not {settings.control_planes}")
-    if settings.control_planes > 1 and (settings.store != "etcd" or settings.provider != "local"):
+    if settings.control_planes > 1 and (settings.store != "etcd" or settings.provider not in ("local", "docker")):
         raise CLIError("--control-planes N > 1 needs --store etcd (the control planes share one etcd cluster) "
-                       "and --provider local (control-plane Docker nodes are not built yet)")
+                       "and --provider local or docker (control-plane nodes as processes or containers)")
     if settings.store == "etcd":
         from kubetui.store.etcdserver import INSTALL_HINT, find_binary
         if find_binary("etcd") is None:

@@ -82,6 +82,12 @@ class EtcdServer:
     #: ``name=peerURL,...`` of every member of a several-member cluster (kubeadm's ``--initial-cluster``);
     #: empty: a cluster of this one member. Peers then talk TLS with the same certificates (``--peer-*``).
     initial_cluster: str = ""
+    #: the address to listen on when it is not ``host`` (a member in a control-plane container listens on
+    #: 0.0.0.0 and advertises its node name, which its peers resolve on the cluster's Docker network)
+    listen_host: str = ""
+
+    def _url(self, host: str, port: int, scheme: str) -> str:
+        return f"{scheme}://{host}:{port}"
 
     @property
     def peer_url(self) -> str:
@@ -101,9 +107,12 @@ class EtcdServer:
         if binary is None:
             raise FileNotFoundError(INSTALL_HINT)
         peer = self.peer_url
+        listen = self.listen_host or self.host
+        listen_peer = self._url(listen, self.peer_port, peer.partition(":")[0])
+        listen_client = self._url(listen, self.client_port, self.scheme)
         cmd = [binary, "--name", self.name, "--data-dir", str(self.data_dir),
-               "--listen-client-urls", self.endpoint, "--advertise-client-urls", self.endpoint,
-               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+               "--listen-client-urls", listen_client, "--advertise-client-urls", self.endpoint,
+               "--listen-peer-urls", listen_peer, "--initial-advertise-peer-urls", peer,
                "--initial-cluster", self.initial_cluster or f"{self.name}={peer}", "--initial-cluster-state", "new",
                # kube-apiserver's writes are small; kubeadm leaves the rest at etcd's defaults
                "--snapshot-count", "10000", "--logger", "zap", "--log-level", "warn"]

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import tarfile
 import time
+from typing import Any
 
 import docker
 import docker.errors
 
 from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provider
-from kubetui.providers.docker import nodespec
+from kubetui.providers.docker import controlplane, nodespec
 from kubetui.providers.docker.image import ImageError, build_node_image
 from kubetui.providers.docker.nodespec import LABEL_CLUSTER, LABEL_CONFIG, LABEL_NODE, LABEL_ROLE
 
@@ -64,6 +66,18 @@ def node_container_states(cluster: str) -> dict[str, str] | None:
         return {c.labels.get(LABEL_NODE, c.name): c.status for c in found}
     finally:
         client.close()
+
+
+def _tar(files) -> bytes:
+    """(path, text, mode) as a tar archive for ``put_archive``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, data, mode in files:
+            raw = data.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(raw), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(raw))
+    return buf.getvalue()
 
 
 class DockerProvider(Provider):
@@ -152,14 +166,7 @@ class DockerProvider(Provider):
         container = self.client.containers.get(created["Id"])
         # The node's identity goes in as files, not environment variables
         # (which `docker inspect` would show to anyone).
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for path, data, mode in nodespec.node_files(node):
-                raw = data.encode()
-                info = tarfile.TarInfo(path.lstrip("/"))
-                info.size, info.mode, info.mtime = len(raw), mode, int(time.time())
-                tar.addfile(info, io.BytesIO(raw))
-        container.put_archive("/", buf.getvalue())
+        container.put_archive("/", _tar(nodespec.node_files(node)))
         return container
 
     def _start_node(self, node: NodeConfig) -> NodeHandle:
@@ -231,7 +238,8 @@ class DockerProvider(Provider):
         # The kubelet's volumes hold nothing a node restart needs; node-local PersistentVolumes
         # hold data: only `down --purge` removes those (the shared folder is in the state dir).
         for v in self.client.volumes.list(filters={"label": label}):
-            if purge or (v.attrs.get("Labels") or {}).get(LABEL_ROLE) == "kubelet-volume":
+            # a control-plane node's etcd data goes with the cluster's control-plane containers, as kind's does
+            if purge or (v.attrs.get("Labels") or {}).get(LABEL_ROLE) in ("kubelet-volume", "etcd-volume"):
                 v.remove(force=True)
 
     async def delete(self, purge: bool = False) -> None:
@@ -239,6 +247,56 @@ class DockerProvider(Provider):
 
     async def close(self) -> None:
         self.client.close()
+
+    # -- control-plane nodes (kubetui up --control-planes N; controlplane.py) -----------
+
+    def control_plane_image(self) -> str:
+        from kubetui.providers.docker.cpimage import build_control_plane_image
+        return build_control_plane_image(self.client, self.progress, node_tag=self.image)
+
+    def _create_control_plane(self, node: NodeConfig, image: str, cfg: dict) -> Any:
+        from kubetui.netutil import free_port
+        cluster = self.cluster.name
+        ports = {controlplane.API_PORT: free_port(), controlplane.ETCD_PORT: free_port()}
+        shared = nodespec.shared_dir(self.cluster.state_dir)
+        os.makedirs(shared, exist_ok=True)
+        self._ensure_volume(nodespec.node_volume(cluster, node.name), "node-volume")
+        self._ensure_volume(nodespec.kubelet_volume(cluster, node.name), "kubelet-volume")
+        self._ensure_volume(controlplane.etcd_volume(cluster, node.name), "etcd-volume")
+        api = self.client.api
+        created = api.create_container(
+            image=image, command=nodespec.kubelet_args(node), name=self._container_name(node.name),
+            hostname=node.name, detach=True, ports=list(ports),
+            labels=controlplane.labels(cluster, node, image, cfg, ports),
+            host_config=controlplane.host_config(cluster, node, self.network_name, shared,
+                                                 self.cluster.state_dir, ports),
+            networking_config=api.create_networking_config(
+                {self.network_name: api.create_endpoint_config(aliases=[node.name])}))
+        container = self.client.containers.get(created["Id"])
+        files = [*nodespec.node_files(node), (controlplane.CONFIG_FILE, json.dumps(cfg, indent=1) + "\n", 0o644)]
+        container.put_archive("/", _tar(files))
+        return container
+
+    def start_control_plane_node(self, node: NodeConfig, image: str, cfg: dict) -> NodeHandle:
+        """Create (or reuse, restart, unpause) one control-plane node container; blocking.
+        ``details["ports"]``: its published ports (6443: the API server, 2379: etcd) on 127.0.0.1."""
+        c = self._container(node.name)
+        if c is not None and c.labels.get(LABEL_CONFIG) != controlplane.config_hash(node, image, cfg):
+            self.progress("node", f"replacing {node.name}: its image or configuration changed")
+            c.remove(force=True)
+            self._remove_volume(nodespec.kubelet_volume(self.cluster.name, node.name))
+            c = None
+        if c is None:
+            c = self._create_control_plane(node, image, cfg)
+        c.reload()
+        if c.status == "paused":
+            c.unpause()
+        elif c.status != "running":
+            c.start()
+        c.reload()
+        h = self._handle(c)
+        h.details["ports"] = controlplane.published_ports(c)
+        return h
 
     # -- used by fault injection and tests ---------------------------------
 
