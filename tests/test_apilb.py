@@ -104,3 +104,38 @@ async def test_kubectl_through_the_balancer_survives_losing_one_api_server(two_s
     for i in range(4):
         rc, out, err = await c.kubectl(f"--kubeconfig={kcfg}", "get", "configmap", f"cm{i}")
         assert rc == 0, err
+
+
+@pytest.mark.asyncio
+async def test_a_connection_an_api_server_never_answers_goes_to_the_next_one():
+    """A paused control-plane node's kernel still accepts connections; its API server never answers the
+    ClientHello. Until a server has replied, nothing was served: the balancer sends the connection on."""
+    import asyncio
+
+    async def frozen(reader, writer):  # accepts, reads, never answers (a SIGSTOPped/docker-paused process)
+        await reader.read(100)
+        await asyncio.sleep(3600)
+
+    async def live(reader, writer):
+        hello = await reader.read(100)
+        writer.write(b"reply to " + hello)
+        await writer.drain()
+        writer.close()
+
+    servers = [await asyncio.start_server(h, "127.0.0.1", 0) for h in (frozen, live)]
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
+    lb = APILoadBalancer([Backend("127.0.0.1", p, healthy=True) for p in ports], ca_pem="", reply_timeout=0.3)
+    lb._server = await asyncio.start_server(lb._handle, "127.0.0.1", 0)  # no health checks: both count as healthy
+    port = lb._server.sockets[0].getsockname()[1]
+    try:
+        for _ in range(4):  # round robin starts with either: every connection gets the live server's reply
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"hello")
+            assert await asyncio.wait_for(reader.read(100), 5) == b"reply to hello"
+            writer.close()
+        assert lb.backends[0].served == 0 and lb.backends[1].served == 4
+        assert "no TLS reply" in lb.backends[0].last_error
+    finally:
+        await lb.stop()
+        for s in servers:
+            s.close()

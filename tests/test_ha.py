@@ -241,3 +241,34 @@ def test_the_control_plane_view_and_the_failover_bench(ha_cluster: Path) -> None
     assert [r["component"] for r in out["leader"]] == ["scheduler", "controller-manager"]
     assert all(r["newLeader"] in names and r["newLeader"] != r["killed"] for r in out["leader"]), out["leader"]
     assert out["api"][0]["killed"] in names and out["api"][0]["fresh"]["requests"] > 0
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_control_plane_node_pause_freezes_its_processes_and_kubectl_goes_on(ha_cluster: Path) -> None:
+    """control-plane-node-pause on local processes: SIGSTOP of the node's control-plane and etcd process
+    groups (a frozen machine: connections accepted, never answered); the load balancer sends kubectl to
+    another API server; the revert's SIGCONT lets them run again."""
+    import asyncio
+
+    from kubetui.cluster.ha import etcd_pid
+    from kubetui.faults import context_for_state_dir, inject, revert
+    from kubetui.faults.controlplane import _stopped
+
+    kubeconfig = ha_cluster / "kubeconfig"
+
+    async def go() -> None:
+        ctx = context_for_state_dir(ha_cluster)
+        try:
+            rec = await inject(ctx, "control-plane-node-pause", seed=4)
+            pid = int(read_members(ha_cluster)[rec.target]["pid"])
+            etcd = etcd_pid(ha_cluster, rec.target)
+            assert _stopped(pid) and etcd is not None and _stopped(etcd)
+            for i in range(4):
+                r = _kubectl(kubeconfig, "get", "nodes", "-o", "name")
+                assert r.returncode == 0, f"request {i}: {r.stderr}"
+            await revert(ctx, rec.id)
+            assert not _stopped(pid) and not _stopped(etcd)
+        finally:
+            await ctx.client.close()
+
+    asyncio.run(go())

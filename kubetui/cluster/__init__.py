@@ -8,18 +8,27 @@ Its settings, store, PKI and kubeconfig live in its state directory
 only starts what is missing. ``views`` serves kubetui's own read-only APIs.
 """
 
-from kubetui.cluster.controlplane import ControlPlane
-from kubetui.cluster.lifecycle import Cluster, wait_nodes_ready
-from kubetui.cluster.settings import (
-    DEFAULT_API_PORT, SETTINGS_FILE, ClusterSettings, default_provider, make_provider, node_names,
-    settings_from_args,
-)
-from kubetui.client.views import DECISIONS_GROUP, NETWORKING_GROUP
-from kubetui.cluster.views import _fetch_traffic, traffic
+# Loaded on first use (PEP 562): a control-plane node container's supervisor (``kubetui.cluster.cpnode``)
+# lives in this package and must start without importing the whole control plane.
+_EXPORTS = {
+    "ControlPlane": "kubetui.cluster.controlplane",
+    "Cluster": "kubetui.cluster.lifecycle", "wait_nodes_ready": "kubetui.cluster.lifecycle",
+    "DEFAULT_API_PORT": "kubetui.cluster.settings", "SETTINGS_FILE": "kubetui.cluster.settings",
+    "ClusterSettings": "kubetui.cluster.settings", "default_provider": "kubetui.cluster.settings",
+    "make_provider": "kubetui.cluster.settings", "node_names": "kubetui.cluster.settings",
+    "settings_from_args": "kubetui.cluster.settings",
+    "DECISIONS_GROUP": "kubetui.client.views", "NETWORKING_GROUP": "kubetui.client.views",
+    "_fetch_traffic": "kubetui.cluster.views", "traffic": "kubetui.cluster.views",
+}
 
-__all__ = [
-    "Cluster", "ClusterSettings", "ControlPlane", "DECISIONS_GROUP", "DEFAULT_API_PORT",
-    "NETWORKING_GROUP", "SETTINGS_FILE", "_fetch_traffic", "default_provider",
-    "make_provider", "node_names",
-    "settings_from_args", "traffic", "wait_nodes_ready",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kubetui.cluster' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -79,6 +79,9 @@ class APILoadBalancer:
     extra_hosts: tuple[str, ...] = ()
     interval: float = 0.25
     timeout: float = 2.0
+    #: how long an API server may take to answer a connection's TLS ClientHello before the connection goes
+    #: to the next one (the last one tried gets all the time it needs)
+    reply_timeout: float = 1.5
     _server: asyncio.base_events.Server | None = None
     _checker: asyncio.Task[None] | None = None
     _cursor: int = -1
@@ -187,6 +190,11 @@ class APILoadBalancer:
             self._tasks.add(task)
         tried: set[str] = set()
         try:
+            # TLS: the client speaks first (its ClientHello). Until an API server has answered it, the
+            # connection can go to another one with nothing lost (no request has been read yet)
+            hello = await reader.read(65536)
+            if not hello:
+                return
             while True:
                 left = [x for x in self.backends if x.address not in tried]
                 b, self._cursor = choose(left, self._cursor)
@@ -202,6 +210,17 @@ class APILoadBalancer:
                     up_r, up_w = await asyncio.wait_for(asyncio.open_connection(b.host, b.port), self.timeout)
                 except (OSError, asyncio.TimeoutError):
                     continue  # the next healthy backend, before the client has sent a byte
+                last = len(tried) == len(self.backends)
+                first = await _first_reply(up_r, up_w, hello, None if last else self.reply_timeout)
+                if not first:
+                    # a frozen API server (its node paused: the kernel still accepts connections) or one
+                    # that closed at once: redispatch, as HAProxy's `option redispatch` does after a failed connect
+                    b.last_error = f"no TLS reply within {self.reply_timeout:g}s"
+                    up_w.close()
+                    if last:
+                        return
+                    continue
+                writer.write(first)
                 b.connections += 1
                 b.served += 1
                 self.recent.append(b.address)
@@ -210,11 +229,26 @@ class APILoadBalancer:
                 finally:
                     b.connections -= 1
                 return
+        except asyncio.CancelledError:
+            # stop() cancels open connections; asyncio's stream server (3.11) logs a connection task that
+            # ends cancelled as an error, so it ends normally: closing the client is all there is to do
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)
             if not writer.is_closing():
                 writer.close()
+
+
+async def _first_reply(up_r: asyncio.StreamReader, up_w: asyncio.StreamWriter, hello: bytes,
+                       timeout: float | None) -> bytes:
+    """Send the client's first bytes and return the server's first reply (b"" if none came in time)."""
+    try:
+        up_w.write(hello)
+        await up_w.drain()
+        return await asyncio.wait_for(up_r.read(65536), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return b""
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

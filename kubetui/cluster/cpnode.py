@@ -14,17 +14,19 @@ kubetui.cluster.cpnode``) this process plays that part:
    volume; listening on 0.0.0.0, advertising ``https://<node>:2379/2380``, a
    name its peers resolve on the cluster's Docker network; TLS from the
    cluster CA in the state directory, mounted at the same path as on the host);
-3. it starts the node's control-plane process (``kubetui.cluster.member``: API
-   server on :6443 with the local etcd member as its store, kubeadm's
-   ``--etcd-servers=https://127.0.0.1:2379``; scheduler and controller manager
-   as Lease candidates). On the node's first boot every node but the first
-   waits until the first one is ready: it bootstraps the store alone, as
-   ``kubeadm init`` runs before ``kubeadm join --control-plane``;
+3. at the same time it starts the node's control-plane process
+   (``kubetui.cluster.member``: API server on :6443 with the local etcd member
+   as its store, kubeadm's ``--etcd-servers=https://127.0.0.1:2379``; scheduler
+   and controller manager as Lease candidates), which does its imports, then
+   waits for etcd (``--join``). On the node's first boot every node but the
+   first also waits until the first one is ready: it bootstraps the store
+   alone, as ``kubeadm init`` runs before ``kubeadm join --control-plane``;
 4. it restarts whichever of the three exits, after a second, and stops them all
    on SIGTERM (``docker stop``).
 
 Its settings are ``/etc/kubetui/control-plane.json``, copied in when the
-container is created (``kubetui/providers/docker/controlplane.py``).
+container is created (``kubetui/providers/docker/controlplane.py``). It imports
+only the standard library and etcd's runner, so it starts at once.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubetui.cluster.ha import MEMBERS_DIR, member_file
+# only the standard library and etcd's runner: this process starts first, before anything it supervises
 from kubetui.store.etcdserver import EtcdServer, EtcdTLS
 
 log = logging.getLogger("kubetui.cpnode")
@@ -51,26 +53,21 @@ ETCD_DATA = Path("/var/lib/etcd")
 API_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT = 6443, 2379, 2380
 
 
-def etcd_tls(state_dir: Path) -> EtcdTLS:
-    """The certificates ``ensure_etcd_certs`` issued (kubeadm's file names), read from the state directory."""
-    pki = state_dir / "pki"
-    return EtcdTLS(ca=pki / "ca.crt", cert=pki / "etcd" / "server.crt", key=pki / "etcd" / "server.key",
-                   client_cert=pki / "apiserver-etcd-client.crt", client_key=pki / "apiserver-etcd-client.key")
-
-
 def etcd_member(cfg: dict[str, Any]) -> EtcdServer:
-    state = Path(cfg["stateDir"])
     node = cfg["node"]
     return EtcdServer(ETCD_DATA / "data", ETCD_CLIENT_PORT, ETCD_PEER_PORT,
-                      state / MEMBERS_DIR / node / "etcd.log", name=node, tls=etcd_tls(state), host=node,
+                      Path(cfg["logDir"]) / node / "etcd.log", name=node,
+                      tls=EtcdTLS.in_pki(Path(cfg["stateDir"]) / "pki"), host=node,
                       listen_host="0.0.0.0", initial_cluster=cfg["initialCluster"])
 
 
-def member_argv(cfg: dict[str, Any], own_ip: str) -> list[str]:
-    """The control-plane process's command line (kube-apiserver's flags, as kubeadm writes them)."""
+def member_argv(cfg: dict[str, Any], own_ip: str, first_boot: bool) -> list[str]:
+    """The control-plane process's command line (kube-apiserver's flags, as kubeadm writes them). It starts
+    with etcd and waits for it (``--join``); on a first boot every node but the first waits for the first."""
     argv = [sys.executable, "-m", "kubetui.cluster.member", "--state-dir", cfg["stateDir"], "--node", cfg["node"],
             "--etcd-servers", f"https://127.0.0.1:{ETCD_CLIENT_PORT}", "--port", str(API_PORT),
-            "--bind-address", own_ip, "--advertise-address", own_ip]
+            "--bind-address", own_ip, "--advertise-address", own_ip,
+            "--join", cfg["first"] if first_boot and cfg["node"] != cfg["first"] else ""]
     for h in cfg.get("extraHosts") or []:
         argv += ["--extra-host", h]
     return argv
@@ -86,13 +83,6 @@ def own_address(node: str) -> str:
     return socket.gethostbyname(socket.gethostname())
 
 
-def _first_ready(state: Path, first: str) -> bool:
-    try:
-        return json.loads(member_file(state, first).read_text()).get("phase") == "ready"
-    except (OSError, ValueError):
-        return False
-
-
 class NodeSupervisor:
     """Start, watch and restart the node's agents, etcd member and control-plane process."""
 
@@ -105,32 +95,29 @@ class NodeSupervisor:
         self.agents: subprocess.Popen | None = None
         self.member: subprocess.Popen | None = None
         self.own_ip = ""
+        self.first_boot = False
         self.stopping = asyncio.Event()
 
     def _start_agents(self) -> None:
         self.agents = subprocess.Popen([NODE_ENTRYPOINT, *self.kubelet_args], stdin=subprocess.DEVNULL)
 
     def _start_member(self) -> None:
-        logf = open(self.state / MEMBERS_DIR / f"{self.node}.log", "ab")
+        logf = open(Path(self.cfg["logDir"]) / f"{self.node}.log", "ab")
         with logf:
-            self.member = subprocess.Popen(member_argv(self.cfg, self.own_ip), stdin=subprocess.DEVNULL,
+            self.member = subprocess.Popen(member_argv(self.cfg, self.own_ip, self.first_boot), stdin=subprocess.DEVNULL,
                                            stdout=logf, stderr=subprocess.STDOUT)
 
     async def run(self) -> None:
-        (self.state / MEMBERS_DIR / self.node).mkdir(parents=True, exist_ok=True)
-        first_boot = not (ETCD_DATA / "data" / "member").exists()
+        (Path(self.cfg["logDir"]) / self.node).mkdir(parents=True, exist_ok=True)
+        self.first_boot = not (ETCD_DATA / "data" / "member").exists()
         self._start_agents()
         self.own_ip = await asyncio.to_thread(own_address, self.node)
-        log.info("starting etcd member %s (%s)", self.node, self.etcd.peer_url)
-        await asyncio.to_thread(self.etcd.start, 300)
-        if first_boot and self.node != self.cfg["first"]:
-            log.info("waiting for %s to bootstrap the store", self.cfg["first"])
-            while not _first_ready(self.state, self.cfg["first"]) and not self.stopping.is_set():
-                await asyncio.sleep(0.05)
-        if self.stopping.is_set():
-            return
+        # the control-plane process starts with etcd and waits for it: its imports overlap etcd's election
         self._start_member()
-        log.info("control-plane process of %s started (pid %d)", self.node, self.member.pid)
+        log.info("starting etcd member %s (%s) and the control-plane process (pid %d)", self.node,
+                 self.etcd.peer_url, self.member.pid)
+        await asyncio.to_thread(self.etcd.start, 300)
+        self.first_boot = False  # a restarted control-plane process joins at once
         await self._supervise()
 
     async def _supervise(self) -> None:

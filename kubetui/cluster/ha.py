@@ -50,6 +50,8 @@ MEMBERS_DIR = "control-planes"
 ETCD_PORTS_FILE = "etcd-members.json"
 #: ``<state>/control-planes/apilb.json``: the API load balancer's URL and its stats address (host:port)
 APILB_FILE = "apilb.json"
+#: Docker control-plane nodes (cluster/hadocker.py): each container's published ports
+DOCKER_NODES_FILE = "docker-nodes.json"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 #: how long a stopping member may take before SIGKILL when the whole cluster stops
 ETCD_STOP_TIMEOUT = 3.0
@@ -74,7 +76,7 @@ def read_members(state_dir: Path) -> dict[str, dict[str, Any]]:
     """Every control-plane process's record (for faults and tests): node name -> its JSON."""
     out = {}
     for p in sorted((state_dir / MEMBERS_DIR).glob("*.json")):
-        if p.name in (ETCD_PORTS_FILE, APILB_FILE):
+        if p.name in (ETCD_PORTS_FILE, APILB_FILE, DOCKER_NODES_FILE):
             continue
         try:
             out[p.stem] = json.loads(p.read_text())
@@ -279,12 +281,44 @@ async def spawn_member(state_dir: Path, node: str, etcd_servers: str, extra_host
         await asyncio.sleep(0.1)
 
 
+def etcd_tls(state_dir: Path) -> EtcdTLS:
+    """The certificates the cluster issued for etcd (kubeadm's names): read, never reissued here."""
+    return EtcdTLS.in_pki(state_dir / "pki")
+
+
+async def wait_to_join(state_dir: Path, etcd_servers: str, after: str = "", timeout: float = 300.0) -> None:
+    """Before a control-plane process opens its store: until an etcd member answers ``/health`` and, with
+    ``after``, until that node's control plane is ready (it bootstraps the store alone: kubeadm's ``init``
+    before ``join --control-plane``). Started early, the process has its imports done by then."""
+    member = EtcdServer(Path("/nonexistent"), 0, 0, Path("/nonexistent"), tls=etcd_tls(state_dir))
+    urls = etcd_servers.split(",")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    def etcd_up() -> bool:
+        for url in urls:
+            member.host, _, port = url.partition("://")[2].rpartition(":")
+            member.client_port = int(port)
+            if member.healthy():
+                return True
+        return False
+
+    def first_ready() -> bool:
+        try:
+            return not after or json.loads(member_file(state_dir, after).read_text()).get("phase") == "ready"
+        except (OSError, ValueError):
+            return False
+
+    while not (await asyncio.to_thread(etcd_up) and first_ready()):
+        if loop.time() > deadline:
+            raise TimeoutError(f"etcd ({etcd_servers}) or control plane {after or '-'} not ready in {timeout:.0f}s")
+        await asyncio.sleep(0.05)
+
+
 def etcd_member(state_dir: Path, node: str) -> EtcdServer:
     """The etcd member of control-plane ``node`` as it was created (ports, data dir, peers, certificates)."""
     ports = json.loads((state_dir / MEMBERS_DIR / ETCD_PORTS_FILE).read_text())
-    pki = state_dir / "pki"  # the certificates the cluster issued (kubeadm's names): read, never reissued here
-    tls = EtcdTLS(ca=pki / "ca.crt", cert=pki / "etcd" / "server.crt", key=pki / "etcd" / "server.key",
-                  client_cert=pki / "apiserver-etcd-client.crt", client_key=pki / "apiserver-etcd-client.key")
+    tls = etcd_tls(state_dir)
     members = []
     for name, (client_port, peer_port) in ports.items():
         d = state_dir / MEMBERS_DIR / name

@@ -35,15 +35,13 @@ from kubetui.apiserver.etcdcerts import ETCD_ENDPOINT_FILE, ensure_etcd_certs
 from kubetui.client.http import HTTPClient
 from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.cluster.apilb import APILoadBalancer, Backend
-from kubetui.cluster.ha import MEMBERS_DIR, HAControlPlane, _Served
+from kubetui.cluster.ha import DOCKER_NODES_FILE, MEMBERS_DIR, HAControlPlane, _Served
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
 
 log = logging.getLogger(__name__)
 
-#: ``<state>/control-planes/docker-nodes.json``: each control-plane container's published ports (faults, tests, status)
-DOCKER_NODES_FILE = "docker-nodes.json"
 
 
 def read_docker_nodes(state_dir: Path) -> dict[str, dict[str, Any]]:
@@ -74,6 +72,7 @@ class DockerHAControlPlane(HAControlPlane):
         self._lb_port = (self.settings.api_port if self.settings.api_port and port_free(self.settings.api_port)
                          else free_port())
         image = await asyncio.to_thread(self.provider.control_plane_image)
+        progress("store", f"etcd: {len(self.nodes)} members, one in each control-plane node container")
         progress("control-planes", f"starting {len(self.nodes)} control-plane node containers ({image}): "
                                    "an etcd member, API server, scheduler, controller manager and kubelet each")
         from kubetui.providers.docker.controlplane import cp_config
@@ -90,7 +89,7 @@ class DockerHAControlPlane(HAControlPlane):
         await self.lb.start()
         progress("apiserver", f"API load balancer on {self.lb.url} (and {', '.join(self.extra_hosts)} for the "
                               f"nodes): over {len(self.nodes)} API servers by /readyz")
-        await self._wait_backends(progress)
+        # no wait here: the worker nodes are created while the control planes boot (wait_ready, after)
         self.apiserver = _Served(self.lb.url, self.lb.port)
         self._write_etcd_endpoint_docker(ports)
         write_kubeconfig(self.kubeconfig_path, self.settings.name, self.lb.url, self.pki.ca_pem(),
@@ -98,7 +97,7 @@ class DockerHAControlPlane(HAControlPlane):
         ctx = ssl.create_default_context(cadata=self.pki.ca_pem().decode())
         self.client = HTTPClient(self.lb.url, token=self.authenticator.admin_token(), ssl_context=ctx)
 
-    async def _wait_backends(self, progress: Progress, timeout: float = 180.0) -> None:
+    async def wait_ready(self, progress: Progress = lambda p, d: None, timeout: float = 180.0) -> None:
         """Until every API server answers /readyz (the first alone bootstraps the store, then the others)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -97,6 +97,9 @@ class Cluster:
         for name in control_planes:
             self.progress(name, f"starting {name}'s kubelet: a control-plane node (tainted NoSchedule)")
             await cp.start_kubelet(self.provider, name, api_host)
+        wait_ready = getattr(cp, "wait_ready", None)
+        if wait_ready is not None:  # control-plane containers boot while the worker nodes are created
+            await wait_ready(self.progress)
         self.progress("ready", f"waiting for {len(names) + len(control_planes)} node(s) to report Ready")
         await wait_nodes_ready(cp.client, names + control_planes, ready_timeout)
         for name in control_planes:

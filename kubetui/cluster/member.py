@@ -21,7 +21,7 @@ import signal
 from pathlib import Path
 
 from kubetui.cluster.controlplane import ControlPlane
-from kubetui.cluster.ha import MEMBERS_DIR, member_file
+from kubetui.cluster.ha import MEMBERS_DIR, member_file, wait_to_join
 from kubetui.cluster.settings import ClusterSettings
 from kubetui.netutil import free_port
 
@@ -35,7 +35,7 @@ def _write(path: Path, doc: dict) -> None:
 
 
 async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...], port: int = 0,
-              bind_hosts: tuple[str, ...] = (), advertise_address: str = "") -> int:
+              bind_hosts: tuple[str, ...] = (), advertise_address: str = "", join: str | None = None) -> int:
     settings = ClusterSettings.load(state_dir)
     if settings is None:
         raise SystemExit(f"no cluster.json in {state_dir}")
@@ -49,6 +49,8 @@ async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[
         loop.add_signal_handler(sig, stop.set)
     rec = {"pid": os.getpid(), "node": node, "phase": "starting"}
     _write(member_file(state_dir, node), rec)
+    if join is not None:
+        await wait_to_join(state_dir, etcd_servers, join)
     try:
         await cp.start(lambda phase, detail: log.info("%s: %s", phase, detail))
         rec.update(phase="ready", url=cp.apiserver.url, port=cp.apiserver.port)
@@ -72,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="another address to listen on, not in the serving certificate (a container's own IP)")
     p.add_argument("--advertise-address", default="",
                    help="the address the kubernetes Service's endpoints name (default: the first --extra-host)")
+    p.add_argument("--join", metavar="NODE", nargs="?", const="",
+                   help="wait until etcd answers (and, given, until control plane NODE is ready) before opening "
+                        "the store: started with its etcd member, as kubeadm join waits for the cluster")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host), a.port,
-                           tuple(a.bind_address), a.advertise_address))
+                           tuple(a.bind_address), a.advertise_address, a.join))
 
 
 if __name__ == "__main__":

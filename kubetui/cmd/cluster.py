@@ -282,7 +282,15 @@ def missing_node_containers(state_dir: Path) -> list[str]:
     states = node_container_states(settings.name)
     if states is None:
         return []
-    return [container_name(settings.name, n) for n in node_names(settings.nodes) if n not in states]
+    return [container_name(settings.name, n) for n in _docker_node_names(settings) if n not in states]
+
+
+def _docker_node_names(settings: ClusterSettings) -> list[str]:
+    """Every node container the cluster has: its workers and, with several control planes, kind's
+    ``<cluster>-control-plane``, ``...2``, ... containers."""
+    from kubetui.cluster.ha import member_names
+    cps = member_names(settings.name, settings.control_planes) if settings.control_planes > 1 else []
+    return node_names(settings.nodes) + cps
 
 
 def _docker_nodes(settings: ClusterSettings, sel: str) -> str:
@@ -295,9 +303,11 @@ def _docker_nodes(settings: ClusterSettings, sel: str) -> str:
     states = node_container_states(name)
     if states is None:
         return f" and {settings.nodes} Docker node container(s) (kubetui-{name}-…; no Docker engine answers)"
-    wanted = node_names(settings.nodes)
+    wanted = _docker_node_names(settings)
     running = sum(1 for n in wanted if states.get(n) == "running")
     text = f" and {running} of {len(wanted)} Docker node container(s) running (kubetui-{name}-…)"
+    if settings.control_planes > 1:
+        text += f", {settings.control_planes} of them control-plane nodes (etcd, API server, scheduler, controller manager)"
     missing = [container_name(name, n) for n in wanted if n not in states]
     if missing:
         text += (f"; MISSING (removed outside kubetui): {', '.join(missing)}: their nodes go NotReady. "

@@ -22,7 +22,8 @@ from typing import Any
 
 from kubetui.cmdutil import kubectl_path
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultLog, FaultRecord, choose, new_id
-from kubetui.faults.controlplane import ControlPlaneNodeKill, EtcdMemberKill, EtcdQuorumLoss, LeaderKill
+from kubetui.faults.controlplane import (ControlPlaneNodeKill, ControlPlaneNodePause, EtcdMemberKill, EtcdQuorumLoss,
+                                        LeaderKill)
 from kubetui.faults.nodes import KubeletStop, NodeKill, NodePartition, NodePause
 from kubetui.faults.pods import CPUHog, MemHog, PodKill, ProbeBreak
 from kubetui.faults.services import ControlPlaneRestart, DNSBreak, KubeProxyStop
@@ -32,7 +33,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     KubeProxyStop(), DNSBreak(),
     PodKill(), ProbeBreak(), CPUHog(), MemHog(),
     ControlPlaneRestart(),
-    ControlPlaneNodeKill(), EtcdMemberKill(), EtcdQuorumLoss(), LeaderKill(),
+    ControlPlaneNodeKill(), ControlPlaneNodePause(), EtcdMemberKill(), EtcdQuorumLoss(), LeaderKill(),
 )}
 
 __all__ = ["FAULTS", "Fault", "FaultContext", "FaultError", "FaultLog", "FaultRecord", "inject", "revert",

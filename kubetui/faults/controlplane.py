@@ -11,19 +11,31 @@ In kubetui one control-plane process holds a node's API server, scheduler and
 controller manager, so ``leader-kill`` takes that node's API server down too
 (as killing the node's kubelet-less static pods all at once would); the etcd
 member of that node keeps running.
+
+With Docker control-plane nodes (``--provider docker``, ``cluster/hadocker.py``)
+a node is its container: ``control-plane-node-kill`` is ``docker kill`` (revert:
+``docker start``; the node's supervisor starts its etcd member, which catches up
+from the leader, its control-plane process and its kubelet) and
+``control-plane-node-pause`` is ``docker pause``/``unpause``: a frozen machine,
+whose TCP connections are still accepted by the kernel but never answered, so
+the load balancer drops it only once its ``/readyz`` checks time out. On local
+processes the pause is SIGSTOP/SIGCONT of the node's process groups (control
+plane, etcd member, kubelet).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
 
 from kubetui.api import errors
 from kubetui.cluster.ha import (ETCD_PORTS_FILE, MEMBERS_DIR, etcd_member, etcd_pid, kill_pid, member_alive,
-                                read_members, spawn_member)
+                                member_file, read_members, spawn_member)
+from kubetui.cluster.hadocker import DOCKER_NODES_FILE, read_docker_nodes
 from kubetui.faults.base import Fault, FaultContext, FaultError, FaultRecord
 from kubetui.faults.nodes import NodeKill
 
@@ -31,9 +43,60 @@ LEASES = {"scheduler": "kube-scheduler", "controller-manager": "kube-controller-
 
 
 def _require_ha(ctx: FaultContext, name: str) -> None:
-    if not (Path(ctx.state_dir) / MEMBERS_DIR / ETCD_PORTS_FILE).exists():
+    d = Path(ctx.state_dir) / MEMBERS_DIR
+    if not (d / ETCD_PORTS_FILE).exists() and not (d / DOCKER_NODES_FILE).exists():
         raise FaultError(f"{name}: cluster {ctx.cluster_name!r} has one control plane; start one with "
-                         "`kubetui up --control-planes 3 --store etcd --provider local`")
+                         "`kubetui up --control-planes 3 --store etcd` (--provider local or docker)")
+
+
+def _docker_nodes(ctx: FaultContext) -> bool:
+    """Whether the control-plane nodes are Docker containers (else local processes)."""
+    return (Path(ctx.state_dir) / MEMBERS_DIR / DOCKER_NODES_FILE).exists()
+
+
+def _refuse_on_docker(ctx: FaultContext, name: str) -> None:
+    if _docker_nodes(ctx):
+        raise FaultError(f"{name}: not built for Docker control-plane nodes yet; use control-plane-node-kill "
+                         "or control-plane-node-pause (a whole node container)")
+
+
+def _cp_container(ctx: FaultContext, node: str):
+    from kubetui.faults.nodes import _docker_container  # loads Docker's SDK: only for Docker nodes
+    return _docker_container(ctx, node)
+
+
+def _docker_states(ctx: FaultContext) -> dict[str, str]:
+    """Each control-plane node container's Docker status (running, paused, exited, ...)."""
+    from kubetui.providers.docker import node_container_states
+    states = node_container_states(ctx.cluster_name) or {}
+    return {n: states.get(n, "missing") for n in read_docker_nodes(Path(ctx.state_dir))}
+
+
+async def _docker_status(ctx: FaultContext, node: str, want: str) -> None:
+    c = await asyncio.to_thread(_cp_container, ctx, node)
+    for _ in range(100):
+        await asyncio.to_thread(c.reload)
+        if c.status == want:
+            return
+        await asyncio.sleep(0.05)
+    raise FaultError(f"container of {node} is {c.status}, not {want}, after 5 s")
+
+
+async def _docker_restart(ctx: FaultContext, node: str, timeout: float = 180.0) -> None:
+    """``docker start`` a killed control-plane node and wait until its control-plane process is ready again
+    (its supervisor restarts etcd, which catches up from the leader, then the API server and kubelet)."""
+    c = await asyncio.to_thread(_cp_container, ctx, node)
+    if c.status == "running":
+        return
+    member_file(Path(ctx.state_dir), node).unlink(missing_ok=True)  # the killed process's record says "ready"
+    await asyncio.to_thread(c.start)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while read_members(Path(ctx.state_dir)).get(node, {}).get("phase") != "ready":
+        if loop.time() > deadline:
+            raise FaultError(f"{node} restarted but its control plane is not ready after {timeout:.0f}s "
+                             f"(see {Path(ctx.state_dir) / MEMBERS_DIR / (node + '.log')})")
+        await asyncio.sleep(0.1)
 
 
 def _etcd_servers(state_dir: Path) -> str:
@@ -72,16 +135,25 @@ class ControlPlaneNodeKill(Fault):
     name = "control-plane-node-kill"
     target_kind = "control-plane node"
     summary = ("kill -9 one control-plane node: its API server, scheduler, controller manager, etcd member "
-               "and kubelet")
+               "and kubelet (Docker: docker kill of its container)")
     reverts = "starts its etcd member, control-plane process and kubelet again, on their old ports and data"
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
+        if _docker_nodes(ctx):
+            states = await asyncio.to_thread(_docker_states, ctx)
+            return _check(self.name, [n for n, st in states.items() if st == "running"], target,
+                          "control-plane node")
         running = [n for n, r in read_members(Path(ctx.state_dir)).items() if member_alive(r, n)]
         return _check(self.name, running, target, "control-plane node")
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
         state = Path(ctx.state_dir)
+        if _docker_nodes(ctx):
+            c = await asyncio.to_thread(_cp_container, ctx, target)
+            await asyncio.to_thread(c.kill)  # SIGKILL to every process of the node: the machine loses power
+            await _docker_status(ctx, target, "exited")
+            return {"docker": True, "container": c.name}
         rec = read_members(state)[target]
         kill_pid(int(rec["pid"]))
         pid = etcd_pid(state, target)
@@ -95,11 +167,88 @@ class ControlPlaneNodeKill(Fault):
         return {"port": rec["port"], "pid": rec["pid"], "etcdPid": pid, "kubelet": kubelet}
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if record.data.get("docker"):
+            await _docker_restart(ctx, record.target)
+            return
         state = Path(ctx.state_dir)
         await _restart_etcd(state, record.target)
         await _restart_member(state, record.target, int(record.data["port"]))
         if record.data.get("kubelet"):
             await NodeKill().revert(ctx, record)
+
+
+def _local_groups(state: Path, node: str) -> list[int]:
+    """The process groups of a local control-plane node: its control-plane process, its etcd member and its
+    kubelet, each started in a session of its own (so its group id is its pid)."""
+    groups = []
+    rec = read_members(state).get(node)
+    if rec is not None and member_alive(rec, node):
+        groups.append(int(rec["pid"]))
+    pid = etcd_pid(state, node)
+    if pid is not None:
+        groups.append(pid)
+    try:
+        groups.append(int((state / "nodes" / node / "kubelet.pid").read_text()))
+    except (OSError, ValueError):
+        pass
+    return groups
+
+
+def _signal_groups(groups: list[int], sig: int) -> list[int]:
+    done = []
+    for g in groups:
+        try:
+            os.killpg(g, sig)
+            done.append(g)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return done
+
+
+class ControlPlaneNodePause(Fault):
+    name = "control-plane-node-pause"
+    target_kind = "control-plane node"
+    summary = ("freeze one control-plane node (Docker: docker pause; local: SIGSTOP of its control-plane, etcd "
+               "and kubelet process groups): connections hang, its /readyz stops answering, the load balancer "
+               "drops it, its Leases and etcd leadership move once they run out")
+    reverts = "unpauses it (docker unpause / SIGCONT): it catches up and the load balancer takes it back"
+
+    async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
+        _require_ha(ctx, self.name)
+        if _docker_nodes(ctx):
+            states = await asyncio.to_thread(_docker_states, ctx)
+            return _check(self.name, [n for n, st in states.items() if st == "running"], target,
+                          "control-plane node")
+        state = Path(ctx.state_dir)
+        running = [n for n, r in read_members(state).items() if member_alive(r, n) and not _stopped(int(r["pid"]))]
+        return _check(self.name, running, target, "control-plane node")
+
+    async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        if _docker_nodes(ctx):
+            c = await asyncio.to_thread(_cp_container, ctx, target)
+            await asyncio.to_thread(c.pause)  # the cgroup freezer: every process of the node stops at once
+            await _docker_status(ctx, target, "paused")
+            return {"docker": True, "container": c.name}
+        groups = _signal_groups(_local_groups(Path(ctx.state_dir), target), signal.SIGSTOP)
+        if not groups:
+            raise FaultError(f"{self.name}: nothing of control-plane node {target!r} runs")
+        return {"groups": groups}
+
+    async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if record.data.get("docker"):
+            c = await asyncio.to_thread(_cp_container, ctx, record.target)
+            if c.status == "paused":
+                await asyncio.to_thread(c.unpause)
+            return
+        _signal_groups([int(g) for g in record.data.get("groups", [])], signal.SIGCONT)
+
+
+def _stopped(pid: int) -> bool:
+    """A process stopped by SIGSTOP (state T in /proc/PID/stat)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
 
 
 class EtcdMemberKill(Fault):
@@ -110,6 +259,7 @@ class EtcdMemberKill(Fault):
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
+        _refuse_on_docker(ctx, self.name)
         state = Path(ctx.state_dir)
         nodes = json.loads((state / MEMBERS_DIR / ETCD_PORTS_FILE).read_text())
         return _check(self.name, [n for n in nodes if etcd_pid(state, n) is not None], target, "etcd member")
@@ -134,6 +284,7 @@ class LeaderKill(Fault):
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
+        _refuse_on_docker(ctx, self.name)
         if target is not None and target not in LEASES:
             raise FaultError(f"{self.name}: target is one of {', '.join(LEASES)}, not {target!r}")
         return [target] if target else sorted(LEASES)

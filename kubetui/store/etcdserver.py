@@ -61,6 +61,12 @@ class EtcdTLS:
         ctx.load_cert_chain(self.client_cert, self.client_key)
         return ctx
 
+    @classmethod
+    def in_pki(cls, pki: Path) -> "EtcdTLS":
+        """The certificates under a cluster's ``pki/`` directory, by kubeadm's file names."""
+        return cls(ca=pki / "ca.crt", cert=pki / "etcd" / "server.crt", key=pki / "etcd" / "server.key",
+                   client_cert=pki / "apiserver-etcd-client.crt", client_key=pki / "apiserver-etcd-client.key")
+
     def etcdctl_flags(self) -> list[str]:
         return ["--cacert", str(self.ca), "--cert", str(self.client_cert), "--key", str(self.client_key)]
 

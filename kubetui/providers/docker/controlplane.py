@@ -43,7 +43,9 @@ def etcd_volume(cluster: str, node: str) -> str:
 
 def cp_config(node: str, cluster_nodes: list[str], state_dir: Path, extra_hosts: tuple[str, ...]) -> dict[str, Any]:
     """``/etc/kubetui/control-plane.json``: what ``kubetui.cluster.cpnode`` starts, and how."""
-    return {"node": node, "first": cluster_nodes[0], "stateDir": str(Path(state_dir).resolve()),
+    state = Path(state_dir).resolve()
+    return {"node": node, "first": cluster_nodes[0], "stateDir": str(state),
+            "logDir": str(state / "control-planes"),  # cluster/ha.py's MEMBERS_DIR: records and logs
             "initialCluster": ",".join(f"{n}=https://{n}:2380" for n in cluster_nodes),
             "extraHosts": list(extra_hosts)}
 
