@@ -74,7 +74,8 @@ def test_hello_marker_is_the_path_the_workload_checks(env, monkeypatch):
 def test_every_named_fault_is_listed():
     assert set(FAULTS) == {"node-kill", "node-pause", "node-partition", "kubelet-stop", "kube-proxy-stop",
                            "dns-break", "pod-kill", "probe-break", "cpu-hog", "mem-hog", "control-plane-restart",
-                           "control-plane-node-kill", "etcd-member-kill", "etcd-quorum-loss", "leader-kill"}
+                           "control-plane-node-kill", "control-plane-node-pause", "etcd-member-kill", "etcd-quorum-loss",
+                           "leader-kill"}
 
 
 @pytest.fixture
