@@ -123,6 +123,8 @@ class APILoadBalancer:
         self.port = self._server.sockets[0].getsockname()[1]
         self._stats_server = await asyncio.start_server(self._serve_stats, "127.0.0.1", self.stats_port)
         self.stats_port = self._stats_server.sockets[0].getsockname()[1]
+        # API servers in control-plane containers read the stats too (the control-plane view), on the gateway
+        self._extra += [await asyncio.start_server(self._serve_stats, h, self.stats_port) for h in self.extra_hosts]
         self._extra = [await asyncio.start_server(self._handle, h, self.port) for h in self.extra_hosts]
         self._checker = asyncio.get_running_loop().create_task(self._check_loop())
 

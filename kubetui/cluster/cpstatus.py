@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from kubetui.api.resources import resource_for
 from kubetui.client.views import LEADER_LEASES, control_plane_status_object
-from kubetui.cluster.ha import APILB_FILE, MEMBERS_DIR, member_alive, read_members
+from kubetui.cluster.ha import APILB_FILE, DOCKER_NODES_FILE, MEMBERS_DIR, member_alive, read_members
 
 if TYPE_CHECKING:
     from kubetui.cluster.controlplane import ControlPlane
@@ -57,9 +57,24 @@ def lease_rows(leases: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]
     return rows
 
 
-def backend_nodes(members: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """``"127.0.0.1:port"`` (the load balancer's backend) -> control-plane node name."""
+def backend_nodes(members: dict[str, dict[str, Any]], docker_nodes: dict[str, dict[str, Any]] | None = None
+                  ) -> dict[str, str]:
+    """``"127.0.0.1:port"`` (the load balancer's backend) -> control-plane node name. Control-plane containers'
+    API servers are backends at the port each publishes on the host (``docker_nodes``: ``docker-nodes.json``).
+
+    >>> backend_nodes({"a": {"port": 6443}}, {"a": {"apiPort": 41000}})
+    {'127.0.0.1:41000': 'a'}
+    """
+    if docker_nodes:
+        return {f"127.0.0.1:{rec['apiPort']}": node for node, rec in docker_nodes.items() if rec.get("apiPort")}
     return {f"127.0.0.1:{rec['port']}": node for node, rec in members.items() if rec.get("port")}
+
+
+def _docker_nodes(state: Path) -> dict[str, dict[str, Any]]:
+    try:
+        return json.loads((state / MEMBERS_DIR / DOCKER_NODES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def node_rows(members: dict[str, dict[str, Any]], alive: dict[str, bool], api: list[dict[str, Any]],
@@ -106,8 +121,9 @@ async def control_plane_status(cp: "ControlPlane", fetch: Fetch) -> dict[str, An
     members = read_members(state) if (state / MEMBERS_DIR).is_dir() else {}
     api: list[dict[str, Any]] = []
     recent: list[str] = []
+    docker_nodes = _docker_nodes(state)
     if members:
-        by_address = backend_nodes(members)
+        by_address = backend_nodes(members, docker_nodes)
         stats: dict[str, Any] = {}
         try:
             lb = json.loads((state / MEMBERS_DIR / APILB_FILE).read_text())
@@ -119,7 +135,13 @@ async def control_plane_status(cp: "ControlPlane", fetch: Fetch) -> dict[str, An
         for b in stats.get("backends") or []:
             api.append({"node": by_address.get(b["address"], b["address"]), **b})
         recent = [by_address.get(a, a) for a in stats.get("recent") or []]
-        alive = {node: member_alive(rec, node) for node, rec in members.items()}
+        if docker_nodes:
+            # control-plane containers: this API server sees no other container's processes; a node whose
+            # API server the load balancer finds ready runs (a killed or paused one does not)
+            ready = {a["node"]: a["healthy"] for a in api}
+            alive = {node: bool(ready.get(node)) for node in members}
+        else:
+            alive = {node: member_alive(rec, node) for node, rec in members.items()}
         nodes = node_rows(members, alive, api, etcd, leases)
     else:
         # one control plane in one process: its API server is the one answering this request

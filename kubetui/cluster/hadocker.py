@@ -35,7 +35,7 @@ from kubetui.apiserver.etcdcerts import ETCD_ENDPOINT_FILE, ensure_etcd_certs
 from kubetui.client.http import HTTPClient
 from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.cluster.apilb import APILoadBalancer, Backend
-from kubetui.cluster.ha import DOCKER_NODES_FILE, MEMBERS_DIR, HAControlPlane, _Served
+from kubetui.cluster.ha import APILB_FILE, DOCKER_NODES_FILE, MEMBERS_DIR, HAControlPlane, _Served
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
@@ -87,6 +87,10 @@ class DockerHAControlPlane(HAControlPlane):
                                   ca_pem=self.pki.ca_pem().decode(), port=self._lb_port,
                                   extra_hosts=tuple(self.extra_hosts))
         await self.lb.start()
+        # the control-plane view's API servers (in the containers) reach the LB's stats on the gateway
+        stats_host = self.extra_hosts[0] if self.extra_hosts else "127.0.0.1"
+        (members_dir / APILB_FILE).write_text(json.dumps({"url": self.lb.url,
+                                                         "stats": f"{stats_host}:{self.lb.stats_port}"}))
         progress("apiserver", f"API load balancer on {self.lb.url} (and {', '.join(self.extra_hosts)} for the "
                               f"nodes): over {len(self.nodes)} API servers by /readyz")
         # no wait here: the worker nodes are created while the control planes boot (wait_ready, after)
