@@ -232,6 +232,7 @@ class ControlPlaneNodePause(Fault):
         groups = _signal_groups(_local_groups(Path(ctx.state_dir), target), signal.SIGSTOP)
         if not groups:
             raise FaultError(f"{self.name}: nothing of control-plane node {target!r} runs")
+        await _until(lambda: all(_stopped(g) for g in groups), f"{target}'s processes stopped")  # signals are async
         return {"groups": groups}
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
@@ -240,7 +241,16 @@ class ControlPlaneNodePause(Fault):
             if c.status == "paused":
                 await asyncio.to_thread(c.unpause)
             return
-        _signal_groups([int(g) for g in record.data.get("groups", [])], signal.SIGCONT)
+        groups = _signal_groups([int(g) for g in record.data.get("groups", [])], signal.SIGCONT)
+        await _until(lambda: not any(_stopped(g) for g in groups), f"{record.target}'s processes running")
+
+
+async def _until(check: Any, what: str) -> None:
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise FaultError(f"{what}: not after 5 s")
 
 
 def _stopped(pid: int) -> bool:
