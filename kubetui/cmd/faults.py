@@ -65,17 +65,25 @@ def _go(fn):
 def cmd_list(args: argparse.Namespace) -> int:
     from kubetui.faults import FAULTS, FaultLog
 
-    print(f"{'FAULT':<24}{'TARGET':<8}WHAT IT DOES")
-    for f in FAULTS.values():
-        print(f"{f.name:<24}{f.target_kind:<8}{f.summary}")
+    # kubectl's columns: as wide as the longest cell plus two spaces ("control-plane node" and
+    # "cplessons-control-plane2" ran into the next column with fixed widths)
+    faults = list(FAULTS.values())
+    name_w = max(len("FAULT"), *(len(f.name) for f in faults)) + 2
+    target_w = max(len("TARGET"), *(len(f.target_kind) for f in faults)) + 2
+    print(f"{'FAULT':<{name_w}}{'TARGET':<{target_w}}WHAT IT DOES")
+    for f in faults:
+        print(f"{f.name:<{name_w}}{f.target_kind:<{target_w}}{f.summary}")
     active = FaultLog(_state(args)).active()
     print()
     if not active:
         print("No active faults.")
     else:
-        print(f"{'ID':<10}{'FAULT':<20}{'TARGET':<24}SEED")
+        id_w = max(len("ID"), *(len(r.id) for r in active)) + 2
+        name_w = max(len("FAULT"), *(len(r.name) for r in active)) + 2
+        target_w = max(len("TARGET"), *(len(str(r.target)) for r in active)) + 2
+        print(f"{'ID':<{id_w}}{'FAULT':<{name_w}}{'TARGET':<{target_w}}SEED")
         for r in active:
-            print(f"{r.id:<10}{r.name:<20}{r.target:<24}{r.seed}")
+            print(f"{r.id:<{id_w}}{r.name:<{name_w}}{str(r.target):<{target_w}}{r.seed}")
     return 0
 
 

@@ -267,3 +267,25 @@ async def test_probe_break_makes_a_hello_pod_unready_through_kubectl_exec_and_re
             await revert(ctx, rec.id)
         await client.close()
         await cluster.stop()
+
+
+def test_fault_list_columns_never_run_together(tmp_path, capsys):
+    """`kubetui fault list`: kubectl-style columns as wide as their longest cell (fixed widths printed
+    'control-plane nodekill -9 ...' and 'cplessons-ha-control-plane3410811')."""
+    import argparse
+
+    from kubetui.cmd.faults import cmd_list
+    from kubetui.faults import FAULTS, FaultLog
+    from kubetui.faults.base import FaultRecord
+
+    FaultLog(tmp_path).add(FaultRecord("38187913", "etcd-member-kill", "lab-control-plane3", 410811, 0.0))
+    cmd_list(argparse.Namespace(state_dir=str(tmp_path), name=None))
+    lines = capsys.readouterr().out.splitlines()
+    header, rows = lines[0], lines[1:1 + len(FAULTS)]
+    col = header.index("WHAT IT DOES")
+    for f, row in zip(FAULTS.values(), rows):
+        assert row[col - 2:col] == "  " and row[col:] == f.summary, row
+    active = next(line for line in lines if line.startswith("ID"))
+    seed_col = active.index("SEED")
+    row = lines[lines.index(active) + 1]
+    assert row[seed_col:] == "410811" and row[seed_col - 2:seed_col] == "  ", row
