@@ -91,6 +91,19 @@ class LabEnv:
             fix.append(f"--control-planes {need.control_planes}")
         if not fix:
             return None
+        if (need.store != "any" and self.store not in (None, need.store)) or \
+                (self.control_planes is not None and self.control_planes < need.control_planes):
+            # a cluster's store is not switched by `up` (kubetui store migrate does it), and its control
+            # planes are set when it is created: a cluster of the right shape beside this one
+            name = "ha" if need.control_planes > 1 else "etcd"
+            provider = "local" if need.control_planes > 1 else (need.provider if need.provider != "any" else "")
+            flags = " ".join(f for f in (f"--provider {provider}" if provider else "", f"--nodes {need.nodes}",
+                                         f"--store {need.store}" if need.store != "any" else "",
+                                         f"--control-planes {need.control_planes}" if need.control_planes > 1
+                                         else "") if f)
+            return (f"lesson {lesson.id} needs a cluster started with {', '.join(fix)}: start one beside "
+                    f"{self.cluster_name!r} with `kubetui --name {name} up {flags}`, then "
+                    f"`kubetui --name {name} lessons start {lesson.id}`")
         return (f"lesson {lesson.id} needs a cluster started with {', '.join(fix)}: "
                 f"stop this one and run `kubetui --name {self.cluster_name} up {' '.join(f.split(' (')[0] for f in fix)}`")
 

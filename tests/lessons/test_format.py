@@ -153,6 +153,6 @@ def test_a_lesson_asks_for_the_control_planes_shape():
     env = LabEnv(client=None, state_dir=Path("/s"), kubeconfig=Path("/k"), provider_name="local", cluster_name="lab",
                  kubectl="kubectl", nodes=3, control_planes=1, store="tinydb")
     problem = env.unmet_needs(lesson)
-    assert problem and "--store etcd" in problem and "--control-planes 3" in problem
+    assert problem and "`kubetui --name ha up --provider local --nodes 1 --store etcd --control-planes 3`" in problem
     env.control_planes, env.store = 3, "etcd"
     assert env.unmet_needs(lesson) is None
