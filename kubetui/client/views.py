@@ -224,7 +224,8 @@ def control_plane_status_object(*, served_by: str, topology: str, nodes: list[di
       ``etcdHealthy``, ``etcdLeader``, ``leads`` (the Leases it holds);
     - ``store``: ``backend`` (etcd or tinydb) and ``revision``;
     - ``etcd``: ``kubetui.store.etcdstatus.summarize``'s answer (members with ``isLeader``, ``raftTerm``,
-      ``raftIndex``, ``dbSize``, ``healthy``, ``errors``; ``leader``, ``quorum``, ``hasQuorum``), or None;
+      ``raftIndex``, ``dbSize``, ``healthy``, ``errors``; ``leader``, ``quorum``, ``reachableMembers``,
+      ``hasQuorum``), or None;
     - ``apiServers``: per API server ``node``, ``address``, ``healthy``, ``connections`` (open), ``served``
       (connections taken since the start); ``recentRequests``: the node each of the load balancer's latest
       connections went to, newest last;
