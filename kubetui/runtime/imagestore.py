@@ -40,6 +40,7 @@ Standard library only: this module runs inside the node.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -60,6 +61,8 @@ from kubetui.runtime.imagearchive import (  # noqa: F401  (re-exported: the erro
     is_whiteout, safe_member_path, unpack_layer, zlib_error,
 )
 
+from kubetui.runtime.imageref import DEFAULT_REGISTRY, _DIGEST, familiar, normalize  # noqa: F401 (re-exported)
+
 log = logging.getLogger(__name__)
 
 #: where a Docker node keeps the images loaded into it (on the kubelet's volume)
@@ -67,63 +70,8 @@ NODE_ROOT = "/var/lib/kubelet/images"
 #: the images baked into the node image (read-only, on the node container's own filesystem)
 BUILTIN_ROOT = "/var/lib/kubetui/images"
 
-DEFAULT_REGISTRY = "docker.io"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
-
-
-# -- references ---------------------------------------------------------------------------
-def normalize(ref: str) -> str:
-    """A reference as containerd names it (docker's normalisation).
-
-    >>> normalize("nginx")
-    'docker.io/library/nginx:latest'
-    >>> normalize("kubetui/hello:1")
-    'docker.io/kubetui/hello:1'
-    >>> normalize("localhost:5000/app")
-    'localhost:5000/app:latest'
-    >>> normalize("nginx@sha256:" + "a" * 64)
-    'docker.io/library/nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
-    """
-    ref = ref.strip()
-    if not ref or any(c.isspace() for c in ref):
-        raise ImageStoreError(f"invalid reference format: {ref!r}")
-    name, at, digest = ref.partition("@")
-    if at and not _DIGEST.match(digest):
-        raise ImageStoreError(f"invalid reference format: {ref!r}")
-    first, slash, rest = name.partition("/")
-    if not slash or not ("." in first or ":" in first or first == "localhost"):
-        domain, path = DEFAULT_REGISTRY, name
-    else:
-        domain, path = first, rest
-    if domain in ("index.docker.io",):
-        domain = DEFAULT_REGISTRY
-    tag = ""
-    last = path.rsplit("/", 1)[-1]
-    if ":" in last:
-        path, tag = path.rsplit(":", 1)
-        if not tag:
-            raise ImageStoreError(f"invalid reference format: {ref!r}")
-    if domain == DEFAULT_REGISTRY and "/" not in path:
-        path = "library/" + path
-    if path != path.lower():
-        raise ImageStoreError(f"invalid reference format: repository name must be lowercase: {ref!r}")
-    if not re.fullmatch(r"[a-z0-9]+(?:[._-]+[a-z0-9]+|__)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", path) \
-            or (tag and not re.fullmatch(r"[\w][\w.-]{0,127}", tag)):
-        raise ImageStoreError(f"invalid reference format: {ref!r}")
-    if at:
-        return f"{domain}/{path}" + (f":{tag}" if tag else "") + f"@{digest}"
-    return f"{domain}/{path}:{tag or 'latest'}"
-
-
-def familiar(ref: str) -> str:
-    """The short spelling people type: ``docker.io/library/nginx:latest`` -> ``nginx:latest``."""
-    if ref.startswith("docker.io/library/"):
-        return ref[len("docker.io/library/"):]
-    if ref.startswith("docker.io/"):
-        return ref[len("docker.io/"):]
-    return ref
 
 
 def node_architecture() -> str:
@@ -131,6 +79,22 @@ def node_architecture() -> str:
     m = platform.machine().lower()
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
             "ppc64le": "ppc64le", "s390x": "s390x"}.get(m, m)
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _copy(img: "Image") -> "Image":
+    """A caller's own copy of a cached image (its lists too: ``list()`` trims a base image's refs)."""
+    c = copy.copy(img)
+    c.refs, c.layers, c.layer_dirs, c.repo_digests = list(img.refs), list(img.layers), list(img.layer_dirs), \
+        list(img.repo_digests)
+    return c
 
 
 # -- images -------------------------------------------------------------------------------
@@ -192,6 +156,7 @@ class ImageStore:
         self._files: dict[str, tuple[tuple, object]] = {}
         self._configs: dict[str, dict] = {}
         self._sizes: dict[str, int] = {}
+        self._listed: tuple[tuple, list[Image], dict[str, Image]] | None = None
 
     # -- paths -------------------------------------------------------------------------
     def layer_dir(self, diff_id: str) -> Path:
@@ -217,11 +182,9 @@ class ImageStore:
     def _json_file(self, name: str, default):
         """A JSON file of the store's root, parsed again only when its stat says it changed."""
         path = self.root / name
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
+        key = _stat_key(path)
+        if key is None:
             return default
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
         hit = self._files.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -286,8 +249,26 @@ class ImageStore:
                 out.append(img)
         return out
 
+    def _state(self) -> tuple:
+        """What the listing depends on: the stat of refs.json and repodigests.json (here and below)."""
+        key = (_stat_key(self.root / "refs.json"), _stat_key(self.root / "repodigests.json"))
+        return key + (self.base._state(),) if self.base is not None else key
+
+    def _listing(self) -> tuple[list[Image], dict[str, Image]]:
+        """Every image and an index by name, made again only when the store changed: a container
+        start looks its image up three times (the kubelet's image manager, CreateContainer, its
+        config), and building the list each time was a fifth of a busy kubelet's Python time."""
+        state = self._state()
+        if self._listed is None or self._listed[0] != state:
+            images = self._list_uncached()
+            self._listed = (state, images, {r: i for i in reversed(images) for r in i.refs})
+        return self._listed[1], self._listed[2]
+
     def list(self) -> list[Image]:
         """Every image, those loaded into this node first, then the built-in ones."""
+        return [_copy(i) for i in self._listing()[0]]
+
+    def _list_uncached(self) -> list[Image]:
         own = self._own_images()
         seen = {r for i in own for r in i.refs}
         if self.base is not None:
@@ -306,10 +287,11 @@ class ImageStore:
             want_id = ref
         elif re.fullmatch(r"[0-9a-f]{12,64}", ref):
             want_id = ref
+        images, by_ref = self._listing()
         if want_id:
-            for img in self.list():
+            for img in images:
                 if img.id == want_id or img.id.split(":", 1)[1].startswith(want_id):
-                    return img
+                    return _copy(img)
             return None
         try:
             norm = normalize(ref)
@@ -317,14 +299,12 @@ class ImageStore:
             return None
         if "@" in norm:
             name, _, digest = norm.partition("@")
-            for img in self.list():
+            for img in images:
                 if any(rd.endswith("@" + digest) for rd in img.repo_digests) or img.id == digest:
-                    return img
+                    return _copy(img)
             return None
-        for img in self.list():
-            if norm in img.refs:
-                return img
-        return None
+        img = by_ref.get(norm)
+        return _copy(img) if img is not None else None
 
     def disk_usage(self) -> dict:
         """What the images use on this node: each layer counted once however many images share it."""

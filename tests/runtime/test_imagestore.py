@@ -274,3 +274,6 @@ def test_an_image_looked_up_again_is_not_read_again(tmp_path, monkeypatch):
     for _ in range(10):
         assert store.resolve("app:1").size > 0
     assert reads == []
+    store.resolve("app:1").refs.append("docker.io/library/mine:1")   # a caller's copy, not the store's
+    store.list()[0].layer_dirs.clear()
+    assert store.resolve("app:1").refs == ["docker.io/library/app:1"] and store.resolve("app:1").layer_dirs
