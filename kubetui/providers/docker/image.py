@@ -156,7 +156,7 @@ def build_base(client: docker.DockerClient, progress: Progress = _noop) -> str:
 # store. The stage copies only what it runs, so a change to the kubelet does not rebuild them.
 IMAGES_STAGE_FILES = ("__init__.py", "workloads", "dns", "agent", "runtime/__init__.py", "runtime/busybox.py",
                       "runtime/cri.py", "runtime/images.py", "runtime/imagestore.py", "runtime/imagearchive.py",
-                      "runtime/imagebuild.py")
+                      "runtime/imagebuild.py", "runtime/imageref.py")
 BUILTIN_STORE = "/var/lib/kubetui/images"
 
 DOCKERFILE = """\
