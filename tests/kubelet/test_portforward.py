@@ -12,6 +12,7 @@ import socket
 import urllib.request
 
 import pytest
+import pytest_asyncio
 from kubernetes import client as k8s
 from kubernetes.stream import portforward
 
@@ -20,9 +21,14 @@ from tests.kubelet.cluster import NODE, Cluster
 from tests.kubelet.test_exec_stream import api_client, running
 
 
-@pytest.fixture
-async def cluster(tmp_path, kubectl_bin):
-    c = await Cluster().start(tmp_path, kubectl_bin)
+# One control plane and kubelet (with the pod `web` and its Service) for the whole module: every
+# test only reads `web` or adds objects of its own (`waiting`, `echo`, the Deployment `web`).
+shared = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cluster(tmp_path_factory, kubectl_bin):
+    c = await Cluster().start(tmp_path_factory.mktemp("portforward"), kubectl_bin)
     await c.registry.create(resource_for("pods"), "default", {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1,
@@ -83,6 +89,7 @@ def fetch_many(port: int, n: int) -> list[str]:
 @pytest.mark.parametrize("target,env", [("pod/web", {}), ("svc/web", {}), ("deploy/web", {}),
                                         ("pod/web", {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"})],
                          ids=["pod-websocket", "svc-websocket", "deploy-any-local-port", "pod-spdy"])
+@shared
 async def test_kubectl_port_forward_carries_20_concurrent_connections(cluster, target, env):
     local = free_port()
     if target.startswith("deploy/"):
@@ -110,6 +117,7 @@ async def test_kubectl_port_forward_carries_20_concurrent_connections(cluster, t
         await stop_forward(proc)
 
 
+@shared
 async def test_kubectl_port_forward_nothing_listening_is_upstreams_error(cluster):
     proc, port = await start_forward(cluster, "pod/web", f"{free_port()}:81")
     try:
@@ -123,6 +131,7 @@ async def test_kubectl_port_forward_nothing_listening_is_upstreams_error(cluster
     assert "IPv4: dial tcp4 127.244.99." in err and ":81: connect: connection refused" in err, err
 
 
+@shared
 async def test_port_forward_to_a_pending_pod_is_400(cluster):
     await cluster.registry.create(resource_for("pods"), "default", {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "waiting"},
@@ -137,6 +146,7 @@ async def test_port_forward_to_a_pending_pod_is_400(cluster):
     assert "unable to forward port because pod is not running. Current status=Pending" in str(e.value)
 
 
+@shared
 async def test_python_client_portforward(cluster):
     core = k8s.CoreV1Api(api_client(cluster))
 
@@ -199,6 +209,7 @@ def test_spdy_header_blocks_round_trip_with_the_spdy3_dictionary():
         assert (kind, ftype, sid, b.headers(block)) == ("control", spdy.SYN_STREAM, 3, hdrs)
 
 
+@shared
 async def test_kubetui_client_forwards_a_service_as_kubectl_picks_its_pod(cluster):
     """What the TUI's ``F`` key runs: the Service's targetPort on one of its running pods, a local
     listener, one channel-protocol WebSocket per connection."""
@@ -243,6 +254,7 @@ while True:
 
 
 @pytest.mark.parametrize("env", [{}, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}], ids=["websocket", "spdy"])
+@shared
 async def test_kubectl_port_forward_streams_megabytes_both_ways_and_half_closes(cluster, env):
     """Bytes are relayed unchanged in both directions (many DATA frames), and the client's
     half-close (DATA+FIN) reaches the pod as EOF while the pod can still answer."""
@@ -274,6 +286,7 @@ async def test_kubectl_port_forward_streams_megabytes_both_ways_and_half_closes(
     assert len(got) == len(payload) and got == payload
 
 
+@shared
 async def test_portforward_without_an_upgrade_or_with_another_method_is_refused(cluster):
     import json
     import ssl
