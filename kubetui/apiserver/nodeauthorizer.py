@@ -121,11 +121,11 @@ def node_restriction(store: Any, attrs: rbac.Attributes) -> None:
     """NodeRestriction admission (``plugin/pkg/admission/noderestriction``), the name-based part:
     a kubelet may write only its own Node and Lease, and only the status (or deletion) of pods
     bound to it. Raises Forbidden worded as upstream's admission errors."""
-    from kubetui.api.errors import Forbidden
-    from kubetui.api.resources import resource_for
     node = node_name(attrs.user)
     if node is None or not attrs.resource_request or attrs.verb not in _WRITES:
-        return
+        return      # most requests: no node's write (imports below only for those that are)
+    from kubetui.api.errors import Forbidden
+    from kubetui.api.resources import resource_for
 
     def refuse(msg: str) -> None:
         raise Forbidden(f'{attrs.resource}{"." + attrs.api_group if attrs.api_group else ""} "{attrs.name}" is '

@@ -270,14 +270,13 @@ class APIServer:
     async def _auth_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         """Authenticate, impersonate, then authorize (``endpoints/filters``: authentication.go,
         impersonation.go, authorization.go): before any handler, admission or storage runs."""
-        path = request.path.rstrip("/") or "/"
-        public = any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS)
         header = request.headers.get("Authorization")
         # x509 first, then bearer tokens (upstream's union authenticator order)
         peercert = _peercert(request)
         info = self.authenticator.authenticate_cert(peercert) if peercert else None
         if info is None and not header:
-            if public:
+            path = request.path.rstrip("/") or "/"
+            if any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
                 # system:public-info-viewer lets system:anonymous read these paths
                 return await handler(request)
             info = self.authenticator.anonymous  # no credential: system:anonymous; RBAC decides (403)
