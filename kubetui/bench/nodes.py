@@ -181,7 +181,7 @@ async def _wait_leases_after(client, nodes: int, since: float, timeout: float) -
 
 def _settings(args: argparse.Namespace, name: str):
     from kubetui.cluster import ClusterSettings
-    cps = getattr(args, "control_planes", 1)
+    cps = getattr(args, "control_planes", None) or 1     # `kubetui bench pods` has none (None)
     # several control planes share one etcd cluster (kubeadm's stacked etcd: a member in each container)
     return ClusterSettings(name=name, provider="docker", nodes=args.nodes, api_port=0,
                            node_cpus=args.node_cpus, node_memory=args.node_memory,

@@ -16,3 +16,12 @@ def test_gaps_are_taken_from_the_previous_step_each_pod_has():
     assert by["started"]["gapP50"] == 0.1                # from sandbox: a has no image/created marks
     assert by["watched"]["pods"] == 2 and by["watched"]["sinceCreatedP99"] == 1.0
     assert sorted([by["watched"]["gapP50"], by["watched"]["gapP99"]]) == [0.01, 0.7]
+
+
+def test_bench_pods_settings_have_one_control_plane():
+    """`kubetui bench pods` has no --control-planes of its own (the top-level parser's dest is None)."""
+    from kubetui import cli
+    from kubetui.bench.nodes import _settings
+    args = cli.build_parser().parse_args(["bench", "pods"])
+    s = _settings(args, "podspeedtest")
+    assert (s.control_planes, s.store) == (1, "tinydb")
