@@ -217,10 +217,20 @@ class HAControlPlane:
             except subprocess.TimeoutExpired:
                 log.warning("control plane %s did not stop in 30s: killing it", node)
                 proc.kill()
-        # members restarted by a fault's revert are no children of this process: stop them by their records
-        for node, rec in read_members(self.state_dir).items():
-            if rec.get("phase") != "stopped" and member_alive(rec, node):
-                kill_pid(int(rec["pid"]), signal.SIGTERM)
+        # members restarted by a fault's revert are no children of this process: stop them by their records,
+        # and wait for them as for the others, before etcd goes (one still closing its store when etcd
+        # vanished under it hung in its shutdown and outlived `kubetui down`)
+        others = {node: int(rec["pid"]) for node, rec in read_members(self.state_dir).items()
+                  if rec.get("phase") != "stopped" and member_alive(rec, node)}
+        for pid in others.values():
+            kill_pid(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while others and time.monotonic() < deadline:
+            others = {n: p for n, p in others.items() if member_alive({"pid": p}, n)}
+            await asyncio.sleep(0.1)
+        for node, pid in others.items():
+            log.warning("control plane %s did not stop in 30s: killing it", node)
+            kill_pid(pid, signal.SIGKILL)
         if self.lb is not None:
             await self.lb.stop()
         # The whole etcd cluster stops at once. A member that leads when its peers have gone tries to

@@ -53,9 +53,24 @@ async def _until(what: str, ok, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.5)
 
 
+def _processes_of(state_dir) -> list[str]:
+    """Every process whose command line names the cluster's state directory."""
+    from pathlib import Path
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) in cmdline and proc.name.isdigit():
+            found.append(f"{proc.name}: {cmdline[:160]}")
+    return found
+
+
 async def test_control_plane_lesson_passes_and_one_dead_member_is_not_quorum_loss():
     lesson = SHIPPED["control-plane-is-a-cluster"]
     async with fresh_cluster(lesson) as env:
+        state_dir = env.state_dir
         assert (env.control_planes, env.store, env.provider_name) == (3, "etcd", "local")
         r = await selftest_lesson(lesson, env, step_timeout=60)
         _passed(r)
@@ -73,6 +88,9 @@ async def test_control_plane_lesson_passes_and_one_dead_member_is_not_quorum_los
             assert bad is not None and "quorum is not lost yet" in bad.message, bad
         finally:
             await revert_all(env.fault_context())
+    # kubetui down leaves nothing running, not even the processes the faults' reverts started again
+    # (no children of the cluster's process: a control plane restarted that way outlived down)
+    assert _processes_of(state_dir) == []
 
 
 async def test_backup_lesson_passes_and_an_empty_namespace_is_no_restore():
