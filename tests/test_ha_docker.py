@@ -121,7 +121,11 @@ def test_requests_keep_succeeding_while_a_control_plane_node_is_paused(cluster: 
         try:
             rec = await inject(ctx, "control-plane-node-pause", seed=11)
             assert _docker("inspect", "-f", "{{.State.Status}}", f"kubetui-{NAME}-{rec.target}").strip() == "paused"
-            # the load balancer sends a connection the frozen API server does not answer to the next one
+            # if the paused node's etcd member led, reads that need etcd's quorum fail until the others have
+            # elected a leader; after that the load balancer keeps every request off the frozen API server
+            # (a connection it does not answer goes to the next one; then its /readyz checks time out)
+            _wait("a request served after etcd's election", lambda: _kubectl(
+                cluster, "get", "nodes", "-o", "name").returncode == 0, timeout=30)
             for i in range(6):
                 r = _kubectl(cluster, "get", "nodes", "-o", "name")
                 assert r.returncode == 0, f"request {i} through the load balancer: {r.stderr}"
@@ -139,6 +143,41 @@ def test_requests_keep_succeeding_while_a_control_plane_node_is_paused(cluster: 
     _wait("every node Ready after the unpause", lambda: all(
         any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
         for n in _json(cluster, "get", "nodes")["items"]))
+
+
+def test_etcd_member_kill_and_leader_kill_hold_the_component_in_its_container(cluster: Path) -> None:
+    """On a Docker node the supervisor restarts what exits (the kubelet's static pods); these faults hold the
+    component first, as moving its manifest out would, and the revert lets the supervisor start it again."""
+    from kubetui.faults import inject, revert
+
+    def pgrep(node: str, *pattern: str) -> bool:
+        return subprocess.run(["docker", "exec", f"kubetui-{NAME}-{node}", "pgrep", *pattern],
+                              capture_output=True, timeout=60).returncode == 0
+
+    async def go() -> None:
+        ctx = _faults(cluster)
+        try:
+            etcd = await inject(ctx, "etcd-member-kill", seed=5)
+            await asyncio.sleep(2)  # longer than the supervisor's restart delay
+            assert not pgrep(etcd.target, "-x", "etcd"), "held: not restarted"
+            _wait("a write with two of three etcd members", lambda: _kubectl(
+                cluster, "create", "configmap", "etcd-2-of-3", "--from-literal=a=b").returncode == 0 or _kubectl(
+                cluster, "get", "configmap", "etcd-2-of-3").returncode == 0, timeout=60)
+            await revert(ctx, etcd.id)
+            assert pgrep(etcd.target, "-x", "etcd")
+
+            holder = _wait("a scheduler leader", lambda: _holders(cluster).get("kube-scheduler"))
+            leader = await inject(ctx, "leader-kill", target="scheduler", seed=3)
+            assert leader.data["node"] == holder.rpartition("_")[0]
+            assert not pgrep(leader.data["node"], "-f", "kubetui.cluster.member")
+            _wait("the scheduler Lease moved", lambda: _holders(cluster).get("kube-scheduler", "").rpartition("_")[0]
+                  not in ("", leader.data["node"]))
+            await revert(ctx, leader.id)
+            assert read_members(cluster)[leader.data["node"]]["phase"] == "ready"
+        finally:
+            await ctx.client.close()
+
+    asyncio.run(go())
 
 
 def test_killing_a_control_plane_node_moves_the_leaders_and_keeps_pods_running(cluster: Path) -> None:

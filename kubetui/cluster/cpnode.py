@@ -22,7 +22,10 @@ kubetui.cluster.cpnode``) this process plays that part:
    first also waits until the first one is ready: it bootstraps the store
    alone, as ``kubeadm init`` runs before ``kubeadm join --control-plane``;
 4. it restarts whichever of the three exits, after a second, and stops them all
-   on SIGTERM (``docker stop``).
+   on SIGTERM (``docker stop``). One that is *held* (``/run/kubetui/held/etcd`` or
+   ``.../control-plane`` exists) stays down: what moving its manifest out of
+   ``/etc/kubernetes/manifests`` does upstream. The control-plane faults hold
+   and kill one, and their revert releases it (``faults/controlplane.py``).
 
 Its settings are ``/etc/kubetui/control-plane.json``, copied in when the
 container is created (``kubetui/providers/docker/controlplane.py``). It imports
@@ -51,6 +54,13 @@ CONFIG = Path("/etc/kubetui/control-plane.json")
 NODE_ENTRYPOINT = "/usr/local/bin/kubetui-node-entrypoint"
 ETCD_DATA = Path("/var/lib/etcd")
 API_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT = 6443, 2379, 2380
+#: a file per component (``etcd``, ``control-plane``) that must not be restarted; on /run, a tmpfs: a restarted
+#: node starts everything again
+HELD = Path("/run/kubetui/held")
+
+
+def held(component: str) -> bool:
+    return (HELD / component).exists()
 
 
 def etcd_member(cfg: dict[str, Any]) -> EtcdServer:
@@ -128,13 +138,13 @@ class NodeSupervisor:
                 return
             except asyncio.TimeoutError:
                 pass
-            if self.etcd.proc is not None and self.etcd.proc.poll() is not None:
+            if self.etcd.proc is not None and self.etcd.proc.poll() is not None and not held("etcd"):
                 log.warning("etcd exited with %s: restarting it", self.etcd.proc.returncode)
                 try:
                     await asyncio.to_thread(self.etcd.start, 300)
                 except RuntimeError as e:
                     log.error("restarting etcd: %s", e)
-            if self.member is not None and self.member.poll() is not None:
+            if self.member is not None and self.member.poll() is not None and not held("control-plane"):
                 log.warning("the control-plane process exited with %s: restarting it", self.member.returncode)
                 self._start_member()
             if self.agents is not None and self.agents.poll() is not None:

@@ -20,7 +20,11 @@ from the leader, its control-plane process and its kubelet) and
 whose TCP connections are still accepted by the kernel but never answered, so
 the load balancer drops it only once its ``/readyz`` checks time out. On local
 processes the pause is SIGSTOP/SIGCONT of the node's process groups (control
-plane, etcd member, kubelet).
+plane, etcd member, kubelet). ``etcd-member-kill``, ``etcd-quorum-loss`` and
+``leader-kill`` on a Docker node *hold* the component in its container (the node's
+supervisor, ``cluster/cpnode.py``, then does not restart it, as when kubeadm's static
+pod manifest is moved out) and kill it; the revert releases it and the supervisor
+starts it again.
 """
 
 from __future__ import annotations
@@ -54,10 +58,53 @@ def _docker_nodes(ctx: FaultContext) -> bool:
     return (Path(ctx.state_dir) / MEMBERS_DIR / DOCKER_NODES_FILE).exists()
 
 
-def _refuse_on_docker(ctx: FaultContext, name: str) -> None:
-    if _docker_nodes(ctx):
-        raise FaultError(f"{name}: not built for Docker control-plane nodes yet; use control-plane-node-kill "
-                         "or control-plane-node-pause (a whole node container)")
+#: in a control-plane container: hold a component (its supervisor does not restart it) and kill it, or release
+#: it (the supervisor starts it within a second): kubeadm's static pod manifest moved out and back
+_HOLD_AND_KILL = ("mkdir -p /run/kubetui/held && touch /run/kubetui/held/{c} && "
+                  "pkill -KILL {match} && while pgrep {match} >/dev/null; do sleep 0.05; done")
+# (a pattern that does not match itself: the shell running pkill has it in its own command line)
+_MATCH = {"etcd": "-x etcd", "control-plane": "-f 'kubetui[.]cluster[.]member'"}
+
+
+async def _docker_hold_kill(ctx: FaultContext, node: str, component: str) -> None:
+    c = await asyncio.to_thread(_cp_container, ctx, node)
+    rc, out = await asyncio.to_thread(c.exec_run, ["sh", "-c", _HOLD_AND_KILL.format(
+        c=component, match=_MATCH[component])])
+    if rc != 0:
+        raise FaultError(f"killing {component} on {node}: {out.decode(errors='replace').strip() or rc}")
+
+
+async def _docker_etcd_running(ctx: FaultContext) -> list[str]:
+    """The control-plane containers that run and whose etcd member runs."""
+    out = []
+    for node, st in (await asyncio.to_thread(_docker_states, ctx)).items():
+        if st == "running":
+            c = await asyncio.to_thread(_cp_container, ctx, node)
+            rc, _ = await asyncio.to_thread(c.exec_run, ["pgrep", "-x", "etcd"])
+            if rc == 0:
+                out.append(node)
+    return out
+
+
+async def _docker_release(ctx: FaultContext, node: str, component: str, timeout: float = 120.0) -> None:
+    """Let the node's supervisor start the component again; wait until it runs (the control plane: ready)."""
+    c = await asyncio.to_thread(_cp_container, ctx, node)
+    if component == "control-plane":
+        member_file(Path(ctx.state_dir), node).unlink(missing_ok=True)  # the killed process's record says "ready"
+    await asyncio.to_thread(c.exec_run, ["rm", "-f", f"/run/kubetui/held/{component}"])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if component == "control-plane":
+            if read_members(Path(ctx.state_dir)).get(node, {}).get("phase") == "ready":
+                return
+        else:
+            rc, _ = await asyncio.to_thread(c.exec_run, ["pgrep", "-x", "etcd"])
+            if rc == 0:
+                return
+        if loop.time() > deadline:
+            raise FaultError(f"{component} on {node} not back after {timeout:.0f}s")
+        await asyncio.sleep(0.2)
 
 
 def _cp_container(ctx: FaultContext, node: str):
@@ -269,12 +316,16 @@ class EtcdMemberKill(Fault):
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
-        _refuse_on_docker(ctx, self.name)
+        if _docker_nodes(ctx):
+            return _check(self.name, await _docker_etcd_running(ctx), target, "etcd member")
         state = Path(ctx.state_dir)
         nodes = json.loads((state / MEMBERS_DIR / ETCD_PORTS_FILE).read_text())
         return _check(self.name, [n for n in nodes if etcd_pid(state, n) is not None], target, "etcd member")
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
+        if _docker_nodes(ctx):
+            await _docker_hold_kill(ctx, target, "etcd")
+            return {"docker": True}
         pid = etcd_pid(Path(ctx.state_dir), target)
         if pid is None or not kill_pid(pid):
             raise FaultError(f"{self.name}: etcd member {target!r} is not running")
@@ -282,6 +333,9 @@ class EtcdMemberKill(Fault):
         return {"pid": pid}
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if record.data.get("docker"):
+            await _docker_release(ctx, record.target, "etcd")
+            return
         await _restart_etcd(Path(ctx.state_dir), record.target)
 
 
@@ -294,7 +348,6 @@ class LeaderKill(Fault):
 
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
-        _refuse_on_docker(ctx, self.name)
         if target is not None and target not in LEASES:
             raise FaultError(f"{self.name}: target is one of {', '.join(LEASES)}, not {target!r}")
         return [target] if target else sorted(LEASES)
@@ -307,6 +360,12 @@ class LeaderKill(Fault):
             raise FaultError(f"{self.name}: no Lease kube-system/{LEASES[target]}: nobody leads yet") from None
         holder = (lease.get("spec") or {}).get("holderIdentity") or ""
         node = holder.rpartition("_")[0]
+        if _docker_nodes(ctx):
+            if node not in [n for n, st in (await asyncio.to_thread(_docker_states, ctx)).items() if st == "running"]:
+                raise FaultError(f"{self.name}: the {LEASES[target]} Lease's holder {holder!r} runs nowhere here "
+                                 "(its lease may be running out: try again in a few seconds)")
+            await _docker_hold_kill(ctx, node, "control-plane")
+            return {"node": node, "holder": holder, "docker": True}
         rec = read_members(state).get(node)
         if not holder or rec is None or not member_alive(rec, node):
             raise FaultError(f"{self.name}: the {LEASES[target]} Lease's holder {holder!r} runs nowhere here "
@@ -319,6 +378,9 @@ class LeaderKill(Fault):
         return f"{self.name}: the {LEASES.get(target, target)} leader's control-plane process"
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
+        if record.data.get("docker"):
+            await _docker_release(ctx, record.data["node"], "control-plane")
+            return
         await _restart_member(Path(ctx.state_dir), record.data["node"], int(record.data["port"]))
 
 
@@ -334,6 +396,10 @@ class EtcdQuorumLoss(Fault):
 
     async def inject(self, ctx: FaultContext, target: str) -> dict[str, Any]:
         state = Path(ctx.state_dir)
+        if _docker_nodes(ctx):
+            killed = [n for n in await _docker_etcd_running(ctx) if n != target]
+            await asyncio.gather(*(_docker_hold_kill(ctx, n, "etcd") for n in killed))
+            return {"killed": killed, "docker": True}
         killed = []
         for node in json.loads((state / MEMBERS_DIR / ETCD_PORTS_FILE).read_text()):
             pid = etcd_pid(state, node)
@@ -347,5 +413,8 @@ class EtcdQuorumLoss(Fault):
 
     async def revert(self, ctx: FaultContext, record: FaultRecord) -> None:
         state = Path(ctx.state_dir)
+        if record.data.get("docker"):
+            await asyncio.gather(*(_docker_release(ctx, n, "etcd") for n in record.data["killed"]))
+            return
         # started together: each waits for /health, which needs the quorum they restore together
         await asyncio.gather(*(_restart_etcd(state, n) for n in record.data["killed"]))
