@@ -122,6 +122,7 @@ class ClassServer:
     #: hosted mode: start drill (id, seed) for every hosted learner; returns what it did
     on_drill: list[Callable[[str, int], Any]] = field(default_factory=list)
     _changed: asyncio.Condition | None = None
+    _closing: bool = False
 
     def __post_init__(self) -> None:
         self.channel = Channel(self.config.dir)
@@ -160,6 +161,7 @@ class ClassServer:
         r.add_post(f"{API}/learners/{{name}}/reset", self.reset)
         r.add_get(f"{API}/gradebook.csv", self.get_csv)
         r.add_get(f"{API}/gradebook.xml", self.get_junit)
+        app.on_shutdown.append(self._wake_all)
         app.on_cleanup.append(self._close)
         return app
 
@@ -174,6 +176,12 @@ class ClassServer:
             self.model.seq += 1       # the dashboard shows notes' effects (paused) at once too
             self._cond().notify_all()
         return note
+
+    async def _wake_all(self, _app: web.Application) -> None:
+        """Stopping: answer every long-poll now (aiohttp waits for open requests before it exits)."""
+        self._closing = True
+        async with self._cond():
+            self._cond().notify_all()
 
     async def _close(self, _app: web.Application) -> None:
         self._events_file.close()
@@ -291,7 +299,7 @@ class ClassServer:
             cond = self._cond()
             try:
                 async with cond:
-                    await asyncio.wait_for(cond.wait_for(lambda: self.channel.has_news(name, since, joined)), wait)
+                    await asyncio.wait_for(cond.wait_for(lambda: self._closing or self.channel.has_news(name, since, joined)), wait)
             except asyncio.TimeoutError:
                 pass
         return web.json_response({"next": self.channel.next, "paused": self.paused,
@@ -308,7 +316,7 @@ class ClassServer:
             cond = self._cond()
             try:
                 async with cond:
-                    await asyncio.wait_for(cond.wait_for(lambda: self.model.seq > wait), timeout)
+                    await asyncio.wait_for(cond.wait_for(lambda: self._closing or self.model.seq > wait), timeout)
                 # a burst of events (a whole class checking at once) makes one view, not one per event
                 await asyncio.sleep(COALESCE_SECONDS)
             except asyncio.TimeoutError:

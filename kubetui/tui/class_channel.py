@@ -22,6 +22,7 @@ thread-safe.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,9 @@ class ClassChannel:
     #: the lesson panel's class line: "the class is paused…", the latest message, or ""
     class_banner: str = ""
     class_paused: bool = False
+    #: the latest message or hint from the teacher, as shown
+    _class_last: str = ""
+    _class_lock: "asyncio.Lock | None" = None
     _class_stop: threading.Event | None = None
 
     def start_class_follow(self, *, wait: float = POLL_WAIT) -> bool:
@@ -111,8 +115,7 @@ class ClassChannel:
                 last = text
         if last:
             self._class_last = last
-        self.class_banner = "\n".join(x for x in (PAUSED_TEXT if message.paused else "",
-                                                  getattr(self, "_class_last", "")) if x)
+        self.class_banner = "\n".join(x for x in (PAUSED_TEXT if message.paused else "", self._class_last) if x)
         if was_paused and not message.paused:
             self._lesson_dirty.set()  # type: ignore[attr-defined]  # resumed: the held step may pass now
         self.lesson_changed()  # type: ignore[attr-defined]
@@ -120,9 +123,20 @@ class ClassChannel:
         if Inbox().pending():
             self._class_carry_out()
 
-    @work(group="class-work", exclusive=True)
+    @work(group="class-work")
     async def _class_carry_out(self) -> None:
-        """Carry out the pending resets and drills on this TUI's cluster (one at a time, in order)."""
+        """Carry out the pending resets and drills on this TUI's cluster (one at a time, in order).
+
+        Not an exclusive worker: cancelling one mid-reset would leave a note
+        taken and half done. A lock keeps them one at a time instead; a later
+        call finds nothing left to take, or the notes that came since.
+        """
+        if self._class_lock is None:
+            self._class_lock = asyncio.Lock()
+        async with self._class_lock:
+            await self._class_carry_out_locked()
+
+    async def _class_carry_out_locked(self) -> None:
         from kubetui.classwork import Lab, carry_out_pending
         from kubetui.tui.lesson import lab_env
 
@@ -135,7 +149,9 @@ class ClassChannel:
         from kubetui.classroom.inbox import Inbox
 
         session = self.lesson  # type: ignore[attr-defined]
-        lab = Lab(env.state_dir, self.learner, self.lesson_library(), client=env.client)  # type: ignore[attr-defined]
+        # a drill's set-up takes a minute or two: its progress lines are shown as they come
+        lab = Lab(env.state_dir, self.learner, self.lesson_library(), client=env.client,  # type: ignore[attr-defined]
+                  say=lambda m: self.notify(m, title="class", timeout=6))  # type: ignore[attr-defined]
         if session is not None and any(n.get("kind") == "reset" and n.get("lesson") == session.lesson.id
                                        for n in Inbox().pending()):
             session.busy = "the teacher is resetting your lab…"

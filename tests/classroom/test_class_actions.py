@@ -292,3 +292,31 @@ def test_class_follow_once_carries_out_and_says_why_a_drill_cannot_run_here(serv
     assert "Could not do what the teacher asked (drill): drills need pods that really run" in r.stdout
     again = kubetui(env, "class", "follow", "--once", "--state-dir", str(state))
     assert "drill" not in again.stdout                  # taken once: not run (nor shown) again
+
+
+async def test_stopping_the_server_answers_the_open_long_polls(tmp_path):
+    """aiohttp waits for open requests before it exits: a learner's 30 s inbox long-poll held the class
+    server's exit (Ctrl+C) for up to 30 s. Shutdown now answers every long-poll at once."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from kubetui.classroom.server import ClassConfig, ClassServer
+
+    config, _teacher = ClassConfig.create_or_load(tmp_path / "class", code=CODE)
+    server = ClassServer(config)
+    client = TestClient(TestServer(server.app()))
+    await client.start_server()
+    try:
+        r = await client.post("/class/v1/join", json={"code": CODE, "name": "lou"})
+        token = (await r.json())["token"]
+        poll = asyncio.ensure_future(client.get("/class/v1/inbox?since=0&wait=30",
+                                                headers={"Authorization": f"Bearer {token}"}))
+        for _ in range(500):            # sync point: the long-poll waits on the server's condition
+            if server._changed is not None and server._changed._waiters:
+                break
+            await asyncio.sleep(0.01)
+        assert server._changed._waiters
+        await client.app.shutdown()
+        resp = await asyncio.wait_for(poll, 10)     # well before its 30 s: answered by the shutdown
+        assert resp.status == 200 and (await resp.json())["messages"] == []
+    finally:
+        await client.close()
