@@ -91,7 +91,7 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         self._tools = imagerun.find_tools()
         self._prepared: dict[str, imagerun.Prepared] = {}
         self._forks = zygote.ForkServer(imagerun.INIT)      # starts image containers (zygote.py)
-        self._pauses: dict[str, zygote.InitProcess] = {}    # each pod's pause process, by sandbox id
+        self._pauses: dict[str, asyncio.Future] = {}        # each pod's pause process (starting), by sandbox id
         self._sync_fds: dict[str, int] = {}
         self.bridge = bridge
         self.netns_prefix = netns_prefix
@@ -191,13 +191,8 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         Cgroup(f"{self.cgroup_parent}/{sb.id[:12]}").create(config.memory_limit_bytes, config.cpu_millicores)
         # The pod's pause process (upstream's infra container): it sleeps in the pod's network
         # namespace, so the node's `ps` shows every pod by name and `nsenter -t PID -n` enters it.
-        try:
-            pause = await self._forks.pause([self._tools["sleep"], f"/pause hostname {config.hostname or config.name}",
-                                             "infinity"], None if config.host_network else str(NETNS_DIR / self._netns(sb.id)))
-            self._pauses[sb.id] = pause
-            self._record(sb.id, "pause", pause.pid)
-        except OSError as e:        # the pod works without it: nothing is held by it here
-            log.warning("no pause process for pod %s/%s: %s", config.namespace, config.name, e)
+        # Nothing waits for it: the pod's network is pinned by a bind mount, not by this process.
+        self._pauses[sb.id] = asyncio.ensure_future(self._pause(sb, config))
         d = self._pod_dir(sb.id)
         if config.resolv_conf:
             (d / "resolv.conf").write_text(config.resolv_conf)
@@ -207,9 +202,20 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
                                            + "options ndots:5\n")
         return sb
 
+    async def _pause(self, sb: PodSandbox, config: PodSandboxConfig) -> "zygote.InitProcess | None":
+        try:
+            pause = await self._forks.pause([self._tools["sleep"], f"/pause hostname {config.hostname or config.name}",
+                                             "infinity"], None if config.host_network else str(NETNS_DIR / self._netns(sb.id)))
+            self._record(sb.id, "pause", pause.pid)
+            return pause
+        except OSError as e:        # the pod works without it: nothing is held by it here
+            log.warning("no pause process for pod %s/%s: %s", config.namespace, config.name, e)
+            return None
+
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
         await super().stop_pod_sandbox(sandbox_id)
-        pause = self._pauses.pop(sandbox_id, None)
+        started = self._pauses.pop(sandbox_id, None)
+        pause = await started if started is not None else None
         if pause is not None:
             try:
                 os.killpg(pause.pid, signal.SIGKILL)

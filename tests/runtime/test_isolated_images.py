@@ -249,7 +249,7 @@ async def test_containers_are_forked_by_the_zygote_and_end_as_their_pid_1_ends(r
     assert {("stdout", b"out"), ("stderr", b"err")} <= lines
     # the pod's pause process: named after the pod on the node's ps, in the pod's network namespace
     live = await run(rt, sb, name="live", command=["sleep", "30"])
-    pause = rt._pauses[sb.id].pid
+    pause = (await rt._pauses[sb.id]).pid
     assert Path(f"/proc/{pause}/cmdline").read_bytes().split(b"\0")[:2] == [b"/pause hostname fork", b"infinity"]
     assert os.readlink(f"/proc/{pause}/ns/net") == os.readlink(f"/proc/{rt.container_status(live).pid}/ns/net")
     await rt.remove_pod_sandbox(sb.id)
