@@ -120,7 +120,12 @@ class NodeSupervisor:
     async def run(self) -> None:
         (Path(self.cfg["logDir"]) / self.node).mkdir(parents=True, exist_ok=True)
         self.first_boot = not (ETCD_DATA / "data" / "member").exists()
-        self._start_agents()
+        if self.first_boot:
+            # the kubelet has nothing to do before an API server answers: on a new cluster its imports would
+            # only slow the first control plane's start (every process here shares the machine's cores)
+            asyncio.get_running_loop().create_task(self._agents_once_first_ready())
+        else:
+            self._start_agents()
         self.own_ip = await asyncio.to_thread(own_address, self.node)
         # the control-plane process starts with etcd and waits for it: its imports overlap etcd's election
         self._start_member()
@@ -129,6 +134,19 @@ class NodeSupervisor:
         await asyncio.to_thread(self.etcd.start, 300)
         self.first_boot = False  # a restarted control-plane process joins at once
         await self._supervise()
+
+    async def _agents_once_first_ready(self, timeout: float = 60.0) -> None:
+        record = Path(self.cfg["logDir"]) / f"{self.cfg['first']}.json"
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.stopping.is_set() and asyncio.get_running_loop().time() < deadline:
+            try:
+                if json.loads(record.read_text()).get("phase") == "ready":
+                    break
+            except (OSError, ValueError):
+                pass
+            await asyncio.sleep(0.1)
+        if not self.stopping.is_set():
+            self._start_agents()
 
     async def _supervise(self) -> None:
         """The kubelet's restart of a static pod that exited (without CrashLoopBackOff's growth)."""
