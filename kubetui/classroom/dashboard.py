@@ -122,15 +122,20 @@ class DashboardApp(App[None]):
         self.query_one("#stuck", Static).update("\n".join(lines))
 
     def _post(self, path: str, body: dict[str, Any], done: str = "") -> bool:
+        """Send an action to the class server (in a worker: a slow server never freezes the dashboard)."""
+        self._send(path, body, done)
+        return True
+
+    @work(thread=True, group="actions")
+    def _send(self, path: str, body: dict[str, Any], done: str) -> None:
         try:
             got = request(f"{self.url}/class/v1/{path}", method="POST", body=body, token=self.token, ctx=self.ctx)
         except ClassError as e:
-            self.notify(str(e), severity="error")
-            return False
+            self.call_from_thread(self.notify, str(e), severity="error")
+            return
         if done:
             seed = got.get("seed") if isinstance(got, dict) and path == "drills" else None
-            self.notify(done + (f" (seed {seed})" if seed is not None else ""))
-        return True
+            self.call_from_thread(self.notify, done + (f" (seed {seed})" if seed is not None else ""))
 
     def action_pause(self) -> None:
         self._post("pause", {"paused": not self.view["paused"]})

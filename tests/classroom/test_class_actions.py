@@ -255,7 +255,11 @@ async def test_dashboard_keys_reset_a_learner_and_start_a_drill(served, tmp_path
         await pilot.press("d")
         box.value = "dns-broken 77"
         await pilot.press("enter")
-        mine = await asyncio.to_thread(Inbox(folder).poll)
+        mine: list = []
+        for _ in range(10):         # sync point: the learner's long-poll answers when a note arrives
+            mine += await asyncio.to_thread(Inbox(folder).poll, 25)
+            if {n["kind"] for n in mine} >= {"reset", "drill"}:
+                break
         theirs = await asyncio.to_thread(Inbox(other).poll)
     assert [(n["kind"], n.get("lesson"), n.get("step")) for n in mine if n["kind"] == "reset"] == \
         [("reset", "pods", "scale")]
