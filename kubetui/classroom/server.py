@@ -297,9 +297,10 @@ class ClassServer:
         wait = min(30.0, float(_int(request.query.get("wait"), 0)))   # long-poll: until a note for them
         if wait > 0 and not self.channel.has_news(name, since, joined):
             cond = self._cond()
+            news = lambda: self._closing or self.channel.has_news(name, since, joined)  # noqa: E731
             try:
                 async with cond:
-                    await asyncio.wait_for(cond.wait_for(lambda: self._closing or self.channel.has_news(name, since, joined)), wait)
+                    await asyncio.wait_for(cond.wait_for(news), wait)
             except asyncio.TimeoutError:
                 pass
         return web.json_response({"next": self.channel.next, "paused": self.paused,
@@ -410,7 +411,8 @@ class ClassServer:
         lesson = body.get("lesson")
         if not lesson and not self.on_reset:
             return _status(400, "BadRequest", "join mode: a learner's lab runs on their own machine; say which "
-                                              "lesson (and step) their kubetui should reset: {\"lesson\": ID, \"step\": N}")
+                                              "lesson (and step) their kubetui should reset: "
+                                              "{\"lesson\": ID, \"step\": N}")
         note = {"kind": "reset", "lesson": lesson, "step": body.get("step", 1)} if lesson else None
         if note and (bad := validate(note)):
             return _status(422, "Invalid", bad)

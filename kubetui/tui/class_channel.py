@@ -109,8 +109,8 @@ class ClassChannel:
             if kind in ACTIONS:
                 continue                      # said when carried out
             text = describe(note)
-            self.notify(text, title="class", severity="warning" if kind == "pause" else "information",  # type: ignore[attr-defined]
-                        timeout=12)
+            severity = "warning" if kind == "pause" else "information"
+            self.notify(text, title="class", severity=severity, timeout=12)  # type: ignore[attr-defined]
             if kind in ("message", "hint"):
                 last = text
         if last:
@@ -144,7 +144,8 @@ class ClassChannel:
         try:
             env = lab_env(self.backend)  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001 - no cluster folder: say so, nothing to reset
-            self.notify(f"cannot do what the teacher asked: {e}", severity="error", timeout=12)  # type: ignore[attr-defined]
+            self.notify(f"cannot do what the teacher asked: {e}",  # type: ignore[attr-defined]
+                        severity="error", timeout=12)
             return
         from kubetui.classroom.inbox import Inbox
 
