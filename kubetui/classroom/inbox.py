@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import ssl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -96,8 +97,12 @@ class Inbox:
         if not link:
             raise ClassError("this machine has not joined a class: kubetui class join URL --code CODE --name NAME")
         since = self.state()["next"]
+        try:
+            ctx = ssl_context((self.folder / "ca.crt").read_text())
+        except (OSError, ssl.SSLError) as e:
+            raise ClassError(f"the class CA in {self.folder} is missing or broken ({e}): join the class again") from None
         got = request(f"{link['url']}/class/v1/inbox?since={since}&wait={int(wait)}", token=link["token"],
-                      ctx=ssl_context((self.folder / "ca.crt").read_text()), timeout=timeout + wait)
+                      ctx=ctx, timeout=timeout + wait)
         if int(got["next"]) < since:
             # a new class channel (the class folder was made anew): our numbers mean nothing there;
             # keep the old notes aside and start over from its first note

@@ -181,7 +181,10 @@ class Outbox:
         link = link or load_link(self.folder)
         if not link:
             return 0
-        ctx = ssl_context((self.folder / "ca.crt").read_text())
+        try:
+            ctx = ssl_context((self.folder / "ca.crt").read_text())
+        except (OSError, ssl.SSLError) as e:       # kept queued: a new `kubetui class join` brings the CA back
+            raise ClassError(f"the class CA in {self.folder} is missing or broken ({e})") from None
         sent = 0
         with self._locked():
             pending = self.pending()

@@ -125,3 +125,49 @@ def test_broken_lesson_is_one_line_naming_file_and_line(tmp_path, capsys):
     assert code == 0
     warning = [line for line in out.splitlines() if line.startswith("kubetui: warning:")]
     assert warning == [f"kubetui: warning: {d / 'lesson.md'}:7: step 's': check 1: exists needs resource, name"]
+
+
+TINY = """---
+id: tiny-held
+title: Tiny
+---
+## One {#one}
+```check
+- exists: {resource: configmaps, name: held-one}
+  fail: "configmap held-one is missing"
+```
+```solution
+kubectl create configmap held-one
+```
+## Two {#two}
+```check
+- exists: {resource: configmaps, name: held-two}
+  fail: "configmap held-two is missing"
+```
+"""
+
+
+def test_a_paused_class_holds_the_check_until_it_resumes(headless, capsys, monkeypatch, tmp_path):
+    """A learner who joined a class the teacher paused: ``kubetui lessons check`` shows the checks but the step
+    does not pass (exit 1, said why) until the class resumes. The server is unreachable here: the pause the
+    learner's kubetui last heard of holds."""
+    import json
+    monkeypatch.delenv("KUBETUI_STATE_DIR", raising=False)
+    (tmp_path / "lessons" / "01-tiny").mkdir(parents=True)
+    (tmp_path / "lessons" / "01-tiny" / "lesson.md").write_text(TINY)
+    cls = tmp_path / "class"
+    cls.mkdir()
+    (cls / "link.json").write_text(json.dumps({"url": "https://127.0.0.1:9", "name": "ada", "token": "t"}))
+    (cls / "inbox.json").write_text(json.dumps({"next": 0, "paused": True}))
+    monkeypatch.setenv("KUBETUI_CLASS_DIR", str(cls))
+    s = ["--state-dir", str(headless), "--learner", "held", "--lessons-dir", str(tmp_path / "lessons")]
+    assert run(capsys, "lessons", "start", "tiny-held", *s)[0] == 0
+    assert run(capsys, "lessons", "solve", *s)[0] == 0
+    code, out = run(capsys, "lessons", "check", *s)
+    assert code == 1 and "[class] The class is paused by the teacher" in out
+    assert "⏸ the checks pass, but the step does not advance yet" in out and "✓ step 1 passed" not in out
+    code, out = run(capsys, "lessons", "show", *s)
+    assert "step 1/2: One" in out and "✓" not in out.split("step 1/2")[1].split("\n")[0]
+    (cls / "inbox.json").write_text(json.dumps({"next": 0, "paused": False}))
+    code, out = run(capsys, "lessons", "check", *s)
+    assert code == 0 and "✓ step 1 passed" in out
