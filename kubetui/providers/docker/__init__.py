@@ -1,9 +1,11 @@
-"""Docker node provider: each worker node is a container (kubetui's kind).
+"""Docker node provider: each node is a container (kubetui's kind).
 
 Upstream: kind's ``pkg/cluster/internal/providers/docker``. This package is
 the only place in kubetui that imports ``docker``. A cluster is one
 user-defined bridge network plus one container per node (hostname = node
-name). Docker labels are the source of truth for what belongs to which
+name): worker nodes from the node image, and with ``--control-planes N`` the
+control-plane nodes from the control-plane image (``controlplane.py``,
+``cpimage.py``). Docker labels are the source of truth for what belongs to which
 cluster, so ``kubetui down`` finds everything even after kubetui crashed.
 """
 
