@@ -267,14 +267,41 @@ async def test_dashboard_keys_reset_a_learner_and_start_a_drill(served, tmp_path
     assert [n["kind"] for n in theirs] == ["drill"]           # jo got the drill, not ivy's reset
 
 
-def test_web_dashboard_has_the_reset_and_drill_actions(served):
-    import http.client
-    conn = http.client.HTTPSConnection("127.0.0.1", served.port, context=served.ctx, timeout=20)
-    conn.request("GET", "/", headers={"Cookie": f"teacher={served.teacher}"})
-    page = conn.getresponse().read().decode()
-    conn.close()
-    assert 'id="reset"' in page and '"/class/v1/learners/"' in page and "/reset" in page
-    assert 'id="startdrill"' in page and '"/class/v1/drills"' in page
+def test_web_dashboard_resets_a_learner_and_starts_a_drill_in_chromium(served, tmp_path):
+    """The teacher's web page: pick a learner and one of the heatmap's steps, reset; a drill id, start."""
+    from tests.tui.test_web import _browser, _need_browser
+
+    _need_browser()
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    env = learner(tmp_path, "web-kid")
+    assert kubetui(env, "class", "join", served.url, "--code", CODE, "--name", "web-kid").returncode == 0
+    run_learner(env, 's.append("svc", "step_start", "expose", index=0)')
+    box = Inbox(tmp_path / "web-kid-class")
+    box.poll()
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(ignore_https_errors=True).new_page()   # the class CA is not the browser's
+            page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda r: r.abort())
+            page.goto(f"{served.url}/?token={served.teacher}")
+            page.wait_for_selector("#rwho option:text-is('web-kid')", state="attached", timeout=30000)
+            page.select_option("#rwho", "web-kid")
+            page.select_option("#rstep", "svc/expose")
+            page.click("#reset")
+            page.wait_for_selector("#said:has-text('sent: reset web-kid')", timeout=30000)
+            page.fill("#drill", "dns-broken")
+            page.fill("#seed", "31")
+            page.click("#startdrill")
+            page.wait_for_selector("#said:has-text('seed 31')", timeout=30000)
+        finally:
+            browser.close()
+    notes = box.poll()
+    assert [(n["kind"], n.get("lesson"), n.get("step")) for n in notes if n["kind"] == "reset"] == \
+        [("reset", "svc", "expose")]
+    assert [(n["drill"], n["seed"]) for n in notes if n["kind"] == "drill"] == [("dns-broken", 31)]
 
 
 def test_class_follow_once_carries_out_and_says_why_a_drill_cannot_run_here(served, tmp_path):
