@@ -28,10 +28,15 @@ from kubetui.kubelet.startuplatency import parse_line
 
 #: (label, step) in the order a pod passes them; "created"/"scheduled"/"watched" are the bench's own
 STEPS = (("API answered the create", "apiCreated"), ("bound to a node (seen by the watch)", "scheduled"),
-         ("kubelet's pod worker saw it", "seen"), ("volumes mounted and sandbox made", "sandbox"),
+         ("kubelet's pod worker saw it", "seen"), ("volumes mounted (TokenRequest, files, tmpfs)", "volumes"),
+         ("pod network made (netns, veth, cgroup)", "network"), ("both: the sandbox is ready", "sandbox"),
          ("image found", "image"), ("container created", "created"), ("container started", "started"),
          ("Ready status sent", "statusSent"), ("Ready status acknowledged", "ready"),
          ("Ready seen by the watch", "watched"))
+
+
+#: steps that run beside each other: their gap is from this step (the sandbox's from the later of the two)
+PARALLEL = {"volumes": "seen", "network": "seen"}
 
 
 def node_log_marks(container: str, since: float) -> dict[str, dict[str, float]]:
@@ -103,7 +108,12 @@ def breakdown(timelines: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
         for marks in timelines.values():
             if step not in marks:
                 continue
-            prev = next((marks[s] for _, s in reversed(STEPS[:i]) if s in marks), None)
+            before = [s for _, s in STEPS[:i] if s not in PARALLEL or step == "sandbox"]
+            if step in PARALLEL:
+                before = [s for s in before if s == PARALLEL[step]]
+            present = [marks[s] for s in before if s in marks]
+            # after steps run side by side, the next one starts when the later of them ended
+            prev = (max(present) if step == "sandbox" else present[-1]) if present else None
             if prev is not None:
                 gaps.append(marks[step] - prev)
             if "apiCreated" in marks:

@@ -262,7 +262,7 @@ class PodWorker:
             # volumes set up in an earlier attempt stay; a claim bound meanwhile is picked up now
             self.volumes, self.sandbox = await mount_then_create(
                 self.pod_volumes, self.k.api, self.k.runtime, self.k.sandbox_config(self.pod),
-                overlap=not self._mount_failed)
+                overlap=not self._mount_failed, mark=lambda step: self.k.startup.mark(self.uid, step))
         except (VolumeError, RuntimeError_, APIError, OSError) as e:
             mount = isinstance(e, (VolumeError, APIError))
             self._mount_failed = self._mount_failed or mount

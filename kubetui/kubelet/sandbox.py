@@ -22,17 +22,26 @@ from typing import Any
 
 
 async def mount_then_create(volumes: Any, api: Any, runtime: Any, sandbox_config: Any,
-                            overlap: bool) -> tuple[dict[str, str], Any]:
+                            overlap: bool, mark=lambda step: None) -> tuple[dict[str, str], Any]:
     """(volume paths, sandbox); raises the volumes' error first, then the sandbox's.
 
     ``volumes`` is the pod's ``PodVolumes`` (its ``setup`` keeps what an
-    earlier attempt mounted); ``overlap`` runs the two steps at once.
+    earlier attempt mounted); ``overlap`` runs the two steps at once. ``mark``
+    is told when each is done (``"volumes"``, ``"network"``: the startup tracker).
     """
-    if not overlap:
+    async def mount() -> dict[str, str]:
         paths = await volumes.setup(api)
-        return paths, await runtime.run_pod_sandbox(sandbox_config)
-    paths, sandbox = await asyncio.gather(volumes.setup(api), runtime.run_pod_sandbox(sandbox_config),
-                                          return_exceptions=True)
+        mark("volumes")
+        return paths
+
+    async def create() -> Any:
+        sandbox = await runtime.run_pod_sandbox(sandbox_config)
+        mark("network")
+        return sandbox
+    if not overlap:
+        paths = await mount()
+        return paths, await create()
+    paths, sandbox = await asyncio.gather(mount(), create(), return_exceptions=True)
     if isinstance(paths, BaseException):
         if not isinstance(sandbox, BaseException):
             await runtime.remove_pod_sandbox(sandbox.id)

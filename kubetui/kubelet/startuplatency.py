@@ -9,7 +9,8 @@ pod slow to start?" on a real node without a profiler.
 
 kubetui's tracker does the same, with a few more steps, since its kubelet's
 steps are the learning material: when the pod worker saw the pod, had its
-volumes and sandbox, had its image, created and started its container, and
+volumes (``volumes``) and its network namespace (``network``: the two run at
+once on a pod's first attempt), had both (``sandbox``), had its image, created and started its container, and
 when the API server acknowledged the status that says the pod is Ready. Times
 are wall-clock (``time.time()``: node containers share the host's clock), so
 ``kubetui bench pods`` can line them up with the control plane's view.
@@ -29,7 +30,7 @@ import time
 log = logging.getLogger(__name__)
 
 #: the steps, in the order a pod passes them (a step seen twice keeps its first time)
-STEPS = ("seen", "sandbox", "image", "created", "started", "statusSent", "ready")
+STEPS = ("seen", "volumes", "network", "sandbox", "image", "created", "started", "statusSent", "ready")
 MESSAGE = "Observed pod startup duration"
 
 

@@ -18,6 +18,15 @@ def test_gaps_are_taken_from_the_previous_step_each_pod_has():
     assert sorted([by["watched"]["gapP50"], by["watched"]["gapP99"]]) == [0.01, 0.7]
 
 
+def test_steps_side_by_side_are_measured_from_where_they_began():
+    """A pod's volumes and its network are made at once: each from when the kubelet saw the pod,
+    and the sandbox from the later of the two."""
+    rows = breakdown({"a": {"apiCreated": 0.0, "seen": 1.0, "volumes": 1.5, "network": 1.2, "sandbox": 1.5,
+                            "started": 1.75}})
+    gaps = {r["step"]: r["gapP50"] for r in rows}
+    assert gaps == {"seen": 1.0, "volumes": 0.5, "network": 0.2, "sandbox": 0.0, "started": 0.25}
+
+
 def test_bench_pods_settings_have_one_control_plane():
     """`kubetui bench pods` has no --control-planes of its own (the top-level parser's dest is None)."""
     from kubetui import cli
