@@ -263,6 +263,10 @@ def test_control_plane_node_pause_freezes_its_processes_and_kubectl_goes_on(ha_c
             pid = int(read_members(ha_cluster)[rec.target]["pid"])
             etcd = etcd_pid(ha_cluster, rec.target)
             assert _stopped(pid) and etcd is not None and _stopped(etcd)
+            # if the frozen etcd member led, consistent reads fail ("etcdserver: leader changed") until the
+            # others have elected a leader; after that every request is served by a live API server
+            _wait("a request served after etcd's election",
+                  lambda: _kubectl(kubeconfig, "get", "nodes", "-o", "name").returncode == 0, timeout=30)
             for i in range(4):
                 r = _kubectl(kubeconfig, "get", "nodes", "-o", "name")
                 assert r.returncode == 0, f"request {i}: {r.stderr}"
