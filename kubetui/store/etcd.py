@@ -71,6 +71,13 @@ def etcdserver_error(message: Any) -> str:
     return text if text.startswith("etcdserver: ") else f"etcdserver: {text}"
 
 
+#: etcd's errors while it has no leader (rpctypes ``ErrGRPCLeaderChanged``/``ErrGRPCNoLeader``, both
+#: ``codes.Unavailable``, which etcd's client retries for repeatable requests).
+RETRYABLE_READ_ERRORS = ("etcdserver: leader changed", "etcdserver: no leader")
+#: How long a read waits out an election before giving up (longer than a lab election, ~1 s).
+READ_RETRY_SECONDS = 5.0
+
+
 class EtcdUnavailable(StoreError, StatusError):
     """etcd did not answer, or answered with an error (``etcdserver: request timed out``).
 
@@ -240,8 +247,26 @@ class EtcdStore(Store):
     async def checkpoint(self) -> None:
         """etcd persists every write itself (its WAL, snapshots, bbolt); wait until the mirror is current."""
         self._check_open()
-        resp = await self._post("/v3/kv/range", {"key": _b64("\0"), "count_only": True, "limit": "1"})
+        resp = await self._repeatable("/v3/kv/range", {"key": _b64("\0"), "count_only": True, "limit": "1"})
         await self._visible(int(resp["header"]["revision"]))
+
+    async def _repeatable(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A read, retried while etcd is between leaders, as etcd's Go client retries a repeatable request
+        (a Range) on ``codes.Unavailable``: ``etcdserver: leader changed`` and ``etcdserver: no leader`` last
+        one election (a second or so); the read then succeeds on the new leader. Writes are never retried
+        here (not repeatable: a timed-out Txn may still commit). A lost quorum outlasts the retries and
+        its error reaches the caller.
+        """
+        delay, waited = 0.025, 0.0
+        while True:
+            try:
+                return await self._post(path, body)
+            except EtcdUnavailable as e:
+                if not any(t in str(e) for t in RETRYABLE_READ_ERRORS) or waited >= READ_RETRY_SECONDS:
+                    raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
 
     async def consistent_read(self) -> None:
         """Before a read that asked for the latest state (``resourceVersion`` unset): upstream's consistent
@@ -429,7 +454,7 @@ class EtcdStore(Store):
 
     async def _relist(self) -> None:
         """Load every key (one range at one revision), replacing the mirror: the watch cache's relist."""
-        resp = await self._post("/v3/kv/range", {"key": _ALL, "range_end": _ALL})
+        resp = await self._repeatable("/v3/kv/range", {"key": _ALL, "range_end": _ALL})
         rev = int(resp["header"]["revision"])
         state = {kv.key: kv for kv in map(_decode_kv, resp.get("kvs") or [])}
         if self._opened:
