@@ -291,15 +291,20 @@ def test_rollouts_never_scale_an_old_replicaset_up_nor_break_the_fenceposts(dock
     outs = {kind: open(tmp_path / f"{kind}.json", "w") for kind in ("replicasets", "pods")}
     watches = {kind: subprocess.Popen([*base[:3], kind, *base[3:]], stdout=out, stderr=subprocess.DEVNULL)
                for kind, out in outs.items()}
+    def printed(kind: str) -> list[dict]:
+        return _json_stream((tmp_path / f"{kind}.json").read_text())
     try:
-        time.sleep(1)        # let both watches list (sequencing only, nothing is measured)
+        # both watches have listed (the pods one by one, then the ReplicaSet) before the first rollout
+        wait_for("both watches to list", lambda: len(printed("pods")) >= listed and printed("replicasets"), 60)
         # three new templates: an image, then an env var twice (kubectl set env), each a new ReplicaSet
         c.kubectl("set", "image", "deployment/roll", "hello=kubetui/hello:2")
         c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
         for n in (2, 3):
             c.kubectl("set", "env", "deployment/roll", f"ROUND={n}")
             c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
-        time.sleep(1)        # let the last updates reach the watches
+        # the last updates reached the watch: it saw the three old ReplicaSets scaled to 0
+        wait_for("the ReplicaSet watch to see the three old ones at 0", lambda: len(
+            {rs["metadata"]["name"] for rs in printed("replicasets") if rs["spec"]["replicas"] == 0}) >= 3, 60)
     finally:
         streams = {}
         for kind, w in watches.items():
