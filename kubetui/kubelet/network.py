@@ -128,6 +128,7 @@ class NodeNetwork:
         self.pod_cidr_known = asyncio.Event()
         self.on_pod_cidr: Callable[[str], object] | None = None
         self._routes_lock = asyncio.Lock()
+        self._applied: dict[str, str] | None = None     # the routes last put in place
 
     # -- watching Nodes ------------------------------------------------------
     async def run(self) -> None:
@@ -155,21 +156,32 @@ class NodeNetwork:
             log.warning("node %s: podCIDR changed to %s; keeping %s until the node is re-created",
                         self.node_name, cidr, self.pod_cidr)
         if self.manage_routes:
-            await self.sync_routes()
+            await self.sync_routes(verify=False)
 
     # -- routes --------------------------------------------------------------
-    async def sync_routes(self) -> list[list[str]]:
-        """Make the kernel's routes match the other nodes' podCIDRs; returns the commands run."""
+    async def sync_routes(self, verify: bool = True) -> list[list[str]]:
+        """Make the kernel's routes match the other nodes' podCIDRs; returns the commands run.
+
+        ``verify=False`` (a Node changed): when the routes the Nodes ask for are the ones last
+        put in place, the kernel is not asked. Every kubelet posts its Node's status every few
+        seconds, and each post forked ``ip route show`` on every node; the periodic resync
+        (``verify``) still reads the kernel's routes and repairs them.
+        """
         async with self._routes_lock:
             desired = peer_routes(list(self.nodes.values()), self.node_name)
+            if not verify and desired == self._applied:
+                return []
             shown = await asyncio.to_thread(self.runner, ["ip", "route", "show", "proto", ROUTE_PROTO])
             cmds = route_commands(parse_routes(shown.stdout or ""), desired)
+            ok = True
             for argv in cmds:
                 r = await asyncio.to_thread(self.runner, argv)
                 if r.returncode != 0:
+                    ok = False
                     log.warning("%s: %s", " ".join(argv), (r.stderr or "").strip())
                 else:
                     log.info("route: %s", " ".join(argv[2:]))
+            self._applied = desired if ok and shown.returncode == 0 else None
             return cmds
 
     async def resync_loop(self) -> None:

@@ -167,6 +167,28 @@ async def test_node_network_follows_nodes_and_repairs_lost_routes(api_cluster):
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def test_a_node_update_that_changes_no_route_does_not_ask_the_kernel():
+    """Every kubelet posts its Node's status every few seconds; each post made every node fork
+    ``ip route show``. Only the periodic resync reads the kernel's routes when none changed."""
+    fake = FakeIP()
+    net = NodeNetwork(None, "me", manage_routes=True, clock=RealClock(), runner=fake)
+
+    def shows() -> int:
+        return sum(argv[2] == "show" for argv in fake.calls)
+    net.nodes = {"me": {"metadata": {"name": "me"}},
+                 "b": {"metadata": {"name": "b"}, "spec": {"podCIDR": "10.244.2.0/24"},
+                       "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.3"}]}}}
+    assert await net.sync_routes(verify=False) == [["ip", "route", "replace", "10.244.2.0/24", "via", "172.18.0.3",
+                                                   "proto", ROUTE_PROTO]]
+    net.nodes["b"]["status"]["conditions"] = [{"type": "Ready", "status": "True"}]   # a status post
+    assert await net.sync_routes(verify=False) == [] and shows() == 1
+    fake.table.clear()                                                              # the kernel lost it
+    assert await net.sync_routes(verify=False) == [] and shows() == 1
+    assert len(await net.sync_routes()) == 1 and shows() == 2                   # the resync repairs
+    net.nodes["b"]["status"]["addresses"][0]["address"] = "172.18.0.9"              # b moved: asked again
+    assert len(await net.sync_routes(verify=False)) == 1 and fake.table == {"10.244.2.0/24": "172.18.0.9"}
+
+
 async def test_kubelet_waits_for_its_pod_cidr_not_ready_until_then(api_cluster, tmp_path):
     c = api_cluster
     api = APIClient(c.server.url, token=c.auth.node_token(NODE), ca_data=c.pki.ca_pem().decode())
