@@ -101,6 +101,8 @@ def memory_breakdown(total_mib: float, processes: list[list], self_pid: int | No
             continue
         if "kubetui.agent" in cmd:
             label = "agents"
+        elif "containerinit" in cmd and "--zygote" in cmd:
+            label = "container fork server"         # runtime/zygote.py: one per node running pods
         else:
             words = cmd.split()
             label = " ".join(words[:3]) if words[:2] == ["python3", "-m"] else words[0]

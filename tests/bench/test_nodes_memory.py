@@ -20,3 +20,12 @@ def test_agents_pods_and_the_kernel_share():
 
 def test_the_kernel_share_is_never_negative():
     assert memory_breakdown(1.0, [[7, 4096, "python3 -m kubetui.agent run"]])["kernel and cache"] == 0.0
+
+
+def test_the_container_fork_server_and_pause_processes_are_named():
+    procs = [[7, 17_000, "python3 -m kubetui.agent run kubetui.kubelet"],
+             [90, 3_993, "/usr/bin/python3 -I -S /opt/kubetui/kubetui/runtime/__pycache__/containerinit.cpython-311.pyc "
+                         "--zygote 42"],
+             [95, 100, "/pause hostname web-1 infinity"]]
+    got = memory_breakdown(25.0, procs)
+    assert got["container fork server"] == 3.9 and got["/pause"] == 0.1
