@@ -331,8 +331,8 @@ def _reply(sock, msg):
 
 def zygote(sock_fd):
     """Serve fork requests on ``sock_fd`` until the runtime closes it; report how each container ended."""
-    import socket
-    sock = socket.socket(fileno=sock_fd)
+    import _socket              # not socket: its enum and selectors imports cost the zygote ~1 MB for good
+    sock = _socket.socket(fileno=sock_fd)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     _signal.set_wakeup_fd(wake_w)
     _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -340,7 +340,7 @@ def zygote(sock_fd):
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
-    fd_size = socket.CMSG_SPACE(3 * 4)
+    fd_size = _socket.CMSG_SPACE(3 * 4)
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     while True:
         try:
@@ -354,11 +354,11 @@ def zygote(sock_fd):
                 except BlockingIOError:
                     pass
                 continue
-            msg, anc, _, _ = sock.recvmsg(65536, fd_size, socket.MSG_CMSG_CLOEXEC)
+            msg, anc, _, _ = sock.recvmsg(65536, fd_size, _socket.MSG_CMSG_CLOEXEC)
             if not msg:
                 return                       # the runtime went away; the containers stay
             fds = [int.from_bytes(d[i:i + 4], sys.byteorder) for lvl, typ, d in anc
-                   if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS for i in range(0, len(d), 4)]
+                   if lvl == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS for i in range(0, len(d), 4)]
             req = marshal.loads(msg)
             try:
                 pid, error = _fork_container(req, fds, own_pidns), ""
