@@ -197,12 +197,21 @@ class LeaderElector:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if release and self.leading:
+            # Best effort, bounded by the renew deadline as client-go's ``release()`` is (its context has
+            # ``RenewDeadline`` as timeout): a store that no longer answers (etcd gone, quorum lost) must not
+            # hold a stopping process. An unreleased Lease is taken over once it has run out anyway.
             try:
-                lease = await self.client.get("leases", self.name, NAMESPACE)
-                if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
-                    spec = dict(lease["spec"], holderIdentity="", leaseDurationSeconds=1,
-                                renewTime=micro_time(self._wall()))
-                    await self.client.update("leases", dict(lease, spec=spec), NAMESPACE)
-            except errors.StatusError as exc:
+                await asyncio.wait_for(self._release(), self.config.renew_deadline)
+            except asyncio.TimeoutError:
+                log.warning("%s: could not release the Lease within %gs (is the store down?); it runs out "
+                            "in %gs", self.name, self.config.renew_deadline, self.config.lease_duration)
+            except (errors.StatusError, OSError) as exc:
                 log.debug("releasing %s: %s", self.name, exc)
         self.leading = False
+
+    async def _release(self) -> None:
+        """Give the Lease up: no holder, a one-second duration, so the next candidate takes it at once."""
+        lease = await self.client.get("leases", self.name, NAMESPACE)
+        if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+            spec = dict(lease["spec"], holderIdentity="", leaseDurationSeconds=1, renewTime=micro_time(self._wall()))
+            await self.client.update("leases", dict(lease, spec=spec), NAMESPACE)

@@ -27,6 +27,10 @@ from kubetui.netutil import free_port
 
 log = logging.getLogger(__name__)
 
+#: how long the control plane's own stop may take on SIGTERM (well below the 20 s cpnode.py and the 30 s
+#: ha.py wait before SIGKILL); what is left then (a request waiting on a store that never answers) is dropped
+STOP_GRACE = 10.0
+
 
 def _write(path: Path, doc: dict) -> None:
     tmp = path.with_suffix(".tmp")
@@ -57,7 +61,14 @@ async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[
         _write(member_file(state_dir, node), rec)
         await stop.wait()
     finally:
-        await cp.stop()
+        # SIGTERM must end the process even when etcd is gone (kubetui down stops the etcd cluster too, a
+        # fault may have frozen it): each step of the stop is bounded, and so is the whole, below the grace
+        # period the process is given before SIGKILL (ha.py's and cpnode.py's).
+        try:
+            await asyncio.wait_for(cp.stop(), STOP_GRACE)
+        except asyncio.TimeoutError:
+            log.warning("control plane %s: stopping took over %gs (its store does not answer?); exiting", node,
+                        STOP_GRACE)
         rec.update(phase="stopped")
         _write(member_file(state_dir, node), rec)
     return 0

@@ -133,3 +133,28 @@ async def test_a_new_leader_records_a_leaderelection_event_on_the_lease():
     b = LeaderElector(FakeLeases(), "kube-scheduler", identity="z", config=fast, on_started=nothing,
                       on_stopped=nothing)
     await b.acquire()
+
+
+async def test_stopping_a_leader_whose_store_never_answers_ends_within_the_renew_deadline():
+    """SIGTERM of a control plane whose etcd is gone: releasing the Lease (ReleaseOnCancel) is best effort,
+    bounded as client-go's release() is, so the process stops instead of waiting on a dead store."""
+    leases = FakeLeases()
+    cfg = ElectionConfig(lease_duration=2, renew_deadline=0.5, retry_period=0.1)
+
+    async def nothing():
+        pass
+    a = LeaderElector(leases, "kube-controller-manager", identity="a", config=cfg, on_started=nothing,
+                      on_stopped=nothing)
+    await a.acquire()
+    a.start()
+    hung = asyncio.Event()
+
+    async def never_answers(*args, **kw):
+        hung.set()
+        await asyncio.Event().wait()   # etcd frozen or without quorum: the request never returns
+    leases.get = never_answers
+    leases.update = never_answers
+    stop = asyncio.create_task(a.stop())
+    done, _ = await asyncio.wait({stop}, timeout=30)   # generous bound: it must end, not hang forever
+    assert stop in done and hung.is_set(), "stop() hung on a Lease release the store never answered"
+    assert not a.leading
