@@ -16,6 +16,11 @@ class StatusError(Exception):
 
     code = 500
     reason = "InternalError"
+    # Built by apierrors.NewGenericServerResponse upstream, which always sets
+    # ``details`` (``"details":{}`` when it names nothing). Clients rely on it:
+    # ``kubectl debug`` reads ``Details.Name`` of a 404 to tell "ephemeral
+    # containers are disabled" from "no such pod", and panics on a nil Details.
+    generic = False
 
     def __init__(
         self,
@@ -68,7 +73,7 @@ class StatusError(Exception):
             "message": self.message,
             "reason": self.reason,
         }
-        if details:
+        if details or self.generic:
             body["details"] = details
         body["code"] = self.code
         return body
@@ -113,6 +118,14 @@ class Forbidden(StatusError):
 class NotFound(StatusError):
     code = 404
     reason = "NotFound"
+
+
+def not_found_generic(message: str = "the server could not find the requested resource") -> NotFound:
+    """The 404 for a path the server does not serve (no such group, resource or
+    subresource), as NewGenericServerResponse(404, ...) words it: with ``details: {}``."""
+    err = NotFound(message)
+    err.generic = True
+    return err
 
 
 class MethodNotAllowed(StatusError):

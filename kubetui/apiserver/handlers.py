@@ -25,7 +25,8 @@ import yaml
 from aiohttp import web
 
 from kubetui.api.errors import (
-    BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
+    BadRequest, MethodNotAllowed, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
+    not_found_generic,
 )
 from kubetui.api.resources import Resource, is_custom
 from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, portforward, protobuf, tables
@@ -71,16 +72,16 @@ def parse_resource_path(group: str, version: str, rest: list[str]) -> RequestInf
             and (r := discovery.find_resource(group, version, rest[2])) is not None and r.namespaced):
         namespace, rest = rest[1], rest[2:]
     if not rest or len(rest) > 3:
-        raise NotFound("the server could not find the requested resource")
+        raise not_found_generic()
     res = discovery.find_resource(group, version, rest[0])
     if res is None:
-        raise NotFound("the server could not find the requested resource")
+        raise not_found_generic()
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None
     if sub is not None and sub not in res.subresources:
-        raise NotFound("the server could not find the requested resource")
+        raise not_found_generic()
     if not res.namespaced and namespace is not None:
-        raise NotFound("the server could not find the requested resource")
+        raise not_found_generic()
     return RequestInfo(res, namespace, name, sub)
 
 

@@ -89,17 +89,34 @@ SCHEMAS: dict[str, dict[int, F]] = {
                 5: ("activeDeadlineSeconds", "int64", "ptr"), 6: ("dnsPolicy", "string", ""),
                 7: ("nodeSelector", "map:string", ""), 8: ("serviceAccountName", "string", ""),
                 10: ("nodeName", "string", ""), 11: ("hostNetwork", "bool", ""),
-                19: ("schedulerName", "string", ""), 20: ("initContainers", "Container", "rep")},
+                19: ("schedulerName", "string", ""), 20: ("initContainers", "Container", "rep"),
+                1: ("volumes", "Volume", "rep"), 12: ("hostPID", "bool", ""), 13: ("hostIPC", "bool", ""),
+                16: ("hostname", "string", ""), 17: ("subdomain", "string", ""),
+                22: ("tolerations", "Toleration", "rep"), 24: ("priorityClassName", "string", ""),
+                30: ("enableServiceLinks", "bool", "ptr")},
     "Container": {1: ("name", "string", ""), 2: ("image", "string", ""), 3: ("command", "string", "rep"),
                   4: ("args", "string", "rep"), 5: ("workingDir", "string", ""),
                   6: ("ports", "ContainerPort", "rep"), 7: ("env", "EnvVar", "rep"),
-                  8: ("resources", "ResourceRequirements", ""), 13: ("terminationMessagePath", "string", ""),
+                  8: ("resources", "ResourceRequirements", ""), 9: ("volumeMounts", "VolumeMount", "rep"), 13: ("terminationMessagePath", "string", ""),
                   14: ("imagePullPolicy", "string", ""), 16: ("stdin", "bool", ""),
                   17: ("stdinOnce", "bool", ""), 18: ("tty", "bool", ""),
                   20: ("terminationMessagePolicy", "string", "")},
     "ContainerPort": {1: ("name", "string", ""), 2: ("hostPort", "int32", ""), 3: ("containerPort", "int32", ""),
                       4: ("protocol", "string", ""), 5: ("hostIP", "string", "")},
     "EnvVar": {1: ("name", "string", ""), 2: ("value", "string", "")},
+    # core/v1 Pod: ``kubectl debug node/N`` and ``kubectl debug POD --copy-to`` POST a whole Pod.
+    # Decoded strictly (see STRICT): a Pod missing a volume or a mount would start wrong.
+    "Pod": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "PodSpec", ""), 3: ("status", "PodStatus", "")},
+    "PodStatus": {},
+    "Volume": {1: ("name", "string", ""), 2: ("volumeSource", "VolumeSource", "inline")},
+    "VolumeSource": {1: ("hostPath", "HostPathVolumeSource", ""), 2: ("emptyDir", "EmptyDirVolumeSource", "")},
+    "HostPathVolumeSource": {1: ("path", "string", ""), 2: ("type", "string", "ptr")},
+    "EmptyDirVolumeSource": {1: ("medium", "string", ""), 2: ("sizeLimit", "Quantity", "ptr")},
+    "VolumeMount": {1: ("name", "string", ""), 2: ("readOnly", "bool", ""), 3: ("mountPath", "string", ""),
+                    4: ("subPath", "string", ""), 5: ("mountPropagation", "string", "ptr"),
+                    6: ("subPathExpr", "string", ""), 7: ("recursiveReadOnly", "string", "ptr")},
+    "Toleration": {1: ("key", "string", ""), 2: ("operator", "string", ""), 3: ("value", "string", ""),
+                   4: ("effect", "string", ""), 5: ("tolerationSeconds", "int64", "ptr")},
     "ResourceRequirements": {1: ("limits", "map:Quantity", ""), 2: ("requests", "map:Quantity", "")},
     # apps/v1
     "Deployment": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "DeploymentSpec", ""),
@@ -153,6 +170,12 @@ SCHEMAS: dict[str, dict[int, F]] = {
                                     4: ("metrics", "MetricSpec", "rep"),
                                     5: ("behavior", "HorizontalPodAutoscalerBehavior", "")},
     "HorizontalPodAutoscalerStatus": {},
+    # autoscaling/v1: ``kubectl autoscale`` creates it when the v2 create failed (e.g. AlreadyExists)
+    "HorizontalPodAutoscalerV1": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "HorizontalPodAutoscalerSpecV1", ""),
+                                  3: ("status", "HorizontalPodAutoscalerStatus", "")},
+    "HorizontalPodAutoscalerSpecV1": {1: ("scaleTargetRef", "CrossVersionObjectReference", ""),
+                                      2: ("minReplicas", "int32", "ptr"), 3: ("maxReplicas", "int32", ""),
+                                      4: ("targetCPUUtilizationPercentage", "int32", "ptr")},
     "CrossVersionObjectReference": {1: ("kind", "string", ""), 2: ("name", "string", ""),
                                     3: ("apiVersion", "string", "")},
     "MetricSpec": {1: ("type", "string", ""), 4: ("resource", "ResourceMetricSource", ""),
@@ -227,7 +250,7 @@ DECODABLE = {
     ("apps/v1", "Deployment"),
     ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("v1", "ResourceQuota"), ("policy/v1", "PodDisruptionBudget"), ("scheduling.k8s.io/v1", "PriorityClass"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("autoscaling/v1", "HorizontalPodAutoscaler"), ("v1", "Pod"),
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
     ("authorization.k8s.io/v1", "SubjectAccessReview"),
@@ -236,6 +259,14 @@ DECODABLE = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("networking.k8s.io/v1", "Ingress"),
 }
+
+# The message a top-level (apiVersion, kind) decodes as, when it is not the kind's name.
+ROOTS = {("autoscaling/v1", "HorizontalPodAutoscaler"): "HorizontalPodAutoscalerV1"}
+
+# Kinds decoded strictly: a field this table lacks fails the request (415) rather
+# than being skipped, since a Pod stored without one of its volumes, probes or
+# security settings would run as something other than what was asked for.
+STRICT = {"Pod"}
 
 
 # -- wire format -----------------------------------------------------------------
@@ -281,7 +312,7 @@ def _signed(v: int, bits: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
-def _scalar(typ: str, val: Any) -> Any:
+def _scalar(typ: str, val: Any, strict: bool = False) -> Any:
     if typ == "string":
         return val.decode("utf-8")
     if typ == "bytes":
@@ -313,20 +344,40 @@ def _scalar(typ: str, val: Any) -> Any:
             elif num == 3:
                 sval = v.decode()
         return sval if kind == 1 else ival
-    return decode_message(typ, val)
+    return decode_message(typ, val, strict)
+
+
+def _zero_field(wt: int, val: Any) -> bool:
+    """Whether an undecoded field carries nothing: Go's generated marshalling writes every
+    non-pointer field, so an empty string, a false, a 0 or an all-empty struct arrive too."""
+    if wt != 2:
+        return val == 0
+    if not val:
+        return True
+    try:
+        return all(_zero_field(w, v) for _, w, v in iter_fields(val))
+    except (ValueError, struct.error):
+        return False
 
 
 def _is_zero(v: Any) -> bool:
     return v is None or v == "" or v is False or v == 0
 
 
-def decode_message(name: str, buf: bytes) -> dict[str, Any]:
-    """Decode one message by its schema into a JSON-shaped dict."""
+def decode_message(name: str, buf: bytes, strict: bool = False) -> dict[str, Any]:
+    """Decode one message by its schema into a JSON-shaped dict.
+
+    ``strict``: a field the schema lacks raises ``UnsupportedMediaType`` instead of being skipped.
+    """
     schema = SCHEMAS[name]
     out: dict[str, Any] = {}
     for num, _wt, val in iter_fields(buf):
         field = schema.get(num)
         if field is None:
+            if strict and not _zero_field(_wt, val):
+                raise UnsupportedMediaType(
+                    f"kubetui cannot decode protobuf field {num} of {name}; send JSON or YAML instead "
+                    f"(e.g. `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)")
             log.debug("protobuf %s: skipping unknown field %d", name, num)
             continue
         jname, typ, flags = field
@@ -336,12 +387,12 @@ def decode_message(name: str, buf: bytes) -> dict[str, Any]:
                 if enum == 1:
                     k = evalue.decode()
                 elif enum == 2:
-                    v = _scalar(typ[4:], evalue)
+                    v = _scalar(typ[4:], evalue, strict)
             if v is None:
                 v = "" if typ[4:] in ("string", "bytes") else v
             out.setdefault(jname, {})[k] = v
             continue
-        value = _scalar(typ, val)
+        value = _scalar(typ, val, strict)
         if "inline" in flags:           # an embedded Go struct: its fields sit in the parent's JSON
             out.update(value)
         elif "rep" in flags:
@@ -376,7 +427,7 @@ def decode(body: bytes) -> dict[str, Any]:
             raise UnsupportedMediaType(
                 f"kubetui cannot decode protobuf for {api_version}/{kind}; send JSON or YAML instead "
                 f"(e.g. `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)")
-        obj = decode_message(kind, raw)
+        obj = decode_message(ROOTS.get((api_version, kind), kind), raw, strict=kind in STRICT)
     except (ValueError, UnicodeDecodeError, struct.error) as exc:
         raise BadRequest(f"invalid protobuf body: {exc}") from None
     return {"apiVersion": api_version, "kind": kind, **obj}

@@ -29,7 +29,9 @@ import uuid
 from typing import Any, Awaitable, Callable
 
 from kubetui.api import errors
-from kubetui.api.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, field_error
+from kubetui.api.errors import (
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, field_error, not_found_generic,
+)
 from kubetui.api.patch import APPLY_PATCH, apply_patch, copy_json, decode_patch
 from kubetui.api.resources import Resource, resource_for
 from kubetui.api.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
@@ -331,7 +333,7 @@ class Registry:
         else:
             prepared = strategy.prepare_subresource_update(subresource, body, old)
             if prepared is None:
-                raise NotFound(f"the server could not find the requested resource ({resource.plural}/{subresource})")
+                raise not_found_generic(f"the server could not find the requested resource ({resource.plural}/{subresource})")
             new = prepared
         meta, old_meta = new["metadata"], old["metadata"]
         if meta.get("uid") not in (None, "", old_meta.get("uid")):

@@ -58,7 +58,9 @@ from typing import Any, Callable
 from aiohttp import web
 
 from kubetui import KUBERNETES_VERSION, __version__
-from kubetui.api.errors import InternalError, MethodNotAllowed, NotFound, StatusError, Unauthorized
+from kubetui.api.errors import (
+    InternalError, MethodNotAllowed, StatusError, Unauthorized, not_found_generic,
+)
 from kubetui.api.openapi import v2 as openapi_v2
 from kubetui.apiserver import customresources, discovery, encoding, healthz, rbac
 from kubetui.apiserver.audit import AuditLog
@@ -316,7 +318,7 @@ class APIServer:
             if len(parts) == 1:
                 return self._discovery(request, core=True)
             if parts[1] != "v1":
-                raise NotFound("the server could not find the requested resource")
+                raise not_found_generic()
             if len(parts) == 2:
                 return self._get_only(request, discovery.api_resource_list("", "v1"))
             info = parse_resource_path("", "v1", parts[2:])
@@ -329,17 +331,17 @@ class APIServer:
                 return self._discovery(request, core=False)
             group = parts[1]
             if not group or group not in gvs:
-                raise NotFound("the server could not find the requested resource")
+                raise not_found_generic()
             if len(parts) == 2:
                 return self._get_only(request, discovery.api_group_doc(group))
             version = parts[2]
             if version not in gvs[group]:
-                raise NotFound("the server could not find the requested resource")
+                raise not_found_generic()
             if len(parts) == 3:
                 return self._get_only(request, discovery.api_resource_list(group, version))
             info = parse_resource_path(group, version, parts[3:])
             return await self.rest.handle(request, info)
-        raise NotFound("the server could not find the requested resource")
+        raise not_found_generic()
 
     @staticmethod
     def _json(request: web.Request, obj: Any, content_type: str = encoding.JSON) -> web.Response:
@@ -401,7 +403,7 @@ class APIServer:
         if rest == ["v2"]:
             return self._openapi_v2_response(request)
         if not rest or rest[0] != "v3":
-            raise NotFound("the server could not find the requested resource")
+            raise not_found_generic()
         docs = self._openapi_docs()
         if len(rest) == 1:
             index = {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={h}"}
@@ -409,7 +411,7 @@ class APIServer:
             return web.Response(body=encoding.encode_marshal(index), content_type=encoding.JSON)
         gv = "/".join(rest[1:])
         if gv not in docs:
-            raise NotFound("the server could not find the requested resource")
+            raise not_found_generic()
         body, h = docs[gv]
         resp = web.Response(body=body, content_type="application/json")
         resp.headers["Etag"] = f'"{h}"'

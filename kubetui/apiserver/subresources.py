@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubetui.api import errors
-from kubetui.api.errors import BadRequest, NotFound, field_error
+from kubetui.api.errors import BadRequest, NotFound, field_error, not_found_generic
 from kubetui.api.patch import apply_patch, copy_json
 from kubetui.api.resources import Resource
 from kubetui.api.selectors import selector_to_string
@@ -27,7 +27,7 @@ Obj = dict[str, Any]
 
 
 def _no_such(resource: Resource, subresource: str) -> NotFound:
-    return NotFound(f"the server could not find the requested resource ({resource.plural}/{subresource})")
+    return not_found_generic(f"the server could not find the requested resource ({resource.plural}/{subresource})")
 
 
 def _check(resource: Resource, subresource: str, verb: str) -> None:
