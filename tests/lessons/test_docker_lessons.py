@@ -1,7 +1,7 @@
 """The lessons that need real pods on Docker nodes pass their self-test (``kubetui lessons test ID``).
 
-Each lesson runs as CI runs it: a fresh 3-node Docker cluster in this process
-(``selftest.fresh_cluster``), every step's checks must fail before its
+Each lesson runs as CI runs it: a fresh 3-node Docker cluster (``selftest.fresh_cluster``, in a
+process of its own, two lessons at a time: ``conftest.docker_lesson_results``), every step's checks must fail before its
 solution and pass after it, then the cluster is deleted. A fresh cluster per
 lesson rather than one shared: with the node image built, a cluster is up in a
 few seconds, and a lesson's result then cannot depend on what the one before
@@ -17,7 +17,7 @@ import pytest
 
 from kubetui.cmd.lessons import lessons_root
 from kubetui.lessons.format import discover, load_lesson
-from kubetui.lessons.selftest import provider_for, selftest_lessons
+from kubetui.lessons.selftest import provider_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -48,8 +48,8 @@ def test_the_docker_lessons_are_found():
 
 
 @pytest.mark.parametrize("lesson", DOCKER_LESSONS, ids=[lesson.id for lesson in DOCKER_LESSONS])
-async def test_docker_lesson_passes_its_selftest(lesson):
-    [r] = await selftest_lessons([lesson], step_timeout=60)
+def test_docker_lesson_passes_its_selftest(lesson, docker_lesson_results):
+    r = docker_lesson_results[lesson.id]        # its self-test on a fresh Docker cluster (conftest)
     problems = [r.error] + [f"{s.step} [{s.phase}]: {s.message}" for s in r.steps if not s.passed]
     assert r.passed, "\n".join(p for p in problems if p)
     assert r.provider == "docker"

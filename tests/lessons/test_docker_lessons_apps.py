@@ -21,6 +21,8 @@ from tests.lessons.test_docker_lessons_storage import run, still_failing
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 STATEFULSETS = load_lesson(lessons_root(argparse.Namespace()) / "13-statefulsets")
+# which lesson's self-test each test reads (conftest.docker_lesson_results runs the selected ones)
+SELFTESTED = {"test_statefulsets_lesson_passes_its_selftest": STATEFULSETS.id}
 
 
 def test_the_lesson_wants_a_three_node_docker_cluster():
@@ -28,8 +30,8 @@ def test_the_lesson_wants_a_three_node_docker_cluster():
     assert all(step.checks and step.hints and step.solution for step in STATEFULSETS.steps)
 
 
-async def test_statefulsets_lesson_passes_its_selftest():
-    r = await run(STATEFULSETS)
+def test_statefulsets_lesson_passes_its_selftest(docker_lesson_results):
+    r = run(STATEFULSETS, docker_lesson_results)
     before = still_failing(r, STATEFULSETS)
     # the data and the name were observed, not assumed: both failed before their solutions
     assert "shell # web-1 stores color=blue" in before["dns"]

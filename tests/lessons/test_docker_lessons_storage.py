@@ -17,7 +17,7 @@ import pytest
 
 from kubetui.cmd.lessons import lessons_root
 from kubetui.lessons.format import load_lesson
-from kubetui.lessons.selftest import LessonTest, provider_for, selftest_lessons
+from kubetui.lessons.selftest import LessonTest, provider_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -25,6 +25,9 @@ ROOT = lessons_root(argparse.Namespace())
 CONFIG = load_lesson(ROOT / "08-configmaps-and-secrets")
 STORAGE = load_lesson(ROOT / "09-storage")
 LABEL = "io.kubetui.cluster"
+# which lesson's self-test each test reads (conftest.docker_lesson_results runs the selected ones)
+SELFTESTED = {"test_configmaps_and_secrets_lesson_passes_its_selftest": CONFIG.id,
+              "test_storage_lesson_passes_its_selftest": STORAGE.id}
 
 
 def labelled(cluster: str) -> dict[str, list[str]]:
@@ -46,8 +49,9 @@ def remove(left: dict[str, list[str]]) -> None:
             subprocess.run(["docker", *rm, *left[kind]], capture_output=True, timeout=60)
 
 
-async def run(lesson) -> LessonTest:
-    [r] = await selftest_lessons([lesson], step_timeout=60)
+def run(lesson, results: dict[str, LessonTest]) -> LessonTest:
+    """``lesson``'s self-test (``conftest.docker_lesson_results``) passed and left nothing behind."""
+    r = results[lesson.id]
     left = labelled(r.cluster) if r.cluster else {}
     remove(left)
     problems = [r.error] + [f"{s.step} [{s.phase}]: {s.message}" for s in r.steps if not s.passed]
@@ -72,8 +76,8 @@ def test_both_lessons_want_a_three_node_docker_cluster():
         assert all(step.checks and step.solution for step in lesson.steps)
 
 
-async def test_configmaps_and_secrets_lesson_passes_its_selftest():
-    r = await run(CONFIG)
+def test_configmaps_and_secrets_lesson_passes_its_selftest(docker_lesson_results):
+    r = run(CONFIG, docker_lesson_results)
     before = still_failing(r, CONFIG)
     # the file follows the ConfigMap only after the patch; the env only after the pod is replaced
     assert "shell # the mounted file follows the ConfigMap, through the ..data symlink" in before["update"]
@@ -84,8 +88,8 @@ async def test_configmaps_and_secrets_lesson_passes_its_selftest():
     assert "field pods/strict {.status.phase}" in before["unblock"]
 
 
-async def test_storage_lesson_passes_its_selftest():
-    r = await run(STORAGE)
+def test_storage_lesson_passes_its_selftest(docker_lesson_results):
+    r = run(STORAGE, docker_lesson_results)
     before = still_failing(r, STORAGE)
     assert "count nodes" in before["drain-shared"]          # no node was cordoned before the drain
     assert any(label.startswith("count pods app=ledger") for label in before["drain-local"])
