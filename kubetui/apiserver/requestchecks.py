@@ -69,7 +69,9 @@ def decode_checks(h: Hooks, resource: Resource, obj: Obj, field_validation: str 
     if h.type_errors is not None:
         causes = h.type_errors(resource, obj)
         if causes:
-            detail = "; ".join(f"{c.get('field', '')}: {c.get('message', '')}".lstrip(": ") for c in causes)
+            # Go's decoder goes on past a type error but reports only the earliest one, and
+            # its message names the field itself ("... Go struct field DeploymentSpec.spec.replicas ...")
+            detail = causes[0].get("message", "")
             raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
                              f"{resource.kind}: {detail}", kind=resource.kind,
                              name=(obj.get("metadata") or {}).get("name"), causes=causes)

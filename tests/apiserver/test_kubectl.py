@@ -336,3 +336,14 @@ async def test_autoscale_again_is_already_exists_not_415(cluster):
     assert "autoscaled" in await ok(cluster, "autoscale", "deployment", "scaled", "--cpu=50%", "--max=4")
     rc, _, err = await cluster.kubectl("autoscale", "deployment", "scaled", "--cpu=50%", "--max=4")
     assert rc != 0 and "(AlreadyExists)" in err and 'horizontalpodautoscalers.autoscaling "scaled" already exists' in err, err
+
+
+async def test_a_type_error_is_worded_as_gos_decoder_words_the_first_one(cluster):
+    body = yaml.safe_load(DEPLOY.format(image="nginx").replace("name: app\n", "name: typo\n", 1))
+    body["spec"]["replicas"] = "2"
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = 5
+    rc, _, err = await cluster.kubectl("create", "--validate=false", "-f", "-", stdin=json.dumps(body).encode())
+    assert rc != 0
+    assert err.strip() == ('Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" '
+                           'cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field '
+                           'DeploymentSpec.spec.replicas of type int32'), err
