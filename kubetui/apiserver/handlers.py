@@ -85,6 +85,12 @@ def parse_resource_path(group: str, version: str, rest: list[str]) -> RequestInf
     return RequestInfo(res, namespace, name, sub)
 
 
+# Deprecated APIs: kube-apiserver adds this warning to every response of the resource
+# (kubectl prints it as "Warning: ..."). Endpoints gave way to EndpointSlices in v1.33.
+DEPRECATED: dict[tuple[str, str, str], str] = {
+    ("", "v1", "endpoints"): "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+}
+
 # -- bodies ----------------------------------------------------------------------
 
 def media_type(request: web.Request) -> str:
@@ -270,6 +276,14 @@ class RestHandlers:
 
     # -- dispatch -----------------------------------------------------------
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        resp = await self._dispatch(request, info)
+        r = info.resource
+        deprecated = DEPRECATED.get((r.group, r.version, r.plural))
+        if deprecated and not resp.prepared:   # a watch's headers are already sent
+            resp.headers.add("Warning", f'299 - {json.dumps(deprecated)}')
+        return resp
+
+    async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         m = request.method
         r = info.resource
         if r.group == "metrics.k8s.io":

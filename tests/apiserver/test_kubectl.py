@@ -347,3 +347,10 @@ async def test_a_type_error_is_worded_as_gos_decoder_words_the_first_one(cluster
     assert err.strip() == ('Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" '
                            'cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field '
                            'DeploymentSpec.spec.replicas of type int32'), err
+
+
+async def test_endpoints_warn_that_they_are_deprecated_as_since_v1_33(cluster):
+    rc, _, err = await cluster.kubectl("get", "endpoints", "-A")
+    assert rc == 0 and "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice" in err
+    rc, _, err = await cluster.kubectl("get", "endpointslices", "-A")
+    assert rc == 0 and "deprecated" not in err, err
