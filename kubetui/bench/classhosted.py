@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import re
@@ -40,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET_P99_MS = 100.0
+#: a key not answered within this is recorded as timed out (inf)
+KEY_TIMEOUT = 120.0
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 #: what learners type into the command bar, a character at a time (the Input redraws its line)
 TYPED = "get pods -o wide"
@@ -137,12 +140,16 @@ class _Screen:
                 await self.changed.wait()
         await asyncio.wait_for(wait(), timeout)
 
-    async def press(self, key: str, marker: str, timeout: float = 600) -> float:
-        """Send ``key`` as xterm.js does (a ``stdin`` message); seconds until ``marker`` arrives after it."""
+    async def press(self, key: str, marker: str, timeout: float = KEY_TIMEOUT) -> float:
+        """Send ``key`` as xterm.js does (a ``stdin`` message); seconds until ``marker`` arrives after it
+        (``inf`` when it did not within ``timeout``: counted, and the learner goes on)."""
         since = len(self.text)
         t0 = time.monotonic()
         await self.ws.send_str(json.dumps(["stdin", key]))
-        await self.until(marker, since, timeout)
+        try:
+            await self.until(marker, since, timeout)
+        except asyncio.TimeoutError:
+            return math.inf
         return time.monotonic() - t0
 
 
@@ -217,7 +224,8 @@ async def _run(url: str, ctx: ssl.SSLContext, codes: list[str], keys: int, inter
     await asyncio.gather(*tasks)
     for name, got in (("echo", echoes), ("switch", switches)):
         out.update({f"{name}P50Ms": round(_pct(got, 50) * 1000, 1), f"{name}P99Ms": round(_pct(got, 99) * 1000, 1),
-                    f"{name}MaxMs": round(max(got) * 1000, 1) if got else None})
+                    f"{name}MaxMs": round(max(got) * 1000, 1) if got else None,
+                    f"{name}TimedOut": sum(1 for x in got if x == math.inf)})
     return out
 
 
@@ -282,10 +290,10 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"idle {res['idleSeconds']:.0f} s: {cpu('idle')}")
     print(f"echo ({res['keys']} characters typed, one per ~{args.interval} s per learner): p50 {res['echoP50Ms']} ms  "
           f"p99 {res['echoP99Ms']} ms  max {res['echoMaxMs']} ms  (target p99 <= {TARGET_P99_MS:.0f} ms: "
-          f"{'met' if ok else 'MISSED'})")
+          f"{'met' if ok else 'MISSED'}; {res['echoTimedOut']} not echoed within {KEY_TIMEOUT:.0f} s)")
     print(f"      {cpu('echo')}")
     print(f"view switch (2, {res['keys']} times): p50 {res['switchP50Ms']} ms  p99 {res['switchP99Ms']} ms  "
-          f"max {res['switchMaxMs']} ms")
+          f"max {res['switchMaxMs']} ms; {res['switchTimedOut']} not shown within {KEY_TIMEOUT:.0f} s")
     print(f"      {cpu('switch')}")
     print(f"load average: before keys {' '.join(map(str, res['loadAverageBeforeKeys']))}, after echo "
           f"{' '.join(map(str, res['echoLoadAverage']))}, after switches {' '.join(map(str, res['switchLoadAverage']))}")

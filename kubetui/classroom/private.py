@@ -122,7 +122,7 @@ class PrivateClusters:
                       if pc.running and now - pc.last_used >= self.idle_seconds)
 
     async def stop(self, learner: str, *, purge: bool = False) -> bool:
-        """Stop the learner's cluster (``purge``: and delete its state: a reset starts it afresh)."""
+        """Stop the learner's cluster (``purge``: and delete its state, so the next start is a new cluster)."""
         pc = self.clusters.get(learner)
         if pc is None:
             return False

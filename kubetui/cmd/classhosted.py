@@ -274,9 +274,6 @@ class Hosted:
         from kubetui.api.errors import NotFound
         from kubetui.client.http import HTTPClient
 
-        if name in self.private.clusters:
-            # a private cluster is all theirs: reset it by starting it afresh (on their next session)
-            await self.private.stop(name, purge=True)
         if self.state is None or name not in self.learners:
             return []
         ns = self.learners[name]["namespace"]
@@ -372,7 +369,11 @@ class Hosted:
         # a scope: cluster lesson: its private cluster, started again if it stopped while idle
         from kubetui.lessons import LessonLibrary, default_lessons_dir
         needs = LessonLibrary.load(default_lessons_dir()).get(lesson).cluster
-        pc = await self.private.ensure(name, namespace_for(name), provider=needs.provider, nodes=needs.nodes)
+        try:
+            pc = await self.private.ensure(name, namespace_for(name), provider=needs.provider, nodes=needs.nodes)
+        except RuntimeError as exc:
+            log.warning("%s", exc)
+            return web.Response(status=503, text=f"your cluster for this lesson did not start: {exc}")
         tui.command = self.session_command(name)
 
         async def close() -> None:          # the cluster stops (idle, reset): so do the sessions on it
