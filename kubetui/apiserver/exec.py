@@ -116,6 +116,21 @@ def require_node(pod: dict, connector: NodeConnector | None, what: str) -> NodeC
     return connector
 
 
+def _not_websocket(pod: dict, container: str, what: str) -> BadRequest:
+    """The refusal of a SPDY exec/attach. kubectl tries a WebSocket first and falls back
+    to SPDY only when that upgrade was refused, e.g. because the container had already
+    exited (``kubectl run -i --rm`` of a quick command): then the reason the kubelet gave
+    the first time, not "no SPDY", is what the user must read (``warning: couldn't attach
+    to pod/x, falling back to streaming logs: unable to upgrade connection: container not
+    found ("x")``, as upstream prints it)."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    status = next((s for s in statuses if s.get("name") == container), None)
+    if status is None or not (status.get("state") or {}).get("running"):
+        return BadRequest(f'container not found ("{container}")')
+    return BadRequest(f"{what} needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); "
+                      "SPDY is not supported by kubetui")
+
+
 def _bool(q, key: str) -> bool:
     return q.get(key, "false").lower() in ("true", "1")
 
@@ -185,8 +200,7 @@ async def serve_exec(request: web.Request, pod: dict, connector: NodeConnector |
     conn = require_node(pod, connector, "exec into")
     container = pick_container(pod, q.get("container"))
     if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise BadRequest("exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); "
-                         "SPDY is not supported by kubetui")
+        raise _not_websocket(pod, container, "exec")
     want_stdin, tty = _bool(q, "stdin"), _bool(q, "tty")
     session = await conn.exec(pod, container, list(command), stdin=want_stdin, tty=tty)
     return await _stream(request, session, tty, list(command))
@@ -204,8 +218,7 @@ async def serve_attach(request: web.Request, pod: dict, connector: NodeConnector
     conn = require_node(pod, connector, "attach to")
     container = pick_container(pod, q.get("container"))
     if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise BadRequest("attach needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); "
-                         "SPDY is not supported by kubetui")
+        raise _not_websocket(pod, container, "attach")
     want_stdin, tty = _bool(q, "stdin"), _bool(q, "tty")
     session = await conn.attach(pod, container, stdin=want_stdin, tty=tty)
     return await _stream(request, session, tty, None)

@@ -118,3 +118,28 @@ async def test_kubectl_run_it_rm_sh_is_a_terminal(cluster, tmp_path):
     process on a pty the runtime keeps; attach types into it and resizes it."""
     kubectl = [cluster.kubectl_bin, "--kubeconfig", str(cluster.kubeconfig)]
     await asyncio.wait_for(asyncio.to_thread(run_it_session, tmp_path, kubectl, "debug"), 150)
+
+
+async def test_spdy_fallback_after_the_container_exited_repeats_the_kubelets_reason(cluster):
+    # kubectl falls back to SPDY when its WebSocket attach was refused (the container had
+    # exited); that second answer is the one it prints, so it must give the same reason
+    await cluster.registry.create(PODS, "default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "quick"},
+        "spec": {"nodeName": NODE, "restartPolicy": "Never",
+                 "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}})
+    await cluster.wait_pod("quick", lambda p: (p.get("status") or {}).get("phase") == "Succeeded")
+    ctx = ssl.create_default_context(cadata=cluster.pki.ca_pem().decode())
+
+    def post(sub: str):
+        req = urllib.request.Request(
+            cluster.server.url + f"/api/v1/namespaces/default/pods/quick/{sub}", method="POST",
+            headers={"Authorization": f"Bearer {cluster.auth.admin_token()}", "Connection": "Upgrade",
+                     "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io"})
+        try:
+            urllib.request.urlopen(req, context=ctx, timeout=10)
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())["message"]
+        return 200, ""
+    assert await asyncio.to_thread(post, "attach?container=c&stdout=true") == (400, 'container not found ("c")')
+    assert await asyncio.to_thread(post, "exec?container=c&command=true&stdout=true") == (
+        400, 'container not found ("c")')
