@@ -131,6 +131,35 @@ def test_three_control_planes_survive_a_killed_leader(ha_cluster: Path) -> None:
 
 @pytest.mark.etcd
 @pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
+def test_ingress_answers_on_the_clusters_ports_through_any_control_plane_node(ha_cluster: Path) -> None:
+    """The ingress ports kubetui up printed (cluster.json's) answer from this machine whichever control-plane
+    node leads, and after one died (runs after the kill test): every node's ingress data plane is programmed
+    and the host's load balancer fronts them; the Ingress's status names those ports, not a node's own."""
+    from tests.ingress.helpers import hello, service
+    kubeconfig = ha_cluster / "kubeconfig"
+    settings = json.loads((ha_cluster / "cluster.json").read_text())
+    http, https = settings["ingress_http_port"], settings["ingress_https_port"]
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "hello"},
+               "spec": {"rules": [{"host": "hello.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                        "backend": {"service": {"name": "hello", "port": {"number": 80}}}}]}}]}}
+    for obj in (hello("hello", 1), service("hello"), ingress):
+        r = subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), "apply", "-f", "-"], input=json.dumps(obj),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    status = _wait("the Ingress's address", lambda: _kubectl(kubeconfig, "get", "ingress", "hello", "-o",
+                                                             "jsonpath={.status.loadBalancer.ingress}").stdout)
+    assert json.loads(status) == [{"ip": "127.0.0.1", "ports": [{"port": http, "protocol": "TCP"},
+                                                                {"port": https, "protocol": "TCP"}]}]
+
+    def curl() -> str:
+        r = subprocess.run(["curl", "-s", "-m", "5", "-H", "Host: hello.example", f"http://127.0.0.1:{http}/"],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout if r.returncode == 0 and r.stdout.startswith("pod=hello-") else ""
+    assert _wait("the hello pod through the ingress port", curl)
+
+
+@pytest.mark.etcd
+@pytest.mark.skipif(KUBECTL is None, reason="needs kubectl")
 def test_control_plane_faults_are_seeded_and_reversible(ha_cluster: Path) -> None:
     """leader-kill, etcd-member-kill and control-plane-node-kill, each reverted (runs after the kill test:
     one control-plane process may already be down, as a teacher may find a cluster)."""

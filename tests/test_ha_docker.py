@@ -113,6 +113,34 @@ def test_three_control_plane_containers_shown_as_control_plane_nodes(cluster: Pa
     assert sorted(m["name"] for m in st["etcd"]["members"]) == cps and st["etcd"]["leader"] in cps
 
 
+def test_an_ingress_answers_on_the_hosts_ingress_ports(cluster: Path) -> None:
+    """kind users reach their ingress controller on the host (extraPortMappings); here the ports kubetui up
+    printed (cluster.json's) go through the host's load balancer to a control-plane node's data plane,
+    which reaches the pod on the worker through its kubelet. Before: it listened on the containers' loopback."""
+    from tests.ingress.helpers import hello, service
+    settings = json.loads((cluster / "cluster.json").read_text())
+    http, https = settings["ingress_http_port"], settings["ingress_https_port"]
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "hello"},
+               "spec": {"rules": [{"host": "hello.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                        "backend": {"service": {"name": "hello", "port": {"number": 80}}}}]}}]}}
+    for obj in (hello("hello", 1), service("hello"), ingress):
+        r = subprocess.run([kubectl_path(), "--kubeconfig", str(cluster / "kubeconfig"), "apply", "-f", "-"],
+                           input=json.dumps(obj), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    status = _wait("the Ingress's address", lambda: _json(cluster, "get", "ingress", "hello")["status"].get(
+        "loadBalancer", {}).get("ingress"))
+    assert status == [{"ip": "127.0.0.1", "ports": [{"port": http, "protocol": "TCP"},
+                                                    {"port": https, "protocol": "TCP"}]}]
+
+    def curl(url: str) -> str:
+        r = subprocess.run(["curl", "-sk", "-m", "5", "-H", "Host: hello.example", url], capture_output=True,
+                           text=True, timeout=30)
+        return r.stdout if r.returncode == 0 and r.stdout.startswith("pod=hello-") else ""
+    assert "node=node-1" in _wait("the hello pod on 127.0.0.1's ingress HTTP port", lambda: curl(
+        f"http://127.0.0.1:{http}/"), timeout=180)
+    assert _wait("the same over HTTPS", lambda: curl(f"https://127.0.0.1:{https}/"), timeout=30)
+
+
 def test_requests_keep_succeeding_while_a_control_plane_node_is_paused(cluster: Path) -> None:
     from kubetui.faults import inject, revert
 

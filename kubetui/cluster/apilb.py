@@ -9,6 +9,12 @@ every API server has a certificate for the same address) and health-checks each
 backend on ``/readyz``: an API server that lost its etcd, or is shutting down,
 says so there and stops getting new connections.
 
+It also fronts the control-plane nodes' ingress data planes (``Forward``): kind
+users map the host's ports to a node's ingress controller (``extraPortMappings``);
+here the cluster's ingress HTTP/HTTPS ports on 127.0.0.1 go, as plain TCP, to
+the ingress listener of a control-plane node whose API server is healthy (every
+node's data plane is programmed alike, as every ingress-nginx replica is).
+
 ``choose`` (round robin over healthy backends) and ``next_health`` (how many
 checks in a row flip a backend, HAProxy's ``rise``/``fall``) are pure; the
 server and the checker are thin asyncio loops.
@@ -17,6 +23,7 @@ server and the checker are thin asyncio loops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import ssl
@@ -67,6 +74,20 @@ def choose(backends: Sequence[Backend], cursor: int) -> tuple[Backend | None, in
 
 
 @dataclass
+class Forward:
+    """One more frontend port: plain TCP to ``ports[i]`` on backend ``i``'s host (None: that node has none).
+
+    A node's health is its API server's (``/readyz``): the same checks, no second prober."""
+
+    port: int
+    ports: list[int | None]
+    #: where it listens (the host's loopback: what ``kubetui up`` prints and Ingress status names)
+    host: str = "127.0.0.1"
+    _server: asyncio.base_events.Server | None = None
+    _cursor: int = -1
+
+
+@dataclass
 class APILoadBalancer:
     """A TCP proxy on ``host:port`` over ``backends``, checking each one's ``/readyz``."""
 
@@ -112,6 +133,8 @@ class APILoadBalancer:
         finally:
             writer.close()
     _extra: list[asyncio.base_events.Server] = field(default_factory=list)
+    #: the ingress ports it also fronts (see ``Forward``)
+    forwards: list[Forward] = field(default_factory=list)
 
     async def start(self) -> None:
         # The first round sets each backend's state outright (HAProxy's servers start from their first
@@ -126,12 +149,15 @@ class APILoadBalancer:
         # API servers in control-plane containers read the stats too (the control-plane view), on the gateway
         self._extra += [await asyncio.start_server(self._serve_stats, h, self.stats_port) for h in self.extra_hosts]
         self._extra = [await asyncio.start_server(self._handle, h, self.port) for h in self.extra_hosts]
+        for fw in self.forwards:
+            fw._server = await asyncio.start_server(functools.partial(self._forward, fw), fw.host, fw.port)
+            fw.port = fw._server.sockets[0].getsockname()[1]
         self._checker = asyncio.get_running_loop().create_task(self._check_loop())
 
     async def stop(self) -> None:
         if self._checker is not None:
             self._checker.cancel()
-        for server in [self._server, self._stats_server, *self._extra]:
+        for server in [self._server, self._stats_server, *self._extra, *(fw._server for fw in self.forwards)]:
             if server is not None:
                 server.close()
                 await server.wait_closed()
@@ -235,6 +261,37 @@ class APILoadBalancer:
             # stop() cancels open connections; asyncio's stream server (3.11) logs a connection task that
             # ends cancelled as an error, so it ends normally: closing the client is all there is to do
             pass
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            if not writer.is_closing():
+                writer.close()
+
+
+    async def _forward(self, fw: Forward, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A connection to an ingress port: to the next healthy node's data plane, the next one if it refuses.
+
+        Unlike the API's TLS, nothing is read first: HTTP may wait long for its answer, and replaying a
+        request another node may already have acted on would be wrong. A refused connect is safe to retry."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            order = [b for b in self.backends if b.healthy] or list(self.backends)
+            fw._cursor += 1  # round robin over the healthy nodes
+            start = fw._cursor % len(order) if order else 0
+            for b in order[start:] + order[:start]:
+                port = fw.ports[self.backends.index(b)]
+                if not port:
+                    continue
+                try:
+                    up_r, up_w = await asyncio.wait_for(asyncio.open_connection(b.host, port), self.timeout)
+                except (OSError, asyncio.TimeoutError):
+                    continue
+                await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+                return
+        except asyncio.CancelledError:
+            pass  # stop(): as in _handle
         finally:
             if task is not None:
                 self._tasks.discard(task)

@@ -104,6 +104,13 @@ class ControlPlane:
     bind_hosts: tuple[str, ...] = ()
     #: kube-apiserver's ``--advertise-address`` when it is not ``extra_hosts[0]`` (a control-plane container's IP)
     advertise_address: str = ""
+    #: one of several control-plane nodes: where this node's ingress data plane listens (address, HTTP and
+    #: HTTPS port; 0: a free one). Its ingress controller then runs on every node, not only the elected
+    #: controller manager's (each ingress-nginx replica programs its own proxy): the host's load balancer
+    #: sends the cluster's ingress ports to any healthy node's (cluster/apilb.py ``Forward``)
+    ingress_bind: tuple[str, int, int] | None = None
+    #: the ingress controller's own manager (informers and worker) on such a node
+    ingress_manager: Any = None
 
     @property
     def api_advertise_address(self) -> str:
@@ -157,9 +164,15 @@ class ControlPlane:
         if self.settings.provider in ("docker", "local"):
             self.ingress_dataplane = await self._start_ingress()
             await ensure_ingress_class(self.client)
-            progress("ingress", f"ingress controller (IngressClass kubetui): http://127.0.0.1:"
-                                f"{self.ingress_dataplane.http_port}, https://127.0.0.1:"
-                                f"{self.ingress_dataplane.https_port}")
+            dp = self.ingress_dataplane
+            if self.ingress_bind is not None:
+                await self._start_node_ingress()
+                progress("ingress", f"ingress data plane of {self.node_name}: {dp.host}:{dp.http_port} (HTTP), "
+                                    f"{dp.host}:{dp.https_port} (HTTPS), behind the host's load balancer on "
+                                    f"127.0.0.1:{self.settings.ingress_http_port}, :{self.settings.ingress_https_port}")
+            else:
+                progress("ingress", f"ingress controller (IngressClass kubetui): http://127.0.0.1:{dp.http_port}, "
+                                    f"https://127.0.0.1:{dp.https_port}")
         progress("controllers", "starting the controller manager: it turns Deployments into pods")
         self.controllers = self._make_controllers()
         await self._lead("kube-controller-manager", "controllers", self._make_controllers)
@@ -334,7 +347,7 @@ class ControlPlane:
                 backends="nodeports" if self.settings.provider == "docker" else "endpoints")
             self.load_balancer.reconcile_log = self.reconcile_log
             cm.controllers[LoadBalancerController.name] = self.load_balancer
-        if self.ingress_dataplane is not None:
+        if self.ingress_dataplane is not None and self.ingress_bind is None:
             self.ingress = IngressController(
                 self.client, cm.factory, clock=cm.timer_clock, dial=self.dial, timings=self.settings.timing_preset,
                 recorder=EventRecorder(self.client, IngressController.component, clock=self.clock),
@@ -345,15 +358,47 @@ class ControlPlane:
             pv_controller.provisioners = Provisioners(volume_host_for(self.settings.provider, self.state_dir))
         return cm
 
+    @property
+    def ingress_ports(self) -> tuple[int, int] | None:
+        """The ingress HTTP and HTTPS ports clients use (kept in cluster.json, printed by ``kubetui up``)."""
+        if self.ingress_dataplane is None or self.ingress_bind is not None:
+            return None
+        return self.ingress_dataplane.http_port, self.ingress_dataplane.https_port
+
+    async def _start_node_ingress(self) -> None:
+        """Several control-plane nodes: this node's ingress controller, unelected, in a manager of its own.
+        Every node's writes the same status (the host's load balancer: 127.0.0.1 and the cluster's ports)."""
+        cm = ControllerManager(self.client, clock=self.clock, timings=self.settings.timing_preset, controllers=[],
+                               reconcile_log=self.reconcile_log, dial=self.dial)
+        self.ingress = IngressController(
+            self.client, cm.factory, clock=cm.timer_clock, dial=self.dial, timings=self.settings.timing_preset,
+            recorder=EventRecorder(self.client, IngressController.component, self.node_name or None, clock=self.clock),
+            dataplane=self.ingress_dataplane,
+            published=("127.0.0.1", self.settings.ingress_http_port, self.settings.ingress_https_port))
+        self.ingress.reconcile_log = self.reconcile_log
+        cm.controllers[IngressController.name] = self.ingress
+        await cm.start()
+        self.ingress_manager = cm
+
     async def _start_ingress(self) -> IngressDataPlane:
         """Bind the ingress controller's ports: the remembered ones, or free ones when those are taken."""
+        dial = dial_direct if self.settings.provider == "local" else self._dial_through_kubelet
+        if self.ingress_bind is not None:  # a control-plane node's own: where it was told to listen
+            host, http, https = self.ingress_bind
+            dataplane = IngressDataPlane(host=host, http_port=http, https_port=https, dial=dial)
+            try:
+                await dataplane.start()
+            except OSError as e:  # its ports of last time are taken now: free ones (its record says which)
+                log.warning("ingress data plane: %s; listening on free ports instead", e)
+                dataplane = IngressDataPlane(host=host, dial=dial)
+                await dataplane.start()
+            return dataplane
         ports = []
         for port in (self.settings.ingress_http_port, self.settings.ingress_https_port):
             if port and not port_free(port):
                 log.warning("port %s is taken; the ingress controller listens on a free port instead", port)
                 port = 0
             ports.append(port)
-        dial = dial_direct if self.settings.provider == "local" else self._dial_through_kubelet
         dataplane = IngressDataPlane(host="127.0.0.1", http_port=ports[0], https_port=ports[1], dial=dial)
         try:
             await dataplane.start()
@@ -389,7 +434,7 @@ class ControlPlane:
         await asyncio.gather(*(elector.stop() for elector in self.elections.values()))
         if self.dial is not None:
             await self.dial.close()       # its pacer; workers held at its gate are cancelled with their components
-        for part in (self.controllers, self.scheduler):
+        for part in (self.controllers, self.scheduler, self.ingress_manager):
             if part is not None:
                 try:
                     await part.stop()

@@ -80,6 +80,8 @@ def member_argv(cfg: dict[str, Any], own_ip: str, first_boot: bool) -> list[str]
             "--join", cfg["first"] if first_boot and cfg["node"] != cfg["first"] else ""]
     for h in cfg.get("extraHosts") or []:
         argv += ["--extra-host", h]
+    if cfg.get("ingressPorts"):  # on every address: the host's load balancer reaches it through the published ports
+        argv += ["--ingress-address", "0.0.0.0", "--ingress-ports", ",".join(map(str, cfg["ingressPorts"]))]
     return argv
 
 

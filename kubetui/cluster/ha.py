@@ -38,7 +38,7 @@ from kubetui.apiserver.certs import ensure_pki
 from kubetui.apiserver.etcdcerts import ETCD_ENDPOINT_FILE, ensure_etcd_certs
 from kubetui.client.http import HTTPClient
 from kubetui.client.kubeconfig import write_kubeconfig
-from kubetui.cluster.apilb import APILoadBalancer, Backend
+from kubetui.cluster.apilb import APILoadBalancer, Backend, Forward
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
@@ -110,6 +110,9 @@ class HAControlPlane:
         self.authenticator: TokenAuthenticator | None = None
         self.pki: Any = None
         self.ingress_dataplane = None
+        #: the cluster's ingress HTTP and HTTPS ports on 127.0.0.1: the load balancer's, in front of every
+        #: control-plane node's ingress data plane (chosen before the nodes start: their Ingress status names them)
+        self.ingress_ports: tuple[int, int] | None = None
         self.proxy_metrics: list[str] | None = None
 
     @property
@@ -131,6 +134,7 @@ class HAControlPlane:
         self._write_etcd_endpoint(tls)
         # The first control plane alone bootstraps the store (namespaces, RBAC, the kubernetes
         # Service) and issues the serving certificate; the others join what it wrote.
+        self.choose_ingress_ports()
         first, *rest = self.nodes
         progress(first, f"starting control plane {first}: API server, scheduler, controller manager")
         await self.start_member(first)
@@ -139,8 +143,11 @@ class HAControlPlane:
         await asyncio.gather(*(self.start_member(n) for n in rest))
         self.authenticator = TokenAuthenticator.for_state_dir(self.state_dir)
         port = self.settings.api_port if port_free(self.settings.api_port) else 0
-        self.lb = APILoadBalancer([Backend("127.0.0.1", int(read_members(self.state_dir)[n]["port"]))
-                                   for n in self.nodes], ca_pem=self.pki.ca_pem().decode(), port=port)
+        records = read_members(self.state_dir)
+        self.lb = APILoadBalancer([Backend("127.0.0.1", int(records[n]["port"])) for n in self.nodes],
+                                  ca_pem=self.pki.ca_pem().decode(), port=port,
+                                  forwards=ingress_forwards(self.ingress_ports, [
+                                      records[n].get("ingressPorts") or [None, None] for n in self.nodes]))
         await self.lb.start()
         (self.state_dir / MEMBERS_DIR / APILB_FILE).write_text(json.dumps(
             {"url": self.lb.url, "stats": f"127.0.0.1:{self.lb.stats_port}"}))
@@ -155,6 +162,18 @@ class HAControlPlane:
                          self.authenticator.admin_token())
         ctx = ssl.create_default_context(cadata=self.pki.ca_pem().decode())
         self.client = HTTPClient(self.lb.url, token=self.authenticator.admin_token(), ssl_context=ctx)
+
+    def choose_ingress_ports(self) -> None:
+        """The cluster's ingress ports, chosen as the API port is: the remembered ones, free ones if those are
+        taken; kept in cluster.json, which the control-plane nodes read for their Ingresses' status."""
+        ports = tuple(p if p and port_free(p) else free_port()
+                      for p in (self.settings.ingress_http_port, self.settings.ingress_https_port))
+        if ports != (self.settings.ingress_http_port, self.settings.ingress_https_port):
+            log.warning("ingress ports %s taken: the load balancer listens on %s instead",
+                        (self.settings.ingress_http_port, self.settings.ingress_https_port), ports)
+            self.settings.ingress_http_port, self.settings.ingress_https_port = ports
+            self.settings.save(self.state_dir)
+        self.ingress_ports = (ports[0], ports[1])
 
     def _etcd_members(self, tls: Any) -> list[EtcdServer]:
         """The members, on the ports they were created with (their data dirs remember their peers)."""
@@ -243,6 +262,14 @@ class HAControlPlane:
         (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)
 
 
+def ingress_forwards(ports: tuple[int, int] | None, per_node: list[list[int | None]]) -> list[Forward]:
+    """The load balancer's ingress frontends: the cluster's HTTP and HTTPS ports, each to the same listener
+    (HTTP: the first, HTTPS: the second of ``per_node[i]``) on every control-plane node."""
+    if ports is None:
+        return []
+    return [Forward(ports[k], [node[k] for node in per_node]) for k in (0, 1)]
+
+
 def kill_pid(pid: int, sig: int = signal.SIGKILL) -> bool:
     """Signal a process; False if it is gone already."""
     try:
@@ -264,11 +291,16 @@ def member_alive(rec: dict[str, Any], node: str) -> bool:
 
 async def spawn_member(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...] = (), *,
                        port: int = 0, timeout: float = 120.0) -> subprocess.Popen:
-    """Start the control-plane process of ``node`` (detached) and wait until its API server is ready."""
+    """Start the control-plane process of ``node`` (detached) and wait until its API server is ready.
+    A restarted one keeps its ingress data plane's ports: the host's load balancer forwards to them."""
     rec = member_file(state_dir, node)
+    try:
+        ingress = json.loads(rec.read_text()).get("ingressPorts") or [0, 0]
+    except (OSError, ValueError):
+        ingress = [0, 0]
     rec.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "kubetui.cluster.member", "--state-dir", str(state_dir),
-            "--node", node, "--etcd-servers", etcd_servers]
+            "--node", node, "--etcd-servers", etcd_servers, "--ingress-ports", f"{ingress[0]},{ingress[1]}"]
     if port:
         argv += ["--port", str(port)]
     for h in extra_hosts:

@@ -15,7 +15,10 @@ scheduler and controller manager, the first alone, then the node's kubelet),
 and runs the API load balancer (``cluster/apilb.py``) on the host: on 127.0.0.1
 (the kubeconfig's address) and on the Docker network's gateway (the address
 every kubelet and kube-proxy, workers' and control planes' alike, is given),
-in front of the API servers' ports published on 127.0.0.1, by ``/readyz``.
+in front of the API servers' ports published on 127.0.0.1, by ``/readyz``; it
+also forwards the cluster's ingress ports (127.0.0.1:8080/8443 by default) to
+the ingress data plane of a healthy node (its 80/443, published the same way),
+as kind users map host ports to a node's ingress controller (``extraPortMappings``).
 Leader election and faults work as with processes (``cluster/ha.py``); the
 containers outlive this process, like worker node containers, until ``kubetui down``.
 """
@@ -35,7 +38,7 @@ from kubetui.apiserver.etcdcerts import ETCD_ENDPOINT_FILE, ensure_etcd_certs
 from kubetui.client.http import HTTPClient
 from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.cluster.apilb import APILoadBalancer, Backend
-from kubetui.cluster.ha import APILB_FILE, DOCKER_NODES_FILE, MEMBERS_DIR, HAControlPlane, _Served
+from kubetui.cluster.ha import APILB_FILE, DOCKER_NODES_FILE, MEMBERS_DIR, HAControlPlane, _Served, ingress_forwards
 from kubetui.cluster.settings import ClusterSettings, Progress
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
@@ -71,11 +74,12 @@ class DockerHAControlPlane(HAControlPlane):
         # the load balancer's port is chosen first: it is in every kubelet's configuration
         self._lb_port = (self.settings.api_port if self.settings.api_port and port_free(self.settings.api_port)
                          else free_port())
+        self.choose_ingress_ports()  # before the nodes start: their Ingresses' status names these
         image = await asyncio.to_thread(self.provider.control_plane_image)
         progress("store", f"etcd: {len(self.nodes)} members, one in each control-plane node container")
         progress("control-planes", f"starting {len(self.nodes)} control-plane node containers ({image}): "
                                    "an etcd member, API server, scheduler, controller manager and kubelet each")
-        from kubetui.providers.docker.controlplane import cp_config
+        from kubetui.providers.docker.controlplane import INGRESS_HTTP_PORT, INGRESS_HTTPS_PORT, cp_config
         handles = await asyncio.gather(*(asyncio.to_thread(
             self.provider.start_control_plane_node, self._kubelet_config(n), image,
             cp_config(n, self.nodes, self.state_dir, self.extra_hosts)) for n in self.nodes))
@@ -85,7 +89,10 @@ class DockerHAControlPlane(HAControlPlane):
                       "etcdPort": ports[h.name][2379]} for h in handles}, indent=1))
         self.lb = APILoadBalancer([Backend("127.0.0.1", ports[n][6443]) for n in self.nodes],
                                   ca_pem=self.pki.ca_pem().decode(), port=self._lb_port,
-                                  extra_hosts=tuple(self.extra_hosts))
+                                  extra_hosts=tuple(self.extra_hosts),
+                                  forwards=ingress_forwards(self.ingress_ports, [
+                                      [ports[n].get(INGRESS_HTTP_PORT), ports[n].get(INGRESS_HTTPS_PORT)]
+                                      for n in self.nodes]))
         await self.lb.start()
         # the control-plane view's API servers (in the containers) reach the LB's stats on the gateway
         stats_host = self.extra_hosts[0] if self.extra_hosts else "127.0.0.1"

@@ -74,9 +74,8 @@ class Cluster:
         if s.api_port != cp.apiserver.port:
             s.api_port = cp.apiserver.port
             s.save(self.state_dir)
-        if cp.ingress_dataplane is not None and (s.ingress_http_port, s.ingress_https_port) != (
-                cp.ingress_dataplane.http_port, cp.ingress_dataplane.https_port):
-            s.ingress_http_port, s.ingress_https_port = cp.ingress_dataplane.http_port, cp.ingress_dataplane.https_port
+        if cp.ingress_ports is not None and (s.ingress_http_port, s.ingress_https_port) != cp.ingress_ports:
+            s.ingress_http_port, s.ingress_https_port = cp.ingress_ports
             s.save(self.state_dir)
         if s.provider == "simulated":
             self.provider = make_provider(s, self.state_dir, client=cp.client, clock=self.clock)

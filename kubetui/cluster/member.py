@@ -39,14 +39,15 @@ def _write(path: Path, doc: dict) -> None:
 
 
 async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[str, ...], port: int = 0,
-              bind_hosts: tuple[str, ...] = (), advertise_address: str = "", join: str | None = None) -> int:
+              bind_hosts: tuple[str, ...] = (), advertise_address: str = "", join: str | None = None,
+              ingress: tuple[str, int, int] | None = None) -> int:
     settings = ClusterSettings.load(state_dir)
     if settings is None:
         raise SystemExit(f"no cluster.json in {state_dir}")
     settings.api_port = port or free_port()  # a restarted member keeps its port: the load balancer's backend
     cp = ControlPlane(settings, state_dir, extra_hosts=extra_hosts, etcd_servers=etcd_servers, node_name=node,
                       kubeconfig_file=state_dir / MEMBERS_DIR / f"{node}.kubeconfig", bind_hosts=bind_hosts,
-                      advertise_address=advertise_address)
+                      advertise_address=advertise_address, ingress_bind=ingress)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,6 +59,8 @@ async def run(state_dir: Path, node: str, etcd_servers: str, extra_hosts: tuple[
     try:
         await cp.start(lambda phase, detail: log.info("%s: %s", phase, detail))
         rec.update(phase="ready", url=cp.apiserver.url, port=cp.apiserver.port)
+        if cp.ingress_dataplane is not None:  # the host's load balancer forwards the ingress ports here
+            rec["ingressPorts"] = [cp.ingress_dataplane.http_port, cp.ingress_dataplane.https_port]
         _write(member_file(state_dir, node), rec)
         await stop.wait()
     finally:
@@ -88,10 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--join", metavar="NODE", nargs="?", const="",
                    help="wait until etcd answers (and, given, until control plane NODE is ready) before opening "
                         "the store: started with its etcd member, as kubeadm join waits for the cluster")
+    p.add_argument("--ingress-address", default="127.0.0.1",
+                   help="where this node's ingress data plane listens (a container's: 0.0.0.0)")
+    p.add_argument("--ingress-ports", default="0,0", metavar="HTTP,HTTPS",
+                   help="its HTTP and HTTPS ports (0: free ones; a restarted member keeps its own)")
     a = p.parse_args(argv)
+    http, _, https = a.ingress_ports.partition(",")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(run(a.state_dir, a.node, a.etcd_servers, tuple(a.extra_host), a.port,
-                           tuple(a.bind_address), a.advertise_address, a.join))
+                           tuple(a.bind_address), a.advertise_address, a.join,
+                           (a.ingress_address, int(http or 0), int(https or 0))))
 
 
 if __name__ == "__main__":

@@ -257,11 +257,9 @@ def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> st
         nodes = f" and {settings.nodes} local node process(es)"
     verb = "is up" if started else "keeps running"
     ingress = ""
-    if settings is not None and settings.provider == "docker" and settings.control_planes > 1:
-        # its data plane runs in the control-plane containers, on their loopback: nothing publishes it yet
-        ingress = " Ingress: not reachable from this machine with control-plane containers (not built yet)."
-    elif settings is not None and settings.provider in ("docker", "local"):
-        # the built-in ingress controller (IngressClass kubetui): where Ingresses are reached from here
+    if settings is not None and settings.provider in ("docker", "local"):
+        # the built-in ingress controller (IngressClass kubetui): where Ingresses are reached from here (with
+        # several control planes, the host's load balancer in front of every control-plane node's data plane)
         ingress = (f" Ingress: http://127.0.0.1:{settings.ingress_http_port}, "
                    f"https://127.0.0.1:{settings.ingress_https_port}.")
     etcd = ""

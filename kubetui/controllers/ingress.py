@@ -91,9 +91,14 @@ class IngressController(Controller):
     kind = "Ingress"
     component = "ingress-controller"
 
-    def __init__(self, *args: Any, dataplane: IngressDataPlane, **kw: Any) -> None:
+    def __init__(self, *args: Any, dataplane: IngressDataPlane, published: tuple[str, int, int] | None = None,
+                 **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.dataplane = dataplane
+        #: where clients reach the data plane when that is not where it listens, as ingress-nginx's
+        #: ``--publish-service`` names its Service: (ip, http, https) of the host's load balancer in front of
+        #: several control-plane nodes' data planes (cluster/apilb.py); None: the data plane's own address
+        self.published = published
         self.ing_informer = self.factory.informer("ingresses")
         self.ing_informer.add_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
                                       on_delete=self.enqueue)
@@ -121,8 +126,8 @@ class IngressController(Controller):
     def address(self) -> list[Obj]:
         """``status.loadBalancer.ingress`` of an Ingress this controller serves: the IP and both ports (HTTP
         first; the HTTPS port answers every Ingress, with the fallback certificate when it has no TLS)."""
-        return [{"ip": self.dataplane.host, "ports": [{"port": self.dataplane.http_port, "protocol": "TCP"},
-                                                      {"port": self.dataplane.https_port, "protocol": "TCP"}]}]
+        ip, http, https = self.published or (self.dataplane.host, self.dataplane.http_port, self.dataplane.https_port)
+        return [{"ip": ip, "ports": [{"port": http, "protocol": "TCP"}, {"port": https, "protocol": "TCP"}]}]
 
     async def reconcile(self, key: Any) -> float | None:
         served, table, endpoints, certificates, problems = desired_config(
@@ -145,7 +150,7 @@ class IngressController(Controller):
             if current != want:
                 await self._set_status(ing, want)
                 self.event(ing, "Normal", "Sync", "Scheduled for sync")
-        elif current and any(i.get("ip") == self.dataplane.host for i in current):
+        elif current and any(i.get("ip") == self.address()[0]["ip"] for i in current):
             await self._set_status(ing, [])         # no longer ours (class changed): withdraw the address
         return None
 

@@ -259,7 +259,8 @@ class DockerProvider(Provider):
     def _create_control_plane(self, node: NodeConfig, image: str, cfg: dict) -> Any:
         from kubetui.netutil import free_port
         cluster = self.cluster.name
-        ports = {controlplane.API_PORT: free_port(), controlplane.ETCD_PORT: free_port()}
+        ports = {p: free_port() for p in (controlplane.API_PORT, controlplane.ETCD_PORT,
+                                          controlplane.INGRESS_HTTP_PORT, controlplane.INGRESS_HTTPS_PORT)}
         shared = nodespec.shared_dir(self.cluster.state_dir)
         os.makedirs(shared, exist_ok=True)
         self._ensure_volume(nodespec.node_volume(cluster, node.name), "node-volume")

@@ -12,8 +12,9 @@ capabilities, tmpfs, volumes, kubelet arguments) from the control-plane image
   --certificate-key``, the cluster's settings and tokens, the member records and logs);
 - a ``<container>-etcd`` volume at ``/var/lib/etcd`` (kubeadm's ``--data-dir``),
   removed by ``kubetui down`` with the container;
-- the API server's 6443 and etcd's 2379 published on 127.0.0.1 (the host's API
-  load balancer and ``etcdctl`` reach them there, also where container
+- the API server's 6443, etcd's 2379 and the ingress data plane's 80 and 443
+  published on 127.0.0.1 (the host's API load balancer, also in front of the
+  ingress ports, and ``etcdctl`` reach them there, also where container
   addresses are not routed from the host, as on Docker Desktop);
 - the node name as a network alias: etcd peers reach each other by it;
 - the host's Docker socket: the API server's image pulls go through the host's
@@ -34,6 +35,9 @@ LABEL_NODE_ROLE = "io.kubetui.node-role"
 CONTROL_PLANE_ROLE = "control-plane"
 CONFIG_FILE = "/etc/kubetui/control-plane.json"
 API_PORT, ETCD_PORT = 6443, 2379
+#: the node's ingress data plane (kind's ingress-nginx on a node's 80/443, reached through extraPortMappings):
+#: published on 127.0.0.1 like 6443, behind the host's load balancer's ingress ports
+INGRESS_HTTP_PORT, INGRESS_HTTPS_PORT = 80, 443
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -47,7 +51,7 @@ def cp_config(node: str, cluster_nodes: list[str], state_dir: Path, extra_hosts:
     return {"node": node, "first": cluster_nodes[0], "stateDir": str(state),
             "logDir": str(state / "control-planes"),  # cluster/ha.py's MEMBERS_DIR: records and logs
             "initialCluster": ",".join(f"{n}=https://{n}:2380" for n in cluster_nodes),
-            "extraHosts": list(extra_hosts)}
+            "extraHosts": list(extra_hosts), "ingressPorts": [INGRESS_HTTP_PORT, INGRESS_HTTPS_PORT]}
 
 
 def config_hash(node: NodeConfig, image: str, cfg: dict[str, Any]) -> str:
