@@ -113,7 +113,7 @@ def test_three_control_plane_containers_shown_as_control_plane_nodes(cluster: Pa
     assert sorted(m["name"] for m in st["etcd"]["members"]) == cps and st["etcd"]["leader"] in cps
 
 
-def test_an_ingress_answers_on_the_hosts_ingress_ports(cluster: Path) -> None:
+def test_an_ingress_and_a_load_balancer_service_answer_on_the_hosts_ports(cluster: Path) -> None:
     """kind users reach their ingress controller on the host (extraPortMappings); here the ports kubetui up
     printed (cluster.json's) go through the host's load balancer to a control-plane node's data plane,
     which reaches the pod on the worker through its kubelet. Before: it listened on the containers' loopback."""
@@ -139,6 +139,19 @@ def test_an_ingress_answers_on_the_hosts_ingress_ports(cluster: Path) -> None:
     assert "node=node-1" in _wait("the hello pod on 127.0.0.1's ingress HTTP port", lambda: curl(
         f"http://127.0.0.1:{http}/"), timeout=180)
     assert _wait("the same over HTTPS", lambda: curl(f"https://127.0.0.1:{https}/"), timeout=30)
+    # a type: LoadBalancer Service's port answers on 127.0.0.1 too (cloud-provider-kind's part, run on the host)
+    from kubetui.netutil import free_port
+    port = free_port()
+    lb = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hello-lb"},
+          "spec": {"type": "LoadBalancer", "selector": {"app": "hello"},
+                   "ports": [{"name": "http", "port": port, "targetPort": 8080}]}}
+    r = subprocess.run([kubectl_path(), "--kubeconfig", str(cluster / "kubeconfig"), "apply", "-f", "-"],
+                       input=json.dumps(lb), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert _wait("the LoadBalancer Service's address", lambda: _json(cluster, "get", "service", "hello-lb")[
+        "status"].get("loadBalancer", {}).get("ingress")) == [{"ip": "127.0.0.1", "ipMode": "Proxy"}]
+    assert _wait("the hello pod on the LoadBalancer Service's port", lambda: curl(f"http://127.0.0.1:{port}/"),
+                 timeout=60)
 
 
 def test_requests_keep_succeeding_while_a_control_plane_node_is_paused(cluster: Path) -> None:

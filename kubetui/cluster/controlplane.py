@@ -338,8 +338,10 @@ class ControlPlane:
                                metrics_client=InProcessMetricsClient(self.registry, getattr(self, "metrics_source", None),
                                                                      self.clock),
                                reconcile_log=self.reconcile_log, dial=self.dial)
-        if self.settings.provider in ("docker", "local"):
-            # the cloud-controller-manager's service controller, played on this machine's loopback
+        host_lb = self.settings.provider == "docker" and self.settings.control_planes > 1
+        if self.settings.provider in ("docker", "local") and not host_lb:
+            # the cloud-controller-manager's service controller, played on this machine's loopback (with
+            # control-plane containers it runs on the host instead, where its listeners are reachable: hadocker.py)
             self.load_balancer = LoadBalancerController(
                 RecordingClient(self.client), cm.factory, clock=cm.timer_clock, dial=self.dial,
                 timings=self.settings.timing_preset,

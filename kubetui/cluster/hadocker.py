@@ -21,6 +21,12 @@ the ingress data plane of a healthy node (its 80/443, published the same way),
 as kind users map host ports to a node's ingress controller (``extraPortMappings``).
 Leader election and faults work as with processes (``cluster/ha.py``); the
 containers outlive this process, like worker node containers, until ``kubetui down``.
+
+``type: LoadBalancer`` Services are served on the host too: their listeners
+(``providers/lb.py``, the cloud-controller-manager's service controller that
+cloud-provider-kind plays for kind) open on the host's 127.0.0.1 at each Service
+port, so this process runs that one controller, through the load balancer's API
+address, to the nodes' NodePorts; in a container they would be unreachable from here.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class DockerHAControlPlane(HAControlPlane):
         super().__init__(settings, state_dir, clock=clock, extra_hosts=extra_hosts)
         self.provider = provider
         self._lb_port = 0
+        #: the service controller's manager on the host (LoadBalancer Services' listeners), once the API answers
+        self.service_lb: Any = None
 
     async def start(self, progress: Progress = lambda p, d: None) -> None:
         members_dir = self.state_dir / MEMBERS_DIR
@@ -123,6 +131,22 @@ class DockerHAControlPlane(HAControlPlane):
                 raise TimeoutError(f"control plane(s) {', '.join(down)} not ready within {timeout:.0f}s; see "
                                    f"{self.state_dir / MEMBERS_DIR}/<node>.log and <node>/etcd.log")
             await asyncio.sleep(0.05)
+        if self.service_lb is None:
+            await self._start_service_lb()
+
+    async def _start_service_lb(self) -> None:
+        """LoadBalancer Services' listeners on this machine's 127.0.0.1, to the nodes' NodePorts (the single
+        control plane's service controller, run here: one process, so no Lease to elect it)."""
+        from kubetui.client.record import EventRecorder
+        from kubetui.controllers.manager import ControllerManager
+        from kubetui.providers.lb import LoadBalancerController
+        cm = ControllerManager(self.client, timings=self.settings.timing_preset, controllers=[])
+        lb = LoadBalancerController(self.client, cm.factory, clock=cm.timer_clock, timings=self.settings.timing_preset,
+                                    recorder=EventRecorder(self.client, LoadBalancerController.component),
+                                    backends="nodeports")
+        cm.controllers[LoadBalancerController.name] = lb
+        await cm.start()
+        self.service_lb = cm
 
     def _write_etcd_endpoint_docker(self, ports: dict[str, dict[int, int]]) -> None:
         """``<state>/etcd.json``: every member's client port as published on 127.0.0.1 (etcdctl takes the list)."""
@@ -149,6 +173,11 @@ class DockerHAControlPlane(HAControlPlane):
     async def stop(self) -> None:
         """Stop what runs in this process (the load balancer, the client); the containers stay, as worker
         nodes do, until ``kubetui down`` removes them with their volumes."""
+        if self.service_lb is not None:
+            try:
+                await asyncio.wait_for(self.service_lb.stop(), 10)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stopping: its listeners close with us
+                log.warning("stopping the LoadBalancer Services' controller", exc_info=True)
         if self.client is not None:
             await self.client.close()
         if self.lb is not None:
