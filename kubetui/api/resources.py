@@ -85,6 +85,7 @@ STORAGE_PREFIX = {
 }
 
 _STATUS = {"status": (("", "v1", ""), ("get", "patch", "update"))}
+_PROXY_VERBS = ("create", "delete", "get", "patch", "update")  # a connect subresource: any HTTP verb
 
 # autoscaling/v2 is the HorizontalPodAutoscaler's storage (and preferred) version.
 HPA_V2 = Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", group="autoscaling", version="v2",
@@ -103,8 +104,10 @@ RESOURCES: tuple[Resource, ...] = (
         "attach": (("", "v1", "PodAttachOptions"), ("create", "get")),
         "portforward": (("", "v1", "PodPortForwardOptions"), ("create", "get")),
         "eviction": (("policy", "v1", "Eviction"), ("create",)),
+        "proxy": (("", "v1", "PodProxyOptions"), _PROXY_VERBS),
     }),
-    Resource("services", "Service", short_names=("svc",), categories=("all",), subresources={**_STATUS}),
+    Resource("services", "Service", short_names=("svc",), categories=("all",), subresources={
+        **_STATUS, "proxy": (("", "v1", "ServiceProxyOptions"), _PROXY_VERBS)}),
     Resource("endpoints", "Endpoints", short_names=("ep",)),
     Resource("configmaps", "ConfigMap", short_names=("cm",)),
     Resource("secrets", "Secret"),

@@ -25,11 +25,12 @@ import yaml
 from aiohttp import web
 
 from kubetui.api.errors import (
-    BadRequest, MethodNotAllowed, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
+    BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, StatusError, UnsupportedMediaType,
     not_found_generic,
 )
-from kubetui.api.resources import Resource, is_custom
+from kubetui.api.resources import Resource, is_custom, resource_for
 from kubetui.apiserver import conversion, discovery, encoding, exec as execmod, portforward, protobuf, tables
+from kubetui.apiserver import proxy as proxymod
 from kubetui.apiserver.hooks import collect_warnings
 from kubetui.apiserver.metrics import metrics_list
 from kubetui.apiserver.watchstream import WatchStreams
@@ -59,6 +60,7 @@ class RequestInfo:
     namespace: str | None
     name: str | None
     subresource: str | None
+    proxy_path: str = ""    # what follows ``.../proxy/`` in a proxy request
 
     @property
     def what(self) -> str:
@@ -71,6 +73,9 @@ def parse_resource_path(group: str, version: str, rest: list[str]) -> RequestInf
     if (len(rest) >= 3 and rest[0] == "namespaces"
             and (r := discovery.find_resource(group, version, rest[2])) is not None and r.namespaced):
         namespace, rest = rest[1], rest[2:]
+    proxy_path = ""
+    if len(rest) > 3 and rest[2] == "proxy":       # pods/NAME:PORT/proxy/any/path
+        proxy_path, rest = "/".join(rest[3:]), rest[:3]
     if not rest or len(rest) > 3:
         raise not_found_generic()
     res = discovery.find_resource(group, version, rest[0])
@@ -82,7 +87,7 @@ def parse_resource_path(group: str, version: str, rest: list[str]) -> RequestInf
         raise not_found_generic()
     if not res.namespaced and namespace is not None:
         raise not_found_generic()
-    return RequestInfo(res, namespace, name, sub)
+    return RequestInfo(res, namespace, name, sub, proxy_path)
 
 
 # Deprecated APIs: kube-apiserver adds this warning to every response of the resource
@@ -296,6 +301,8 @@ class RestHandlers:
             return await self.access_review(request, info)
         if conversion.is_converted(r):
             return await conversion.ConvertedHandlers(self).handle(request, info)
+        if info.subresource == "proxy" and r.group == "" and r.plural in ("pods", "services"):
+            return await self.proxy(request, info)
         if info.subresource in ("log", "exec", "attach", "portforward") and r.plural == "pods":
             return await self.pod_proxy(request, info)
         if m == "GET":
@@ -498,6 +505,22 @@ class RestHandlers:
         if info.subresource == "attach":
             return await execmod.serve_attach(request, pod, self.node_connector)
         return await portforward.serve_portforward(request, pod, self.node_connector)
+
+    async def proxy(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        """``pods/NAME[:PORT]/proxy/...`` and ``services/NAME[:PORT]/proxy/...`` (``proxy.py``)."""
+        _scheme, name, port = proxymod.split_scheme_name_port(info.name or "")
+        if info.resource.plural == "services":
+            svc = await call(self.registry.get, info.resource, info.namespace, name)
+            try:
+                eps = await call(self.registry.get, resource_for("endpoints"), info.namespace, name)
+            except NotFound:
+                eps = None
+            pod_name, pod_port, _ip = proxymod.service_target(svc, eps, port)
+            pod = await call(self.registry.get, resource_for("pods"), info.namespace, pod_name)
+        else:
+            pod = await call(self.registry.get, info.resource, info.namespace, name)
+            pod_port = proxymod.pod_port(pod, port)
+        return await proxymod.forward(request, self.node_connector, pod, pod_port, info.proxy_path)
 
     # -- authorization.k8s.io, authentication.k8s.io -----------------------------
     async def access_review(self, request: web.Request, info: RequestInfo) -> web.Response:

@@ -304,3 +304,29 @@ async def test_portforward_without_an_upgrade_or_with_another_method_is_refused(
     assert (code, body["message"]) == (400, "Upgrade request required")
     code, body = await asyncio.to_thread(call, "DELETE")
     assert (code, body["reason"]) == (405, "MethodNotAllowed")
+
+
+@shared
+async def test_pods_and_services_proxy_reach_the_app_as_the_basics_tutorial_does(cluster):
+    # kubectl proxy + curl .../pods/$POD_NAME:8080/proxy/ (Kubernetes Basics, "Explore your app")
+    for ident in ("web:8080", "web:http", "http:web:8080"):
+        rc, out, err = await cluster.kubectl("get", "--raw", f"/api/v1/namespaces/default/pods/{ident}/proxy/")
+        assert rc == 0 and "pod=web node=node-e2e" in out, (ident, out, err)
+    rc, out, err = await cluster.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/web:8080/proxy/healthz")
+    assert rc == 0 and out.strip(), err
+    pod = await cluster.pod("web")
+    await cluster.registry.create(resource_for("endpoints"), "default", {
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+        "subsets": [{"addresses": [{"ip": pod["status"]["podIP"], "targetRef": {
+            "kind": "Pod", "namespace": "default", "name": "web", "uid": pod["metadata"]["uid"]}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}]}]})
+    for ident in ("web", "web:80"):
+        rc, out, err = await cluster.kubectl("get", "--raw", f"/api/v1/namespaces/default/services/{ident}/proxy/")
+        assert rc == 0 and "pod=web node=node-e2e" in out, (ident, out, err)
+    await cluster.registry.create(resource_for("services"), "default", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "lonely"},
+        "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80}]}})
+    rc, _, err = await cluster.kubectl("get", "--raw", "/api/v1/namespaces/default/services/lonely:80/proxy/")
+    assert rc != 0 and 'Error from server (ServiceUnavailable): no endpoints available for service "lonely"' in err, err
+    rc, _, err = await cluster.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/web:9/proxy/")
+    assert rc != 0 and "(ServiceUnavailable): error trying to reach service: dial tcp" in err, err

@@ -211,7 +211,7 @@ def _subresource_paths(r: Resource, ops: _Ops, item: str, sub: str, gvk: tuple[s
                        verbs: tuple[str, ...], common: list[dict[str, Any]],
                        write: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     group, version, kind = gvk
-    if sub in ("exec", "attach", "portforward"):
+    if sub in ("exec", "attach", "portforward", "proxy"):
         return {}  # connect operations: WebSocket upgrades, nothing to describe
     schema = schema_name(group, kind, version)
     suffix = r.kind + sub[:1].upper() + sub[1:]
