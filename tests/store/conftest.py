@@ -1,5 +1,7 @@
-"""The store backends under test: the embedded TinyDB store and a real etcd (one member, TLS,
-started once per test session by ``etcd_member``; each test starts from an empty keyspace)."""
+"""The store backends under test: the embedded TinyDB store and a real etcd, as one member
+(``etcd_member``) and as a three-member raft cluster with peer TLS (``etcd_three``, kubeadm's
+stacked etcd: the store's client is given every member's URL, as kube-apiserver's
+``--etcd-servers``). Both are started once per test session; each test starts from an empty keyspace."""
 
 from __future__ import annotations
 
@@ -15,19 +17,24 @@ import pytest
 
 from kubetui.store import Store
 
+#: the backends a cluster can be created with (``--store``)
 BACKENDS = [pytest.param("tinydb"), pytest.param("etcd", marks=pytest.mark.etcd)]
+#: the store contract suite's: both, etcd also as a three-member cluster
+STORES = [*BACKENDS, pytest.param("etcd3", marks=pytest.mark.etcd)]
 
 
 class Member:
     """A running etcd member and how to reach it as a client."""
 
-    def __init__(self, server: Any, tls: Any) -> None:
+    def __init__(self, server: Any, tls: Any, servers: list[Any] | None = None) -> None:
         self.server = server
         self.tls = tls
+        self.servers = servers or [server]
 
     @property
     def endpoint(self) -> str:
-        return self.server.endpoint
+        """Every member's client URL, comma-separated (``--etcd-servers``)."""
+        return ",".join(s.endpoint for s in self.servers)
 
     def context(self) -> ssl.SSLContext:
         return self.tls.client_context()
@@ -36,7 +43,7 @@ class Member:
         """Delete every key (one request): the next test sees an empty keyspace."""
         body = json.dumps({"key": base64.b64encode(b"\0").decode(),
                            "range_end": base64.b64encode(b"\0").decode()}).encode()
-        req = urllib.request.Request(self.endpoint + "/v3/kv/deleterange", data=body, method="POST")
+        req = urllib.request.Request(self.server.endpoint + "/v3/kv/deleterange", data=body, method="POST")
         with urllib.request.urlopen(req, timeout=10, context=self.context()) as r:
             r.read()
 
@@ -61,10 +68,38 @@ def etcd_member(tmp_path_factory: pytest.TempPathFactory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def etcd_three(tmp_path_factory: pytest.TempPathFactory):
+    """Three etcd members forming one raft cluster (client and peer TLS from a test CA), for the session."""
+    import concurrent.futures
+    from kubetui.store.etcdserver import find_binary
+    if find_binary("etcd") is None:
+        from kubetui.store.etcdserver import INSTALL_HINT
+        from tests.conftest import require_or_skip
+        require_or_skip(False, INSTALL_HINT)
+    from kubetui.apiserver.certs import ensure_pki
+    from kubetui.apiserver.etcdcerts import ensure_etcd_certs
+    from kubetui.cluster.ha import initial_cluster
+    from kubetui.netutil import free_port
+    from kubetui.store.etcdserver import EtcdServer
+    d = tmp_path_factory.mktemp("etcd3")
+    tls = ensure_etcd_certs(ensure_pki(d, "test"))
+    members = [EtcdServer(d / f"m{n}" / "etcd", free_port(), free_port(), d / f"m{n}.log", name=f"m{n}",
+                          tls=tls, initial_cluster="-") for n in (1, 2, 3)]
+    for m in members:
+        m.initial_cluster = initial_cluster(members)
+    # A member is healthy only once a majority runs: start them together.
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        list(ex.map(lambda m: m.start(60), members))
+    yield Member(members[0], tls, members)
+    for m in members:
+        m.stop()
+
+
 MakeStore = Callable[..., Awaitable[Any]]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=STORES)
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
     """``await make_store(**options)``: an open store of this test's backend (closed afterwards).
 
@@ -72,7 +107,8 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     ``clock``, ``watch_queue_limit``); the etcd store takes the same ones.
     """
     opened: list[Any] = []
-    member = request.getfixturevalue("etcd_member") if request.param == "etcd" else None
+    member = {"etcd": "etcd_member", "etcd3": "etcd_three"}.get(request.param)
+    member = request.getfixturevalue(member) if member else None
     if member is not None:
         member.wipe()
 
