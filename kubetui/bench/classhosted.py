@@ -30,6 +30,7 @@ import math
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -273,6 +274,7 @@ def run_bench(args: argparse.Namespace) -> int:
             proc.terminate()
             proc.wait(30)
         _kubetui("down", "--state-dir", str(state), timeout=120)
+        shutil.rmtree(tmp, ignore_errors=True)      # the cluster's store, the class folder, the roster
     res["cpus"] = os.cpu_count()
     if args.json:
         print(json.dumps(res, indent=2))
