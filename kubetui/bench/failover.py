@@ -66,6 +66,25 @@ async def _until(what: str, check: Any, timeout: float) -> Any:
         await asyncio.sleep(POLL)
 
 
+async def _create(client: Any, resource: str, obj: dict, timeout: float) -> None:
+    """Create ``obj`` through the load balancer while a control-plane process dies.
+
+    A kept-alive connection to the API server that was just killed ends in "Server
+    disconnected" (the load balancer passes TCP through, so the client sees the cut).
+    kubectl opens a new connection and the request goes to a live API server; do the
+    same: try again. A retried create that had landed the first time is AlreadyExists.
+    """
+    from kubetui.api.errors import AlreadyExists
+
+    async def attempt() -> bool:
+        try:
+            await client.create(resource, obj, "default")
+        except AlreadyExists:
+            pass
+        return True
+    await _until(f"the {resource} create", attempt, timeout)
+
+
 async def _leases_held(client: Any, alive: Any) -> bool:
     for name in LEASES.values():
         lease = await client.get("leases", name, "kube-system")
@@ -85,18 +104,18 @@ async def leader_round(client: Any, ctx: Any, component: str, n: int, alive: Any
     killed_at = time.monotonic()
     try:
         if component == "scheduler":
-            await client.create("pods", {"metadata": {"name": name, "labels": {"app": name}}, "spec": {
+            await _create(client, "pods", {"metadata": {"name": name, "labels": {"app": name}}, "spec": {
                 "terminationGracePeriodSeconds": 0,
-                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}}, "default")
+                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}}, timeout)
 
             async def acted() -> bool:
                 return bool(((await client.get("pods", name, "default")).get("spec") or {}).get("nodeName"))
         else:
-            await client.create("deployments", {"metadata": {"name": name}, "spec": {
+            await _create(client, "deployments", {"metadata": {"name": name}, "spec": {
                 "replicas": 0, "selector": {"matchLabels": {"app": name}},
                 "template": {"metadata": {"labels": {"app": name}}, "spec": {
                     "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}}}},
-                "default")
+                timeout)
 
             async def acted() -> bool:
                 rs = await client.list("replicasets", "default", label_selector=f"app={name}")
