@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+
 from kubetui.agent.apiclient import APIError
 from kubetui.clock import FakeClock
 from kubetui.kubelet.podworker import PodWorker
@@ -79,7 +81,20 @@ async def until(cond, what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def test_the_sandbox_is_made_while_the_token_request_waits(tmp_path):
+async def test_the_pod_worker_keeps_upstreams_order_by_default() -> None:
+    """Off for now (kubetui.kubelet.podworker.OVERLAP_FIRST_ATTEMPT): a sandbox re-created after a
+    failed first mount sometimes never came up on Docker nodes. The tests below switch it on."""
+    from kubetui.kubelet import podworker
+    assert podworker.OVERLAP_FIRST_ATTEMPT is False
+
+
+@pytest.fixture
+def overlap(monkeypatch):
+    from kubetui.kubelet import podworker
+    monkeypatch.setattr(podworker, "OVERLAP_FIRST_ATTEMPT", True)
+
+
+async def test_the_sandbox_is_made_while_the_token_request_waits(tmp_path, overlap):
     k, events = kubelet(tmp_path)
     w = PodWorker(k, POD)
     started = asyncio.create_task(w._create_sandbox())
@@ -93,7 +108,7 @@ async def test_the_sandbox_is_made_while_the_token_request_waits(tmp_path):
     assert events == [] and k.runtime.removed == []
 
 
-async def test_failed_mount_leaves_no_sandbox_and_later_attempts_mount_first(tmp_path):
+async def test_failed_mount_leaves_no_sandbox_and_later_attempts_mount_first(tmp_path, overlap):
     k, events = kubelet(tmp_path)
     w = PodWorker(k, POD)
     k.objects.tokens.fail = APIError(403, "Forbidden", "serviceaccounts \"default\" is forbidden")
