@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from kubetui.classroom.link import ClassError, class_dir, load_link, request, ssl_context
+from kubetui.classroom.link import ClassError, class_dir, load_link, read_jsonl, request, ssl_context
 
 #: notes a learner's kubetui carries out (the others are only shown)
 ACTIONS = ("reset", "drill")
@@ -61,17 +61,7 @@ class Inbox:
         return {"next": 0, "paused": False, "shown": 0, "taken": [], **data}
 
     def notes(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.notes_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for raw in lines:
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                continue
-        return out
+        return read_jsonl(self.notes_path)
 
     def linked(self) -> bool:
         return load_link(self.folder) is not None

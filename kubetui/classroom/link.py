@@ -59,6 +59,21 @@ class ClassError(Exception):
         self.code = code
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of an append-only JSON-lines file; a torn last line (a crash mid-append) is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for raw in lines:
+        try:
+            out.append(json.loads(raw))
+        except ValueError:
+            continue
+    return out
+
+
 def load_link(folder: Path | None = None) -> dict[str, Any] | None:
     try:
         return json.loads(((folder or class_dir()) / "link.json").read_text())
@@ -164,17 +179,7 @@ class Outbox:
         return out
 
     def pending(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for raw in lines:
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                continue
-        return out
+        return read_jsonl(self.path)
 
     def flush(self, link: dict[str, Any] | None = None, *, batch: int = 200) -> int:
         """Send what waits; returns how many left the outbox. Raises ClassError when the server refuses."""

@@ -119,6 +119,11 @@ def _docker_states(ctx: FaultContext) -> dict[str, str]:
     return {n: states.get(n, "missing") for n in read_docker_nodes(Path(ctx.state_dir))}
 
 
+async def _docker_running(ctx: FaultContext) -> list[str]:
+    """The control-plane node containers Docker reports running."""
+    return [n for n, st in (await asyncio.to_thread(_docker_states, ctx)).items() if st == "running"]
+
+
 async def _docker_status(ctx: FaultContext, node: str, want: str) -> None:
     c = await asyncio.to_thread(_cp_container, ctx, node)
     for _ in range(100):
@@ -188,9 +193,7 @@ class ControlPlaneNodeKill(Fault):
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
         if _docker_nodes(ctx):
-            states = await asyncio.to_thread(_docker_states, ctx)
-            return _check(self.name, [n for n, st in states.items() if st == "running"], target,
-                          "control-plane node")
+            return _check(self.name, await _docker_running(ctx), target, "control-plane node")
         running = [n for n, r in read_members(Path(ctx.state_dir)).items() if member_alive(r, n)]
         return _check(self.name, running, target, "control-plane node")
 
@@ -263,9 +266,7 @@ class ControlPlaneNodePause(Fault):
     async def candidates(self, ctx: FaultContext, target: str | None) -> list[str]:
         _require_ha(ctx, self.name)
         if _docker_nodes(ctx):
-            states = await asyncio.to_thread(_docker_states, ctx)
-            return _check(self.name, [n for n, st in states.items() if st == "running"], target,
-                          "control-plane node")
+            return _check(self.name, await _docker_running(ctx), target, "control-plane node")
         state = Path(ctx.state_dir)
         running = [n for n, r in read_members(state).items() if member_alive(r, n) and not _stopped(int(r["pid"]))]
         return _check(self.name, running, target, "control-plane node")
@@ -361,7 +362,7 @@ class LeaderKill(Fault):
         holder = (lease.get("spec") or {}).get("holderIdentity") or ""
         node = holder.rpartition("_")[0]
         if _docker_nodes(ctx):
-            if node not in [n for n, st in (await asyncio.to_thread(_docker_states, ctx)).items() if st == "running"]:
+            if node not in await _docker_running(ctx):
                 raise FaultError(f"{self.name}: the {LEASES[target]} Lease's holder {holder!r} runs nowhere here "
                                  "(its lease may be running out: try again in a few seconds)")
             await _docker_hold_kill(ctx, node, "control-plane")
