@@ -11,7 +11,6 @@ everything else it holds.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -25,28 +24,81 @@ NAME = "kubetui-dns"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kubetui-dns", description="kubetui's cluster DNS")
+#: the flags, their defaults and help: ``(flag, default, help, choices)``; every flag takes a value
+FLAGS = (
+    ("--api-server", None, "the API server's URL (default: from KUBERNETES_SERVICE_HOST/PORT in a pod)", None),
+    ("--token-file", f"{SA_DIR}/token", "bearer token file", None),
+    ("--ca-file", f"{SA_DIR}/ca.crt", "the cluster CA's certificate file", None),
+    ("--listen", "0.0.0.0:53", "HOST:PORT for UDP and TCP", None),
+    ("--cluster-domain", "cluster.local", "the cluster's DNS domain", None),
+    ("--upstream", None, "HOST[:PORT] to forward other names to (default: refuse)", None),
+    ("--service-addresses", "cluster-ip",
+     "loopback: answer 127.96.A.B for ClusterIP 10.96.A.B (the local provider's userspace proxy)",
+     ("cluster-ip", "loopback")),
+    ("--log-level", None, "DEBUG, INFO, WARNING, ERROR (default: $KUBETUI_LOG_LEVEL, else INFO)", None),
+)
+
+
+class Flags:
+    """The parsed flags, as attributes (``args.api_server``), like ``argparse.Namespace``."""
+
+    def __init__(self, **values: str | None) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Flags({self.__dict__!r})"
+
+
+def usage() -> str:
+    lines = ["usage: kubetui-dns [--FLAG VALUE]...", "", "kubetui's cluster DNS", "", "options:"]
+    for flag, default, text, choices in FLAGS:
+        extra = f" {{{','.join(choices)}}}" if choices else ""
+        lines.append(f"  {flag}{extra}  {text}" + (f" (default: {default})" if default else ""))
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> Flags:
+    """``--flag value`` and ``--flag=value``, ``-h``/``--help``; exit status 2 on a bad flag, as argparse.
+
+    The flags are parsed by hand: argparse, with the ``gettext`` and ``locale`` tables it loads
+    to translate its messages, costs this interpreter 0.7 MiB for as long as the pod runs (the
+    kube-dns pod's node is the largest of a cluster; issue 18)."""
+    def fail(msg: str) -> None:
+        sys.stderr.write(f"usage: kubetui-dns [--FLAG VALUE]...\nkubetui-dns: error: {msg}\n")
+        raise SystemExit(2)
+
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    p.add_argument("--api-server", default=f"https://{host}:{port}" if host else None)
-    p.add_argument("--token-file", default=f"{SA_DIR}/token")
-    p.add_argument("--ca-file", default=f"{SA_DIR}/ca.crt")
-    p.add_argument("--listen", default="0.0.0.0:53", help="HOST:PORT for UDP and TCP")
-    p.add_argument("--cluster-domain", default="cluster.local")
-    p.add_argument("--upstream", default=None, help="HOST[:PORT] to forward other names to (default: refuse)")
-    p.add_argument("--service-addresses", choices=("cluster-ip", "loopback"), default="cluster-ip",
-                   help="loopback: answer 127.96.A.B for ClusterIP 10.96.A.B (the local provider's userspace proxy)")
-    p.add_argument("--log-level", default=os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
-    args = p.parse_args(argv)
-    if not args.api_server:
-        p.error("--api-server is required outside a pod (no KUBERNETES_SERVICE_HOST)")
-    return args
+    values = {flag[2:].replace("-", "_"): default for flag, default, _, _ in FLAGS}
+    values["api_server"] = f"https://{host}:{port}" if host else None
+    values["log_level"] = os.environ.get("KUBETUI_LOG_LEVEL", "INFO")
+    choices = {flag: c for flag, _, _, c in FLAGS}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            sys.stdout.write(usage() + "\n")
+            raise SystemExit(0)
+        flag, eq, value = arg.partition("=")
+        if flag not in choices:
+            fail(f"unrecognized arguments: {arg}")
+        if not eq:
+            if i + 1 >= len(argv):
+                fail(f"argument {flag}: expected one argument")
+            i += 1
+            value = argv[i]
+        if choices[flag] and value not in choices[flag]:
+            fail(f"argument {flag}: invalid choice: {value!r} (choose from {', '.join(map(repr, choices[flag]))})")
+        values[flag[2:].replace("-", "_")] = value
+        i += 1
+    if not values["api_server"]:
+        fail("--api-server is required outside a pod (no KUBERNETES_SERVICE_HOST)")
+    return Flags(**values)
 
 
 class DNSAgent:
     """The cluster DNS as ``kubetui.agent.blocking.serve`` runs it: answers only once both caches have listed."""
 
-    def __init__(self, data: ClusterData, server: DNSServer, args: argparse.Namespace) -> None:
+    def __init__(self, data: ClusterData, server: DNSServer, args: Flags) -> None:
         self.data, self.server, self.args = data, server, args
 
     def start(self) -> None:
@@ -62,7 +114,7 @@ class DNSAgent:
         self.data.stop()
 
 
-def build(args: argparse.Namespace) -> DNSAgent:
+def build(args: Flags) -> DNSAgent:
     token = None
     if os.path.exists(args.token_file):
         with open(args.token_file) as f:

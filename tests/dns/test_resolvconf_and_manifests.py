@@ -50,3 +50,28 @@ async def test_kube_dns_objects_are_accepted_by_the_api_server(tmp_path):
         assert dep["spec"]["template"]["metadata"]["labels"] == svc["spec"]["selector"]
     finally:
         await store.close()
+
+
+def test_dns_flags_parse_like_argparse(monkeypatch, capsys):
+    """The DNS server's own flag parser (no argparse in the pod): defaults, both spellings, errors."""
+    from kubetui.dns.__main__ import SA_DIR, parse_args
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.delenv("KUBETUI_LOG_LEVEL", raising=False)
+    a = parse_args(["--listen", "0.0.0.0:53", "--upstream=1.1.1.1", "--service-addresses", "loopback"])
+    assert (a.api_server, a.token_file, a.ca_file, a.listen, a.cluster_domain, a.upstream,
+            a.service_addresses, a.log_level) == ("https://10.96.0.1:443", f"{SA_DIR}/token", f"{SA_DIR}/ca.crt",
+                                                  "0.0.0.0:53", "cluster.local", "1.1.1.1", "loopback", "INFO")
+    for bad, msg in ((["--nope", "x"], "unrecognized arguments: --nope"),
+                     (["--listen"], "argument --listen: expected one argument"),
+                     (["--service-addresses", "x"], "argument --service-addresses: invalid choice: 'x'")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(bad)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(SystemExit):
+        parse_args([])
+    assert "--api-server is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--help"])
+    assert e.value.code == 0 and "--cluster-domain" in capsys.readouterr().out
