@@ -104,6 +104,7 @@ RESOURCES: tuple[Resource, ...] = (
         "attach": (("", "v1", "PodAttachOptions"), ("create", "get")),
         "portforward": (("", "v1", "PodPortForwardOptions"), ("create", "get")),
         "eviction": (("policy", "v1", "Eviction"), ("create",)),
+        "ephemeralcontainers": (("", "v1", "Pod"), ("get", "patch", "update")),
         "proxy": (("", "v1", "PodProxyOptions"), _PROXY_VERBS),
     }),
     Resource("services", "Service", short_names=("svc",), categories=("all",), subresources={

@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from kubetui.api.quantity import parse_quantity
-from kubetui.api.validation import names
+from kubetui.api.validation import ephemeral, names
 from kubetui.api.validation.affinity import validate_pod_affinities, validate_topology_spread_constraints
 from kubetui.api.validation.field import (
     Cause, as_dict, as_list, child, dict_items, duplicate, forbidden, index, invalid, is_int, key,
@@ -236,6 +236,8 @@ def validate_container(c: dict[str, Any], path: str, volumes: set[str], port_nam
         sub = mount.get("subPath")
         if isinstance(sub, str) and (sub.startswith("/") or ".." in sub.split("/")):
             errs.append(invalid(child(p, "subPath"), sub, "must be a relative path without '..'"))
+    if kind == "ephemeralContainers":
+        return errs  # probes, lifecycle and restartPolicy are forbidden by the allow list (ephemeral.py)
     probes_allowed = kind == "containers" or c.get("restartPolicy") == "Always"
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         if c.get(probe) is None:
@@ -279,6 +281,7 @@ def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[C
                 if name in all_names:
                     errs.append(duplicate(child(p, "name"), name))
                 all_names.add(name)
+    errs += ephemeral.validate_ephemeral_containers(spec, child(path, "ephemeralContainers"))
     errs += validate_values(child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
     errs += validate_values(child(path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
     if spec.get("dnsPolicy") == "None" and not as_dict(spec.get("dnsConfig")).get("nameservers"):
@@ -406,10 +409,14 @@ def validate_pod(obj: dict[str, Any], old: dict[str, Any] | None, subresource: s
     errs: list[Cause] = []
     if subresource in ("status",):
         return validate_pod_status(obj.get("status"))
-    if subresource in ("binding", "eviction", "ephemeralcontainers"):
+    if subresource in ("binding", "eviction"):
         return errs
     errs += validate_pod_spec(obj.get("spec"), "spec")
-    if old is not None:
+    if old is None:
+        errs += ephemeral.validate_on_create(obj.get("spec"))
+    elif subresource == "ephemeralcontainers":
+        errs += ephemeral.validate_update(obj, old)
+    else:
         errs += validate_pod_update(obj.get("spec"), old.get("spec"), resize=subresource == "resize")
     return errs
 
