@@ -94,15 +94,17 @@ def pick_container(pod: dict, requested: str | None) -> str:
     name = pod["metadata"]["name"]
     containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
     inits = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
+    ephemeral = [c["name"] for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
     if requested:
-        if requested not in containers and requested not in inits:
+        if requested not in containers and requested not in inits and requested not in ephemeral:
             raise BadRequest(f"container {requested} is not valid for pod {name}")
         return requested
     if len(containers) == 1:
         return containers[0]
     raise BadRequest(f"a container name must be specified for pod {name}, "
                      f"choose one of: [{' '.join(containers)}]"
-                     + (f" or one of the init containers: [{' '.join(inits)}]" if inits else ""))
+                     + (f" or one of the init containers: [{' '.join(inits)}]" if inits else "")
+                     + (f" or one of the ephemeral containers: [{' '.join(ephemeral)}]" if ephemeral else ""))
 
 
 def require_node(pod: dict, connector: NodeConnector | None, what: str) -> NodeConnector:
@@ -123,7 +125,8 @@ def _not_websocket(pod: dict, container: str, what: str) -> BadRequest:
     the first time, not "no SPDY", is what the user must read (``warning: couldn't attach
     to pod/x, falling back to streaming logs: unable to upgrade connection: container not
     found ("x")``, as upstream prints it)."""
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    statuses = [*((pod.get("status") or {}).get("containerStatuses") or []),
+                *((pod.get("status") or {}).get("ephemeralContainerStatuses") or [])]
     status = next((s for s in statuses if s.get("name") == container), None)
     if status is None or not (status.get("state") or {}).get("running"):
         return BadRequest(f'container not found ("{container}")')

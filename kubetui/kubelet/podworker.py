@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kubetui.kubelet import podspec, status as podstatus
+from kubetui.kubelet import ephemeral, podspec, status as podstatus
 from kubetui.agent.apiclient import APIError, MERGE_PATCH
 from kubetui.kubelet.events import NORMAL, WARNING
 from kubetui.kubelet.images import pull_secrets
@@ -198,6 +198,7 @@ class PodWorker:
         if await self._sync_volumes():
             return False
         await self.execute(actions)
+        await ephemeral.start_new(self, actions.kill_pod)      # last, in the running sandbox
         await self._push_status()
         if actions.kill_pod:
             self.terminal = True
@@ -378,6 +379,7 @@ class PodWorker:
             config = podspec.container_config(c, env, self.volumes or {}, attempt,
                                               self.pod_volumes.read_only if self.pod_volumes else frozenset(),
                                               self.pod["spec"].get("securityContext"))
+            config.target_container_id = ephemeral.target_id(self, c)
             cid = await self.k.runtime.create_container(self.sandbox.id, config)
         except (podspec.SpecError, APIError, RuntimeError_, ValueError) as e:
             reason = getattr(e, "reason", "") if isinstance(e, RuntimeError_) else "CreateContainerConfigError"
@@ -558,6 +560,7 @@ class PodWorker:
         }
         if init_statuses:
             status["initContainerStatuses"] = init_statuses
+        status.update(ephemeral.status_fields(self))
         if self.evicted:
             status.update(phase=podstatus.FAILED, reason="Evicted", message=self.evicted)
         ip = self.sandbox.ip if self.sandbox else (self.pod.get("status") or {}).get("podIP")

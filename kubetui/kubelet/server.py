@@ -303,7 +303,8 @@ class KubeletServer:
         if st is None or st.state != RUNNING:
             raise HTTPError(400, "BadRequest",
                             f"unable to upgrade connection: container not found (\"{container}\")")
-        spec = next((c for c in (w.pod.get("spec") or {}).get("containers") or []
+        pod_spec = w.pod.get("spec") or {}
+        spec = next((c for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("ephemeralContainers") or [])]
                      if c.get("name") == container), {})
         want_stdin = q.get("stdin", ["false"])[0].lower() in ("true", "1")
         cid = rec.cid

@@ -310,14 +310,24 @@ def _pause(req):
 
 
 def _fork_container(req, fds, own_pidns):
-    """Fork the container's PID 1 in a new PID namespace; the zygote's later children stay in its own."""
+    """Fork the container's PID 1 in a new PID namespace (or, for an ephemeral container with a
+    target, in the target's: ``req["pidns"]``); the zygote's later children stay in its own."""
     if "pause" in req:
         return os.fork()
-    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    if req.get("pidns"):
+        fd = os.open(req["pidns"], os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _check(_libc.setns(fd, CLONE_NEWPID), "setns " + req["pidns"])
+        finally:
+            os.close(fd)
+    else:
+        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    pid = -1
     try:
-        return os.fork()
+        pid = os.fork()
+        return pid
     finally:
-        if os.getpid() != 1:
+        if pid != 0:                         # the zygote (the child keeps its namespace for its own children)
             _check(_libc.setns(own_pidns, CLONE_NEWPID), "setns back to the node's PID namespace")
 
 

@@ -119,6 +119,9 @@ class ContainerConfig:
     run_as_group: int | None = None
     run_as_non_root: bool = False
     read_only_root_filesystem: bool = False
+    #: an ephemeral container's ``targetContainerName``, resolved: it joins that container's PID
+    #: namespace (CRI ``NamespaceOption{pid: TARGET, target_id}``), so ``ps`` shows its processes
+    target_container_id: str = ""
 
 
 @dataclass

@@ -126,7 +126,7 @@ class ImageContainers:
         if prep is None or c.config.tty or c.config.stdin:
             return await ProcessRuntime._spawn(self, c)
         return await self._forks.spawn(str(prep.dir / "spec.marshal"), prep.netns, c.env, c.cwd,
-                                       self._sync_fds[c.id])
+                                       self._sync_fds[c.id], pidns=self._target_pidns.get(c.id))
 
     async def close(self) -> None:
         await super().close()

@@ -99,6 +99,7 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         self.cluster_cidr = cluster_cidr
         self.gateway = str(next(self.network.hosts())) if self.network is not None else ""
         self._oom_before: dict[str, int] = {}
+        self._target_pidns: dict[str, str] = {}             # ephemeral containers' target's PID namespace
         self._started = False
 
     # -- node setup and cleanup ------------------------------------------------
@@ -308,9 +309,27 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         c = self._get(container_id)
         self._oom_before[container_id] = self._cgroup(c).oom_kills()
         prep = self._prepared.get(container_id)
+        if c.config.target_container_id:
+            self._join_target(c, prep)
         if prep is None:
             return await super().start_container(container_id)
         await self._start_from_image(c, prep)
+
+    def _join_target(self, c: _Container, prep) -> None:
+        """An ephemeral container with a target joins the target's PID namespace instead of making
+        its own (containerd's ``NamespaceMode_TARGET``): nsenter enters it for unshare's children,
+        so the container's PID 1 sees (and can ptrace) the target's processes, and its /proc shows them."""
+        target = self._containers.get(c.config.target_container_id)
+        pid = self._init_pid(target) if target is not None and target.state == RUNNING else None
+        if pid is None:
+            raise RuntimeError_("StartError", f"failed to start containerd task \"{c.config.name}\": the "
+                                              "target container is not running: cannot join its PID namespace")
+        path = f"/proc/{pid}/ns/pid"
+        self._target_pidns[c.id] = path
+        if prep is not None:
+            prep.argv = join_pid_namespace(prep.argv, path, self._tools["nsenter"])
+        else:
+            c.argv = join_pid_namespace(c.argv, path, "nsenter")
 
     def _on_exit(self, c: _Container) -> None:
         # The kernel's OOM killer acted in this container's cgroup: that is what
@@ -321,6 +340,7 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
 
     async def remove_container(self, container_id: str) -> None:
         await super().remove_container(container_id)
+        self._target_pidns.pop(container_id, None)
         self._forget_rootfs(container_id)
 
     def _send_term(self, c: _Container) -> None:
@@ -483,6 +503,21 @@ def _connect_in_netns(path: str, port: int, pod_ip: str | None = None):
         finally:
             os.close(own)
             os.close(target)
+
+
+def join_pid_namespace(argv: list[str], path: str, nsenter: str) -> list[str]:
+    """A container's start command made to join the PID namespace at ``path`` rather than make one.
+
+    >>> join_pid_namespace(["nsenter", "--net=/n", "unshare", "--mount", "--pid", "--fork", "init"],
+    ...                    "/proc/7/ns/pid", "nsenter")
+    ['nsenter', '--net=/n', 'nsenter', '--pid=/proc/7/ns/pid', '--no-fork', 'unshare', '--mount', '--fork', 'init']
+
+    ``--no-fork``: nsenter execs unshare in place (the runtime's process stays the one whose child is
+    the container's PID 1), and unshare's ``--fork`` child is the first process in the target's namespace.
+    """
+    i = next(i for i, a in enumerate(argv) if os.path.basename(a) == "unshare")
+    j = argv.index("--pid", i)
+    return [*argv[:i], nsenter, f"--pid={path}", "--no-fork", *argv[i:j], *argv[j + 1:]]
 
 
 def _fstab_field(text: str) -> str:

@@ -133,14 +133,15 @@ class ForkServer:
         self._pending.clear()
 
     async def spawn(self, spec: str, netns: str | None, env: dict[str, str], cwd: str,
-                    sync_fd: int) -> InitProcess:
-        """Fork a container from its ``containerinit`` spec; it writes a byte on ``sync_fd`` before exec."""
+                    sync_fd: int, pidns: str | None = None) -> InitProcess:
+        """Fork a container from its ``containerinit`` spec; it writes a byte on ``sync_fd`` before exec.
+        ``pidns``: join that PID namespace (an ephemeral container's target's) instead of a new one."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
             try:
-                pid = await self._fork({"spec": spec, "netns": netns, "env": env, "cwd": cwd},
-                                       (out_w, err_w, sync_fd))
+                pid = await self._fork({"spec": spec, "netns": netns, "env": env, "cwd": cwd,
+                                        **({"pidns": pidns} if pidns else {})}, (out_w, err_w, sync_fd))
             finally:
                 os.close(out_w)
                 os.close(err_w)
