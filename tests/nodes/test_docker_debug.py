@@ -43,7 +43,7 @@ def ephemeral_status(c: DockerCluster, pod: str, name: str) -> dict:
 
 def test_ephemeral_container_sees_the_target_containers_processes(cluster):
     r = cluster.kubectl("debug", "web", "--image=busybox:1.36", "--target=web", "--container=ps1", "--", "ps")
-    assert 'Targeting container "web"' in r.stderr
+    assert 'Targeting container "web"' in r.stdout + r.stderr
     done = wait_for("ps1 to finish", lambda: (ephemeral_status(cluster, "web", "ps1").get("state") or {})
                     .get("terminated"), 30)
     assert done["exitCode"] == 0 and done["reason"] == "Completed"
