@@ -296,12 +296,14 @@ async def test_rollout_status_uses_watchlist(cluster):
     assert 'deployment "rolled" successfully rolled out' in out
 
 
-async def test_debug_without_ephemeral_containers_says_so_instead_of_panicking(cluster):
-    # kubetui serves no pods/ephemeralcontainers. kubectl tells that 404 from "no such pod" by an
-    # empty details.name and dereferences details, so a 404 without "details": {} made it panic.
-    rc, out, err = await cluster.kubectl("debug", "runner", "--image=busybox", "--", "true")
-    assert rc != 0 and "panic" not in err, err
-    assert "ephemeral containers are disabled for this cluster" in err, err
+async def test_debug_adds_an_ephemeral_container_and_unknown_subresources_are_404(cluster):
+    # kubectl debug POD --image=... patches pods/ephemeralcontainers (a strategic merge patch);
+    # before kubetui served it, kubectl said "ephemeral containers are disabled for this cluster".
+    rc, out, err = await cluster.kubectl("debug", "runner", "--image=busybox", "--container=dbg", "--", "true")
+    assert rc == 0 and "panic" not in err, err
+    pod = await cluster.registry.get(resource_for("pods"), "default", "runner")
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["dbg"]
+    # kubectl tells a missing subresource from "no such pod" by details.name: a 404 carries "details"
     raw = await cluster.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/runner/nosuch")
     assert "the server could not find the requested resource" in raw[2]
 
