@@ -8,6 +8,7 @@ handlers, the store's key layout and every client.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -27,7 +28,9 @@ class Resource:
     # subresource name -> (responseKind "group/version/Kind" parts, verbs)
     subresources: dict[str, tuple[tuple[str, str, str], tuple[str, ...]]] = field(default_factory=dict)
 
-    @property
+    # The derived names are worked out once per Resource (it is frozen): every request
+    # asks for some of them several times.
+    @cached_property
     def api_version(self) -> str:
         """``v1`` for the core group, ``apps/v1`` otherwise."""
         return f"{self.group}/{self.version}" if self.group else self.version
@@ -36,10 +39,22 @@ class Resource:
     def singular(self) -> str:
         return self.kind.lower()
 
-    @property
+    @cached_property
     def group_resource(self) -> str:
         """``pods`` or ``deployments.apps``: how error messages name a resource."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def _key_prefix(self) -> str:
+        prefix = self.__dict__.get("_prefix")
+        if prefix is None:
+            stored = STORAGE_PREFIX.get(self.group_resource)
+            prefix = f"/registry/{stored or self.plural}/"
+            # kept unless a custom resource's storage prefix may still be registered
+            # (``set_custom_resources``); the core group has no custom resources
+            if stored is not None or not self.group:
+                self.__dict__["_prefix"] = prefix
+        return prefix
 
     def key(self, name: str = "", namespace: str | None = None) -> str:
         """The store key, laid out as kube-apiserver lays out etcd.
@@ -47,7 +62,7 @@ class Resource:
         ``/registry/pods/default/web-1``, ``/registry/minions/node-1`` (nodes
         really are stored as "minions"), and a prefix when ``name`` is empty.
         """
-        prefix = f"/registry/{STORAGE_PREFIX.get(self.group_resource, self.plural)}/"
+        prefix = self._key_prefix
         if self.namespaced:
             if namespace is None:
                 return prefix

@@ -75,7 +75,25 @@ from kubetui.clock import Clock
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+#: the cycle collector's youngest-generation threshold while a server runs (see ``APIServer.start``)
+GC_YOUNG_THRESHOLD = 5_000
 USER = web.RequestKey("user", UserInfo)  # the authenticated user, for handlers that want it
+
+
+_gc_servers: list[Any] = [0, None]  # API servers running in this process; the thresholds before the first
+
+
+def _collect_young_less_often() -> None:
+    if _gc_servers[0] == 0:
+        _gc_servers[1] = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *_gc_servers[1][1:])
+    _gc_servers[0] += 1
+
+
+def _collect_young_as_before() -> None:
+    _gc_servers[0] -= 1
+    if _gc_servers[0] == 0 and _gc_servers[1] is not None:
+        gc.set_threshold(*_gc_servers[1])
 
 
 def status_response(err: StatusError, *, pretty: bool = False) -> web.Response:
@@ -148,6 +166,7 @@ class APIServer:
         self.port: int = 0
         self.requests_served = 0
         self._runner: web.ServerRunner | None = None
+        self._gc_tuned = False  # start() changed the collector's thresholds (stop() puts them back)
         # kubetui's own read-only views (e.g. the scheduler's decisions), served
         # under /apis/<group>/... like an aggregated API: group -> handler(request, parts).
         self.extensions: dict[str, Callable[[web.Request, list[str]], Any]] = {}
@@ -219,6 +238,15 @@ class APIServer:
         # (after one last collection, so no garbage goes with them) until the server stops.
         gc.collect()
         gc.freeze()
+        # The youngest generation is collected every ``threshold0`` net allocations of
+        # tracked objects (700 by default): under load, a collection every few requests
+        # (each walking the objects of the requests in flight), and every 100th a full one,
+        # which walks everything the store keeps (a 20 ms stop at 3,000 pods). A request's
+        # objects die by reference counting within the request; cycles are rare here, so
+        # the young generation is collected 7 times less often: 17 young collections
+        # instead of 268 and no full one in 3,000 creates + 6,000 gets, none over 2 ms.
+        _collect_young_less_often()
+        self._gc_tuned = True
 
     def health_checks(self, endpoint: str) -> list[healthz.Check]:
         """The checks behind ``/livez``, ``/readyz`` and ``/healthz``, named as kube-apiserver's."""
@@ -243,31 +271,36 @@ class APIServer:
             await self._runner.cleanup()
             self._runner = None
             gc.unfreeze()  # what the process keeps from here on is collectable again
+            if self._gc_tuned:
+                self._gc_tuned = False
+                _collect_young_as_before()
         if self.audit is not None:
             self.audit.close()
 
     # -- middleware ------------------------------------------------------------
     async def _status_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         self.requests_served += 1  # the TUI's activity indicator for the API server
-        pretty = encoding.wants_pretty(request)
+        # (whether the error body is indented is only worked out for an error: it reads the query)
         try:
             return await handler(request)
         except StatusError as err:
             if err.code >= 500:
                 log.warning("%s %s: %s", request.method, request.path, err.message)
-            return status_response(err, pretty=pretty)
+            return status_response(err, pretty=encoding.wants_pretty(request))
         except web.HTTPException as exc:
             if exc.status == 413:
                 from kubetui.api.errors import RequestEntityTooLarge
-                return status_response(RequestEntityTooLarge(exc.text or "Request entity too large"), pretty=pretty)
+                return status_response(RequestEntityTooLarge(exc.text or "Request entity too large"),
+                                       pretty=encoding.wants_pretty(request))
             return status_response(StatusError(exc.reason, code=exc.status, reason=exc.reason.replace(" ", "")),
-                                   pretty=pretty)
+                                   pretty=encoding.wants_pretty(request))
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:  # noqa: BLE001 - the server's loop boundary: log, answer 500
             log.exception("%s %s failed", request.method, request.path_qs)
             return status_response(InternalError(f"an error on the server ({type(exc).__name__}: {exc}) "
-                                                 f"has prevented the request from succeeding"), pretty=pretty)
+                                                 f"has prevented the request from succeeding"),
+                                   pretty=encoding.wants_pretty(request))
 
     async def _auth_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         """Authenticate, impersonate, then authorize (``endpoints/filters``: authentication.go,

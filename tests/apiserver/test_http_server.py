@@ -334,3 +334,22 @@ async def test_expect_100_continue_asks_for_the_body(cluster):
                                         f"Authorization: Bearer {cluster.token}\r\nContent-Type: application/json\r\n"
                                         f"Content-Length: {len(body)}\r\nExpect: something-else\r\n\r\n", body)
     assert heads[0].startswith(b"HTTP/1.1 417 ")
+
+
+async def test_the_young_generation_is_collected_less_often_while_serving(tmp_path):
+    """``APIServer.start`` raises the cycle collector's youngest-generation threshold (fewer
+    stops of the event loop); the last server to stop in the process puts it back."""
+    import gc
+
+    from kubetui.apiserver.server import GC_YOUNG_THRESHOLD, APIServer
+    before = gc.get_threshold()
+    c = await start_cluster(tmp_path)
+    try:
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        second = APIServer(c.registry, port=0, insecure_http=True)
+        await second.start()
+        await second.stop()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD  # the first server still runs
+    finally:
+        await c.stop()
+    assert gc.get_threshold() == before
