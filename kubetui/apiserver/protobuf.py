@@ -24,6 +24,7 @@ from typing import Any
 
 from kubetui.api.errors import BadRequest, UnsupportedMediaType
 from kubetui.api.protowire import field_bytes, field_varint  # noqa: F401  (tests and clients build bodies with them)
+from kubetui.apiserver.protobuf_pod import POD_SCHEMAS
 
 log = logging.getLogger(__name__)
 
@@ -83,41 +84,6 @@ SCHEMAS: dict[str, dict[int, F]] = {
                     6: ("appProtocol", "string", "")},
     "ServiceStatus": {1: ("loadBalancer", "LoadBalancerStatus", "")},
     "LoadBalancerStatus": {},
-    "PodTemplateSpec": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "PodSpec", "")},
-    "PodSpec": {2: ("containers", "Container", "rep"), 3: ("restartPolicy", "string", ""),
-                4: ("terminationGracePeriodSeconds", "int64", "ptr"),
-                5: ("activeDeadlineSeconds", "int64", "ptr"), 6: ("dnsPolicy", "string", ""),
-                7: ("nodeSelector", "map:string", ""), 8: ("serviceAccountName", "string", ""),
-                10: ("nodeName", "string", ""), 11: ("hostNetwork", "bool", ""),
-                19: ("schedulerName", "string", ""), 20: ("initContainers", "Container", "rep"),
-                1: ("volumes", "Volume", "rep"), 12: ("hostPID", "bool", ""), 13: ("hostIPC", "bool", ""),
-                16: ("hostname", "string", ""), 17: ("subdomain", "string", ""),
-                22: ("tolerations", "Toleration", "rep"), 24: ("priorityClassName", "string", ""),
-                30: ("enableServiceLinks", "bool", "ptr")},
-    "Container": {1: ("name", "string", ""), 2: ("image", "string", ""), 3: ("command", "string", "rep"),
-                  4: ("args", "string", "rep"), 5: ("workingDir", "string", ""),
-                  6: ("ports", "ContainerPort", "rep"), 7: ("env", "EnvVar", "rep"),
-                  8: ("resources", "ResourceRequirements", ""), 9: ("volumeMounts", "VolumeMount", "rep"), 13: ("terminationMessagePath", "string", ""),
-                  14: ("imagePullPolicy", "string", ""), 16: ("stdin", "bool", ""),
-                  17: ("stdinOnce", "bool", ""), 18: ("tty", "bool", ""),
-                  20: ("terminationMessagePolicy", "string", "")},
-    "ContainerPort": {1: ("name", "string", ""), 2: ("hostPort", "int32", ""), 3: ("containerPort", "int32", ""),
-                      4: ("protocol", "string", ""), 5: ("hostIP", "string", "")},
-    "EnvVar": {1: ("name", "string", ""), 2: ("value", "string", "")},
-    # core/v1 Pod: ``kubectl debug node/N`` and ``kubectl debug POD --copy-to`` POST a whole Pod.
-    # Decoded strictly (see STRICT): a Pod missing a volume or a mount would start wrong.
-    "Pod": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "PodSpec", ""), 3: ("status", "PodStatus", "")},
-    "PodStatus": {},
-    "Volume": {1: ("name", "string", ""), 2: ("volumeSource", "VolumeSource", "inline")},
-    "VolumeSource": {1: ("hostPath", "HostPathVolumeSource", ""), 2: ("emptyDir", "EmptyDirVolumeSource", "")},
-    "HostPathVolumeSource": {1: ("path", "string", ""), 2: ("type", "string", "ptr")},
-    "EmptyDirVolumeSource": {1: ("medium", "string", ""), 2: ("sizeLimit", "Quantity", "ptr")},
-    "VolumeMount": {1: ("name", "string", ""), 2: ("readOnly", "bool", ""), 3: ("mountPath", "string", ""),
-                    4: ("subPath", "string", ""), 5: ("mountPropagation", "string", "ptr"),
-                    6: ("subPathExpr", "string", ""), 7: ("recursiveReadOnly", "string", "ptr")},
-    "Toleration": {1: ("key", "string", ""), 2: ("operator", "string", ""), 3: ("value", "string", ""),
-                   4: ("effect", "string", ""), 5: ("tolerationSeconds", "int64", "ptr")},
-    "ResourceRequirements": {1: ("limits", "map:Quantity", ""), 2: ("requests", "map:Quantity", "")},
     # apps/v1
     "Deployment": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "DeploymentSpec", ""),
                    3: ("status", "DeploymentStatus", "")},
@@ -243,6 +209,9 @@ SCHEMAS: dict[str, dict[int, F]] = {
     "HTTPIngressPath": {1: ("path", "string", ""), 2: ("backend", "IngressBackend", ""),
                         3: ("pathType", "string", "ptr")},
 }
+
+# A Pod and all it holds (also inside every workload's pod template): protobuf_pod.py.
+SCHEMAS.update(POD_SCHEMAS)
 
 # Top-level kinds we accept, by (apiVersion, kind).
 DECODABLE = {

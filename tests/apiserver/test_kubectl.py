@@ -324,12 +324,21 @@ async def test_debug_node_and_copy_to_post_protobuf_pods(cluster):
     assert c["image"] == "busybox" and c["command"] == ["sleep", "60"]
     assert {"name": host_root["name"], "mountPath": "/host"} in [
         {k: m[k] for k in ("name", "mountPath")} for m in c["volumeMounts"]]
-    # a copy of a running pod carries its projected token volume, which the table does not decode
-    # yet: refused whole and said so (415), never stored without that volume
-    rc, _, err = await cluster.kubectl("debug", "runner", "--image=busybox", "--copy-to=runner-copy", "--", "true")
-    assert rc != 0 and "(UnsupportedMediaType)" in err and "field 26 of VolumeSource" in err, err
-    names = [p["metadata"]["name"] for p in (await cluster.registry.list(resource_for("pods"), "default"))["items"]]
-    assert "runner-copy" not in names
+    # a copy of a running pod carries the whole spec, its projected token volume included (it was
+    # refused with 415: "cannot decode protobuf field 26 of VolumeSource")
+    runner = await cluster.registry.get(resource_for("pods"), "default", "runner")
+    out = await ok(cluster, "debug", "runner", "--image=busybox", "--copy-to=runner-copy", "--container=dbg",
+                   "--share-processes", "--set-image=*=nginx:2", "--", "true")
+    copy = await cluster.registry.get(resource_for("pods"), "default", "runner-copy")
+    spec = copy["spec"]
+    assert spec["shareProcessNamespace"] is True
+    assert [c["name"] for c in spec["containers"]] == [c["name"] for c in runner["spec"]["containers"]] + ["dbg"]
+    assert {c["image"] for c in spec["containers"][:-1]} == {"nginx:2"}     # --set-image=*=… sets every one
+    dbg = spec["containers"][-1]
+    assert dbg["image"] == "busybox" and dbg["command"] == ["true"] and dbg["securityContext"] == {"capabilities": {"add": ["SYS_PTRACE"]}}
+    assert spec["volumes"] == runner["spec"]["volumes"]                     # the projected token volume too
+    assert spec["tolerations"] == runner["spec"]["tolerations"]
+    assert "labels" not in copy["metadata"]                                 # kubectl drops them (--keep-labels)
 
 
 async def test_autoscale_again_is_already_exists_not_415(cluster):
