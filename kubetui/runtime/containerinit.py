@@ -265,11 +265,12 @@ def exec_in(pid, spec_path, argv):
 # than everything else a container's start does. Like Android's zygote, one interpreter with this
 # module loaded stays up beside the kubelet (``--zygote FD``) and forks each container from
 # itself. The runtime (``kubetui.runtime.zygote``) sends a request on a SOCK_SEQPACKET socket with
-# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors. The zygote makes a new
-# PID namespace for its next child only (``unshare(CLONE_NEWPID)``, then ``setns`` back to its own
-# for the children after), forks the container's PID 1 into it, and reports how each one ended:
-# as their parent, only it can wait for them. No shim process stays per container (``unshare
-# --fork`` stayed as the PID 1's parent before).
+# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors. A middle process makes a
+# new PID namespace (``unshare(CLONE_NEWPID)`` applies to its children), forks the container's PID 1
+# into it and ends, so the PID 1 is handed to the runtime's process, a child subreaper, which waits
+# for it (as containerd's shim is the subreaper of the containers it starts). No process stays per
+# container (``unshare --fork`` stayed as the PID 1's parent before), and the zygote itself ends
+# when the runtime closes its socket after a few idle seconds: ~3 MiB of an idle node.
 
 def _container_init(req, fds):
     """In the forked child, PID 1 of its new PID namespace: the rest of ``nsenter --net=… unshare
@@ -309,26 +310,51 @@ def _pause(req):
     os.execv(req["pause"][0], req["pause"][1:])     # [program, argv[0] (its name on ps), args...]
 
 
-def _fork_container(req, fds, own_pidns):
-    """Fork the container's PID 1 in a new PID namespace (or, for an ephemeral container with a
-    target, in the target's: ``req["pidns"]``); the zygote's later children stay in its own."""
-    if "pause" in req:
-        return os.fork()
-    if req.get("pidns"):
-        fd = os.open(req["pidns"], os.O_RDONLY | os.O_CLOEXEC)
+def _fork_container(req):
+    """Fork the container's PID 1 in a new PID namespace (an ephemeral container with a target: in
+    the target's, ``req["pidns"]``; a pause process: in the node's) through a middle process that
+    ends at once: 0 in the child, its PID (in the node's PID namespace) in the zygote.
+
+    The middle process enters the PID namespace (``unshare(CLONE_NEWPID)`` or ``setns``: both
+    apply to its children only), forks the container's process into it, writes its PID and exits. The PID 1 is
+    then an orphan, and the kernel gives it to the nearest child subreaper above: the runtime's
+    process (``PR_SET_CHILD_SUBREAPER``, set by ``zygote.ForkServer``), which waits for it and
+    reads its exit status. So the zygote holds no container and the runtime can let it end when
+    no container has started for a while: an idle node does not keep a second interpreter."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    middle = os.fork()
+    if middle == 0:
+        os.close(r)
         try:
-            _check(_libc.setns(fd, CLONE_NEWPID), "setns " + req["pidns"])
-        finally:
-            os.close(fd)
-    else:
-        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-    pid = -1
+            if req.get("pidns"):
+                fd = os.open(req["pidns"], os.O_RDONLY | os.O_CLOEXEC)
+                _check(_libc.setns(fd, CLONE_NEWPID), "setns " + req["pidns"])
+                os.close(fd)
+            elif "pause" not in req:
+                _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            pid = os.fork()
+        except (OSError, SetupError) as e:
+            os.write(w, b"E" + str(e).encode())
+            os._exit(0)
+        if pid == 0:
+            os.close(w)
+            return 0                         # the container's PID 1 goes on in the zygote's loop
+        os.write(w, str(pid).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
     try:
-        pid = os.fork()
-        return pid
+        while True:
+            chunk = os.read(r, 512)
+            if not chunk:
+                break
+            data += chunk
     finally:
-        if pid != 0:                         # the zygote (the child keeps its namespace for its own children)
-            _check(_libc.setns(own_pidns, CLONE_NEWPID), "setns back to the node's PID namespace")
+        os.close(r)
+        os.waitpid(middle, 0)
+    if data.startswith(b"E") or not data:
+        raise SetupError(data[1:].decode(errors="replace") or "fork: the middle process ended without a PID")
+    return int(data)
 
 
 def _reply(sock, msg):
@@ -340,66 +366,39 @@ def _reply(sock, msg):
 
 
 def zygote(sock_fd):
-    """Serve fork requests on ``sock_fd`` until the runtime closes it; report how each container ended."""
+    """Serve fork requests on ``sock_fd`` until the runtime closes it (when it has started no
+    container for a while, or stops). The containers it forked are not its children (see
+    :func:`_fork_container`): they stay when it ends."""
     import _socket              # not socket: its enum and selectors imports cost the zygote ~1 MB for good
     sock = _socket.socket(fileno=sock_fd)
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    _signal.set_wakeup_fd(wake_w)
-    _signal.signal(_signal.SIGCHLD, lambda *_: None)
-    import select
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    poller.register(wake_r, select.POLLIN)
     fd_size = _socket.CMSG_SPACE(3 * 4)
-    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     while True:
         try:
-            ready = poller.poll()
-        except InterruptedError:
-            ready = []
-        for fd, _ in ready:
-            if fd == wake_r:
-                try:
-                    os.read(wake_r, 512)
-                except BlockingIOError:
-                    pass
-                continue
             msg, anc, _, _ = sock.recvmsg(65536, fd_size, _socket.MSG_CMSG_CLOEXEC)
-            if not msg:
-                return                       # the runtime went away; the containers stay
-            fds = [int.from_bytes(d[i:i + 4], sys.byteorder) for lvl, typ, d in anc
-                   if lvl == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS for i in range(0, len(d), 4)]
-            req = marshal.loads(msg)
+        except InterruptedError:
+            continue
+        if not msg:
+            return                           # the runtime closed the socket; the containers stay
+        fds = [int.from_bytes(d[i:i + 4], sys.byteorder) for lvl, typ, d in anc
+               if lvl == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS for i in range(0, len(d), 4)]
+        req = marshal.loads(msg)
+        try:
+            pid, error = _fork_container(req), ""
+        except (OSError, SetupError) as e:
+            pid, error = -1, str(e)
+        if pid == 0:
             try:
-                pid, error = _fork_container(req, fds, own_pidns), ""
-            except (OSError, SetupError) as e:
-                pid, error = -1, str(e)
-            if pid == 0:
-                try:
-                    _signal.set_wakeup_fd(-1)
-                    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-                    sock.close()
-                    for fd in (wake_r, wake_w, own_pidns):
-                        os.close(fd)
-                    if "pause" in req:
-                        _pause(req)
-                    _container_init(req, fds)
-                except BaseException as e:  # noqa: BLE001 - the forked child never returns to the loop
-                    os.write(2, f"container init: {e}\n".encode())
-                os._exit(128)
-            for f in fds:
-                os.close(f)
-            if not _reply(sock, {"id": req["id"], "pid": pid, "error": error}):
-                return
-        while True:                          # reap every container that ended (SIGCHLD coalesces)
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            if not _reply(sock, {"exited": pid, "status": status}):
-                return
+                sock.close()
+                if "pause" in req:
+                    _pause(req)
+                _container_init(req, fds)
+            except BaseException as e:  # noqa: BLE001 - the forked child never returns to the loop
+                os.write(2, f"container init: {e}\n".encode())
+            os._exit(128)
+        for f in fds:
+            os.close(f)
+        if not _reply(sock, {"id": req["id"], "pid": pid, "error": error}):
+            return
 
 
 if __name__ == "__main__":

@@ -217,20 +217,21 @@ def _stat(pid: int) -> list[str]:
 
 async def test_containers_are_forked_by_the_zygote_and_end_as_their_pid_1_ends(rt):
     """Containers of images are forked from one interpreter (``runtime/zygote.py``) instead of
-    each exec'ing ``nsenter``, ``unshare`` and a fresh ``python3``: the container's PID 1 is the
-    zygote's child, its own process group, PID 1 of its PID namespace, and exit codes, signals,
-    stops and logs come out as before."""
+    each exec'ing ``nsenter``, ``unshare`` and a fresh ``python3``: the container's PID 1 is handed
+    to the runtime's process (a child subreaper), its own process group, PID 1 of its PID
+    namespace, and exit codes, signals, stops and logs come out as before."""
     sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="fork", namespace="default", uid="u3"))
     cids = await asyncio.gather(*(run(rt, sb, name=f"c{i}", command=["sh", "-c", f"sleep 1; exit {i}"])
                                   for i in range(8)))
     zygote = rt._forks._proc.pid
     init = rt.container_status(cids[0]).pid
-    assert _stat(init)[1] == str(zygote) and _stat(init)[2] == str(init)   # ppid, pgrp
+    assert _stat(init)[1] == str(os.getpid()) and _stat(init)[2] == str(init)   # ppid, pgrp
+    assert zygote not in {int(_stat(rt.container_status(cid).pid)[1]) for cid in cids}
     for cid in cids:                        # each one PID 1 of a namespace of its own, none nested
         init = rt.container_status(cid).pid
         nspid = next(ln for ln in Path(f"/proc/{init}/status").read_text().splitlines() if ln.startswith("NSpid"))
         assert nspid.split()[1:] == [str(init), "1"]
-    assert "NSpid:\t" + str(zygote) + "\n" in Path(f"/proc/{zygote}/status").read_text()   # the zygote stays
+    assert "NSpid:\t" + str(zygote) + "\n" in Path(f"/proc/{zygote}/status").read_text()   # in the node's namespace
     for i, cid in enumerate(cids):
         await asyncio.wait_for(rt.wait_container(cid), 10)
         assert rt.container_status(cid).exit_code == i
@@ -271,13 +272,38 @@ async def test_the_command_starts_with_default_signal_dispositions(rt):
         assert not int(r.stdout.split()[-1], 16) & (1 << 12), r.stdout
 
 
-async def test_a_zygote_that_ends_takes_its_containers_and_a_new_one_starts(rt):
+async def test_a_zygote_that_ends_leaves_its_containers_and_a_new_one_starts(rt):
+    """The zygote holds no container (they are the runtime's children): killed, it takes none with
+    it; their exits are still reported, and the next start begins a new zygote."""
     sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="gone", namespace="default", uid="u5"))
-    cid = await run(rt, sb, name="a", command=["sleep", "30"])
+    cid = await run(rt, sb, name="a", command=["sh", "-c", "sleep 1; exit 3"])
     old = rt._forks._proc.pid
     os.kill(old, 9)
     await asyncio.wait_for(rt.wait_container(cid), 10)
-    assert rt.container_status(cid).exit_code == 137
+    assert rt.container_status(cid).exit_code == 3
     cid = await run(rt, sb, name="b", command=["sh", "-c", "exit 4"])
     await asyncio.wait_for(rt.wait_container(cid), 10)
     assert rt.container_status(cid).exit_code == 4 and rt._forks._proc.pid != old
+
+
+async def test_an_idle_zygote_is_stopped_and_started_again_on_the_next_start(rt):
+    """Issue 18: an idle node keeps no fork server (~3 MiB). The zygote ends once no container has
+    started for ``idle_seconds``; the running containers stay, stop and report as before."""
+    rt._forks.idle_seconds = 0.3
+    sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name="idle", namespace="default", uid="u6"))
+    cid = await run(rt, sb, name="a", command=["sh", "-c", "trap 'exit 42' TERM; sleep 30 & wait"])
+    old = rt._forks._proc.pid
+    for _ in range(100):                    # until the zygote has been stopped and reaped (bounded)
+        if rt._forks._proc is None and not Path(f"/proc/{old}").exists():
+            break
+        await asyncio.sleep(0.05)
+    assert rt._forks._proc is None and not Path(f"/proc/{old}").exists()
+    assert rt.container_status(cid).state == cri.RUNNING
+    await rt.stop_container(cid, 5)
+    assert rt.container_status(cid).exit_code == 42
+    cid = await run(rt, sb, name="b", command=["sh", "-c", "exit 5"])
+    await asyncio.wait_for(rt.wait_container(cid), 10)
+    assert rt.container_status(cid).exit_code == 5 and rt._forks._proc is not None
+    await rt.remove_pod_sandbox(sb.id)
+
+
