@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from kubetui.ingress.dataplane import IngressDataPlane, dial_direct
 from kubetui.netutil import free_port, port_free
 from kubetui.providers.base import NodeConfig
 from kubetui.providers import simulated_stats
-from kubetui.providers.lb import LoadBalancerController
+from kubetui.providers.lb import INGRESS_IP, LoadBalancerController
 from kubetui.scheduler.scheduler import Scheduler
 from kubetui.storage.classes import ensure_storage_classes
 from kubetui.storage.provisioners import Provisioners
@@ -126,7 +127,10 @@ class ControlPlane:
     async def start(self, progress: Progress = lambda p, d: None) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = await self._open_store(progress)
-        self.registry = Registry(await self._registry_store(), clock=self.clock)
+        # A local cluster's Services use kind's 10.96.0.0/16: its userspace kube-proxy serves them in the
+        # cluster's own /16 of the loopback (kubetui.agent.loopback); other clusters keep kubeadm's /12.
+        service_cidr = "10.96.0.0/16" if self.settings.provider == "local" else "10.96.0.0/12"
+        self.registry = Registry(await self._registry_store(), clock=self.clock, service_cidr=service_cidr)
         # DefaultTolerationSeconds admission follows the cluster's timings (lab or kubernetes)
         self.registry.hooks.admission.timings = self.settings.timing_preset
         await self.registry.bootstrap()
@@ -346,7 +350,8 @@ class ControlPlane:
                 RecordingClient(self.client), cm.factory, clock=cm.timer_clock, dial=self.dial,
                 timings=self.settings.timing_preset,
                 recorder=EventRecorder(self.client, LoadBalancerController.component, clock=self.clock),
-                backends="nodeports" if self.settings.provider == "docker" else "endpoints")
+                backends="nodeports" if self.settings.provider == "docker" else "endpoints",
+                host=self._load_balancer_ip())
             self.load_balancer.reconcile_log = self.reconcile_log
             cm.controllers[LoadBalancerController.name] = self.load_balancer
         if self.ingress_dataplane is not None and self.ingress_bind is None:
@@ -359,6 +364,16 @@ class ControlPlane:
         if pv_controller is not None:
             pv_controller.provisioners = Provisioners(volume_host_for(self.settings.provider, self.state_dir))
         return cm
+
+    def _load_balancer_ip(self) -> str:
+        """Where LoadBalancer Services listen: a local cluster's own address in its loopback block (two local
+        clusters' balancers on one machine never share one), else the host's 127.0.0.1."""
+        if self.settings.provider == "local":
+            from kubetui.providers.loopback import recorded
+            block = recorded(self.state_dir)
+            if block is not None and sys.platform.startswith("linux"):
+                return block.load_balancer_ip
+        return INGRESS_IP
 
     @property
     def ingress_ports(self) -> tuple[int, int] | None:

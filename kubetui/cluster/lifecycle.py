@@ -85,17 +85,18 @@ class Cluster:
         for name in names:
             self.progress(name, f"starting {name}: {self._node_meaning()}")
             await self.provider.start_node(cp.node_config(name, api_host))
-        if s.provider == "local":
-            self.progress("kube-proxy", "starting kube-proxy (userspace): ClusterIP 10.96.A.B answers "
-                                        "at 127.96.A.B, NodePorts at 127.0.0.1")
-            # kube-proxy's own identity (upstream: the system:kube-proxy user, group system:node-proxier)
-            token = cp.authenticator.token_for("system:kube-proxy", ("system:node-proxier",))
-            cp.proxy_metrics = [await self.provider.start_proxy(
-                f"https://{api_host}:{cp.apiserver.port}", token, cp.pki.ca_pem().decode(), names[0])]
         control_planes = getattr(cp, "nodes", [])  # several control planes: a kubelet on each, as kubeadm's
         for name in control_planes:
             self.progress(name, f"starting {name}'s kubelet: a control-plane node (tainted NoSchedule)")
             await cp.start_kubelet(self.provider, name, api_host)
+        if s.provider == "local":   # after every kubelet: it serves NodePorts on each node's address
+            block = self.provider.block
+            self.progress("kube-proxy", f"starting kube-proxy (userspace): ClusterIP 10.96.A.B answers at "
+                                        f"127.{block.services}.A.B, NodePorts at each node's 127.{block.pods}.0.N")
+            # kube-proxy's own identity (upstream: the system:kube-proxy user, group system:node-proxier)
+            token = cp.authenticator.token_for("system:kube-proxy", ("system:node-proxier",))
+            cp.proxy_metrics = [await self.provider.start_proxy(
+                f"https://{api_host}:{cp.apiserver.port}", token, cp.pki.ca_pem().decode(), names[0])]
         wait_ready = getattr(cp, "wait_ready", None)
         if wait_ready is not None:  # control-plane containers boot while the worker nodes are created
             await wait_ready(self.progress)

@@ -33,8 +33,10 @@ FLAGS = (
     ("--cluster-domain", "cluster.local", "the cluster's DNS domain", None),
     ("--upstream", None, "HOST[:PORT] to forward other names to (default: refuse)", None),
     ("--service-addresses", "cluster-ip",
-     "loopback: answer 127.96.A.B for ClusterIP 10.96.A.B (the local provider's userspace proxy)",
-     ("cluster-ip", "loopback")),
+     "loopback: answer ClusterIP 10.96.A.B's address in --service-address-range (the local provider's "
+     "userspace proxy)", ("cluster-ip", "loopback")),
+    ("--service-address-range", "127.96.0.0/12",
+     "with --service-addresses loopback: the local cluster's Service block (kubetui.agent.loopback)", None),
     ("--log-level", None, "DEBUG, INFO, WARNING, ERROR (default: $KUBETUI_LOG_LEVEL, else INFO)", None),
 )
 
@@ -123,9 +125,9 @@ def build(args: Flags) -> DNSAgent:
     api = BlockingAPIClient(args.api_server, token=token, ca_file=ca, user_agent="kubetui-dns/v1.37.0")
     address_for = lambda ip: ip  # noqa: E731
     if args.service_addresses == "loopback":
-        # Only the local provider's DNS needs kube-proxy's loopback addresses: the kube-dns pod
-        # on a Docker node does not pay for importing the userspace proxy.
-        from kubetui.proxy.userspace import loopback_address as address_for
+        # Only the local provider's DNS needs kube-proxy's loopback addresses (its cluster's own block)
+        from kubetui.agent.loopback import service_address
+        address_for = lambda ip: service_address(ip, args.service_address_range)  # noqa: E731
     data = ClusterData(api, args.cluster_domain, address_for)
     upstream = None
     if args.upstream:

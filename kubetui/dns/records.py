@@ -122,7 +122,7 @@ def build_zone(services: Iterable[Obj], slices: Iterable[Obj], domain: str = "cl
     """The whole zone from the cluster's Services and EndpointSlices.
 
     ``address_for`` maps a ClusterIP to the address clients should use (the
-    local provider's userspace proxy serves ``10.96.A.B`` at ``127.96.A.B``).
+    local provider's userspace proxy serves ``10.96.A.B`` at ``127.S.A.B``, in its cluster's block).
     """
     zone = Zone(domain=domain, serial=serial)
     for base in (domain, f"svc.{domain}", f"pod.{domain}"):

@@ -5,22 +5,30 @@ as a local process per node with the plain-process runtime, so kubetui works
 on a machine without Docker. What that costs is said once, when the first
 node starts: pods are ordinary processes, with no network/mount/UTS/PID
 namespaces and no cgroups (memory limits are not enforced, nothing is ever
-OOMKilled). Each pod still gets its own address: node N's pods bind
-``127.244.N.x`` (Linux routes all of 127.0.0.0/8 to the loopback interface),
-and each node's kubelet listens on ``127.10.0.N``.
+OOMKilled). Each pod still gets its own address on this machine's loopback
+(Linux routes all of 127.0.0.0/8 there), in ranges this cluster owns alone:
+every local cluster of the machine gets its own *block* when it starts
+(``kubetui.providers.loopback``, as each Kubernetes cluster has its own
+``--cluster-cidr``; kind isolates clusters with network namespaces instead).
+With block P: node N's kubelet listens on ``127.P.0.N`` and its pods bind
+``127.P.N.x`` (``kubetui.agent.loopback``).
 
 State lives in ``<state_dir>/nodes/<name>/``: ``kubelet.pid``, ``kubelet.log``,
 the token and CA files, and the kubelet's root dir.
 
 Services: ONE kube-proxy in userspace mode serves the whole cluster
 (``<state_dir>/kube-proxy/``), since every node shares this machine's
-loopback: a ClusterIP ``10.96.A.B`` answers at ``127.96.A.B`` on the Service's
-port and a NodePort at ``127.0.0.1:<nodePort>``. It is started with the first
+loopback: a ClusterIP ``10.96.A.B`` (the cluster's Service range is kind's
+10.96.0.0/16) answers at ``127.S.A.B`` (S = P + 1) on the Service's port, and a
+NodePort at every node's ``127.P.0.N:<nodePort>``. It is started with the first
 node's name, so a Service with ``internalTrafficPolicy: Local`` only uses
 that node's endpoints. There is no cluster DNS for local pods: they share this
 machine's ``/etc/resolv.conf`` (and its port 53), so names of Services do not
-resolve inside them; they use the 127.96.A.B address (or the ``*_SERVICE_HOST``
-environment) instead.
+resolve inside them; they use the 127.S.A.B address instead.
+
+The block's claim is a lock file every process of the cluster holds (this one,
+each kubelet, the kube-proxy): while any runs, no other local cluster gets the
+block; once all are gone, the block is free again, however they died.
 """
 
 from __future__ import annotations
@@ -36,7 +44,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kubetui.agent.loopback import LoopbackBlock
 from kubetui.netutil import free_port
+from kubetui.providers import loopback
 from kubetui.providers.base import NodeConfig, NodeHandle, Provider
 
 log = logging.getLogger(__name__)
@@ -77,13 +87,16 @@ def _is_ours(pid: int, module: bytes, cwd: Path) -> bool:
         return _pid_alive(pid)        # no /proc (macOS): trust the pid file
 
 
-def loopback_pod_cidr(pod_cidr: str | None, index: int) -> str:
-    """``10.244.3.0/24`` -> ``127.244.3.0/24``: the node's pod range, moved onto the loopback."""
+def loopback_pod_cidr(block: LoopbackBlock, pod_cidr: str | None, index: int) -> str:
+    """``10.244.3.0/24`` -> ``127.P.3.0/24``: the node's pod range, moved into the cluster's block.
+
+    Without a podCIDR (or with 10.244.0.0/24, whose 127.P.0.0/24 holds the nodes), the node's index says which.
+    """
     if pod_cidr:
-        net = ipaddress.ip_network(pod_cidr, strict=False)
-        third = int(net.network_address) >> 8 & 0xFF
-        return f"127.244.{third}.0/24"
-    return f"127.244.{index % 256}.0/24"
+        third = int(ipaddress.ip_network(pod_cidr, strict=False).network_address) >> 8 & 0xFF
+        if third:
+            return block.pod_cidr(third)
+    return block.pod_cidr(index)
 
 
 class LocalProvider(Provider):
@@ -94,6 +107,20 @@ class LocalProvider(Provider):
         super().__init__(cluster)
         self._procs: dict[str, subprocess.Popen] = {}
         self._proxy: subprocess.Popen | None = None
+        self._claim: loopback.Claim | None = None
+
+    @property
+    def block(self) -> LoopbackBlock:
+        """This cluster's loopback block, claimed (machine-wide) on first use and held while this process runs."""
+        if self._claim is None:
+            self._claim = loopback.claim(self.cluster.state_dir)
+            log.info("local cluster %s owns loopback block %s (pods, nodes) and %s (Services)",
+                     self.cluster.name, self._claim.block.pod_range, self._claim.block.service_range)
+        return self._claim.block
+
+    async def prepare(self) -> list[str]:
+        self.block           # before the control plane starts: it names the load balancer's address
+        return []
 
     @property
     def nodes_dir(self) -> Path:
@@ -133,7 +160,16 @@ class LocalProvider(Provider):
 
     def node_ip(self, index: int) -> str:
         # distinct loopback addresses need Linux; elsewhere every node is 127.0.0.1
-        return f"127.10.{index // 256}.{index % 256}" if sys.platform.startswith("linux") else "127.0.0.1"
+        return self.block.node_ip(index) if sys.platform.startswith("linux") else "127.0.0.1"
+
+    def _node_ips(self) -> list[str]:
+        ips = []
+        for f in sorted(self.nodes_dir.glob("*/index")):
+            try:
+                ips.append(self.node_ip(int(f.read_text())))
+            except ValueError:
+                pass
+        return sorted(set(ips)) or ["127.0.0.1"]
 
     async def start_node(self, node: NodeConfig) -> NodeHandle:
         global _WARNED
@@ -157,7 +193,7 @@ class LocalProvider(Provider):
         argv = [sys.executable, "-m", "kubetui.kubelet", "--api-server", node.api_url,
                 "--token-file", str(token_file), "--ca-file", str(ca_file), "--node-name", node.name,
                 "--node-ip", ip, "--address", ip, "--port", "0", "--root-dir", str(d / "kubelet"),
-                "--runtime", "process", "--pod-cidr", loopback_pod_cidr(node.pod_cidr, index),
+                "--runtime", "process", "--pod-cidr", loopback_pod_cidr(self.block, node.pod_cidr, index),
                 "--cpus", str(node.cpus), "--memory", node.memory, "--max-pods", str(node.max_pods),
                 "--timings", json.dumps(node.timings.as_dict())]
         if labels:
@@ -165,13 +201,18 @@ class LocalProvider(Provider):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         with open(d / "kubelet.log", "ab") as logf:
+            # the kubelet inherits the block's lock: the block stays this cluster's while the node runs
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                    env=env, start_new_session=True, cwd=str(d))
+                                    env=env, start_new_session=True, cwd=str(d), pass_fds=self._lock_fds())
         self._procs[node.name] = proc
         (d / "kubelet.pid").write_text(str(proc.pid))
         (d / "node.json").write_text(json.dumps({"name": node.name, "ip": ip, "argv": argv}))
         log.info("started node %s: kubelet pid %d, log %s", node.name, proc.pid, d / "kubelet.log")
         return NodeHandle(node.name, self.name, ip, "running", self._details(node.name, proc.pid))
+
+    def _lock_fds(self) -> tuple[int, ...]:
+        self.block
+        return (self._claim.fd,) if self._claim is not None and self._claim.fd >= 0 else ()
 
     def _details(self, name: str, pid: int | None) -> dict:
         return {"pid": pid, "log": str(self._dir(name) / "kubelet.log"),
@@ -232,12 +273,13 @@ class LocalProvider(Provider):
         metrics = f"127.0.0.1:{free_port()}"
         argv = [sys.executable, "-m", "kubetui.proxy", "--mode", "userspace", "--api-server", api_url,
                 "--token-file", str(d / "token"), "--ca-file", str(d / "ca.crt"), "--node-name", node_name,
-                "--metrics-bind-address", metrics, "--nodeport-address", "127.0.0.1"]
+                "--metrics-bind-address", metrics, "--nodeport-address", ",".join(self._node_ips()),
+                "--service-address-range", self.block.service_range]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         with open(d / "kube-proxy.log", "ab") as logf:
             self._proxy = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                           env=env, start_new_session=True, cwd=str(d))
+                                           env=env, start_new_session=True, cwd=str(d), pass_fds=self._lock_fds())
         (d / "kube-proxy.pid").write_text(str(self._proxy.pid))
         info.write_text(json.dumps({"metrics": metrics, "argv": argv}))
         log.info("started kube-proxy (userspace) pid %d, log %s", self._proxy.pid, d / "kube-proxy.log")
@@ -285,9 +327,17 @@ class LocalProvider(Provider):
         await self.stop_proxy()
         if purge:
             shutil.rmtree(self.nodes_dir, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        # this process's hold on the block: the nodes and kube-proxy still running keep theirs
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     async def close(self) -> None:
         # The nodes keep running (like Docker containers outlive the CLI); only reap exited children.
         for name, proc in list(self._procs.items()):
             if proc.poll() is not None:
                 self._procs.pop(name, None)
+        self._release()

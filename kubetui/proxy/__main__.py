@@ -8,6 +8,7 @@ Flags follow upstream's where one exists (``--cluster-cidr``,
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import socket
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from kubetui.agent.apiclient import APIClient
+from kubetui.agent.loopback import DEFAULT_SERVICE_RANGE, service_address
 from kubetui.agent.main import main as agent_main
 from kubetui.proxy.iptables import IPTables, detect_backend, set_alternatives, subprocess_runner
 from kubetui.proxy.proxy import IptablesBackend, KubeProxy
@@ -41,14 +43,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--iptables-min-sync-period", type=float, default=0.1, help="seconds to batch changes")
     p.add_argument("--sync-period", type=float, default=30.0, help="seconds between full resyncs")
     p.add_argument("--metrics-bind-address", default="0.0.0.0:10249", help="HOST:PORT of /traffic, /healthz")
-    p.add_argument("--nodeport-address", default="127.0.0.1", help="userspace mode: where NodePorts listen")
+    p.add_argument("--nodeport-address", "--nodeport-addresses", dest="nodeport_address", default="127.0.0.1",
+                   help="userspace mode: the node IPs NodePorts listen on (comma-separated)")
+    p.add_argument("--service-address-range", default=DEFAULT_SERVICE_RANGE,
+                   help="userspace mode: ClusterIPs are served at their host bits in this loopback range "
+                        "(the local cluster's block: kubetui.agent.loopback)")
     p.add_argument("--log-level", default=os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
 
 def make_backend(args: argparse.Namespace):
     if args.mode == "userspace":
-        return UserspaceProxy(node_name=args.node_name, nodeport_host=args.nodeport_address)
+        return UserspaceProxy(node_name=args.node_name, nodeport_hosts=args.nodeport_address.split(","),
+                              address_for=functools.partial(service_address, service_range=args.service_address_range))
     run = subprocess_runner()
     mode = detect_backend(run) if args.iptables_backend == "auto" else args.iptables_backend
     if args.set_iptables_alternatives:

@@ -11,11 +11,14 @@ host's iptables.
 Addresses it uses (Linux routes all of 127.0.0.0/8 to the loopback, so any
 127.x.y.z can be bound without root):
 
-* a Service's ClusterIP ``10.96.A.B`` is served at ``127.96.A.B`` (first octet
-  swapped for 127, see ``loopback_address``), on the Service's own port. In
-  local mode the cluster DNS answers Service names with that address;
-* a NodePort is served on ``127.0.0.1:<nodePort>``, so it is reachable from
-  the host exactly like ``localhost:<nodePort>`` on a kind node.
+* a Service's ClusterIP is served at its host bits inside the cluster's
+  Service block on the loopback (``--service-address-range``): ``10.96.A.B``
+  at ``127.S.A.B`` for a local cluster owning block P (S = P + 1; see
+  ``kubetui.agent.loopback``: every local cluster of the machine has its
+  own, so two clusters' Services never share an address), on the Service's
+  own port. In local mode the cluster DNS answers Service names with that address;
+* a NodePort is served on every node IP of the cluster (``127.P.0.N:<nodePort>``),
+  as upstream's kube-proxy serves it on the node's addresses.
 
 TCP only (UDP Services are logged and skipped). Standard library only.
 """
@@ -23,12 +26,11 @@ TCP only (UDP Services are logged and skipped). Standard library only.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from kubetui.agent.loopback import DEFAULT_SERVICE_RANGE, service_address
 from kubetui.proxy.model import Endpoint, ServicePort, categorize, endpoints_for, service_ports, slices_by_service
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,9 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2.0
 
 
-def loopback_address(cluster_ip: str) -> str:
-    """``10.96.0.20`` -> ``127.96.0.20``: where the userspace proxy serves a ClusterIP (not Linux: 127.0.0.1)."""
-    if not sys.platform.startswith("linux"):
-        return "127.0.0.1"
-    ip = ipaddress.ip_address(cluster_ip)
-    return "127." + ".".join(str(ip).split(".")[1:]) if ip.version == 4 else "127.0.0.1"
+def loopback_address(cluster_ip: str, service_range: str = DEFAULT_SERVICE_RANGE) -> str:
+    """``10.96.0.20`` -> ``127.96.0.20`` (a cluster's block: ``127.S.0.20``): where a ClusterIP is served."""
+    return service_address(cluster_ip, service_range)
 
 
 @dataclass
@@ -155,10 +154,10 @@ class UserspaceProxy:
 
     mode = "userspace"
 
-    def __init__(self, *, node_name: str = "", nodeport_host: str = "127.0.0.1",
+    def __init__(self, *, node_name: str = "", nodeport_hosts: Iterable[str] = ("127.0.0.1",),
                  address_for: Callable[[str], str] = loopback_address) -> None:
         self.node_name = node_name
-        self.nodeport_host = nodeport_host
+        self.nodeport_hosts = list(nodeport_hosts)
         self.address_for = address_for
         self.backends: dict[str, Backends] = {}                 # service port name -> backends
         self.listeners: dict[tuple[str, int], Listener] = {}   # (host, port) -> listener
@@ -179,8 +178,8 @@ class UserspaceProxy:
                 self._update(sp, eps)
                 seen.add(sp.name_string)
                 wanted[(self.address_for(sp.cluster_ip), sp.port)] = sp.name_string
-                if sp.node_port:
-                    wanted[(self.nodeport_host, sp.node_port)] = sp.name_string
+                for host in self.nodeport_hosts if sp.node_port else ():
+                    wanted[(host, sp.node_port)] = sp.name_string
         for key in [k for k in self.listeners if wanted.get(k) != self.listeners[k].backends.name]:
             await self.listeners.pop(key).close()
         for key, name in wanted.items():

@@ -15,7 +15,7 @@ How a Service name becomes an address: ``--resolve dns`` asks the cluster DNS
 (default) reads the Service's ClusterIP from the API with the pod's
 ServiceAccount token, so it also works where pods have no cluster DNS (the
 local provider, whose userspace kube-proxy serves ClusterIP ``10.96.A.B`` at
-``127.96.A.B``). Either way the request goes through kube-proxy to the
+``127.S.A.B``, S from the pod's own address). Either way the request goes through kube-proxy to the
 Service's ready endpoints, and a Service recreated with a new ClusterIP is
 followed. It stops by itself after ``--duration`` seconds.
 """
@@ -66,8 +66,12 @@ class APIResolver:
         ip = (svc.get("spec") or {}).get("clusterIP") or ""
         if not ip or ip == "None":
             raise LookupError(f"service {service} has no ClusterIP")
-        if os.environ.get("KUBETUI_POD_IP", "").startswith("127.") and sys.platform.startswith("linux"):
-            ip = "127." + ip.split(".", 1)[1]     # the local provider's userspace proxy address
+        pod_ip = os.environ.get("KUBETUI_POD_IP", "")
+        if pod_ip.startswith("127.") and sys.platform.startswith("linux"):
+            # the local provider's userspace proxy address, in this pod's cluster's Service block
+            from kubetui.agent.loopback import LoopbackBlock, service_address
+            block = LoopbackBlock.of_address(pod_ip)
+            ip = block.service_address(ip) if block else service_address(ip)
         self.cache[service] = (time.monotonic(), ip)
         return ip
 

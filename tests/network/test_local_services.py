@@ -1,4 +1,6 @@
-"""Services on the local provider: one userspace kube-proxy, ClusterIP at 127.96.A.B, NodePort on 127.0.0.1."""
+"""Services on the local provider: one userspace kube-proxy, ClusterIP at 127.S.A.B, NodePort on the node IPs.
+
+(S and the node IPs 127.P.0.N are the cluster's loopback block: kubetui.agent.loopback.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import pytest
 
 from kubetui.cluster import Cluster, ClusterSettings
 from kubetui.netutil import free_port
-from kubetui.proxy.userspace import loopback_address
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +66,10 @@ async def test_clusterip_nodeport_and_loadbalancer_answer_from_the_host(tmp_path
         pods = await until("2 ready web pods", lambda: _ready_pods(c, "app=web", 2), 60)
         names = {p["metadata"]["name"] for p in pods}
 
-        urls = {"clusterIP": f"http://{loopback_address(cluster_ip)}:{lb_port}/",
-                "nodePort": f"http://127.0.0.1:{node_port}/",
-                "loadBalancer": f"http://127.0.0.1:{lb_port}/"}
+        block = cluster.provider.block
+        urls = {"clusterIP": f"http://{block.service_address(cluster_ip)}:{lb_port}/",
+                "nodePort": f"http://{block.node_ip(2)}:{node_port}/",
+                "loadBalancer": f"http://{block.load_balancer_ip}:{lb_port}/"}
         for kind, url in urls.items():
             body = await until(f"{kind} {url} to answer", lambda url=url: asyncio.to_thread(get, url))
             assert body.startswith("pod=") and body.split()[0][4:] in names, (kind, body)
@@ -75,7 +77,7 @@ async def test_clusterip_nodeport_and_loadbalancer_answer_from_the_host(tmp_path
         assert set(answered) == names        # round-robin reaches both replicas
 
         lb = (await c.get("services", "web", "default"))["status"]["loadBalancer"]["ingress"]
-        assert lb == [{"ip": "127.0.0.1", "ipMode": "Proxy"}]
+        assert lb == [{"ip": block.load_balancer_ip, "ipMode": "Proxy"}]
 
         # the traffic API adds up the userspace proxy's counts per endpoint
         req = urllib.request.Request(f"{cp.apiserver.url}/apis/networking.kubetui.dev/v1alpha1/"

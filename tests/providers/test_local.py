@@ -1,4 +1,4 @@
-"""The local provider: a real kubelet subprocess per node, pods as plain processes on 127.244.N.x."""
+"""The local provider: a real kubelet subprocess per node, pods as plain processes on 127.P.N.x (the cluster's block)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ import pytest
 
 from kubetui.api.resources import resource_for
 from kubetui.providers.base import ClusterConfig, NodeConfig
+from kubetui.agent.loopback import LoopbackBlock
 from kubetui.providers.local import LocalProvider, loopback_pod_cidr
 from kubetui.timings import LAB
 from tests.kubelet.cluster import Cluster
 
 
 @pytest.mark.parametrize("cidr,index,expected", [
-    ("10.244.3.0/24", 9, "127.244.3.0/24"),
-    (None, 2, "127.244.2.0/24"),
+    ("10.244.3.0/24", 9, "127.6.3.0/24"),
+    (None, 2, "127.6.2.0/24"),
+    ("10.244.0.0/24", 4, "127.6.4.0/24"),      # 127.6.0.0/24 holds the nodes' own addresses
 ])
 def test_loopback_pod_cidr(cidr, index, expected):
-    assert loopback_pod_cidr(cidr, index) == expected
+    assert loopback_pod_cidr(LoopbackBlock(6), cidr, index) == expected
 
 
 async def test_local_node_runs_a_pod_and_stops_cleanly(tmp_path, kubectl_bin):
@@ -33,7 +35,8 @@ async def test_local_node_runs_a_pod_and_stops_cleanly(tmp_path, kubectl_bin):
             name="n1", api_url=cluster.server.url, token=cluster.auth.node_token("n1"),
             ca_pem=cluster.pki.ca_pem().decode(), timings=fast, pod_cidr="10.244.1.0/24",
             labels={"node-role.kubernetes.io/worker": ""}))
-        assert handle.status == "running" and handle.address == "127.10.0.1"
+        block = provider.block
+        assert handle.status == "running" and handle.address == f"127.{block.pods}.0.1"
         again = await provider.start_node(NodeConfig(name="n1", api_url=cluster.server.url,
                                                      token="x", ca_pem=""))
         assert again.details["pid"] == handle.details["pid"]          # idempotent
@@ -68,7 +71,7 @@ async def test_local_node_runs_a_pod_and_stops_cleanly(tmp_path, kubectl_bin):
             "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "kubetui/hello:2"}]}})
         p = await cluster.wait_pod("web", lambda p: p.get("status", {}).get("phase") == "Running")
         ip = p["status"]["podIP"]
-        assert ip.startswith("127.244.1.") and p["status"]["hostIP"] == "127.10.0.1"
+        assert ip.startswith(f"127.{block.pods}.1.") and p["status"]["hostIP"] == f"127.{block.pods}.0.1"
         for _ in range(50):
             try:
                 body = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://{ip}:8080/", timeout=1).read())
