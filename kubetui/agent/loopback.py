@@ -21,10 +21,10 @@ picks a free one, machine-wide) and kept in its state dir::
 
 P is even (a block is a pair of octets), so a pod (or a hostNetwork pod, whose
 IP is its node's) finds its cluster's Service addresses from its own address.
-127.0.x.x (the host's 127.0.0.1, systemd-resolved's 127.0.0.53) and
-127.240.0.0/12 stay out of the pool: ``127.244.0.0/24`` is the pod range of a
-kubelet started by hand, and 127.96.0.0/12 the Service range of a kube-proxy
-started without ``--service-address-range`` (10.96.0.0/12 moved onto the loopback).
+Out of the pool: 127.0.x.x (the host's 127.0.0.1, systemd-resolved's
+127.0.0.53), 127.96.0.0/12 (the Service range of a kube-proxy started without
+``--service-address-range``: 10.96.0.0/12 moved onto the loopback) and
+127.240.0.0/12 (``127.244.0.0/24`` is the pod range of a kubelet started by hand).
 
 Standard library only: node agents (kube-proxy, the DNS, the kubelet's pods) import it.
 """
@@ -35,8 +35,8 @@ import ipaddress
 import sys
 from dataclasses import dataclass
 
-#: the pods octet P of every block a local cluster may own (S = P + 1)
-POOL = tuple(range(2, 240, 2))
+#: the pods octet P of every block a local cluster may own (S = P + 1): 111 blocks
+POOL = tuple(p for p in range(2, 240, 2) if not 96 <= p < 112)
 #: a kubelet started by hand (no block): its pods' range
 DEFAULT_POD_CIDR = "127.244.0.0/24"
 #: a kube-proxy/DNS started without a block: 10.96.0.0/12 moved onto the loopback (10.96.0.20 -> 127.96.0.20)
@@ -70,7 +70,7 @@ class LoopbackBlock:
 
     def __post_init__(self) -> None:
         if self.pods not in POOL:
-            raise ValueError(f"loopback block {self.pods}: not one of the pool's even octets 2..238")
+            raise ValueError(f"loopback block {self.pods}: not one of the pool's even octets (2..94, 112..238)")
 
     @property
     def services(self) -> int:

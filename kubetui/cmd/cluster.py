@@ -255,6 +255,11 @@ def status_lines(state_dir: Path, *, stopped: bool, started: bool = False) -> st
         nodes = _docker_nodes(settings, sel)
     elif settings is not None and settings.provider == "local":
         nodes = f" and {settings.nodes} local node process(es)"
+        from kubetui.providers.loopback import recorded
+        block = recorded(state_dir)
+        if block is not None:   # the loopback ranges this cluster owns on this machine (kubetui.agent.loopback)
+            nodes += (f" (nodes and NodePorts at 127.{block.pods}.0.N, pods in 127.{block.pods}.N.0/24, "
+                      f"ClusterIP 10.96.A.B at 127.{block.services}.A.B)")
     verb = "is up" if started else "keeps running"
     ingress = ""
     if settings is not None and settings.provider in ("docker", "local"):

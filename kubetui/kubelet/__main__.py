@@ -32,7 +32,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--root-dir", default="/var/lib/kubelet")
     p.add_argument("--runtime", choices=("process", "isolated"), default="process")
     p.add_argument("--pod-cidr", default=None,
-                   help="addresses for pods (process runtime: a 127.x.y.0/24, default 127.244.0.0/24; "
+                   help="addresses for pods (process runtime: a 127.x.y.0/24, the local provider gives its cluster's "
+                        "block's, kubetui.agent.loopback; default 127.244.0.0/24; "
                         "isolated: default is the Node's spec.podCIDR, given by the node IPAM controller)")
     p.add_argument("--address", default="0.0.0.0", help="where the kubelet API listens")
     p.add_argument("--port", type=int, default=10250, help="kubelet API port (0: any free port)")

@@ -14,7 +14,7 @@ import pytest
 
 from kubetui.faults import FaultLog, context_for_state_dir, inject, revert
 from kubetui.faults.services import restart_argv
-from kubetui.proxy.userspace import loopback_address
+from kubetui.providers.loopback import recorded
 from tests.nodes.conftest import start_headless
 
 
@@ -58,7 +58,8 @@ async def test_kube_proxy_stop_and_control_plane_restart_on_a_local_cluster(tmp_
         svc = await client.create("services", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                                                "spec": {"selector": {"app": "web"},
                                                         "ports": [{"port": 80, "targetPort": 8080}]}}, "default")
-        url = f"http://{loopback_address(svc['spec']['clusterIP'])}:80/"
+        # where this cluster's kube-proxy serves the ClusterIP: in the loopback block it owns
+        url = f"http://{recorded(state).service_address(svc['spec']['clusterIP'])}:80/"
 
         async def answers():
             body = await asyncio.to_thread(get, url)

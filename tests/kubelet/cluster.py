@@ -19,6 +19,7 @@ from kubetui.kubelet.kubelet import Kubelet, KubeletConfig
 from kubetui.runtime.process import ProcessRuntime
 from kubetui.apiserver.inprocess import InProcessClient
 from kubetui.controllers.manager import ControllerManager
+from kubetui.providers import loopback
 from kubetui.store import Store
 
 NODE = "node-e2e"
@@ -27,6 +28,11 @@ NODE = "node-e2e"
 class Cluster:
     async def start(self, tmp, kubectl_bin, *, kubelet=True):
         self.kubectl_bin = kubectl_bin
+        # pod addresses from a loopback block of its own, claimed like a local cluster's: a local cluster
+        # or another test session running meanwhile never binds the same ones (kubetui.providers.loopback)
+        self.claim = loopback.claim(tmp / "loopback")
+        self.pod_cidr = self.claim.block.pod_cidr(99)
+        self.pod_prefix = self.pod_cidr.rsplit(".", 1)[0] + "."
         self.store = Store(None)
         await self.store.open()
         self.registry = Registry(self.store)
@@ -62,7 +68,7 @@ class Cluster:
                                lease_renew=0.2, status_update=0.5, sync_period=0.2)
         for k, v in overrides.items():
             setattr(config, k, v)
-        runtime = ProcessRuntime(tmp / "node" / "runtime", node_name=NODE, pod_cidr="127.244.99.0/24")
+        runtime = ProcessRuntime(tmp / "node" / "runtime", node_name=NODE, pod_cidr=self.pod_cidr)
         self.kubelet = Kubelet(config, api, runtime, server_token=auth.node_token(NODE))
         await self.kubelet.start()
         return self.kubelet
@@ -73,6 +79,7 @@ class Cluster:
         await self.controllers.stop()
         await self.server.stop()
         await self.store.close()
+        self.claim.close()
 
     async def kubectl(self, *args, stdin=None, timeout=20):
         p = await asyncio.create_subprocess_exec(

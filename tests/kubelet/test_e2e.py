@@ -68,7 +68,7 @@ async def test_hello_pod_runs_logs_exec_and_delete(cluster):
                                         "periodSeconds": 1}}]))
     pod = await cluster.wait_pod("web", ready)
     ip = pod["status"]["podIP"]
-    assert ip.startswith("127.244.99.")
+    assert ip.startswith(cluster.pod_prefix)
     cs = pod["status"]["containerStatuses"][0]
     assert cs["ready"] and cs["restartCount"] == 0 and "running" in cs["state"]
     body = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://{ip}:8080/", timeout=2).read())

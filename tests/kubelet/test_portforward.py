@@ -128,7 +128,7 @@ async def test_kubectl_port_forward_nothing_listening_is_upstreams_error(cluster
     assert "error forwarding port 81 to pod " in err, err
     assert ", uid : failed to execute portforward in network namespace " in err, err
     assert "failed to connect to localhost:81 inside namespace " in err, err
-    assert "IPv4: dial tcp4 127.244.99." in err and ":81: connect: connection refused" in err, err
+    assert f"IPv4: dial tcp4 {cluster.pod_prefix}" in err and ":81: connect: connection refused" in err, err
 
 
 @shared

@@ -89,8 +89,9 @@ def shipped_results(request, tmp_path_factory) -> dict[str, tuple[int, str, ET.E
 
     A process per lesson, not one event loop for all: the API server's served custom resources are
     process-wide (``kubetui.api.resources.set_custom_resources``), so two in-process clusters would
-    see each other's CRDs come and go. Local-provider lessons run one at a time: every local cluster's
-    pods use the same loopback addresses (127.244.x.y). Most of a lesson's time is waiting
+    see each other's CRDs come and go. Local-provider lessons run one at a time (each local cluster owns
+    loopback addresses of its own, kubetui.providers.loopback, but their pods share this machine's /tmp and
+    CPU, and side by side has not been measured). Most of a lesson's time is waiting
     (controllers, probes, the HPA's windows), so three side by side take about as long as the longest.
     """
     selected = {item.callspec.params["lesson"].id for item in request.session.items

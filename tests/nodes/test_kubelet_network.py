@@ -208,12 +208,12 @@ async def test_kubelet_waits_for_its_pod_cidr_not_ready_until_then(api_cluster, 
         await asyncio.sleep(0.5)
         assert (await c.pod("early"))["status"].get("phase", "Pending") == "Pending"   # no address to give yet
         # What the node IPAM controller does: the kubelet takes it, goes Ready and starts the pod.
-        await c.registry.patch(NODES, None, NODE, {"spec": {"podCIDR": "127.244.77.0/24"}},
-                               "application/merge-patch+json")
+        cidr = c.claim.block.pod_cidr(77)        # the test cluster's own loopback block (tests/kubelet/cluster.py)
+        await c.registry.patch(NODES, None, NODE, {"spec": {"podCIDR": cidr}}, "application/merge-patch+json")
         pod = await c.wait_pod("early", lambda p: p["status"].get("phase") == "Running")
-        assert pod["status"]["podIP"].startswith("127.244.77.")
+        assert pod["status"]["podIP"].startswith(cidr.rsplit(".", 1)[0] + ".")
         n = await c.registry.get(NODES, None, NODE)
         assert next(x for x in n["status"]["conditions"] if x["type"] == "Ready")["status"] == "True"
-        assert runtime.pod_cidr == "127.244.77.0/24"
+        assert runtime.pod_cidr == cidr
     finally:
         await kubelet.stop()

@@ -15,7 +15,7 @@ At bootstrap the control plane creates, in ``kube-system``:
 Only the Docker provider gets it: its pods have their own network namespace
 and ``/etc/resolv.conf``, which the kubelet points at 10.96.0.10. Local pods
 share this machine's resolv.conf and its port 53, so a cluster DNS could never
-be their resolver (they reach Services at 127.96.A.B instead); simulated pods
+be their resolver (they reach Services at 127.S.A.B, in their cluster's loopback block); simulated pods
 run nowhere. Creating it is idempotent: what exists is left alone.
 """
 
