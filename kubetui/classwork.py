@@ -17,9 +17,10 @@ which both call ``carry_out``.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from kubetui.classroom.inbox import Inbox
 
@@ -105,14 +106,45 @@ async def carry_out(note: dict[str, Any], lab: Lab, *, run: Any = None) -> str:
     raise ClassworkError(f"nothing to carry out for a {kind!r} note")
 
 
-async def carry_out_pending(lab: Lab, inbox: Inbox | None = None, *, run: Any = None) -> list[str]:
+def done_by_class_server(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the class server itself carries out ``reset``/``drill`` notes for this kubetui.
+
+    In a hosted class (``KUBETUI_CLASS_LAB`` set: a web TUI the class server
+    started) the learner's labs are on the class machine, and the server
+    resets them and starts drills there itself, open TUI or not; the TUI must
+    not do it again. A joined learner's kubetui (join mode) does it itself.
+
+    >>> done_by_class_server({"KUBETUI_CLASS_LAB": "shared"}), done_by_class_server({})
+    (True, False)
+    """
+    env = os.environ if env is None else env
+    return bool(env.get("KUBETUI_CLASS_LAB"))
+
+
+def follow(note: dict[str, Any], run: Any = None) -> str:
+    """A note the class server already carried out: the open lesson run follows (read again from the
+    progress log the server's reset wrote to); returns the line to show."""
+    if note.get("kind") == "reset":
+        if run is not None and run.lesson.id == note.get("lesson"):
+            run.reload()
+            return f"The teacher reset your lab: lesson {note.get('lesson')} is back at step {run.index + 1}."
+        return f"The teacher reset your lab: lesson {note.get('lesson')}, step {note.get('step')}."
+    return (f"The teacher started drill {note.get('drill')} (seed {note.get('seed')}): it runs on a cluster of "
+            "your own (this page moves there when it is ready).")
+
+
+async def carry_out_pending(lab: Lab, inbox: Inbox | None = None, *, run: Any = None,
+                            env: Mapping[str, str] | None = None) -> list[str]:
     """Take every pending ``reset``/``drill`` note (no other kubetui will) and carry it out, in order.
 
     A note that fails is reported, not retried: the learner sees why (and the
-    teacher can send it again).
+    teacher can send it again). In a hosted class the server has carried it
+    out already: only the open lesson follows (``follow``).
     """
     box = inbox or Inbox()
     done = []
+    if done_by_class_server(env):
+        return [follow(note, run) for note in box.take()]
     for note in box.take():
         try:
             done.append(await carry_out(note, lab, run=run))

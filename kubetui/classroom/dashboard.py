@@ -129,13 +129,18 @@ class DashboardApp(App[None]):
     @work(thread=True, group="actions")
     def _send(self, path: str, body: dict[str, Any], done: str) -> None:
         try:
-            got = request(f"{self.url}/class/v1/{path}", method="POST", body=body, token=self.token, ctx=self.ctx)
+            # a hosted class resets labs and starts everyone's drill before it answers: minutes
+            got = request(f"{self.url}/class/v1/{path}", method="POST", body=body, token=self.token, ctx=self.ctx,
+                          timeout=1800.0)
         except ClassError as e:
             self.call_from_thread(self.notify, str(e), severity="error")
             return
         if done:
             seed = got.get("seed") if isinstance(got, dict) and path == "drills" else None
             self.call_from_thread(self.notify, done + (f" (seed {seed})" if seed is not None else ""))
+        for line in (got.get("also") or []) if isinstance(got, dict) else []:
+            failed = "failed" in line or "not started" in line
+            self.call_from_thread(self.notify, line, severity="error" if failed else "information")
 
     def action_pause(self) -> None:
         self._post("pause", {"paused": not self.view["paused"]})

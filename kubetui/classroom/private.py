@@ -31,10 +31,10 @@ from kubetui.clock import Clock
 
 log = logging.getLogger(__name__)
 
-#: what a private cluster runs on unless the lesson asks for ``local`` (no Docker: thirty learners'
+#: what a private cluster runs on unless the lesson asks for ``local`` or ``docker`` (thirty learners'
 #: clusters must fit on the teacher's machine; a simulated node marks pods Running, as lessons expect)
 DEFAULT_PROVIDER = "simulated"
-PROVIDERS = ("simulated", "local")
+PROVIDERS = ("simulated", "local", "docker")
 #: at most this many nodes per private cluster, whatever the lesson asks
 MAX_NODES = 3
 DEFAULT_IDLE_MINUTES = 15.0
@@ -59,13 +59,37 @@ class PrivateCluster:
         return self.state_dir / "kubeconfig"
 
 
-def cluster_for_lesson(provider: str, nodes: int) -> tuple[str, int]:
+def cluster_for_lesson(provider: str, nodes: int, *, docker: bool = False) -> tuple[str, int]:
     """The provider and node count a lesson's ``cluster:`` needs, within what hosted mode runs.
+
+    ``docker``: whether the Docker engine runs on the teacher's machine. A lesson that asks for Docker
+    nodes gets them then (1-3 containers); without an engine it falls back to a simulated cluster
+    (``fallback_note`` says what the learner misses).
 
     >>> cluster_for_lesson("any", 3), cluster_for_lesson("local", 5), cluster_for_lesson("docker", 2)
     (('simulated', 3), ('local', 3), ('simulated', 2))
+    >>> cluster_for_lesson("docker", 2, docker=True), cluster_for_lesson("docker", 0, docker=True)
+    (('docker', 2), ('docker', 1))
     """
+    if provider == "docker" and not docker:
+        provider = DEFAULT_PROVIDER
     return (provider if provider in PROVIDERS else DEFAULT_PROVIDER), max(1, min(MAX_NODES, nodes))
+
+
+def fallback_note(asked: str, got: str) -> str:
+    """What a learner is told when their private cluster is not the kind the lesson asked for ("" if it is).
+
+    >>> fallback_note("docker", "docker"), fallback_note("any", "simulated")
+    ('', '')
+    >>> fallback_note("docker", "simulated").split(":")[0]
+    'This lesson asks for Docker nodes, but the Docker engine does not run on the class machine'
+    """
+    if asked != "docker" or got == "docker":
+        return ""
+    return ("This lesson asks for Docker nodes, but the Docker engine does not run on the class machine: "
+            f"your cluster is {got} instead. Its nodes run no containers (pods are marked Running but "
+            "answer no traffic, `kubectl exec` and logs have nothing behind them, node faults only change "
+            "the API's view). Steps that need real containers will not pass here: ask the teacher.")
 
 
 class PrivateClusters:
@@ -91,20 +115,26 @@ class PrivateClusters:
         if pc is not None:
             pc.last_used = self.clock.time()
 
-    async def ensure(self, learner: str, folder: str, *, provider: str = "any", nodes: int = 1) -> PrivateCluster:
-        """Start the learner's cluster if it is not running (``kubetui up``: returns once nodes are Ready)."""
+    async def ensure(self, learner: str, folder: str, *, provider: str = "any", nodes: int = 1,
+                     docker: bool = False) -> PrivateCluster:
+        """Start the learner's cluster if it is not running (``kubetui up``: returns once nodes are Ready).
+
+        ``docker``: the Docker engine runs (a lesson asking for Docker nodes gets them). The cluster is
+        named after its folder (the learner's namespace), so a Docker cluster's containers
+        (``kubetui-<folder>-node-1``...) say whose they are.
+        """
         pc = self.get(learner, folder)
         async with self._locks.setdefault(learner, asyncio.Lock()):
             pc.last_used = self.clock.time()
             if pc.running and await asyncio.to_thread(_alive, pc.state_dir):
                 return pc
-            pc.provider, pc.nodes = cluster_for_lesson(provider, max(pc.nodes, nodes))
+            pc.provider, pc.nodes = cluster_for_lesson(provider, max(pc.nodes, nodes), docker=docker)
             pc.state_dir.mkdir(parents=True, exist_ok=True)
             log.info("starting %s's private cluster (%s, %d nodes) in %s", learner, pc.provider, pc.nodes,
                      pc.state_dir)
             r = await asyncio.to_thread(
                 subprocess.run, [sys.executable, "-m", "kubetui", "up", "--state-dir", str(pc.state_dir),
-                                 "--provider", pc.provider, "--nodes", str(pc.nodes), "--api-port", "0"],
+                                 "--name", pc.state_dir.name, "--provider", pc.provider, "--nodes", str(pc.nodes), "--api-port", "0"],
                 capture_output=True, text=True, timeout=300)
             if r.returncode != 0:
                 raise RuntimeError(f"starting {learner}'s private cluster: {r.stderr.strip()[-500:]}")

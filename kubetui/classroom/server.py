@@ -118,7 +118,9 @@ class ClassServer:
     channel: Channel = field(init=False)       # messages, pause, resets and drills for learners (channel.py)
     _buckets: dict[str, Bucket] = field(default_factory=dict)
     on_revoke: list[Callable[[str], Any]] = field(default_factory=list)
-    on_reset: list[Callable[[str], Any]] = field(default_factory=list)
+    #: hosted mode: reset learner ``name``'s lab (to the note's lesson step, when there is one: a ``reset``
+    #: note or None); returns ``{"deleted": [...], "also": [...]}``, what it did
+    on_reset: list[Callable[[str, dict[str, Any] | None], Any]] = field(default_factory=list)
     #: hosted mode: start drill (id, seed) for every hosted learner; returns what it did
     on_drill: list[Callable[[str, int], Any]] = field(default_factory=list)
     _changed: asyncio.Condition | None = None
@@ -396,11 +398,14 @@ class ClassServer:
     async def reset(self, request: web.Request) -> web.Response:
         """Reset one learner's lab, to a step of a lesson (``{"lesson": ID, "step": N or ID}``).
 
-        The reset is a note to that learner alone: their kubetui runs the
-        lessons engine's reset to that step on their own cluster (join mode;
-        in hosted mode their web TUI does, in their namespace). Hosted mode
-        also clears the learner's namespace here (``on_reset``), which needs
-        no lesson. Nobody else's lab is touched: no other inbox returns it.
+        Join mode: the reset is a note to that learner alone, and their
+        kubetui runs the lessons engine's reset to that step on their own
+        cluster. Hosted mode: the learner's lab is on this machine, so the
+        class server does it (``on_reset``: their namespace cleared, then the
+        lesson reset to the step as the learner), with or without their web
+        TUI open; the note then only tells their TUI, which follows and does
+        not reset again. Nobody else's lab is touched: no other inbox
+        returns the note, and the hook acts on that learner's lab only.
         """
         if (refused := self._need_teacher(request)) is not None:
             return refused
@@ -416,16 +421,21 @@ class ClassServer:
         note = {"kind": "reset", "lesson": lesson, "step": body.get("step", 1)} if lesson else None
         if note and (bad := validate(note)):
             return _status(422, "Invalid", bad)
-        deleted = []
+        deleted: list[str] = []
+        also: list[str] = []
         for hook in self.on_reset:
-            deleted += await hook(name)
+            done = await hook(name, note)
+            deleted += done.get("deleted", [])
+            also += done.get("also", [])
         if note:
             where = f"{lesson}, step {note['step']}"
             await self._note(name, "reset", f"the teacher reset your lab to {where}", lesson=lesson, step=note["step"])
         else:
             await self._note(name, "message", "the teacher reset your lab")
-        return web.json_response({"learner": name, "deleted": deleted, "lesson": lesson,
-                                  "step": note["step"] if note else None}, status=202 if note else 200)
+        # 202: a join-mode learner's kubetui carries the reset out later; hosted mode did it here
+        return web.json_response({"learner": name, "deleted": deleted, "also": also, "lesson": lesson,
+                                  "step": note["step"] if note else None},
+                                 status=202 if note and not self.on_reset else 200)
 
     async def get_csv(self, request: web.Request) -> web.Response:
         if (refused := self._need_teacher(request)) is not None:

@@ -21,6 +21,13 @@ private cluster of their own (``kubetui.classroom.private``), started on
 demand and stopped when idle; opening a namespace-scoped lesson brings the
 TUI back to the class's cluster. Which cluster a learner's next web session
 runs on is the class server's decision (``lab``), never the browser's.
+
+A drill the teacher starts for the class runs on each learner's own drill
+cluster (``kubetui.classroom.hosted_drills``), and their web TUI moves there.
+A reset of a learner's lab to a lesson step is carried out here, by the class
+server, as the learner (their kubeconfig, or their private cluster for a
+``scope: cluster`` lesson), whether or not their web TUI is open; the TUI
+then only follows (``kubetui.tui.class_channel``).
 """
 
 from __future__ import annotations
@@ -161,6 +168,7 @@ class Hosted:
                  clock: Any = None) -> None:
         import textual_serve
 
+        from kubetui.classroom.hosted_drills import HostedDrills
         from kubetui.classroom.private import PrivateClusters
         from kubetui.tui.web import offline_templates
 
@@ -172,8 +180,13 @@ class Hosted:
         self.private = PrivateClusters(folder / "private", clock=clock,
                                        **({"idle_seconds": private_idle_seconds} if private_idle_seconds else {}))
         self.lab: dict[str, str] = {}
+        #: per learner: what their private lesson cluster lacks of what the lesson asked (shown on opening)
+        self.notes: dict[str, str] = {}
+        #: class drills on each learner's drill cluster (``lab`` is then ``drill:<id>``)
+        self.drills = HostedDrills(self, docker_running=_docker_running, needs_docker=_drill_needs_docker)
         server.on_revoke.append(self.revoke)
         server.on_reset.append(self.reset)
+        server.on_drill.append(self.drills.start)
         self.statics = Path(textual_serve.__file__).parent / "static"
         self.templates = offline_templates(folder / "templates")
         self.sessions: dict[str, str] = {}          # session token hash -> learner
@@ -189,7 +202,26 @@ class Hosted:
             (link_dir / "link.json").chmod(0o600)
             self.tui[name] = Server(self.session_command(name), title=f"kubetui · {name}",
                                     public_url=public_url, statics_path=self.statics, templates_path=self.templates)
-            self.tui[name].touch = lambda name=name: self.private.touch(name) if name in self.lab else None
+            self.tui[name].touch = lambda name=name: self.private.touch(self.cluster_key(name)) \
+                if name in self.lab else None
+
+    def cluster_key(self, name: str) -> str:
+        """Which of the learner's private clusters their web TUI runs on now (a drill's, or a lesson's)."""
+        from kubetui.classroom.hosted_drills import drill_key, drill_of
+        return drill_key(name) if drill_of(self.lab.get(name)) else name
+
+    async def move_to(self, name: str, lab: str | None) -> None:
+        """Run the learner's next web sessions on ``lab`` (a lesson id, ``drill:<id>``, None: the class's
+        cluster), closing the ones open now: their page then reloads onto the new lab."""
+        if lab is None:
+            self.lab.pop(name, None)
+        else:
+            self.lab[name] = lab
+        for ws in list(self.tui[name].open):
+            try:
+                await ws.close()
+            except Exception as exc:  # noqa: BLE001 - a session already gone
+                log.debug("closing %s's session: %s", name, exc)
 
     def session_command(self, name: str) -> str:
         """What a new web session of ``name`` runs: the TUI on the class's cluster as the learner, or,
@@ -200,24 +232,43 @@ class Hosted:
         # KUBETUI_LEARNER: each learner's lesson progress (and what a reset clears) is their own, not
         # the teacher's $USER shared by every session
         env = ["env", f"KUBETUI_CLASS_DIR={self.folder / 'links' / ns}", f"KUBETUI_LEARNER={name}"]
+        from kubetui.classroom.hosted_drills import drill_key, drill_of
+
         lesson = self.lab.get(name)
         if lesson is None:
             return shlex.join(env + ["KUBETUI_CLASS_LAB=shared"]) + " " + \
                 app_command(Path(self.learners[name]["kubeconfig"]))
+        drill = drill_of(lesson)
+        if drill is not None:
+            # the TUI on their drill cluster, opened on the drill's namespace with its briefing
+            pc = self.private.get(drill_key(name), f"{ns}-drills")
+            notice = self.drills.briefing.get(name) or f"Drill {drill} runs on your own cluster."
+            notice += "\n\nIn the command bar (:): kubetui drill status | hint | answer | report"
+            return shlex.join(env + ["KUBETUI_CLASS_LAB=private", f"KUBETUI_CLASS_DRILL={drill}",
+                                     f"KUBETUI_CLASS_NAMESPACE=drill-{drill}", f"KUBETUI_CLASS_NOTICE={notice}",
+                                     sys.executable, "-m", "kubetui", "--state-dir", str(pc.state_dir)])
         pc = self.private.get(name, ns)
-        return shlex.join(env + ["KUBETUI_CLASS_LAB=private", f"KUBETUI_CLASS_LESSON={lesson}", sys.executable,
-                                 "-m", "kubetui", "--state-dir", str(pc.state_dir), "lessons", "start", lesson,
-                                 "--tui"])
+        note = self.notes.get(name, "")
+        return shlex.join(env + ["KUBETUI_CLASS_LAB=private", f"KUBETUI_CLASS_LESSON={lesson}"]
+                          + ([f"KUBETUI_CLASS_NOTICE={note}"] if note else [])
+                          + [sys.executable, "-m", "kubetui", "--state-dir", str(pc.state_dir), "lessons", "start",
+                             lesson, "--tui"])
 
     async def choose_lab(self, name: str, ref: str | None) -> dict[str, Any]:
         """The learner opens lesson ``ref`` (None: none): a ``scope: cluster`` one moves their web TUI to
         their private cluster (started now if need be), any other back to the class's cluster."""
         from kubetui.lessons import LessonLibrary, default_lessons_dir
 
+        from kubetui.classroom.private import fallback_note
+
         lesson = LessonLibrary.load(default_lessons_dir()).get(ref) if ref else None
         if lesson is not None and lesson.scope == "cluster":
-            await self.private.ensure(name, namespace_for(name), provider=lesson.cluster.provider,
-                                      nodes=lesson.cluster.nodes)
+            asked = "docker" if "docker" in lesson.requires else lesson.cluster.provider
+            docker = asked == "docker" and await asyncio.to_thread(_docker_running)
+            pc = await self.private.ensure(name, namespace_for(name), provider=asked, nodes=lesson.cluster.nodes,
+                                           docker=docker)
+            # no Docker engine: a simulated cluster, and the learner is told what that changes
+            self.notes[name] = fallback_note(asked, pc.provider)
             self.lab[name] = lesson.id
         else:
             self.lab.pop(name, None)
@@ -252,10 +303,14 @@ class Hosted:
 
     async def revoke(self, name: str) -> list[str]:
         """Revoking a hosted learner also ends their web sessions and revokes their cluster credential."""
+        from kubetui.classroom.hosted_drills import drill_key
+
         done = []
         self.lab.pop(name, None)
         if await self.private.stop(name):
             done.append("private cluster")
+        if await self.private.stop(drill_key(name)):
+            done.append("drill cluster")
         for h in [h for h, n in self.sessions.items() if n == name]:
             del self.sessions[h]
             done.append("web session")
@@ -269,13 +324,26 @@ class Hosted:
                 log.warning("kubetui user revoke %s: %s", name, r.stderr.strip())
         return done
 
-    async def reset(self, name: str) -> list[str]:
-        """Reset one learner's lab: delete their work in their namespace only (others are never touched)."""
+    async def reset(self, name: str, note: dict[str, Any] | None = None) -> dict[str, list[str]]:
+        """Reset one learner's lab (others are never touched): their work in their namespace deleted, then,
+        with a ``reset`` note, the lesson reset to its step as the learner (``reset_lesson``)."""
+        if name not in self.learners:
+            return {}
+        lesson = _lesson(note["lesson"]) if note else None
+        out: dict[str, list[str]] = {"deleted": [], "also": []}
+        if self.state is not None and (lesson is None or lesson.scope != "cluster"):
+            out["deleted"] = await self.clear_namespace(name)
+        if note:
+            line = await self.reset_lesson(name, lesson, note["lesson"], note.get("step", 1))
+            out["also"].append(line)
+        return out
+
+    async def clear_namespace(self, name: str) -> list[str]:
+        """Delete the learner's work in their namespace only (RESET_KINDS; the quota and RBAC stay)."""
         from kubetui.api.errors import NotFound
         from kubetui.client.http import HTTPClient
 
-        if self.state is None or name not in self.learners:
-            return []
+        assert self.state is not None
         ns = self.learners[name]["namespace"]
         admin = HTTPClient.from_kubeconfig(self.state / "kubeconfig")
         deleted = []
@@ -297,6 +365,45 @@ class Hosted:
             await admin.close()
         log.info("reset %s's lab in %s: %d objects deleted", name, ns, len(deleted))
         return deleted
+
+    async def reset_lesson(self, name: str, lesson: Any, ref: str, step: int | str) -> str:
+        """``kubetui lessons reset REF --step STEP`` as the learner, on their lab; one line saying how it went.
+
+        Their lab is the class's cluster seen through *their* kubeconfig (so the reset can only touch their
+        namespace: RBAC refuses anything else), or their private cluster for a ``scope: cluster`` lesson.
+        It runs with their class link, so its progress events (``reset``, ``step_start``) reach the class
+        as theirs, exactly as their TUI's would. A failure is also told to the learner.
+        """
+        from kubetui.classroom.hosted_drills import learner_env
+
+        ns = self.learners[name]["namespace"]
+        if lesson is None:
+            why = f"no lesson {ref!r}"
+        else:
+            where: list[str] = ["--kubeconfig", self.learners[name]["kubeconfig"]]
+            why = ""
+            if lesson.scope == "cluster":
+                try:
+                    asked = "docker" if "docker" in lesson.requires else lesson.cluster.provider
+                    pc = await self.private.ensure(name, ns, provider=asked, nodes=lesson.cluster.nodes,
+                                                   docker=asked == "docker" and
+                                                   await asyncio.to_thread(_docker_running))
+                    where = ["--state-dir", str(pc.state_dir)]
+                except RuntimeError as exc:
+                    why = f"their private cluster did not start: {exc}"
+            if not why:
+                r = await asyncio.to_thread(
+                    subprocess.run, [sys.executable, "-m", "kubetui", *where, "lessons", "reset", lesson.id,
+                                     "--step", str(step), "--learner", name],
+                    capture_output=True, text=True, timeout=300,
+                    env=learner_env(self.folder / "links" / ns, name))
+                if r.returncode == 0:
+                    return f"{name}: {lesson.id} reset to step {step}"
+                why = (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+        log.warning("resetting %s's lab to %s step %s: %s", name, ref, step, why)
+        await self.server._note(name, "message", f"The teacher reset your lab to {ref}, step {step}, but it "
+                                                 f"failed: {why}")
+        return f"{name}: reset to {ref} step {step} failed: {why}"
 
     def issue_codes(self) -> dict[str, str]:
         """A new one-time login code per learner (the old ones stop working)."""
@@ -366,11 +473,15 @@ class Hosted:
         if lesson is None:
             tui.command = self.session_command(name)
             return await tui.handle_websocket(request)
-        # a scope: cluster lesson: its private cluster, started again if it stopped while idle
-        from kubetui.lessons import LessonLibrary, default_lessons_dir
-        needs = LessonLibrary.load(default_lessons_dir()).get(lesson).cluster
+        # a scope: cluster lesson or a drill: its private cluster, started again if it stopped while idle
+        # (as it was made: the same provider and nodes)
+        key = self.cluster_key(name)
+        known = self.private.clusters.get(key)
         try:
-            pc = await self.private.ensure(name, namespace_for(name), provider=needs.provider, nodes=needs.nodes)
+            if known is None:
+                raise RuntimeError("it was never started: open the lesson again")
+            pc = await self.private.ensure(key, known.state_dir.name, provider=known.provider, nodes=known.nodes,
+                                           docker=known.provider == "docker")
         except RuntimeError as exc:
             log.warning("%s", exc)
             return web.Response(status=503, text=f"your cluster for this lesson did not start: {exc}")
@@ -383,3 +494,27 @@ class Hosted:
             tui.close_private = close
             pc.on_stop.append(close)
         return await tui.handle_websocket(request)
+
+
+def _lesson(ref: str) -> Any:
+    """Lesson ``ref`` of the shipped library, or None."""
+    from kubetui.lessons import LessonLibrary, default_lessons_dir
+    try:
+        return LessonLibrary.load(default_lessons_dir()).get(ref)
+    except KeyError:
+        return None
+
+
+def _docker_running() -> bool:
+    """Whether the Docker engine answers on the class machine (blocking: call from a thread)."""
+    from kubetui.providers.docker import docker_available
+    return docker_available()
+
+
+def _drill_needs_docker(drill_id: str) -> bool:
+    """Whether drill ``drill_id`` needs Docker nodes; KeyError when there is no such drill."""
+    from kubetui.drills import DrillError, find
+    try:
+        return "docker" in find(drill_id).requires
+    except DrillError as e:
+        raise KeyError(e.message) from None

@@ -21,6 +21,8 @@ from kubetui.classroom import link as classlink
 from kubetui.cmdutil import CLIError, add_cluster_selector, resolve_state_dir
 
 DEFAULT_PORT = 8443
+#: seconds a teacher's command waits for a hosted class to reset a lab or start everyone's drill
+LONG_CALL = 1800.0
 
 
 def default_class_dir() -> Path:
@@ -241,10 +243,12 @@ def teacher_session(args: argparse.Namespace) -> tuple[str, str, ssl.SSLContext]
     return url, token, classlink.ssl_context((folder / "pki" / "ca.crt").read_text())
 
 
-def _call(args: argparse.Namespace, path: str, method: str = "GET", body: Any = None) -> Any:
+def _call(args: argparse.Namespace, path: str, method: str = "GET", body: Any = None, *,
+          timeout: float = classlink.TIMEOUT) -> Any:
     url, token, ctx = teacher_session(args)
     try:
-        return classlink.request(f"{url}/class/v1/{path}", method=method, body=body, token=token, ctx=ctx)
+        return classlink.request(f"{url}/class/v1/{path}", method=method, body=body, token=token, ctx=ctx,
+                                 timeout=timeout)
     except classlink.ClassError as e:
         raise CLIError(str(e)) from None
 
@@ -277,21 +281,26 @@ def run_revoke(args: argparse.Namespace) -> int:
 def run_reset(args: argparse.Namespace) -> int:
     step: int | str = int(args.step) if str(args.step).isdigit() else args.step
     body = {"lesson": args.lesson, "step": step} if args.lesson else {}
-    got = _call(args, f"learners/{args.learner}/reset", "POST", body)
+    # a hosted class resets the learner's lab before it answers (a lesson's setup and solutions)
+    got = _call(args, f"learners/{args.learner}/reset", "POST", body, timeout=LONG_CALL)
     if got["deleted"]:
         print(f"reset {args.learner}'s namespace: {len(got['deleted'])} objects deleted "
               f"({', '.join(got['deleted'])})")
     elif not args.lesson:
         print(f"reset {args.learner}'s lab: 0 objects deleted")
-    if args.lesson:
+    for line in got.get("also") or []:
+        print(line)
+    if args.lesson and not got.get("also"):
         print(f"sent to {args.learner}: reset {args.lesson} to step {step} (their kubetui carries it out)")
     return 0
 
 
 def run_drill(args: argparse.Namespace) -> int:
-    got = _call(args, "drills", "POST", {"drill": args.drill, "seed": args.seed})
-    print(f"drill {got['drill']} sent to every learner, seed {got['seed']}"
-          + (f" (also: {', '.join(got['also'])})" if got.get("also") else ""))
+    # a hosted class starts every learner's drill (a few at a time) before it answers
+    got = _call(args, "drills", "POST", {"drill": args.drill, "seed": args.seed}, timeout=LONG_CALL)
+    print(f"drill {got['drill']} sent to every learner, seed {got['seed']}")
+    for line in got.get("also") or []:
+        print(f"  {line}")
     return 0
 
 

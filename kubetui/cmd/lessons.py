@@ -147,6 +147,20 @@ def _run(args: argparse.Namespace, lesson):
     from kubetui.lessons.engine import LessonRun
     from kubetui.lessons.runner import ActionError, LabEnv
 
+    kubeconfig = getattr(args, "kubeconfig", None)
+    if kubeconfig:
+        # `kubetui --kubeconfig FILE lessons ...`: the cluster behind a kubeconfig that is not a kubetui
+        # state dir's (a hosted class's learner: their own credential, kept in their namespace). The lab
+        # is what the TUI's is on that kubeconfig (tui/lesson.lab_env): its folder keeps the progress
+        # position, the context's namespace is where checks look.
+        from kubetui.client.http import HTTPClient
+        from kubetui.client.kubeconfig import load_kubeconfig
+        path = Path(kubeconfig)
+        if not path.exists():
+            raise CLIError(f"kubeconfig not found: {path}")
+        env = LabEnv(HTTPClient.from_kubeconfig(path), path.parent, path, provider_name="unknown",
+                     namespace=load_kubeconfig(path).namespace or "default")
+        return LessonRun(lesson, env, learner_of(args))
     try:
         env = LabEnv.from_state_dir(state_dir_of(args))
     except ActionError as e:

@@ -89,6 +89,12 @@ class LessonRun:
         self.store.save_position(self.lesson.id, self.index, self.record.status,
                                  [s.id for s in self.lesson.steps if self.record.step(s.id).passed])
 
+    def reload(self) -> None:
+        """Where the learner stands, read again from the progress log: another process moved this run
+        (a hosted class's server reset the learner's lab to a step; see ``kubetui.classwork``)."""
+        self.record = self.store.replay(self.lesson.id)
+        self.index = min(self.record.current, len(self.lesson.steps) - 1)
+
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     async def start(self, *, fresh: bool = False) -> bool:

@@ -171,6 +171,7 @@ class KubetuiApp(LessonActions, ClassChannel, TimeDialActions, App[None]):
             self.COMMAND_PALETTE_BINDING = "P"
         self.start_time_dial()
         self.start_class_follow()      # a class this machine joined: the teacher's notes (class_channel.py)
+        self.show_class_notice()       # a hosted class's session: its drill's namespace and briefing
         if self._lesson_ref:
             self.start_lesson(self._lesson_ref, fresh=self._lesson_fresh)
         progress = self.backend.startup_progress()

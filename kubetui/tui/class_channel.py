@@ -12,7 +12,10 @@ and posts them to the app as ``ClassNotes``; the app
   until the class resumes), and on resume the live checks run again at once;
 - carries out ``reset`` and ``drill`` notes on this TUI's cluster
   (``kubetui/classwork.py``), through the open lesson run when it is the
-  lesson reset, so the panel follows.
+  lesson reset, so the panel follows; in a hosted class the class server
+  has carried them out already, and the panel only follows;
+- in a hosted class's drill session, opens on the drill's namespace with
+  its briefing (``show_class_notice``).
 
 A thread, not a Textual worker: a long-poll blocks in ``urllib`` and a
 thread worker would hold the app's exit until it returns; a daemon thread
@@ -24,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from textual import work
 from textual.message import Message
@@ -93,6 +97,18 @@ class ClassChannel:
         threading.Thread(target=follow, args=(self, box, self._class_stop, wait), name="kubetui-class-follow",
                          daemon=True).start()
         return True
+
+    def show_class_notice(self, env: "Mapping[str, str] | None" = None) -> None:
+        """A hosted class's web session opened on a lab of its own: the namespace it is about (a drill's)
+        and what the class server wants said on opening (the drill's briefing; what a fallback cluster
+        lacks), from the session's environment (``cmd/classhosted.session_command``)."""
+        env = os.environ if env is None else env
+        ns = env.get("KUBETUI_CLASS_NAMESPACE")
+        if ns:
+            self.namespace = ns  # type: ignore[attr-defined]
+        notice = env.get("KUBETUI_CLASS_NOTICE", "")
+        if notice:
+            self.notify(notice, title="class", timeout=120)  # type: ignore[attr-defined]
 
     def stop_class_follow(self) -> None:
         if self._class_stop is not None:

@@ -97,19 +97,63 @@ def echo_line(line: str) -> str:
 
 
 #: kubetui commands that answer and exit (the others start clusters, servers or a second TUI)
-KUBETUI_COMMANDS = ("explain", "store", "lessons", "fault", "logs", "--help", "-h", "--version")
+KUBETUI_COMMANDS = ("explain", "store", "lessons", "fault", "logs", "drill", "--help", "-h", "--version")
+#: ``kubetui drill`` actions for the command bar: the learner's, during a drill (``start`` sets up an
+#: application for minutes, ``test`` starts clusters: a terminal's)
+DRILL_ACTIONS = ("list", "status", "hint", "answer", "give-up", "report", "clean")
+#: options that point a command at another cluster, credential or identity: a hosted class's web session
+#: is one learner's, on their own lab, and its command bar may not reach past it (another learner's
+#: kubeconfig or private cluster sits on the same machine)
+ELSEWHERE = ("--kubeconfig", "--state-dir", "--name", "--server", "-s", "--context", "--cluster", "--user",
+             "--token", "--as", "--as-group", "--as-uid", "--certificate-authority", "--client-certificate",
+             "--client-key", "--username", "--password")
 
 
-def kubetui_refusal(args: list[str]) -> str | None:
-    """Why ``kubetui ARGS`` cannot run in the command bar, or None if it can."""
+def kubetui_refusal(args: list[str], env: "dict[str, str] | None" = None) -> str | None:
+    """Why ``kubetui ARGS`` cannot run in the command bar, or None if it can.
+
+    >>> kubetui_refusal(["drill", "answer", "2"]) is None
+    True
+    >>> kubetui_refusal(["drill", "start", "oomkilled"]).split(" (")[0]
+    'kubetui drill start takes minutes'
+    >>> kubetui_refusal(["drill", "clean"], {"KUBETUI_CLASS_LAB": "private"}).split(":")[0]
+    'the class runs this drill'
+    """
     if not args or args[0] not in KUBETUI_COMMANDS:
         what = f"kubetui {args[0]}" if args else "kubetui"
         return (f"{what} does not run in the command bar (it would start a cluster, a server or another TUI); "
                 f"run it in a terminal. Here: kubetui {' | '.join(c for c in KUBETUI_COMMANDS if c[0] != '-')}")
+    if (why := hosted_refusal(args, env)) is not None:
+        return why
     if args[0] == "lessons" and "--tui" in args:
         return "kubetui lessons start --tui opens another TUI: use ctrl+l here to pick a lesson"
     if args[0] == "logs" and ({"-f", "--follow"} & set(args)):
         return "kubetui logs --follow never ends: run it in a terminal (here: kubetui logs without -f)"
+    if args[0] == "drill":
+        action = next((a for a in args[1:] if not a.startswith("-")), None)
+        hosted = bool((os.environ if env is None else env).get("KUBETUI_CLASS_LAB"))
+        if hosted and action == "clean":
+            return "the class runs this drill: kubetui drill give-up ends it (the teacher cleans up)"
+        if action is not None and action not in DRILL_ACTIONS:
+            return (f"kubetui drill {action} takes minutes (it sets up an application or starts clusters): run it "
+                    f"in a terminal. Here: kubetui drill {' | '.join(DRILL_ACTIONS)}")
+    return None
+
+
+def hosted_refusal(args: list[str], env: "dict[str, str] | None" = None) -> str | None:
+    """In a hosted class's web session: why a command line reaching another cluster or identity is refused.
+
+    >>> hosted_refusal(["get", "pods", "--kubeconfig=/x"], {"KUBETUI_CLASS_LAB": "shared"})[:38]
+    'this session is yours, on your own lab'
+    >>> hosted_refusal(["get", "pods", "--kubeconfig=/x"], {}) is None
+    True
+    """
+    if not (os.environ if env is None else env).get("KUBETUI_CLASS_LAB"):
+        return None
+    for a in args:
+        opt = a.split("=", 1)[0]
+        if opt in ELSEWHERE:
+            return f"this session is yours, on your own lab: {opt} would point the command elsewhere"
     return None
 
 

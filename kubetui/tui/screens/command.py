@@ -23,7 +23,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, RichLog, Static
 
 from kubetui.api.resources import resource_for
-from kubetui.tui.kubectl import echo_line, kubetui_refusal, parse_command_line, run_kubectl, run_kubetui
+from kubetui.tui.kubectl import (echo_line, hosted_refusal, kubetui_refusal, parse_command_line, run_kubectl,
+                                 run_kubetui)
 
 
 class CommandFinished(Message):
@@ -127,6 +128,9 @@ class CommandScreen(ModalScreen[None]):
             if refusal:
                 self._write(f"$ {echo_line(line)}\n{refusal}")
                 return
+        elif (refusal := hosted_refusal(words)) is not None:
+            self._write(f"$ {echo_line(line)}\n{refusal}")
+            return
         elif self._navigate(words):
             return
         self.run_command(words, program, echo=echo_line(line))
