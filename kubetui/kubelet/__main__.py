@@ -19,6 +19,8 @@ from kubetui.kubelet.kubelet import Kubelet, KubeletConfig, default_node_ip
 from kubetui.kubelet.podspec import parse_quantity
 
 log = logging.getLogger("kubetui.kubelet")
+#: set by the local provider: the descriptor of its cluster's loopback-block lock (kubetui.providers.loopback)
+LOOPBACK_LOCK_ENV = "KUBETUI_LOOPBACK_LOCK_FD"
 NAME = "kubelet"
 
 
@@ -64,7 +66,18 @@ def make_runtime(args: argparse.Namespace, node_ip: str):
                                cluster_cidr=args.cluster_cidr)
     from kubetui.runtime.process import ProcessRuntime
     return ProcessRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "127.244.0.0/24",
-                          node_ip=node_ip)
+                          node_ip=node_ip, hold_fds=_inherited_lock())
+
+
+def _inherited_lock() -> tuple[int, ...]:
+    """The local cluster's loopback-block lock the local provider handed this kubelet (``LOOPBACK_LOCK_FD``):
+    its pods inherit it too, so the block stays this cluster's while any of them runs."""
+    try:
+        fd = int(os.environ.get(LOOPBACK_LOCK_ENV, ""))
+        os.fstat(fd)
+    except (ValueError, OSError):
+        return ()
+    return (fd,)
 
 
 class KubeletAgent:

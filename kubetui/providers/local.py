@@ -200,10 +200,13 @@ class LocalProvider(Provider):
             argv += ["--node-labels", labels]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        lock_fds = self._lock_fds()
+        if lock_fds:        # the kubelet hands it on to its pods (kubetui/kubelet/__main__.py)
+            env["KUBETUI_LOOPBACK_LOCK_FD"] = str(lock_fds[0])
         with open(d / "kubelet.log", "ab") as logf:
             # the kubelet inherits the block's lock: the block stays this cluster's while the node runs
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                    env=env, start_new_session=True, cwd=str(d), pass_fds=self._lock_fds())
+                                    env=env, start_new_session=True, cwd=str(d), pass_fds=lock_fds)
         self._procs[node.name] = proc
         (d / "kubelet.pid").write_text(str(proc.pid))
         (d / "node.json").write_text(json.dumps({"name": node.name, "ip": ip, "argv": argv}))
@@ -279,7 +282,7 @@ class LocalProvider(Provider):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         with open(d / "kube-proxy.log", "ab") as logf:
             self._proxy = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                           env=env, start_new_session=True, cwd=str(d), pass_fds=self._lock_fds())
+                                           env=env, start_new_session=True, cwd=str(d), pass_fds=lock_fds)
         (d / "kube-proxy.pid").write_text(str(self._proxy.pid))
         info.write_text(json.dumps({"metrics": metrics, "argv": argv}))
         log.info("started kube-proxy (userspace) pid %d, log %s", self._proxy.pid, d / "kube-proxy.log")

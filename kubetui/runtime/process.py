@@ -104,8 +104,12 @@ class ProcessRuntime(RuntimeService):
 
     def __init__(self, root_dir: str | os.PathLike[str], *, node_name: str,
                  pod_cidr: str | None = "127.244.0.0/24", node_ip: str = "127.0.0.1",
-                 clock=None) -> None:
+                 clock=None, hold_fds: tuple[int, ...] = ()) -> None:
         self.root = Path(root_dir)
+        #: descriptors every container inherits: the local cluster's loopback-block lock
+        #: (kubetui.providers.loopback), so its block stays taken while any of its pods runs,
+        #: even one a killed kubelet left behind holding its address
+        self.hold_fds = hold_fds
         self.node_name = node_name
         self.node_ip = node_ip
         # None until the kubelet learns the node's podCIDR (Node.spec.podCIDR)
@@ -309,7 +313,7 @@ class ProcessRuntime(RuntimeService):
 
     def _start_fds(self, c: _Container) -> tuple[int, ...]:
         """Descriptors the container's first process inherits (a runtime's start-up handshake)."""
-        return ()
+        return self.hold_fds
 
     def _record_pid(self, c: _Container) -> None:
         self._record(c.sandbox.id, c.id, c.proc.pid)

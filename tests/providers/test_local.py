@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import signal
 import urllib.request
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from kubetui.api.resources import resource_for
 from kubetui.providers.base import ClusterConfig, NodeConfig
 from kubetui.agent.loopback import LoopbackBlock
+from kubetui.providers import loopback
 from kubetui.providers.local import LocalProvider, loopback_pod_cidr
 from kubetui.timings import LAB
 from tests.kubelet.cluster import Cluster
@@ -95,3 +97,47 @@ async def test_local_node_runs_a_pod_and_stops_cleanly(tmp_path, kubectl_bin):
         await provider.delete(purge=True)
         await cluster.stop()
     assert not (tmp_path / "state" / "nodes").exists()
+
+
+async def test_the_block_stays_taken_while_any_process_of_the_cluster_runs(tmp_path, kubectl_bin):
+    """The kubelet, and the pods it starts, inherit the block's lock: a pod a killed kubelet left behind still
+    binds its address, so the block must not go to another cluster until that pod is gone too."""
+    cluster = await Cluster().start(tmp_path / "cp", kubectl_bin, kubelet=False)
+    provider = LocalProvider(ClusterConfig(name="t", state_dir=tmp_path / "state"))
+    fast = dataclasses.replace(LAB, node_lease_renew_seconds=0.3, node_status_update_seconds=0.5)
+    try:
+        await provider.start_node(NodeConfig(
+            name="n1", api_url=cluster.server.url, token=cluster.auth.node_token("n1"),
+            ca_pem=cluster.pki.ca_pem().decode(), timings=fast))
+        block = provider.block
+        await cluster.registry.create(resource_for("pods"), "default", {
+            "metadata": {"name": "web"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "kubetui/hello:1"}]}})
+        await cluster.wait_pod("web", lambda p: p.get("status", {}).get("phase") == "Running")
+
+        def live() -> bool:
+            return block.pods in loopback.read_claims(loopback.registry_dir())[1]
+        kubelet = int((tmp_path / "state" / "nodes" / "n1" / "kubelet.pid").read_text())
+        os.kill(kubelet, signal.SIGKILL)                 # the kubelet dies; its pod runs on
+        for _ in range(100):
+            if not _alive(kubelet):
+                break
+            await asyncio.sleep(0.05)
+        await provider.close()                           # and this process lets go of its own hold
+        assert live()                                    # the orphaned pod still holds the block
+        await provider.stop_node("n1")                   # cleans up what the dead kubelet left
+        assert not live()
+    finally:
+        await provider.delete(purge=True)
+        await cluster.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)                      # reap it if it is our child
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
