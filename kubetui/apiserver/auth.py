@@ -65,6 +65,7 @@ class TokenAuthenticator:
         # token -> {"user": ..., "groups": [...]}
         self._tokens: dict[str, dict] = {}
         self._mtime: tuple[int, int] | None = None  # (mtime, inode): os.replace makes a new inode
+        self._users: dict[str, tuple[dict, UserInfo]] = {}  # token -> (its entry, its UserInfo)
         self._reload()
 
     def _reload(self) -> None:
@@ -174,8 +175,18 @@ class TokenAuthenticator:
                 continue
             # constant-time compare: a token check must not leak by timing
             if hmac.compare_digest(tok.encode(), presented):
-                return UserInfo(info["user"], tuple(info.get("groups", ())))
+                return self._user(tok, info)
         raise Unauthorized("Unauthorized")
+
+    def _user(self, token: str, info: dict) -> UserInfo:
+        """The UserInfo of a matched token: one object per token entry (a re-read file makes
+        new entries), so the API server can keep what it derives from it (``APIServer._subject``)."""
+        kept = self._users.get(token)
+        if kept is None or kept[0] is not info:
+            kept = self._users[token] = (info, UserInfo(info["user"], tuple(info.get("groups", ()))))
+            if len(self._users) > 4 * len(self._tokens) + 16:  # forget tokens gone from the file
+                self._users = {t: u for t, u in self._users.items() if self._tokens.get(t) is u[0]}
+        return kept[1]
 
 
     def authenticate_cert(self, peercert: dict | None) -> UserInfo | None:

@@ -34,14 +34,45 @@ def all_served() -> tuple[Resource, ...]:
     return ALL_SERVED + custom_resources()
 
 
+class _Index:
+    """What every request looks up, indexed once per set of served resources: the
+    resources by (group, version, plural) and the groups' versions. (Scanning the
+    ~100 served resources twice per request was ~3 % of a GET's server time.) The
+    built-in ones never change; the custom ones do, as a new tuple, when a CRD is
+    established or goes: the index is rebuilt when the tuple is another one."""
+
+    def __init__(self) -> None:
+        self.custom: tuple[Resource, ...] | None = None  # kept: compared by identity
+        self.by_name: dict[tuple[str, str, str], Resource] = {}
+        self.versions: dict[str, tuple[str, ...]] = {}
+
+    def current(self) -> "_Index":
+        custom = custom_resources()
+        if custom is not self.custom:
+            by_name: dict[tuple[str, str, str], Resource] = {}
+            versions: dict[str, list[str]] = {}
+            for r in ALL_SERVED + custom:
+                by_name.setdefault((r.group, r.version, r.plural), r)  # the first one, as a scan finds
+                vs = versions.setdefault(r.group, [])
+                if r.version not in vs:
+                    vs.append(r.version)
+            self.by_name = by_name
+            self.versions = {g: tuple(vs) for g, vs in versions.items()}
+            self.custom = custom
+        return self
+
+
+_INDEX = _Index()
+
+
+def served_group_versions() -> dict[str, tuple[str, ...]]:
+    """``group_versions`` shared, for the request path: read-only."""
+    return _INDEX.current().versions
+
+
 def group_versions() -> dict[str, list[str]]:
     """Group -> versions, in the order groups are first seen (core ``""`` first)."""
-    out: dict[str, list[str]] = {}
-    for r in all_served():
-        vs = out.setdefault(r.group, [])
-        if r.version not in vs:
-            vs.append(r.version)
-    return out
+    return {g: list(vs) for g, vs in served_group_versions().items()}
 
 
 def resources_in(group: str, version: str) -> list[Resource]:
@@ -49,10 +80,7 @@ def resources_in(group: str, version: str) -> list[Resource]:
 
 
 def find_resource(group: str, version: str, plural: str) -> Resource | None:
-    for r in all_served():
-        if r.group == group and r.version == version and r.plural == plural:
-            return r
-    return None
+    return _INDEX.current().by_name.get((group, version, plural))
 
 
 def _sub_kind(r: Resource, gvk: tuple[str, str, str]) -> tuple[str, str, str]:

@@ -336,20 +336,24 @@ async def test_expect_100_continue_asks_for_the_body(cluster):
     assert heads[0].startswith(b"HTTP/1.1 417 ")
 
 
-async def test_the_young_generation_is_collected_less_often_while_serving(tmp_path):
+async def test_a_serving_process_collects_less_often_and_switches_threads_sooner(tmp_path):
     """``APIServer.start`` raises the cycle collector's youngest-generation threshold (fewer
-    stops of the event loop); the last server to stop in the process puts it back."""
+    stops of the event loop) and shortens the thread switch interval (the store's log writer
+    thread gets the GIL back sooner); the last server to stop in the process puts both back."""
     import gc
+    import sys
 
-    from kubetui.apiserver.server import GC_YOUNG_THRESHOLD, APIServer
-    before = gc.get_threshold()
+    from kubetui.apiserver.server import GC_YOUNG_THRESHOLD, SWITCH_INTERVAL, APIServer
+    before = gc.get_threshold(), sys.getswitchinterval()
     c = await start_cluster(tmp_path)
     try:
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[0][1:])
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
         second = APIServer(c.registry, port=0, insecure_http=True)
         await second.start()
         await second.stop()
         assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD  # the first server still runs
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
     finally:
         await c.stop()
-    assert gc.get_threshold() == before
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before
