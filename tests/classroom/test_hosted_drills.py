@@ -116,6 +116,65 @@ def test_a_hosted_learners_command_bar_reaches_only_their_own_drill(words, refus
 
 
 @pytest.mark.slow
+def test_a_drill_for_everyone_runs_on_each_learners_cluster_and_is_scored(hosted, kubectl_bin):
+    s, ann, ben, codes = hosted
+    r = kubetui("class", "drill", DRILL, "--seed", str(SEED), "--dir", str(s.folder), timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in (ann, ben):                                  # one line per learner, saying how it went
+        assert f"{name}: drill {DRILL} (seed {SEED}) runs on their own local cluster" in r.stdout, r.stdout
+
+    # each learner's own cluster runs the same incident (one seed: the same Service, the same typo)
+    inc = incident(find(DRILL), SEED)
+    clusters = {n: s.folder / "private" / f"{codes[n][0]}-drills" for n in (ann, ben)}
+    assert len({str(c) for c in clusters.values()}) == 2
+    for name, state in clusters.items():
+        got = kubectl(kubectl_bin, state / "kubeconfig", "-n", f"drill-{DRILL}", "get", "svc", inc.target,
+                      "-o", "json")
+        assert got.returncode == 0, got.stderr
+        assert json.loads(got.stdout)["spec"]["selector"] == {"app": inc.params["typo"]}
+    # not on the class's cluster
+    assert kubectl(kubectl_bin, s.folder.parent / "cluster" / "kubeconfig", "get", "ns",
+                   f"drill-{DRILL}").returncode != 0
+
+    # ann's web TUI now opens on her drill: its namespace and briefing
+    screen = asyncio.run(_session(s, codes[ann][1], "kubetui drill status", []))
+    assert f"drill-{DRILL}" in screen, screen[-2000:]
+
+    # ann mitigates (the reference fix), answers and reads her report, from her web TUI's command bar
+    env = as_learner(s, ann, codes[ann][0])
+    mine = clusters[ann]
+    fix = kubectl(kubectl_bin, mine / "kubeconfig", "-n", f"drill-{DRILL}", "patch", "svc", inc.target, "-p",
+                  json.dumps({"spec": {"selector": {"app": inc.target}}}))
+    assert fix.returncode == 0, fix.stderr
+    deadline = time.monotonic() + 120
+    while True:
+        st = kubetui("drill", "status", "--state-dir", str(mine), env=env)
+        if st.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert "MITIGATED" in st.stdout, st.stdout + st.stderr
+    a = kubetui("drill", "answer", "the Service selector does not match the labels", "--state-dir", str(mine),
+                env=env)
+    assert a.returncode == 0, a.stdout + a.stderr
+    rep = kubetui("drill", "report", "--state-dir", str(mine), env=env)
+    assert rep.returncode == 0, rep.stderr
+
+    # the score reaches the teacher's gradebook as ann's; ben's drill runs on, unscored and untouched
+    deadline = time.monotonic() + 30
+    while True:
+        book = kubetui("class", "gradebook", "--dir", str(s.folder), timeout=60)
+        rows = {row["Student"]: row for row in csv.DictReader(io.StringIO(book.stdout)) if row["Student"]}
+        if rows.get(ann, {}).get(f"drill {DRILL}") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert int(rows[ann][f"drill {DRILL}"]) > 0, book.stdout
+    assert rows.get(ben, {}).get(f"drill {DRILL}", "") == "", book.stdout
+    got = kubectl(kubectl_bin, clusters[ben] / "kubeconfig", "-n", f"drill-{DRILL}", "get", "svc", inc.target,
+                  "-o", "json")
+    assert json.loads(got.stdout)["spec"]["selector"] == {"app": inc.params["typo"]}
+
+
+@pytest.mark.slow
 def test_a_reset_with_no_web_tui_open_restores_one_learners_namespace(hosted):
     from kubetui.client.http import HTTPClient
 
