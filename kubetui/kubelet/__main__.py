@@ -33,6 +33,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--node-ip", default=None, help="InternalIP to report (default: this host's address)")
     p.add_argument("--root-dir", default="/var/lib/kubelet")
     p.add_argument("--runtime", choices=("process", "isolated"), default="process")
+    p.add_argument("--runtime-state-dir", default=None,
+                   help="the runtime's state: each sandbox's and container's small files (containerd's "
+                        "state dir, /run/containerd: a tmpfs); default: beside the logs under --root-dir")
     p.add_argument("--pod-cidr", default=None,
                    help="addresses for pods (process runtime: a 127.x.y.0/24, the local provider gives its cluster's "
                         "block's, kubetui.agent.loopback; default 127.244.0.0/24; "
@@ -63,10 +66,10 @@ def make_runtime(args: argparse.Namespace, node_ip: str):
         from kubetui.runtime.isolated import IsolatedRuntime
         # Without --pod-cidr the kubelet waits for Node.spec.podCIDR (node IPAM), as upstream.
         return IsolatedRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr, node_ip=node_ip,
-                               cluster_cidr=args.cluster_cidr)
+                               cluster_cidr=args.cluster_cidr, state_dir=args.runtime_state_dir)
     from kubetui.runtime.process import ProcessRuntime
     return ProcessRuntime(root, node_name=args.node_name, pod_cidr=args.pod_cidr or "127.244.0.0/24",
-                          node_ip=node_ip, hold_fds=_inherited_lock())
+                          node_ip=node_ip, hold_fds=_inherited_lock(), state_dir=args.runtime_state_dir)
 
 
 def _inherited_lock() -> tuple[int, ...]:

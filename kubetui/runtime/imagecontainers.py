@@ -75,10 +75,11 @@ class ImageContainers:
         netns = None if sb.config.host_network else str(NETNS_DIR / self._netns(sb.id))
         try:
             prep = await asyncio.to_thread(
-                imagerun.prepare, self.images, img, cid, sb, config, self._pod_dir(sandbox_id), env,
-                cg.procs_files(), netns, self._tools)
+                imagerun.prepare, self.images, img, cid, sb, config, self._state_dir(sandbox_id), env,
+                cg.procs_files(), netns, self._tools, self._containers_state())
         except BaseException:
             shutil.rmtree(self.images.containers_dir() / cid, ignore_errors=True)
+            shutil.rmtree(self._containers_state() / cid, ignore_errors=True)
             raise
         c.argv, c.env = prep.argv, prep.process.env
         self._prepared[cid] = prep
@@ -125,12 +126,18 @@ class ImageContainers:
         prep = self._prepared.get(c.id)
         if prep is None or c.config.tty or c.config.stdin:
             return await ProcessRuntime._spawn(self, c)
-        return await self._forks.spawn(str(prep.dir / "spec.marshal"), prep.netns, c.env, c.cwd,
+        return await self._forks.spawn(str(prep.spec_path), prep.netns, c.env, c.cwd,
                                        self._sync_fds[c.id], pidns=self._target_pidns.get(c.id))
 
     async def close(self) -> None:
         await super().close()
         self._forks.close()
+
+    def _containers_state(self):
+        """Each container's bundle (containerd: ``/run/containerd/.../<id>``): the spec containerinit
+        reads, its root filesystem's mount point, its start error; the writable layer stays in the
+        image store on the node's disk."""
+        return self.state / "containers"
 
     def _start_fds(self, c: _Container) -> tuple[int, ...]:
         w = self._sync_fds.get(c.id)
@@ -155,10 +162,11 @@ class ImageContainers:
         prep = self._prepared.pop(container_id, None)
         if prep is not None:
             shutil.rmtree(prep.dir, ignore_errors=True)
+            shutil.rmtree(prep.state, ignore_errors=True)
 
     async def _exec_in_image(self, c: _Container, prep, pid: int, cmd: list[str], stdin: bool,
                              tty: bool) -> ExecProcess:
-        argv = imagerun.exec_argv(self._tools, pid, prep.dir / "spec.marshal", cmd, tty)
+        argv = imagerun.exec_argv(self._tools, pid, prep.spec_path, cmd, tty)
         if tty:
             try:
                 return await ptyexec.spawn(argv, env=c.env, cwd=c.cwd, controlling=False)

@@ -76,15 +76,24 @@ def resolve(store: ImageStore, ref: str) -> Image | None:
 class Prepared:
     """A container ready to start: its process, its directory, and the command that starts it."""
 
-    dir: Path                 # <store>/containers/<id>: upper, work, merged, image, spec.marshal, start-error
+    dir: Path                 # <store>/containers/<id>: upper, work, image (on the node's disk)
     process: ProcessSpec
     argv: list[str]           # nsenter ... unshare ... python3 containerinit.py spec.marshal
     image: Image
     netns: str | None = None  # the pod's network namespace (None: the node's, hostNetwork)
+    state: Path | None = None  # the bundle: spec.marshal, merged, start-error (the runtime's state dir)
+
+    def __post_init__(self) -> None:
+        if self.state is None:
+            self.state = self.dir
+
+    @property
+    def spec_path(self) -> Path:
+        return self.state / "spec.marshal"
 
     @property
     def error_file(self) -> Path:
-        return self.dir / "start-error"
+        return self.state / "start-error"
 
 
 def check_architecture(img: Image, ref: str, node_arch: str | None = None) -> None:
@@ -155,8 +164,12 @@ def mountpoint_layer(store: ImageStore, img: Image, lowers: list[Path], points: 
 
 def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: ContainerConfig,
             pod_dir: Path, env: dict[str, str], cgroup_procs: list[str], netns_path: str | None,
-            tools: dict[str, str]) -> Prepared:
-    """Everything containerd does for ``CreateContainer``; ``env`` is what the kubelet and runtime set."""
+            tools: dict[str, str], state_root: Path | None = None) -> Prepared:
+    """Everything containerd does for ``CreateContainer``; ``env`` is what the kubelet and runtime set.
+
+    The container's writable layer (``upper``, ``work``) goes to the store's ``containers/<id>`` on
+    the node's disk; its bundle (the spec, the root filesystem's mount point, the start error) to
+    ``state_root/<id>`` (containerd keeps bundles under ``/run``, a tmpfs), or beside the layer."""
     check_architecture(img, config.image)
     lowers = [Path(p) for p in reversed(img.layer_dirs)]        # overlayfs: the top layer first
     key = tuple(str(p) for p in lowers)
@@ -184,7 +197,8 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
     except (rootfs.RootfsError, OSError) as e:
         raise RuntimeError_("CreateContainerError", f"failed to prepare the mount points: {e}") from None
     d = store.containers_dir() / cid
-    upper, work, merged = d / "upper", d / "work", d / "merged"
+    b = state_root / cid if state_root is not None else d
+    upper, work, merged = d / "upper", d / "work", b / "merged"
     for p in (upper, work, merged):
         p.mkdir(parents=True)
     os.chmod(upper, 0o755)
@@ -195,13 +209,13 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
                         "merged": str(merged)},
             "mounts": mounts, "readonly_root": config.read_only_root_filesystem,
             "argv": proc.argv, "cwd": proc.cwd, "uid": proc.uid, "gid": proc.gid, "groups": proc.groups,
-            "tty": config.tty, "error_file": str(d / "start-error")}
+            "tty": config.tty, "error_file": str(b / "start-error")}
     # marshal, not JSON: containerinit then imports no json (milliseconds of every start)
-    (d / "spec.marshal").write_bytes(marshal.dumps(spec))
+    (b / "spec.marshal").write_bytes(marshal.dumps(spec))
     netns = [tools["nsenter"], f"--net={netns_path}"] if netns_path else []
     argv = [*netns, tools["unshare"], "--mount", "--uts", "--pid", "--fork",
-            sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(d / "spec.marshal")]
-    return Prepared(dir=d, process=proc, argv=argv, image=img, netns=netns_path)
+            sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(b / "spec.marshal")]
+    return Prepared(dir=d, process=proc, argv=argv, image=img, netns=netns_path, state=b)
 
 
 def exec_argv(tools: dict[str, str], pid: int, spec: Path, cmd: list[str], tty: bool) -> list[str]:

