@@ -166,6 +166,15 @@ def test_only_this_nodes_pods_get_chains_and_only_when_isolated():
     assert rs.isolated == {"default/db ingress": ["default/allow-web"]}
 
 
+def test_without_a_policy_every_node_gets_only_the_top_chain_whatever_its_pods():
+    """No policy isolates anything: the rules do not depend on the pods (and build_rules, run on
+    every pod change in the cluster, does not read them)."""
+    for node in ("node-1", "node-2"):
+        rs = build_rules([], PODS, NAMESPACES, node, pod_cidr="10.244.1.0/24")
+        assert rs.text == build_rules([], [], NAMESPACES, node, pod_cidr="10.244.1.0/24").text
+        assert rs.chains == {"KUBETUI-NETPOL"} and not rs.isolated and not rs.counted
+
+
 def test_pods_without_ip_host_network_or_finished_are_no_peers():
     done = pod("done", "10.244.2.9", "node-2", app="web")
     done["status"]["phase"] = "Succeeded"
