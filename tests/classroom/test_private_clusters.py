@@ -11,6 +11,7 @@ stops (its state kept). Two one-node simulated clusters: a few seconds each.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,52 @@ async def test_a_cluster_lesson_gets_each_learner_a_private_cluster_that_stops_w
     finally:
         await client.close()                                                  # stops every private cluster
     assert running_pid(hosted.private.clusters["bob"].state_dir) is None
+
+
+DOCKER_LESSON = "services-and-dns"          # scope: cluster, requires docker
+
+
+async def test_a_docker_lesson_without_an_engine_falls_back_and_says_what_differs(tmp_path, monkeypatch):
+    """No Docker engine on the class machine: a simulated private cluster, and the learner's session opens
+    with a notice of what it lacks (the old code gave the simulated cluster and said nothing)."""
+    import kubetui.cmd.classhosted as classhosted
+
+    monkeypatch.setattr(classhosted, "_docker_running", lambda: False)
+    clock = FakeClock(1_000_000.0)
+    server, hosted, tokens, _ = _hosted(tmp_path, clock)
+    try:
+        got = await hosted.choose_lab("ada", DOCKER_LESSON)
+        assert got["lab"] == "private"
+        pc = hosted.private.clusters["ada"]
+        assert pc.provider == "simulated"
+        cmd = hosted.session_command("ada")
+        assert "KUBETUI_CLASS_NOTICE=" in cmd and "Docker engine does not run" in cmd
+        assert f"lessons start {DOCKER_LESSON}" in cmd
+    finally:
+        await hosted.private.stop_all()
+
+
+@pytest.mark.docker
+async def test_a_docker_private_cluster_is_named_for_the_learner_and_goes_down_on_stop(tmp_path):
+    """The engine runs: a lesson asking for Docker nodes gets them, in containers named after the learner's
+    namespace (whose they are, at a glance), removed by `kubetui down` when the cluster stops."""
+    import subprocess
+    import uuid
+
+    folder = f"hosted-{uuid.uuid4().hex[:6]}"           # the learner's namespace in a class
+    pcs = PrivateClusters(tmp_path, clock=FakeClock(1000.0))
+
+    def containers() -> list[str]:
+        r = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", f"name=kubetui-{folder}"],
+                           capture_output=True, text=True, timeout=60)
+        return r.stdout.split()
+    try:
+        pc = await pcs.ensure("ada", folder, provider="docker", nodes=1, docker=True)
+        assert pc.provider == "docker" and running_pid(pc.state_dir)
+        assert f"kubetui-{folder}-node-1" in containers()
+        assert await pcs.stop("ada")
+        assert running_pid(pc.state_dir) is None and containers() == []
+    finally:
+        await pcs.stop_all()
+        subprocess.run([sys.executable, "-m", "kubetui", "down", "--state-dir", str(tmp_path / folder), "--purge"],
+                       capture_output=True, timeout=120)
