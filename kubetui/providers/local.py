@@ -282,7 +282,7 @@ class LocalProvider(Provider):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         with open(d / "kube-proxy.log", "ab") as logf:
             self._proxy = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                           env=env, start_new_session=True, cwd=str(d), pass_fds=lock_fds)
+                                           env=env, start_new_session=True, cwd=str(d), pass_fds=self._lock_fds())
         (d / "kube-proxy.pid").write_text(str(self._proxy.pid))
         info.write_text(json.dumps({"metrics": metrics, "argv": argv}))
         log.info("started kube-proxy (userspace) pid %d, log %s", self._proxy.pid, d / "kube-proxy.log")

@@ -111,8 +111,10 @@ async def test_the_block_stays_taken_while_any_process_of_the_cluster_runs(tmp_p
             ca_pem=cluster.pki.ca_pem().decode(), timings=fast))
         block = provider.block
         await cluster.registry.create(resource_for("pods"), "default", {
-            "metadata": {"name": "web"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "kubetui/hello:1"}]}})
-        await cluster.wait_pod("web", lambda p: p.get("status", {}).get("phase") == "Running")
+            "metadata": {"name": "idle"},
+            # writes nothing: its output pipes outlive the kubelet unread (a writer would die of EPIPE)
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}})
+        await cluster.wait_pod("idle", lambda p: p.get("status", {}).get("phase") == "Running")
 
         def live() -> bool:
             return block.pods in loopback.read_claims(loopback.registry_dir())[1]
