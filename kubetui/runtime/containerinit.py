@@ -46,6 +46,8 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine, 155)
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+CLONE_PARENT, SIGCHLD = 0x8000, 17
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
            ("tty", 5, 0))
@@ -265,12 +267,12 @@ def exec_in(pid, spec_path, argv):
 # than everything else a container's start does. Like Android's zygote, one interpreter with this
 # module loaded stays up beside the kubelet (``--zygote FD``) and forks each container from
 # itself. The runtime (``kubetui.runtime.zygote``) sends a request on a SOCK_SEQPACKET socket with
-# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors. A middle process makes a
-# new PID namespace (``unshare(CLONE_NEWPID)`` applies to its children), forks the container's PID 1
-# into it and ends, so the PID 1 is handed to the runtime's process, a child subreaper, which waits
-# for it (as containerd's shim is the subreaper of the containers it starts). No process stays per
-# container (``unshare --fork`` stayed as the PID 1's parent before), and the zygote itself ends
-# when the runtime closes its socket after a few idle seconds: ~3 MiB of an idle node.
+# the container's stdout, stderr and sync pipe as SCM_RIGHTS descriptors. The zygote clones the
+# container's PID 1 into a new PID namespace as its own parent's child (``CLONE_PARENT``): the
+# runtime's process waits for it (it is also a child subreaper, as containerd's shim is, for the
+# cases that go through a middle process). No process stays per container (``unshare --fork``
+# stayed as the PID 1's parent before), and the zygote itself ends when the runtime closes its
+# socket after a few idle seconds: ~3 MiB of an idle node.
 
 def _container_init(req, fds):
     """In the forked child, PID 1 of its new PID namespace: the rest of ``nsenter --net=… unshare
@@ -311,16 +313,44 @@ def _pause(req):
 
 
 def _fork_container(req):
-    """Fork the container's PID 1 in a new PID namespace (an ephemeral container with a target: in
-    the target's, ``req["pidns"]``; a pause process: in the node's) through a middle process that
-    ends at once: 0 in the child, its PID (in the node's PID namespace) in the zygote.
+    """Fork the container's PID 1 in a new PID namespace (a pause process: in the node's) as a
+    child of the zygote's parent, the runtime's process: 0 in the child, its PID (in the node's PID
+    namespace) in the zygote. So the zygote holds no container: the runtime waits for them and can
+    let the zygote end when no container has started for a while (an idle node keeps no second
+    interpreter).
 
-    The middle process enters the PID namespace (``unshare(CLONE_NEWPID)`` or ``setns``: both
-    apply to its children only), forks the container's process into it, writes its PID and exits. The PID 1 is
-    then an orphan, and the kernel gives it to the nearest child subreaper above: the runtime's
-    process (``PR_SET_CHILD_SUBREAPER``, set by ``zygote.ForkServer``), which waits for it and
-    reads its exit status. So the zygote holds no container and the runtime can let it end when
-    no container has started for a while: an idle node does not keep a second interpreter."""
+    ``clone(CLONE_PARENT | CLONE_NEWPID)`` does it in one step; an ephemeral container joining
+    its target's PID namespace (``req["pidns"]``), or a machine without the syscall's number here,
+    goes through :func:`_fork_through_middle` instead."""
+    if SYS_CLONE is None or req.get("pidns"):
+        return _fork_through_middle(req)
+    return _clone_parent(0 if "pause" in req else CLONE_NEWPID)
+
+
+def _clone_parent(flags):
+    """``fork()`` whose child is this process's parent's child (``CLONE_PARENT``), with the
+    interpreter's own before and after hooks, as ``os.fork()`` runs them (``PyOS_BeforeFork`` and
+    ``PyOS_AfterFork_Child``/``_Parent``: the C API for processes cloned by other means). The zygote
+    has one thread, so nothing else holds a lock at the clone."""
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = _libc.syscall(SYS_CLONE, ctypes.c_long(flags | CLONE_PARENT | SIGCHLD), ctypes.c_long(0),
+                        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise SetupError(f"clone: {os.strerror(err)}")
+    return pid
+
+
+def _fork_through_middle(req):
+    """The same through a middle process that ends at once: it enters the PID namespace
+    (``setns`` or ``unshare(CLONE_NEWPID)``: both apply to its children only), forks the container's
+    process into it, writes its PID and exits. The orphan goes to the nearest child subreaper
+    above, the runtime's process (``PR_SET_CHILD_SUBREAPER``, set by ``zygote.ForkServer``)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     middle = os.fork()
     if middle == 0:

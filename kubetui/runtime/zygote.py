@@ -9,11 +9,12 @@ container's PID 1 (in a new PID namespace, its own session and process group, th
 network namespace and new mount and UTS namespaces, then ``containerinit``'s set-up and exec).
 Its stdout and stderr are pipes this runtime reads into the container's log.
 
-This process is a child subreaper (``PR_SET_CHILD_SUBREAPER``, as containerd's shim is): the
-zygote forks each container through a middle process that ends at once, so the kernel hands the
-orphaned PID 1 to this process, which waits for it through a pidfd and reads its exit status. The
-zygote holds nothing, so it is stopped after ``IDLE_SECONDS`` without a start and started again
-on the next one: an idle node does not keep a second interpreter (~3 MiB; issue 18).
+The containers are this process's children, not the zygote's: it clones each one as its own
+parent's child (``CLONE_PARENT``; an ephemeral container joining another's PID namespace goes
+through a middle process that ends at once, and this process, a child subreaper as containerd's
+shim is, inherits the orphan). This process waits for each through a pidfd and reads its exit
+status. The zygote holds nothing, so it is stopped after ``IDLE_SECONDS`` without a start and
+started again on the next one: an idle node does not keep a second interpreter (~3 MiB; issue 18).
 
 :class:`InitProcess` looks like the ``asyncio.subprocess.Process`` the process runtime keeps for a
 container (``pid``, ``stdout``, ``stderr``, ``wait()``, ``returncode``), so everything after the
@@ -139,7 +140,7 @@ class ForkServer:
         self._pending.clear()
 
     def _exited(self, pid: int) -> None:
-        """A container's PID 1 (our child since its middle process ended) is readable on its pidfd: reap it."""
+        """A container's PID 1 (this process's child) is readable on its pidfd: reap it."""
         init, fd = self._inits.get(pid, (None, -1))
         try:
             wpid, status = os.waitpid(pid, os.WNOHANG)
