@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: the zygote is stopped after this long without a container start (a burst of pod starts keeps
 #: it; the first start after a quiet spell pays one interpreter start, ~10 ms of CPU)
 IDLE_SECONDS = 2.0
+#: how often a subreaper looks for orphans nobody waits for (see ``OrphanReaper``)
+ORPHAN_SCAN_SECONDS = 30.0
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -79,6 +81,52 @@ class InitProcess:
         return await asyncio.shield(self._exited)
 
 
+def zombie_children(pid: int | None = None) -> set[int]:
+    """The children of process ``pid`` (this one by default) that have ended and wait to be reaped."""
+    pid = os.getpid() if pid is None else pid
+    kids: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids.update(int(k) for k in f.read().split())
+    except OSError:
+        return set()
+    out = set()
+    for kid in kids:
+        try:
+            with open(f"/proc/{kid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2:].startswith("Z"):
+            out.add(kid)
+    return out
+
+
+class OrphanReaper:
+    """What PID 1 does for orphans, for the orphans a subreaper inherits: a process that ended
+    after its parent (e.g. a container's PID 1 whose ``unshare --fork`` was killed first) is
+    reparented to this process and would stay a zombie. Every ``ORPHAN_SCAN_SECONDS`` it reaps the
+    zombie children seen in the scan before as well, and not in ``known``: whoever started a child
+    of its own (asyncio's child watcher, ``subprocess``) has reaped it long before that."""
+
+    def __init__(self, known) -> None:
+        self.known = known                  # () -> the PIDs someone here waits for
+        self._seen: set[int] = set()
+        self.reaped = 0
+
+    def scan(self) -> None:
+        zombies = zombie_children() - set(self.known())
+        for pid in zombies & self._seen:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+                self.reaped += 1
+                log.debug("reaped orphan %d", pid)
+            except ChildProcessError:
+                pass
+        self._seen = zombies - self._seen
+
+
 class ForkServer:
     """One zygote per runtime, started on demand and stopped after ``IDLE_SECONDS`` without a start."""
 
@@ -94,11 +142,14 @@ class ForkServer:
         self._subreaper = False
         self._last_start = 0.0
         self._idle: asyncio.TimerHandle | None = None
+        self.orphans = OrphanReaper(lambda: self._inits.keys())
+        self._orphan_scan: asyncio.TimerHandle | None = None
 
     def _start(self) -> None:
         if not self._subreaper:
             become_subreaper()
             self._subreaper = True
+            self._orphan_scan = asyncio.get_running_loop().call_later(ORPHAN_SCAN_SECONDS, self._scan_orphans)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
@@ -225,6 +276,11 @@ class ForkServer:
         self._loop.add_reader(fd, self._exited, init.pid)
         return init
 
+    def _scan_orphans(self) -> None:
+        self.orphans.scan()
+        assert self._loop is not None
+        self._orphan_scan = self._loop.call_later(ORPHAN_SCAN_SECONDS, self._scan_orphans)
+
     def _check_idle(self) -> None:
         """Stop the zygote once no container has started for ``idle_seconds`` (it holds none)."""
         self._idle = None
@@ -276,6 +332,9 @@ class ForkServer:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        if self._orphan_scan is not None:
+            self._orphan_scan.cancel()
+            self._orphan_scan = None
         if self._sock is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self._sock.fileno())
