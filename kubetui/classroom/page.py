@@ -72,12 +72,15 @@ document.getElementById("reset").onclick=async()=>{
   const who=document.getElementById("rwho").value;
   if(!who||!lesson)return;
   const j=await post("/class/v1/learners/"+encodeURIComponent(who)+"/reset",{lesson:lesson,step:step});
-  if(j.learner)document.getElementById("said").textContent="sent: reset "+who+" to "+lesson+"/"+step;
+  if(j.learner)document.getElementById("said").textContent="sent: reset "+who+" to "+lesson+"/"+step+
+    ((j.also||[]).length?" ("+j.also.join("; ")+")":"");
 };
 document.getElementById("startdrill").onclick=async()=>{
   const s=document.getElementById("seed").value.trim();
   const j=await post("/class/v1/drills",{drill:document.getElementById("drill").value.trim(),seed:s?parseInt(s,10):null});
-  if(j.seed!==undefined)document.getElementById("said").textContent="drill "+j.drill+" started for everyone, seed "+j.seed;
+  // hosted mode: one line per learner (started on their own cluster, or why not)
+  if(j.seed!==undefined)document.getElementById("said").textContent="drill "+j.drill+" started for everyone, seed "+
+    j.seed+((j.also||[]).length?": "+j.also.join("; "):"");
 };
 document.getElementById("send").onclick=()=>post("/class/v1/messages",{to:document.getElementById("to").value,
   kind:document.getElementById("kind").value,text:document.getElementById("text").value});
