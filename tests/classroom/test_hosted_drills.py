@@ -256,3 +256,47 @@ async def test_a_hosted_tui_follows_the_class_servers_reset_instead_of_doing_it_
     (tmp_path / "notes.jsonl").write_text(json.dumps({"n": 1, "kind": "drill", "drill": DRILL, "seed": 1}) + "\n")
     lines = await carry_out_pending(lab, box, run=None, env={})
     assert len(lines) == 1 and lines[0].startswith("Could not do what the teacher asked (drill)")
+
+
+async def test_drill_starts_are_bounded_and_a_learner_whose_cluster_did_not_start_is_told(tmp_path):
+    """Thirty learners do not start thirty clusters at once on the teacher's two cores; a learner whose
+    drill cluster did not start gets a message saying why, and the teacher a line for them."""
+    from kubetui.classroom.hosted_drills import CONCURRENCY, HostedDrills
+
+    notes: list[tuple[str, str]] = []
+    running, most = 0, 0
+
+    class Server:
+        learners = {n: {"revoked": n == "eve"} for n in ("ada", "bob", "cy", "dee", "eve")}
+
+        async def _note(self, to, kind, text, **_):
+            notes.append((to, text))
+
+    class Private:
+        async def ensure(self, key, folder, **_):
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.05)
+            running -= 1
+            raise RuntimeError(f"starting {key}'s private cluster: no room")
+
+    class Hosted:
+        server, private, folder = Server(), Private(), tmp_path
+        learners = {n: {"namespace": f"class-{n}"} for n in Server.learners}
+
+    drills = HostedDrills(Hosted(), docker_running=lambda: False, needs_docker=lambda d: False)
+    also = await drills.start(DRILL, 3)
+    assert most == CONCURRENCY
+    assert also[-1] == "eve: not started (revoked)"
+    assert all(line.startswith(f"{n}: failed: their drill cluster did not start") for n, line in
+               zip(("ada", "bob", "cy", "dee"), also))
+    assert sorted(to for to, _ in notes) == ["ada", "bob", "cy", "dee"]       # the revoked learner: nothing
+    assert all("your drill cluster did not start: starting" in text for _, text in notes)
+    # a drill that needs Docker, and no engine: not started, and each learner is told why
+    notes.clear()
+    drills = HostedDrills(Hosted(), docker_running=lambda: False, needs_docker=lambda d: True)
+    also = await drills.start(DRILL, 3)
+    assert also[0] == "ada: not started (this drill needs Docker nodes, and the Docker engine does not run on " \
+                      "the class machine)"
+    assert len(notes) == 4 and "cannot run for you here" in notes[0][1]
