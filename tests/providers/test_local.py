@@ -124,6 +124,7 @@ async def test_the_block_stays_taken_while_any_process_of_the_cluster_runs(tmp_p
             if not _alive(kubelet):
                 break
             await asyncio.sleep(0.05)
+        assert not _alive(kubelet)
         await provider.close()                           # and this process lets go of its own hold
         assert live()                                    # the orphaned pod still holds the block
         await provider.stop_node("n1")                   # cleans up what the dead kubelet left
