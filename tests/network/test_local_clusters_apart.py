@@ -35,7 +35,11 @@ async def test_two_local_clusters_get_distinct_addresses_and_both_serve(tmp_path
     clusters = {n: Cluster(ClusterSettings(name=f"apart-{n}", provider="local", nodes=1, api_port=0), tmp_path / n)
                 for n in ("a", "b")}
     try:
-        await asyncio.gather(*(c.up(ready_timeout=60) for c in clusters.values()))
+        # both finish coming up (or fail) before any is stopped: nothing of a half-started one outlives the test
+        for result in await asyncio.gather(*(c.up(ready_timeout=60) for c in clusters.values()),
+                                           return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
         ips = {}
         for n, cluster in clusters.items():
             c = cluster.control_plane.client
