@@ -107,9 +107,7 @@ class ProcessRuntime(RuntimeService):
                  clock=None, hold_fds: tuple[int, ...] = (),
                  state_dir: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root_dir)
-        #: descriptors every container inherits: the local cluster's loopback-block lock
-        #: (kubetui.providers.loopback), so its block stays taken while any of its pods runs,
-        #: even one a killed kubelet left behind holding its address
+        #: every container inherits these: its cluster's loopback-block lock (providers/loopback.py)
         self.hold_fds = hold_fds
         # containerd's two directories: ``root`` (/var/lib/containerd: what lasts, here the
         # containers' logs) and ``state`` (/run/containerd, a tmpfs: each sandbox's and task's small
