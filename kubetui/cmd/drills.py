@@ -69,6 +69,9 @@ def register(sub: Any) -> None:
     q.add_argument("--fresh", choices=("local", "docker"), default=None, metavar="PROVIDER",
                    help="run on a throwaway cluster of this provider (local or docker) instead of the "
                         "running one, as `kubetui lessons test` does")
+    q.add_argument("--parallel", type=int, default=None, metavar="N",
+                   help="drills tested side by side, each in its own namespace (default 3; the exclusive "
+                        "ones always run alone)")
     q.set_defaults(func=cmd_test)
 
 
@@ -249,7 +252,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _fresh_selftest(provider: str, drills: list, seed: int, say) -> list:
+async def _fresh_selftest(provider: str, drills: list, seed: int, say, parallel: int) -> list:
     """A throwaway cluster in this process (2 nodes), the drills on it, then gone (Docker containers too)."""
     import secrets
     import tempfile
@@ -265,7 +268,7 @@ async def _fresh_selftest(provider: str, drills: list, seed: int, say) -> list:
             say(f"starting a throwaway {provider} cluster {settings.name}")
             await cluster.up()
             env = DrillEnv(Path(tmp), provider, settings.name)
-            return await selftest_drills(drills, env, seed=seed, progress=say)
+            return await selftest_drills(drills, env, seed=seed, parallel=parallel, progress=say)
         finally:
             await cluster.stop()
             if provider == "docker" and cluster.provider is not None:
@@ -274,9 +277,12 @@ async def _fresh_selftest(provider: str, drills: list, seed: int, say) -> list:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from kubetui.drills import DrillEnv, load_all
-    from kubetui.drills.selftest import selftest_drills
+    from kubetui.drills.selftest import PARALLEL, selftest_drills
     say = lambda m: print(f"... {m}", file=sys.stderr, flush=True)  # noqa: E731
     drills = load_all(_root(args))
+    parallel = PARALLEL if args.parallel is None else args.parallel
+    if parallel < 1:
+        raise CLIError("--parallel must be at least 1")
     if args.ids:
         unknown = set(args.ids) - {d.id for d in drills}
         if unknown:
@@ -287,12 +293,12 @@ def cmd_test(args: argparse.Namespace) -> int:
             from pathlib import Path
             probe = DrillEnv(Path("."), args.fresh)
             drills = [d for d in drills if probe.unmet(d) is None]
-        results = _run(_fresh_selftest(args.fresh, drills, args.seed, say))
+        results = _run(_fresh_selftest(args.fresh, drills, args.seed, say, parallel))
     else:
         runner = _runner(args)
         if not args.ids:
             drills = [d for d in drills if runner.env.unmet(d) is None]
-        results = _run(selftest_drills(drills, runner.env, seed=args.seed, progress=say))
+        results = _run(selftest_drills(drills, runner.env, seed=args.seed, parallel=parallel, progress=say))
     for r in results:
         mark = "PASS" if r.passed else "FAIL"
         print(f"{mark}  {r.drill:<22} {r.seconds:5.0f}s  {r.variant}"
