@@ -1,8 +1,9 @@
 """``kubetui class dashboard``: the teacher's dashboard in the terminal (Textual).
 
-The same view as the web page (``page.py``), from the same endpoint: a
-worker thread long-polls ``/class/v1/dashboard?wait=SEQ`` and posts each new
-view as a message; the heatmap is a DataTable, learners x lesson steps.
+The same view as the web page (``page.py``), from the same endpoint: an
+asyncio worker long-polls ``/class/v1/dashboard?wait=SEQ`` and posts each new
+view as a message (not a thread: quitting cancels a poll the server holds,
+where the app's exit waited for a thread blocked in one); the heatmap is a DataTable, learners x lesson steps.
 The actions post to the teacher's endpoints; what a learner's lab does
 (reset to a step, start a drill) their own kubetui carries out
 (``classroom/channel.py``).
@@ -10,6 +11,8 @@ The actions post to the teacher's endpoints; what a learner's lab does
 
 from __future__ import annotations
 
+import asyncio
+import json
 import ssl
 from typing import Any
 
@@ -30,6 +33,27 @@ def cell_text(cell: dict[str, Any] | None) -> str:
         return "  "
     extra = (str(cell["hints"]) if cell.get("hints") else "") + ("*" if cell.get("solution") else "")
     return GLYPH.get(cell["state"], "  ") + extra
+
+
+async def get_json(http: Any, url: str, *, token: str | None, ctx: ssl.SSLContext | None, timeout: float) -> Any:
+    """``link.request``'s GET for an asyncio caller (``http``: an ``aiohttp.ClientSession``); a refusal
+    raises ClassError with the server's Status message, as there."""
+    import aiohttp
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        async with http.get(url, headers=headers, ssl=ctx if ctx is not None else True,
+                            timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            raw = await resp.read()
+            status, reason, ctype = resp.status, resp.reason, resp.headers.get("Content-Type", "")
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        raise ClassError(f"cannot reach {url}: {e}") from None
+    if status >= 400:
+        try:
+            msg = json.loads(raw).get("message", reason)
+        except ValueError:
+            msg = reason
+        raise ClassError(f"{status}: {msg}", status)
+    return json.loads(raw) if "json" in ctype else raw.decode()
 
 
 class DashboardApp(App[None]):
@@ -83,22 +107,24 @@ class DashboardApp(App[None]):
         self.title = f"kubetui class · {self.url}"
         self.poll()
 
-    @work(thread=True, exclusive=True)
-    def poll(self) -> None:
+    @work(exclusive=True)
+    async def poll(self) -> None:
+        """Each new view of the class, as the server answers the long-poll (up to 10 s when nothing
+        changes). An asyncio worker: quitting cancels the poll in flight. A thread worker blocked in it,
+        and ``asyncio.run`` waits for the default executor's threads on exit, so ``q`` took up to 10 s."""
+        import aiohttp
         seq = -1
-        from textual.worker import get_current_worker
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            try:
-                view = request(f"{self.url}/class/v1/dashboard?wait={seq}&timeout=10", token=self.token,
-                               ctx=self.ctx, timeout=15)
-            except ClassError as e:
-                self.call_from_thread(self.notify, str(e), severity="error")
-                import time
-                time.sleep(2)
-                continue
-            seq = view["seq"]
-            self.post_message(self.Updated(view))
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    view = await get_json(http, f"{self.url}/class/v1/dashboard?wait={seq}&timeout=10",
+                                          token=self.token, ctx=self.ctx, timeout=15)
+                except ClassError as e:
+                    self.notify(str(e), severity="error")
+                    await asyncio.sleep(2)
+                    continue
+                seq = view["seq"]
+                self.post_message(self.Updated(view))
 
     def on_dashboard_app_updated(self, message: Updated) -> None:
         self.view = v = message.view

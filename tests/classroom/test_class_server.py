@@ -242,6 +242,26 @@ async def test_tui_dashboard_shows_a_learners_check(served, tmp_path):
         assert any(s["failingCheck"] == "no endpoints for svc web" for s in app.view["stuck"])
 
 
+async def test_quitting_the_dashboard_does_not_wait_for_its_long_poll(served):
+    """The dashboard's poll is held by the server up to 10 s when nothing changes. Quitting ends it: before,
+    a thread worker sat in it, and the loop's shutdown (``asyncio.run``'s, as ``kubetui class dashboard``
+    exits) waited for that thread until the server answered."""
+    import asyncio
+
+    from kubetui.classroom.dashboard import DashboardApp
+
+    app = DashboardApp(served.url, served.teacher, served.ctx)
+    async with app.run_test(size=(140, 40)) as pilot:
+        for _ in range(600):       # sync point: the first view came, so the next poll is held by the server
+            if app.view["seq"] >= 0:
+                break
+            await pilot.pause(0.05)
+        assert app.view["seq"] >= 0
+        await pilot.pause(0.3)
+    # what asyncio.run does on the way out: nothing of the dashboard is left waiting in the executor
+    await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), 5)
+
+
 def test_web_dashboard_needs_the_teachers_token(served):
     import http.client
     conn = http.client.HTTPSConnection("127.0.0.1", served.port, context=served.ctx, timeout=20)
