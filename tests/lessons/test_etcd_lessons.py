@@ -22,7 +22,9 @@ from kubetui.lessons.checks import evaluate, first_failure
 from kubetui.lessons.format import discover, load_lesson
 from kubetui.lessons.selftest import fresh_cluster, provider_for, selftest_lesson
 
-pytestmark = [pytest.mark.etcd, pytest.mark.slow]
+# the other lessons' self-tests (conftest.LessonSelfTests, in the background) are over first: these
+# clusters' ingress ports are chosen seconds before they are bound, and another cluster could take them
+pytestmark = [pytest.mark.etcd, pytest.mark.slow, pytest.mark.usefixtures("lesson_selftests_over")]
 
 SHIPPED = {lesson.id: lesson for lesson in (load_lesson(p) for p in discover(lessons_root(argparse.Namespace())))}
 

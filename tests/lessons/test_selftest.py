@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import sys
 import textwrap
 import xml.etree.ElementTree as ET
 
@@ -78,50 +75,8 @@ RUNNABLE = [lesson for lesson in SHIPPED
             if provider_for(lesson) in ("simulated", "local") and not lesson.cluster.out_of_process]
 
 
-#: shipped lessons self-tested at once, each by its own ``kubetui lessons test ID`` (their waits overlap)
-LANES = 3
-
-
-@pytest.fixture(scope="module")
-def shipped_results(request, tmp_path_factory) -> dict[str, tuple[int, str, ET.Element | None]]:
-    """The self-tests of the shipped lessons this run selected, ``LANES`` at a time, each run as CI and a
-    teacher run it: ``kubetui lessons test ID --junit FILE``, a fresh cluster of its own, torn down after.
-
-    A process per lesson, not one event loop for all: the API server's served custom resources are
-    process-wide (``kubetui.api.resources.set_custom_resources``), so two in-process clusters would
-    see each other's CRDs come and go. Local-provider lessons run one at a time (each local cluster owns
-    loopback addresses of its own, kubetui.providers.loopback, but their pods share this machine's /tmp and
-    CPU, and side by side has not been measured). Most of a lesson's time is waiting
-    (controllers, probes, the HPA's windows), so three side by side take about as long as the longest.
-    """
-    selected = {item.callspec.params["lesson"].id for item in request.session.items
-                if getattr(item, "originalname", "") == "test_shipped_lesson_passes_its_selftest"
-                and hasattr(item, "callspec")}
-    todo = [lesson for lesson in RUNNABLE if lesson.id in selected]
-    todo.sort(key=lambda lesson: provider_for(lesson) != "local")      # the one-at-a-time lane starts first
-    tmp = tmp_path_factory.mktemp("lessons-test")
-
-    async def run_all() -> dict[str, tuple[int, str, ET.Element | None]]:
-        lanes, local = asyncio.Semaphore(LANES), asyncio.Lock()
-
-        async def one(lesson) -> tuple[str, tuple[int, str, ET.Element | None]]:
-            junit = tmp / f"{lesson.id}.xml"
-            async with contextlib.AsyncExitStack() as stack:
-                if provider_for(lesson) == "local":
-                    await stack.enter_async_context(local)
-                await stack.enter_async_context(lanes)
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "kubetui", "lessons", "test", lesson.id, "--junit", str(junit),
-                    "--step-timeout", "60", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-                try:
-                    out, _ = await asyncio.wait_for(proc.communicate(), 900)
-                except asyncio.TimeoutError:
-                    proc.kill()
-                    out, _ = await proc.communicate()
-            suite = ET.parse(junit).getroot().find("testsuite") if junit.exists() else None
-            return lesson.id, (proc.returncode, out.decode(errors="replace"), suite)
-        return dict(await asyncio.gather(*(one(lesson) for lesson in todo)))
-    return asyncio.run(run_all())
+# Their self-tests (``kubetui lessons test ID --junit FILE``, a fresh cluster each, several at a time) start
+# with the lessons package's first test: ``conftest.LessonSelfTests``, fixture ``shipped_results``.
 
 
 @pytest.mark.slow
