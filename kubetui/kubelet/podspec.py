@@ -52,6 +52,7 @@ def sandbox_config(pod: dict) -> PodSandboxConfig:
         name=meta["name"], namespace=meta.get("namespace", "default"), uid=meta.get("uid", ""),
         hostname=spec.get("hostname") or meta["name"], host_network=bool(spec.get("hostNetwork")),
         labels=dict(meta.get("labels") or {}),
+        pid_mode="NODE" if spec.get("hostPID") else "POD" if spec.get("shareProcessNamespace") else "CONTAINER",
         memory_limit_bytes=mem if limited_mem else 0, cpu_millicores=cpu if limited_cpu else 0,
         dns_servers=list(dns.get("nameservers") or []), dns_searches=list(dns.get("searches") or []))
 

@@ -324,7 +324,9 @@ def _fork_container(req):
     goes through :func:`_fork_through_middle` instead."""
     if SYS_CLONE is None or req.get("pidns"):
         return _fork_through_middle(req)
-    return _clone_parent(0 if "pause" in req else CLONE_NEWPID)
+    # a pause process stays in the node's PID namespace, unless the pod shares one (``newpid``:
+    # ``shareProcessNamespace``, where the pause process is its PID 1, as upstream's /pause)
+    return _clone_parent(0 if "pause" in req and not req.get("newpid") else CLONE_NEWPID)
 
 
 def _clone_parent(flags):
@@ -360,7 +362,7 @@ def _fork_through_middle(req):
                 fd = os.open(req["pidns"], os.O_RDONLY | os.O_CLOEXEC)
                 _check(_libc.setns(fd, CLONE_NEWPID), "setns " + req["pidns"])
                 os.close(fd)
-            elif "pause" not in req:
+            elif "pause" not in req or req.get("newpid"):
                 _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
             pid = os.fork()
         except (OSError, SetupError) as e:

@@ -94,6 +94,10 @@ class PodSandboxConfig:
     # the whole /etc/resolv.conf the kubelet computed for the pod (dnsPolicy, dnsConfig);
     # when set it wins over dns_servers/dns_searches (CRI ``DNSConfig``, rendered)
     resolv_conf: str = ""
+    #: whose PID namespace the containers are in (CRI ``NamespaceOption.pid``): ``CONTAINER`` each its
+    #: own, ``POD`` one for the pod (``shareProcessNamespace``: the pause process is its PID 1),
+    #: ``NODE`` the node's (``hostPID``)
+    pid_mode: str = "CONTAINER"
 
 
 @dataclass

@@ -105,6 +105,12 @@ def check_architecture(img: Image, ref: str, node_arch: str | None = None) -> No
                             f"linux/{arch}; this node is linux/{node_arch} (exec format error)")
 
 
+def uts_hostname(sb: PodSandbox) -> str:
+    """The hostname a pod's containers see: the pod's, or the node's for a ``hostNetwork`` pod (runc
+    shares the host's UTS namespace with it, so ``kubectl debug node/N`` shows the node's name)."""
+    return socket.gethostname() if sb.config.host_network else (sb.config.hostname or sb.config.name)
+
+
 def etc_files(pod_dir: Path, sb: PodSandbox) -> dict[str, str]:
     """/etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers (written once per pod)."""
     hostname = sb.config.hostname or sb.config.name
@@ -204,7 +210,7 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
     os.chmod(upper, 0o755)
     (d / "image").write_text(img.id)
     lowers = [init_layer, *lowers]
-    spec = {"cgroup_procs": cgroup_procs, "hostname": sb.config.hostname or sb.config.name,
+    spec = {"cgroup_procs": cgroup_procs, "hostname": uts_hostname(sb),
             "overlay": {"lower": [str(p) for p in lowers], "upper": str(upper), "work": str(work),
                         "merged": str(merged)},
             "mounts": mounts, "readonly_root": config.read_only_root_filesystem,
@@ -214,8 +220,24 @@ def prepare(store: ImageStore, img: Image, cid: str, sb: PodSandbox, config: Con
     (b / "spec.marshal").write_bytes(marshal.dumps(spec))
     netns = [tools["nsenter"], f"--net={netns_path}"] if netns_path else []
     argv = [*netns, tools["unshare"], "--mount", "--uts", "--pid", "--fork",
-            sys.executable, "-I", "-S", INIT, "--hostname", spec["hostname"], str(b / "spec.marshal")]
+            sys.executable, "-I", "-S", INIT, "--hostname", sb.config.hostname or sb.config.name,
+            str(b / "spec.marshal")]
     return Prepared(dir=d, process=proc, argv=argv, image=img, netns=netns_path, state=b)
+
+
+def join_pid_namespace(argv: list[str], path: str, nsenter: str) -> list[str]:
+    """A container's start command made to join the PID namespace at ``path`` rather than make one.
+
+    >>> join_pid_namespace(["nsenter", "--net=/n", "unshare", "--mount", "--pid", "--fork", "init"],
+    ...                    "/proc/7/ns/pid", "nsenter")
+    ['nsenter', '--net=/n', 'nsenter', '--pid=/proc/7/ns/pid', '--no-fork', 'unshare', '--mount', '--fork', 'init']
+
+    ``--no-fork``: nsenter execs unshare in place (the runtime's process stays the one whose child is
+    the container's PID 1), and unshare's ``--fork`` child is the first process in the target's namespace.
+    """
+    i = next(i for i, a in enumerate(argv) if os.path.basename(a) == "unshare")
+    j = argv.index("--pid", i)
+    return [*argv[:i], nsenter, f"--pid={path}", "--no-fork", *argv[i:j], *argv[j + 1:]]
 
 
 def exec_argv(tools: dict[str, str], pid: int, spec: Path, cmd: list[str], tty: bool) -> list[str]:

@@ -208,7 +208,8 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
     async def _pause(self, sb: PodSandbox, config: PodSandboxConfig) -> "zygote.InitProcess | None":
         try:
             pause = await self._forks.pause([self._tools["sleep"], f"/pause hostname {config.hostname or config.name}",
-                                             "infinity"], None if config.host_network else str(NETNS_DIR / self._netns(sb.id)))
+                                             "infinity"], None if config.host_network else str(NETNS_DIR / self._netns(sb.id)),
+                                            new_pid_ns=config.pid_mode == "POD")
             self._record(sb.id, "pause", pause.pid)
             return pause
         except OSError as e:        # the pod works without it: nothing is held by it here
@@ -278,7 +279,7 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
             private_tmp=not any(_under(p, "/tmp") for p in [
                 *_host_paths_needed(c), *([str(self._busybox_dir)] if self._busybox_dir else [])]),
             own_sysfs=not sb.config.host_network))
-        hostname = sb.config.hostname or sb.config.name
+        hostname = imagerun.uts_hostname(sb)
         # The shell runs in the node's /sys until `mount -a` mounts the pod's own, so the cgroup
         # is joined first; writing 0 to cgroup.procs moves the writer (the PID is 1 in here).
         # `hostname` as a shell function: no process, and `ps` on the node still names the pod.
@@ -311,27 +312,41 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         c = self._get(container_id)
         self._oom_before[container_id] = self._cgroup(c).oom_kills()
         prep = self._prepared.get(container_id)
-        if c.config.target_container_id:
-            self._join_target(c, prep)
+        path = await self._pid_namespace(c)
+        if path:
+            self._target_pidns[c.id] = path
+            if prep is not None:
+                prep.argv = imagerun.join_pid_namespace(prep.argv, path, self._tools["nsenter"])
+            else:
+                c.argv = imagerun.join_pid_namespace(c.argv, path, "nsenter")
         if prep is None:
             return await super().start_container(container_id)
         await self._start_from_image(c, prep)
 
-    def _join_target(self, c: _Container, prep) -> None:
-        """An ephemeral container with a target joins the target's PID namespace instead of making
-        its own (containerd's ``NamespaceMode_TARGET``): nsenter enters it for unshare's children,
-        so the container's PID 1 sees (and can ptrace) the target's processes, and its /proc shows them."""
-        target = self._containers.get(c.config.target_container_id)
-        pid = self._init_pid(target) if target is not None and target.state == RUNNING else None
-        if pid is None:
-            raise RuntimeError_("StartError", f"failed to start containerd task \"{c.config.name}\": the "
-                                              "target container is not running: cannot join its PID namespace")
-        path = f"/proc/{pid}/ns/pid"
-        self._target_pidns[c.id] = path
-        if prep is not None:
-            prep.argv = join_pid_namespace(prep.argv, path, self._tools["nsenter"])
-        else:
-            c.argv = join_pid_namespace(c.argv, path, "nsenter")
+    async def _pid_namespace(self, c: _Container) -> str:
+        """The PID namespace a container joins instead of making its own ("" for its own), as
+        containerd reads ``NamespaceOption.pid``: an ephemeral container's target's (``TARGET``),
+        the pod's pause process's (``POD``: ``shareProcessNamespace``) or the node's (``NODE``:
+        ``hostPID``). nsenter enters it for unshare's children, so the container's processes see
+        (and can signal) the others there, and the /proc it mounts shows them."""
+        if c.config.target_container_id:
+            target = self._containers.get(c.config.target_container_id)
+            pid = self._init_pid(target) if target is not None and target.state == RUNNING else None
+            if pid is None:
+                raise RuntimeError_("StartError", f"failed to start containerd task \"{c.config.name}\": the target "
+                                                  "container is not running: cannot join its PID namespace")
+            return f"/proc/{pid}/ns/pid"
+        mode = c.sandbox.config.pid_mode
+        if mode == "NODE":
+            return f"/proc/{os.getpid()}/ns/pid"
+        if mode == "POD":
+            started = self._pauses.get(c.sandbox.id)
+            pause = await started if started is not None else None
+            if pause is None:
+                raise RuntimeError_("StartError", f"failed to start containerd task \"{c.config.name}\": the pod's "
+                                                  "pause process (its shared PID namespace) is not running")
+            return f"/proc/{pause.pid}/ns/pid"
+        return ""
 
     def _on_exit(self, c: _Container) -> None:
         # The kernel's OOM killer acted in this container's cgroup: that is what
@@ -505,21 +520,6 @@ def _connect_in_netns(path: str, port: int, pod_ip: str | None = None):
         finally:
             os.close(own)
             os.close(target)
-
-
-def join_pid_namespace(argv: list[str], path: str, nsenter: str) -> list[str]:
-    """A container's start command made to join the PID namespace at ``path`` rather than make one.
-
-    >>> join_pid_namespace(["nsenter", "--net=/n", "unshare", "--mount", "--pid", "--fork", "init"],
-    ...                    "/proc/7/ns/pid", "nsenter")
-    ['nsenter', '--net=/n', 'nsenter', '--pid=/proc/7/ns/pid', '--no-fork', 'unshare', '--mount', '--fork', 'init']
-
-    ``--no-fork``: nsenter execs unshare in place (the runtime's process stays the one whose child is
-    the container's PID 1), and unshare's ``--fork`` child is the first process in the target's namespace.
-    """
-    i = next(i for i, a in enumerate(argv) if os.path.basename(a) == "unshare")
-    j = argv.index("--pid", i)
-    return [*argv[:i], nsenter, f"--pid={path}", "--no-fork", *argv[i:j], *argv[j + 1:]]
 
 
 def _fstab_field(text: str) -> str:

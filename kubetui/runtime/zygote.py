@@ -226,11 +226,12 @@ class ForkServer:
             raise
         return self._track(InitProcess(pid, await self._reader(out_r), await self._reader(err_r)))
 
-    async def pause(self, argv: list[str], netns: str | None) -> InitProcess:
+    async def pause(self, argv: list[str], netns: str | None, new_pid_ns: bool = False) -> InitProcess:
         """A pod's pause process (upstream: the sandbox's infra container, ``/pause``), in the pod's
         network namespace: ``argv`` is ``[program, its argv[0], args...]``, a program that sleeps until
         it is killed under a name that says whose it is."""
-        return self._track(InitProcess(await self._fork({"pause": argv, "netns": netns}, ()), None, None))
+        req = {"pause": argv, "netns": netns, **({"newpid": True} if new_pid_ns else {})}
+        return self._track(InitProcess(await self._fork(req, ()), None, None))
 
     async def _fork(self, req: dict, fds: tuple[int, ...]) -> int:
         """Send one request (with ``fds`` as SCM_RIGHTS) and wait for the forked child's PID."""

@@ -74,3 +74,25 @@ def test_changing_an_ephemeral_container_is_refused_as_upstream(cluster):
                         '[{"op": "remove", "path": "/spec/ephemeralContainers/0"}]', check=False)
     assert r.returncode == 1
     assert 'existing ephemeral containers "ps1" may not be removed' in r.stderr
+
+
+def test_copy_to_with_share_processes_sees_the_other_containers(cluster):
+    cluster.kubectl("debug", "web", "--copy-to=web-copy", "--share-processes", "--image=busybox:1.36",
+                    "--container=dbg", "--", "sleep", "3600")
+    wait_for("web-copy Ready", lambda: pod_ready(cluster.get("pod", "web-copy")), 60)
+    spec = cluster.get("pod", "web-copy")["spec"]
+    assert spec["shareProcessNamespace"] is True and [c["name"] for c in spec["containers"]] == ["web", "dbg"]
+    lines = cluster.kubectl("exec", "web-copy", "-c", "dbg", "--", "ps").stdout.splitlines()
+    # one PID namespace for the pod: the pause process is its PID 1, and both containers are in it
+    assert any(line.split()[:1] == ["1"] and "/pause" in line for line in lines), lines
+    assert any("sleep 3600" in line for line in lines) and sum("sleep 3600" in line for line in lines) == 2, lines
+
+
+def test_debug_node_runs_in_the_nodes_namespaces_with_its_root_at_host(cluster):
+    node_hostname = cluster.node_exec("node-1", "hostname").strip()
+    r = cluster.kubectl("debug", "node/node-1", "-it", "--image=busybox:1.36", "--", "sh",
+                        stdin="hostname\nps\nls /host/opt\nexit\n", timeout=60)
+    out = r.stdout.replace("\r", "")
+    assert "Creating debugging pod node-debugger-node-1-" in out, out + r.stderr
+    assert f"\n{node_hostname}\n" in out, out             # hostNetwork: the node's UTS namespace
+    assert "kubetui" in out and "kubelet" in out, out     # hostPID: the node's processes (its kubelet)
