@@ -47,7 +47,11 @@ class EventRecorder:
         meta = pod["metadata"]
         field_path = ""
         if container:
-            field_path = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
+            kind = "initContainers" if init else "containers"
+            ephemeral = (pod.get("spec") or {}).get("ephemeralContainers") or ()
+            if not init and any(c.get("name") == container for c in ephemeral):
+                kind = "ephemeralContainers"        # what kubectl debug added (upstream's fieldPath)
+            field_path = f"spec.{kind}{{{container}}}"
         involved = {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
                     "namespace": meta.get("namespace", "default"), "uid": meta.get("uid", "")}
         if field_path:

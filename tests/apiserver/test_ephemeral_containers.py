@@ -155,3 +155,13 @@ async def test_unknown_pod_is_404_and_dry_run_stores_nothing(registry, web):
                                STRATEGIC_MERGE_PATCH, subresource=EC, dry_run=True)
     assert out["spec"]["ephemeralContainers"]
     assert "ephemeralContainers" not in (await registry.get(PODS, "default", "web"))["spec"]
+
+
+async def test_a_pod_template_takes_none(registry):
+    from tests.apiserver.conftest_registry import DEPLOYS, deployment
+    body = deployment()
+    body["spec"]["template"]["spec"]["ephemeralContainers"] = [debugger()]
+    with pytest.raises(errors.Invalid) as e:
+        await registry.create(DEPLOYS, "default", body)
+    assert "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template" \
+        in messages(e.value)

@@ -111,3 +111,15 @@ async def test_event_names_sort_in_the_order_they_were_recorded():
     created = [(body["metadata"]["name"], body["reason"]) for verb, _p, body in api.calls if verb == "POST"]
     assert [r for _n, r in sorted(created)] == ["Pulling", "Pulled", "Created", "Started", "Killing", "BackOff"]
     assert all(n.startswith("web.") for n, _r in created)
+
+
+async def test_an_ephemeral_containers_events_point_at_it():
+    # upstream's fieldPath for what kubectl debug added: spec.ephemeralContainers{NAME}
+    api = FakeAPI()
+    rec = EventRecorder(api, "node-1", FakeClock())
+    pod = {**POD, "spec": {"containers": [{"name": "main"}], "ephemeralContainers": [{"name": "debugger"}]}}
+    rec.pod_event(pod, NORMAL, "Started", "Started container debugger", "debugger")
+    rec.pod_event(pod, NORMAL, "Started", "Started container main", "main")
+    await rec.flush()
+    assert [c[2]["involvedObject"]["fieldPath"] for c in api.calls] == [
+        "spec.ephemeralContainers{debugger}", "spec.containers{main}"]

@@ -282,6 +282,8 @@ def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[C
                     errs.append(duplicate(child(p, "name"), name))
                 all_names.add(name)
     errs += ephemeral.validate_ephemeral_containers(spec, child(path, "ephemeralContainers"))
+    if template and as_list(spec.get("ephemeralContainers")):     # ValidatePodTemplateSpec
+        errs.append(forbidden(child(path, "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
     errs += validate_values(child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
     errs += validate_values(child(path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
     if spec.get("dnsPolicy") == "None" and not as_dict(spec.get("dnsConfig")).get("nameservers"):
