@@ -212,16 +212,19 @@ class Hosted:
 
     async def move_to(self, name: str, lab: str | None) -> None:
         """Run the learner's next web sessions on ``lab`` (a lesson id, ``drill:<id>``, None: the class's
-        cluster), closing the ones open now: their page then reloads onto the new lab."""
+        cluster), and move the pages open now there: each is told to load ``/tui/`` again (textual-serve's
+        ``open_url`` message, what the TUI's own ``open_url`` sends when it moves itself), then its session
+        on the old lab is closed."""
         if lab is None:
             self.lab.pop(name, None)
         else:
             self.lab[name] = lab
         for ws in list(self.tui[name].open):
             try:
+                await ws.send_json(["open_url", {"url": f"{self.public_url}/tui/", "new_tab": False}])
                 await ws.close()
             except Exception as exc:  # noqa: BLE001 - a session already gone
-                log.debug("closing %s's session: %s", name, exc)
+                log.debug("moving %s's session: %s", name, exc)
 
     def session_command(self, name: str) -> str:
         """What a new web session of ``name`` runs: the TUI on the class's cluster as the learner, or,

@@ -118,8 +118,10 @@ def test_a_hosted_learners_command_bar_reaches_only_their_own_drill(words, refus
 @pytest.mark.slow
 def test_a_drill_for_everyone_runs_on_each_learners_cluster_and_is_scored(hosted, kubectl_bin):
     s, ann, ben, codes = hosted
-    r = kubetui("class", "drill", DRILL, "--seed", str(SEED), "--dir", str(s.folder), timeout=900)
+    # ben has his web TUI open on the class's cluster while the teacher starts the drill: his page is moved
+    r, moved_to = asyncio.run(_drill_with_a_page_open(s, codes[ben]))
     assert r.returncode == 0, r.stdout + r.stderr
+    assert moved_to == f"{s.url}/tui/"
     for name in (ann, ben):                                  # one line per learner, saying how it went
         assert f"{name}: drill {DRILL} (seed {SEED}) runs on their own local cluster" in r.stdout, r.stdout
 
@@ -172,6 +174,47 @@ def test_a_drill_for_everyone_runs_on_each_learners_cluster_and_is_scored(hosted
     got = kubectl(kubectl_bin, clusters[ben] / "kubeconfig", "-n", f"drill-{DRILL}", "get", "svc", inc.target,
                   "-o", "json")
     assert json.loads(got.stdout)["spec"]["selector"] == {"app": inc.params["typo"]}
+
+
+async def _drill_with_a_page_open(s: Served, who: tuple[str, str]) -> tuple[subprocess.CompletedProcess, str]:
+    """Log in as ``who`` and open their web TUI; once it shows their namespace, the teacher starts the drill;
+    returns the teacher's command and the page the class told the browser to load (textual-serve's
+    ``open_url``)."""
+    import ssl
+
+    import aiohttp
+
+    from tests.classroom.test_hosted import ANSI
+
+    ns, code = who
+    ctx = ssl.create_default_context(cafile=str(s.folder / "pki" / "ca.crt"))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as http:
+        async with http.post(f"{s.url}/login", data={"code": code}, allow_redirects=False) as resp:
+            assert resp.status == 302
+            session = resp.cookies["session"].value
+        async with http.ws_connect(f"{s.url}/tui/ws?width=120&height=40",
+                                   headers={"Cookie": f"session={session}"}) as ws:
+            out, teacher, moved = bytearray(), None, ""
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not moved:
+                try:
+                    m = await ws.receive(timeout=2)
+                except asyncio.TimeoutError:
+                    continue
+                if m.type == aiohttp.WSMsgType.BINARY:
+                    out.extend(m.data)
+                    if teacher is None and ns.encode() in ANSI.sub(b"", bytes(out)):
+                        teacher = asyncio.ensure_future(asyncio.to_thread(
+                            kubetui, "class", "drill", DRILL, "--seed", str(SEED), "--dir", str(s.folder),
+                            timeout=900))
+                elif m.type == aiohttp.WSMsgType.TEXT:
+                    kind, body = json.loads(m.data)[:2]
+                    if kind == "open_url":
+                        moved = body["url"]
+                else:
+                    break
+            assert teacher is not None, ANSI.sub(b"", bytes(out))[-2000:]
+            return await teacher, moved
 
 
 @pytest.mark.slow
