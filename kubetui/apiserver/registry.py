@@ -24,8 +24,8 @@ import base64
 import binascii
 import json
 import logging
+import os
 import random
-import uuid
 from typing import Any, Awaitable, Callable
 
 from kubetui.api import errors
@@ -51,6 +51,16 @@ Obj = dict[str, Any]
 # (upstream: k8s.io/apimachinery/pkg/util/rand).
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 16
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` writes it (upstream: ``uuid.NewUUID``),
+    in a third of its time: every create makes one."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def not_found(resource: Resource, name: str) -> NotFound:
@@ -180,7 +190,7 @@ class Registry:
         for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "selfLink", "resourceVersion"):
             meta.pop(f, None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = self._now()
         self.hooks.apply_defaults(resource, obj)
         # Mutating admission runs on the decoded, defaulted object, before the

@@ -252,3 +252,14 @@ async def test_timestamps_are_rfc3339_of_the_clock_at_every_instant(registry, cl
               1_700_000_001.0, 1_699_999_999.25, 1_700_000_000.25, 1_800_000_000.999999):
         clock._now = t
         assert registry._now() == rfc3339(t), t
+
+
+def test_new_uid_is_a_random_rfc4122_version_4_uuid():
+    import uuid
+
+    from kubetui.apiserver.registry import new_uid
+    uids = [new_uid() for _ in range(2000)]
+    assert len(set(uids)) == len(uids)
+    for s in uids:
+        u = uuid.UUID(s)
+        assert str(u) == s and u.version == 4 and u.variant == uuid.RFC_4122

@@ -8,8 +8,10 @@ a learner can paste a message into a search engine and find the docs.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+from typing import Callable
 
 
 def regex_error(msg: str, fmt: str, *examples: str) -> str:
@@ -65,6 +67,21 @@ _CONFIG_KEY = _full(CONFIG_KEY_FMT)
 _PERCENT = _full(PERCENT_FMT)
 
 
+def _remembered(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """``check`` with its answers kept for the most recent values: every pod names the same
+    namespaces, label keys, toleration keys and container names over and over. Each caller
+    gets a list of its own (callers append to it)."""
+    kept = functools.lru_cache(maxsize=4096)(lambda value: tuple(check(value)))
+
+    @functools.wraps(check)
+    def remembered(value: str) -> list[str]:
+        if type(value) is not str:  # noqa: E721 - only str is kept (a str subclass could compare equal)
+            return check(value)
+        return list(kept(value))
+    return remembered
+
+
+@_remembered
 def is_dns1123_label(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_LABEL_MAX:
@@ -74,6 +91,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@_remembered
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_SUBDOMAIN_MAX:
@@ -83,6 +101,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@_remembered
 def is_dns1035_label(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_LABEL_MAX:
@@ -92,6 +111,7 @@ def is_dns1035_label(value: str) -> list[str]:
     return errs
 
 
+@_remembered
 def is_qualified_name(value: str) -> list[str]:
     """Label and annotation keys: an optional DNS subdomain prefix, ``/``, a name."""
     errs: list[str] = []
@@ -118,6 +138,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@_remembered
 def is_valid_label_value(value: str) -> list[str]:
     errs = []
     if len(value) > QUALIFIED_NAME_MAX:
@@ -131,6 +152,7 @@ def is_valid_port_num(port: int) -> list[str]:
     return [] if 1 <= port <= 65535 else ["must be between 1 and 65535, inclusive"]
 
 
+@_remembered
 def is_valid_port_name(name: str) -> list[str]:
     """IANA_SVC_NAME: at most 15 lower-case letters, digits and single hyphens."""
     errs = []
@@ -156,6 +178,7 @@ def is_env_var_name(name: str) -> list[str]:
     return []
 
 
+@_remembered
 def is_config_map_key(key: str) -> list[str]:
     errs = []
     if len(key) > DNS1123_SUBDOMAIN_MAX:
