@@ -174,6 +174,7 @@ class KubeletConnector:
         qs = urllib.parse.urlencode({k: (str(v).lower() if isinstance(v, bool) else v)
                                      for k, v in params.items() if v is not None and v is not False})
         path = self._pod_path("containerLogs", pod, container) + (f"?{qs}" if qs else "")
+        await self._refuse_simulated(pod, "get logs of", "so it wrote no logs")
         _, headers, reader, writer = await self._connect(pod["spec"]["nodeName"], "GET", path)
         try:
             while True:
@@ -215,12 +216,16 @@ class KubeletConnector:
 
     async def check_port_forward(self, pod: dict) -> None:
         """Refuse up front what can never be forwarded: pods on simulated nodes run nothing."""
+        await self._refuse_simulated(pod, "forward ports to", "so nothing listens")
+
+    async def _refuse_simulated(self, pod: dict, what: str, so: str) -> None:
+        """A pod on a simulated node runs no process: say so at once (no kubelet would ever answer)."""
         node_name = pod["spec"]["nodeName"]
         node = await self.get_node(node_name)
         if ((node.get("metadata") or {}).get("labels") or {}).get(SIMULATED_LABEL) == "true":
             raise errors.BadRequest(
-                f"cannot forward ports to pod {pod['metadata']['name']}: node {node_name} is a simulated "
-                f"node (its pods are bookkeeping only: no process runs there, so nothing listens)")
+                f"cannot {what} pod {pod['metadata']['name']}: node {node_name} is a simulated "
+                f"node (its pods are bookkeeping only: no process runs there, {so})")
 
     async def port_forward(self, pod: dict, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """One forwarded connection to ``port`` in the pod: the kubelet's ``/portForward`` stream."""

@@ -62,7 +62,7 @@ from kubetui.client.base import MERGE_PATCH, Client
 from kubetui.clock import Clock, rfc3339, rfc3339_micro
 from kubetui.kubelet.node import allocatable_patch
 from kubetui.providers.base import ClusterConfig, NodeConfig, NodeHandle, Provider
-from kubetui.providers.simulated_run import finished_status, restarted_status, run_plan
+from kubetui.providers.simulated_run import ephemeral_statuses, finished_status, restarted_status, run_plan
 
 log = logging.getLogger(__name__)
 
@@ -484,6 +484,10 @@ class SimulatedProvider(Provider):
             self._spawn(self._finish_deletion(sim, pod))
             return
         phase = (pod.get("status") or {}).get("phase")
+        ephemeral = ephemeral_statuses(pod, rfc3339(self.clock.time()))   # kubectl debug: none runs here
+        if ephemeral is not None:
+            self._spawn(self.client.patch("pods", meta["name"], {"status": {"ephemeralContainerStatuses": ephemeral}},
+                                          meta.get("namespace"), subresource="status", patch_type=MERGE_PATCH))
         ident = f"{key}/{meta.get('uid')}"
         if phase in (None, "", "Pending") and ident not in self._started_pods:
             self._started_pods.add(ident)

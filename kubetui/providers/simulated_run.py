@@ -73,3 +73,27 @@ def restarted_status(status: Obj, code: int, now: str) -> Obj:
         cs["restartCount"] = int(cs.get("restartCount") or 0) + 1
         cs["state"] = {"running": {"startedAt": now}}
     return st
+
+
+# -- ephemeral containers (kubectl debug POD --image=...) ------------------------------------------
+# An ephemeral container cannot run on a simulated node either. kubectl debug waits, with no time
+# limit, until it runs or has terminated: a node that never reported it would leave kubectl hanging.
+# So each new one is reported at once as terminated, with a message saying why (kubectl describe).
+
+NOT_RUN = ("not run: simulated nodes start no processes; kubectl debug needs a cluster with "
+           "--provider docker (or local)")
+
+
+def ephemeral_statuses(pod: dict[str, Any], now: str) -> list[dict[str, Any]] | None:
+    """The pod's ``ephemeralContainerStatuses`` with the new ones reported, or None when none is new."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    known = list(status.get("ephemeralContainerStatuses") or ())
+    names = {s.get("name") for s in known}
+    new = [c for c in spec.get("ephemeralContainers") or () if c.get("name") not in names]
+    if not new or status.get("phase") != "Running":
+        return None
+    return known + [{
+        "name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False, "restartCount": 0,
+        "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": NOT_RUN,
+                                 "startedAt": now, "finishedAt": now}},
+        "lastState": {}} for c in new]

@@ -327,3 +327,25 @@ async def test_a_silent_node_on_a_fake_clock_in_process(tmp_path):
         await scheduler.stop()
         await provider.close()
         await store.close()
+
+
+async def test_kubectl_debug_on_a_simulated_node_ends_and_says_why(cluster):
+    # kubectl debug waits, with no time limit, for its ephemeral container to run or end; a simulated
+    # node runs no process, so it reports the container terminated at once, saying why (it hung before)
+    await cluster.ok("run", "dbg-target", "--image=busybox:1.36", "--", "sleep", "3600")
+    await eventually(lambda: _pod_phase(cluster, "dbg-target", "Running"), "dbg-target Running", timeout=30)
+    rc, out, err = await cluster.kubectl("debug", "-i", "dbg-target", "--image=busybox:1.36", "--container=d",
+                                         "--", "true", timeout=30)
+    # it falls back to the container's logs: refused at once, a simulated node wrote none (they hung too)
+    assert rc == 1 and "is a simulated node" in err and "so it wrote no logs" in err, (out, err)
+    pod = (await cluster.client.get("pods", "dbg-target", "default"))
+    (status,) = pod["status"]["ephemeralContainerStatuses"]
+    assert status["name"] == "d" and status["state"]["terminated"]["message"].startswith(
+        "not run: simulated nodes start no processes")
+    described = await cluster.ok("describe", "pod", "dbg-target")
+    assert "Ephemeral Containers:" in described and "not run: simulated nodes start no processes" in described
+
+
+async def _pod_phase(cluster, name: str, phase: str) -> bool:
+    pods = await cluster.pods()
+    return any(p["metadata"]["name"] == name and (p.get("status") or {}).get("phase") == phase for p in pods)
