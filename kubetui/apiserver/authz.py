@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from kubetui.api.errors import BadRequest
 from kubetui.apiserver import rbac
 from kubetui.apiserver.auth import UserInfo
+from kubetui.apiserver.nodeauthorizer import node_restriction
 
 _CONNECT = {"exec", "attach", "portforward"}
 _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
@@ -76,7 +77,6 @@ def request_attributes(request: Any, user: rbac.Subject) -> rbac.Attributes:
 def authorize_request(authorizer: rbac.Authorizer, attrs: rbac.Attributes) -> None:
     if not authorizer.authorize(attrs):
         raise rbac.forbidden_error(attrs)
-    from kubetui.apiserver.nodeauthorizer import node_restriction
     node_restriction(authorizer.index.store, attrs)
 
 
