@@ -165,9 +165,10 @@ class EncodedObjects:
     def stored_body(self, key: str, kv: Any) -> bytes:
         """The body of a store KeyValue (``mod_revision`` is its resourceVersion), decoding
         its value only when the bytes are not kept (``KeyValue.peek``: it keeps no copy)."""
-        body = self._bodies.get((key, str(kv.mod_revision)))
+        k = (key, str(kv.mod_revision))
+        body = self._bodies.get(k)
         if body is not None:
-            self._bodies.move_to_end((key, str(kv.mod_revision)))
+            self._bodies.move_to_end(k)
             return body
         return self.body(key, kv.peek())
 

@@ -134,9 +134,10 @@ class Registry:
         if not namespace:
             raise BadRequest("the server could not find the requested resource: a namespace is required "
                              f"for {resource.group_resource}")
-        errs = requestchecks.path_segment_errors(namespace)
-        if errs:
-            raise BadRequest(f'invalid namespace "{namespace}": {errs[0]}')
+        if not isinstance(namespace, str) or "/" in namespace or "%" in namespace or namespace in (".", ".."):
+            errs = requestchecks.path_segment_errors(namespace)
+            if errs:
+                raise BadRequest(f'invalid namespace "{namespace}": {errs[0]}')
         return namespace
 
     def _validate(self, resource: Resource, obj: Obj, old: Obj | None, subresource: str | None = None) -> None:
