@@ -91,7 +91,7 @@ def memory_breakdown(total_mib: float, processes: list[list], self_pid: int | No
     page cache. ``processes`` is ``[[pid, RssAnon KiB, cmdline], ...]``; ``self_pid`` (the reader) is left out.
 
     >>> memory_breakdown(28.0, [[7, 16384, "python3 -m kubetui.agent run kubetui.kubelet --x"],
-    ...                         [90, 8192, "python3 -m kubetui.dns --listen 0.0.0.0:53"], [1, 64, "/sbin/docker-init --"]])
+    ...                         [90, 8192, "python3 -OO -m kubetui.dns --listen 0.0.0.0:53"], [1, 64, "/sbin/docker-init --"]])
     {'agents': 16.0, 'python3 -m kubetui.dns': 8.0, '/sbin/docker-init': 0.1, 'kernel and cache': 3.9}
     """
     out: dict[str, float] = {}
@@ -105,7 +105,9 @@ def memory_breakdown(total_mib: float, processes: list[list], self_pid: int | No
             label = "container fork server"         # runtime/zygote.py: one per node running pods
         else:
             words = cmd.split()
-            label = " ".join(words[:3]) if words[:2] == ["python3", "-m"] else words[0]
+            # ``python3 -OO -m kubetui.dns ...`` -> ``python3 -m kubetui.dns`` (interpreter flags left out)
+            module = words[words.index("-m") + 1] if words[0] == "python3" and "-m" in words[:-1] else None
+            label = f"python3 -m {module}" if module else words[0]
         out[label] = out.get(label, 0.0) + kb / 1024
         used += kb / 1024
     out = {k: round(v, 1) for k, v in out.items()}

@@ -29,3 +29,10 @@ def test_the_container_fork_server_and_pause_processes_are_named():
              [95, 100, "/pause hostname web-1 infinity"]]
     got = memory_breakdown(25.0, procs)
     assert got["container fork server"] == 3.9 and got["/pause"] == 0.1
+
+
+def test_interpreter_flags_do_not_change_a_python_programs_label():
+    """The DNS pod runs ``python3 -OO -m kubetui.dns``: still counted as ``python3 -m kubetui.dns``."""
+    got = memory_breakdown(20.0, [[113, 7_680, "python3 -OO -m kubetui.dns --listen 0.0.0.0:53"],
+                                  [114, 1_024, "python3 -X importtime -m"]])
+    assert got == {"python3 -m kubetui.dns": 7.5, "python3": 1.0, "kernel and cache": 11.5}
