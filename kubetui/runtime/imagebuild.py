@@ -95,12 +95,12 @@ class Layer:
         self.tar.addfile(info)
         self.names.add(name)
 
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
+    def file(self, name: str, data: bytes, mode: int = 0o644, mtime: float = 0) -> None:
         if name in self.names:
             return
         self.dirs_for(name)
         info = self._info(name)
-        info.size, info.mode = len(data), mode
+        info.size, info.mode, info.mtime = len(data), mode, int(mtime)
         self.tar.addfile(info, io.BytesIO(data))
         self.names.add(name)
 
@@ -214,16 +214,21 @@ def python_layer(exclude: set[str]) -> bytes:
 
 
 def app_layer(package_root: Path) -> bytes:
-    """kubetui's workloads and DNS server at /opt/kubetui (the PYTHONPATH of the images)."""
+    """kubetui's workloads and DNS server at /opt/kubetui (the PYTHONPATH of the images).
+
+    Each file keeps its modification time: a ``.pyc`` is used only while its source's mtime
+    and size are the ones it recorded, so with the layer's default (0) every pod compiled
+    kubetui's modules in memory at each start (CPU per pod start, and the DNS pod's heap)."""
     layer = Layer()
-    layer.file("opt/kubetui/kubetui/__init__.py", (package_root / "__init__.py").read_bytes())
+    init = package_root / "__init__.py"
+    layer.file("opt/kubetui/kubetui/__init__.py", init.read_bytes(), mtime=init.stat().st_mtime)
     for pkg in APP_PACKAGES:
         for p in sorted((package_root / pkg).rglob("*")):
             if p.is_file() and (p.suffix == ".py" or (p.suffix == ".pyc" and "__pycache__" in p.parts)):
-                layer.file(f"opt/kubetui/kubetui/{p.relative_to(package_root)}", p.read_bytes())
+                layer.file(f"opt/kubetui/kubetui/{p.relative_to(package_root)}", p.read_bytes(), mtime=p.stat().st_mtime)
     cache = package_root / "__pycache__"
     for p in sorted(cache.glob("__init__.*.pyc")) if cache.is_dir() else []:
-        layer.file(f"opt/kubetui/kubetui/__pycache__/{p.name}", p.read_bytes())
+        layer.file(f"opt/kubetui/kubetui/__pycache__/{p.name}", p.read_bytes(), mtime=p.stat().st_mtime)
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     layer.file("etc/os-release", OS_RELEASE.format(py=py).encode())
     return layer.bytes()
