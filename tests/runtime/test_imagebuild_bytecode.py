@@ -24,7 +24,7 @@ def test_programs_run_with_OO_get_the_opt2_bytecode_of_what_they_import(tmp_path
     (pkg / "dns" / "__main__.py").write_text('"""doc"""\nfrom kubetui.dns import used\n')
     (pkg / "dns" / "used.py").write_text("X = 1\n")
     (pkg / "dns" / "unused.py").write_text("Y = 2\n")
-    optimized_bytecode(pkg)     # OPTIMIZED_PROGRAMS: the DNS server
+    optimized_bytecode(pkg)     # OPTIMIZED_IMPORTS: the DNS server
     tag = sys.implementation.cache_tag
     made = sorted(p.name for p in (pkg / "dns" / "__pycache__").iterdir())
     assert made == [f"__init__.{tag}.opt-2.pyc", f"__main__.{tag}.opt-2.pyc", f"used.{tag}.opt-2.pyc"]
