@@ -32,9 +32,10 @@ def dns_deployment(image: str, replicas: int = 1, extra_args: list[str] | None =
 
     The DNS pod is the second Python interpreter on its node, so it runs with one malloc arena
     (``MALLOC_ARENA_MAX``: its reflector threads would each get their own, 0.1-0.25 MiB; the
-    node's agents run with 2) and, as the agents do, with ``-OO``: no docstrings in memory. The
-    node image ships the standard library's opt-2 bytecode for the agents, so this costs no
-    compilation at start: 8.0 -> 7.7 MiB (without that bytecode it made it worse, 9.4 MiB).
+    node's agents run with 2) and, as the agents do, with ``-OO``: no docstrings in memory. Its
+    image carries the opt-2 bytecode of what it imports (``runtime.imagebuild.optimized_bytecode``):
+    a module compiled at start would cost more than the docstrings save (8.4 against 7.6 MiB);
+    with it, 7.4.
     Issue 18: the kube-dns pod's node is the largest of a cluster."""
     args = ["python3", "-OO", "-m", "kubetui.dns", "--listen", "0.0.0.0:53", *(extra_args or [])]
     return {"apiVersion": "apps/v1", "kind": "Deployment",
