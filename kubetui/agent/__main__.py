@@ -10,7 +10,6 @@ process of its own (the ``kubelet-stop`` and ``kube-proxy-stop`` faults).
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -40,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             parsed = entry.parse_args(args)
             agents.append((entry.NAME, lambda entry=entry, parsed=parsed: entry.build(parsed)))
         return run_agents(agents, os.environ.get("KUBETUI_LOG_LEVEL", "INFO"))
+    import argparse     # only here: the node's agents (``run``) parse with kubetui.agent.flags
     p = argparse.ArgumentParser(prog="python3 -m kubetui.agent", description="run node agents in one process, or freeze/thaw one")
     p.add_argument("action", choices=("freeze", "thaw"))
     p.add_argument("agent", help="e.g. kubelet, kube-proxy")

@@ -6,7 +6,6 @@ Flags follow upstream's where one exists (``--node-ip``, ``--root-dir``,
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -14,6 +13,7 @@ import sys
 from pathlib import Path
 
 from kubetui.agent.apiclient import APIClient
+from kubetui.agent.flags import FlagParser, Flags
 from kubetui.agent.main import main as agent_main
 from kubetui.kubelet.kubelet import Kubelet, KubeletConfig, default_node_ip
 from kubetui.kubelet.podspec import parse_quantity
@@ -24,8 +24,8 @@ LOOPBACK_LOCK_ENV = "KUBETUI_LOOPBACK_LOCK_FD"
 NAME = "kubelet"
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kubelet", description="kubetui's node agent")
+def parse_args(argv: list[str]) -> Flags:
+    p = FlagParser(prog="kubelet", description="kubetui's node agent")
     p.add_argument("--api-server", required=True, help="https://HOST:PORT of the API server")
     p.add_argument("--token-file", required=True, help="file holding this node's bearer token")
     p.add_argument("--ca-file", help="cluster CA (PEM) to trust")
@@ -60,7 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_runtime(args: argparse.Namespace, node_ip: str):
+def make_runtime(args: Flags, node_ip: str):
     root = Path(args.root_dir) / "runtime"
     if args.runtime == "isolated":
         from kubetui.runtime.isolated import IsolatedRuntime
@@ -99,7 +99,7 @@ class KubeletAgent:
         await self.kubelet.stop(kill_pods=True)
 
 
-async def build(args: argparse.Namespace) -> KubeletAgent:
+async def build(args: Flags) -> KubeletAgent:
     token = Path(args.token_file).read_text().strip()
     node_ip = args.node_ip or default_node_ip()
     labels = dict(kv.split("=", 1) for kv in args.node_labels.split(",") if "=" in kv)

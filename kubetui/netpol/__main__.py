@@ -4,13 +4,13 @@ kubelet and kube-proxy (``python3 -m kubetui.agent run … -- kubetui.netpol …
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 from pathlib import Path
 
 from kubetui.agent.apiclient import APIClient
+from kubetui.agent.flags import FlagParser, Flags
 from kubetui.agent.main import main as agent_main
 from kubetui.netpol.agent import IptablesEnforcer, NetworkPolicyAgent
 from kubetui.proxy.iptables import IPTables, detect_backend, subprocess_runner
@@ -20,8 +20,8 @@ NAME = "netpol"
 METRICS_PORT = 9099     # where Calico's Felix serves its health port too
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kubetui-netpol", description="kubetui's NetworkPolicy agent (iptables)")
+def parse_args(argv: list[str]) -> Flags:
+    p = FlagParser(prog="kubetui-netpol", description="kubetui's NetworkPolicy agent (iptables)")
     p.add_argument("--api-server", required=True, help="https://HOST:PORT of the API server")
     p.add_argument("--token-file", required=True, help="file holding the bearer token")
     p.add_argument("--ca-file", help="cluster CA (PEM) to trust")
@@ -37,7 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 class PolicyAgentProcess:
     """The agent as ``kubetui.agent.main`` runs it: the metrics port first, then the informers."""
 
-    def __init__(self, agent: NetworkPolicyAgent, args: argparse.Namespace) -> None:
+    def __init__(self, agent: NetworkPolicyAgent, args: Flags) -> None:
         self.agent, self.args = agent, args
 
     async def start(self) -> None:
@@ -50,7 +50,7 @@ class PolicyAgentProcess:
         await self.agent.stop()
 
 
-async def build(args: argparse.Namespace) -> PolicyAgentProcess:
+async def build(args: Flags) -> PolicyAgentProcess:
     token = Path(args.token_file).read_text().strip()
     api = APIClient(args.api_server, token=token, ca_file=args.ca_file, user_agent="kubetui-netpol/v1.37.0")
     run = subprocess_runner()

@@ -7,7 +7,6 @@ Flags follow upstream's where one exists (``--cluster-cidr``,
 
 from __future__ import annotations
 
-import argparse
 import functools
 import logging
 import os
@@ -16,6 +15,7 @@ import sys
 from pathlib import Path
 
 from kubetui.agent.apiclient import APIClient
+from kubetui.agent.flags import FlagParser, Flags
 from kubetui.agent.loopback import DEFAULT_SERVICE_RANGE, service_address
 from kubetui.agent.main import main as agent_main
 from kubetui.proxy.iptables import IPTables, detect_backend, set_alternatives, subprocess_runner
@@ -27,8 +27,8 @@ log = logging.getLogger("kubetui.proxy")
 NAME = "kube-proxy"
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kube-proxy", description="kubetui's kube-proxy")
+def parse_args(argv: list[str]) -> Flags:
+    p = FlagParser(prog="kube-proxy", description="kubetui's kube-proxy")
     p.add_argument("--api-server", required=True, help="https://HOST:PORT of the API server")
     p.add_argument("--token-file", required=True, help="file holding the bearer token")
     p.add_argument("--ca-file", help="cluster CA (PEM) to trust")
@@ -52,7 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_backend(args: argparse.Namespace):
+def make_backend(args: Flags):
     if args.mode == "userspace":
         return UserspaceProxy(node_name=args.node_name, nodeport_hosts=args.nodeport_address.split(","),
                               address_for=functools.partial(service_address, service_range=args.service_address_range))
@@ -87,7 +87,7 @@ def _node_ip() -> str:
 class ProxyAgent:
     """kube-proxy as ``kubetui.agent.main`` runs it: the metrics port first, then the informers."""
 
-    def __init__(self, proxy: KubeProxy, args: argparse.Namespace) -> None:
+    def __init__(self, proxy: KubeProxy, args: Flags) -> None:
         self.proxy, self.args = proxy, args
 
     async def start(self) -> None:
@@ -101,7 +101,7 @@ class ProxyAgent:
         await self.proxy.stop()
 
 
-async def build(args: argparse.Namespace) -> ProxyAgent:
+async def build(args: Flags) -> ProxyAgent:
     token = Path(args.token_file).read_text().strip()
     api = APIClient(args.api_server, token=token, ca_file=args.ca_file, user_agent="kube-proxy/v1.37.0 (kubetui)")
     proxy = KubeProxy(api, make_backend(args), node_name=args.node_name,
