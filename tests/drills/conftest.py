@@ -6,7 +6,8 @@ of their own (its nodes have their own network namespaces), the local drills a l
 host's loopback). So the Docker drills' run (cluster up, ``kubetui drill test``, down and purged) starts with
 the package's first test, in a thread of the test process, and ``test_drills_on_docker.py`` (collected after
 ``test_drills_local.py``: pytest runs a folder's modules in name order) only waits for its outcome. The run's
-assertions are the same as when it ran in its own module's turn.
+assertions are the same as when it ran in its own module's turn. The Docker lessons' self-tests, which
+tests/lessons reads, start here too (``tests/lesson_selftests.py``), for the same reason.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ class _DockerDrills:
 
     def run(self) -> subprocess.CompletedProcess:
         from tests.drills.test_drills_local import drain
+        from tests.lesson_selftests import snapshot_env
         from tests.nodes.conftest import force_cleanup, start_headless
         from tests.test_cluster import stop
+        env = snapshot_env()   # every child of this thread gets it (see tests/lesson_selftests.py: vfork, environ)
         try:
             proc, _ = start_headless(self.state, "--provider", "docker", "--nodes", "2", "--name", self.name,
-                                     "--api-port", "0", "--node-cpus", "1", "--node-memory", "1Gi")
+                                     "--api-port", "0", "--node-cpus", "1", "--node-memory", "1Gi", env=env)
             self.procs.append(proc)
             drain(proc)
             try:
@@ -49,7 +52,7 @@ class _DockerDrills:
                     raise RuntimeError("cancelled: the drills package ended before the run started")
                 test = subprocess.Popen([sys.executable, "-m", "kubetui", "drill", "test", *DOCKER_ONLY,
                                          "--state-dir", str(self.state)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                 self.procs.append(test)
                 try:
                     out, err = test.communicate(timeout=900)
@@ -61,9 +64,9 @@ class _DockerDrills:
                 try:
                     stop(proc)
                     subprocess.run([sys.executable, "-m", "kubetui", "down", "--state-dir", str(self.state),
-                                    "--purge"], capture_output=True, text=True, timeout=120)
+                                    "--purge"], capture_output=True, text=True, timeout=120, env=env)
                 finally:
-                    force_cleanup(self.name)
+                    force_cleanup(self.name, env=env)
         finally:
             self.procs.clear()
 
@@ -73,6 +76,14 @@ class _DockerDrills:
         for p in list(self.procs)[1:]:          # the drill test, not the control plane: run() stops that one
             if p.poll() is None:
                 p.kill()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _docker_lessons_in_background(request) -> None:
+    """The Docker lessons' self-tests (read by tests/lessons, if selected) start now too: the drills mostly
+    wait, so their clusters run beside the drills' rather than on the lessons package's clock."""
+    from tests.lesson_selftests import start
+    start(request, "docker")
 
 
 @pytest.fixture(scope="package", autouse=True)

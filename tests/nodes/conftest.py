@@ -23,7 +23,8 @@ from tests.conftest import docker_available, require_or_skip
 from tests.test_cluster import stop
 
 
-def start_headless(state: Path, *args: str, timeout: float = 180) -> tuple[subprocess.Popen, Path]:
+def start_headless(state: Path, *args: str, timeout: float = 180,
+                   env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
     """`kubetui up --headless` until it prints `ready <kubeconfig>` (the first run builds the node image).
 
     Its stderr goes to a file and its stdout is drained after `ready`: a pipe nobody reads fills
@@ -32,7 +33,7 @@ def start_headless(state: Path, *args: str, timeout: float = 180) -> tuple[subpr
     state.mkdir(parents=True, exist_ok=True)
     errlog = open(state / "headless.stderr", "w")
     proc = subprocess.Popen([sys.executable, "-m", "kubetui", "up", "--headless", "--state-dir", str(state), *args],
-                            stdout=subprocess.PIPE, stderr=errlog, text=True)
+                            stdout=subprocess.PIPE, stderr=errlog, text=True, env=env)
     errlog.close()
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -49,28 +50,31 @@ def start_headless(state: Path, *args: str, timeout: float = 180) -> tuple[subpr
     pytest.fail(f"kubetui up --headless never printed `ready`: rc={proc.returncode}\n{err[-3000:]}")
 
 
-def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+def docker(*args: str, check: bool = True, timeout: float = 60,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=env)
     if check and r.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)}: {r.stderr.strip()}")
     return r
 
 
-def labelled(name: str, kind: str) -> list[str]:
+def labelled(name: str, kind: str, env: dict[str, str] | None = None) -> list[str]:
     """IDs of containers / networks / volumes labelled as belonging to cluster ``name``."""
     f = ["--filter", f"label=io.kubetui.cluster={name}"]
     if kind == "container":
-        return docker("ps", "-aq", *f).stdout.split()
-    return docker(kind, "ls", "-q", *f).stdout.split()
+        return docker("ps", "-aq", *f, env=env).stdout.split()
+    return docker(kind, "ls", "-q", *f, env=env).stdout.split()
 
 
-def force_cleanup(name: str) -> None:
-    for cid in labelled(name, "container"):
-        docker("rm", "-f", cid, check=False)
-    for nid in labelled(name, "network"):
-        docker("network", "rm", nid, check=False)
-    for vid in labelled(name, "volume"):
-        docker("volume", "rm", "-f", vid, check=False)
+def force_cleanup(name: str, env: dict[str, str] | None = None) -> None:
+    """Remove what is left of Docker cluster ``name`` (``env``: for a caller in a thread, see
+    tests/lesson_selftests.py)."""
+    for cid in labelled(name, "container", env):
+        docker("rm", "-f", cid, check=False, env=env)
+    for nid in labelled(name, "network", env):
+        docker("network", "rm", nid, check=False, env=env)
+    for vid in labelled(name, "volume", env):
+        docker("volume", "rm", "-f", vid, check=False, env=env)
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.3) -> Any:
