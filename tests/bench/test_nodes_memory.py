@@ -36,3 +36,12 @@ def test_interpreter_flags_do_not_change_a_python_programs_label():
     got = memory_breakdown(20.0, [[113, 7_680, "python3 -OO -m kubetui.dns --listen 0.0.0.0:53"],
                                   [114, 1_024, "python3 -X importtime -m"]])
     assert got == {"python3 -m kubetui.dns": 7.5, "python3": 1.0, "kernel and cache": 11.5}
+
+
+def test_a_fork_not_yet_execd_is_not_counted_twice():
+    """A child with its parent's command line (the agents forking ``iptables``) shares the parent's pages."""
+    agents = "python3 -OO -m kubetui.agent run kubetui.kubelet"
+    procs = [[1, 52, "/sbin/docker-init --", 0], [7, 16_500, agents, 1], [300, 16_480, agents, 7],
+             [301, 900, "iptables-restore --noflush", 7]]
+    got = memory_breakdown(20.0, procs)
+    assert got["agents"] == 16.1 and got["iptables-restore"] == 0.9
