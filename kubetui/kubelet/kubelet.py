@@ -97,6 +97,7 @@ class Kubelet:
         self.api = api
         self.runtime = runtime
         self.clock = clock or RealClock()
+        self._allocatable: tuple[float, dict[str, float]] | None = None
         self.server_token = server_token
         self.pods_dir = Path(config.root_dir) / "pods"
         self.backoff = Backoff(config.backoff_initial, config.backoff_max, self.clock)
@@ -244,11 +245,20 @@ class Kubelet:
             f"KUBERNETES_PORT_{port}_TCP_PORT": port, f"KUBERNETES_PORT_{port}_TCP_ADDR": host}
         return self._service_env
 
+    #: how long the node's capacity, read from its cgroup, is taken as known (cAdvisor's machine info
+    #: is refreshed on a period too); every pod start asks twice, and each ask read six files
+    ALLOCATABLE_TTL = 10.0
+
     def allocatable(self) -> dict[str, float]:
         """{"cpu": cores, "memory": bytes}: what an unset limit means to the downward API and tmpfs."""
-        cap = nodestatus.capacity(self.config.cpus, self.config.memory_bytes, self.config.max_pods)
-        from kubetui.kubelet.projection import parse_quantity
-        return {"cpu": parse_quantity(cap["cpu"]), "memory": parse_quantity(cap["memory"])}
+        now = self.clock.monotonic()
+        cached = self._allocatable
+        if cached is None or now - cached[0] >= self.ALLOCATABLE_TTL:
+            cap = nodestatus.capacity(self.config.cpus, self.config.memory_bytes, self.config.max_pods)
+            from kubetui.kubelet.projection import parse_quantity
+            cached = self._allocatable = (now, {"cpu": parse_quantity(cap["cpu"]),
+                                                "memory": parse_quantity(cap["memory"])})
+        return dict(cached[1])
 
     # -- node-local PersistentVolume data ---------------------------------------
     async def collect_orphaned_volumes(self) -> list[str]:

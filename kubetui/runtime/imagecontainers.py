@@ -68,7 +68,7 @@ class ImageContainers:
             raise NotFound(f"sandbox {sandbox_id} not found")
         cid = secrets.token_hex(32)
         env = self._image_env(sb, config)
-        log_path = str(self._pod_dir(sandbox_id) / "logs" / config.name / f"{config.attempt}.log")
+        log_path = self._log_path(sandbox_id, config)
         c = _Container(cid, sb, config, log_path, [], {}, str(self._pod_dir(sandbox_id)))
         cg = self._cgroup(c)
         cg.create(config.memory_limit_bytes, config.cpu_millicores)

@@ -204,8 +204,12 @@ class ProcessRuntime(RuntimeService):
         raise RuntimeError_("FailedCreatePodSandBox", f"no free address left in {self.network}")
 
     def _pod_dir(self, sid: str) -> Path:
-        """The sandbox's directory under ``root``: its containers' logs."""
+        """The sandbox's directory under ``root``: its containers' logs, ``<container>/<attempt>.log``
+        (upstream's ``/var/log/pods/<pod>/<container>/<restart>.log``), made with the first one."""
         return self.root / "pods" / sid
+
+    def _log_path(self, sid: str, config: ContainerConfig) -> str:
+        return str(self._pod_dir(sid) / config.name / f"{config.attempt}.log")
 
     def _state_dir(self, sid: str) -> Path:
         """The sandbox's directory under ``state``: its record, its processes, its /etc files."""
@@ -214,7 +218,6 @@ class ProcessRuntime(RuntimeService):
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> PodSandbox:
         sid = secrets.token_hex(32)
         sb = PodSandbox(sid, config, self._allocate_ip(config), created_at=self.clock.time())
-        (self._pod_dir(sid) / "logs").mkdir(parents=True, exist_ok=True)
         d = self._state_dir(sid)
         d.mkdir(parents=True, exist_ok=True)
         (d / "sandbox.json").write_text(json.dumps(
@@ -282,7 +285,7 @@ class ProcessRuntime(RuntimeService):
         if not argv:
             raise RuntimeError_("CreateContainerError", "no command specified")
         cid = secrets.token_hex(32)
-        log_path = str(self._pod_dir(sandbox_id) / "logs" / config.name / f"{config.attempt}.log")
+        log_path = self._log_path(sandbox_id, config)
         cwd = config.working_dir if config.working_dir and os.path.isdir(config.working_dir) \
             else str(self._pod_dir(sandbox_id))
         self._containers[cid] = _Container(cid, sb, config, log_path, argv, env, cwd)

@@ -326,8 +326,8 @@ async def test_small_files_go_to_the_state_dir_and_a_killed_kubelets_leftovers_a
     assert {p.name for p in bundle.iterdir()} >= {"spec.marshal", "merged", "start-error"}
     layer = rt.images.containers_dir() / cid
     assert {p.name for p in layer.iterdir()} == {"upper", "work", "image"}
-    assert [p.name for p in (root / "pods" / sb.id).iterdir()] == ["logs"]
-    assert Path(rt.container_status(cid).log_path).is_relative_to(root / "pods" / sb.id / "logs")
+    assert [p.name for p in (root / "pods" / sb.id).iterdir()] == ["main"]
+    assert rt.container_status(cid).log_path == str(root / "pods" / sb.id / "main" / "0.log")
 
     # the kubelet is killed; the next one (same directories) kills what the last one left running
     from kubetui.runtime import isolated
