@@ -68,8 +68,9 @@ class LessonSelfTests:
     the other tests (the Docker group: the drills package's and this one's; the other: this one's). Local-provider lessons run one at a time (each local cluster owns loopback
     addresses of its own, ``kubetui.providers.loopback``, but their pods share this machine's /tmp and CPU,
     and side by side has not been measured). ``test_etcd_lessons.py``'s clusters wait until all are over
-    (``done``): a cluster with several control planes picks its ingress ports (8080/8443 when free) seconds
-    before it binds them, and a lesson's cluster starting meanwhile took 8080 (its start failed).
+    (``done``): three API servers and three etcd members on two cores, whose checks allow etcdctl 1 s to
+    dial and 2 s to answer. (Their ingress ports are held from their choice on since a lesson's cluster,
+    started in between, took 8080 once and lesson 23's start failed: ``HAControlPlane.choose_ingress_ports``.)
     """
 
     def __init__(self, docker_ids: list[str], shipped: list, tmp) -> None:

@@ -139,3 +139,43 @@ async def test_a_connection_an_api_server_never_answers_goes_to_the_next_one():
         await lb.stop()
         for s in servers:
             s.close()
+
+
+async def test_ingress_ports_are_held_from_their_choice_until_the_load_balancer_serves_them(tmp_path):
+    """A cluster with several control planes chooses its ingress ports before its members start, and its load
+    balancer serves them seconds later. Before, the ports were only checked free at the choice: another
+    cluster starting in between took 8080, and this one's start failed ('address already in use')."""
+    import asyncio
+
+    from kubetui.cluster.ha import HAControlPlane, ingress_forwards
+    from kubetui.cluster.settings import ClusterSettings
+    from kubetui.netutil import free_port, port_free
+
+    wanted = (free_port(), free_port())
+    settings = ClusterSettings(name="held", control_planes=3, ingress_http_port=wanted[0],
+                               ingress_https_port=wanted[1])
+    cp = HAControlPlane(settings, tmp_path)
+    cp.choose_ingress_ports()
+    assert cp.ingress_ports == wanted
+    # meanwhile (the members starting), the ports cannot be taken by anyone else
+    assert not port_free(wanted[0]) and not port_free(wanted[1])
+    # a port taken already is replaced by a free one, held as well
+    other = HAControlPlane(ClusterSettings(name="other", control_planes=3, ingress_http_port=wanted[0],
+                                           ingress_https_port=0), tmp_path / "other")
+    other.choose_ingress_ports()
+    assert other.ingress_ports[0] != wanted[0] and not port_free(other.ingress_ports[0])
+    other.close_ingress_sockets()
+    assert port_free(other.ingress_ports[0])
+
+    # the load balancer serves the held sockets: a connection to the ingress port is accepted
+    dead = free_port()
+    cp.lb = APILoadBalancer([Backend("127.0.0.1", dead)], ca_pem="", interval=5,
+                            forwards=ingress_forwards(cp.ingress_ports, [[dead, dead]], cp.ingress_socks))
+    await cp.lb.start()
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", wanted[0]), 10)
+        writer.close()
+    finally:
+        await cp.lb.stop()
+        cp.close_ingress_sockets()
+    assert port_free(wanted[0]) and port_free(wanted[1])

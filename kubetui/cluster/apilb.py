@@ -26,6 +26,7 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ class Forward:
     ports: list[int | None]
     #: where it listens (the host's loopback: what ``kubetui up`` prints and Ingress status names)
     host: str = "127.0.0.1"
+    #: the socket already listening on ``port`` (``netutil.listening_socket``): the cluster chose its ingress
+    #: ports before its control planes started, and held them since
+    sock: socket.socket | None = None
     _server: asyncio.base_events.Server | None = None
     _cursor: int = -1
 
@@ -150,7 +154,10 @@ class APILoadBalancer:
         self._extra += [await asyncio.start_server(self._serve_stats, h, self.stats_port) for h in self.extra_hosts]
         self._extra = [await asyncio.start_server(self._handle, h, self.port) for h in self.extra_hosts]
         for fw in self.forwards:
-            fw._server = await asyncio.start_server(functools.partial(self._forward, fw), fw.host, fw.port)
+            if fw.sock is not None:
+                fw._server = await asyncio.start_server(functools.partial(self._forward, fw), sock=fw.sock)
+            else:
+                fw._server = await asyncio.start_server(functools.partial(self._forward, fw), fw.host, fw.port)
             fw.port = fw._server.sockets[0].getsockname()[1]
         self._checker = asyncio.get_running_loop().create_task(self._check_loop())
 

@@ -25,13 +25,14 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kubetui.apiserver.auth import TokenAuthenticator
 from kubetui.apiserver.certs import ensure_pki
@@ -40,7 +41,7 @@ from kubetui.client.http import HTTPClient
 from kubetui.client.kubeconfig import write_kubeconfig
 from kubetui.cluster.apilb import APILoadBalancer, Backend, Forward
 from kubetui.cluster.settings import ClusterSettings, Progress
-from kubetui.netutil import free_port, port_free
+from kubetui.netutil import free_port, listening_socket, port_free
 from kubetui.providers.base import NodeConfig
 from kubetui.store.etcdserver import EtcdServer, EtcdTLS
 
@@ -113,6 +114,8 @@ class HAControlPlane:
         #: the cluster's ingress HTTP and HTTPS ports on 127.0.0.1: the load balancer's, in front of every
         #: control-plane node's ingress data plane (chosen before the nodes start: their Ingress status names them)
         self.ingress_ports: tuple[int, int] | None = None
+        #: the listening sockets of ``ingress_ports`` until the load balancer serves them
+        self.ingress_socks: list[socket.socket] = []
         self.proxy_metrics: list[str] | None = None
 
     @property
@@ -147,7 +150,8 @@ class HAControlPlane:
         self.lb = APILoadBalancer([Backend("127.0.0.1", int(records[n]["port"])) for n in self.nodes],
                                   ca_pem=self.pki.ca_pem().decode(), port=port,
                                   forwards=ingress_forwards(self.ingress_ports, [
-                                      records[n].get("ingressPorts") or [None, None] for n in self.nodes]))
+                                      records[n].get("ingressPorts") or [None, None] for n in self.nodes],
+                                      self.ingress_socks))
         await self.lb.start()
         (self.state_dir / MEMBERS_DIR / APILB_FILE).write_text(json.dumps(
             {"url": self.lb.url, "stats": f"127.0.0.1:{self.lb.stats_port}"}))
@@ -165,15 +169,34 @@ class HAControlPlane:
 
     def choose_ingress_ports(self) -> None:
         """The cluster's ingress ports, chosen as the API port is: the remembered ones, free ones if those are
-        taken; kept in cluster.json, which the control-plane nodes read for their Ingresses' status."""
-        ports = tuple(p if p and port_free(p) else free_port()
-                      for p in (self.settings.ingress_http_port, self.settings.ingress_https_port))
+        taken; kept in cluster.json, which the control-plane nodes read for their Ingresses' status.
+
+        Held from now on (listening sockets the load balancer serves later): the members start in between,
+        for seconds, and another cluster starting meanwhile took a port that was only checked free here
+        (this start then failed with 'address already in use')."""
+        self.close_ingress_sockets()
+        socks = []
+        for p in (self.settings.ingress_http_port, self.settings.ingress_https_port):
+            try:
+                socks.append(listening_socket(p or 0))
+            except OSError:
+                socks.append(listening_socket(0))
+        self.ingress_socks = socks
+        ports = tuple(s.getsockname()[1] for s in socks)
         if ports != (self.settings.ingress_http_port, self.settings.ingress_https_port):
             log.warning("ingress ports %s taken: the load balancer listens on %s instead",
                         (self.settings.ingress_http_port, self.settings.ingress_https_port), ports)
             self.settings.ingress_http_port, self.settings.ingress_https_port = ports
             self.settings.save(self.state_dir)
         self.ingress_ports = (ports[0], ports[1])
+
+    def close_ingress_sockets(self) -> None:
+        """Let go of ports ``choose_ingress_ports`` holds and no load balancer serves (a failed start)."""
+        served = {fw.sock for fw in (self.lb.forwards if self.lb is not None else [])}
+        for sock in self.ingress_socks:
+            if sock not in served:
+                sock.close()
+        self.ingress_socks = []
 
     def _etcd_members(self, tls: Any) -> list[EtcdServer]:
         """The members, on the ports they were created with (their data dirs remember their peers)."""
@@ -252,6 +275,7 @@ class HAControlPlane:
             kill_pid(pid, signal.SIGKILL)
         if self.lb is not None:
             await self.lb.stop()
+        self.close_ingress_sockets()
         # The whole etcd cluster stops at once. A member that leads when its peers have gone tries to
         # hand its leadership over on SIGTERM and waits etcd's request timeout (7 s) for nobody; its
         # writes are already in its fsynced WAL (what kill -9 relies on too), so 3 s are enough.
@@ -262,12 +286,14 @@ class HAControlPlane:
         (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)
 
 
-def ingress_forwards(ports: tuple[int, int] | None, per_node: list[list[int | None]]) -> list[Forward]:
+def ingress_forwards(ports: tuple[int, int] | None, per_node: list[list[int | None]],
+                     socks: Sequence[socket.socket] = ()) -> list[Forward]:
     """The load balancer's ingress frontends: the cluster's HTTP and HTTPS ports, each to the same listener
-    (HTTP: the first, HTTPS: the second of ``per_node[i]``) on every control-plane node."""
+    (HTTP: the first, HTTPS: the second of ``per_node[i]``) on every control-plane node (``socks``: the
+    ports' listening sockets, held since they were chosen)."""
     if ports is None:
         return []
-    return [Forward(ports[k], [node[k] for node in per_node]) for k in (0, 1)]
+    return [Forward(ports[k], [node[k] for node in per_node], sock=socks[k] if socks else None) for k in (0, 1)]
 
 
 def kill_pid(pid: int, sig: int = signal.SIGKILL) -> bool:

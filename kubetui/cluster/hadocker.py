@@ -100,7 +100,7 @@ class DockerHAControlPlane(HAControlPlane):
                                   extra_hosts=tuple(self.extra_hosts),
                                   forwards=ingress_forwards(self.ingress_ports, [
                                       [ports[n].get(INGRESS_HTTP_PORT), ports[n].get(INGRESS_HTTPS_PORT)]
-                                      for n in self.nodes]))
+                                      for n in self.nodes], self.ingress_socks))
         await self.lb.start()
         # the control-plane view's API servers (in the containers) reach the LB's stats on the gateway
         stats_host = self.extra_hosts[0] if self.extra_hosts else "127.0.0.1"
@@ -182,4 +182,5 @@ class DockerHAControlPlane(HAControlPlane):
             await self.client.close()
         if self.lb is not None:
             await self.lb.stop()
+        self.close_ingress_sockets()
         (self.state_dir / ETCD_ENDPOINT_FILE).unlink(missing_ok=True)

@@ -22,8 +22,8 @@ from kubetui.lessons.checks import evaluate, first_failure
 from kubetui.lessons.format import discover, load_lesson
 from kubetui.lessons.selftest import fresh_cluster, provider_for, selftest_lesson
 
-# the other lessons' self-tests (conftest.LessonSelfTests, in the background) are over first: these
-# clusters' ingress ports are chosen seconds before they are bound, and another cluster could take them
+# the other lessons' self-tests (tests/lesson_selftests.py, in the background) are over first: these
+# clusters run three API servers and three etcd members, and the lessons' etcdctl checks allow 1-2 s
 pytestmark = [pytest.mark.etcd, pytest.mark.slow, pytest.mark.usefixtures("lesson_selftests_over")]
 
 SHIPPED = {lesson.id: lesson for lesson in (load_lesson(p) for p in discover(lessons_root(argparse.Namespace())))}
