@@ -7,32 +7,19 @@ One 2-node Docker cluster for the module; its Docker objects are named ``kubetui
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
-from tests.conftest import docker_available, require_or_skip
 from tests.ingress.helpers import SHOP_INGRESS, curl, hello, service, tls_secret
-from tests.nodes.conftest import DockerCluster, force_cleanup, pod_ready, wait_for
+from tests.nodes.conftest import DockerCluster, pod_ready, started_docker_cluster, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def ingress_cluster(tmp_path_factory, kubectl_bin):
-    require_or_skip(*docker_available())
-    name = f"ingress{uuid.uuid4().hex[:6]}"
-    state = tmp_path_factory.mktemp("ingressdocker") / name
-    args = ("--provider", "docker", "--nodes", "2", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
-    cluster = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
-    try:
-        cluster.start_control_plane("--api-port", "0")
+    with started_docker_cluster(tmp_path_factory, kubectl_bin, "ingress", 2) as cluster:
         yield cluster
-    finally:
-        try:
-            cluster.down()
-        finally:
-            force_cleanup(name)
 
 
 def _ready(cluster: DockerCluster, app: str, n: int) -> list[str] | None:

@@ -15,14 +15,10 @@ expects one costs its wget timeout (1 s).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from tests.conftest import docker_available, require_or_skip
-from tests.nodes.conftest import DockerCluster, force_cleanup, pod_ready, wait_for
+from tests.nodes.conftest import pod_ready, started_docker_cluster, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -55,24 +51,13 @@ DENY_EGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, kubectl_bin):
-    require_or_skip(*docker_available())
-    name = f"netpol{uuid.uuid4().hex[:6]}"
-    state = tmp_path_factory.mktemp("netpolcluster") / name
-    args = ("--provider", "docker", "--nodes", "3", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
-    c = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
-    try:
-        c.start_control_plane("--api-port", "0")
+    with started_docker_cluster(tmp_path_factory, kubectl_bin, "netpol", 3) as c:
         for name_, node, app, image in (("db", "node-1", "db", "kubetui/hello:1"), ("web-a", "node-1", "web", "busybox"),
                                         ("web-b", "node-2", "web", "busybox"), ("other", "node-3", "other", "busybox")):
             c.apply(pinned(name_, node, app, image))
         for p in ("db", "web-a", "web-b", "other"):
             wait_for(f"pod {p} ready", lambda p=p: pod_ready(c.get("pod", p)), 120)
         yield c
-    finally:
-        try:
-            c.down()
-        finally:
-            force_cleanup(name)
 
 
 def db_url(c) -> str:

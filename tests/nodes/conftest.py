@@ -7,6 +7,7 @@ removes anything still labelled, so a failing test leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -147,12 +148,15 @@ def pod_ready(pod: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
-@pytest.fixture(scope="module")
-def docker_cluster(tmp_path_factory, kubectl_bin):
+@contextlib.contextmanager
+def started_docker_cluster(tmp_path_factory, kubectl_bin, prefix: str, nodes: int) -> Iterator[DockerCluster]:
+    """A Docker cluster of ``nodes`` small nodes (1 CPU, 1 GiB) with a unique name starting with
+    ``prefix``, its control plane started; ``kubetui down`` and a forced clean-up afterwards
+    (the one start-up every Docker test module's cluster fixture shares)."""
     require_or_skip(*docker_available())
-    name = f"t{uuid.uuid4().hex[:8]}"
-    state = tmp_path_factory.mktemp("dockercluster") / name
-    args = ("--provider", "docker", "--nodes", "3", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
+    name = f"{prefix}{uuid.uuid4().hex[:6]}"
+    state = tmp_path_factory.mktemp(prefix) / name
+    args = ("--provider", "docker", "--nodes", str(nodes), "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
     cluster = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
     try:
         cluster.start_control_plane("--api-port", "0")
@@ -162,5 +166,11 @@ def docker_cluster(tmp_path_factory, kubectl_bin):
             cluster.down()
         finally:
             force_cleanup(name)
+
+
+@pytest.fixture(scope="module")
+def docker_cluster(tmp_path_factory, kubectl_bin):
+    with started_docker_cluster(tmp_path_factory, kubectl_bin, "t", 3) as cluster:
+        yield cluster
 
 

@@ -7,33 +7,20 @@ One 1-node cluster for the module (its Docker objects are named ``kubetui-debugâ
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
-from tests.conftest import docker_available, require_or_skip
-from tests.nodes.conftest import DockerCluster, force_cleanup, pod_ready, wait_for
+from tests.nodes.conftest import DockerCluster, pod_ready, started_docker_cluster, wait_for
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, kubectl_bin):
-    require_or_skip(*docker_available())
-    name = f"debug{uuid.uuid4().hex[:6]}"
-    state = tmp_path_factory.mktemp("debug") / name
-    args = ("--provider", "docker", "--nodes", "1", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
-    c = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
-    try:
-        c.start_control_plane("--api-port", "0")
+    with started_docker_cluster(tmp_path_factory, kubectl_bin, "debug", 1) as c:
         c.kubectl("run", "web", "--image=busybox:1.36", "--", "sleep", "3600")
         wait_for("pod web Ready", lambda: pod_ready(c.get("pod", "web")), 60)
         yield c
-    finally:
-        try:
-            c.down()
-        finally:
-            force_cleanup(name)
 
 
 def ephemeral_status(c: DockerCluster, pod: str, name: str) -> dict:

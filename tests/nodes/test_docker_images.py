@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from tests.conftest import docker_available, require_or_skip
-from tests.nodes.conftest import DockerCluster, force_cleanup, pod_ready, wait_for
+from tests.nodes.conftest import DockerCluster, pod_ready, started_docker_cluster, wait_for
 from tests.runtime.imagearchives import docker_save, image_config
 from tests.runtime.test_isolated_images import _tool_layer, _top_layer
 
@@ -47,12 +46,7 @@ def images():
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, kubectl_bin, images):
-    name = f"imghost{uuid.uuid4().hex[:6]}"
-    state = tmp_path_factory.mktemp("imghost") / name
-    args = ("--provider", "docker", "--nodes", "2", "--name", name, "--node-cpus", "1", "--node-memory", "1Gi")
-    c = DockerCluster(name, state, state / "kubeconfig", kubectl_bin, None, args)
-    try:
-        c.start_control_plane("--api-port", "0")
+    with started_docker_cluster(tmp_path_factory, kubectl_bin, "imghost", 2) as c:
         r = kubetui(c, "image", "load", images["nginx"], images["busybox"])
         assert r.returncode == 0, r.stderr + r.stdout
         base, top = _tool_layer(), _top_layer()
@@ -66,11 +60,6 @@ def cluster(tmp_path_factory, kubectl_bin, images):
                                 "kubetui.runtime.imagestore", "import", "-"], stdin=f, capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr
         yield c
-    finally:
-        try:
-            c.down()
-        finally:
-            force_cleanup(name)
 
 
 def waiting(c: DockerCluster, pod: str) -> dict:
