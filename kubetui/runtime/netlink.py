@@ -34,6 +34,7 @@ NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RTM_NEWLINK, RTM_SETLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 19, 20, 24
 IFLA_IFNAME, IFLA_MASTER, IFLA_PROTINFO, IFLA_LINKINFO, IFLA_NET_NS_FD = 3, 10, 12, 18, 28
+IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 31, 32
 IFLA_BRPORT_MODE = 4                   # a bridge port's hairpin mode (linux/if_link.h)
 AF_BRIDGE = 7
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
@@ -78,10 +79,19 @@ def message(kind: int, flags: int, seq: int, body: bytes) -> bytes:
 
 
 def new_veth(name: str, peer: str, peer_netns_fd: int) -> bytes:
-    """``ip link add NAME type veth peer name PEER netns <fd>``."""
-    peer_info = ifinfomsg() + attr(IFLA_IFNAME, peer.encode() + b"\0") + attr(IFLA_NET_NS_FD,
-                                                                            struct.pack("=I", peer_netns_fd))
-    return (ifinfomsg() + attr(IFLA_IFNAME, name.encode() + b"\0")
+    """``ip link add NAME numtxqueues 1 numrxqueues 1 type veth peer name PEER netns <fd>
+    numtxqueues 1 numrxqueues 1``.
+
+    Both ends get one queue each way, as they would anyway: without the counts the kernel
+    makes a veth with a queue per possible CPU and then cuts it down to one (``veth_init_queues``),
+    and cutting queues waits for an RCU grace period (``synchronize_net``) while holding the
+    RTNL lock, which every network change of every node on this kernel needs: in a burst of pod
+    starts that wait, twice per pod, was what the sandboxes of all three nodes queued behind.
+    """
+    one = attr(IFLA_NUM_TX_QUEUES, struct.pack("=I", 1)) + attr(IFLA_NUM_RX_QUEUES, struct.pack("=I", 1))
+    peer_info = (ifinfomsg() + attr(IFLA_IFNAME, peer.encode() + b"\0")
+                 + attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)) + one)
+    return (ifinfomsg() + attr(IFLA_IFNAME, name.encode() + b"\0") + one
             + nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, b"veth\0"),
                      nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_info))))
 

@@ -52,6 +52,20 @@ def test_new_address_and_default_route():
     assert r[12:] == netlink.attr(netlink.RTA_GATEWAY, bytes([10, 244, 1, 1]))
 
 
+def test_new_veth_asks_for_one_queue_each_way_on_both_ends():
+    # Without the counts the kernel makes a veth with a queue per possible CPU, then cuts it to
+    # one while holding RTNL, waiting for an RCU grace period (veth_init_queues): every node's
+    # pod starts queued behind that wait.
+    one = netlink.attr(netlink.IFLA_NUM_TX_QUEUES, struct.pack("=I", 1)) + netlink.attr(
+        netlink.IFLA_NUM_RX_QUEUES, struct.pack("=I", 1))
+    body = netlink.new_veth("eth0", "vethab", 7)
+    peer = netlink.ifinfomsg() + netlink.attr(netlink.IFLA_IFNAME, b"vethab\0") + netlink.attr(
+        netlink.IFLA_NET_NS_FD, struct.pack("=I", 7)) + one
+    assert body == (netlink.ifinfomsg() + netlink.attr(netlink.IFLA_IFNAME, b"eth0\0") + one + netlink.nested(
+        netlink.IFLA_LINKINFO, netlink.attr(netlink.IFLA_INFO_KIND, b"veth\0"),
+        netlink.nested(netlink.IFLA_INFO_DATA, netlink.attr(netlink.VETH_INFO_PEER, peer))))
+
+
 @pytest.fixture
 def bridge():
     require_or_skip(*isolated.available())
@@ -101,6 +115,10 @@ def test_plumb_pod_builds_what_the_bridge_plugin_would(bridge):
     assert [r["gateway"] for r in ip_json("-n", ns, "route") if r["dst"] == "default"] == ["10.251.9.1"]
     node_end = ip_json("link", "show", veth)[0]
     assert node_end["master"] == br and "UP" in node_end["flags"]
+    # one queue each way on both ends, made so (not cut down to it under RTNL: new_veth)
+    for argv in (["-d", "link", "show", veth], ["-n", ns, "-d", "link", "show", "eth0"]):
+        link = ip_json(*argv)[0]
+        assert (link["num_tx_queues"], link["num_rx_queues"]) == (1, 1)
     # hairpin: a pod whose Service sends it back to itself (issue 12 item 10)
     assert open(f"/sys/class/net/{veth}/brport/hairpin_mode").read().strip() == "1"
     # (test_isolated.py reaches a pod's server over such a bridge)
