@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import subprocess
 import sys
@@ -17,6 +18,20 @@ from tests.conftest import require_or_skip
 RUNS_FROM_TMP = any(str(p).startswith("/tmp/") for p in (sys.executable, Path(kubetui.__file__)))
 
 
+def remove_stale_test_bridges(pod_cidr: str) -> list[str]:
+    """Delete test bridges (``ktbr*``) left holding an address in ``pod_cidr`` by a test run that
+    was killed before its teardown: the stale bridge keeps the subnet's route, so a new bridge with
+    the same subnet gets none and its pods are unreachable (seen after a timed-out run)."""
+    net = ipaddress.ip_network(pod_cidr)
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True).stdout
+    stale = sorted({line.split()[1] for line in out.splitlines()
+                    if len(line.split()) > 3 and line.split()[1].startswith("ktbr")
+                    and ipaddress.ip_interface(line.split()[3]).ip in net})
+    for dev in stale:
+        subprocess.run(["ip", "link", "del", dev], capture_output=True)
+    return stale
+
+
 async def isolated_runtime(root: Path, pod_cidr: str, netns_letter: str,
                            state_dir: Path | None = None) -> AsyncIterator[isolated.IsolatedRuntime]:
     """An isolated runtime with its own bridge, netns prefix and cgroup parent, all removed afterwards.
@@ -25,6 +40,7 @@ async def isolated_runtime(root: Path, pod_cidr: str, netns_letter: str,
     ``state_dir`` is the runtime's state directory (a node's ``/run/kubetui/runtime``), else ``root``.
     """
     require_or_skip(*isolated.available())
+    remove_stale_test_bridges(pod_cidr)
     tag = secrets.token_hex(3)
     prefix = f"kt{netns_letter}{tag}-"
     r = isolated.IsolatedRuntime(root, node_name="iso-node", pod_cidr=pod_cidr, bridge=f"ktbr{tag}",
