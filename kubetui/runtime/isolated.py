@@ -175,6 +175,11 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
 
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> PodSandbox:
         sb = await super().run_pod_sandbox(config)
+        # The pod's cgroup is made in a worker thread (with its network), not on the event loop:
+        # a cgroup mkdir waits for cgroup_mutex, which each container's cgroup.procs write holds
+        # across an RCU grace period; in a burst that stalled every pod's coroutine (up to 0.2 s).
+        def make_cgroup() -> None:
+            Cgroup(f"{self.cgroup_parent}/{sb.id[:12]}").create(config.memory_limit_bytes, config.cpu_millicores)
         if not config.host_network:
             ns, veth = self._netns(sb.id), f"veth{sb.id[:8]}"
 
@@ -185,13 +190,15 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
                     netlink.plumb_pod(ns, veth, self.bridge, sb.ip, self.network.prefixlen, self.gateway)
                 except OSError as e:
                     raise RuntimeError_("FailedCreatePodSandBox", f"pod network {ns}: {e}") from e
+                make_cgroup()
             try:
                 await asyncio.to_thread(plumb)
             except RuntimeError_:
                 _run("ip", "netns", "del", ns, check=False)
                 await super().remove_pod_sandbox(sb.id)
                 raise
-        Cgroup(f"{self.cgroup_parent}/{sb.id[:12]}").create(config.memory_limit_bytes, config.cpu_millicores)
+        else:
+            await asyncio.to_thread(make_cgroup)
         # The pod's pause process (upstream's infra container): it sleeps in the pod's network
         # namespace, so the node's `ps` shows every pod by name and `nsenter -t PID -n` enters it.
         # Nothing waits for it: the pod's network is pinned by a bind mount, not by this process.

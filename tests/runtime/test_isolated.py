@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -98,3 +99,23 @@ async def test_a_new_pod_reusing_an_ip_is_reachable_at_once(rt):
     second, body = await serve("second", "u-second")
     assert rt._sandboxes[second].ip == ip, "the runtime reuses the freed address"
     assert body.startswith("pod=second"), body
+
+
+async def test_a_sandbox_cgroup_is_made_off_the_event_loop(rt, monkeypatch):
+    """A cgroup mkdir can wait long on the kernel's cgroup_mutex (each container's cgroup.procs
+    write holds it across an RCU grace period): made on the event loop, it stalled every other
+    pod of the node during a burst of starts."""
+    from kubetui.runtime import cgroups, isolated
+    made_in = []
+    real = cgroups.Cgroup.create
+
+    def create(self, *a, **kw):
+        made_in.append(threading.get_ident())
+        return real(self, *a, **kw)
+    monkeypatch.setattr(isolated.Cgroup, "create", create)
+    loop_thread = threading.get_ident()
+    for name, host_network in (("cg-pod", False), ("cg-host", True)):
+        sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name=name, namespace="default", uid=name,
+                                                           host_network=host_network, memory_limit_bytes=64 << 20))
+        assert sb.id in {s.id for s in rt.list_pod_sandboxes()}
+    assert len(made_in) == 2 and loop_thread not in made_in
