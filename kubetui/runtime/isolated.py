@@ -29,7 +29,6 @@ back to kubetui's programs on the node's own root filesystem, with a private
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import shlex
@@ -47,7 +46,7 @@ from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
                                  PodSandboxConfig, RuntimeError_, Usage,
                                  dial_error, port_forward_error)
-from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container
+from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container, kill_group
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +227,9 @@ class IsolatedRuntime(ImageContainers, ProcessRuntime):
         started = self._pauses.pop(sandbox_id, None)
         pause = await started if started is not None else None
         if pause is not None:
-            try:
-                os.killpg(pause.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            # its group, or the process itself when it has not called setsid yet (a pod deleted
+            # the moment its sandbox was made): otherwise the wait below never ended
+            kill_group(pause.pid, signal.SIGKILL)
             await pause.wait()
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:

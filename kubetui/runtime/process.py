@@ -565,8 +565,23 @@ class FailedExec(ExecProcess):
 def _killpg(c: _Container, sig: int) -> None:
     if c.proc is None:
         return
+    kill_group(c.proc.pid, sig)
+
+
+def kill_group(pid: int, sig: int) -> None:
+    """Signal the process group led by ``pid`` (a container's or a pause process's: it calls
+    ``setsid`` first thing). Right after the fork it may not lead its group yet (``killpg`` then
+    finds no such group): the process itself is signalled, so a pod removed at once still dies.
+    Safe from PID reuse: ``pid`` is this process's unreaped child (or its subreaped orphan)."""
     try:
-        os.killpg(c.proc.pid, sig)
+        os.killpg(pid, sig)
+        return
+    except PermissionError:
+        return
+    except ProcessLookupError:
+        pass
+    try:
+        os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 

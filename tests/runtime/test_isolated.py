@@ -8,7 +8,6 @@ removes all of them afterwards.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import shutil
 import threading
@@ -119,11 +118,17 @@ async def test_a_sandbox_cgroup_is_made_off_the_event_loop(rt, monkeypatch):
         sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name=name, namespace="default", uid=name,
                                                            host_network=host_network, memory_limit_bytes=64 << 20))
         assert sb.id in {s.id for s in rt.list_pod_sandboxes()}
-        # let the pause process become its own process group before the fixture removes the pod
-        # (one removed within that moment is not killed: noted in docs/benchmarks.md)
-        pause = await rt._pauses[sb.id]
-        for _ in range(200):
-            if os.getpgid(pause.pid) == pause.pid:
-                break
-            await asyncio.sleep(0.01)
     assert len(made_in) == 2 and loop_thread not in made_in
+
+
+async def test_a_sandbox_removed_the_moment_it_is_made_is_removed(rt):
+    """The pause process is forked and reported before it calls setsid: a pod deleted in that
+    moment (a FailedMount right after its sandbox, a deletion during a burst) had its pause
+    signalled by process group, which did not exist yet; the kill missed and the removal waited
+    forever for a pause that went on sleeping (about 1 in 10 here)."""
+    for i in range(30):
+        sb = await rt.run_pod_sandbox(cri.PodSandboxConfig(name=f"gone-{i}", namespace="default", uid=f"g{i}"))
+        pause = await rt._pauses[sb.id]
+        await asyncio.wait_for(rt.remove_pod_sandbox(sb.id), 10)
+        if pause is not None:
+            assert pause.returncode is not None
