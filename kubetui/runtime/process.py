@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -137,7 +138,7 @@ class ProcessRuntime(RuntimeService):
 
     def cleanup_leftovers(self) -> int:
         """Kill processes and remove sandboxes a previous (killed) kubelet left behind."""
-        n = 0
+        n, killed = 0, []
         for pod_dir in sorted((self.state / "pods").glob("*")):
             state = pod_dir / "processes.json"
             if state.exists():
@@ -150,11 +151,19 @@ class ProcessRuntime(RuntimeService):
                         try:
                             os.killpg(pid, signal.SIGKILL)
                             n += 1
+                            killed.append(pid)
                         except OSError:
                             pass
             shutil.rmtree(pod_dir, ignore_errors=True)
         for pod_dir in sorted((self.root / "pods").glob("*")):
             shutil.rmtree(pod_dir, ignore_errors=True)
+        # SIGKILL is delivered, not yet done: wait (bounded) until they have exited, so what they held
+        # (their addresses, the cluster's loopback block) is free when this returns
+        deadline = time.monotonic() + 5
+        while killed and time.monotonic() < deadline:
+            killed = [pid for pid in killed if _running(pid)]
+            if killed:
+                time.sleep(0.01)
         if n:
             log.info("killed %d process group(s) left behind by a previous kubelet", n)
         return n
@@ -599,6 +608,12 @@ def _stat_fields(pid: int) -> list[str] | None:
 def _start_ticks(pid: int) -> int:
     f = _stat_fields(pid)
     return int(f[19]) if f else 0
+
+
+def _running(pid: int) -> bool:
+    """``pid`` exists and has not exited (a zombie has: it holds no file, lock or socket any more)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def _same_process(pid: int, start_ticks: int) -> bool:

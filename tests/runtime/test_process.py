@@ -162,3 +162,31 @@ def test_local_provider_refuses_real_images_naming_the_docker_provider(tmp_path)
     assert 'Failed to pull image "nginx:1.27"' in e.value.message
     assert "cannot run container images" in e.value.message and "--provider docker" in e.value.message
     assert rt.pull_image("kubetui/hello:1").startswith("sha256:")
+
+
+def test_cleanup_leftovers_returns_once_the_left_processes_have_exited(tmp_path):
+    """A killed kubelet's pods are killed by its successor (or by ``stop_node``); what they held (their
+    address, the local cluster's loopback block) must be free when that returns, not a moment later:
+    SIGKILL is only delivered when the process next runs (a flaky full-suite failure showed it)."""
+    import os
+    import subprocess
+    import sys
+
+    from kubetui.runtime import process as proc_mod
+    rt = ProcessRuntime(tmp_path / "rt", node_name="node-x")
+    # a process group a previous kubelet started and recorded, as the runtime records it; with
+    # 512 MiB written, its exit takes a while (the kernel frees the memory before closing its files)
+    left = subprocess.Popen([sys.executable, "-c", "import sys, time; b = b'x' * (512 << 20); "
+                             "print('ready', flush=True); time.sleep(600)"],
+                            start_new_session=True, stdout=subprocess.PIPE)
+    try:
+        assert left.stdout.readline() == b"ready\n"
+        pod_dir = rt.state / "pods" / "sandbox-left"
+        pod_dir.mkdir(parents=True)
+        (pod_dir / "processes.json").write_text(json.dumps({"c": [left.pid, proc_mod._start_ticks(left.pid)]}))
+        assert rt.cleanup_leftovers() == 1
+        assert not proc_mod._running(left.pid)          # exited (a zombie until reaped below), not "dying"
+    finally:
+        if left.poll() is None:
+            os.killpg(left.pid, 9)
+        left.wait()
