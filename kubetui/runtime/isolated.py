@@ -46,7 +46,8 @@ from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (EXITED, RUNNING, ContainerConfig, ExecProcess, PodSandbox,
                                  PodSandboxConfig, RuntimeError_, Usage,
                                  dial_error, port_forward_error)
-from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container, kill_group
+from kubetui.runtime.process import FailedExec, ProcessRuntime, SubprocessExec, _Container
+from kubetui.runtime.procfs import kill_group
 
 log = logging.getLogger(__name__)
 

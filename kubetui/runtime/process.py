@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import AsyncIterator
 
-from kubetui.runtime import busybox, images, shims
+from kubetui.runtime import busybox, images, procfs, shims
 from kubetui.agent.clock import RealClock
 from kubetui.runtime import tty as ptyexec
 from kubetui.runtime.cri import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus,
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 # kubetui's package root, so `python -m kubetui.workloads.X` works in a container
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _now() -> float:
@@ -147,7 +146,7 @@ class ProcessRuntime(RuntimeService):
                 except ValueError:
                     procs = {}
                 for pid, start_ticks in procs.values():
-                    if _same_process(pid, start_ticks):
+                    if procfs.same_process(pid, start_ticks):
                         try:
                             os.killpg(pid, signal.SIGKILL)
                             n += 1
@@ -161,7 +160,7 @@ class ProcessRuntime(RuntimeService):
         # (their addresses, the cluster's loopback block) is free when this returns
         deadline = time.monotonic() + 5
         while killed and time.monotonic() < deadline:
-            killed = [pid for pid in killed if _running(pid)]
+            killed = [pid for pid in killed if procfs.running(pid)]
             if killed:
                 time.sleep(0.01)
         if n:
@@ -352,7 +351,7 @@ class ProcessRuntime(RuntimeService):
             procs = json.loads(f.read_text() or "{}")
         except (OSError, ValueError):
             procs = {}
-        procs[key] = [pid, _start_ticks(pid)]
+        procs[key] = [pid, procfs.start_ticks(pid)]
         f.write_text(json.dumps(procs))
 
     async def _wait(self, c: _Container, writer: LogWriter) -> None:
@@ -492,7 +491,7 @@ class ProcessRuntime(RuntimeService):
         u = Usage(timestamp=self.clock.time())
         if c.state != RUNNING or not c.proc:
             return u
-        ticks, rss = _group_usage(c.proc.pid)
+        ticks, rss = procfs.group_usage(c.proc.pid)
         u.cpu_usage_core_nanoseconds = ticks * 1_000_000_000 // _CLK_TCK
         u.memory_working_set_bytes = rss
         return u
@@ -574,65 +573,4 @@ class FailedExec(ExecProcess):
 def _killpg(c: _Container, sig: int) -> None:
     if c.proc is None:
         return
-    kill_group(c.proc.pid, sig)
-
-
-def kill_group(pid: int, sig: int) -> None:
-    """Signal the process group led by ``pid`` (a container's or a pause process's: it calls
-    ``setsid`` first thing). Right after the fork it may not lead its group yet (``killpg`` then
-    finds no such group): the process itself is signalled, so a pod removed at once still dies.
-    Safe from PID reuse: ``pid`` is this process's unreaped child (or its subreaped orphan)."""
-    try:
-        os.killpg(pid, sig)
-        return
-    except PermissionError:
-        return
-    except ProcessLookupError:
-        pass
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode(errors="replace")
-    except OSError:
-        return None
-    # the command name may contain spaces: split after its closing parenthesis
-    return raw[raw.rfind(")") + 2:].split()
-
-
-def _start_ticks(pid: int) -> int:
-    f = _stat_fields(pid)
-    return int(f[19]) if f else 0
-
-
-def _running(pid: int) -> bool:
-    """``pid`` exists and has not exited (a zombie has: it holds no file, lock or socket any more)."""
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
-
-
-def _same_process(pid: int, start_ticks: int) -> bool:
-    """True if ``pid`` is still the process we started (not a recycled PID)."""
-    return bool(pid) and _start_ticks(pid) == start_ticks and start_ticks != 0
-
-
-def _group_usage(pgid: int) -> tuple[int, int]:
-    """(CPU ticks, RSS bytes) of every process in the process group, from /proc."""
-    ticks = rss = 0
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return 0, 0
-    for pid in pids:
-        f = _stat_fields(pid)
-        if not f or int(f[2]) != pgid:
-            continue
-        # fields after the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21)
-        ticks += int(f[11]) + int(f[12])
-        rss += int(f[21]) * _PAGE
-    return ticks, rss
+    procfs.kill_group(c.proc.pid, sig)

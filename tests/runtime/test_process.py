@@ -172,7 +172,7 @@ def test_cleanup_leftovers_returns_once_the_left_processes_have_exited(tmp_path)
     import subprocess
     import sys
 
-    from kubetui.runtime import process as proc_mod
+    from kubetui.runtime import procfs as proc_mod
     rt = ProcessRuntime(tmp_path / "rt", node_name="node-x")
     # a process group a previous kubelet started and recorded, as the runtime records it; with
     # 512 MiB written, its exit takes a while (the kernel frees the memory before closing its files)
@@ -183,9 +183,9 @@ def test_cleanup_leftovers_returns_once_the_left_processes_have_exited(tmp_path)
         assert left.stdout.readline() == b"ready\n"
         pod_dir = rt.state / "pods" / "sandbox-left"
         pod_dir.mkdir(parents=True)
-        (pod_dir / "processes.json").write_text(json.dumps({"c": [left.pid, proc_mod._start_ticks(left.pid)]}))
+        (pod_dir / "processes.json").write_text(json.dumps({"c": [left.pid, proc_mod.start_ticks(left.pid)]}))
         assert rt.cleanup_leftovers() == 1
-        assert not proc_mod._running(left.pid)          # exited (a zombie until reaped below), not "dying"
+        assert not proc_mod.running(left.pid)          # exited (a zombie until reaped below), not "dying"
     finally:
         if left.poll() is None:
             os.killpg(left.pid, 9)
